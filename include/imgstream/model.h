@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * model.h - loading a classification model and running it: ims_model (the
+ * parsed, immutable network) and ims_engine (an executor bound to one model,
+ * with its thread pool and activation buffers).
+ *
+ * Model formats: TFLite FlatBuffers (uint8/int8 quantized and float32).
+ * Both are read by bounds-checked parsers written for this project; a
+ * malformed file fails with IMS_ERR_BAD_MODEL and the offending offset, an
+ * operator outside the supported set with IMS_ERR_UNSUPPORTED naming the
+ * operator and its index.
+ *
+ * Lifecycle: ims_model_load_* -> ims_engine_create (any number, each
+ * BORROWS the model, which must outlive them) -> ims_engine_run (repeatable,
+ * any batch size up to max_batch) -> ims_engine_destroy -> ims_model_destroy.
+ * ims_engine_run allocates nothing: buffers are sized for max_batch when the
+ * engine is created.
+ *
+ * Threading: an ims_model is immutable once loaded and may be shared by
+ * engines on any threads. An ims_engine belongs to one thread at a time; it
+ * runs each operator on its own pool of `threads` workers.
+ */
+#ifndef IMGSTREAM_MODEL_H
+#define IMGSTREAM_MODEL_H
+
+#include "imgstream/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum ims_tensor_type {
+  IMS_TENSOR_F32 = 1, /* IEEE float32 */
+  IMS_TENSOR_U8 = 2,  /* uint8, affine quantized */
+  IMS_TENSOR_I8 = 3,  /* int8, affine quantized */
+  IMS_TENSOR_I32 = 4  /* int32 (biases, shapes) */
+} ims_tensor_type;
+
+typedef struct ims_model ims_model;
+
+/* What a loaded model takes and gives, filled by ims_model_get_info(). */
+typedef struct ims_model_info {
+  const char *format;         /* output: "tflite"; static string */
+  uint32_t input_height;      /* output: H of the NHWC input */
+  uint32_t input_width;       /* output: W of the NHWC input */
+  uint32_t input_channels;    /* output: C of the NHWC input (3) */
+  ims_tensor_type input_type; /* output: element type of the input */
+  float input_scale;          /* output: quantization scale (1 if float) */
+  int32_t input_zero_point;   /* output: quantization zero point */
+  uint32_t output_count;      /* output: values per image (e.g. 1001) */
+  ims_tensor_type output_type;/* output: element type of the output */
+  uint32_t operator_count;    /* output: nodes in the graph */
+} ims_model_info;
+
+/// Load a model file (format detected from its content).
+/// @param model_out set only on IMS_OK. Free with ims_model_destroy().
+/// @retval IMS_OK
+/// @retval IMS_ERR_NOT_FOUND, IMS_ERR_IO   cannot read the file
+/// @retval IMS_ERR_BAD_MODEL     malformed; message names the bad offset
+/// @retval IMS_ERR_UNSUPPORTED   operator/type outside the supported set;
+///                               message names the operator and its index
+IMS_API ims_status ims_model_load_file(const char *path,
+                                       ims_model **model_out, ims_error *err);
+
+/// Load a model from memory. `data` is COPIED; it may be freed on return.
+IMS_API ims_status ims_model_load_memory(const void *data, size_t size,
+                                         ims_model **model_out,
+                                         ims_error *err);
+
+/// Free a model. NULL is a no-op. Every engine made from it must be gone.
+IMS_API void ims_model_destroy(ims_model *model);
+
+/// Describe a model's input and output. Never fails.
+IMS_API void ims_model_get_info(const ims_model *model, ims_model_info *out);
+
+/* Options of ims_engine_create. Zero fields take the defaults. */
+typedef struct ims_engine_options {
+  uint32_t threads;   /* input: worker threads; 0 = all online cores */
+  uint32_t max_batch; /* input: largest batch ims_engine_run takes; 0 = 1 */
+  float mean[3];      /* input: float models only: per-channel mean of the
+                         [0,1]-scaled input; all 0 and std all 0 = the
+                         ImageNet values (0.485, 0.456, 0.406) */
+  float std[3];       /* input: float models only: per-channel std; all 0 =
+                         ImageNet (0.229, 0.224, 0.225) */
+} ims_engine_options;
+
+typedef struct ims_engine ims_engine;
+
+/// Create an engine for `model`.
+/// @param model    BORROWED: must outlive the engine.
+/// @param options  COPIED; NULL = defaults.
+/// @retval IMS_OK
+/// @retval IMS_ERR_UNSUPPORTED  an operator/type combination the backend
+///                              cannot run (message names the operator)
+/// @retval IMS_ERR_BACKEND      XNNPACK failed to initialize
+/// @retval IMS_ERR_NO_MEMORY
+IMS_API ims_status ims_engine_create(const ims_model *model,
+                                     const ims_engine_options *options,
+                                     ims_engine **engine_out, ims_error *err);
+
+/// Free an engine and its threads. NULL is a no-op.
+IMS_API void ims_engine_destroy(ims_engine *engine);
+
+/// Classify `batch` images.
+/// @param images  batch * H * W * 3 bytes: uint8 RGB, HWC, images back to
+///                back (what ims_preprocess writes). BORROWED for the call.
+///                The engine converts them to the model's input type: its
+///                quantization for uint8/int8 inputs, (x/255 - mean)/std for
+///                float inputs.
+/// @param scores_out  batch * output_count floats: the model's output,
+///                dequantized (probabilities for softmax classifiers).
+/// @retval IMS_OK
+/// @retval IMS_ERR_INVALID_ARG  batch == 0 or batch > max_batch
+/// @retval IMS_ERR_BACKEND      an operator failed to run
+IMS_API ims_status ims_engine_run(ims_engine *engine, const uint8_t *images,
+                                  size_t batch, float *scores_out,
+                                  ims_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IMGSTREAM_MODEL_H */

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * main.c - the imgstream command: a table of git-style subcommands.
+ *
+ * Each subcommand lives in its own cmd_*.c and parses its own options.
+ * main() dispatches, then checks that stdout was written completely
+ * (a full disk or closed pipe must not pass silently).
+ *
+ * Exit codes (shared by every subcommand, see cli.h): 0 success, 1 some
+ * inputs failed, 2 usage error, 3 model or labels could not be loaded,
+ * 4 output could not be written.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "imgstream/imgstream.h"
+
+typedef struct command {
+  const char *name;                 /* subcommand as typed */
+  int (*run)(int argc, char **argv); /* argv[0] is the subcommand */
+  const char *summary;              /* one line for `imgstream --help` */
+} command;
+
+static const command commands[] = {
+    {"classify", cmd_classify, "classify image files with a model"},
+};
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: imgstream [--version] [--help] <command> [<args>]\n\n"
+          "commands:\n");
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf(out,
+          "\n'imgstream <command> --help' describes a command.\n"
+          "exit codes: 0 ok, 1 some inputs failed, 2 usage error,\n"
+          "            3 model or labels unusable, 4 output not written\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return IMS_EXIT_USAGE;
+  }
+  const char *name = argv[1];
+  if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
+    printf("imgstream %s\n", ims_version());
+    return cli_finish_stdout(IMS_EXIT_OK);
+  }
+  if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 ||
+      strcmp(name, "help") == 0) {
+    usage(stdout);
+    return cli_finish_stdout(IMS_EXIT_OK);
+  }
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+    if (strcmp(name, commands[i].name) == 0)
+      return cli_finish_stdout(commands[i].run(argc - 1, argv + 1));
+  }
+  fprintf(stderr, "imgstream: '%s' is not a command; see 'imgstream --help'\n",
+          name);
+  return IMS_EXIT_USAGE;
+}

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * output.c - output helpers shared by the subcommands.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+int cli_finish_stdout(int code) {
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    fprintf(stderr, "imgstream: error writing output: %s\n", strerror(errno));
+    return IMS_EXIT_OUTPUT;
+  }
+  return code;
+}

@@ -1,0 +1,2 @@
+# Core: status codes and the error record.
+ims_add_test(NAME core_status SOURCES core_status.c LIBS ims_core)
