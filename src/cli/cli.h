@@ -1,11 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cli.h - what the subcommands of the imgstream tool share: exit codes,
- * the subcommand entry points, and small output helpers.
+ * the subcommand entry points, model lookup and small output helpers.
+ *
+ * Not here: anything of the library; the tool uses only the public API in
+ * include/imgstream/.
+ *
+ * Threading: the tool is single-threaded (the engine has its own pool).
  */
 #ifndef IMS_CLI_CLI_H
 #define IMS_CLI_CLI_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 enum {
@@ -16,10 +22,48 @@ enum {
   IMS_EXIT_OUTPUT = 4   /* writing the results failed */
 };
 
+/* The exit-code paragraph every --help prints (same text as main.c). */
+#define CLI_EXIT_CODES_HELP                                          \
+  "exit codes: 0 ok, 1 some inputs failed, 2 usage error,\n"         \
+  "            3 model or labels unusable, 4 output not written\n"
+
 int cmd_classify(int argc, char **argv);
 
 /* Flush and check stdout; returns IMS_EXIT_OUTPUT (with a message on
  * stderr) if anything written to it was lost, else `code`. */
 int cli_finish_stdout(int code);
+
+/* ---- model location (locate.c) ---- */
+
+#define CLI_DEFAULT_MODEL "mobilenet_v2_1.0_224_quant.tflite"
+#define CLI_DEFAULT_LABELS "imagenet_class_index.json"
+#define CLI_MODEL_URL                                                  \
+  "https://storage.googleapis.com/download.tensorflow.org/models/"     \
+  "tflite_11_05_08/mobilenet_v2_1.0_224_quant.tgz"
+
+#define CLI_PATH_MAX 4096
+#define CLI_MAX_DIRS 5
+
+/* The models directories searched, in order: $IMGSTREAM_MODELS, the source
+ * tree's ../shared/models, ./../shared/models, the per-user cache. */
+typedef struct cli_dirs {
+  char dir[CLI_MAX_DIRS][CLI_PATH_MAX]; /* candidate directories */
+  size_t count;                         /* entries used */
+} cli_dirs;
+
+/* Fill *dirs with the candidate models directories. Never fails; entries
+ * whose environment variables are unset are left out. */
+void cli_models_dirs(cli_dirs *dirs);
+
+/* Find `name` in the first directory of *dirs that has it; writes the full
+ * path to out (size CLI_PATH_MAX). Returns 0 if found, -1 if not. */
+int cli_find_in_dirs(const cli_dirs *dirs, const char *name, char *out);
+
+/* Resolve the labels file: the default name next to `model_path`, else in
+ * the models directories. Returns 0 and writes out, or -1. */
+int cli_find_labels(const char *model_path, const cli_dirs *dirs, char *out);
+
+/* Print "looked in:" and every directory of *dirs to `f`. */
+void cli_print_dirs(FILE *f, const cli_dirs *dirs, const char *name);
 
 #endif /* IMS_CLI_CLI_H */

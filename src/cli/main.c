@@ -34,8 +34,7 @@ static void usage(FILE *out) {
     fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
   fprintf(out,
           "\n'imgstream <command> --help' describes a command.\n"
-          "exit codes: 0 ok, 1 some inputs failed, 2 usage error,\n"
-          "            3 model or labels unusable, 4 output not written\n");
+          CLI_EXIT_CODES_HELP);
 }
 
 int main(int argc, char **argv) {

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * locate.c - where the imgstream tool looks for its default model and
+ * label file when the command line names none.
+ *
+ * Search order (first directory holding the file wins):
+ *   1. $IMGSTREAM_MODELS
+ *   2. <source tree>/../shared/models (IMS_SOURCE_DIR, set by CMake)
+ *   3. ../shared/models relative to the current directory
+ *   4. ${XDG_CACHE_HOME:-$HOME/.cache}/imgstream/models, where
+ *      scripts/fetch-model puts what it downloads
+ *
+ * Not here: loading or validating the files; nothing is ever downloaded.
+ *
+ * Threading: reads the environment; call from the main thread only.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+/* Append "<base><suffix>" to dirs unless base is NULL or empty. */
+static void add_dir(cli_dirs *dirs, const char *base, const char *suffix) {
+  if (base == NULL || base[0] == '\0' || dirs->count >= CLI_MAX_DIRS) return;
+  int n = snprintf(dirs->dir[dirs->count], CLI_PATH_MAX, "%s%s", base,
+                   suffix);
+  if (n > 0 && n < CLI_PATH_MAX) dirs->count++;
+}
+
+void cli_models_dirs(cli_dirs *dirs) {
+  dirs->count = 0;
+  add_dir(dirs, getenv("IMGSTREAM_MODELS"), "");
+#ifdef IMS_SOURCE_DIR
+  add_dir(dirs, IMS_SOURCE_DIR, "/../shared/models");
+#endif
+  char cwd[CLI_PATH_MAX];
+  if (getcwd(cwd, sizeof cwd) != NULL) add_dir(dirs, cwd, "/../shared/models");
+  const char *cache = getenv("XDG_CACHE_HOME");
+  if (cache != NULL && cache[0] != '\0')
+    add_dir(dirs, cache, "/imgstream/models");
+  else
+    add_dir(dirs, getenv("HOME"), "/.cache/imgstream/models");
+}
+
+/* Write "<dir>/<name>" to out; returns 0 if it is a readable file. */
+static int try_path(const char *dir, const char *name, char *out) {
+  int n = snprintf(out, CLI_PATH_MAX, "%s/%s", dir, name);
+  if (n <= 0 || n >= CLI_PATH_MAX) return -1;
+  return access(out, R_OK) == 0 ? 0 : -1;
+}
+
+int cli_find_in_dirs(const cli_dirs *dirs, const char *name, char *out) {
+  for (size_t i = 0; i < dirs->count; i++) {
+    if (try_path(dirs->dir[i], name, out) == 0) return 0;
+  }
+  return -1;
+}
+
+int cli_find_labels(const char *model_path, const cli_dirs *dirs, char *out) {
+  char dir[CLI_PATH_MAX];
+  snprintf(dir, sizeof dir, "%s", model_path);
+  char *slash = strrchr(dir, '/');
+  if (slash == NULL)
+    snprintf(dir, sizeof dir, ".");
+  else if (slash == dir)
+    slash[1] = '\0';
+  else
+    *slash = '\0';
+  if (try_path(dir, CLI_DEFAULT_LABELS, out) == 0) return 0;
+  return cli_find_in_dirs(dirs, CLI_DEFAULT_LABELS, out);
+}
+
+void cli_print_dirs(FILE *f, const cli_dirs *dirs, const char *name) {
+  fprintf(f, "looked for %s in:\n", name);
+  for (size_t i = 0; i < dirs->count; i++) {
+    char real[PATH_MAX];
+    const char *shown = dirs->dir[i];
+    if (realpath(dirs->dir[i], real) != NULL) shown = real;
+    fprintf(f, "  %s\n", shown);
+  }
+}
