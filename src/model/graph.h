@@ -12,9 +12,24 @@
  *    {O, I}. Biases are 1-D {O}: int32 for quantized ops, float32 for float.
  *  - Quantization is affine: real = scale * (q - zero_point). Per-channel
  *    tensors (int8 weights, int32 biases) carry `channel_scales` along
- *    `quant_dim`; per-tensor ones use `scale`/`zero_point` only.
+ *    `quant_dim`, and then `scale` is 0 (never use it: XNNPACK rejects a 0
+ *    scale, so a mix-up fails loudly) and `zero_point` is the one zero point
+ *    every channel shares (TFLite: 0). Per-tensor ones use `scale` /
+ *    `zero_point` only and have channel_scales == NULL. Unquantized tensors
+ *    (float32, int32 shapes) have scale 1, zero_point 0.
  *  - Constant tensors point into memory owned by the model (the file
- *    buffer or model->arena); activations have data == NULL.
+ *    buffer or model->arena), aligned to their element size; activations
+ *    have data == NULL.
+ *  - Node inputs are what the executor needs, in this order: CONV_2D /
+ *    DEPTHWISE_CONV_2D / FULLY_CONNECTED: data, weights, bias (bias absent
+ *    -> input_count 2); ADD: a, b; PAD: data, paddings (already decoded into
+ *    pad_*); every other op: data only (RESHAPE/SQUEEZE's shape tensor and
+ *    MEAN's axes are checked by the loader and dropped; the output tensor's
+ *    shape says the result: MEAN's output is {N,1,1,C} with keep_dims or
+ *    {N,C} without).
+ *  - Nodes are in execution order: every node input is a constant, the
+ *    graph input, or the output of an earlier node; no tensor is written
+ *    twice.
  *
  * Threading: immutable after loading; shared read-only by engines.
  */
@@ -94,8 +109,9 @@ struct ims_model {
   const char *format;       /* "tflite" */
   void *file;               /* owned copy of the file bytes */
   size_t file_size;         /* bytes at file */
-  void *arena;              /* owned loader allocations (names, converted
-                               weights, scales); freed with the model */
+  void *arena;              /* owned loader allocations (scales, realigned
+                               weights): a chain of blocks made by
+                               ims__model_alloc(); freed with the model */
   ims__tensor *tensors;     /* owned array of tensor_count */
   uint32_t tensor_count;
   ims__node *nodes;         /* owned array, in execution order */
@@ -112,5 +128,9 @@ size_t ims__tensor_elements(const ims__tensor *t);
 
 /* Bytes per element of a type. */
 size_t ims__type_size(ims_tensor_type type);
+
+/* Zeroed, 16-byte aligned memory owned by `model` (freed by
+ * ims_model_destroy); NULL if out of memory. For loaders. */
+void *ims__model_alloc(ims_model *model, size_t size);
 
 #endif /* IMS_MODEL_GRAPH_H */

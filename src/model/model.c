@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * model.c - the ims_model object: loading (format detection, then the
+ * format's backend), the model-owned arena, ims_model_get_info, and the
+ * small graph helpers of graph.h.
+ *
+ * Not here: parsing (tflite.c), running (src/infer/).
+ *
+ * Memory: a model owns one copy of the file (malloc()ed, so 16-byte
+ * aligned on the platforms we build for: constant tensors point into it
+ * and XNNPACK reads them in place), its tensor and node arrays, and an
+ * arena: a chain of blocks, each a 16-byte aligned header + payload, for
+ * whatever else a loader needs (per-channel scales, realigned weights).
+ *
+ * Sections (keep this order):
+ *   1. graph helpers (op names, element counts, type sizes)
+ *   2. the arena
+ *   3. load / destroy / get_info
+ *
+ * Threading: a loaded model is immutable; every function here is
+ * thread-safe on distinct or read-only models.
+ */
+#include <stdalign.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/file.h"
+#include "model/graph.h"
+#include "model/tflite.h"
+
+/* Largest model file ims_model_load_file reads. */
+#define IMS__MODEL_MAX_FILE ((size_t)1 << 30)
+
+/* ---- 1. graph helpers ------------------------------------------------- */
+
+const char *ims__op_name(ims__op op) {
+  switch (op) {
+    case IMS__OP_CONV_2D: return "CONV_2D";
+    case IMS__OP_DEPTHWISE_CONV_2D: return "DEPTHWISE_CONV_2D";
+    case IMS__OP_ADD: return "ADD";
+    case IMS__OP_AVERAGE_POOL_2D: return "AVERAGE_POOL_2D";
+    case IMS__OP_MEAN: return "MEAN";
+    case IMS__OP_FULLY_CONNECTED: return "FULLY_CONNECTED";
+    case IMS__OP_RESHAPE: return "RESHAPE";
+    case IMS__OP_SOFTMAX: return "SOFTMAX";
+    case IMS__OP_QUANTIZE: return "QUANTIZE";
+    case IMS__OP_DEQUANTIZE: return "DEQUANTIZE";
+    case IMS__OP_PAD: return "PAD";
+    case IMS__OP_COUNT: break;
+  }
+  return "UNKNOWN";
+}
+
+size_t ims__tensor_elements(const ims__tensor *t) {
+  size_t n = 1;
+  for (uint32_t d = 0; d < t->rank; d++) n *= t->shape[d];
+  return n;
+}
+
+size_t ims__type_size(ims_tensor_type type) {
+  switch (type) {
+    case IMS_TENSOR_F32: return 4;
+    case IMS_TENSOR_U8: return 1;
+    case IMS_TENSOR_I8: return 1;
+    case IMS_TENSOR_I32: return 4;
+  }
+  return 0;
+}
+
+/* ---- 2. the arena ----------------------------------------------------- */
+
+typedef struct arena_block {
+  alignas(16) struct arena_block *next; /* older block, or NULL */
+} arena_block;
+
+void *ims__model_alloc(ims_model *model, size_t size) {
+  if (size > SIZE_MAX - sizeof(arena_block)) return NULL;
+  arena_block *b = calloc(1, sizeof *b + size);
+  if (b == NULL) return NULL;
+  b->next = model->arena;
+  model->arena = b;
+  return b + 1;
+}
+
+static void arena_free(void *arena) {
+  arena_block *b = arena;
+  while (b != NULL) {
+    arena_block *next = b->next;
+    free(b);
+    b = next;
+  }
+}
+
+/* ---- 3. load / destroy / get_info ------------------------------------- */
+
+void ims_model_destroy(ims_model *model) {
+  if (model == NULL) return;
+  arena_free(model->arena);
+  free(model->tensors);
+  free(model->nodes);
+  free(model->file);
+  free(model);
+}
+
+/* Take ownership of `file` (malloc()ed) and parse it. On failure frees
+ * everything, `file` included. */
+static ims_status load_owned(void *file, size_t size, ims_model **model_out,
+                             ims_error *err) {
+  ims_status st;
+  ims_model *m = calloc(1, sizeof *m);
+  if (m == NULL) {
+    free(file);
+    return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
+  }
+  m->file = file;
+  m->file_size = size;
+  if (size < 8 || memcmp((const char *)file + 4, "TFL3", 4) != 0) {
+    st = ims__fail(err, IMS_ERR_BAD_MODEL,
+                   "not a TFLite model (no TFL3 identifier)");
+    goto fail;
+  }
+  m->format = "tflite";
+  st = ims__tflite_load(m, err);
+  if (st != IMS_OK) goto fail;
+  *model_out = m;
+  return IMS_OK;
+fail:
+  ims_model_destroy(m);
+  return st;
+}
+
+ims_status ims_model_load_file(const char *path, ims_model **model_out,
+                               ims_error *err) {
+  void *data = NULL;
+  size_t size = 0;
+  if (path == NULL || model_out == NULL)
+    return ims__fail(err, IMS_ERR_INVALID_ARG, "NULL path or model_out");
+  ims_status st =
+      ims__file_read(path, IMS__MODEL_MAX_FILE, &data, &size, err);
+  if (st != IMS_OK) return st;
+  st = load_owned(data, size, model_out, err);
+  if (st != IMS_OK && err != NULL) {
+    /* Prefix the path so CLI messages say which file. */
+    char msg[sizeof err->message];
+    memcpy(msg, err->message, sizeof msg);
+    ims__fail(err, st, "%s: %s", path, msg);
+  }
+  return st;
+}
+
+ims_status ims_model_load_memory(const void *data, size_t size,
+                                 ims_model **model_out, ims_error *err) {
+  if ((data == NULL && size != 0) || model_out == NULL)
+    return ims__fail(err, IMS_ERR_INVALID_ARG, "NULL data or model_out");
+  void *copy = malloc(size > 0 ? size : 1);
+  if (copy == NULL)
+    return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory (%zu bytes)",
+                     size);
+  if (size > 0) memcpy(copy, data, size);
+  return load_owned(copy, size, model_out, err);
+}
+
+void ims_model_get_info(const ims_model *model, ims_model_info *out) {
+  const ims__tensor *in = &model->tensors[model->input];
+  const ims__tensor *o = &model->tensors[model->output];
+  memset(out, 0, sizeof *out);
+  out->format = model->format;
+  out->input_height = in->shape[1];
+  out->input_width = in->shape[2];
+  out->input_channels = in->shape[3];
+  out->input_type = in->type;
+  out->input_scale = in->scale;
+  out->input_zero_point = in->zero_point;
+  size_t batch = o->rank >= 2 ? o->shape[0] : 1;
+  out->output_count = (uint32_t)(ims__tensor_elements(o) / batch);
+  out->output_type = o->type;
+  out->operator_count = model->node_count;
+}
