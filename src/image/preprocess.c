@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * preprocess.c - ims_preprocessor: torchvision's Resize(256) +
+ * CenterCrop(224) on PIL images, computing only the cropped pixels.
+ *
+ * Resize: the shorter side becomes `resize` and the longer one
+ * int(resize * long / short) (torchvision's arithmetic). Pixels follow
+ * Pillow's Image.resize(BILINEAR) (libImaging/Resample.c) exactly:
+ *   - per output index i: center = (i + 0.5) * scale, with scale = in/out
+ *     and filterscale = max(scale, 1); support = filterscale; the window
+ *     is [(int)(center - support + 0.5), (int)(center + support + 0.5))
+ *     clipped to the input; weights are the triangle filter at
+ *     (j - center + 0.5) / filterscale, normalized to sum 1, then turned
+ *     into 22-bit fixed point with round-half-away-from-zero;
+ *   - sums start at 1 << 21, are shifted right by 22 and clipped to
+ *     0..255; the horizontal pass runs first and is rounded to 8 bits,
+ *     then the vertical pass runs on its result.
+ * Crop: top = round((h - crop_h) / 2), left likewise, with Python's
+ * round-half-to-even (torchvision's CenterCrop).
+ * (preprocess.h has a private IMS__GEOMETRY_ROUNDED mode that rounds the
+ * long side and floors the offsets instead, as the shared Arm NN reference
+ * tensors do; it changes only those integers, never the resampling.)
+ *
+ * Only the crop is computed: the horizontal pass covers the crop's columns
+ * and just the input rows the crop's output rows read; the vertical pass
+ * covers the crop's rows. Each output pixel is the same integer expression
+ * as in resize-then-crop, so the result is bit-exact with it.
+ *
+ * Every coefficient window is widened to the same number of taps (with
+ * zero weights, shifted to stay inside the input) so the inner loops have
+ * a fixed trip count; adding 0 * pixel changes no sum.
+ *
+ * Memory: coefficient tables are cached per input size (CACHE_SLOTS
+ * sizes, round-robin) and the scratch buffers only grow, so a stream of
+ * images of a few repeating sizes allocates nothing after warm-up.
+ *
+ * Sections: 1. coefficient tables  2. the two passes  3. public functions
+ *
+ * Threading: a preprocessor belongs to one thread at a time.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "image/codec.h"
+#include "image/preprocess.h"
+
+#define PRECISION_BITS (32 - 8 - 2) /* Pillow's fixed point for 8 bits */
+#define CACHE_SLOTS 4               /* input sizes whose tables are kept */
+
+/* Resampling weights along one axis, for the crop's outputs only. */
+typedef struct axis_table {
+  uint32_t taps;  /* weights per output (same for all outputs) */
+  ims__buf start; /* uint32_t[count]: first input index per output */
+  ims__buf coef;  /* int32_t[count * taps]: fixed-point weights */
+} axis_table;
+
+typedef struct cache_slot {
+  uint32_t in_w, in_h; /* input size the tables are for; 0 = empty */
+  axis_table x;        /* columns left .. left + crop_w - 1 */
+  axis_table y;        /* rows top .. top + crop_h - 1 */
+} cache_slot;
+
+struct ims_preprocessor {
+  uint32_t resize;                 /* private: shorter side after resize */
+  uint32_t crop_w, crop_h;         /* private: crop size */
+  cache_slot cache[CACHE_SLOTS];   /* private: tables per input size */
+  unsigned next_slot;              /* private: round-robin victim */
+  ims__geometry geometry;          /* private: size/offset convention */
+  ims__buf tmp;                    /* private: horizontal pass output */
+  ims__buf acc;                    /* private: int32 row accumulators */
+  ims__buf weights;                /* private: double weights, one window */
+};
+
+/* ---- 1. coefficient tables --------------------------------------------- */
+
+static double bilinear(double x) {
+  if (x < 0.0) x = -x;
+  return x < 1.0 ? 1.0 - x : 0.0;
+}
+
+/* Pillow's rounding of a normalized weight to fixed point. */
+static int32_t to_fixed(double k) {
+  double f = k * (1 << PRECISION_BITS);
+  return (int32_t)(f < 0 ? f - 0.5 : f + 0.5);
+}
+
+/* Weights of output `i` of an in -> out resize into k[0..*len), first
+ * input index in *xmin. Pillow's precompute_coeffs, one output at a time. */
+static void window(uint32_t in, uint32_t out, uint32_t i, double *k,
+                   int *xmin_out, int *len_out) {
+  double scale = (double)in / out;
+  double filterscale = scale < 1.0 ? 1.0 : scale;
+  double support = 1.0 * filterscale;
+  double center = (i + 0.5) * scale;
+  double ss = 1.0 / filterscale, ww = 0.0;
+  int xmin = (int)(center - support + 0.5);
+  if (xmin < 0) xmin = 0;
+  int xmax = (int)(center + support + 0.5);
+  if (xmax > (int)in) xmax = (int)in;
+  xmax -= xmin;
+  for (int x = 0; x < xmax; x++) {
+    k[x] = bilinear((x + xmin - center + 0.5) * ss);
+    ww += k[x];
+  }
+  for (int x = 0; x < xmax; x++)
+    if (ww != 0.0) k[x] /= ww;
+  *xmin_out = xmin;
+  *len_out = xmax;
+}
+
+/* Build the table for outputs first .. first + count - 1 of an
+ * in -> out resize. Allocates only when the table grows. */
+static ims_status build_axis(ims_preprocessor *pre, axis_table *t,
+                             uint32_t in, uint32_t out, uint32_t first,
+                             uint32_t count, ims_error *err) {
+  double scale = (double)in / out;
+  double support = scale < 1.0 ? 1.0 : scale;
+  uint32_t ksize = (uint32_t)ceil(support) * 2 + 1;
+  t->taps = ksize < in ? ksize : in;
+  ims_status st = ims__buf_reserve(&t->start, count * sizeof(uint32_t), err);
+  if (st == IMS_OK)
+    st = ims__buf_reserve(&t->coef,
+                          (size_t)count * t->taps * sizeof(int32_t), err);
+  if (st == IMS_OK)
+    st = ims__buf_reserve(&pre->weights, (ksize + 2) * sizeof(double), err);
+  if (st != IMS_OK) return st;
+  uint32_t *start = (uint32_t *)(void *)t->start.data;
+  int32_t *coef = (int32_t *)(void *)t->coef.data;
+  double *k = (double *)(void *)pre->weights.data;
+  for (uint32_t i = 0; i < count; i++) {
+    int xmin = 0, len = 0;
+    window(in, out, first + i, k, &xmin, &len);
+    if (len > (int)t->taps) len = (int)t->taps; /* cannot happen */
+    int s = xmin < (int)(in - t->taps) ? xmin : (int)(in - t->taps);
+    int32_t *c = coef + (size_t)i * t->taps;
+    memset(c, 0, t->taps * sizeof *c);
+    for (int x = 0; x < len; x++) c[xmin - s + x] = to_fixed(k[x]);
+    start[i] = (uint32_t)s;
+  }
+  return IMS_OK;
+}
+
+/* The tables for this input size, from the cache or freshly built into
+ * the round-robin victim slot. */
+static ims_status lookup(ims_preprocessor *pre, uint32_t in_w, uint32_t in_h,
+                         uint32_t out_w, uint32_t out_h, uint32_t left,
+                         uint32_t top, cache_slot **slot_out,
+                         ims_error *err) {
+  for (int i = 0; i < CACHE_SLOTS; i++) {
+    if (pre->cache[i].in_w == in_w && pre->cache[i].in_h == in_h) {
+      *slot_out = &pre->cache[i];
+      return IMS_OK;
+    }
+  }
+  cache_slot *slot = &pre->cache[pre->next_slot];
+  pre->next_slot = (pre->next_slot + 1) % CACHE_SLOTS;
+  slot->in_w = slot->in_h = 0;
+  ims_status st =
+      build_axis(pre, &slot->x, in_w, out_w, left, pre->crop_w, err);
+  if (st == IMS_OK)
+    st = build_axis(pre, &slot->y, in_h, out_h, top, pre->crop_h, err);
+  if (st != IMS_OK) return st;
+  slot->in_w = in_w;
+  slot->in_h = in_h;
+  *slot_out = slot;
+  return IMS_OK;
+}
+
+/* ---- 2. the two passes ------------------------------------------------- */
+
+static inline uint8_t clip8(int32_t v) {
+  int32_t s = v >> PRECISION_BITS;
+  s = s < 0 ? 0 : s;
+  return (uint8_t)(s > 255 ? 255 : s);
+}
+
+/* Horizontal pass over input rows row0 .. row0 + rows - 1, crop columns
+ * only, into tmp (rows of crop_w RGB pixels). */
+static void horizontal(const ims_image *src, const axis_table *t,
+                       uint32_t row0, uint32_t rows, uint32_t cw,
+                       uint8_t *tmp) {
+  const uint32_t *start = (const uint32_t *)(const void *)t->start.data;
+  const int32_t *coef = (const int32_t *)(const void *)t->coef.data;
+  const uint32_t taps = t->taps;
+  for (uint32_t r = 0; r < rows; r++) {
+    const uint8_t *in = src->pixels + (size_t)(row0 + r) * src->stride;
+    uint8_t *o = tmp + (size_t)r * cw * 3;
+    for (uint32_t x = 0; x < cw; x++, o += 3) {
+      const uint8_t *p = in + (size_t)start[x] * 3;
+      const int32_t *k = coef + (size_t)x * taps;
+      int32_t s0 = 1 << (PRECISION_BITS - 1), s1 = s0, s2 = s0;
+      for (uint32_t j = 0; j < taps; j++, p += 3) {
+        s0 += p[0] * k[j];
+        s1 += p[1] * k[j];
+        s2 += p[2] * k[j];
+      }
+      o[0] = clip8(s0);
+      o[1] = clip8(s1);
+      o[2] = clip8(s2);
+    }
+  }
+}
+
+/* Vertical pass: crop_h output rows from tmp (whose first row is input
+ * row row0) into dst. acc holds one row of int32 sums. */
+static void vertical(const uint8_t *tmp, const axis_table *t, uint32_t row0,
+                     uint32_t ch, size_t rowb, int32_t *restrict acc,
+                     uint8_t *restrict dst) {
+  const uint32_t *start = (const uint32_t *)(const void *)t->start.data;
+  const int32_t *coef = (const int32_t *)(const void *)t->coef.data;
+  for (uint32_t y = 0; y < ch; y++, dst += rowb) {
+    const uint8_t *base = tmp + (size_t)(start[y] - row0) * rowb;
+    const int32_t *k = coef + (size_t)y * t->taps;
+    for (size_t i = 0; i < rowb; i++) acc[i] = 1 << (PRECISION_BITS - 1);
+    for (uint32_t j = 0; j < t->taps; j++) {
+      const uint8_t *restrict row = base + j * rowb;
+      const int32_t w = k[j];
+      for (size_t i = 0; i < rowb; i++) acc[i] += row[i] * w;
+    }
+    for (size_t i = 0; i < rowb; i++) dst[i] = clip8(acc[i]);
+  }
+}
+
+/* ---- 3. public functions ----------------------------------------------- */
+
+ims_status ims_preprocessor_create(const ims_preprocess_options *options,
+                                   ims_preprocessor **out, ims_error *err) {
+  if (out == NULL)
+    return ims__fail(err, IMS_ERR_INVALID_ARG, "out is NULL");
+  ims_preprocessor *pre = calloc(1, sizeof *pre);
+  if (pre == NULL)
+    return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory (preprocessor)");
+  ims_preprocess_options o = {0, 0, 0};
+  if (options != NULL) o = *options;
+  pre->resize = o.resize != 0 ? o.resize : 256;
+  pre->crop_w = o.crop_width != 0 ? o.crop_width : 224;
+  pre->crop_h = o.crop_height != 0 ? o.crop_height : 224;
+  *out = pre;
+  return IMS_OK;
+}
+
+void ims_preprocessor_destroy(ims_preprocessor *pre) {
+  if (pre == NULL) return;
+  for (int i = 0; i < CACHE_SLOTS; i++) {
+    ims__buf_free(&pre->cache[i].x.start);
+    ims__buf_free(&pre->cache[i].x.coef);
+    ims__buf_free(&pre->cache[i].y.start);
+    ims__buf_free(&pre->cache[i].y.coef);
+  }
+  ims__buf_free(&pre->tmp);
+  ims__buf_free(&pre->acc);
+  ims__buf_free(&pre->weights);
+  free(pre);
+}
+
+/* Python's int(round(d / 2.0)) for d >= 0: round half to even. */
+static uint32_t half_round_even(uint32_t d) {
+  uint32_t q = d / 2;
+  return ((d & 1) && (q & 1)) ? q + 1 : q;
+}
+
+void ims__preprocessor_set_geometry(ims_preprocessor *pre, ims__geometry g) {
+  pre->geometry = g;
+  for (int i = 0; i < CACHE_SLOTS; i++) pre->cache[i].in_w = 0;
+}
+
+/* Resized size of a w x h image: torchvision's Resize(int) truncates the
+ * long side, IMS__GEOMETRY_ROUNDED rounds it half to even. */
+static void resized_size(uint32_t resize, ims__geometry g, uint32_t w,
+                         uint32_t h, uint32_t *out_w, uint32_t *out_h) {
+  uint32_t s = w <= h ? w : h, l = w <= h ? h : w;
+  double lng = (double)((uint64_t)resize * l) / (double)s;
+  if (g == IMS__GEOMETRY_ROUNDED) lng = nearbyint(lng);
+  uint32_t nl = lng >= 4294967295.0 ? UINT32_MAX : (uint32_t)lng;
+  *out_w = w <= h ? resize : nl;
+  *out_h = w <= h ? nl : resize;
+}
+
+/* Cost: about crop_w * crop_h * 3 * 2 * taps multiply-adds (taps is 5 for a
+ * 2x shrink). Allocates only when a new input size misses the cache or
+ * needs bigger scratch than before. */
+ims_status ims_preprocess(ims_preprocessor *pre, const ims_image *src,
+                          uint8_t *dst, ims_error *err) {
+  if (pre == NULL || src == NULL || dst == NULL || src->pixels == NULL)
+    return ims__fail(err, IMS_ERR_INVALID_ARG, "NULL argument");
+  if (src->width < 1 || src->height < 1 || src->stride < 3 * src->width)
+    return ims__fail(err, IMS_ERR_INVALID_ARG,
+                     "bad source image %ux%u (stride %zu)", src->width,
+                     src->height, src->stride);
+  uint32_t ow = 0, oh = 0;
+  resized_size(pre->resize, pre->geometry, src->width, src->height, &ow,
+               &oh);
+  if (ow < pre->crop_w || oh < pre->crop_h)
+    return ims__fail(err, IMS_ERR_INVALID_ARG,
+                     "%ux%u resizes to %ux%u, smaller than the %ux%u crop",
+                     src->width, src->height, ow, oh, pre->crop_w,
+                     pre->crop_h);
+  int floor_crop = pre->geometry == IMS__GEOMETRY_ROUNDED;
+  uint32_t left = floor_crop ? (ow - pre->crop_w) / 2
+                             : half_round_even(ow - pre->crop_w);
+  uint32_t top = floor_crop ? (oh - pre->crop_h) / 2
+                            : half_round_even(oh - pre->crop_h);
+  cache_slot *slot = NULL;
+  ims_status st = lookup(pre, src->width, src->height, ow, oh, left, top,
+                         &slot, err);
+  if (st != IMS_OK) return st;
+  const uint32_t *ys = (const uint32_t *)(const void *)slot->y.start.data;
+  uint32_t row0 = ys[0], row1 = ys[pre->crop_h - 1] + slot->y.taps;
+  size_t rowb = (size_t)pre->crop_w * 3;
+  st = ims__buf_reserve(&pre->tmp, (size_t)(row1 - row0) * rowb, err);
+  if (st == IMS_OK)
+    st = ims__buf_reserve(&pre->acc, rowb * sizeof(int32_t), err);
+  if (st != IMS_OK) return st;
+  horizontal(src, &slot->x, row0, row1 - row0, pre->crop_w, pre->tmp.data);
+  vertical(pre->tmp.data, &slot->y, row0, pre->crop_h, rowb,
+           (int32_t *)(void *)pre->acc.data, dst);
+  return IMS_OK;
+}

@@ -1,0 +1,4 @@
+# Image: decoding (JPEG/PNG/BMP), preprocessing, malformed input, and
+# bit-exactness against the reference tensors.
+ims_add_test(NAME image_reference SOURCES image_reference.c
+             LIBS ims_core ims_image)
