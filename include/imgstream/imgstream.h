@@ -7,6 +7,7 @@
  *   image.h   decoding JPEG/PNG/BMP and the resize/crop preprocessing
  *   model.h   loading a model file into a graph and running it (the engine)
  *   labels.h  class label lists and top-K decoding of predictions
+ *   batch.h   decode + preprocess a batch on several threads
  */
 #ifndef IMGSTREAM_IMGSTREAM_H
 #define IMGSTREAM_IMGSTREAM_H
@@ -32,5 +33,6 @@ IMS_API const char *ims_version(void);
 #include "imgstream/image.h"
 #include "imgstream/model.h"
 #include "imgstream/labels.h"
+#include "imgstream/batch.h"
 
 #endif /* IMGSTREAM_IMGSTREAM_H */

@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * bench_classify.c - throughput of the classification path on this machine:
+ * decode+preprocess, inference alone (batch 1 and 16), and end to end, each
+ * with 1 and 2 threads, plus peak RSS. Prints a Markdown table (what
+ * docs/BENCHMARKS.md holds) to stdout.
+ *
+ *   bench_classify [--model FILE] [--data DIR] [--seconds S] [--batch N]
+ *
+ * Images are read into memory first, so the figures measure the CPU work,
+ * not the disk. Each measurement repeats over the data until at least
+ * --seconds have passed (default 3) and reports images per second.
+ *
+ * End to end with T threads: each batch is decoded and preprocessed by T
+ * threads (one decoder and preprocessor each), then inferred by an engine
+ * with T threads - the same split `imgstream classify` uses.
+ *
+ * Threading: the main thread plus short-lived decode workers.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "imgstream/imgstream.h"
+
+#define MAX_FILES 4096
+#define CROP 224
+#define IMG_BYTES (CROP * CROP * 3)
+
+typedef struct blob {
+  unsigned char *data; /* owned file bytes */
+  size_t size;         /* bytes */
+} blob;
+
+typedef struct dataset {
+  blob files[MAX_FILES]; /* the encoded images */
+  size_t count;          /* used entries */
+} dataset;
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void die(const char *what, const ims_error *err) {
+  fprintf(stderr, "bench_classify: %s: %s\n", what, err->message);
+  exit(1);
+}
+
+static int read_blob(const char *path, blob *b) {
+  FILE *f = fopen(path, "rb");
+  if (f == NULL) return -1;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  b->data = malloc(n > 0 ? (size_t)n : 1);
+  b->size = (size_t)n;
+  int ok = b->data != NULL && fread(b->data, 1, b->size, f) == b->size;
+  fclose(f);
+  return ok ? 0 : -1;
+}
+
+/* Every regular file one level below `dir` (the class folders). */
+static void load_dataset(const char *dir, dataset *ds) {
+  DIR *top = opendir(dir);
+  struct dirent *c;
+  if (top == NULL) {
+    fprintf(stderr, "bench_classify: cannot open %s\n", dir);
+    exit(1);
+  }
+  while ((c = readdir(top)) != NULL && ds->count < MAX_FILES) {
+    if (c->d_name[0] == '.') continue;
+    char sub[4096];
+    snprintf(sub, sizeof sub, "%s/%s", dir, c->d_name);
+    DIR *d = opendir(sub);
+    struct dirent *f;
+    while (d != NULL && (f = readdir(d)) != NULL && ds->count < MAX_FILES) {
+      char path[8192];
+      if (f->d_name[0] == '.') continue;
+      snprintf(path, sizeof path, "%s/%s", sub, f->d_name);
+      if (read_blob(path, &ds->files[ds->count]) == 0) ds->count++;
+    }
+    if (d != NULL) closedir(d);
+  }
+  closedir(top);
+}
+
+typedef struct bench_config {
+  const char *model_path; /* --model */
+  const char *data_dir;   /* --data */
+  double seconds;         /* --seconds: minimum time per measurement */
+  uint32_t batch;         /* --batch: end-to-end and large-batch size */
+} bench_config;
+
+/* Decode + preprocess only: images/s with `threads` workers. */
+static double bench_prep(const dataset *ds, uint32_t threads, double secs,
+                         uint32_t batch) {
+  ims_error err = {0};
+  ims_batch_prep *prep = NULL;
+  if (ims_batch_prep_create(NULL, NULL, threads, &prep, &err) != IMS_OK)
+    die("batch prep", &err);
+  uint8_t *dst = malloc((size_t)batch * IMG_BYTES);
+  ims_error *errs = calloc(batch, sizeof *errs);
+  const void *data[256];
+  size_t sizes[256], done = 0, at = 0;
+  double t0 = now_s(), t;
+  do {
+    for (uint32_t i = 0; i < batch; i++, at = (at + 1) % ds->count) {
+      data[i] = ds->files[at].data;
+      sizes[i] = ds->files[at].size;
+    }
+    if (ims_batch_prep_memory(prep, batch, data, sizes, dst, errs) != 0)
+      die("decode", &errs[0]);
+    done += batch;
+    t = now_s() - t0;
+  } while (t < secs);
+  free(dst);
+  free(errs);
+  ims_batch_prep_destroy(prep);
+  return (double)done / t;
+}
+
+/* Inference alone on preprocessed tensors. */
+static double bench_infer(const ims_model *model, const uint8_t *tensors,
+                          uint32_t batch, uint32_t threads, double secs) {
+  ims_error err = {0};
+  ims_engine *engine = NULL;
+  ims_engine_options opt = {.threads = threads, .max_batch = batch};
+  ims_model_info info;
+  ims_model_get_info(model, &info);
+  if (ims_engine_create(model, &opt, &engine, &err) != IMS_OK)
+    die("engine", &err);
+  float *scores = malloc((size_t)batch * info.output_count * sizeof *scores);
+  size_t done = 0;
+  ims_engine_run(engine, tensors, batch, scores, &err); /* warm-up */
+  double t0 = now_s(), t;
+  do {
+    if (ims_engine_run(engine, tensors, batch, scores, &err) != IMS_OK)
+      die("run", &err);
+    done += batch;
+    t = now_s() - t0;
+  } while (t < secs);
+  free(scores);
+  ims_engine_destroy(engine);
+  return (double)done / t;
+}
+
+/* Read + decode + preprocess + infer, batch by batch. */
+static double bench_e2e(const dataset *ds, const ims_model *model,
+                        uint32_t batch, uint32_t threads, double secs) {
+  ims_error err = {0};
+  ims_batch_prep *prep = NULL;
+  ims_engine *engine = NULL;
+  ims_engine_options opt = {.threads = threads, .max_batch = batch};
+  ims_model_info info;
+  ims_model_get_info(model, &info);
+  if (ims_batch_prep_create(NULL, NULL, threads, &prep, &err) != IMS_OK)
+    die("batch prep", &err);
+  if (ims_engine_create(model, &opt, &engine, &err) != IMS_OK)
+    die("engine", &err);
+  uint8_t *dst = malloc((size_t)batch * IMG_BYTES);
+  float *scores = malloc((size_t)batch * info.output_count * sizeof *scores);
+  ims_error *errs = calloc(batch, sizeof *errs);
+  const void *data[256];
+  size_t sizes[256], done = 0, at = 0;
+  double t0 = now_s(), t;
+  do {
+    for (uint32_t i = 0; i < batch; i++, at = (at + 1) % ds->count) {
+      data[i] = ds->files[at].data;
+      sizes[i] = ds->files[at].size;
+    }
+    if (ims_batch_prep_memory(prep, batch, data, sizes, dst, errs) != 0)
+      die("decode", &errs[0]);
+    if (ims_engine_run(engine, dst, batch, scores, &err) != IMS_OK)
+      die("run", &err);
+    done += batch;
+    t = now_s() - t0;
+  } while (t < secs);
+  free(dst);
+  free(scores);
+  free(errs);
+  ims_engine_destroy(engine);
+  ims_batch_prep_destroy(prep);
+  return (double)done / t;
+}
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: bench_classify [--model FILE] [--data DIR] [--seconds S]"
+          " [--batch N]\n"
+          "  --model FILE   model (default ../shared/models/"
+          "mobilenet_v2_1.0_224_quant.tflite)\n"
+          "  --data DIR     folder of class folders of images (default "
+          "../shared/data/flowers)\n"
+          "  --seconds S    minimum seconds per measurement (default 3)\n"
+          "  --batch N      large batch size (default 16, max 256)\n");
+}
+
+static int parse_args(int argc, char **argv, bench_config *cfg) {
+  static const struct option opts[] = {
+      {"batch", required_argument, NULL, 'b'},
+      {"data", required_argument, NULL, 'd'},
+      {"help", no_argument, NULL, 'h'},
+      {"model", required_argument, NULL, 'm'},
+      {"seconds", required_argument, NULL, 's'},
+      {NULL, 0, NULL, 0}};
+  int c;
+  while ((c = getopt_long(argc, argv, "b:d:hm:s:", opts, NULL)) != -1) {
+    switch (c) {
+      case 'b': cfg->batch = (uint32_t)atoi(optarg); break;
+      case 'd': cfg->data_dir = optarg; break;
+      case 'm': cfg->model_path = optarg; break;
+      case 's': cfg->seconds = atof(optarg); break;
+      case 'h': usage(stdout); exit(0);
+      default: usage(stderr); return -1;
+    }
+  }
+  if (cfg->batch < 1 || cfg->batch > 256 || cfg->seconds <= 0) {
+    usage(stderr);
+    return -1;
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  bench_config cfg = {
+      "../shared/models/mobilenet_v2_1.0_224_quant.tflite",
+      "../shared/data/flowers", 3.0, 16};
+  if (parse_args(argc, argv, &cfg) != 0) return 2;
+  static dataset ds;
+  load_dataset(cfg.data_dir, &ds);
+  if (ds.count == 0) {
+    fprintf(stderr, "bench_classify: no images under %s\n", cfg.data_dir);
+    return 1;
+  }
+  ims_error err = {0};
+  ims_model *model = NULL;
+  if (ims_model_load_file(cfg.model_path, &model, &err) != IMS_OK)
+    die(cfg.model_path, &err);
+  /* Inference input: the first `batch` flowers, preprocessed. */
+  uint8_t *tensors = malloc((size_t)cfg.batch * IMG_BYTES);
+  ims_batch_prep *prep = NULL;
+  ims_error *errs = calloc(cfg.batch, sizeof *errs);
+  const void *data[256];
+  size_t sizes[256];
+  for (uint32_t i = 0; i < cfg.batch; i++) {
+    data[i] = ds.files[i % ds.count].data;
+    sizes[i] = ds.files[i % ds.count].size;
+  }
+  if (ims_batch_prep_create(NULL, NULL, 1, &prep, &err) != IMS_OK ||
+      ims_batch_prep_memory(prep, cfg.batch, data, sizes, tensors, errs))
+    die("preparing tensors", &errs[0]);
+  ims_batch_prep_destroy(prep);
+  free(errs);
+
+  printf("model: %s\ndata: %s (%zu images)\nbatch: %u, %.1f s per "
+         "measurement\n\n", cfg.model_path, cfg.data_dir, ds.count,
+         cfg.batch, cfg.seconds);
+  printf("| stage | 1 thread (images/s) | 2 threads (images/s) |\n");
+  printf("| --- | ---: | ---: |\n");
+  printf("| decode + preprocess | %.0f | %.0f |\n",
+         bench_prep(&ds, 1, cfg.seconds, cfg.batch),
+         bench_prep(&ds, 2, cfg.seconds, cfg.batch));
+  printf("| inference, batch 1 | %.0f | %.0f |\n",
+         bench_infer(model, tensors, 1, 1, cfg.seconds),
+         bench_infer(model, tensors, 1, 2, cfg.seconds));
+  printf("| inference, batch %u | %.0f | %.0f |\n", cfg.batch,
+         bench_infer(model, tensors, cfg.batch, 1, cfg.seconds),
+         bench_infer(model, tensors, cfg.batch, 2, cfg.seconds));
+  printf("| end to end, batch %u | %.0f | %.0f |\n", cfg.batch,
+         bench_e2e(&ds, model, cfg.batch, 1, cfg.seconds),
+         bench_e2e(&ds, model, cfg.batch, 2, cfg.seconds));
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  printf("\npeak RSS: %.1f MiB (includes the %zu images held in memory)\n",
+         (double)ru.ru_maxrss / 1024.0, ds.count);
+  free(tensors);
+  ims_model_destroy(model);
+  for (size_t i = 0; i < ds.count; i++) free(ds.files[i].data);
+  return 0;
+}

@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * engine.c - ims_engine: runs a loaded model on XNNPACK (see model.h for
+ * the contract, infer.h for how a graph becomes steps).
+ *
+ * Create: initialize XNNPACK, make the thread pool, plan the activation
+ * arena for max_batch images, turn every node into a step (XNNPACK packs
+ * the weights here, once). Run: convert the RGB bytes into the model's
+ * input, set the steps up again only if the batch size changed since the
+ * last run, run the steps in order, dequantize the output into floats.
+ * Nothing on the run path allocates.
+ *
+ * Sections: 1. input/output conversion 2. create/destroy 3. run.
+ *
+ * Threading: one thread at a time per engine; XNNPACK spreads each
+ * operator over the engine's pthreadpool.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "infer/infer.h"
+
+struct ims_engine {
+  const ims_model *model;   /* BORROWED: outlives the engine */
+  size_t max_batch;         /* largest batch ims_engine_run takes */
+  pthreadpool_t pool;       /* owned; NULL when running on one thread */
+  bool xnn_ready;           /* xnn_initialize succeeded (needs deinit) */
+  ims__layout layout;       /* arena offsets per tensor */
+  uint8_t *arena;           /* owned activation memory */
+  ims__step *steps;         /* owned, one per node, in order */
+  size_t setup_batch;       /* batch the steps are set up for; 0 = none */
+  float *scratch;           /* owned: one softmax row */
+  size_t in_pixels;         /* H * W of the input */
+  float in_mul[3];          /* float input: x * in_mul + in_add */
+  float in_add[3];
+  size_t out_count;         /* outputs per image */
+  float out_lut[256];       /* 8-bit output byte -> real value */
+};
+
+static const float imagenet_mean[3] = {0.485f, 0.456f, 0.406f};
+static const float imagenet_std[3] = {0.229f, 0.224f, 0.225f};
+
+/* ---- 1. input/output conversion -------------------------------------- */
+
+static void *tensor_ptr(const ims_engine *e, uint32_t t) {
+  const ims__tensor *tensor = &e->model->tensors[t];
+  if (tensor->data != NULL) return (void *)(uintptr_t)tensor->data;
+  return e->arena + e->layout.offset[t];
+}
+
+/* uint8 inputs take the pixel as it is, int8 inputs the pixel - 128: the
+ * convention of TFLite image classifiers (their input quantization maps
+ * those bytes onto the real range the network was trained on). */
+static void convert_input(const ims_engine *e, const uint8_t *rgb,
+                          size_t batch) {
+  const ims__tensor *t = &e->model->tensors[e->model->input];
+  size_t n = batch * e->in_pixels * 3;
+  if (t->type == IMS_TENSOR_U8) {
+    memcpy(tensor_ptr(e, e->model->input), rgb, n);
+  } else if (t->type == IMS_TENSOR_I8) {
+    uint8_t *dst = tensor_ptr(e, e->model->input);
+    for (size_t i = 0; i < n; i++) dst[i] = rgb[i] ^ 0x80;
+  } else {
+    float *dst = tensor_ptr(e, e->model->input);
+    for (size_t i = 0; i < n; i += 3)
+      for (int c = 0; c < 3; c++)
+        dst[i + c] = (float)rgb[i + c] * e->in_mul[c] + e->in_add[c];
+  }
+}
+
+static void convert_output(const ims_engine *e, size_t batch, float *out) {
+  const ims__tensor *t = &e->model->tensors[e->model->output];
+  size_t n = batch * e->out_count;
+  if (t->type == IMS_TENSOR_F32) {
+    memcpy(out, tensor_ptr(e, e->model->output), n * sizeof *out);
+    return;
+  }
+  const uint8_t *q = tensor_ptr(e, e->model->output);
+  for (size_t i = 0; i < n; i++) out[i] = e->out_lut[q[i]];
+}
+
+static void set_normalization(ims_engine *e, const ims_engine_options *o) {
+  bool given = false;
+  for (int c = 0; c < 3; c++) given |= o != NULL && o->std[c] != 0.0f;
+  for (int c = 0; c < 3; c++) {
+    float mean = given ? o->mean[c] : imagenet_mean[c];
+    float std = given ? o->std[c] : imagenet_std[c];
+    e->in_mul[c] = 1.0f / (255.0f * std);
+    e->in_add[c] = -mean / std;
+  }
+}
+
+/* ---- 2. create/destroy ----------------------------------------------- */
+
+static ims_status check_io(const ims_model *m, ims_error *err) {
+  const ims__tensor *in = &m->tensors[m->input];
+  const ims__tensor *out = &m->tensors[m->output];
+  if (in->rank != 4 || in->shape[0] != 1 || in->shape[3] != 3)
+    return ims__fail(err, IMS_ERR_UNSUPPORTED,
+                     "model input must be one NHWC image with 3 channels");
+  if (out->type == IMS_TENSOR_I32)
+    return ims__fail(err, IMS_ERR_UNSUPPORTED, "int32 model output");
+  return IMS_OK;
+}
+
+static void set_output_table(ims_engine *e) {
+  const ims__tensor *t = &e->model->tensors[e->model->output];
+  for (unsigned b = 0; b < 256; b++) {
+    int32_t q = t->type == IMS_TENSOR_I8 ? (int8_t)b : (int32_t)b;
+    e->out_lut[b] = t->scale * (float)(q - t->zero_point);
+  }
+}
+
+/* Resolve each node's buffers and build its step. */
+static ims_status build_steps(ims_engine *e, ims_error *err) {
+  const ims_model *m = e->model;
+  size_t longest_row = 1;
+  e->steps = calloc(m->node_count ? m->node_count : 1, sizeof *e->steps);
+  if (e->steps == NULL)
+    return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
+  for (uint32_t i = 0; i < m->node_count; i++) {
+    ims__step *s = &e->steps[i];
+    s->node = &m->nodes[i];
+    s->in = tensor_ptr(e, s->node->inputs[0]);
+    if (s->node->input_count > 1 && s->node->op == IMS__OP_ADD)
+      s->in2 = tensor_ptr(e, s->node->inputs[1]);
+    s->out = tensor_ptr(e, s->node->output);
+    s->in_per_image = ims__tensor_elements(&m->tensors[s->node->inputs[0]]) /
+                      m->tensors[s->node->inputs[0]].shape[0];
+    s->out_per_image = ims__tensor_elements(&m->tensors[s->node->output]) /
+                       m->tensors[s->node->output].shape[0];
+    ims_status st = ims__step_create(m, s, err);
+    if (st != IMS_OK) return st;
+    if (s->channels > longest_row) longest_row = s->channels;
+  }
+  e->scratch = malloc(longest_row * sizeof *e->scratch);
+  if (e->scratch == NULL)
+    return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
+  return IMS_OK;
+}
+
+static size_t default_threads(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (size_t)n : 1;
+}
+
+static ims_status start_backend(ims_engine *e, const ims_engine_options *o,
+                                ims_error *err) {
+  enum xnn_status xs = xnn_initialize(NULL);
+  if (xs != xnn_status_success)
+    return ims__fail(err, IMS_ERR_BACKEND, "XNNPACK initialization: %s",
+                     ims__xnn_status_str(xs));
+  e->xnn_ready = true;
+  size_t threads = (o != NULL && o->threads) ? o->threads : default_threads();
+  if (threads > 1) {
+    e->pool = pthreadpool_create(threads);
+    if (e->pool == NULL)
+      return ims__fail(err, IMS_ERR_NO_MEMORY, "cannot start %zu threads",
+                       threads);
+  }
+  return IMS_OK;
+}
+
+ims_status ims_engine_create(const ims_model *model,
+                             const ims_engine_options *options,
+                             ims_engine **engine_out, ims_error *err) {
+  if (model == NULL || engine_out == NULL)
+    return ims__fail(err, IMS_ERR_INVALID_ARG, "NULL model or engine_out");
+  ims_status st = check_io(model, err);
+  if (st != IMS_OK) return st;
+  ims_engine *e = calloc(1, sizeof *e);
+  if (e == NULL) return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
+  e->model = model;
+  e->max_batch = (options != NULL && options->max_batch) ? options->max_batch
+                                                          : 1;
+  const ims__tensor *in = &model->tensors[model->input];
+  e->in_pixels = (size_t)in->shape[1] * in->shape[2];
+  e->out_count = ims__bytes_per_image(&model->tensors[model->output]) /
+                 ims__type_size(model->tensors[model->output].type);
+  set_normalization(e, options);
+  set_output_table(e);
+  st = start_backend(e, options, err);
+  if (st != IMS_OK) goto fail;
+  st = ims__layout_plan(model, e->max_batch, &e->layout, err);
+  if (st != IMS_OK) goto fail;
+  e->arena = aligned_alloc(64, e->layout.arena_size);
+  if (e->arena == NULL) {
+    st = ims__fail(err, IMS_ERR_NO_MEMORY, "cannot allocate %zu bytes",
+                   e->layout.arena_size);
+    goto fail;
+  }
+  st = build_steps(e, err);
+  if (st != IMS_OK) goto fail;
+  *engine_out = e;
+  return IMS_OK;
+fail:
+  ims_engine_destroy(e);
+  return st;
+}
+
+void ims_engine_destroy(ims_engine *e) {
+  if (e == NULL) return;
+  for (uint32_t i = 0; e->steps != NULL && i < e->model->node_count; i++)
+    if (e->steps[i].op != NULL) xnn_delete_operator(e->steps[i].op);
+  free(e->steps);
+  free(e->scratch);
+  free(e->arena);
+  ims__layout_free(&e->layout);
+  if (e->pool != NULL) pthreadpool_destroy(e->pool);
+  if (e->xnn_ready) xnn_deinitialize();
+  free(e);
+}
+
+/* ---- 3. run ---------------------------------------------------------- */
+
+static ims_status setup_steps(ims_engine *e, size_t batch, ims_error *err) {
+  for (uint32_t i = 0; i < e->model->node_count; i++) {
+    ims_status st =
+        ims__step_setup(e->model, &e->steps[i], batch, e->pool, err);
+    if (st != IMS_OK) {
+      e->setup_batch = 0;
+      return st;
+    }
+  }
+  e->setup_batch = batch;
+  return IMS_OK;
+}
+
+ims_status ims_engine_run(ims_engine *e, const uint8_t *images, size_t batch,
+                          float *scores_out, ims_error *err) {
+  if (e == NULL || images == NULL || scores_out == NULL)
+    return ims__fail(err, IMS_ERR_INVALID_ARG, "NULL argument");
+  if (batch == 0 || batch > e->max_batch)
+    return ims__fail(err, IMS_ERR_INVALID_ARG,
+                     "batch of %zu images; this engine takes 1 to %zu",
+                     batch, e->max_batch);
+  if (batch != e->setup_batch) {
+    ims_status st = setup_steps(e, batch, err);
+    if (st != IMS_OK) return st;
+  }
+  convert_input(e, images, batch);
+  for (uint32_t i = 0; i < e->model->node_count; i++) {
+    ims_status st =
+        ims__step_run(&e->steps[i], batch, e->pool, e->scratch, err);
+    if (st != IMS_OK) return st;
+  }
+  convert_output(e, batch, scores_out);
+  return IMS_OK;
+}

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * infer.h - internals of the executor shared by engine.c (lifecycle and the
+ * run loop), plan.c (activation memory), xnn_ops.c (graph nodes as XNNPACK
+ * operators) and kernels.c (the few small portable kernels).
+ *
+ * How a graph runs: every node becomes one `ims__step`. Heavy nodes
+ * (convolutions, adds, pooling, fully connected, softmax) are XNNPACK
+ * operators created once with their weights and re-set-up only when the
+ * batch size changes; 8-bit requantizations are 256-entry lookup tables;
+ * reshapes are views and cost nothing. Activations live at fixed offsets in
+ * one arena sized for max_batch, so a run allocates nothing.
+ *
+ * Threading: an engine and its steps belong to one thread at a time;
+ * XNNPACK fans each operator out over the engine's pthreadpool.
+ */
+#ifndef IMS_INFER_INFER_H
+#define IMS_INFER_INFER_H
+
+#include <pthreadpool.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <xnnpack.h>
+
+#include "model/graph.h"
+
+typedef enum ims__step_kind {
+  IMS__STEP_XNN,          /* an XNNPACK operator */
+  IMS__STEP_VIEW,         /* reshape/squeeze: output aliases input */
+  IMS__STEP_LUT8,         /* 8-bit -> 8-bit requantization by table */
+  IMS__STEP_DEQUANT8,     /* 8-bit -> float32 by table */
+  IMS__STEP_SOFTMAX_Q8    /* 8-bit softmax, computed in float */
+} ims__step_kind;
+
+typedef struct ims__step {
+  ims__step_kind kind;    /* how to run it */
+  const ims__node *node;  /* BORROWED from the model */
+  xnn_operator_t op;      /* IMS__STEP_XNN: owned operator */
+  unsigned variant;       /* IMS__STEP_XNN: which xnn_setup_* (xnn_ops.c) */
+  void *in;               /* first input activation (arena or weights) */
+  void *in2;              /* second input (ADD), else NULL */
+  void *out;              /* output activation in the arena */
+  size_t in_per_image;    /* elements of `in` per image */
+  size_t out_per_image;   /* elements of `out` per image */
+  uint8_t lut[256];       /* IMS__STEP_LUT8: out = lut[in] */
+  float flut[256];        /* IMS__STEP_DEQUANT8 / SOFTMAX_Q8: real values */
+  size_t rows;            /* SOFTMAX_Q8: rows per image */
+  size_t channels;        /* SOFTMAX_Q8: row length */
+  float out_scale;        /* SOFTMAX_Q8: output quantization */
+  int32_t out_zero_point; /* SOFTMAX_Q8 */
+  bool out_u8;            /* SOFTMAX_Q8: uint8 output (else int8) */
+} ims__step;
+
+/* Where each tensor lives: an offset into the arena, or constant data. */
+typedef struct ims__layout {
+  size_t *offset;       /* per tensor: byte offset in the arena */
+  uint32_t *root;       /* per tensor: tensor whose storage it shares */
+  size_t arena_size;    /* bytes the arena needs */
+} ims__layout;
+
+/* Bytes one image of tensor t occupies (shape[0] is the model's batch). */
+size_t ims__bytes_per_image(const ims__tensor *t);
+
+/* Assign arena offsets to every activation of `model` for `max_batch`
+ * images, reusing memory of tensors whose last reader has run. Views share
+ * their source's storage. Allocates layout->offset/root (free with
+ * ims__layout_free). */
+ims_status ims__layout_plan(const ims_model *model, size_t max_batch,
+                            ims__layout *layout, ims_error *err);
+void ims__layout_free(ims__layout *layout);
+
+/* Turn one node into a step: create its XNNPACK operator or fill its table.
+ * `in`, `in2`, `out` in step are already resolved by the caller. */
+ims_status ims__step_create(const ims_model *model, ims__step *step,
+                            ims_error *err);
+
+/* Bind a step to `batch` images (xnn_setup_*). Called when batch changes. */
+ims_status ims__step_setup(const ims_model *model, ims__step *step,
+                           size_t batch, pthreadpool_t pool, ims_error *err);
+
+/* Run one step over `batch` images. `scratch` holds at least the longest
+ * softmax row in floats (the engine's; steps do not allocate). */
+ims_status ims__step_run(ims__step *step, size_t batch, pthreadpool_t pool,
+                         float *scratch, ims_error *err);
+
+/* Message for an xnn_status ("unsupported parameter"). */
+const char *ims__xnn_status_str(enum xnn_status s);
+
+#endif /* IMS_INFER_INFER_H */

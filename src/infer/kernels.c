@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kernels.c - running a step: XNNPACK operators, and the few portable
+ * kernels for work too small or too type-specific for XNNPACK (8-bit
+ * requantization and dequantization by table, 8-bit softmax).
+ *
+ * These kernels are O(elements) with no reuse, and on MobileNetV2 they
+ * touch ~1 % of the bytes the convolutions do, so they run on the
+ * calling thread.
+ *
+ * Threading: per-engine; see infer.h.
+ */
+#include <math.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "infer/infer.h"
+
+static void run_lut8(const ims__step *s, size_t n) {
+  const uint8_t *in = s->in;
+  uint8_t *out = s->out;
+  for (size_t i = 0; i < n; i++) out[i] = s->lut[in[i]];
+}
+
+static void run_dequant8(const ims__step *s, size_t n) {
+  const uint8_t *in = s->in;
+  float *out = s->out;
+  for (size_t i = 0; i < n; i++) out[i] = s->flut[in[i]];
+}
+
+/* Softmax of one row of 8-bit logits into 8-bit probabilities. */
+static void softmax_row(const ims__step *s, const uint8_t *in, uint8_t *out,
+                        float *scratch) {
+  size_t c = s->channels;
+  float max = -INFINITY, sum = 0.0f;
+  for (size_t i = 0; i < c; i++)
+    if (s->flut[in[i]] > max) max = s->flut[in[i]];
+  for (size_t i = 0; i < c; i++) {
+    scratch[i] = expf(s->flut[in[i]] - max);
+    sum += scratch[i];
+  }
+  long lo = s->out_u8 ? 0 : -128, hi = s->out_u8 ? 255 : 127;
+  float inv = 1.0f / (sum * s->out_scale);
+  for (size_t i = 0; i < c; i++) {
+    long q = lrintf(scratch[i] * inv) + s->out_zero_point;
+    q = q < lo ? lo : (q > hi ? hi : q);
+    out[i] = (uint8_t)(int8_t)q;
+  }
+}
+
+/* `scratch` holds one row of floats; the output buffer of this step has
+ * room only for bytes, so the engine lends its float scratch. */
+static void run_softmax_q8(const ims__step *s, size_t batch, float *scratch) {
+  const uint8_t *in = s->in;
+  uint8_t *out = s->out;
+  for (size_t r = 0; r < batch * s->rows; r++)
+    softmax_row(s, in + r * s->channels, out + r * s->channels, scratch);
+}
+
+ims_status ims__step_run(ims__step *s, size_t batch, pthreadpool_t pool,
+                         float *scratch, ims_error *err) {
+  switch (s->kind) {
+    case IMS__STEP_XNN: {
+      enum xnn_status xs = xnn_run_operator(s->op, pool);
+      if (xs != xnn_status_success)
+        return ims__fail(err, IMS_ERR_BACKEND,
+                         "%s (operator %u): XNNPACK run failed: %s",
+                         s->node->source_name, s->node->source_index,
+                         ims__xnn_status_str(xs));
+      return IMS_OK;
+    }
+    case IMS__STEP_VIEW: return IMS_OK;
+    case IMS__STEP_LUT8: run_lut8(s, batch * s->in_per_image); return IMS_OK;
+    case IMS__STEP_DEQUANT8:
+      run_dequant8(s, batch * s->in_per_image);
+      return IMS_OK;
+    case IMS__STEP_SOFTMAX_Q8: run_softmax_q8(s, batch, scratch); return IMS_OK;
+  }
+  return IMS_OK;
+}

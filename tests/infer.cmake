@@ -1,0 +1,5 @@
+# Inference: the engine alone against the independent reference outputs.
+ims_add_test(NAME infer_reference SOURCES infer_reference.c
+             LIBS ims_core ims_model ims_infer)
+ims_add_test(NAME infer_engine SOURCES infer_engine.c
+             LIBS ims_core ims_model ims_infer)

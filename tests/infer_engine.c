@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * infer_engine.c - engine behavior beyond single-image accuracy: batches
+ * give the same answers as single images, thread counts do not change
+ * results, batch sizes outside 1..max_batch are refused, and an engine
+ * switches between batch sizes freely.
+ */
+#include "imgstream/imgstream.h"
+#include "test.h"
+
+#define IMG_BYTES (224 * 224 * 3)
+#define BATCH 5
+
+static const char *const inputs[BATCH] = {
+    "images__parrot", "images__cat_720p", "images__grace_hopper",
+    "flowers__daisy__10993818044_4c19b86c82", "images__sunflower"};
+
+static unsigned char *load_batch(void) {
+  unsigned char *buf = malloc(BATCH * IMG_BYTES);
+  ASSERT(buf != NULL);
+  for (int i = 0; i < BATCH; i++) {
+    char rel[256];
+    size_t size = 0;
+    snprintf(rel, sizeof rel, "reference/armnn-cpuref/%s.rgb", inputs[i]);
+    unsigned char *one = test_read_file(shared_path(rel), &size);
+    ASSERT(one != NULL && size == IMG_BYTES);
+    memcpy(buf + (size_t)i * IMG_BYTES, one, IMG_BYTES);
+    free(one);
+  }
+  return buf;
+}
+
+static ims_engine *make_engine(ims_model *model, uint32_t threads,
+                               uint32_t max_batch) {
+  ims_error err = {0};
+  ims_engine *engine = NULL;
+  ims_engine_options opt = {.threads = threads, .max_batch = max_batch};
+  ASSERT_OK(ims_engine_create(model, &opt, &engine, &err), &err);
+  return engine;
+}
+
+static void batch_matches_single(const char *model_file) {
+  ims_error err = {0};
+  ims_model *model = NULL;
+  ASSERT_OK(ims_model_load_file(shared_path(model_file), &model, &err), &err);
+  unsigned char *rgb = load_batch();
+  ims_engine *batched = make_engine(model, 2, 16);
+  ims_engine *single = make_engine(model, 1, 1);
+  static float all[BATCH * 1001], one[1001];
+  ASSERT_OK(ims_engine_run(batched, rgb, BATCH, all, &err), &err);
+  for (int i = 0; i < BATCH; i++) {
+    ASSERT_OK(ims_engine_run(single, rgb + (size_t)i * IMG_BYTES, 1, one,
+                             &err), &err);
+    for (int k = 0; k < 1001; k++) ASSERT(one[k] == all[i * 1001 + k]);
+  }
+  /* Back to batch 1 on the batched engine, then to 5 again. */
+  ASSERT_OK(ims_engine_run(batched, rgb + 2 * IMG_BYTES, 1, one, &err), &err);
+  for (int k = 0; k < 1001; k++) ASSERT(one[k] == all[2 * 1001 + k]);
+  static float again[BATCH * 1001];
+  ASSERT_OK(ims_engine_run(batched, rgb, BATCH, again, &err), &err);
+  ASSERT(memcmp(again, all, sizeof all) == 0);
+  ims_engine_destroy(batched);
+  ims_engine_destroy(single);
+  ims_model_destroy(model);
+  free(rgb);
+}
+
+TEST(infer_batch_matches_single_quant) {
+  batch_matches_single("models/mobilenet_v2_1.0_224_quant.tflite");
+}
+
+TEST(infer_batch_matches_single_tf2_ptq) {
+  batch_matches_single("models/tf2_mobilenet_v2_1.0_224_ptq.tflite");
+}
+
+TEST(infer_batch_out_of_range_refused) {
+  ims_error err = {0};
+  ims_model *model = NULL;
+  ASSERT_OK(ims_model_load_file(
+                shared_path("models/mobilenet_v2_1.0_224_quant.tflite"),
+                &model, &err), &err);
+  ims_engine *engine = make_engine(model, 1, 2);
+  static unsigned char rgb[3 * IMG_BYTES];
+  static float out[3 * 1001];
+  ASSERT_EQ(ims_engine_run(engine, rgb, 0, out, &err), IMS_ERR_INVALID_ARG);
+  ASSERT_EQ(ims_engine_run(engine, rgb, 3, out, &err), IMS_ERR_INVALID_ARG);
+  ASSERT_CONTAINS(err.message, "1 to 2");
+  ASSERT_OK(ims_engine_run(engine, rgb, 2, out, &err), &err);
+  ims_engine_destroy(engine);
+  ims_engine_destroy(NULL);
+  ims_model_destroy(model);
+}
+
+TEST_MAIN(infer_batch_matches_single_quant, infer_batch_matches_single_tf2_ptq,
+          infer_batch_out_of_range_refused)
