@@ -744,7 +744,7 @@ static ims_status op_output(tfl *L, ims__fb_vec out, ims__node *node) {
 }
 
 static ims_status unsupported_op(tfl *L, int32_t code, const char *custom) {
-  if (code == TFL_CUSTOM)
+  if (code == TFL_CUSTOM && custom[0] != '\0')
     return ims__fail(L->err, IMS_ERR_UNSUPPORTED,
                      "unsupported operator CUSTOM \"%s\" (builtin code 32) "
                      "at operator index %u",
