@@ -1,0 +1,462 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cli_classify.c - end-to-end tests of the `imgstream` tool: they run the
+ * real binary ($IMGSTREAM_BIN) on the real shared models and images and
+ * check its output, stderr and exit codes.
+ *
+ * Expected answers are read at test time from the independent reference
+ * (../shared/reference/armnn-cpuref/MODEL.top5.tsv, whose output indexes
+ * include the background class: output 89 = label 88) and mapped to
+ * WordNet ids through ../shared/models/imagenet_class_index.json.
+ *
+ * Sections: 1. running the tool  2. reference data  3. usage and exit
+ * codes  4. classification  5. failures
+ *
+ * Threading: single-threaded; each case forks the tool as a child.
+ */
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "imgstream/imgstream.h"
+#include "test.h"
+
+/* ---- 1. running the tool ---- */
+
+typedef struct run_out {
+  int code;  /* exit status, or 128 + signal */
+  char *out; /* stdout (NUL-terminated; empty if redirected) */
+  char *err; /* stderr */
+} run_out;
+
+static run_out last; /* output of the latest run, freed by the next */
+
+static char *read_text(const char *path) {
+  size_t n = 0;
+  unsigned char *d = test_read_file(path, &n);
+  char *s = malloc(n + 1);
+  if (s == NULL) abort();
+  if (d != NULL) memcpy(s, d, n);
+  s[d != NULL ? n : 0] = '\0';
+  free(d);
+  return s;
+}
+
+static void child_exec(const char *const *args, const char *out_path,
+                       const char *err_path) {
+  int fo = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  int fe = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  int fi = open("/dev/null", O_RDONLY);
+  if (fo < 0 || fe < 0 || fi < 0) _exit(126);
+  dup2(fi, 0);
+  dup2(fo, 1);
+  dup2(fe, 2);
+  const char *bin = getenv("IMGSTREAM_BIN");
+  char *argv[64];
+  int n = 0;
+  argv[n++] = (char *)bin;
+  for (; args[n - 1] != NULL && n < 63; n++) argv[n] = (char *)args[n - 1];
+  argv[n] = NULL;
+  execv(bin, argv);
+  _exit(127);
+}
+
+/* Run the tool with args (NULL-terminated); stdout goes to out_path, or to
+ * a temporary file that is read back when out_path is NULL. */
+static const run_out *run_to(const char *out_path, const char *const *args) {
+  char outf[4096], errf[4096];
+  snprintf(outf, sizeof outf, "%s", tmp_path("cli_stdout.txt"));
+  snprintf(errf, sizeof errf, "%s", tmp_path("cli_stderr.txt"));
+  free(last.out);
+  free(last.err);
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid == 0) child_exec(args, out_path != NULL ? out_path : outf, errf);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  last.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  last.out = out_path != NULL ? read_text("/dev/null") : read_text(outf);
+  last.err = read_text(errf);
+  return &last;
+}
+
+#define RUN(...) run_to(NULL, (const char *const[]){__VA_ARGS__, NULL})
+#define RUN_TO(path, ...) run_to(path, (const char *const[]){__VA_ARGS__, NULL})
+
+static void need_tool(void) {
+  const char *bin = getenv("IMGSTREAM_BIN");
+  if (bin == NULL || access(bin, X_OK) != 0)
+    RETURN_SKIP("IMGSTREAM_BIN is not an executable");
+}
+
+/* ---- 2. reference data ---- */
+
+static const char *const images[] = {"parrot.jpg", "cat_720p.jpg",
+                                     "grace_hopper.bmp", "sunflower.bmp"};
+
+/* The answers the issue accepts, per image (same order as images[]). */
+static const char *const issue_answers[][3] = {
+    {"n01818515", NULL},              /* macaw */
+    {"n02124075", NULL},              /* Egyptian cat */
+    {"n03787032", "n03763968", NULL}, /* mortarboard, military uniform */
+    {"n11939491", NULL}};             /* daisy */
+
+static char image_paths[4][4096];
+static char model_paths[2][4096];
+static const char *const models[] = {"mobilenet_v2_1.0_224_quant",
+                                     "tf2_mobilenet_v2_1.0_224_ptq"};
+
+static void need_shared(void) {
+  need_tool();
+  char rel[256];
+  for (int i = 0; i < 4; i++) {
+    snprintf(rel, sizeof rel, "data/images/%s", images[i]);
+    snprintf(image_paths[i], sizeof image_paths[i], "%s", shared_path(rel));
+  }
+  for (int m = 0; m < 2; m++) {
+    snprintf(rel, sizeof rel, "models/%s.tflite", models[m]);
+    snprintf(model_paths[m], sizeof model_paths[m], "%s", shared_path(rel));
+    if (access(model_paths[m], R_OK) != 0) RETURN_SKIP("no shared models");
+  }
+  if (access(image_paths[0], R_OK) != 0) RETURN_SKIP("no shared images");
+}
+
+/* The Keras class index, loaded once. */
+static json_t *class_index(void) {
+  static json_t *idx;
+  if (idx == NULL)
+    idx = json_load_file(shared_path("models/imagenet_class_index.json"), 0,
+                         NULL);
+  ASSERT(idx != NULL);
+  return idx;
+}
+
+static const char *wnid_of(size_t label) {
+  char key[32];
+  snprintf(key, sizeof key, "%zu", label);
+  json_t *e = json_object_get(class_index(), key);
+  ASSERT(e != NULL);
+  return json_string_value(json_array_get(e, 0));
+}
+
+static const char *desc_of(size_t label) {
+  char key[32];
+  snprintf(key, sizeof key, "%zu", label);
+  return json_string_value(json_array_get(json_object_get(class_index(), key),
+                                          1));
+}
+
+/* Labels the reference accepts for `image` under `model`: its top-1, plus
+ * near ties (within 0.1 of it). Returns how many were written to out. */
+static int reference_answers(const char *model, const char *image,
+                             long out[5]) {
+  char path[512], key[256];
+  snprintf(path, sizeof path, "reference/armnn-cpuref/%s.top5.tsv", model);
+  char *tsv = read_text(shared_path(path));
+  snprintf(key, sizeof key, "images/%s\t%s\t", image, model);
+  char *line = strstr(tsv, key);
+  ASSERT(line != NULL);
+  char *p = line + strlen(key);
+  int n = 0;
+  double best = -1;
+  for (int i = 0; i < 5; i++) {
+    char *end = NULL;
+    long idx = strtol(p, &end, 10);
+    double prob = strtod(end + 1, &end);
+    if (i == 0) best = prob;
+    if (idx > 0 && prob >= best - 0.1) out[n++] = idx - 1;
+    p = end;
+  }
+  free(tsv);
+  return n;
+}
+
+/* ---- 3. usage and exit codes ---- */
+
+TEST(cli_help) {
+  need_tool();
+  const run_out *r = RUN("--help");
+  ASSERT_EQ(r->code, 0);
+  ASSERT_CONTAINS(r->out, "classify");
+  r = RUN("classify", "--help");
+  ASSERT_EQ(r->code, 0);
+  ASSERT_CONTAINS(r->out, "usage: imgstream classify");
+  ASSERT_CONTAINS(r->out, "--model");
+  ASSERT_CONTAINS(r->out, "--json");
+  ASSERT_CONTAINS(r->out, "exit codes: 0 ok, 1 some inputs failed");
+  ASSERT_CONTAINS(r->out, "4 output not written");
+}
+
+TEST(cli_version) {
+  need_tool();
+  const run_out *r = RUN("--version");
+  ASSERT_EQ(r->code, 0);
+  ASSERT_STR_EQ(r->out, "imgstream " IMS_VERSION_STRING "\n");
+  r = RUN("classify", "--version");
+  ASSERT_EQ(r->code, 0);
+  ASSERT_CONTAINS(r->out, IMS_VERSION_STRING);
+}
+
+TEST(cli_usage_errors) {
+  need_tool();
+  const run_out *r = RUN("classify", "--bogus", "x.jpg");
+  ASSERT_EQ(r->code, 2);
+  ASSERT_CONTAINS(r->err, "--bogus");
+  ASSERT_EQ(RUN("classify")->code, 2);
+  ASSERT_EQ(RUN("nosuchcommand")->code, 2);
+  r = RUN("classify", "--top", "0", "x.jpg");
+  ASSERT_EQ(r->code, 2);
+  ASSERT_CONTAINS(r->err, "--top");
+  ASSERT_EQ(RUN("classify", "--threads", "many", "x.jpg")->code, 2);
+  ASSERT_EQ(RUN("classify", "x.jpg", "--batch")->code, 2);
+  ASSERT_EQ(RUN("classify", "--batch", "-3", "x.jpg")->code, 2);
+}
+
+TEST(cli_missing_model) {
+  need_tool();
+  const char *path = tmp_path("no_such_dir/model.tflite");
+  char copy[4096];
+  snprintf(copy, sizeof copy, "%s", path);
+  const run_out *r = RUN("classify", "--model", copy, "x.jpg");
+  ASSERT_EQ(r->code, 3);
+  ASSERT_CONTAINS(r->err, copy);
+}
+
+TEST(cli_stdout_full) {
+  need_shared();
+  ASSERT_EQ(RUN_TO("/dev/full", "--help")->code, 4);
+  const run_out *r = RUN_TO("/dev/full", "classify", "--model",
+                            model_paths[0], image_paths[0]);
+  ASSERT_EQ(r->code, 4);
+  ASSERT_CONTAINS(r->err, "error writing output");
+}
+
+TEST(cli_labels_wrong_count) {
+  need_shared();
+  char labels[4096];
+  snprintf(labels, sizeof labels, "%s", tmp_path("cli_ten_labels.txt"));
+  const char ten[] = "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n";
+  ASSERT_EQ(test_write_file(labels, ten, sizeof ten - 1), 0);
+  const run_out *r = RUN("classify", "--model", model_paths[0], "--labels",
+                         labels, image_paths[0]);
+  ASSERT_EQ(r->code, 3);
+  ASSERT_CONTAINS(r->err, labels);
+  ASSERT_CONTAINS(r->err, "1001");
+  ASSERT_STR_EQ(r->out, "");
+}
+
+/* ---- 4. classification ---- */
+
+/* Parse JSON lines into an array. BORROWED: valid until the next call
+ * (kept in a static so that a failed assertion leaks nothing). */
+static json_t *json_lines(const char *text) {
+  static json_t *arr;
+  json_decref(arr);
+  arr = json_array();
+  const char *p = text;
+  while (*p != '\0') {
+    const char *nl = strchr(p, '\n');
+    ASSERT(nl != NULL);
+    json_error_t je;
+    json_t *o = json_loadb(p, (size_t)(nl - p), 0, &je);
+    if (o == NULL) TEST__FAIL("bad JSON line: %.*s", (int)(nl - p), p);
+    json_array_append_new(arr, o);
+    p = nl + 1;
+  }
+  return arr;
+}
+
+/* Check one {"path":..,"top":[..]} object; returns its top-1 label. */
+static size_t check_prediction(json_t *o, const char *path, size_t k) {
+  ASSERT_STR_EQ(json_string_value(json_object_get(o, "path")), path);
+  ASSERT(json_object_get(o, "error") == NULL);
+  json_t *top = json_object_get(o, "top");
+  ASSERT_EQ(json_array_size(top), k);
+  double prev = 2.0;
+  for (size_t i = 0; i < k; i++) {
+    json_t *e = json_array_get(top, i);
+    json_int_t idx = json_integer_value(json_object_get(e, "index"));
+    double score = json_number_value(json_object_get(e, "score"));
+    ASSERT(idx >= 0 && idx < 1000);
+    ASSERT_STR_EQ(json_string_value(json_object_get(e, "class")),
+                  wnid_of((size_t)idx));
+    ASSERT_STR_EQ(json_string_value(json_object_get(e, "desc")),
+                  desc_of((size_t)idx));
+    ASSERT(score >= 0.0 && score <= 1.0 && score <= prev);
+    prev = score;
+  }
+  return (size_t)json_integer_value(
+      json_object_get(json_array_get(top, 0), "index"));
+}
+
+static int in_list(const char *wnid, const char *const *list) {
+  for (; *list != NULL; list++)
+    if (strcmp(*list, wnid) == 0) return 1;
+  return 0;
+}
+
+/* classify --json on the four images with model m; top-1 must be the
+ * reference's (and one the issue names). */
+static void check_model(int m) {
+  need_shared();
+  const run_out *r = RUN("classify", "--json", "--model", model_paths[m],
+                         image_paths[0], image_paths[1], image_paths[2],
+                         image_paths[3]);
+  fprintf(stderr, "%s:\n%s%s", models[m], r->out, r->err);
+  ASSERT_EQ(r->code, 0);
+  json_t *lines = json_lines(r->out);
+  ASSERT_EQ(json_array_size(lines), 4);
+  for (int i = 0; i < 4; i++) {
+    size_t got = check_prediction(json_array_get(lines, (size_t)i),
+                                  image_paths[i], 1);
+    long want[5];
+    int n = reference_answers(models[m], images[i], want), ok = 0;
+    for (int j = 0; j < n; j++) ok |= (long)got == want[j];
+    if (!ok)
+      TEST__FAIL("%s: got %s (%zu), reference top-1 %s", images[i],
+                 wnid_of(got), got, wnid_of((size_t)want[0]));
+    ASSERT(in_list(wnid_of(got), issue_answers[i]));
+  }
+}
+
+TEST(cli_reference_quant) { check_model(0); }
+TEST(cli_reference_tf2_ptq) { check_model(1); }
+
+TEST(cli_json_format) {
+  need_shared();
+  const run_out *r = RUN("classify", "--json", "--top", "2", "--model",
+                         model_paths[0], image_paths[0]);
+  ASSERT_EQ(r->code, 0);
+  char want[4200];
+  snprintf(want, sizeof want,
+           "{\"path\":\"%s\",\"top\":[{\"index\":88,\"class\":"
+           "\"n01818515\",\"desc\":\"macaw\",\"score\":0.",
+           image_paths[0]);
+  ASSERT(strncmp(r->out, want, strlen(want)) == 0);
+  ASSERT(strstr(r->out, "\": ") == NULL && strstr(r->out, ", ") == NULL);
+  ASSERT_EQ(strchr(r->out, '\n') - r->out + 1, strlen(r->out));
+}
+
+TEST(cli_top5_sorted) {
+  need_shared();
+  const run_out *r = RUN("classify", "--json", "--top", "5", "--model",
+                         model_paths[1], image_paths[1], image_paths[2]);
+  ASSERT_EQ(r->code, 0);
+  json_t *lines = json_lines(r->out);
+  ASSERT_EQ(json_array_size(lines), 2);
+  check_prediction(json_array_get(lines, 0), image_paths[1], 5);
+  check_prediction(json_array_get(lines, 1), image_paths[2], 5);
+}
+
+TEST(cli_plain_table) {
+  need_shared();
+  const run_out *r = RUN("classify", "--model", model_paths[0],
+                         image_paths[0], image_paths[3]);
+  ASSERT_EQ(r->code, 0);
+  const char *l1 = strchr(r->out, '\n');
+  ASSERT(l1 != NULL);
+  ASSERT(strncmp(r->out, "image", 5) == 0);
+  ASSERT_CONTAINS(r->out, "score");
+  ASSERT_CONTAINS(l1, image_paths[0]);
+  ASSERT_CONTAINS(l1, "n01818515  0.");
+  ASSERT_CONTAINS(l1, "macaw\n");
+  ASSERT_CONTAINS(l1, "daisy\n");
+  r = RUN("classify", "--top", "3", "--model", model_paths[0],
+          image_paths[0]);
+  ASSERT_EQ(r->code, 0);
+  ASSERT_CONTAINS(r->out, "\n  1 ");
+  ASSERT_CONTAINS(r->out, "\n  3 ");
+}
+
+TEST(cli_batch_matches_single) {
+  need_shared();
+  const run_out *r = RUN("classify", "--json", "--top", "5", "--batch", "1",
+                         "--threads", "1", "--model", model_paths[1],
+                         image_paths[0], image_paths[1], image_paths[2],
+                         image_paths[3]);
+  ASSERT_EQ(r->code, 0);
+  char *single = strdup(r->out);
+  r = RUN("classify", "--json", "--top", "5", "--batch", "3", "--threads",
+          "2", "--model", model_paths[1], image_paths[0], image_paths[1],
+          image_paths[2], image_paths[3]);
+  ASSERT_EQ(r->code, 0);
+  ASSERT_STR_EQ(r->out, single);
+  free(single);
+}
+
+TEST(cli_default_model_from_env) {
+  need_shared();
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", shared_path("models"));
+  setenv("IMGSTREAM_MODELS", dir, 1);
+  const run_out *r = RUN("classify", "--json", image_paths[0]);
+  unsetenv("IMGSTREAM_MODELS");
+  ASSERT_EQ(r->code, 0);
+  ASSERT_CONTAINS(r->out, "\"class\":\"n01818515\"");
+}
+
+/* ---- 5. failures ---- */
+
+/* Write the damaged inputs; returns their paths in out[0..3). */
+static void make_bad_inputs(char out[3][4096]) {
+  size_t n = 0;
+  unsigned char *jpg = test_read_file(image_paths[0], &n);
+  ASSERT(jpg != NULL && n > 4000);
+  snprintf(out[0], 4096, "%s", tmp_path("cli_truncated.jpg"));
+  ASSERT_EQ(test_write_file(out[0], jpg, 4000), 0);
+  free(jpg);
+  snprintf(out[1], 4096, "%s", tmp_path("cli_text.jpg"));
+  ASSERT_EQ(test_write_file(out[1], "not an image\n", 13), 0);
+  snprintf(out[2], 4096, "%s", tmp_path("cli_missing.jpg"));
+  unlink(out[2]);
+}
+
+TEST(cli_bad_image_json) {
+  need_shared();
+  char bad[3][4096];
+  make_bad_inputs(bad);
+  const run_out *r = RUN("classify", "--json", "--model", model_paths[0],
+                         bad[0], image_paths[0], bad[1], image_paths[1],
+                         bad[2]);
+  fprintf(stderr, "%s", r->out);
+  ASSERT_EQ(r->code, 1);
+  json_t *lines = json_lines(r->out);
+  ASSERT_EQ(json_array_size(lines), 5);
+  const int bad_at[3] = {0, 2, 4};
+  for (int i = 0; i < 3; i++) {
+    json_t *o = json_array_get(lines, (size_t)bad_at[i]);
+    ASSERT_STR_EQ(json_string_value(json_object_get(o, "path")), bad[i]);
+    const char *msg = json_string_value(json_object_get(o, "error"));
+    ASSERT(msg != NULL && msg[0] != '\0');
+    ASSERT(json_object_get(o, "top") == NULL);
+  }
+  ASSERT_EQ(check_prediction(json_array_get(lines, 1), image_paths[0], 1),
+            88);
+  ASSERT_EQ(check_prediction(json_array_get(lines, 3), image_paths[1], 1),
+            285);
+}
+
+TEST(cli_bad_image_plain) {
+  need_shared();
+  char bad[3][4096], prefix[4200];
+  make_bad_inputs(bad);
+  const run_out *r = RUN("classify", "--model", model_paths[0], image_paths[0],
+                         bad[0], image_paths[3]);
+  ASSERT_EQ(r->code, 1);
+  snprintf(prefix, sizeof prefix, "imgstream: %s: ", bad[0]);
+  ASSERT_CONTAINS(r->err, prefix);
+  ASSERT_CONTAINS(r->out, "macaw");
+  ASSERT_CONTAINS(r->out, "daisy");
+  ASSERT(strstr(r->out, bad[0]) == NULL);
+}
+
+TEST_MAIN(cli_help, cli_version, cli_usage_errors, cli_missing_model,
+          cli_stdout_full, cli_labels_wrong_count, cli_reference_quant,
+          cli_reference_tf2_ptq, cli_json_format, cli_top5_sorted,
+          cli_plain_table, cli_batch_matches_single,
+          cli_default_model_from_env, cli_bad_image_json,
+          cli_bad_image_plain)
