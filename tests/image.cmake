@@ -2,3 +2,5 @@
 # bit-exactness against the reference tensors.
 ims_add_test(NAME image_reference SOURCES image_reference.c
              LIBS ims_core ims_image)
+ims_add_test(NAME image_decode SOURCES image_decode.c image_fixtures.c
+             LIBS ims_core ims_image)
