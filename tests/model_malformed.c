@@ -17,6 +17,7 @@
  * Threading: single-threaded test.
  */
 #include "imgstream/model.h"
+#include "model/graph.h"
 #include "test.h"
 
 #define QUANT_MODEL "models/mobilenet_v2_1.0_224_quant.tflite"
@@ -254,6 +255,63 @@ TEST(model_unsupported_activation) {
   free(b);
 }
 
+/* Newer TFLite files (over 2 GB) keep constant data outside the
+ * FlatBuffer: Buffer.offset/size, relative to the file start. Rebuild the
+ * first operator's bias buffer that way: append a new vtable + Buffer
+ * table + the data copy at `misalign` bytes past a 16-byte boundary, and
+ * point the buffers vector at the new table. Returns the new file. */
+static unsigned char *external_bias(const unsigned char *orig, size_t size,
+                                    size_t misalign, uint64_t *data_at,
+                                    uint32_t *tensor, size_t *new_size) {
+  size_t sg = subgraph0(orig);
+  size_t op0 = deref(orig, vec_slot(vec(orig, sg, 3), 0));
+  *tensor = get32(orig, vec(orig, op0, 1) + 4 + 8); /* input 2: bias */
+  size_t tt = deref(orig, vec_slot(vec(orig, sg, 0), *tensor));
+  uint32_t buffer = get32(orig, field(orig, tt, 2));
+  size_t slot = vec_slot(vec(orig, root(orig), 4), buffer);
+  size_t old = vec(orig, deref(orig, slot), 0);
+  uint32_t len = get32(orig, old);
+  size_t vt = (size + 15) / 16 * 16, tbl = vt + 16;
+  *data_at = tbl + 32 + misalign;
+  *new_size = (size_t)*data_at + len;
+  unsigned char *b = calloc(1, *new_size);
+  ASSERT(b != NULL);
+  memcpy(b, orig, size);
+  static const unsigned char vtable[10] = {10, 0, 24, 0, 0, 0, 8, 0, 16, 0};
+  memcpy(b + vt, vtable, sizeof vtable);
+  put32(b, tbl, (uint32_t)(tbl - vt));
+  put32(b, tbl + 8, (uint32_t)*data_at); /* offset (u64, high word 0) */
+  put32(b, tbl + 16, len);                /* size */
+  memcpy(b + *data_at, orig + old + 4, len);
+  put32(b, slot, (uint32_t)(tbl - slot));
+  return b;
+}
+
+TEST(model_external_buffers) {
+  size_t size, n;
+  unsigned char *orig = read_model(QUANT_MODEL, &size);
+  for (size_t misalign = 0; misalign < 2; misalign++) {
+    uint64_t at;
+    uint32_t t;
+    unsigned char *b = external_bias(orig, size, misalign, &at, &t, &n);
+    ims_model *m = NULL;
+    ims_error err = {0};
+    ASSERT_OK(ims_model_load_memory(b, n, &m, &err), &err);
+    const ims__tensor *bias = &m->tensors[t];
+    ASSERT_EQ(bias->data_size, n - at);
+    ASSERT_EQ(memcmp(bias->data, b + at, n - at), 0);
+    ASSERT_EQ((uintptr_t)bias->data % 4, 0);
+    /* Aligned data is used in place; misaligned data is copied. */
+    ASSERT_EQ(bias->data == (const char *)m->file + at, misalign == 0);
+    ims_model_destroy(m);
+    put32(b, (size_t)at - 32 - misalign + 16, 0x7FFFFFFFu); /* size */
+    ASSERT_CONTAINS(expect_status(b, n, IMS_ERR_BAD_MODEL),
+                    "size 2147483647 out of bounds");
+    free(b);
+  }
+  free(orig);
+}
+
 static uint64_t rng_next(uint64_t *s) {
   *s ^= *s << 13;
   *s ^= *s >> 7;
@@ -351,5 +409,6 @@ TEST(model_flip_sweep) {
 TEST_MAIN(model_truncated, model_corrupt_root_and_vtable,
           model_corrupt_vector_length, model_corrupt_buffer_offset,
           model_corrupt_buffer_data_length, model_unsupported_operator,
-          model_unsupported_activation, model_random_bytes,
+          model_unsupported_activation, model_external_buffers,
+          model_random_bytes,
           model_empty_and_text_files, model_flip_sweep)

@@ -69,7 +69,8 @@ static void check_graph_invariants(const ims_model *m) {
   for (uint32_t t = 0; t < m->tensor_count; t++) {
     const ims__tensor *x = &m->tensors[t];
     if (x->data != NULL) {
-      ASSERT_EQ(x->data_size, ims__tensor_elements(x) * ims__type_size(x->type));
+      size_t bytes = ims__tensor_elements(x) * ims__type_size(x->type);
+      ASSERT_EQ(x->data_size, bytes);
       ASSERT_EQ((uintptr_t)x->data % ims__type_size(x->type), 0);
     }
   }
