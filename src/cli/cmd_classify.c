@@ -3,12 +3,12 @@
  * cmd_classify.c - `imgstream classify`: classify image files with a model,
  * printing the top-K ImageNet predictions per image (report.c formats them).
  *
- * Pipeline: load the model and labels once, create one engine, decoder and
- * preprocessor; then, for each chunk of up to --batch images (input order),
- * decode + resize + crop every image into one contiguous buffer and run the
- * engine once for the whole chunk. An image that fails to decode is
- * reported and left out of the batch; the run goes on, and the exit code is
- * 1 at the end if any image failed.
+ * Pipeline: load the model and labels once, create one engine and one
+ * batch preprocessor (decoders on --threads workers); then, for each chunk
+ * of up to --batch images (input order), decode + resize + crop every image
+ * into one contiguous buffer and run the engine once for the whole chunk.
+ * An image that fails to decode is reported and left out of the batch; the
+ * run goes on, and the exit code is 1 at the end if any image failed.
  *
  * Not here: model lookup (locate.c), output formats (report.c), anything
  * but the public API of libimgstream.
@@ -172,8 +172,7 @@ typedef struct classify_ctx {
   ims_model *model;         /* the loaded network */
   ims_labels *labels;       /* class names */
   ims_engine *engine;       /* executor, max_batch = batch */
-  ims_decoder *decoder;     /* file -> RGB */
-  ims_preprocessor *pre;    /* RGB -> resized, cropped HWC */
+  ims_batch_prep *prep;     /* files -> resized, cropped HWC, threaded */
   ims_model_info info;      /* the model's input and output */
   size_t offset;            /* outputs before label 0 (background) */
   size_t batch;             /* images per engine run */
@@ -293,12 +292,12 @@ static int create_pipeline(classify_ctx *c, const classify_opts *o,
   }
   ims_decode_options dopt = {0};
   dopt.max_pixels = o->max_pixels;
-  if (ims_decoder_create(&dopt, &c->decoder, &err) != IMS_OK ||
-      ims_preprocessor_create(&pp, &c->pre, &err) != IMS_OK) {
+  if (ims_batch_prep_create(&dopt, &pp, (uint32_t)o->threads, &c->prep,
+                            &err) != IMS_OK) {
     fprintf(stderr, "imgstream: %s\n", err.message);
     return IMS_EXIT_FAILED;
   }
-  c->image_bytes = (size_t)pp.crop_width * pp.crop_height * 3u;
+  c->image_bytes = ims_batch_prep_image_bytes(c->prep);
   c->pixels = malloc(c->batch * c->image_bytes);
   c->scores = calloc(c->batch * c->info.output_count, sizeof *c->scores);
   c->top = calloc(o->top, sizeof *c->top);
@@ -314,8 +313,7 @@ static int create_pipeline(classify_ctx *c, const classify_opts *o,
 
 static void destroy_pipeline(classify_ctx *c) {
   ims_engine_destroy(c->engine);
-  ims_decoder_destroy(c->decoder);
-  ims_preprocessor_destroy(c->pre);
+  ims_batch_prep_destroy(c->prep);
   ims_labels_destroy(c->labels);
   ims_model_destroy(c->model);
   free(c->pixels);
@@ -327,15 +325,22 @@ static void destroy_pipeline(classify_ctx *c) {
 
 /* ---- 3. batches ---- */
 
-/* Decode and preprocess `path` into batch slot `slot`. On failure the
- * reason is in *err. */
-static ims_status prepare_image(classify_ctx *c, const char *path,
-                                size_t slot, ims_error *err) {
-  ims_image img;
-  ims_status st = ims_decoder_decode_file(c->decoder, path, &img, err);
-  if (st != IMS_OK) return st;
-  return ims_preprocess(c->pre, &img, c->pixels + slot * c->image_bytes,
-                        err);
+/* Decode and preprocess paths[0..n) into c->pixels, then move the images
+ * that succeeded to the front so the engine sees only those; slot[i] is
+ * image i's place in the packed batch, or -1. Returns the packed count. */
+static size_t prepare_images(classify_ctx *c, char **paths, size_t n) {
+  ims_batch_prep_files(c->prep, n, (const char *const *)paths, c->pixels,
+                       c->errors);
+  size_t used = 0;
+  for (size_t i = 0; i < n; i++) {
+    c->slot[i] = -1;
+    if (c->errors[i].status != IMS_OK) continue;
+    if (used != i)
+      memmove(c->pixels + used * c->image_bytes,
+              c->pixels + i * c->image_bytes, c->image_bytes);
+    c->slot[i] = (long)used++;
+  }
+  return used;
 }
 
 /* Report image i of the chunk. Returns 0 or -1 (out of memory). */
@@ -355,13 +360,7 @@ static int report_image(classify_ctx *c, const char *path, size_t i) {
 /* Classify paths[0..n), n <= batch: one engine run for all images that
  * decoded. Returns 0 or -1 (out of memory while printing). */
 static int classify_chunk(classify_ctx *c, char **paths, size_t n) {
-  size_t used = 0;
-  for (size_t i = 0; i < n; i++) {
-    memset(&c->errors[i], 0, sizeof c->errors[i]);
-    c->slot[i] = -1;
-    if (prepare_image(c, paths[i], used, &c->errors[i]) == IMS_OK)
-      c->slot[i] = (long)used++;
-  }
+  size_t used = prepare_images(c, paths, n);
   ims_error err = {0};
   if (used > 0 &&
       ims_engine_run(c->engine, c->pixels, used, c->scores, &err) != IMS_OK) {
