@@ -4,3 +4,5 @@ ims_add_test(NAME image_reference SOURCES image_reference.c
              LIBS ims_core ims_image)
 ims_add_test(NAME image_decode SOURCES image_decode.c image_fixtures.c
              LIBS ims_core ims_image)
+ims_add_test(NAME image_malformed SOURCES image_malformed.c image_fixtures.c
+             LIBS ims_core ims_image)
