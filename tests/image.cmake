@@ -6,3 +6,5 @@ ims_add_test(NAME image_decode SOURCES image_decode.c image_fixtures.c
              LIBS ims_core ims_image)
 ims_add_test(NAME image_malformed SOURCES image_malformed.c image_fixtures.c
              LIBS ims_core ims_image)
+ims_add_test(NAME image_preprocess SOURCES image_preprocess.c image_fixtures.c
+             LIBS ims_core ims_image)
