@@ -143,11 +143,11 @@ TEST(image_decode_jpeg_ycck) { check_cmyk(1); }
 static void display_pos(int o, unsigned w, unsigned h, unsigned sx,
                         unsigned sy, unsigned *dx, unsigned *dy) {
   switch (o) {
-    case 1: *dx = sx; *dy = sy; break;                  /* row0 top, col0 left */
+    case 1: *dx = sx; *dy = sy; break; /* row0 top, col0 left */
     case 2: *dx = w - 1 - sx; *dy = sy; break;          /* top, right */
     case 3: *dx = w - 1 - sx; *dy = h - 1 - sy; break;  /* bottom, right */
     case 4: *dx = sx; *dy = h - 1 - sy; break;          /* bottom, left */
-    case 5: *dx = sy; *dy = sx; break;                  /* row0 left, col0 top */
+    case 5: *dx = sy; *dy = sx; break; /* row0 left, col0 top */
     case 6: *dx = h - 1 - sy; *dy = sx; break;          /* right, top */
     case 7: *dx = h - 1 - sy; *dy = w - 1 - sx; break;  /* right, bottom */
     default: *dx = sy; *dy = w - 1 - sx; break;         /* 8: left, bottom */

@@ -117,7 +117,8 @@ int fx_jpeg_encode(const uint8_t *pixels, unsigned w, unsigned h,
                      : o->components == 4 ? JCS_CMYK
                                           : JCS_RGB;
   jpeg_set_defaults(&c);
-  if (o->components == 4) jpeg_set_colorspace(&c, o->ycck ? JCS_YCCK : JCS_CMYK);
+  if (o->components == 4)
+    jpeg_set_colorspace(&c, o->ycck ? JCS_YCCK : JCS_CMYK);
   for (int i = 0; i < c.num_components; i++) {
     c.comp_info[i].h_samp_factor = 1;
     c.comp_info[i].v_samp_factor = 1;

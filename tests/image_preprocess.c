@@ -112,7 +112,8 @@ static void naive_preprocess(const uint8_t *img, unsigned w, unsigned h,
   int *xmin = malloc(ow * sizeof(int)), *xlen = malloc(ow * sizeof(int));
   int *ymin = malloc(oh * sizeof(int)), *ylen = malloc(oh * sizeof(int));
   int32_t *wx = malloc((size_t)ow * kx * 4), *wy = malloc((size_t)oh * ky * 4);
-  uint8_t *tmp = malloc((size_t)ow * h * 3), *full = malloc((size_t)ow * oh * 3);
+  uint8_t *tmp = malloc((size_t)ow * h * 3);
+  uint8_t *full = malloc((size_t)ow * oh * 3);
   naive_coeffs(w, ow, xmin, xlen, wx, kx);
   naive_coeffs(h, oh, ymin, ylen, wy, ky);
   for (unsigned y = 0; y < h; y++)
