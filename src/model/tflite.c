@@ -468,18 +468,22 @@ static ims_status check_conv_io(tfl *L, ims__node *node) {
   return check_bias(L, node, out->shape[3]);
 }
 
-static ims_status op_conv(tfl *L, ims__fb_table op, ims__fb_vec in,
-                          ims__node *node) {
+/* Read and check the options Conv2DOptions and DepthwiseConv2DOptions share
+ * (their field ids differ by one after stride_h: depthwise has
+ * depth_multiplier at 3), then the inputs and output shapes. */
+static ims_status conv_common(tfl *L, ims__fb_table op, ims__fb_vec in,
+                              int kind, ims__node *node) {
   ims__fb *fb = &L->fb;
   ims__fb_table o;
-  ims_status st = op_options(L, op, OPT_CONV, &o);
+  ims_status st = op_options(L, op, kind, &o);
   if (st != IMS_OK) return st;
+  int shift = kind == OPT_DEPTHWISE ? 1 : 0;
   int8_t pad = ims__fb_i8(fb, o, 0, 0, "padding");
   int32_t sw = ims__fb_i32(fb, o, 1, 0, "stride_w");
   int32_t sh = ims__fb_i32(fb, o, 2, 0, "stride_h");
-  int8_t act = ims__fb_i8(fb, o, 3, 0, "fused_activation_function");
-  int32_t dw = ims__fb_i32(fb, o, 4, 1, "dilation_w_factor");
-  int32_t dh = ims__fb_i32(fb, o, 5, 1, "dilation_h_factor");
+  int8_t act = ims__fb_i8(fb, o, 3 + shift, 0, "fused_activation_function");
+  int32_t dw = ims__fb_i32(fb, o, 4 + shift, 1, "dilation_w_factor");
+  int32_t dh = ims__fb_i32(fb, o, 5 + shift, 1, "dilation_h_factor");
   if (ims__fb_failed(fb)) return fb->status;
   st = padding_kind(L, pad, node);
   if (st == IMS_OK) st = positive(L, sw, "stride_w", &node->stride_w);
@@ -489,6 +493,12 @@ static ims_status op_conv(tfl *L, ims__fb_table op, ims__fb_vec in,
   if (st == IMS_OK) st = fused_act(L, act, node);
   if (st == IMS_OK) st = op_inputs(L, in, 3, 1, node);
   if (st == IMS_OK) st = check_conv_io(L, node);
+  return st;
+}
+
+static ims_status op_conv(tfl *L, ims__fb_table op, ims__fb_vec in,
+                          ims__node *node) {
+  ims_status st = conv_common(L, op, in, OPT_CONV, node);
   if (st != IMS_OK) return st;
   const ims__tensor *x = tensor(L, node->inputs[0]);
   const ims__tensor *w = tensor(L, node->inputs[1]);
@@ -501,25 +511,7 @@ static ims_status op_conv(tfl *L, ims__fb_table op, ims__fb_vec in,
 
 static ims_status op_depthwise(tfl *L, ims__fb_table op, ims__fb_vec in,
                                ims__node *node) {
-  ims__fb *fb = &L->fb;
-  ims__fb_table o;
-  ims_status st = op_options(L, op, OPT_DEPTHWISE, &o);
-  if (st != IMS_OK) return st;
-  int8_t pad = ims__fb_i8(fb, o, 0, 0, "padding");
-  int32_t sw = ims__fb_i32(fb, o, 1, 0, "stride_w");
-  int32_t sh = ims__fb_i32(fb, o, 2, 0, "stride_h");
-  int8_t act = ims__fb_i8(fb, o, 4, 0, "fused_activation_function");
-  int32_t dw = ims__fb_i32(fb, o, 5, 1, "dilation_w_factor");
-  int32_t dh = ims__fb_i32(fb, o, 6, 1, "dilation_h_factor");
-  if (ims__fb_failed(fb)) return fb->status;
-  st = padding_kind(L, pad, node);
-  if (st == IMS_OK) st = positive(L, sw, "stride_w", &node->stride_w);
-  if (st == IMS_OK) st = positive(L, sh, "stride_h", &node->stride_h);
-  if (st == IMS_OK) st = positive(L, dw, "dilation_w", &node->dilation_w);
-  if (st == IMS_OK) st = positive(L, dh, "dilation_h", &node->dilation_h);
-  if (st == IMS_OK) st = fused_act(L, act, node);
-  if (st == IMS_OK) st = op_inputs(L, in, 3, 1, node);
-  if (st == IMS_OK) st = check_conv_io(L, node);
+  ims_status st = conv_common(L, op, in, OPT_DEPTHWISE, node);
   if (st != IMS_OK) return st;
   /* The options' depth_multiplier is redundant (TFLite ignores it in
    * newer versions); the shapes are authoritative. */
