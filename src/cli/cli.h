@@ -37,9 +37,14 @@ int cli_finish_stdout(int code);
 
 #define CLI_DEFAULT_MODEL "mobilenet_v2_1.0_224_quant.tflite"
 #define CLI_DEFAULT_LABELS "imagenet_class_index.json"
+/* Where scripts/fetch-model gets the default model: google-coral/test_data,
+ * the origin of the copy in ../shared/models that the tests check against,
+ * and that copy's SHA-256. */
 #define CLI_MODEL_URL                                                  \
-  "https://storage.googleapis.com/download.tensorflow.org/models/"     \
-  "tflite_11_05_08/mobilenet_v2_1.0_224_quant.tgz"
+  "https://github.com/google-coral/test_data/raw/master/"              \
+  "mobilenet_v2_1.0_224_quant.tflite"
+#define CLI_MODEL_SHA256                                               \
+  "7aad0c74c5e3c06e5eb3c827e13304fdd68a83da6087d92ee169c24ff9fd4776"
 
 #define CLI_PATH_MAX 4096
 #define CLI_MAX_DIRS 5

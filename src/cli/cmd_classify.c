@@ -208,9 +208,10 @@ static int find_model(const classify_opts *o, const cli_dirs *dirs,
   cli_print_dirs(stderr, dirs, CLI_DEFAULT_MODEL);
   fprintf(stderr,
           "to get it, run scripts/fetch-model: it downloads\n  %s\n"
-          "into the last directory above and checks the SHA-256 it\n"
-          "documents; or pass --model FILE\n",
-          CLI_MODEL_URL);
+          "(SHA-256 %s)\n"
+          "into the last directory above and verifies it; or pass "
+          "--model FILE\n",
+          CLI_MODEL_URL, CLI_MODEL_SHA256);
   return IMS_EXIT_MODEL;
 }
 
