@@ -71,6 +71,7 @@ struct ims_preprocessor {
   ims__geometry geometry;          /* private: size/offset convention */
   ims__buf tmp;                    /* private: horizontal pass output */
   ims__buf weights;                /* private: double weights, one window */
+  ims__preprocess_path path;       /* private: kernels in use, never AUTO */
 };
 
 /* ---- 1. coefficient tables --------------------------------------------- */
@@ -250,6 +251,22 @@ static void vertical(const uint8_t *tmp, const axis_table *t, uint32_t row0,
 
 /* ---- 3. public functions ----------------------------------------------- */
 
+static const char *const path_names[] = {"auto", "scalar", "sse41", "avx2",
+                                         "avx512"};
+
+/* Can this build and this CPU run `path`? */
+static int path_supported(ims__preprocess_path path) {
+  return path == IMS__PATH_SCALAR;
+}
+
+/* The fastest supported path. */
+static ims__preprocess_path best_path(void) {
+  for (int p = IMS__PATH_AVX512; p > IMS__PATH_SCALAR; p--)
+    if (path_supported((ims__preprocess_path)p))
+      return (ims__preprocess_path)p;
+  return IMS__PATH_SCALAR;
+}
+
 ims_status ims_preprocessor_create(const ims_preprocess_options *options,
                                    ims_preprocessor **out, ims_error *err) {
   if (out == NULL)
@@ -262,6 +279,7 @@ ims_status ims_preprocessor_create(const ims_preprocess_options *options,
   pre->resize = o.resize != 0 ? o.resize : 256;
   pre->crop_w = o.crop_width != 0 ? o.crop_width : 224;
   pre->crop_h = o.crop_height != 0 ? o.crop_height : 224;
+  pre->path = best_path();
   *out = pre;
   return IMS_OK;
 }
@@ -288,6 +306,21 @@ static uint32_t half_round_even(uint32_t d) {
 void ims__preprocessor_set_geometry(ims_preprocessor *pre, ims__geometry g) {
   pre->geometry = g;
   for (int i = 0; i < CACHE_SLOTS; i++) pre->cache[i].in_w = 0;
+}
+
+ims_status ims__preprocessor_set_path(ims_preprocessor *pre,
+                                      ims__preprocess_path path,
+                                      ims_error *err) {
+  if (path == IMS__PATH_AUTO) path = best_path();
+  if ((unsigned)path > IMS__PATH_AVX512 || !path_supported(path))
+    return ims__fail(err, IMS_ERR_UNSUPPORTED,
+                     "preprocess path %d not supported here", (int)path);
+  pre->path = path;
+  return IMS_OK;
+}
+
+const char *ims__preprocess_path_name(const ims_preprocessor *pre) {
+  return path_names[pre->path];
 }
 
 /* Resized size of a w x h image: torchvision's Resize(int) truncates the
