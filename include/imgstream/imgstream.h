@@ -8,6 +8,7 @@
  *   model.h   loading a model file into a graph and running it (the engine)
  *   labels.h  class label lists and top-K decoding of predictions
  *   batch.h   decode + preprocess a batch on several threads
+ *   bucket.h  buckets of images (dir://) the producer fills, the stream reads
  */
 #ifndef IMGSTREAM_IMGSTREAM_H
 #define IMGSTREAM_IMGSTREAM_H
@@ -34,5 +35,6 @@ IMS_API const char *ims_version(void);
 #include "imgstream/model.h"
 #include "imgstream/labels.h"
 #include "imgstream/batch.h"
+#include "imgstream/bucket.h"
 
 #endif /* IMGSTREAM_IMGSTREAM_H */

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * bucket.c - ims_bucket: parse "scheme://location" and dispatch to the
+ * backend's vtable (see src/stream/bucket.h). Key validation lives here
+ * so every backend refuses the same keys.
+ *
+ * Threading: one thread at a time per bucket.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "stream/bucket.h"
+
+struct ims_bucket {
+  const ims__bucket_ops *ops; /* backend */
+  void *state;                /* backend's, owned */
+};
+
+static const ims__bucket_ops *const backends[] = {&ims__bucket_dir_ops};
+
+bool ims__bucket_key_ok(const char *key) {
+  if (key == NULL || key[0] == '\0' || key[0] == '/') return false;
+  const char *part = key;
+  for (;;) {
+    const char *slash = strchr(part, '/');
+    size_t len = slash ? (size_t)(slash - part) : strlen(part);
+    if (len == 0 || part[0] == '.') return false; /* "", ".", "..", .tmp */
+    if (slash == NULL) return true;
+    part = slash + 1;
+  }
+}
+
+ims_status ims_bucket_open(const char *url, uint32_t flags,
+                           ims_bucket **bucket_out, ims_error *err) {
+  const char *sep = url ? strstr(url, "://") : NULL;
+  if (sep == NULL || sep[3] == '\0')
+    return ims__fail(err, IMS_ERR_INVALID_ARG,
+                     "bucket URL '%s' is not scheme://location (e.g. "
+                     "dir:///data/bucket)", url ? url : "(null)");
+  size_t scheme_len = (size_t)(sep - url);
+  for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++) {
+    const ims__bucket_ops *ops = backends[i];
+    if (strlen(ops->scheme) != scheme_len ||
+        strncmp(ops->scheme, url, scheme_len) != 0)
+      continue;
+    ims_bucket *b = calloc(1, sizeof *b);
+    if (b == NULL) return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
+    b->ops = ops;
+    ims_status st = ops->open(sep + 3, flags, &b->state, err);
+    if (st != IMS_OK) {
+      free(b);
+      return st;
+    }
+    *bucket_out = b;
+    return IMS_OK;
+  }
+  return ims__fail(err, IMS_ERR_INVALID_ARG,
+                   "bucket URL '%s': unknown scheme (supported: dir://)",
+                   url);
+}
+
+void ims_bucket_close(ims_bucket *b) {
+  if (b == NULL) return;
+  b->ops->close(b->state);
+  free(b);
+}
+
+ims_status ims_bucket_put(ims_bucket *b, const char *key, const void *data,
+                          size_t size, ims_error *err) {
+  if (!ims__bucket_key_ok(key))
+    return ims__fail(err, IMS_ERR_INVALID_ARG, "invalid object key '%s'",
+                     key ? key : "(null)");
+  return b->ops->put(b->state, key, data, size, err);
+}
+
+ims_status ims_bucket_list(ims_bucket *b, ims_object **objects_out,
+                           size_t *count_out, ims_error *err) {
+  return b->ops->list(b->state, objects_out, count_out, err);
+}
+
+void ims_bucket_list_free(ims_object *objects, size_t count) {
+  for (size_t i = 0; objects != NULL && i < count; i++) free(objects[i].key);
+  free(objects);
+}
+
+ims_status ims_bucket_read(ims_bucket *b, const char *key, void **data_out,
+                           size_t *size_out, ims_error *err) {
+  if (!ims__bucket_key_ok(key))
+    return ims__fail(err, IMS_ERR_INVALID_ARG, "invalid object key '%s'",
+                     key ? key : "(null)");
+  return b->ops->read(b->state, key, data_out, size_out, err);
+}
+
+ims_status ims_bucket_local_path(ims_bucket *b, const char *key, char *buf,
+                                 size_t cap, ims_error *err) {
+  if (!ims__bucket_key_ok(key))
+    return ims__fail(err, IMS_ERR_INVALID_ARG, "invalid object key '%s'",
+                     key ? key : "(null)");
+  if (b->ops->local_path == NULL)
+    return ims__fail(err, IMS_ERR_UNSUPPORTED,
+                     "%s:// buckets have no local paths", b->ops->scheme);
+  return b->ops->local_path(b->state, key, buf, cap, err);
+}
+
+ims_status ims_bucket_wait(ims_bucket *b, int timeout_ms, ims_error *err) {
+  return b->ops->wait(b->state, timeout_ms, err);
+}

@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * stream_bucket.c - the dir:// bucket: atomic puts, listings that never
+ * show temporary files, key validation, inotify wake-ups, and a put that
+ * fails half-way (file-size limit) leaving nothing visible.
+ */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "imgstream/bucket.h"
+#include "test.h"
+
+static const char *fresh_bucket(const char *name) {
+  static char url[4200];
+  char cmd[4300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_path(name));
+  ASSERT(system(cmd) == 0);
+  snprintf(url, sizeof url, "dir://%s", tmp_path(name));
+  return url;
+}
+
+TEST(stream_bucket_put_list_read) {
+  ims_error err = {0};
+  ims_bucket *b = NULL;
+  const char *url = fresh_bucket("bucket_basic");
+  ASSERT_EQ(ims_bucket_open(url, 0, &b, &err), IMS_ERR_NOT_FOUND);
+  ASSERT_OK(ims_bucket_open(url, IMS_BUCKET_CREATE, &b, &err), &err);
+  ASSERT_OK(ims_bucket_put(b, "daisy/a.jpg", "AAAA", 4, &err), &err);
+  usleep(20000); /* distinct mtimes order the listing */
+  ASSERT_OK(ims_bucket_put(b, "rose/b.jpg", "BB", 2, &err), &err);
+  ims_object *objs = NULL;
+  size_t n = 0;
+  ASSERT_OK(ims_bucket_list(b, &objs, &n, &err), &err);
+  ASSERT_EQ(n, 2);
+  ASSERT_STR_EQ(objs[0].key, "daisy/a.jpg");
+  ASSERT_EQ(objs[0].size, 4);
+  ASSERT_STR_EQ(objs[1].key, "rose/b.jpg");
+  ASSERT(objs[0].event_time_ms <= objs[1].event_time_ms);
+  ims_bucket_list_free(objs, n);
+  void *data = NULL;
+  size_t size = 0;
+  ASSERT_OK(ims_bucket_read(b, "rose/b.jpg", &data, &size, &err), &err);
+  ASSERT_EQ(size, 2);
+  ASSERT(memcmp(data, "BB", 2) == 0);
+  free(data);
+  ASSERT_EQ(ims_bucket_read(b, "rose/none.jpg", &data, &size, &err),
+            IMS_ERR_NOT_FOUND);
+  ASSERT_CONTAINS(err.message, "rose/none.jpg");
+  ims_bucket_close(b);
+}
+
+TEST(stream_bucket_rejects_bad_keys_and_urls) {
+  ims_error err = {0};
+  ims_bucket *b = NULL;
+  ASSERT_EQ(ims_bucket_open("nowhere", 0, &b, &err), IMS_ERR_INVALID_ARG);
+  ASSERT_EQ(ims_bucket_open("ftp://x", 0, &b, &err), IMS_ERR_INVALID_ARG);
+  ASSERT_CONTAINS(err.message, "unknown scheme");
+  ASSERT_OK(ims_bucket_open(fresh_bucket("bucket_keys"), IMS_BUCKET_CREATE,
+                            &b, &err), &err);
+  const char *bad[] = {"", "/abs", "../x", "a/../b", "a//b", ".hidden",
+                       "a/.tmp", "a/"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    ASSERT_EQ(ims_bucket_put(b, bad[i], "x", 1, &err), IMS_ERR_INVALID_ARG);
+  ims_object *objs = NULL;
+  size_t n = 9;
+  ASSERT_OK(ims_bucket_list(b, &objs, &n, &err), &err);
+  ASSERT_EQ(n, 0);
+  ims_bucket_list_free(objs, n);
+  ims_bucket_close(b);
+}
+
+TEST(stream_bucket_hides_temporary_files) {
+  ims_error err = {0};
+  ims_bucket *b = NULL;
+  const char *url = fresh_bucket("bucket_tmp");
+  ASSERT_OK(ims_bucket_open(url, IMS_BUCKET_CREATE, &b, &err), &err);
+  ASSERT_OK(ims_bucket_put(b, "tulip/c.jpg", "C", 1, &err), &err);
+  char path[4200];
+  snprintf(path, sizeof path, "%s/tulip/.d.jpg.123.0.tmp", url + 6);
+  ASSERT(test_write_file(path, "partial", 7) == 0);
+  ims_object *objs = NULL;
+  size_t n = 0;
+  ASSERT_OK(ims_bucket_list(b, &objs, &n, &err), &err);
+  ASSERT_EQ(n, 1);
+  ASSERT_STR_EQ(objs[0].key, "tulip/c.jpg");
+  ims_bucket_list_free(objs, n);
+  ims_bucket_close(b);
+}
+
+TEST(stream_bucket_failed_put_leaves_nothing) {
+  ims_error err = {0};
+  ims_bucket *b = NULL;
+  ASSERT_OK(ims_bucket_open(fresh_bucket("bucket_full"), IMS_BUCKET_CREATE,
+                            &b, &err), &err);
+  /* A file-size limit makes write() fail with EFBIG part-way, as a full
+   * disk would with ENOSPC. */
+  struct rlimit old, lim = {4096, 4096};
+  getrlimit(RLIMIT_FSIZE, &old);
+  signal(SIGXFSZ, SIG_IGN);
+  ASSERT(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+  static char big[65536];
+  ims_status st = ims_bucket_put(b, "rose/big.jpg", big, sizeof big, &err);
+  setrlimit(RLIMIT_FSIZE, &old);
+  ASSERT_EQ(st, IMS_ERR_IO);
+  ASSERT_CONTAINS(err.message, "File too large");
+  ims_object *objs = NULL;
+  size_t n = 9;
+  ASSERT_OK(ims_bucket_list(b, &objs, &n, &err), &err);
+  ASSERT_EQ(n, 0);
+  ims_bucket_list_free(objs, n);
+  ims_bucket_close(b);
+}
+
+TEST(stream_bucket_wait_wakes_on_new_object) {
+  ims_error err = {0};
+  ims_bucket *reader = NULL, *writer = NULL;
+  const char *url = fresh_bucket("bucket_watch");
+  ASSERT_OK(ims_bucket_open(url, IMS_BUCKET_CREATE, &writer, &err), &err);
+  ASSERT_OK(ims_bucket_open(url, IMS_BUCKET_WATCH, &reader, &err), &err);
+  /* A new category folder, then a file in it: both must wake the reader
+   * (the second one proves the new folder got a watch). */
+  for (int round = 0; round < 2; round++) {
+    pid_t child = fork();
+    ASSERT(child >= 0);
+    if (child == 0) {
+      usleep(100000);
+      ims_bucket_put(writer, round ? "new/two.jpg" : "new/one.jpg", "x", 1,
+                     NULL);
+      _exit(0);
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ASSERT_OK(ims_bucket_wait(reader, 30000, &err), &err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double waited = (double)(t1.tv_sec - t0.tv_sec) +
+                    (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    ASSERT_LE(waited, 20.0); /* woken by the event, not the timeout */
+    int status = 0;
+    waitpid(child, &status, 0);
+    usleep(50000);
+    ims_bucket_wait(reader, 0, &err); /* drain */
+  }
+  ims_bucket_close(reader);
+  ims_bucket_close(writer);
+}
+
+TEST_MAIN(stream_bucket_put_list_read, stream_bucket_rejects_bad_keys_and_urls,
+          stream_bucket_hides_temporary_files,
+          stream_bucket_failed_put_leaves_nothing,
+          stream_bucket_wait_wakes_on_new_object)
