@@ -378,6 +378,11 @@ static ims_status avg_pool_create(const ims_model *m, ims__step *s,
   size_t c = in->shape[3];
   enum xnn_status xs;
   if (in->type == IMS_TENSOR_U8 && o->type == IMS_TENSOR_U8) {
+    /* XNNPACK's qu8 kernel divides by the whole window, counting padded
+     * pixels as zeros; TFLite averages the valid pixels only, so border
+     * outputs would be wrong. Refuse instead (tests/infer_ops.c). */
+    if (p.top || p.right || p.bottom || p.left)
+      return unsupported(s, "uint8 average pooling with padding", err);
     int32_t lo, hi;
     q8_range(o, n->activation, &lo, &hi);
     s->variant = V_AVG_QU8;
