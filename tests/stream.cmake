@@ -1,3 +1,3 @@
 # Streaming: buckets, and (later) the micro-batch engine.
 ims_add_test(NAME stream_bucket SOURCES stream_bucket.c
-             LIBS ims_core ims_stream)
+             LIBS imgstream)

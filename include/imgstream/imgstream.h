@@ -9,6 +9,7 @@
  *   labels.h  class label lists and top-K decoding of predictions
  *   batch.h   decode + preprocess a batch on several threads
  *   bucket.h  buckets of images (dir://) the producer fills, the stream reads
+ *   classifier.h  decode + preprocess + inference + top-K as one object
  */
 #ifndef IMGSTREAM_IMGSTREAM_H
 #define IMGSTREAM_IMGSTREAM_H
@@ -36,5 +37,6 @@ IMS_API const char *ims_version(void);
 #include "imgstream/labels.h"
 #include "imgstream/batch.h"
 #include "imgstream/bucket.h"
+#include "imgstream/classifier.h"
 
 #endif /* IMGSTREAM_IMGSTREAM_H */

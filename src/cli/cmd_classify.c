@@ -3,10 +3,10 @@
  * cmd_classify.c - `imgstream classify`: classify image files with a model,
  * printing the top-K ImageNet predictions per image (report.c formats them).
  *
- * Pipeline: load the model and labels once, create one engine and one
- * batch preprocessor (decoders on --threads workers); then, for each chunk
- * of up to --batch images (input order), decode + resize + crop every image
- * into one contiguous buffer and run the engine once for the whole chunk.
+ * Pipeline: one ims_classifier (model and labels loaded once, decoders
+ * on --threads workers, one engine); then, for each chunk of up to --batch
+ * images (input order), the classifier decodes + resizes + crops every
+ * image into one buffer and runs the engine once for the whole chunk.
  * An image that fails to decode is reported and left out of the batch; the
  * run goes on, and the exit code is 1 at the end if any image failed.
  *
@@ -27,6 +27,7 @@
 
 #include "cli/cli.h"
 #include "cli/report.h"
+#include "imgstream/classifier.h"
 #include "imgstream/imgstream.h"
 
 /* ---- 1. options ---- */
@@ -169,19 +170,9 @@ static int parse_options(int argc, char **argv, classify_opts *o) {
 
 /* Everything one run holds. */
 typedef struct classify_ctx {
-  ims_model *model;         /* the loaded network */
-  ims_labels *labels;       /* class names */
-  ims_engine *engine;       /* executor, max_batch = batch */
-  ims_batch_prep *prep;     /* files -> resized, cropped HWC, threaded */
-  ims_model_info info;      /* the model's input and output */
-  size_t offset;            /* outputs before label 0 (background) */
+  ims_classifier *clf;      /* model + labels + decode pool + engine */
+  ims_prediction *top;      /* top_k entries, for the report */
   size_t batch;             /* images per engine run */
-  size_t image_bytes;       /* H*W*3 of one preprocessed image */
-  uint8_t *pixels;          /* batch * image_bytes */
-  float *scores;            /* batch * output_count */
-  ims_prediction *top;      /* top_k entries */
-  ims_error *errors;        /* batch entries: why image i failed */
-  long *slot;               /* batch entries: batch slot of image i or -1 */
   cli_report report;        /* output settings */
   bool any_failed;          /* some image failed */
 } classify_ctx;
@@ -215,97 +206,55 @@ static int find_model(const classify_opts *o, const cli_dirs *dirs,
   return IMS_EXIT_MODEL;
 }
 
-/* Load the model and the labels and check that they fit each other.
+/* Resolve model and labels paths (model_path, labels_path: CLI_PATH_MAX).
  * Returns 0 or IMS_EXIT_MODEL (message printed). */
-static int load_model(classify_ctx *c, const classify_opts *o) {
+static int find_model_files(const classify_opts *o, char *model_path,
+                            char *labels_path) {
   cli_dirs dirs;
-  char model_path[CLI_PATH_MAX], labels_path[CLI_PATH_MAX];
-  ims_error err = {0};
   cli_models_dirs(&dirs);
   if (find_model(o, &dirs, model_path) != 0) return IMS_EXIT_MODEL;
-  if (ims_model_load_file(model_path, &c->model, &err) != IMS_OK) {
-    fprintf(stderr, "imgstream: cannot load model %s: %s\n", model_path,
-            strip_path(err.message, model_path));
-    return IMS_EXIT_MODEL;
-  }
-  ims_model_get_info(c->model, &c->info);
   if (o->labels != NULL) {
-    snprintf(labels_path, sizeof labels_path, "%s", o->labels);
+    snprintf(labels_path, CLI_PATH_MAX, "%s", o->labels);
   } else if (cli_find_labels(model_path, &dirs, labels_path) != 0) {
     fprintf(stderr, "imgstream: no label file given and the default is "
                     "missing; pass --labels FILE\n");
     cli_print_dirs(stderr, &dirs, CLI_DEFAULT_LABELS);
     return IMS_EXIT_MODEL;
   }
-  if (ims_labels_load_file(labels_path, &c->labels, &err) != IMS_OK ||
-      ims_labels_output_offset(c->labels, c->info.output_count, &c->offset,
-                               &err) != IMS_OK) {
-    fprintf(stderr, "imgstream: labels %s do not fit model %s: %s\n",
-            labels_path, model_path, strip_path(err.message, labels_path));
-    return IMS_EXIT_MODEL;
-  }
   return 0;
 }
 
-/* Check --crop/--resize against the model's input and fill the
- * preprocessing options. Returns 0 or IMS_EXIT_USAGE. */
-static int preprocess_options(const classify_ctx *c, const classify_opts *o,
-                              ims_preprocess_options *pp) {
-  uint32_t w = c->info.input_width, h = c->info.input_height;
-  if (o->crop != 0 && (o->crop != w || o->crop != h)) {
-    fprintf(stderr,
-            "imgstream classify: the model takes %" PRIu32 "x%" PRIu32
-            " images; --crop %lu does not fit it\n", w, h, o->crop);
-    return IMS_EXIT_USAGE;
-  }
-  uint32_t side = w > h ? w : h;
-  /* Default: keep torchvision's 256/224 ratio for other input sizes. */
-  uint32_t resize = o->resize != 0 ? (uint32_t)o->resize
-                                   : (side * 256u + 223u) / 224u;
-  if (resize < side) {
-    fprintf(stderr,
-            "imgstream classify: --resize %" PRIu32 " is smaller than the "
-            "%" PRIu32 "x%" PRIu32 " crop\n", resize, w, h);
-    return IMS_EXIT_USAGE;
-  }
-  memset(pp, 0, sizeof *pp);
-  pp->resize = resize;
-  pp->crop_width = w;
-  pp->crop_height = h;
-  return 0;
-}
-
-/* Create engine, decoder, preprocessor and buffers for `nimages` images.
- * Returns 0 or an exit code (message printed). */
+/* Create the classifier for batches of min(nimages, --batch). Returns 0
+ * or an exit code (message printed). */
 static int create_pipeline(classify_ctx *c, const classify_opts *o,
                            size_t nimages) {
-  ims_error err = {0};
-  ims_preprocess_options pp;
-  int rc = preprocess_options(c, o, &pp);
+  char model_path[CLI_PATH_MAX], labels_path[CLI_PATH_MAX];
+  int rc = find_model_files(o, model_path, labels_path);
   if (rc != 0) return rc;
   c->batch = nimages < o->batch ? nimages : o->batch;
-  ims_engine_options eo = {0};
-  eo.threads = (uint32_t)o->threads;
-  eo.max_batch = (uint32_t)c->batch;
-  if (ims_engine_create(c->model, &eo, &c->engine, &err) != IMS_OK) {
-    fprintf(stderr, "imgstream: cannot run the model: %s\n", err.message);
-    return IMS_EXIT_MODEL;
+  ims_classifier_options co;
+  memset(&co, 0, sizeof co);
+  co.model_path = model_path;
+  co.labels_path = labels_path;
+  co.threads = (uint32_t)o->threads;
+  co.max_batch = (uint32_t)c->batch;
+  co.top_k = (uint32_t)(o->top < UINT32_MAX ? o->top : UINT32_MAX);
+  co.decode.max_pixels = o->max_pixels;
+  co.preprocess.resize = (uint32_t)o->resize;
+  co.preprocess.crop_width = (uint32_t)o->crop;
+  co.preprocess.crop_height = (uint32_t)o->crop;
+  ims_error err = {0};
+  ims_status st = ims_classifier_create(&co, &c->clf, &err);
+  if (st == IMS_ERR_INVALID_ARG) {
+    fprintf(stderr, "imgstream classify: %s\n", err.message);
+    return IMS_EXIT_USAGE;
   }
-  ims_decode_options dopt = {0};
-  dopt.max_pixels = o->max_pixels;
-  if (ims_batch_prep_create(&dopt, &pp, (uint32_t)o->threads, &c->prep,
-                            &err) != IMS_OK) {
+  if (st != IMS_OK) {
     fprintf(stderr, "imgstream: %s\n", err.message);
-    return IMS_EXIT_FAILED;
+    return st == IMS_ERR_NO_MEMORY ? IMS_EXIT_FAILED : IMS_EXIT_MODEL;
   }
-  c->image_bytes = ims_batch_prep_image_bytes(c->prep);
-  c->pixels = malloc(c->batch * c->image_bytes);
-  c->scores = calloc(c->batch * c->info.output_count, sizeof *c->scores);
   c->top = calloc(o->top, sizeof *c->top);
-  c->errors = calloc(c->batch, sizeof *c->errors);
-  c->slot = calloc(c->batch, sizeof *c->slot);
-  if (c->pixels == NULL || c->scores == NULL || c->top == NULL ||
-      c->errors == NULL || c->slot == NULL) {
+  if (c->top == NULL) {
     fprintf(stderr, "imgstream: out of memory\n");
     return IMS_EXIT_FAILED;
   }
@@ -313,65 +262,43 @@ static int create_pipeline(classify_ctx *c, const classify_opts *o,
 }
 
 static void destroy_pipeline(classify_ctx *c) {
-  ims_engine_destroy(c->engine);
-  ims_batch_prep_destroy(c->prep);
-  ims_labels_destroy(c->labels);
-  ims_model_destroy(c->model);
-  free(c->pixels);
-  free(c->scores);
+  ims_classifier_destroy(c->clf);
   free(c->top);
-  free(c->errors);
-  free(c->slot);
 }
 
 /* ---- 3. batches ---- */
 
-/* Decode and preprocess paths[0..n) into c->pixels, then move the images
- * that succeeded to the front so the engine sees only those; slot[i] is
- * image i's place in the packed batch, or -1. Returns the packed count. */
-static size_t prepare_images(classify_ctx *c, char **paths, size_t n) {
-  ims_batch_prep_files(c->prep, n, (const char *const *)paths, c->pixels,
-                       c->errors);
-  size_t used = 0;
-  for (size_t i = 0; i < n; i++) {
-    c->slot[i] = -1;
-    if (c->errors[i].status != IMS_OK) continue;
-    if (used != i)
-      memmove(c->pixels + used * c->image_bytes,
-              c->pixels + i * c->image_bytes, c->image_bytes);
-    c->slot[i] = (long)used++;
-  }
-  return used;
-}
-
-/* Report image i of the chunk. Returns 0 or -1 (out of memory). */
-static int report_image(classify_ctx *c, const char *path, size_t i) {
+/* Report one image. Returns 0 or -1 (out of memory). */
+static int report_image(classify_ctx *c, const char *path,
+                        const ims_class_result *r) {
   cli_result res = {path, NULL, c->top, 0};
-  if (c->slot[i] < 0) {
-    res.error = strip_path(c->errors[i].message, path);
+  if (r->error.status != IMS_OK) {
+    res.error = strip_path(r->error.message, path);
     c->any_failed = true;
   } else {
-    const float *s = c->scores + (size_t)c->slot[i] * c->info.output_count;
-    size_t n = c->info.output_count - c->offset;
-    res.k = ims_top_k(s + c->offset, n, c->report.top_k, c->top);
+    for (size_t j = 0; j < r->k; j++) {
+      c->top[j].index = r->top[j].index;
+      c->top[j].score = r->top[j].score;
+    }
+    res.k = r->k;
   }
   return cli_report_result(&c->report, &res);
 }
 
 /* Classify paths[0..n), n <= batch: one engine run for all images that
- * decoded. Returns 0 or -1 (out of memory while printing). */
+ * decoded. If the engine fails, every image of the chunk fails with its
+ * message. Returns 0 or -1 (out of memory while printing). */
 static int classify_chunk(classify_ctx *c, char **paths, size_t n) {
-  size_t used = prepare_images(c, paths, n);
+  const ims_class_result *results = NULL;
   ims_error err = {0};
-  if (used > 0 &&
-      ims_engine_run(c->engine, c->pixels, used, c->scores, &err) != IMS_OK) {
-    for (size_t i = 0; i < n; i++) {
-      if (c->slot[i] >= 0) c->errors[i] = err;
-      c->slot[i] = -1;
-    }
-  }
+  ims_status st = ims_classifier_run_files(c->clf, n,
+                                           (const char *const *)paths,
+                                           &results, &err);
   for (size_t i = 0; i < n; i++) {
-    if (report_image(c, paths[i], i) != 0) return -1;
+    ims_class_result failed = {err, 0, NULL};
+    failed.error.status = st;
+    if (report_image(c, paths[i], st == IMS_OK ? &results[i] : &failed) != 0)
+      return -1;
   }
   cli_report_progress(&c->report);
   return 0;
@@ -393,11 +320,11 @@ static int path_width(char **paths, size_t n, size_t top_k) {
 static int classify_run(const classify_opts *o, char **images, size_t n) {
   classify_ctx c;
   memset(&c, 0, sizeof c);
-  int rc = load_model(&c, o);
-  if (rc == 0) rc = create_pipeline(&c, o, n);
+  int rc = create_pipeline(&c, o, n);
   if (rc != 0) goto fail;
-  size_t nlabels = ims_labels_count(c.labels);
-  c.report.labels = c.labels;
+  const ims_labels *labels = ims_classifier_labels(c.clf);
+  size_t nlabels = ims_labels_count(labels);
+  c.report.labels = labels;
   c.report.json = o->json;
   c.report.top_k = o->top < nlabels ? o->top : nlabels;
   c.report.path_width = path_width(images, n, c.report.top_k);

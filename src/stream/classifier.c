@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * classifier.c - decode + preprocess + inference + top-K as one object
+ * (see include/imgstream/classifier.h).
+ *
+ * A run: ims_batch_prep decodes and preprocesses every input into its slot
+ * of one pixel buffer on the decode pool; the images that succeeded are
+ * moved to the front (failed ones are packed out); the engine runs once
+ * over the packed batch; each result gets its top-K with label strings
+ * borrowed from the label list.
+ *
+ * Not here: where images come from (files, buckets) or how results are
+ * printed.
+ *
+ * Sections: 1. create/destroy  2. runs  3. accessors
+ *
+ * Threading: one caller thread at a time (see the header).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "imgstream/classifier.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/error.h"
+#include "imgstream/batch.h"
+
+struct ims_classifier {
+  ims_model *model;           /* owned: the network */
+  ims_labels *labels;         /* owned: class names */
+  ims_engine *engine;         /* owned: executor, max_batch images */
+  ims_batch_prep *prep;       /* owned: threaded decode + preprocess */
+  ims_model_info info;        /* the model's input and output */
+  size_t offset;              /* outputs before label 0 (background) */
+  size_t max_batch;           /* most images per run */
+  size_t top_k;               /* predictions per image */
+  size_t image_bytes;         /* H*W*3 of one preprocessed image */
+  uint8_t *pixels;            /* max_batch * image_bytes */
+  float *scores;              /* max_batch * output_count */
+  ims_prediction *scratch;    /* top_k: ims_top_k output */
+  ims_class_prediction *top;  /* max_batch * top_k predictions */
+  ims_class_result *results;  /* max_batch results */
+  ims_error *errors;          /* max_batch: decode errors */
+  long *slot;                 /* max_batch: packed position or -1 */
+  ims_classifier_stats stats; /* latest run */
+};
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- 1. create/destroy ---- */
+
+/* Load model and labels and check that they fit each other. */
+static ims_status load(ims_classifier *c, const ims_classifier_options *o,
+                       ims_error *err) {
+  ims_error e = {0};
+  ims_status st = ims_model_load_file(o->model_path, &c->model, &e);
+  if (st != IMS_OK) {
+    size_t n = strlen(o->model_path);
+    const char *m = e.message;
+    if (strncmp(m, o->model_path, n) == 0 && m[n] == ':') m += n + 1;
+    return ims__fail(err, st, "cannot load model %s:%s%s", o->model_path,
+                     m[0] == ' ' ? "" : " ", m);
+  }
+  ims_model_get_info(c->model, &c->info);
+  st = ims_labels_load_file(o->labels_path, &c->labels, &e);
+  if (st == IMS_OK)
+    st = ims_labels_output_offset(c->labels, c->info.output_count,
+                                  &c->offset, &e);
+  if (st != IMS_OK)
+    return ims__fail(err, st, "labels %s do not fit model %s: %s",
+                     o->labels_path, o->model_path, e.message);
+  return IMS_OK;
+}
+
+/* The preprocessing options: crop = the model's input, resize with
+ * torchvision's 256/224 ratio unless given. */
+static ims_status fill_preprocess(const ims_classifier *c,
+                                  const ims_preprocess_options *in,
+                                  ims_preprocess_options *pp,
+                                  ims_error *err) {
+  uint32_t w = c->info.input_width, h = c->info.input_height;
+  if ((in->crop_width != 0 && in->crop_width != w) ||
+      (in->crop_height != 0 && in->crop_height != h))
+    return ims__fail(err, IMS_ERR_INVALID_ARG,
+                     "the model takes %" PRIu32 "x%" PRIu32
+                     " images; a %" PRIu32 "x%" PRIu32 " crop does not fit",
+                     w, h, in->crop_width, in->crop_height);
+  uint32_t side = w > h ? w : h;
+  uint32_t resize = in->resize != 0 ? in->resize : (side * 256u + 223u) / 224u;
+  if (resize < side)
+    return ims__fail(err, IMS_ERR_INVALID_ARG,
+                     "resize %" PRIu32 " is smaller than the %" PRIu32
+                     "x%" PRIu32 " crop", resize, w, h);
+  memset(pp, 0, sizeof *pp);
+  pp->resize = resize;
+  pp->crop_width = w;
+  pp->crop_height = h;
+  return IMS_OK;
+}
+
+static ims_status alloc_buffers(ims_classifier *c, ims_error *err) {
+  size_t b = c->max_batch;
+  c->image_bytes = ims_batch_prep_image_bytes(c->prep);
+  c->pixels = malloc(b * c->image_bytes);
+  c->scores = calloc(b * c->info.output_count, sizeof *c->scores);
+  c->scratch = calloc(c->top_k, sizeof *c->scratch);
+  c->top = calloc(b * c->top_k, sizeof *c->top);
+  c->results = calloc(b, sizeof *c->results);
+  c->errors = calloc(b, sizeof *c->errors);
+  c->slot = calloc(b, sizeof *c->slot);
+  if (c->pixels == NULL || c->scores == NULL || c->scratch == NULL ||
+      c->top == NULL || c->results == NULL || c->errors == NULL ||
+      c->slot == NULL)
+    return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
+  return IMS_OK;
+}
+
+ims_status ims_classifier_create(const ims_classifier_options *o,
+                                 ims_classifier **out, ims_error *err) {
+  if (o == NULL || o->model_path == NULL || o->labels_path == NULL ||
+      out == NULL)
+    return ims__fail(err, IMS_ERR_INVALID_ARG, "classifier: no model/labels");
+  ims_classifier *c = calloc(1, sizeof *c);
+  if (c == NULL) return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
+  ims_preprocess_options pp;
+  ims_status st = load(c, o, err);
+  if (st == IMS_OK) st = fill_preprocess(c, &o->preprocess, &pp, err);
+  if (st != IMS_OK) goto fail;
+  c->max_batch = o->max_batch != 0 ? o->max_batch : 1;
+  size_t nlabels = ims_labels_count(c->labels);
+  c->top_k = o->top_k != 0 ? o->top_k : 1;
+  if (c->top_k > nlabels) c->top_k = nlabels;
+  ims_engine_options eo = {0};
+  eo.threads = o->threads;
+  eo.max_batch = (uint32_t)c->max_batch;
+  st = ims_engine_create(c->model, &eo, &c->engine, err);
+  if (st == IMS_OK)
+    st = ims_batch_prep_create(&o->decode, &pp, o->threads, &c->prep, err);
+  if (st == IMS_OK) st = alloc_buffers(c, err);
+  if (st != IMS_OK) goto fail;
+  *out = c;
+  return IMS_OK;
+fail:
+  ims_classifier_destroy(c);
+  return st;
+}
+
+void ims_classifier_destroy(ims_classifier *c) {
+  if (c == NULL) return;
+  ims_engine_destroy(c->engine);
+  ims_batch_prep_destroy(c->prep);
+  ims_labels_destroy(c->labels);
+  ims_model_destroy(c->model);
+  free(c->pixels);
+  free(c->scores);
+  free(c->scratch);
+  free(c->top);
+  free(c->results);
+  free(c->errors);
+  free(c->slot);
+  free(c);
+}
+
+/* ---- 2. runs ---- */
+
+/* Move the images that decoded to the front of c->pixels; slot[i] is
+ * image i's packed position or -1. Returns the packed count. */
+static size_t pack(ims_classifier *c, size_t n) {
+  size_t used = 0;
+  for (size_t i = 0; i < n; i++) {
+    c->slot[i] = -1;
+    if (c->errors[i].status != IMS_OK) continue;
+    if (used != i)
+      memmove(c->pixels + used * c->image_bytes,
+              c->pixels + i * c->image_bytes, c->image_bytes);
+    c->slot[i] = (long)used++;
+  }
+  return used;
+}
+
+/* Top-K of image i (packed at slot[i]) into its result. */
+static void decode_top(ims_classifier *c, size_t i) {
+  ims_class_result *r = &c->results[i];
+  ims_class_prediction *top = c->top + i * c->top_k;
+  memset(&r->error, 0, sizeof r->error);
+  r->top = top;
+  r->k = 0;
+  if (c->slot[i] < 0) {
+    r->error = c->errors[i];
+    return;
+  }
+  const float *s = c->scores + (size_t)c->slot[i] * c->info.output_count;
+  size_t n = c->info.output_count - c->offset;
+  r->k = ims_top_k(s + c->offset, n, c->top_k, c->scratch);
+  for (size_t j = 0; j < r->k; j++) {
+    top[j].index = c->scratch[j].index;
+    top[j].score = c->scratch[j].score;
+    top[j].class_id = ims_labels_class(c->labels, top[j].index);
+    top[j].desc = ims_labels_desc(c->labels, top[j].index);
+  }
+}
+
+/* Everything after decoding: pack, infer, top-K. */
+static ims_status finish_run(ims_classifier *c, size_t n, uint64_t t0,
+                             const ims_class_result **results_out,
+                             ims_error *err) {
+  size_t used = pack(c, n);
+  uint64_t t1 = now_ns();
+  if (used > 0) {
+    ims_status st = ims_engine_run(c->engine, c->pixels, used, c->scores,
+                                   err);
+    if (st != IMS_OK) return st;
+  }
+  for (size_t i = 0; i < n; i++) decode_top(c, i);
+  c->stats.decode_ns = t1 - t0;
+  c->stats.inference_ns = now_ns() - t1;
+  *results_out = c->results;
+  return IMS_OK;
+}
+
+static ims_status check_count(const ims_classifier *c, size_t count,
+                              ims_error *err) {
+  if (count == 0 || count > c->max_batch)
+    return ims__fail(err, IMS_ERR_INVALID_ARG,
+                     "classifier: %zu images, max_batch is %zu", count,
+                     c->max_batch);
+  return IMS_OK;
+}
+
+ims_status ims_classifier_run_files(ims_classifier *c, size_t count,
+                                    const char *const *paths,
+                                    const ims_class_result **results_out,
+                                    ims_error *err) {
+  ims_status st = check_count(c, count, err);
+  if (st != IMS_OK) return st;
+  uint64_t t0 = now_ns();
+  ims_batch_prep_files(c->prep, count, paths, c->pixels, c->errors);
+  return finish_run(c, count, t0, results_out, err);
+}
+
+ims_status ims_classifier_run_memory(ims_classifier *c, size_t count,
+                                     const void *const *data,
+                                     const size_t *sizes,
+                                     const ims_class_result **results_out,
+                                     ims_error *err) {
+  ims_status st = check_count(c, count, err);
+  if (st != IMS_OK) return st;
+  uint64_t t0 = now_ns();
+  ims_batch_prep_memory(c->prep, count, data, sizes, c->pixels, c->errors);
+  return finish_run(c, count, t0, results_out, err);
+}
+
+/* ---- 3. accessors ---- */
+
+size_t ims_classifier_max_batch(const ims_classifier *c) {
+  return c->max_batch;
+}
+
+const ims_labels *ims_classifier_labels(const ims_classifier *c) {
+  return c->labels;
+}
+
+void ims_classifier_get_stats(const ims_classifier *c,
+                              ims_classifier_stats *out) {
+  *out = c->stats;
+}
