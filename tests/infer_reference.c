@@ -4,7 +4,10 @@
  * implementation (Arm NN CpuRef, ../shared/reference/armnn-cpuref).
  *
  * For every NAME.rgb input tensor and both shared models, run the engine
- * and compare with NAME.MODEL.out (raw uint8 probabilities, q/256):
+ * once per backend (IMS_ENGINE_FLAG_FORCE_XNNPACK, and
+ * IMS_ENGINE_FLAG_FORCE_ONEDNN - skipped where oneDNN has no JIT int8
+ * kernel for this CPU) and compare with NAME.MODEL.out (raw uint8
+ * probabilities, q/256):
  *  - no probability differs by more than 0.03;
  *  - top-1 agrees wherever the reference's top-1 leads its top-2 by >= 0.05.
  * Prints the largest difference seen per model.
@@ -97,7 +100,7 @@ static void compare_one(const char *model_name, const char *input,
   }
 }
 
-static void check_model(const char *model_name) {
+static void check_model(const char *model_name, uint32_t flags) {
   static char names[MAX_INPUTS][128];
   size_t n = list_inputs(names);
   ASSERT(n >= 24);
@@ -108,8 +111,13 @@ static void check_model(const char *model_name) {
   ims_model *model = NULL;
   ims_engine *engine = NULL;
   ASSERT_OK(ims_model_load_file(shared_path(rel), &model, &err), &err);
-  ims_engine_options opt = {.threads = 2, .max_batch = 1};
-  ASSERT_OK(ims_engine_create(model, &opt, &engine, &err), &err);
+  ims_engine_options opt = {.threads = 2, .max_batch = 1, .flags = flags};
+  ims_status cst = ims_engine_create(model, &opt, &engine, &err);
+  if (cst == IMS_ERR_UNSUPPORTED && (flags & IMS_ENGINE_FLAG_FORCE_ONEDNN)) {
+    ims_model_destroy(model);
+    RETURN_SKIP(err.message);
+  }
+  ASSERT_OK(cst, &err);
   diff_stats st = {0};
   for (size_t i = 0; i < n; i++) {
     unsigned char *rgb = read_ref(names[i], ".rgb", 224 * 224 * 3);
@@ -123,10 +131,12 @@ static void check_model(const char *model_name) {
   double mean = st.sum / (double)st.count;
   double share = 1.0 - (double)st.over / (double)st.count;
   fprintf(stderr,
-          "%s: %zu images, top-1 checked on %zu; largest difference %.4f, "
-          "mean %.6f, %zu of %zu outputs (%zu images) beyond %.2f\n",
-          model_name, n, st.top1, st.worst, mean, st.over, st.count,
-          st.pairs_over, TOLERANCE);
+          "%s (%s): %zu images, top-1 checked on %zu; largest difference "
+          "%.4f, mean %.6f, %zu of %zu outputs (%zu images) beyond %.2f\n",
+          model_name,
+          (flags & IMS_ENGINE_FLAG_FORCE_ONEDNN) ? "oneDNN" : "XNNPACK", n,
+          st.top1, st.worst, mean, st.over, st.count, st.pairs_over,
+          TOLERANCE);
   ASSERT(st.top1 >= n / 2);
   ASSERT_LE(mean, MEAN_TOLERANCE);
   ASSERT_LE(IN_TOLERANCE_SHARE, share);
@@ -134,7 +144,18 @@ static void check_model(const char *model_name) {
   ims_model_destroy(model);
 }
 
-TEST(infer_reference_quant) { check_model(models[0]); }
-TEST(infer_reference_tf2_ptq) { check_model(models[1]); }
+TEST(infer_reference_quant_xnnpack) {
+  check_model(models[0], IMS_ENGINE_FLAG_FORCE_XNNPACK);
+}
+TEST(infer_reference_quant_onednn) {
+  check_model(models[0], IMS_ENGINE_FLAG_FORCE_ONEDNN);
+}
+TEST(infer_reference_tf2_ptq_xnnpack) {
+  check_model(models[1], IMS_ENGINE_FLAG_FORCE_XNNPACK);
+}
+TEST(infer_reference_tf2_ptq_onednn) {
+  check_model(models[1], IMS_ENGINE_FLAG_FORCE_ONEDNN);
+}
 
-TEST_MAIN(infer_reference_quant, infer_reference_tf2_ptq)
+TEST_MAIN(infer_reference_quant_xnnpack, infer_reference_quant_onednn,
+          infer_reference_tf2_ptq_xnnpack, infer_reference_tf2_ptq_onednn)

@@ -1,19 +1,22 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * engine.c - ims_engine: runs a loaded model on XNNPACK (see model.h for
- * the contract, infer.h for how a graph becomes steps).
+ * engine.c - ims_engine: runs a loaded model on XNNPACK, with 1x1 int8
+ * convolutions on oneDNN where that is faster (see model.h for the
+ * contract and the IMS_ENGINE_FLAG_* backend choice, infer.h for how a
+ * graph becomes steps).
  *
- * Create: initialize XNNPACK, make the thread pool, plan the activation
- * arena for max_batch images, turn every node into a step (XNNPACK packs
- * the weights here, once). Run: convert the RGB bytes into the model's
- * input, set the steps up again only if the batch size changed since the
- * last run, run the steps in order, dequantize the output into floats.
+ * Create: initialize XNNPACK (and oneDNN unless forced off), make the
+ * thread pool, plan the activation arena for max_batch images, turn every
+ * node into a step (XNNPACK and oneDNN pack the weights here, once).
+ * Run: convert the RGB bytes into the model's input, set the steps up
+ * again only if the batch size changed since the last run, run the steps
+ * in order, dequantize the output into floats.
  * Nothing on the run path allocates.
  *
  * Sections: 1. input/output conversion 2. create/destroy 3. run.
  *
  * Threading: one thread at a time per engine; XNNPACK spreads each
- * operator over the engine's pthreadpool.
+ * operator over the engine's pthreadpool, and so does dnnl_ops.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +30,8 @@ struct ims_engine {
   size_t max_batch;         /* largest batch ims_engine_run takes */
   pthreadpool_t pool;       /* owned; NULL when running on one thread */
   bool xnn_ready;           /* xnn_initialize succeeded (needs deinit) */
+  uint32_t flags;           /* IMS_ENGINE_FLAG_* from the options */
+  ims__dnnl_ctx *dnnl;      /* owned; NULL when oneDNN is not used */
   ims__layout layout;       /* arena offsets per tensor */
   uint8_t *arena;           /* owned activation memory */
   ims__step *steps;         /* owned, one per node, in order */
@@ -113,6 +118,21 @@ static void set_output_table(ims_engine *e) {
   }
 }
 
+/* oneDNN where it takes the node (see model.h), else XNNPACK. */
+static ims_status create_step(ims_engine *e, ims__step *s, ims_error *err) {
+  bool force = (e->flags & IMS_ENGINE_FLAG_FORCE_ONEDNN) != 0, taken = false;
+  if (e->dnnl != NULL && ims__dnnl_eligible(e->model, s->node)) {
+    ims_status st =
+        ims__dnnl_step_create(e->dnnl, e->model, s, force, &taken, err);
+    if (st != IMS_OK || taken) return st;
+    if (force)
+      return ims__fail(err, IMS_ERR_UNSUPPORTED,
+                       "%s (operator %u): oneDNN has no JIT kernel for it",
+                       s->node->source_name, s->node->source_index);
+  }
+  return ims__step_create(e->model, s, err);
+}
+
 /* Resolve each node's buffers and build its step. */
 static ims_status build_steps(ims_engine *e, ims_error *err) {
   const ims_model *m = e->model;
@@ -131,7 +151,7 @@ static ims_status build_steps(ims_engine *e, ims_error *err) {
                       m->tensors[s->node->inputs[0]].shape[0];
     s->out_per_image = ims__tensor_elements(&m->tensors[s->node->output]) /
                        m->tensors[s->node->output].shape[0];
-    ims_status st = ims__step_create(m, s, err);
+    ims_status st = create_step(e, s, err);
     if (st != IMS_OK) return st;
     if (s->channels > longest_row) longest_row = s->channels;
   }
@@ -160,7 +180,11 @@ static ims_status start_backend(ims_engine *e, const ims_engine_options *o,
       return ims__fail(err, IMS_ERR_NO_MEMORY, "cannot start %zu threads",
                        threads);
   }
-  return IMS_OK;
+  if (e->flags & IMS_ENGINE_FLAG_FORCE_XNNPACK) return IMS_OK;
+  ims_status st = ims__dnnl_ctx_create(threads, &e->dnnl, err);
+  if (st != IMS_OK && !(e->flags & IMS_ENGINE_FLAG_FORCE_ONEDNN))
+    st = IMS_OK; /* the default only prefers oneDNN: run on XNNPACK */
+  return st;
 }
 
 ims_status ims_engine_create(const ims_model *model,
@@ -168,11 +192,17 @@ ims_status ims_engine_create(const ims_model *model,
                              ims_engine **engine_out, ims_error *err) {
   if (model == NULL || engine_out == NULL)
     return ims__fail(err, IMS_ERR_INVALID_ARG, "NULL model or engine_out");
+  uint32_t flags = options != NULL ? options->flags : 0;
+  uint32_t both = IMS_ENGINE_FLAG_FORCE_XNNPACK | IMS_ENGINE_FLAG_FORCE_ONEDNN;
+  if ((flags & both) == both)
+    return ims__fail(err, IMS_ERR_INVALID_ARG,
+                     "both FORCE_XNNPACK and FORCE_ONEDNN");
   ims_status st = check_io(model, err);
   if (st != IMS_OK) return st;
   ims_engine *e = calloc(1, sizeof *e);
   if (e == NULL) return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
   e->model = model;
+  e->flags = flags;
   e->max_batch = (options != NULL && options->max_batch) ? options->max_batch
                                                           : 1;
   const ims__tensor *in = &model->tensors[model->input];
@@ -202,8 +232,11 @@ fail:
 
 void ims_engine_destroy(ims_engine *e) {
   if (e == NULL) return;
-  for (uint32_t i = 0; e->steps != NULL && i < e->model->node_count; i++)
+  for (uint32_t i = 0; e->steps != NULL && i < e->model->node_count; i++) {
     if (e->steps[i].op != NULL) xnn_delete_operator(e->steps[i].op);
+    ims__dnnl_step_destroy(e->steps[i].dnnl);
+  }
+  ims__dnnl_ctx_destroy(e->dnnl);
   free(e->steps);
   free(e->scratch);
   free(e->arena);

@@ -11,8 +11,13 @@
  * reshapes are views and cost nothing. Activations live at fixed offsets in
  * one arena sized for max_batch, so a run allocates nothing.
  *
+ * 1x1 quantized convolutions and fully connected layers may instead be
+ * oneDNN matrix multiplications (dnnl_ops.c): IMS__STEP_DNNL steps, whose
+ * weights oneDNN packs once at creation, sharing the arena's NHWC buffers.
+ *
  * Threading: an engine and its steps belong to one thread at a time;
- * XNNPACK fans each operator out over the engine's pthreadpool.
+ * XNNPACK fans each operator out over the engine's pthreadpool, and
+ * dnnl_ops.c splits each of its layers over the same pool.
  */
 #ifndef IMS_INFER_INFER_H
 #define IMS_INFER_INFER_H
@@ -30,13 +35,18 @@ typedef enum ims__step_kind {
   IMS__STEP_VIEW,         /* reshape/squeeze: output aliases input */
   IMS__STEP_LUT8,         /* 8-bit -> 8-bit requantization by table */
   IMS__STEP_DEQUANT8,     /* 8-bit -> float32 by table */
-  IMS__STEP_SOFTMAX_Q8    /* 8-bit softmax, computed in float */
+  IMS__STEP_SOFTMAX_Q8,   /* 8-bit softmax, computed in float */
+  IMS__STEP_DNNL          /* a oneDNN int8 matmul (dnnl_ops.c) */
 } ims__step_kind;
+
+typedef struct ims__dnnl_ctx ims__dnnl_ctx;   /* engine-wide oneDNN state */
+typedef struct ims__dnnl_step ims__dnnl_step; /* one oneDNN layer */
 
 typedef struct ims__step {
   ims__step_kind kind;    /* how to run it */
   const ims__node *node;  /* BORROWED from the model */
   xnn_operator_t op;      /* IMS__STEP_XNN: owned operator */
+  ims__dnnl_step *dnnl;   /* IMS__STEP_DNNL: owned layer */
   unsigned variant;       /* IMS__STEP_XNN: which xnn_setup_* (xnn_ops.c) */
   void *in;               /* first input activation (arena or weights) */
   void *in2;              /* second input (ADD), else NULL */
@@ -86,5 +96,43 @@ ims_status ims__step_run(ims__step *step, size_t batch, pthreadpool_t pool,
 
 /* Message for an xnn_status ("unsupported parameter"). */
 const char *ims__xnn_status_str(enum xnn_status s);
+
+/* Quantized clamp bounds [*lo, *hi] of 8-bit output t with fused `act`. */
+void ims__q8_range(const ims__tensor *t, ims__activation act, int32_t *lo,
+                   int32_t *hi);
+
+/* ---- oneDNN layers (dnnl_ops.c) ---------------------------------------
+ * Lifecycle: ctx_create -> per node dnnl_step_create (packs weights) ->
+ * dnnl_step_setup per batch size -> dnnl_step_run (repeatable) ->
+ * dnnl_step_destroy -> ctx_destroy. */
+
+/* oneDNN state shared by an engine's layers: CPU engine, one stream and
+ * scratchpad per worker. `threads` >= 1 is the engine's pool size.
+ * IMS_ERR_BACKEND if oneDNN cannot start. */
+ims_status ims__dnnl_ctx_create(size_t threads, ims__dnnl_ctx **ctx_out,
+                                ims_error *err);
+void ims__dnnl_ctx_destroy(ims__dnnl_ctx *ctx); /* NULL: no-op */
+
+/* Whether oneDNN's int8 matmul path applies to this node at all (1x1
+ * stride-1 unpadded ungrouped CONV_2D or FULLY_CONNECTED, 8-bit types
+ * oneDNN can represent). Pure; no oneDNN calls. */
+bool ims__dnnl_eligible(const ims_model *model, const ims__node *node);
+
+/* Make `step` (in/out resolved) an IMS__STEP_DNNL step. *taken_out is set
+ * false (and IMS_OK returned) when oneDNN only has a reference kernel or,
+ * unless `any_jit`, a JIT kernel without VNNI/AMX - the caller then uses
+ * XNNPACK. `ctx` is BORROWED and must outlive the step. */
+ims_status ims__dnnl_step_create(ims__dnnl_ctx *ctx, const ims_model *model,
+                                 ims__step *step, bool any_jit,
+                                 bool *taken_out, ims_error *err);
+ims_status ims__dnnl_step_setup(ims__step *step, size_t batch,
+                                ims_error *err);
+ims_status ims__dnnl_step_run(ims__step *step, pthreadpool_t pool,
+                              ims_error *err);
+void ims__dnnl_step_destroy(ims__dnnl_step *d); /* NULL: no-op */
+
+/* Implementation name oneDNN chose for a step ("brg:avx512_core_vnni"),
+ * BORROWED from the step; "" for steps that are not IMS__STEP_DNNL. */
+const char *ims__dnnl_step_impl(const ims__step *step);
 
 #endif /* IMS_INFER_INFER_H */

@@ -71,8 +71,8 @@ static ims_status unsupported(const ims__step *s, const char *why,
 }
 
 /* Quantized clamp bounds of an output with a fused activation. */
-static void q8_range(const ims__tensor *t, ims__activation act, int32_t *lo,
-                     int32_t *hi) {
+void ims__q8_range(const ims__tensor *t, ims__activation act, int32_t *lo,
+                   int32_t *hi) {
   int32_t qmin = t->type == IMS_TENSOR_U8 ? 0 : -128;
   int32_t qmax = t->type == IMS_TENSOR_U8 ? 255 : 127;
   *lo = qmin;
@@ -176,7 +176,7 @@ static ims_status conv_create_qu8(const ims_model *m, ims__step *s,
   const ims__tensor *in = tin(m, s, 0), *w = tin(m, s, 1), *o = tout(m, s);
   const int32_t *bias = s->node->input_count > 2 ? tin(m, s, 2)->data : NULL;
   int32_t lo, hi;
-  q8_range(o, s->node->activation, &lo, &hi);
+  ims__q8_range(o, s->node->activation, &lo, &hi);
   if (w->channel_scales != NULL)
     return unsupported(s, "per-channel uint8 weights", err);
   s->variant = V_CONV_QU8;
@@ -213,7 +213,7 @@ static ims_status conv_create_qc8(const ims_model *m, ims__step *s,
   s->variant = V_CONV_QC8;
   if (scales == NULL) return ims__fail(err, IMS_ERR_NO_MEMORY, "no memory");
   int32_t lo, hi;
-  q8_range(o, s->node->activation, &lo, &hi);
+  ims__q8_range(o, s->node->activation, &lo, &hi);
   enum xnn_status xs = xnn_create_convolution2d_nhwc_qc8(
       g->pad.top, g->pad.right, g->pad.bottom, g->pad.left, g->kh, g->kw,
       g->sh, g->sw, g->dh, g->dw, g->groups, g->gic, g->goc,
@@ -270,7 +270,7 @@ static ims_status fc_create_q8(const ims_model *m, ims__step *s,
   if (w->channel_scales != NULL)
     return unsupported(s, "per-channel uint8 weights", err);
   int32_t lo, hi;
-  q8_range(o, s->node->activation, &lo, &hi);
+  ims__q8_range(o, s->node->activation, &lo, &hi);
   s->variant = V_FC_QU8;
   enum xnn_status xs = xnn_create_fully_connected_nc_qu8(
       w->shape[1], w->shape[0], w->shape[1], w->shape[0],
@@ -305,7 +305,7 @@ static ims_status add_create(const ims_model *m, ims__step *s,
   int32_t lo, hi;
   if (a->type != b->type || a->type != o->type)
     return unsupported(s, "mixed input types", err);
-  q8_range(o, s->node->activation, &lo, &hi);
+  ims__q8_range(o, s->node->activation, &lo, &hi);
   if (a->type == IMS_TENSOR_U8) {
     s->variant = V_ADD_QU8;
     xs = xnn_create_add_nd_qu8(
@@ -339,7 +339,7 @@ static ims_status gap_create(const ims_model *m, ims__step *s,
   size_t c = in->shape[in->rank - 1];
   enum xnn_status xs;
   int32_t lo, hi;
-  q8_range(o, s->node->activation, &lo, &hi);
+  ims__q8_range(o, s->node->activation, &lo, &hi);
   if (in->type == IMS_TENSOR_U8 && o->type == IMS_TENSOR_U8) {
     s->variant = V_GAP_QU8;
     xs = xnn_create_global_average_pooling_nwc_qu8(
@@ -384,7 +384,7 @@ static ims_status avg_pool_create(const ims_model *m, ims__step *s,
     if (p.top || p.right || p.bottom || p.left)
       return unsupported(s, "uint8 average pooling with padding", err);
     int32_t lo, hi;
-    q8_range(o, n->activation, &lo, &hi);
+    ims__q8_range(o, n->activation, &lo, &hi);
     s->variant = V_AVG_QU8;
     xs = xnn_create_average_pooling2d_nhwc_qu8(
         p.top, p.right, p.bottom, p.left, n->filter_h, n->filter_w,
@@ -619,6 +619,7 @@ static enum xnn_status setup_rows(const ims_model *m, ims__step *s,
 
 ims_status ims__step_setup(const ims_model *m, ims__step *s, size_t batch,
                            pthreadpool_t pool, ims_error *err) {
+  if (s->kind == IMS__STEP_DNNL) return ims__dnnl_step_setup(s, batch, err);
   if (s->kind != IMS__STEP_XNN) return IMS_OK;
   enum xnn_status xs;
   switch (s->variant) {
