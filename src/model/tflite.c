@@ -735,6 +735,26 @@ static ims_status op_output(tfl *L, ims__fb_vec out, ims__node *node) {
   return IMS_OK;
 }
 
+/* Make the output's dimension 0 the batch (1), as graph.h requires: TFLite
+ * writes some outputs rows first (FULLY_CONNECTED without keep_num_dims
+ * gives {rows, units}; a RESHAPE may give {4, 5}). The executor sizes
+ * activations per image as elements / shape[0], so {4, 5} would get a
+ * quarter of its bytes; {1, 4, 5} holds the same bytes and sizes right. */
+static ims_status batch_first(tfl *L, uint32_t id) {
+  ims__tensor *t = &L->m->tensors[id];
+  if (t->rank == 0 || t->shape[0] == 1) return IMS_OK;
+  if (t->rank == IMS__MAX_RANK)
+    return op_fail(L, IMS_ERR_UNSUPPORTED,
+                   "output tensor %u has leading dimension %u (not the "
+                   "batch) and no room for one at rank %u",
+                   id, t->shape[0], t->rank);
+  memmove(t->shape + 1, t->shape, t->rank * sizeof t->shape[0]);
+  t->shape[0] = 1;
+  t->rank++;
+  if (t->channel_scales != NULL) t->quant_dim++;
+  return IMS_OK;
+}
+
 static ims_status unsupported_op(tfl *L, int32_t code, const char *custom) {
   if (code == TFL_CUSTOM && custom[0] != '\0')
     return ims__fail(L->err, IMS_ERR_UNSUPPORTED,
@@ -772,6 +792,7 @@ static ims_status load_op(tfl *L, uint32_t i) {
   node->dilation_h = node->dilation_w = 1;
   ims_status st = op_output(L, out, node);
   if (st == IMS_OK) st = e->fn(L, op, in, node);
+  if (st == IMS_OK) st = batch_first(L, node->output);
   if (st == IMS_OK) L->ready[node->output] = 1;
   return st;
 }
