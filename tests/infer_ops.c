@@ -554,11 +554,12 @@ static void check_fc_f32(int per_pixel, int8_t act) {
   int32_t ws[2] = {out_c, in_c}, os[2] = {1, out_c};
   int32_t k = const_f32(w, 2, ws, wt, (size_t)in_c * out_c);
   int32_t b = const_f32(w, 1, &out_c, bias, (size_t)out_c);
-  int32_t y = per_pixel ? act4(w, TFW_FLOAT32, 2, 2, out_c)
-                        : tfw_tensor(w, TFW_FLOAT32, 2, os, NULL, 0, NULL,
-                                     NULL);
+  int32_t rows_shape[2] = {4, out_c};
+  int32_t y = per_pixel == 1 ? act4(w, TFW_FLOAT32, 2, 2, out_c)
+              : tfw_tensor(w, TFW_FLOAT32, 2, per_pixel ? rows_shape : os,
+                           NULL, 0, NULL, NULL);
   int32_t ins[3] = {x, k, b};
-  tfw_options o = tfw_opt_fc(act, per_pixel);
+  tfw_options o = tfw_opt_fc(act, per_pixel == 1);
   tfw_operator(w, TFW_OP_FULLY_CONNECTED, 3, ins, y, &o);
   tfw_set_io(w, x, y);
   float *got = run_model(w, in.rgb, per);
@@ -573,6 +574,7 @@ TEST(ops_fully_connected_f32) {
   check_fc_f32(0, TFW_ACT_NONE);
   check_fc_f32(0, TFW_ACT_RELU);
   check_fc_f32(1, TFW_ACT_RELU6);
+  check_fc_f32(2, TFW_ACT_NONE); /* rows out: {4,4}, as TFLite writes it */
 }
 
 /* RESHAPE {1,2,3,3} -> {1,18} (with its shape tensor), then SOFTMAX over
