@@ -3,10 +3,12 @@
  * image_preprocess.c - resize + center crop on synthetic images whose
  * results are known by construction, and the crop-only computation checked
  * against a plain full resize followed by a crop (written here directly
- * from Pillow's algorithm, without tables or window tricks).
+ * from Pillow's algorithm, without tables or window tricks), and every
+ * SIMD kernel path against the portable C path on random images.
  */
 #include <math.h>
 
+#include "image/preprocess.h"
 #include "image_fixtures.h"
 #include "imgstream/image.h"
 #include "test.h"
@@ -193,6 +195,103 @@ TEST(image_preprocess_cache_cycling) {
   ims_preprocessor_destroy(pre);
 }
 
+/* xorshift32: the random test's own generator, so cases are repeatable. */
+static uint32_t rnd(uint32_t *state) {
+  uint32_t x = *state;
+  x ^= x << 13;
+  x ^= x >> 17;
+  x ^= x << 5;
+  return *state = x;
+}
+
+/* Random image of w x h with `pad` spare bytes per row, in a buffer of
+ * exactly stride * h bytes (so ASan sees any read past the last row).
+ * Content: noise, extremes (0/255 stripes) or a smooth ramp. */
+static uint8_t *random_image(uint32_t *seed, unsigned w, unsigned h,
+                             size_t stride) {
+  uint8_t *img = malloc(stride * h);
+  ASSERT(img != NULL);
+  unsigned kind = rnd(seed) % 3;
+  fx_random(img, stride * h, rnd(seed));
+  for (size_t i = 0; i < stride * h; i++) {
+    if (kind == 1) img[i] = (img[i] & 1) ? 255 : 0;
+    if (kind == 2) img[i] = (uint8_t)((i / 3 + i % 3 * 40) & 255);
+  }
+  return img;
+}
+
+/* Every kernel path (SSE4.1, AVX2, AVX-512, where this CPU has them) must
+ * give the same bytes as the portable C path - and both as the plain full
+ * resize + crop - on random sizes, contents, strides, resize targets and
+ * crops: upscaling, 1-pixel-wide and 1-pixel-tall images, crops that
+ * touch the right and bottom edges (so a load past the end of the last
+ * row would be seen by ASan; SIMD loads there fall back to C) and large
+ * shrink factors (windows wider than the SIMD loads). */
+TEST(image_preprocess_simd_matches_scalar) {
+  uint32_t seed = 12345;
+  int compared = 0, paths_seen = 0;
+  for (int iter = 0; iter < 400; iter++) {
+    unsigned w = 1 + rnd(&seed) % (iter % 4 == 0 ? 8 : 700);
+    unsigned h = 1 + rnd(&seed) % (iter % 8 == 1 ? 3 : 700);
+    if (iter % 16 == 3) w = 1;
+    if (iter % 32 == 5) w = 1800 + rnd(&seed) % 2000;
+    unsigned r = 1 + rnd(&seed) % (iter % 4 == 2 ? 40 : 300);
+    unsigned cw = iter % 3 == 0 ? r : 1 + rnd(&seed) % r;
+    unsigned ch = iter % 5 == 0 ? r : 1 + rnd(&seed) % r;
+    if (iter % 4 == 1) { /* the crop is the whole resized image */
+      h = w;
+      cw = ch = r;
+    }
+    size_t stride = (size_t)w * 3 + (rnd(&seed) % 4 == 0 ? rnd(&seed) % 9 : 0);
+    uint8_t *img = random_image(&seed, w, h, stride);
+    size_t m = (size_t)cw * ch * 3;
+    uint8_t *want = malloc(m), *got = malloc(m), *plain = malloc(m);
+    ims_image im = {w, h, stride, img};
+    ims_error err;
+    ims_preprocessor *pre = new_pre(r, cw, ch);
+    ASSERT_OK(ims__preprocessor_set_path(pre, IMS__PATH_SCALAR, &err), &err);
+    ASSERT_OK(ims_preprocess(pre, &im, want, &err), &err);
+    if (stride == (size_t)w * 3 && w <= 2000 && (size_t)w * h <= 300000) {
+      naive_preprocess(img, w, h, r, cw, ch, plain);
+      ASSERT(memcmp(plain, want, m) == 0);
+    }
+    for (int p = IMS__PATH_SSE41; p <= IMS__PATH_AVX512; p++) {
+      if (ims__preprocessor_set_path(pre, (ims__preprocess_path)p, &err) !=
+          IMS_OK)
+        continue;
+      paths_seen |= 1 << p;
+      memset(got, 0xAA, m);
+      ASSERT_OK(ims_preprocess(pre, &im, got, &err), &err);
+      for (size_t b = 0; b < m; b++)
+        if (got[b] != want[b])
+          TEST__FAIL("%ux%u (stride %zu) -> %u, crop %ux%u, path %s: byte "
+                     "%zu is %d, portable C gives %d", w, h, stride, r, cw,
+                     ch, ims__preprocess_path_name(pre), b, got[b], want[b]);
+      compared++;
+    }
+    ims_preprocessor_destroy(pre);
+    free(img), free(want), free(got), free(plain);
+  }
+  fprintf(stderr, "  %d SIMD runs compared (paths seen: %s%s%s)\n",
+          compared, paths_seen & (1 << IMS__PATH_SSE41) ? "sse41 " : "",
+          paths_seen & (1 << IMS__PATH_AVX2) ? "avx2 " : "",
+          paths_seen & (1 << IMS__PATH_AVX512) ? "avx512" : "");
+}
+
+/* Forcing a path this CPU or build lacks fails and changes nothing. */
+TEST(image_preprocess_path_switch) {
+  ims_preprocessor *pre = new_pre(0, 0, 0);
+  ims_error err;
+  ASSERT_OK(ims__preprocessor_set_path(pre, IMS__PATH_SCALAR, &err), &err);
+  ASSERT_STR_EQ(ims__preprocess_path_name(pre), "scalar");
+  ASSERT_EQ(ims__preprocessor_set_path(pre, (ims__preprocess_path)99, &err),
+            IMS_ERR_UNSUPPORTED);
+  ASSERT_STR_EQ(ims__preprocess_path_name(pre), "scalar");
+  ASSERT_OK(ims__preprocessor_set_path(pre, IMS__PATH_AUTO, &err), &err);
+  ASSERT(strcmp(ims__preprocess_path_name(pre), "auto") != 0);
+  ims_preprocessor_destroy(pre);
+}
+
 TEST(image_preprocess_bad_args) {
   ims_preprocessor *pre = new_pre(0, 0, 0);
   static uint8_t img[300 * 300 * 3], out[224 * 224 * 3];
@@ -214,4 +313,5 @@ TEST(image_preprocess_bad_args) {
 
 TEST_MAIN(image_preprocess_identity_crop, image_preprocess_flat_stays_flat,
           image_preprocess_crop_only_matches_full_resize,
-          image_preprocess_cache_cycling, image_preprocess_bad_args)
+          image_preprocess_cache_cycling, image_preprocess_simd_matches_scalar,
+          image_preprocess_path_switch, image_preprocess_bad_args)

@@ -30,17 +30,42 @@
  * zero weights, shifted to stay inside the input) so the inner loops have
  * a fixed trip count; adding 0 * pixel changes no sum.
  *
+ * Kernels: the portable C passes below run anywhere. On x86-64 (built
+ * with GCC or Clang: IMS_HAVE_X86_SIMD) SSE4.1, AVX2 and AVX-512 kernels
+ * are compiled with target attributes and chosen at run time
+ * (__builtin_cpu_supports), so the library still runs on any x86-64.
+ * They compute the very same int32 sums (pixel * 22-bit weight fits in
+ * 31 bits, and a normalized window's sum stays below 2^31, so pmulld is
+ * exact), and srai + packs + packus is clip8, so every path gives the
+ * same bytes. The horizontal kernels split the crop's output bytes into
+ * groups of 4: a group's bytes lie in at most two neighbouring pixels,
+ * so (for shrink factors up to ~4) one 16-byte load per tap plus a pshufb
+ * that zero-extends each byte into a dword feeds pmulld; AVX-512 does 16
+ * output bytes from one 64-byte load with a masked vpermb per tap. Groups
+ * whose loads would leave the row (crops at the right edge) or whose
+ * bytes do not fit the window fall back to narrower kernels and finally
+ * to plain C per byte, so no load ever reads outside the input row. The
+ * vertical kernels are the byte-parallel loop with pmovzxbd + pmulld.
+ *
  * Memory: coefficient tables are cached per input size (CACHE_SLOTS
  * sizes, round-robin) and the scratch buffers only grow, so a stream of
  * images of a few repeating sizes allocates nothing after warm-up.
  *
- * Sections: 1. coefficient tables  2. the two passes  3. public functions
+ * Sections: 1. coefficient tables  2. SIMD tables  3. portable passes
+ * 4. x86 kernels  5. dispatch  6. public functions
  *
  * Threading: a preprocessor belongs to one thread at a time.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* -DIMS_NO_SIMD builds the portable C passes only (for testing them). */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && \
+    !defined(IMS_NO_SIMD)
+#define IMS_HAVE_X86_SIMD 1
+#include <immintrin.h>
+#endif
 
 #include "core/error.h"
 #include "image/codec.h"
@@ -49,6 +74,8 @@
 #define PRECISION_BITS (32 - 8 - 2) /* Pillow's fixed point for 8 bits */
 #define CACHE_SLOTS 4               /* input sizes whose tables are kept */
 #define VBLOCK 32                   /* bytes per vertical-pass block */
+#define GROUP 4                     /* output bytes per SIMD group */
+#define ZBLOCK 16                   /* output bytes per AVX-512 block */
 
 /* Resampling weights along one axis, for the crop's outputs only. */
 typedef struct axis_table {
@@ -57,10 +84,26 @@ typedef struct axis_table {
   ims__buf coef;  /* int32_t[count * taps]: fixed-point weights */
 } axis_table;
 
+/* The horizontal weights rearranged for the x86 kernels (section 2).
+ * Group g is output bytes 4g .. 4g+3 of a row; block b is groups
+ * 4b .. 4b+3 (16 output bytes). */
+typedef struct hsimd_table {
+  uint32_t groups; /* leading groups the 16-byte kernels may do */
+  uint32_t blocks; /* leading blocks the AVX-512 kernel may do */
+  ims__buf off;    /* uint32_t[groups]: row byte offset of tap 0's load */
+  ims__buf ctl;    /* uint8_t[groups * 16]: pshufb control, byte i of the
+                      group -> dword i, zero-extended */
+  ims__buf coef;   /* int32_t[blocks4 * taps * 16]: weight of each output
+                      byte, per block of 4 groups and tap */
+  ims__buf zctl;   /* uint8_t[blocks * 64]: tap 0's vpermb control (group
+                      offsets relative to group 4b's load) */
+} hsimd_table;
+
 typedef struct cache_slot {
   uint32_t in_w, in_h; /* input size the tables are for; 0 = empty */
   axis_table x;        /* columns left .. left + crop_w - 1 */
   axis_table y;        /* rows top .. top + crop_h - 1 */
+  hsimd_table hs;      /* x again, for the SIMD kernels */
 } cache_slot;
 
 struct ims_preprocessor {
@@ -143,6 +186,83 @@ static ims_status build_axis(ims_preprocessor *pre, axis_table *t,
   return IMS_OK;
 }
 
+/* ---- 2. SIMD tables ---------------------------------------------------- */
+
+/* Row byte where output byte b of the crop row starts reading (tap 0). */
+static uint32_t byte_src(const uint32_t *start, uint32_t b) {
+  return 3 * start[b / 3] + b % 3;
+}
+
+/* Do output bytes first .. first + n - 1 all read from byte offsets
+ * off .. off + limit of the row (tap 0)? */
+static int bytes_fit(const uint32_t *start, uint32_t first, uint32_t n,
+                     size_t off, size_t limit) {
+  for (uint32_t b = first; b < first + n; b++) {
+    size_t src = byte_src(start, b);
+    if (src < off || src - off > limit) return 0;
+  }
+  return 1;
+}
+
+/* How many leading groups (16-byte kernels) and blocks (AVX-512) of an
+ * nbytes-wide crop row can be done with SIMD: every load inside the row
+ * (rowb bytes) and every byte inside its load. Stops at the first miss. */
+static void hsimd_counts(hsimd_table *h, const uint32_t *start,
+                         uint32_t taps, uint32_t nbytes, size_t rowb) {
+  uint32_t ng = nbytes / GROUP, g = 0, b = 0;
+  size_t reach = 3 * (size_t)(taps - 1); /* tap j loads 3j bytes later */
+  for (; g < ng; g++) {
+    size_t off = 3 * (size_t)start[g * GROUP / 3];
+    if (off + reach + 16 > rowb) break;
+    if (!bytes_fit(start, g * GROUP, GROUP, off, 15)) break;
+  }
+  h->groups = g;
+  for (; b < g / 4 && reach < 64; b++) {
+    size_t off = 3 * (size_t)start[b * ZBLOCK / 3];
+    if (off + 64 > rowb) break;
+    if (!bytes_fit(start, b * ZBLOCK, ZBLOCK, off, 63 - reach)) break;
+  }
+  h->blocks = b;
+}
+
+/* Rearrange the horizontal table `t` (crop row of nbytes output bytes,
+ * input rows of rowb bytes) for the x86 kernels. Allocates only when the
+ * buffers grow. */
+static ims_status build_hsimd(hsimd_table *h, const axis_table *t,
+                              uint32_t nbytes, size_t rowb, ims_error *err) {
+  const uint32_t *start = (const uint32_t *)(const void *)t->start.data;
+  const int32_t *coef = (const int32_t *)(const void *)t->coef.data;
+  uint32_t taps = t->taps;
+  hsimd_counts(h, start, taps, nbytes, rowb);
+  uint32_t ng = h->groups, nb = (ng + 3) / 4;
+  ims_status st = ims__buf_reserve(&h->off, ng * sizeof(uint32_t) + 1, err);
+  if (st == IMS_OK) st = ims__buf_reserve(&h->ctl, (size_t)ng * 16 + 1, err);
+  if (st == IMS_OK)
+    st = ims__buf_reserve(&h->coef, (size_t)nb * taps * 64 + 1, err);
+  if (st == IMS_OK)
+    st = ims__buf_reserve(&h->zctl, (size_t)h->blocks * 64 + 1, err);
+  if (st != IMS_OK) return st;
+  uint32_t *off = (uint32_t *)(void *)h->off.data;
+  int32_t *hc = (int32_t *)(void *)h->coef.data;
+  memset(h->ctl.data, 0x80, (size_t)ng * 16);
+  memset(hc, 0, (size_t)nb * taps * 64);
+  memset(h->zctl.data, 0, (size_t)h->blocks * 64);
+  for (uint32_t g = 0; g < ng; g++) {
+    off[g] = 3 * start[g * GROUP / 3];
+    for (uint32_t i = 0; i < GROUP; i++) {
+      uint32_t byte = g * GROUP + i, x = byte / 3;
+      h->ctl.data[g * 16 + i * 4] = (uint8_t)(byte_src(start, byte) - off[g]);
+      if (g / 4 < h->blocks) /* AVX-512: relative to group 4b's load */
+        h->zctl.data[(g / 4) * 64 + (g % 4) * 16 + i * 4] =
+            (uint8_t)(byte_src(start, byte) - off[g / 4 * 4]);
+      for (uint32_t j = 0; j < taps; j++)
+        hc[((size_t)(g / 4) * taps + j) * 16 + (g % 4) * 4 + i] =
+            coef[(size_t)x * taps + j];
+    }
+  }
+  return IMS_OK;
+}
+
 /* The tables for this input size, from the cache or freshly built into
  * the round-robin victim slot. */
 static ims_status lookup(ims_preprocessor *pre, uint32_t in_w, uint32_t in_h,
@@ -162,6 +282,9 @@ static ims_status lookup(ims_preprocessor *pre, uint32_t in_w, uint32_t in_h,
       build_axis(pre, &slot->x, in_w, out_w, left, pre->crop_w, err);
   if (st == IMS_OK)
     st = build_axis(pre, &slot->y, in_h, out_h, top, pre->crop_h, err);
+  if (st == IMS_OK)
+    st = build_hsimd(&slot->hs, &slot->x, 3 * pre->crop_w,
+                     3 * (size_t)in_w, err);
   if (st != IMS_OK) return st;
   slot->in_w = in_w;
   slot->in_h = in_h;
@@ -169,7 +292,7 @@ static ims_status lookup(ims_preprocessor *pre, uint32_t in_w, uint32_t in_h,
   return IMS_OK;
 }
 
-/* ---- 2. the two passes ------------------------------------------------- */
+/* ---- 3. portable passes ------------------------------------------------- */
 
 static inline uint8_t clip8(int32_t v) {
   int32_t s = v >> PRECISION_BITS;
@@ -197,11 +320,25 @@ static inline void horizontal_row(const uint8_t *in, const uint32_t *start,
   }
 }
 
-/* Horizontal pass over input rows row0 .. row0 + rows - 1, crop columns
- * only, into tmp (rows of crop_w RGB pixels). */
-static void horizontal(const ims_image *src, const axis_table *t,
-                       uint32_t row0, uint32_t rows, uint32_t cw,
-                       uint8_t *tmp) {
+/* Output bytes b0 .. b1 - 1 of one row, one byte at a time: what the
+ * SIMD kernels leave over (crop edges, large shrink factors). */
+static void horizontal_bytes(const uint8_t *in, const uint32_t *start,
+                             const int32_t *coef, uint32_t taps, uint32_t b0,
+                             uint32_t b1, uint8_t *o) {
+  for (uint32_t b = b0; b < b1; b++) {
+    const uint8_t *p = in + (size_t)start[b / 3] * 3 + b % 3;
+    const int32_t *k = coef + (size_t)(b / 3) * taps;
+    int32_t s = 1 << (PRECISION_BITS - 1);
+    for (uint32_t j = 0; j < taps; j++) s += p[3 * j] * k[j];
+    o[b] = clip8(s);
+  }
+}
+
+/* Portable horizontal pass over input rows row0 .. row0 + rows - 1,
+ * crop columns only, into tmp (rows of crop_w RGB pixels). */
+static void horizontal_c(const ims_image *src, const axis_table *t,
+                         uint32_t row0, uint32_t rows, uint32_t cw,
+                         uint8_t *tmp) {
   const uint32_t *start = (const uint32_t *)(const void *)t->start.data;
   const int32_t *coef = (const int32_t *)(const void *)t->coef.data;
   for (uint32_t r = 0; r < rows; r++) {
@@ -233,29 +370,332 @@ static inline void vertical_block(const uint8_t *base, const int32_t *k,
   for (size_t i = 0; i < n; i++) dst[i0 + i] = clip8(acc[i]);
 }
 
+/* Portable vertical pass for bytes [i, rowb) of one output row. */
+static void vertical_c(const uint8_t *base, const int32_t *k, uint32_t taps,
+                       size_t rowb, size_t i, uint8_t *restrict dst) {
+  for (; i + VBLOCK <= rowb; i += VBLOCK)
+    vertical_block(base, k, taps, rowb, i, VBLOCK, dst);
+  if (i < rowb) vertical_block(base, k, taps, rowb, i, rowb - i, dst);
+}
+
+/* ---- 4. x86 kernels ---------------------------------------------------- */
+#ifdef IMS_HAVE_X86_SIMD
+
+#define TARGET_SSE41 __attribute__((target("sse4.1")))
+#define TARGET_AVX2 __attribute__((target("avx2")))
+#define TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vbmi")))
+#define BIAS (1 << (PRECISION_BITS - 1))
+
+/* Loads from byte pointers; the intrinsics allow any alignment. */
+#define LD128(p) _mm_loadu_si128((const __m128i *)(const void *)(p))
+#define LD64(p) _mm_loadl_epi64((const __m128i *)(const void *)(p))
+#define LD256(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+
+/* Four dword vectors of sums (output bytes in order) -> 16 clipped bytes:
+ * srai + signed/unsigned saturating packs is exactly clip8. */
+TARGET_SSE41 static inline __m128i pack16_sse41(__m128i a, __m128i b,
+                                                __m128i c, __m128i d) {
+  a = _mm_srai_epi32(a, PRECISION_BITS);
+  b = _mm_srai_epi32(b, PRECISION_BITS);
+  c = _mm_srai_epi32(c, PRECISION_BITS);
+  d = _mm_srai_epi32(d, PRECISION_BITS);
+  return _mm_packus_epi16(_mm_packs_epi32(a, b), _mm_packs_epi32(c, d));
+}
+
+/* Horizontal pass, groups g0 .. g1 - 1 (multiples of 4) of every row. */
+TARGET_SSE41 static void hpass_sse41(const ims_image *src, uint32_t row0,
+                                     uint32_t rows, const hsimd_table *h,
+                                     uint32_t taps, uint32_t g0, uint32_t g1,
+                                     size_t rowb, uint8_t *tmp) {
+  const uint32_t *off = (const uint32_t *)(const void *)h->off.data;
+  const int32_t *hc = (const int32_t *)(const void *)h->coef.data;
+  for (uint32_t r = 0; r < rows; r++) {
+    const uint8_t *in = src->pixels + (size_t)(row0 + r) * src->stride;
+    uint8_t *o = tmp + r * rowb;
+    for (uint32_t g = g0; g < g1; g += 4) {
+      __m128i a[4];
+      for (uint32_t q = 0; q < 4; q++) {
+        const uint8_t *p = in + off[g + q];
+        const int32_t *k = hc + (size_t)(g / 4) * taps * 16 + q * 4;
+        __m128i ctl = LD128(h->ctl.data + (size_t)(g + q) * 16);
+        __m128i acc = _mm_set1_epi32(BIAS);
+        for (uint32_t j = 0; j < taps; j++, p += 3, k += 16) {
+          __m128i v = _mm_shuffle_epi8(LD128(p), ctl);
+          acc = _mm_add_epi32(acc, _mm_mullo_epi32(v, LD128(k)));
+        }
+        a[q] = acc;
+      }
+      _mm_storeu_si128((__m128i *)(void *)(o + g * GROUP),
+                       pack16_sse41(a[0], a[1], a[2], a[3]));
+    }
+  }
+}
+
+/* Vertical pass, bytes [0, n) (a multiple of 16) of one output row. */
+TARGET_SSE41 static void vrow_sse41(const uint8_t *base, const int32_t *k,
+                                    uint32_t taps, size_t rowb, size_t i0,
+                                    size_t n, uint8_t *dst) {
+  for (size_t i = i0; i < n; i += 16) {
+    __m128i a0 = _mm_set1_epi32(BIAS), a1 = a0, a2 = a0, a3 = a0;
+    for (uint32_t j = 0; j < taps; j++) {
+      __m128i v = LD128(base + j * rowb + i), w = _mm_set1_epi32(k[j]);
+      a0 = _mm_add_epi32(a0, _mm_mullo_epi32(_mm_cvtepu8_epi32(v), w));
+      v = _mm_srli_si128(v, 4);
+      a1 = _mm_add_epi32(a1, _mm_mullo_epi32(_mm_cvtepu8_epi32(v), w));
+      v = _mm_srli_si128(v, 4);
+      a2 = _mm_add_epi32(a2, _mm_mullo_epi32(_mm_cvtepu8_epi32(v), w));
+      v = _mm_srli_si128(v, 4);
+      a3 = _mm_add_epi32(a3, _mm_mullo_epi32(_mm_cvtepu8_epi32(v), w));
+    }
+    _mm_storeu_si128((__m128i *)(void *)(dst + i),
+                     pack16_sse41(a0, a1, a2, a3));
+  }
+}
+
+/* Four dword vectors (output bytes 0-7, 8-15, ... in order) -> 32 bytes.
+ * The packs work per 128-bit lane; vpermd puts the dwords back. */
+TARGET_AVX2 static inline __m256i pack32_avx2(__m256i a, __m256i b,
+                                              __m256i c, __m256i d) {
+  a = _mm256_srai_epi32(a, PRECISION_BITS);
+  b = _mm256_srai_epi32(b, PRECISION_BITS);
+  c = _mm256_srai_epi32(c, PRECISION_BITS);
+  d = _mm256_srai_epi32(d, PRECISION_BITS);
+  __m256i v = _mm256_packus_epi16(_mm256_packs_epi32(a, b),
+                                  _mm256_packs_epi32(c, d));
+  return _mm256_permutevar8x32_epi32(v,
+                                     _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/* Horizontal pass, groups g0 .. g1 - 1 (multiples of 8) of every row:
+ * two groups per ymm, one 16-byte load per group and tap. */
+TARGET_AVX2 static void hpass_avx2(const ims_image *src, uint32_t row0,
+                                   uint32_t rows, const hsimd_table *h,
+                                   uint32_t taps, uint32_t g0, uint32_t g1,
+                                   size_t rowb, uint8_t *tmp) {
+  const uint32_t *off = (const uint32_t *)(const void *)h->off.data;
+  const int32_t *hc = (const int32_t *)(const void *)h->coef.data;
+  for (uint32_t r = 0; r < rows; r++) {
+    const uint8_t *in = src->pixels + (size_t)(row0 + r) * src->stride;
+    uint8_t *o = tmp + r * rowb;
+    for (uint32_t g = g0; g < g1; g += 8) {
+      __m256i a[4];
+      for (uint32_t q = 0; q < 4; q++) {
+        uint32_t gg = g + 2 * q;
+        const uint8_t *p0 = in + off[gg], *p1 = in + off[gg + 1];
+        const int32_t *k = hc + (size_t)(gg / 4) * taps * 16 + (gg % 4) * 4;
+        __m256i ctl = LD256(h->ctl.data + (size_t)gg * 16);
+        __m256i acc = _mm256_set1_epi32(BIAS);
+        for (uint32_t j = 0; j < taps; j++, k += 16) {
+          __m256i v = _mm256_inserti128_si256(
+              _mm256_castsi128_si256(LD128(p0 + 3 * j)), LD128(p1 + 3 * j), 1);
+          v = _mm256_shuffle_epi8(v, ctl);
+          acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(v, LD256(k)));
+        }
+        a[q] = acc;
+      }
+      _mm256_storeu_si256((__m256i *)(void *)(o + g * GROUP),
+                          pack32_avx2(a[0], a[1], a[2], a[3]));
+    }
+  }
+}
+
+/* Vertical pass, bytes [i0, n) (n - i0 a multiple of 32) of one row. */
+TARGET_AVX2 static void vrow_avx2(const uint8_t *base, const int32_t *k,
+                                  uint32_t taps, size_t rowb, size_t i0,
+                                  size_t n, uint8_t *dst) {
+  for (size_t i = i0; i < n; i += 32) {
+    __m256i a0 = _mm256_set1_epi32(BIAS), a1 = a0, a2 = a0, a3 = a0;
+    for (uint32_t j = 0; j < taps; j++) {
+      const uint8_t *r = base + j * rowb + i;
+      __m256i w = _mm256_set1_epi32(k[j]);
+      a0 = _mm256_add_epi32(
+          a0, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(LD64(r)), w));
+      a1 = _mm256_add_epi32(
+          a1, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(LD64(r + 8)), w));
+      a2 = _mm256_add_epi32(
+          a2, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(LD64(r + 16)), w));
+      a3 = _mm256_add_epi32(
+          a3, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(LD64(r + 24)), w));
+    }
+    _mm256_storeu_si256((__m256i *)(void *)(dst + i),
+                        pack32_avx2(a0, a1, a2, a3));
+  }
+}
+
+/* 16 dword sums -> 16 clipped bytes (vpmovusdb after clamping at 0). */
+TARGET_AVX512 static inline __m128i pack16_avx512(__m512i a) {
+  a = _mm512_max_epi32(_mm512_srai_epi32(a, PRECISION_BITS),
+                       _mm512_setzero_si512());
+  return _mm512_cvtusepi32_epi8(a);
+}
+
+/* Horizontal pass, blocks 0 .. nb - 1 (16 output bytes each) of every
+ * row: one 64-byte load per block, then per tap a masked vpermb that
+ * zero-extends the 16 wanted bytes into dwords. */
+TARGET_AVX512 static void hpass_avx512(const ims_image *src, uint32_t row0,
+                                       uint32_t rows, const hsimd_table *h,
+                                       uint32_t taps, uint32_t nb,
+                                       size_t rowb, uint8_t *tmp) {
+  const uint32_t *off = (const uint32_t *)(const void *)h->off.data;
+  const int32_t *hc = (const int32_t *)(const void *)h->coef.data;
+  const __m512i three = _mm512_set1_epi8(3);
+  for (uint32_t r = 0; r < rows; r++) {
+    const uint8_t *in = src->pixels + (size_t)(row0 + r) * src->stride;
+    uint8_t *o = tmp + r * rowb;
+    for (uint32_t b = 0; b < nb; b++) {
+      __m512i data = _mm512_loadu_si512(in + off[b * 4]);
+      __m512i idx = _mm512_loadu_si512(h->zctl.data + (size_t)b * 64);
+      const int32_t *k = hc + (size_t)b * taps * 16;
+      __m512i acc = _mm512_set1_epi32(BIAS);
+      for (uint32_t j = 0; j < taps; j++, k += 16) {
+        __m512i v =
+            _mm512_maskz_permutexvar_epi8(0x1111111111111111ull, idx, data);
+        acc = _mm512_add_epi32(acc,
+                               _mm512_mullo_epi32(v, _mm512_loadu_si512(k)));
+        idx = _mm512_add_epi8(idx, three);
+      }
+      _mm_storeu_si128((__m128i *)(void *)(o + b * ZBLOCK),
+                       pack16_avx512(acc));
+    }
+  }
+}
+
+/* Vertical pass, bytes [0, n) (a multiple of 64) of one output row. */
+TARGET_AVX512 static void vrow_avx512(const uint8_t *base, const int32_t *k,
+                                      uint32_t taps, size_t rowb, size_t n,
+                                      uint8_t *dst) {
+  for (size_t i = 0; i < n; i += 64) {
+    __m512i a0 = _mm512_set1_epi32(BIAS), a1 = a0, a2 = a0, a3 = a0;
+    for (uint32_t j = 0; j < taps; j++) {
+      const uint8_t *r = base + j * rowb + i;
+      __m512i w = _mm512_set1_epi32(k[j]);
+      a0 = _mm512_add_epi32(
+          a0, _mm512_mullo_epi32(_mm512_cvtepu8_epi32(LD128(r)), w));
+      a1 = _mm512_add_epi32(
+          a1, _mm512_mullo_epi32(_mm512_cvtepu8_epi32(LD128(r + 16)), w));
+      a2 = _mm512_add_epi32(
+          a2, _mm512_mullo_epi32(_mm512_cvtepu8_epi32(LD128(r + 32)), w));
+      a3 = _mm512_add_epi32(
+          a3, _mm512_mullo_epi32(_mm512_cvtepu8_epi32(LD128(r + 48)), w));
+    }
+    _mm_storeu_si128((__m128i *)(void *)(dst + i), pack16_avx512(a0));
+    _mm_storeu_si128((__m128i *)(void *)(dst + i + 16), pack16_avx512(a1));
+    _mm_storeu_si128((__m128i *)(void *)(dst + i + 32), pack16_avx512(a2));
+    _mm_storeu_si128((__m128i *)(void *)(dst + i + 48), pack16_avx512(a3));
+  }
+}
+
+/* Run the SIMD horizontal kernels `path` allows, widest first; returns
+ * the groups of each row done (the rest is left to portable C). */
+static uint32_t horizontal_x86(ims__preprocess_path path,
+                               const ims_image *src, uint32_t row0,
+                               uint32_t rows, const hsimd_table *h,
+                               uint32_t taps, size_t rowb, uint8_t *tmp) {
+  uint32_t g = 0, n;
+  if (path >= IMS__PATH_AVX512 && h->blocks > 0) {
+    hpass_avx512(src, row0, rows, h, taps, h->blocks, rowb, tmp);
+    g = h->blocks * 4;
+  }
+  n = (h->groups - g) & ~7u;
+  if (path >= IMS__PATH_AVX2 && n > 0) {
+    hpass_avx2(src, row0, rows, h, taps, g, g + n, rowb, tmp);
+    g += n;
+  }
+  n = (h->groups - g) & ~3u;
+  if (path >= IMS__PATH_SSE41 && n > 0) {
+    hpass_sse41(src, row0, rows, h, taps, g, g + n, rowb, tmp);
+    g += n;
+  }
+  return g;
+}
+
+/* Same for one row of the vertical pass; returns the bytes done. */
+static size_t vertical_x86(ims__preprocess_path path, const uint8_t *base,
+                           const int32_t *k, uint32_t taps, size_t rowb,
+                           uint8_t *dst) {
+  size_t i = 0, n;
+  if (path >= IMS__PATH_AVX512) {
+    i = rowb & ~(size_t)63;
+    vrow_avx512(base, k, taps, rowb, i, dst);
+  }
+  n = (rowb - i) & ~(size_t)31;
+  if (path >= IMS__PATH_AVX2 && n > 0) {
+    vrow_avx2(base, k, taps, rowb, i, i + n, dst);
+    i += n;
+  }
+  n = (rowb - i) & ~(size_t)15;
+  if (path >= IMS__PATH_SSE41 && n > 0) {
+    vrow_sse41(base, k, taps, rowb, i, i + n, dst);
+    i += n;
+  }
+  return i;
+}
+
+#endif /* IMS_HAVE_X86_SIMD */
+
+/* ---- 5. dispatch ------------------------------------------------------- */
+
+/* Horizontal pass over input rows row0 .. row0 + rows - 1 with `path`. */
+static void horizontal(ims__preprocess_path path, const ims_image *src,
+                       const cache_slot *slot, uint32_t row0, uint32_t rows,
+                       uint32_t cw, uint8_t *tmp) {
+  uint32_t g = 0, rowb = 3 * cw;
+#ifdef IMS_HAVE_X86_SIMD
+  if (path != IMS__PATH_SCALAR)
+    g = horizontal_x86(path, src, row0, rows, &slot->hs, slot->x.taps, rowb,
+                       tmp);
+#endif
+  if (g == 0) {
+    horizontal_c(src, &slot->x, row0, rows, cw, tmp);
+    return;
+  }
+  if (g * GROUP == rowb) return;
+  for (uint32_t r = 0; r < rows; r++)
+    horizontal_bytes(src->pixels + (size_t)(row0 + r) * src->stride,
+                     (const uint32_t *)(const void *)slot->x.start.data,
+                     (const int32_t *)(const void *)slot->x.coef.data,
+                     slot->x.taps, g * GROUP, rowb, tmp + (size_t)r * rowb);
+}
+
 /* Vertical pass: crop_h output rows from tmp (whose first row is input
- * row row0) into dst, rowb bytes per row. */
-static void vertical(const uint8_t *tmp, const axis_table *t, uint32_t row0,
-                     uint32_t ch, size_t rowb, uint8_t *restrict dst) {
+ * row row0) into dst, rowb bytes per row, with `path`. */
+static void vertical(ims__preprocess_path path, const uint8_t *tmp,
+                     const axis_table *t, uint32_t row0, uint32_t ch,
+                     size_t rowb, uint8_t *restrict dst) {
   const uint32_t *start = (const uint32_t *)(const void *)t->start.data;
   const int32_t *coef = (const int32_t *)(const void *)t->coef.data;
   for (uint32_t y = 0; y < ch; y++, dst += rowb) {
     const uint8_t *base = tmp + (size_t)(start[y] - row0) * rowb;
     const int32_t *k = coef + (size_t)y * t->taps;
     size_t i = 0;
-    for (; i + VBLOCK <= rowb; i += VBLOCK)
-      vertical_block(base, k, t->taps, rowb, i, VBLOCK, dst);
-    if (i < rowb) vertical_block(base, k, t->taps, rowb, i, rowb - i, dst);
+#ifdef IMS_HAVE_X86_SIMD
+    if (path != IMS__PATH_SCALAR)
+      i = vertical_x86(path, base, k, t->taps, rowb, dst);
+#endif
+    vertical_c(base, k, t->taps, rowb, i, dst);
   }
 }
 
-/* ---- 3. public functions ----------------------------------------------- */
+/* ---- 6. public functions ----------------------------------------------- */
 
 static const char *const path_names[] = {"auto", "scalar", "sse41", "avx2",
                                          "avx512"};
 
 /* Can this build and this CPU run `path`? */
 static int path_supported(ims__preprocess_path path) {
+#ifdef IMS_HAVE_X86_SIMD
+  __builtin_cpu_init();
+  switch (path) {
+    case IMS__PATH_SSE41: return __builtin_cpu_supports("sse4.1");
+    case IMS__PATH_AVX2: return __builtin_cpu_supports("avx2");
+    case IMS__PATH_AVX512:
+      return __builtin_cpu_supports("avx2") &&
+             __builtin_cpu_supports("avx512f") &&
+             __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vbmi");
+    default: break;
+  }
+#endif
   return path == IMS__PATH_SCALAR;
 }
 
@@ -291,6 +731,10 @@ void ims_preprocessor_destroy(ims_preprocessor *pre) {
     ims__buf_free(&pre->cache[i].x.coef);
     ims__buf_free(&pre->cache[i].y.start);
     ims__buf_free(&pre->cache[i].y.coef);
+    ims__buf_free(&pre->cache[i].hs.off);
+    ims__buf_free(&pre->cache[i].hs.ctl);
+    ims__buf_free(&pre->cache[i].hs.coef);
+    ims__buf_free(&pre->cache[i].hs.zctl);
   }
   ims__buf_free(&pre->tmp);
   ims__buf_free(&pre->weights);
@@ -368,7 +812,8 @@ ims_status ims_preprocess(ims_preprocessor *pre, const ims_image *src,
   size_t rowb = (size_t)pre->crop_w * 3;
   st = ims__buf_reserve(&pre->tmp, (size_t)(row1 - row0) * rowb, err);
   if (st != IMS_OK) return st;
-  horizontal(src, &slot->x, row0, row1 - row0, pre->crop_w, pre->tmp.data);
-  vertical(pre->tmp.data, &slot->y, row0, pre->crop_h, rowb, dst);
+  horizontal(pre->path, src, slot, row0, row1 - row0, pre->crop_w,
+             pre->tmp.data);
+  vertical(pre->path, pre->tmp.data, &slot->y, row0, pre->crop_h, rowb, dst);
   return IMS_OK;
 }
