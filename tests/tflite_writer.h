@@ -21,8 +21,9 @@
  * writer appends forward and patches offsets), which the format allows.
  * Constant data is copied as host bytes (tests run little-endian).
  *
- * Errors: out of memory or an index out of range makes the writer "failed";
- * tfw_finish() then returns NULL. Tests assert on that.
+ * Errors: out of memory, a rank above TFW_MAX_RANK or more than 4 operator
+ * inputs makes the writer "failed"; tfw_finish() then returns NULL. Tests
+ * assert on that. Tensor ids are not checked (tests may write bad ones).
  *
  * Threading: a tfw belongs to one thread.
  */
