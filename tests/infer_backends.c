@@ -5,16 +5,15 @@
  * On the 24 reference inputs (the .rgb files of
  * ../shared/reference/armnn-cpuref) and both shared models, an engine
  * forced onto XNNPACK (one thread, one image at a time) and one forced
- * onto oneDNN for its 1x1 convolutions (two
- * threads, all 24 images in one batch, so layers split across images and
- * workers) must agree to within one output step, 1/256, on every output.
- * (They are in fact bit-identical - same integer math, same rounding - and
+ * onto oneDNN for its convolutions (two threads, all 24 images in one
+ * batch, so layers split across images and workers) must agree to within
+ * one output step, 1/256, on every output. (They are in fact bit-identical - same integer math, same rounding - and
  * the test prints how many outputs differ; the margin keeps it meaningful
  * should a future oneDNN round one requantization differently.) Then the
- * oneDNN engine again at batch 1 and 5 (other chunk
- * boundaries) must reproduce its batch-24 results exactly. Skips where
- * oneDNN has no JIT int8 kernel for this CPU. Also: both FORCE flags at
- * once are refused.
+ * oneDNN engine again at batch 1 on 3 threads and batch 5 on 2 (other
+ * chunk boundaries) must reproduce its batch-24 results exactly. Skips
+ * where oneDNN has no JIT int8 kernel for this CPU. Also: both FORCE flags
+ * at once are refused.
  */
 #include <dirent.h>
 
@@ -104,8 +103,10 @@ static void backends_agree(const char *model_file) {
   fprintf(stderr, "%s: oneDNN vs XNNPACK: largest difference %.5f, %zu of "
           "%zu outputs differ\n", model_file, worst, differ, n * OUTS);
   for (size_t step = 1; step <= 5; step += 4) {
-    float *again = run_all(model, IMS_ENGINE_FLAG_FORCE_ONEDNN, 2, rgb, n,
-                           step);
+    /* 3 threads at batch 1: convolutions split into top, middle and
+     * bottom rows; 2 threads at batch 5: into 3 + 2 images. */
+    float *again = run_all(model, IMS_ENGINE_FLAG_FORCE_ONEDNN,
+                           step == 1 ? 3 : 2, rgb, n, step);
     ASSERT(memcmp(again, dnnl, n * OUTS * sizeof *again) == 0);
     free(again);
   }

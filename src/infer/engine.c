@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * engine.c - ims_engine: runs a loaded model on XNNPACK, with 1x1 int8
+ * engine.c - ims_engine: runs a loaded model on XNNPACK, with quantized
  * convolutions on oneDNN where that is faster (see model.h for the
  * contract and the IMS_ENGINE_FLAG_* backend choice, infer.h for how a
  * graph becomes steps).

@@ -11,9 +11,9 @@
  * reshapes are views and cost nothing. Activations live at fixed offsets in
  * one arena sized for max_batch, so a run allocates nothing.
  *
- * 1x1 quantized convolutions and fully connected layers may instead be
- * oneDNN matrix multiplications (dnnl_ops.c): IMS__STEP_DNNL steps, whose
- * weights oneDNN packs once at creation, sharing the arena's NHWC buffers.
+ * Quantized convolutions and fully connected layers may instead run on
+ * oneDNN (dnnl_ops.c): IMS__STEP_DNNL steps, whose weights oneDNN packs
+ * once at creation, sharing the arena's NHWC buffers.
  *
  * Threading: an engine and its steps belong to one thread at a time;
  * XNNPACK fans each operator out over the engine's pthreadpool, and
@@ -36,7 +36,7 @@ typedef enum ims__step_kind {
   IMS__STEP_LUT8,         /* 8-bit -> 8-bit requantization by table */
   IMS__STEP_DEQUANT8,     /* 8-bit -> float32 by table */
   IMS__STEP_SOFTMAX_Q8,   /* 8-bit softmax, computed in float */
-  IMS__STEP_DNNL          /* a oneDNN int8 matmul (dnnl_ops.c) */
+  IMS__STEP_DNNL          /* oneDNN int8 matmul/conv (dnnl_ops.c) */
 } ims__step_kind;
 
 typedef struct ims__dnnl_ctx ims__dnnl_ctx;   /* engine-wide oneDNN state */
@@ -113,9 +113,9 @@ ims_status ims__dnnl_ctx_create(size_t threads, ims__dnnl_ctx **ctx_out,
                                 ims_error *err);
 void ims__dnnl_ctx_destroy(ims__dnnl_ctx *ctx); /* NULL: no-op */
 
-/* Whether oneDNN's int8 matmul path applies to this node at all (1x1
- * stride-1 unpadded ungrouped CONV_2D or FULLY_CONNECTED, 8-bit types
- * oneDNN can represent). Pure; no oneDNN calls. */
+/* Whether dnnl_ops.c can run this node at all: a 1x1 stride-1 unpadded
+ * CONV_2D or a FULLY_CONNECTED (int8 or uint8), or another int8 CONV_2D /
+ * depthwise (multiplier 1) with symmetric weights. Pure; no oneDNN calls. */
 bool ims__dnnl_eligible(const ims_model *model, const ims__node *node);
 
 /* Make `step` (in/out resolved) an IMS__STEP_DNNL step. *taken_out is set
