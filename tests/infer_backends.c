@@ -7,9 +7,10 @@
  * forced onto XNNPACK (one thread, one image at a time) and one forced
  * onto oneDNN for its convolutions (two threads, all 24 images in one
  * batch, so layers split across images and workers) must agree to within
- * one output step, 1/256, on every output. (They are in fact bit-identical - same integer math, same rounding - and
- * the test prints how many outputs differ; the margin keeps it meaningful
- * should a future oneDNN round one requantization differently.) Then the
+ * one output step, 1/256, on every output. (They are in fact
+ * bit-identical - same integer math, same rounding - and the test prints
+ * how many outputs differ; the margin keeps it meaningful should a future
+ * oneDNN round one requantization differently.) Then the
  * oneDNN engine again at batch 1 on 3 threads and batch 5 on 2 (other
  * chunk boundaries) must reproduce its batch-24 results exactly. Skips
  * where oneDNN has no JIT int8 kernel for this CPU. Also: both FORCE flags
