@@ -10,6 +10,7 @@
  *   batch.h   decode + preprocess a batch on several threads
  *   bucket.h  buckets of images (dir://) the producer fills, the stream reads
  *   classifier.h  decode + preprocess + inference + top-K as one object
+ *   stream.h  the stream classifier: micro-batches, checkpoint, sinks
  */
 #ifndef IMGSTREAM_IMGSTREAM_H
 #define IMGSTREAM_IMGSTREAM_H
@@ -38,5 +39,6 @@ IMS_API const char *ims_version(void);
 #include "imgstream/batch.h"
 #include "imgstream/bucket.h"
 #include "imgstream/classifier.h"
+#include "imgstream/stream.h"
 
 #endif /* IMGSTREAM_IMGSTREAM_H */

@@ -28,6 +28,7 @@ enum {
   "            3 model or labels unusable, 4 output not written\n"
 
 int cmd_classify(int argc, char **argv);
+int cmd_stream(int argc, char **argv);
 
 /* Flush and check stdout; returns IMS_EXIT_OUTPUT (with a message on
  * stderr) if anything written to it was lost, else `code`. */
@@ -70,5 +71,12 @@ int cli_find_labels(const char *model_path, const cli_dirs *dirs, char *out);
 
 /* Print "looked in:" and every directory of *dirs to `f`. */
 void cli_print_dirs(FILE *f, const cli_dirs *dirs, const char *name);
+
+/* Resolve --model and --labels (NULL = the defaults, searched as above)
+ * into model_out and labels_out (CLI_PATH_MAX bytes each). Returns 0, or
+ * IMS_EXIT_MODEL after explaining on stderr where it looked and how to get
+ * the model. */
+int cli_resolve_model(const char *model, const char *labels,
+                      char *model_out, char *labels_out);
 
 #endif /* IMS_CLI_CLI_H */

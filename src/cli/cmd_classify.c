@@ -186,50 +186,12 @@ static const char *strip_path(const char *msg, const char *path) {
   return msg;
 }
 
-/* Resolve the model path into buf. Returns 0, or IMS_EXIT_MODEL after
- * explaining where it looked and how to get the model. */
-static int find_model(const classify_opts *o, const cli_dirs *dirs,
-                      char *buf) {
-  if (o->model != NULL) {
-    snprintf(buf, CLI_PATH_MAX, "%s", o->model);
-    return 0;
-  }
-  if (cli_find_in_dirs(dirs, CLI_DEFAULT_MODEL, buf) == 0) return 0;
-  fprintf(stderr, "imgstream: no model given and the default is missing\n");
-  cli_print_dirs(stderr, dirs, CLI_DEFAULT_MODEL);
-  fprintf(stderr,
-          "to get it, run scripts/fetch-model: it downloads\n  %s\n"
-          "(SHA-256 %s)\n"
-          "into the last directory above and verifies it; or pass "
-          "--model FILE\n",
-          CLI_MODEL_URL, CLI_MODEL_SHA256);
-  return IMS_EXIT_MODEL;
-}
-
-/* Resolve model and labels paths (model_path, labels_path: CLI_PATH_MAX).
- * Returns 0 or IMS_EXIT_MODEL (message printed). */
-static int find_model_files(const classify_opts *o, char *model_path,
-                            char *labels_path) {
-  cli_dirs dirs;
-  cli_models_dirs(&dirs);
-  if (find_model(o, &dirs, model_path) != 0) return IMS_EXIT_MODEL;
-  if (o->labels != NULL) {
-    snprintf(labels_path, CLI_PATH_MAX, "%s", o->labels);
-  } else if (cli_find_labels(model_path, &dirs, labels_path) != 0) {
-    fprintf(stderr, "imgstream: no label file given and the default is "
-                    "missing; pass --labels FILE\n");
-    cli_print_dirs(stderr, &dirs, CLI_DEFAULT_LABELS);
-    return IMS_EXIT_MODEL;
-  }
-  return 0;
-}
-
 /* Create the classifier for batches of min(nimages, --batch). Returns 0
  * or an exit code (message printed). */
 static int create_pipeline(classify_ctx *c, const classify_opts *o,
                            size_t nimages) {
   char model_path[CLI_PATH_MAX], labels_path[CLI_PATH_MAX];
-  int rc = find_model_files(o, model_path, labels_path);
+  int rc = cli_resolve_model(o->model, o->labels, model_path, labels_path);
   if (rc != 0) return rc;
   c->batch = nimages < o->batch ? nimages : o->batch;
   ims_classifier_options co;

@@ -10,6 +10,8 @@
  *   4. ${XDG_CACHE_HOME:-$HOME/.cache}/imgstream/models, where
  *      scripts/fetch-model puts what it downloads
  *
+ * cli_resolve_model() applies this to --model/--labels for every command.
+ *
  * Not here: loading or validating the files; nothing is ever downloaded.
  *
  * Threading: reads the environment; call from the main thread only.
@@ -81,4 +83,37 @@ void cli_print_dirs(FILE *f, const cli_dirs *dirs, const char *name) {
     if (realpath(dirs->dir[i], real) != NULL) shown = real;
     fprintf(f, "  %s\n", shown);
   }
+}
+
+/* The default model is missing: say where we looked and how to get it. */
+static void explain_missing_model(const cli_dirs *dirs) {
+  fprintf(stderr, "imgstream: no model given and the default is missing\n");
+  cli_print_dirs(stderr, dirs, CLI_DEFAULT_MODEL);
+  fprintf(stderr,
+          "to get it, run scripts/fetch-model: it downloads\n  %s\n"
+          "(SHA-256 %s)\n"
+          "into the last directory above and verifies it; or pass "
+          "--model FILE\n",
+          CLI_MODEL_URL, CLI_MODEL_SHA256);
+}
+
+int cli_resolve_model(const char *model, const char *labels,
+                      char *model_out, char *labels_out) {
+  cli_dirs dirs;
+  cli_models_dirs(&dirs);
+  if (model != NULL) {
+    snprintf(model_out, CLI_PATH_MAX, "%s", model);
+  } else if (cli_find_in_dirs(&dirs, CLI_DEFAULT_MODEL, model_out) != 0) {
+    explain_missing_model(&dirs);
+    return IMS_EXIT_MODEL;
+  }
+  if (labels != NULL) {
+    snprintf(labels_out, CLI_PATH_MAX, "%s", labels);
+  } else if (cli_find_labels(model_out, &dirs, labels_out) != 0) {
+    fprintf(stderr, "imgstream: no label file given and the default is "
+                    "missing; pass --labels FILE\n");
+    cli_print_dirs(stderr, &dirs, CLI_DEFAULT_LABELS);
+    return IMS_EXIT_MODEL;
+  }
+  return 0;
 }

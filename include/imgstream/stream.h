@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * stream.h - the stream classifier: a micro-batch engine that takes new
+ * objects from a bucket in arrival order, classifies them, writes one row
+ * per image to its sinks and keeps a Spark-style checkpoint so that every
+ * image reaches each file sink exactly once across crashes and restarts.
+ *
+ * Pieces (each its own object):
+ *   ims_stream_io  file-system hooks (open/write/fsync/rename/ftruncate/
+ *                  close) used for the checkpoint and the file sinks, so
+ *                  tests inject ENOSPC/EIO where SQLite uses aSyscall[]
+ *   ims_sink       where rows go: console table, JSON lines, CSV, or a
+ *                  dead-letter file of the images that failed
+ *   ims_stream     the engine: bucket + classifier + sinks + checkpoint
+ *
+ * Exactly-once protocol (checkpoint DIR, like Spark's checkpointLocation):
+ *   1. offsets/<id>: the batch's keys, written durably (tmp, fsync, rename,
+ *      fsync dir) BEFORE the batch is processed
+ *   2. every sink writes the batch's rows and fsyncs them
+ *   3. commits/<id> written durably
+ * On start, keys of committed batches are never taken again; a batch with
+ * offsets but no commit is replayed with the same id and keys, and each
+ * file sink first drops the rows of batches >= id it already holds.
+ *
+ * Lifecycle: sinks: ims_sink_open -> (given to one engine) -> ims_sink_close
+ * after the engine is destroyed. Engine: ims_stream_create -> ims_stream_run
+ * (returns when stopped, idle or out of batches; may be called again) ->
+ * ims_stream_destroy.
+ *
+ * Threading: an engine and its sinks belong to the thread that calls
+ * ims_stream_run; only ims_stream_stop may be called from elsewhere
+ * (another thread or a signal handler).
+ */
+#ifndef IMGSTREAM_STREAM_H
+#define IMGSTREAM_STREAM_H
+
+#include "imgstream/bucket.h"
+#include "imgstream/classifier.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- file-system hooks ---- */
+
+/* Each hook behaves like the POSIX call of the same name: -1 (or a short
+ * count for write) with errno set on failure. `ctx` is the table's ctx. */
+typedef struct ims_stream_io {
+  void *ctx; /* input: passed to every hook; BORROWED */
+  int (*open)(void *ctx, const char *path, int flags, int mode);
+  long (*write)(void *ctx, int fd, const void *buf, size_t n);
+  int (*fsync)(void *ctx, int fd);
+  int (*rename)(void *ctx, const char *from, const char *to);
+  int (*ftruncate)(void *ctx, int fd, int64_t length);
+  int (*close)(void *ctx, int fd);
+} ims_stream_io;
+
+/// The default hooks: the POSIX calls themselves. Static, never NULL.
+IMS_API const ims_stream_io *ims_stream_io_posix(void);
+
+/* ---- rows and sinks ---- */
+
+/* One output row: one image of one batch. */
+typedef struct ims_stream_row {
+  int64_t batch;              /* input: batch id */
+  const char *path;           /* input: object key "category/file" */
+  const char *label;          /* input: the category folder ("" if none) */
+  const char *class_id;       /* input: top-1 WordNet id; NULL on error */
+  const char *desc;           /* input: top-1 name; NULL on error */
+  float score;                /* input: top-1 probability */
+  const char *error;          /* input: NULL, or why the image failed */
+  int64_t event_time_ms;      /* input: when the object landed (epoch ms) */
+  int64_t processing_time_ms; /* input: when it was classified (epoch ms) */
+} ims_stream_row;
+
+typedef struct ims_sink ims_sink;
+
+/* ims_sink_open flags. */
+/// Replay-safe file sinks: before writing batch N, drop the rows of
+/// batches >= N the file already holds (set when a checkpoint is used;
+/// without it, file sinks only append).
+#define IMS_SINK_TRUNCATE_REPLAY 0x1u
+
+/// Open a sink.
+/// @param spec  "console" (table on stdout), "jsonl:FILE", "csv:FILE" or
+///              "dead-letter:FILE" (JSON lines of the failed images only).
+///              COPIED.
+/// @param io    file hooks, BORROWED (must outlive the sink); NULL = POSIX.
+/// On open a file sink repairs its file: a torn last line (no '\n') is
+/// cut off. A new CSV file gets its header.
+/// @retval IMS_ERR_INVALID_ARG  unknown spec
+/// @retval IMS_ERR_IO           message names the file
+IMS_API ims_status ims_sink_open(const char *spec, uint32_t flags,
+                                 const ims_stream_io *io, ims_sink **out,
+                                 ims_error *err);
+
+/// Close a sink. NULL is a no-op.
+IMS_API void ims_sink_close(ims_sink *sink);
+
+/// The sink's spec as given to ims_sink_open. BORROWED.
+IMS_API const char *ims_sink_name(const ims_sink *sink);
+
+/// Write one batch's rows (all with rows[i].batch == batch) and make them
+/// durable (fsync for files, a flush for the console). n may be 0.
+/// @retval IMS_ERR_IO  nothing of this batch is durable; the message names
+///                     the sink and file (e.g. "No space left on device")
+IMS_API ims_status ims_sink_write(ims_sink *sink, int64_t batch,
+                                  const ims_stream_row *rows, size_t n,
+                                  ims_error *err);
+
+/* ---- the engine ---- */
+
+typedef struct ims_stream ims_stream;
+
+/// Called after each committed batch, on the thread running
+/// ims_stream_run, never inside ims_stream_create. `json` is one progress
+/// record (like Spark's StreamingQueryProgress), BORROWED for the call.
+typedef void (*ims_stream_progress_fn)(void *ctx, const char *json);
+
+/* Options of ims_stream_create. Zero fields take the defaults. */
+typedef struct ims_stream_options {
+  uint32_t max_files_per_trigger; /* input: images per batch; 0 = 1 */
+  uint32_t trigger_interval_ms;   /* input: 0 = a batch as soon as data is
+                                     there; else Spark's ProcessingTime:
+                                     batches start on interval
+                                     boundaries */
+  const char *checkpoint_dir;     /* input: NULL = no checkpoint (no
+                                     replay, no exactly-once). COPIED */
+  const ims_stream_io *io;        /* input: checkpoint file hooks; NULL =
+                                     POSIX. BORROWED */
+  uint64_t max_batches;           /* input: stop after this many batches
+                                     in one run; 0 = no limit */
+  uint32_t until_idle_ms;         /* input: stop when nothing new came for
+                                     this long; 0 = never */
+  uint32_t poll_interval_ms;      /* input: re-list the bucket at least
+                                     this often when idle; 0 = 1000 */
+  ims_stream_progress_fn on_progress; /* input: NULL = none */
+  void *progress_ctx;             /* input: passed to on_progress */
+} ims_stream_options;
+
+/// Create an engine. Reads the checkpoint (if any): committed keys, the
+/// batch to replay and the next batch id.
+/// @param bucket      BORROWED: must outlive the engine. Open it with
+///                    IMS_BUCKET_WATCH for early wake-ups.
+/// @param classifier  BORROWED; its max_batch must be at least
+///                    max_files_per_trigger.
+/// @param sinks       `nsinks` sinks, BORROWED (the array is COPIED).
+/// @param options     COPIED; NULL = defaults.
+/// @retval IMS_ERR_INVALID_ARG  max_batch too small, nsinks == 0
+/// @retval IMS_ERR_IO           checkpoint unreadable or inconsistent
+IMS_API ims_status ims_stream_create(ims_bucket *bucket,
+                                     ims_classifier *classifier,
+                                     ims_sink *const *sinks, size_t nsinks,
+                                     const ims_stream_options *options,
+                                     ims_stream **out, ims_error *err);
+
+/// Run micro-batches until ims_stream_stop (the batch in flight is
+/// finished and committed first), max_batches, or until_idle_ms.
+/// @retval IMS_OK     stopped cleanly; everything taken is committed
+/// @retval IMS_ERR_IO a sink, the checkpoint or the bucket failed; the
+///                    message names it. The failed batch is not committed
+///                    and is replayed by the next engine on this checkpoint.
+/// @retval IMS_ERR_BACKEND  inference failed (batch not committed)
+IMS_API ims_status ims_stream_run(ims_stream *s, ims_error *err);
+
+/// Ask a running engine to stop after the batch in flight. Async-signal-
+/// safe (it only sets a flag); may be called from any thread.
+IMS_API void ims_stream_stop(ims_stream *s);
+
+/// Batches committed by this engine so far, and rows they held.
+IMS_API uint64_t ims_stream_batches_done(const ims_stream *s);
+IMS_API uint64_t ims_stream_rows_done(const ims_stream *s);
+
+/// Free the engine (not the bucket, classifier or sinks). NULL is a no-op.
+IMS_API void ims_stream_destroy(ims_stream *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IMGSTREAM_STREAM_H */

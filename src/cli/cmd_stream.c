@@ -1,0 +1,374 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cmd_stream.c - `imgstream stream`: the stream classifier. Watches a
+ * bucket, classifies each new image once, in arrival order, in
+ * micro-batches, and writes label / prediction / processing time rows to
+ * the sinks (console table by default), with a checkpoint for
+ * exactly-once results across crashes (libimgstream's ims_stream).
+ *
+ * SIGINT/SIGTERM: the handler only calls ims_stream_stop (async-signal-
+ * safe); the batch in flight is finished and committed, then exit 0.
+ *
+ * Not here: anything of the engine; model lookup is locate.c.
+ *
+ * Sections: 1. options  2. setup  3. signals and progress  4. entry point
+ *
+ * Threading: main thread; the classifier runs on its own pools.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "imgstream/imgstream.h"
+#include "imgstream/stream.h"
+
+/* ---- 1. options ---- */
+
+enum {
+  OPT_CHECKPOINT = 256, OPT_DEAD_LETTER, OPT_MAX_BATCHES, OPT_MAX_FILES,
+  OPT_PROGRESS, OPT_SINK, OPT_SOURCE, OPT_TRIGGER, OPT_UNTIL_IDLE
+};
+
+/* Long options. MUST stay alphasorted by name. */
+static const struct option long_options[] = {
+    {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
+    {"dead-letter", required_argument, NULL, OPT_DEAD_LETTER},
+    {"help", no_argument, NULL, 'h'},
+    {"labels", required_argument, NULL, 'l'},
+    {"max-batches", required_argument, NULL, OPT_MAX_BATCHES},
+    {"max-files-per-trigger", required_argument, NULL, OPT_MAX_FILES},
+    {"model", required_argument, NULL, 'm'},
+    {"progress", required_argument, NULL, OPT_PROGRESS},
+    {"sink", required_argument, NULL, OPT_SINK},
+    {"source", required_argument, NULL, OPT_SOURCE},
+    {"threads", required_argument, NULL, 't'},
+    {"trigger-interval", required_argument, NULL, OPT_TRIGGER},
+    {"until-idle", required_argument, NULL, OPT_UNTIL_IDLE},
+    {"verbose", no_argument, NULL, 'v'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0}};
+
+#define MAX_SINKS 8
+
+typedef struct stream_opts {
+  const char *source;          /* --source URL */
+  const char *model;           /* --model, NULL = default */
+  const char *labels;          /* --labels, NULL = next to the model */
+  const char *checkpoint;      /* --checkpoint DIR */
+  const char *dead_letter;     /* --dead-letter FILE */
+  const char *progress;        /* --progress FILE */
+  const char *sinks[MAX_SINKS];/* --sink SPEC, in order */
+  size_t nsinks;               /* entries in sinks */
+  uint64_t max_files;          /* --max-files-per-trigger */
+  uint64_t trigger_ms;         /* --trigger-interval */
+  uint64_t threads;            /* --threads, 0 = all cores */
+  uint64_t max_batches;        /* --max-batches, 0 = no limit */
+  uint64_t until_idle_ms;      /* --until-idle, 0 = never */
+  bool verbose;                /* -v: progress records on stderr */
+  bool help, version;          /* --help, --version */
+} stream_opts;
+
+static void usage(FILE *out) {
+  fprintf(out,
+      "usage: imgstream stream --source dir://BUCKET [options]\n\n"
+      "Classify each new image of a bucket once, in arrival order, in\n"
+      "micro-batches (like the user's Spark Structured Streaming job),\n"
+      "and write label, prediction and processing time rows to sinks.\n\n"
+      "options:\n"
+      "      --source URL             bucket to read (dir://PATH)\n"
+      "  -m, --model FILE             TFLite model (default %s,\n"
+      "                               found as for 'imgstream classify')\n"
+      "  -l, --labels FILE            class labels (default: next to the "
+      "model)\n"
+      "      --max-files-per-trigger N  images per micro-batch (default 1)\n"
+      "      --trigger-interval MS    0 (default): a batch as soon as "
+      "images\n"
+      "                               land; else at most one batch per MS\n"
+      "      --checkpoint DIR         write-ahead log and commits: a "
+      "restart\n"
+      "                               neither loses nor repeats an image\n"
+      "      --sink SPEC              console (default), jsonl:FILE or\n"
+      "                               csv:FILE; repeat for several\n"
+      "      --dead-letter FILE       one JSON line per image that failed\n"
+      "      --progress FILE          one JSON progress record per batch\n"
+      "  -v, --verbose                progress records on stderr\n"
+      "  -t, --threads N              decode/inference threads (default: "
+      "all)\n"
+      "      --max-batches N          stop after N batches\n"
+      "      --until-idle MS          stop when nothing new came for MS\n"
+      "  -h, --help                   show this help\n"
+      "      --version                show the version\n\n"
+      "SIGINT or SIGTERM finishes and commits the batch in flight, then\n"
+      "exits 0. An image that cannot be decoded gives a row with an error\n"
+      "(and a dead-letter line); the stream goes on.\n"
+      "exit codes: 0 ok, 1 the stream stopped on an error (sink, "
+      "checkpoint\n"
+      "            or bucket), 2 usage error, 3 model or labels unusable,\n"
+      "            4 output not written\n",
+      CLI_DEFAULT_MODEL);
+}
+
+static int parse_number(const char *name, const char *arg, uint64_t min,
+                        uint64_t max, uint64_t *out) {
+  char *end = NULL;
+  errno = 0;
+  unsigned long long v = strtoull(arg, &end, 10);
+  if (arg[0] == '-' || arg[0] == '\0' || *end != '\0' || errno != 0 ||
+      v < min || v > max) {
+    fprintf(stderr,
+            "imgstream stream: --%s wants a number from %" PRIu64
+            " to %" PRIu64 ", got '%s'\n", name, min, max, arg);
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+static int add_sink(stream_opts *o, const char *spec) {
+  if (o->nsinks == MAX_SINKS) {
+    fprintf(stderr, "imgstream stream: at most %d sinks\n", MAX_SINKS);
+    return -1;
+  }
+  o->sinks[o->nsinks++] = spec;
+  return 0;
+}
+
+static int apply_option(stream_opts *o, int c, char **argv) {
+  switch (c) {
+    case OPT_CHECKPOINT: o->checkpoint = optarg; return 0;
+    case OPT_DEAD_LETTER: o->dead_letter = optarg; return 0;
+    case 'h': o->help = true; return 0;
+    case 'l': o->labels = optarg; return 0;
+    case OPT_MAX_BATCHES:
+      return parse_number("max-batches", optarg, 1, UINT64_MAX / 2,
+                          &o->max_batches);
+    case OPT_MAX_FILES:
+      return parse_number("max-files-per-trigger", optarg, 1, 4096,
+                          &o->max_files);
+    case 'm': o->model = optarg; return 0;
+    case OPT_PROGRESS: o->progress = optarg; return 0;
+    case OPT_SINK: return add_sink(o, optarg);
+    case OPT_SOURCE: o->source = optarg; return 0;
+    case 't': return parse_number("threads", optarg, 1, 1024, &o->threads);
+    case OPT_TRIGGER:
+      return parse_number("trigger-interval", optarg, 0, 86400000,
+                          &o->trigger_ms);
+    case OPT_UNTIL_IDLE:
+      return parse_number("until-idle", optarg, 1, 86400000,
+                          &o->until_idle_ms);
+    case 'v': o->verbose = true; return 0;
+    case 'V': o->version = true; return 0;
+    case ':':
+      fprintf(stderr, "imgstream stream: %s needs a value\n",
+              argv[optind - 1]);
+      return -1;
+    default:
+      fprintf(stderr, "imgstream stream: unknown option '%s'; see "
+                      "'imgstream stream --help'\n", argv[optind - 1]);
+      return -1;
+  }
+}
+
+static int parse_options(int argc, char **argv, stream_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->max_files = 1;
+  optind = 1;
+  opterr = 0;
+  for (;;) {
+    int c = getopt_long(argc, argv, ":hl:m:t:v", long_options, NULL);
+    if (c == -1) break;
+    if (apply_option(o, c, argv) != 0) return -1;
+  }
+  if (optind < argc) {
+    fprintf(stderr, "imgstream stream: unexpected argument '%s'\n",
+            argv[optind]);
+    return -1;
+  }
+  if (o->nsinks == 0) o->sinks[o->nsinks++] = "console";
+  return 0;
+}
+
+/* ---- 2. setup ---- */
+
+/* Everything one run holds. */
+typedef struct stream_ctx {
+  ims_bucket *bucket;           /* the source */
+  ims_classifier *clf;          /* model + decoders + engine */
+  ims_sink *sinks[MAX_SINKS + 1]; /* --sink ones, then the dead letter */
+  size_t nsinks;                /* entries in sinks */
+  ims_stream *stream;           /* the engine */
+  FILE *progress;               /* --progress file, or NULL */
+  bool verbose;                 /* -v */
+} stream_ctx;
+
+static int open_classifier(stream_ctx *c, const stream_opts *o) {
+  char model[CLI_PATH_MAX], labels[CLI_PATH_MAX];
+  int rc = cli_resolve_model(o->model, o->labels, model, labels);
+  if (rc != 0) return rc;
+  ims_classifier_options co;
+  memset(&co, 0, sizeof co);
+  co.model_path = model;
+  co.labels_path = labels;
+  co.threads = (uint32_t)o->threads;
+  co.max_batch = (uint32_t)o->max_files;
+  co.top_k = 1;
+  ims_error err = {0};
+  ims_status st = ims_classifier_create(&co, &c->clf, &err);
+  if (st != IMS_OK) {
+    fprintf(stderr, "imgstream: %s\n", err.message);
+    return st == IMS_ERR_NO_MEMORY ? IMS_EXIT_FAILED : IMS_EXIT_MODEL;
+  }
+  return 0;
+}
+
+/* Open the --sink sinks and the dead-letter file. */
+static int open_sinks(stream_ctx *c, const stream_opts *o) {
+  uint32_t flags = o->checkpoint != NULL ? IMS_SINK_TRUNCATE_REPLAY : 0;
+  char spec[CLI_PATH_MAX + 16];
+  ims_error err = {0};
+  for (size_t i = 0; i <= o->nsinks; i++) {
+    if (i == o->nsinks && o->dead_letter == NULL) break;
+    if (i < o->nsinks)
+      snprintf(spec, sizeof spec, "%s", o->sinks[i]);
+    else
+      snprintf(spec, sizeof spec, "dead-letter:%s", o->dead_letter);
+    ims_status st = ims_sink_open(spec, flags, NULL, &c->sinks[i], &err);
+    if (st != IMS_OK) {
+      fprintf(stderr, "imgstream stream: %s\n", err.message);
+      return st == IMS_ERR_INVALID_ARG ? IMS_EXIT_USAGE : IMS_EXIT_FAILED;
+    }
+    c->nsinks = i + 1;
+  }
+  return 0;
+}
+
+/* ---- 3. signals and progress ---- */
+
+/* The engine the signal handler stops. Written only by the main thread
+ * before the handlers are installed and after they are reset. */
+static ims_stream *volatile running;
+
+static void on_signal(int sig) {
+  (void)sig;
+  ims_stream *s = running;
+  if (s != NULL) ims_stream_stop(s);
+}
+
+/* SIGINT/SIGTERM -> graceful stop (poll/wait calls are not restarted);
+ * SIGPIPE ignored so a closed stdout is an error, not a silent death. */
+static void set_signals(bool install) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sigemptyset(&sa.sa_mask);
+  sa.sa_handler = install ? on_signal : SIG_DFL;
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  sa.sa_handler = install ? SIG_IGN : SIG_DFL;
+  sigaction(SIGPIPE, &sa, NULL);
+}
+
+static void on_progress(void *ctx, const char *json) {
+  stream_ctx *c = ctx;
+  if (c->progress != NULL) {
+    fprintf(c->progress, "%s\n", json);
+    fflush(c->progress);
+  }
+  if (c->verbose) fprintf(stderr, "%s\n", json);
+}
+
+/* ---- 4. entry point ---- */
+
+static int open_all(stream_ctx *c, const stream_opts *o) {
+  ims_error err = {0};
+  if (ims_bucket_open(o->source, IMS_BUCKET_WATCH, &c->bucket, &err) !=
+      IMS_OK) {
+    fprintf(stderr, "imgstream stream: %s\n", err.message);
+    return IMS_EXIT_USAGE;
+  }
+  int rc = open_classifier(c, o);
+  if (rc == 0) rc = open_sinks(c, o);
+  if (rc != 0) return rc;
+  if (o->progress != NULL) {
+    c->progress = fopen(o->progress, "a");
+    if (c->progress == NULL) {
+      fprintf(stderr, "imgstream stream: %s: %s\n", o->progress,
+              strerror(errno));
+      return IMS_EXIT_FAILED;
+    }
+  }
+  ims_stream_options so;
+  memset(&so, 0, sizeof so);
+  so.max_files_per_trigger = (uint32_t)o->max_files;
+  so.trigger_interval_ms = (uint32_t)o->trigger_ms;
+  so.checkpoint_dir = o->checkpoint;
+  so.max_batches = o->max_batches;
+  so.until_idle_ms = (uint32_t)o->until_idle_ms;
+  so.on_progress = on_progress;
+  so.progress_ctx = c;
+  if (ims_stream_create(c->bucket, c->clf, c->sinks, c->nsinks, &so,
+                        &c->stream, &err) != IMS_OK) {
+    fprintf(stderr, "imgstream stream: %s\n", err.message);
+    return IMS_EXIT_FAILED;
+  }
+  return 0;
+}
+
+static void close_all(stream_ctx *c) {
+  ims_stream_destroy(c->stream);
+  for (size_t i = 0; i < c->nsinks; i++) ims_sink_close(c->sinks[i]);
+  ims_classifier_destroy(c->clf);
+  ims_bucket_close(c->bucket);
+  if (c->progress != NULL) fclose(c->progress);
+}
+
+static int stream_run(const stream_opts *o) {
+  stream_ctx c;
+  memset(&c, 0, sizeof c);
+  c.verbose = o->verbose;
+  int rc = open_all(&c, o);
+  if (rc != 0) goto fail;
+  ims_error err = {0};
+  running = c.stream;
+  set_signals(true);
+  ims_status st = ims_stream_run(c.stream, &err);
+  set_signals(false);
+  running = NULL;
+  if (st != IMS_OK) {
+    fprintf(stderr, "imgstream stream: stopped: %s\n", err.message);
+    rc = IMS_EXIT_FAILED;
+    goto fail;
+  }
+  fprintf(stderr, "imgstream stream: %" PRIu64 " batches, %" PRIu64
+          " images\n", ims_stream_batches_done(c.stream),
+          ims_stream_rows_done(c.stream));
+  rc = IMS_EXIT_OK;
+fail:
+  close_all(&c);
+  return rc;
+}
+
+int cmd_stream(int argc, char **argv) {
+  stream_opts o;
+  if (parse_options(argc, argv, &o) != 0) return IMS_EXIT_USAGE;
+  if (o.help) {
+    usage(stdout);
+    return IMS_EXIT_OK;
+  }
+  if (o.version) {
+    printf("imgstream %s\n", ims_version());
+    return IMS_EXIT_OK;
+  }
+  if (o.source == NULL) {
+    fprintf(stderr, "imgstream stream: --source dir://BUCKET is required; "
+                    "see 'imgstream stream --help'\n");
+    return IMS_EXIT_USAGE;
+  }
+  return stream_run(&o);
+}

@@ -1,0 +1,412 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * engine.c - the micro-batch engine behind ims_stream (see stream.h).
+ *
+ * One batch, in order (the exactly-once protocol):
+ *   1. take up to max_files_per_trigger new objects from the source
+ *   2. checkpoint offsets/<id> (durable)      - skipped for a replay
+ *   3. classify them (one classifier run: decode on all cores, one engine
+ *      run); a bad image becomes an error row, never a failure
+ *   4. every sink writes and syncs the rows
+ *   5. checkpoint commits/<id> (durable), then the progress record
+ * A failure in 2-5 stops the run with an error naming what failed; the
+ * batch stays uncommitted and the next engine on the checkpoint replays it.
+ *
+ * Scheduling: with trigger_interval_ms 0 a batch starts as soon as objects
+ * are queued; when the queue is empty the engine waits on the bucket
+ * (inotify) in slices of at most 100 ms (so a stop request is seen
+ * quickly) and re-lists on a wake-up or every poll_interval_ms.
+ *
+ * Stop: ims_stream_stop sets a sig_atomic_t flag, checked between batches,
+ * so the batch in flight is always finished and committed first.
+ *
+ * Sections: 1. state  2. progress  3. one batch  4. the loop
+ *           5. create/destroy
+ *
+ * Threading: ims_stream_run on one thread; ims_stream_stop from anywhere.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "stream/internal.h"
+
+/* ---- 1. state ---- */
+
+#define LATENCY_WINDOW 1000 /* rows in the latency percentiles */
+#define WAIT_SLICE_MS 100   /* longest bucket wait between stop checks */
+#define PATH_CAP 4096       /* bytes per local path */
+#define LABEL_CAP 256       /* bytes per label */
+
+/* Durations of one batch, ns. */
+typedef struct batch_times {
+  uint64_t discovery, offsets, decode, inference, sink, commit, total;
+} batch_times;
+
+struct ims_stream {
+  ims_bucket *bucket;          /* BORROWED */
+  ims_classifier *clf;         /* BORROWED */
+  ims_sink **sinks;            /* owned array of BORROWED sinks */
+  size_t nsinks;               /* entries in sinks */
+  ims_stream_options opt;      /* copy; checkpoint_dir points to ckpt_dir */
+  char *ckpt_dir;              /* owned copy, NULL = no checkpoint */
+  ims__checkpoint *cp;         /* owned, NULL without a checkpoint */
+  ims__source *src;            /* owned */
+  ims__batch_input replay;     /* owned: uncommitted batch to redo */
+  int64_t next_id;             /* id of the next new batch */
+  volatile sig_atomic_t stop;  /* set by ims_stream_stop */
+  uint64_t batches, rows;      /* committed by this engine */
+  char *paths;                 /* owned: max_files * PATH_CAP */
+  const char **pathv;          /* owned: max_files pointers into paths */
+  char *labels;                /* owned: max_files * LABEL_CAP */
+  ims_stream_row *out;         /* owned: max_files rows */
+  int64_t lat[LATENCY_WINDOW]; /* recent latencies, ms (ring) */
+  size_t lat_count, lat_pos;   /* entries used / next slot */
+  uint64_t prev_start_ns;      /* start of the previous batch, 0 none */
+  uint64_t list_ns_seen;       /* source listing time already reported */
+};
+
+/* ---- 2. progress ---- */
+
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* p50/p99 of the latency window (nearest rank). */
+static void percentiles(const ims_stream *s, int64_t *p50, int64_t *p99) {
+  int64_t sorted[LATENCY_WINDOW];
+  size_t n = s->lat_count;
+  *p50 = *p99 = 0;
+  if (n == 0) return;
+  memcpy(sorted, s->lat, n * sizeof *sorted);
+  qsort(sorted, n, sizeof *sorted, cmp_i64);
+  *p50 = sorted[(n * 50 + 99) / 100 - 1];
+  *p99 = sorted[(n * 99 + 99) / 100 - 1];
+}
+
+static double ms(uint64_t ns) { return (double)(ns / 1000) / 1000.0; }
+
+static void report_progress(ims_stream *s, int64_t id, size_t n,
+                            size_t nerr, const batch_times *t,
+                            uint64_t since_prev_ns, bool replay) {
+  if (s->opt.on_progress == NULL) return;
+  int64_t p50, p99;
+  percentiles(s, &p50, &p99);
+  char ts[40];
+  ims__iso8601_ms(ims__now_epoch_ms(), ts, sizeof ts);
+  json_t *d = json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "discovery",
+                        ms(t->discovery), "offsets", ms(t->offsets),
+                        "decode", ms(t->decode), "inference",
+                        ms(t->inference), "sink", ms(t->sink), "commit",
+                        ms(t->commit), "total", ms(t->total));
+  json_t *o = json_pack(
+      "{s:I, s:s, s:I, s:I, s:b, s:f, s:f, s:o, s:{s:I, s:I, s:I}}",
+      "batchId", (json_int_t)id, "timestamp", ts, "numInputRows",
+      (json_int_t)n, "numErrorRows", (json_int_t)nerr, "replay", replay,
+      "inputRowsPerSecond",
+      since_prev_ns ? (double)n * 1e9 / (double)since_prev_ns : 0.0,
+      "processedRowsPerSecond",
+      t->total ? (double)n * 1e9 / (double)t->total : 0.0, "durationMs", d,
+      "latencyMs", "p50", (json_int_t)p50, "p99", (json_int_t)p99, "window",
+      (json_int_t)s->lat_count);
+  char *text = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6))
+                         : NULL;
+  if (text != NULL) s->opt.on_progress(s->opt.progress_ctx, text);
+  free(text);
+  json_decref(o);
+}
+
+/* ---- 3. one batch ---- */
+
+/* Classify b's objects; results_out as ims_classifier_run_*. Objects of
+ * buckets without local paths are read into memory first. */
+static ims_status classify(ims_stream *s, const ims__batch_input *b,
+                           const ims_class_result **results_out,
+                           ims_error *err) {
+  const char **paths = s->pathv;
+  for (size_t i = 0; i < b->count; i++) {
+    char *p = s->paths + i * PATH_CAP;
+    ims_status st = ims_bucket_local_path(s->bucket, b->objects[i].key, p,
+                                          PATH_CAP, err);
+    if (st != IMS_OK) return st; /* (memory path: with non-dir buckets) */
+    paths[i] = p;
+  }
+  return ims_classifier_run_files(s->clf, b->count, paths, results_out, err);
+}
+
+/* The message without the "PATH: " prefix the decoder puts first. */
+static const char *strip_path(const char *msg, const char *path) {
+  size_t n = strlen(path);
+  if (strncmp(msg, path, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
+    return msg + n + 2;
+  return msg;
+}
+
+/* Fill s->out from the results; returns the number of error rows. */
+static size_t make_rows(ims_stream *s, const ims__batch_input *b,
+                        const ims_class_result *res) {
+  int64_t now = ims__now_epoch_ms();
+  size_t nerr = 0;
+  for (size_t i = 0; i < b->count; i++) {
+    ims_stream_row *r = &s->out[i];
+    const char *key = b->objects[i].key;
+    char *label = s->labels + i * LABEL_CAP;
+    const char *slash = strchr(key, '/');
+    snprintf(label, LABEL_CAP, "%.*s", slash ? (int)(slash - key) : 0, key);
+    memset(r, 0, sizeof *r);
+    r->batch = b->id;
+    r->path = key;
+    r->label = label;
+    r->event_time_ms = b->objects[i].event_time_ms;
+    r->processing_time_ms = now;
+    if (res[i].error.status != IMS_OK) {
+      r->error = strip_path(res[i].error.message, s->paths + i * PATH_CAP);
+      nerr++;
+    } else {
+      r->class_id = res[i].top[0].class_id;
+      r->desc = res[i].top[0].desc;
+      r->score = res[i].top[0].score;
+    }
+    s->lat[s->lat_pos] = now - r->event_time_ms;
+    s->lat_pos = (s->lat_pos + 1) % LATENCY_WINDOW;
+    if (s->lat_count < LATENCY_WINDOW) s->lat_count++;
+  }
+  return nerr;
+}
+
+static ims_status write_sinks(ims_stream *s, const ims__batch_input *b,
+                              ims_error *err) {
+  for (size_t i = 0; i < s->nsinks; i++) {
+    ims_status st = ims_sink_write(s->sinks[i], b->id, s->out, b->count, err);
+    if (st != IMS_OK) return st;
+  }
+  return IMS_OK;
+}
+
+/* Run one batch through steps 2-5 of the header. */
+static ims_status run_batch(ims_stream *s, const ims__batch_input *b,
+                            bool replay, batch_times *t, size_t *nerr_out,
+                            ims_error *err) {
+  uint64_t t0 = ims__now_mono_ns(), t1;
+  ims_status st = IMS_OK;
+  if (s->cp != NULL && !replay)
+    st = ims__checkpoint_write_offsets(s->cp, b, err);
+  if (st != IMS_OK) return st;
+  t1 = ims__now_mono_ns();
+  t->offsets = t1 - t0;
+  const ims_class_result *res = NULL;
+  st = classify(s, b, &res, err);
+  if (st != IMS_OK) return st;
+  ims_classifier_stats cs;
+  ims_classifier_get_stats(s->clf, &cs);
+  t->decode = cs.decode_ns;
+  t->inference = cs.inference_ns;
+  *nerr_out = make_rows(s, b, res);
+  t0 = ims__now_mono_ns();
+  st = write_sinks(s, b, err);
+  if (st != IMS_OK) return st;
+  t1 = ims__now_mono_ns();
+  t->sink = t1 - t0;
+  if (s->cp != NULL) st = ims__checkpoint_commit(s->cp, b->id, err);
+  if (st != IMS_OK) return st;
+  t->commit = ims__now_mono_ns() - t1;
+  s->batches++;
+  s->rows += b->count;
+  return IMS_OK;
+}
+
+/* One batch with its timing and progress record. */
+static ims_status do_batch(ims_stream *s, const ims__batch_input *b,
+                           bool replay, ims_error *err) {
+  batch_times t;
+  memset(&t, 0, sizeof t);
+  uint64_t start = ims__now_mono_ns();
+  uint64_t listed = ims__source_list_ns(s->src);
+  t.discovery = listed - s->list_ns_seen;
+  s->list_ns_seen = listed;
+  size_t nerr = 0;
+  ims_status st = run_batch(s, b, replay, &t, &nerr, err);
+  if (st != IMS_OK) return st;
+  t.total = ims__now_mono_ns() - start + t.discovery;
+  uint64_t since = s->prev_start_ns ? start - s->prev_start_ns : 0;
+  s->prev_start_ns = start;
+  report_progress(s, b->id, b->count, nerr, &t, since, replay);
+  return IMS_OK;
+}
+
+/* ---- 4. the loop ---- */
+
+/* Look for new objects, waiting at most one slice (less near the idle
+ * deadline or the next trigger). */
+static ims_status discover(ims_stream *s, uint64_t idle_since,
+                           uint64_t next_trigger, ims_error *err) {
+  uint64_t now = ims__now_mono_ns();
+  int relist = (int)s->opt.poll_interval_ms;
+  size_t pending = ims__source_pending(s->src);
+  if (pending > 0 && now >= next_trigger) {
+    if (ims__source_listing_age_ms(s->src) < relist) return IMS_OK;
+    return ims__source_refresh(s->src, 0, relist, err);
+  }
+  int64_t wait = WAIT_SLICE_MS;
+  if (next_trigger > now && (int64_t)((next_trigger - now) / 1000000u) < wait)
+    wait = (int64_t)((next_trigger - now) / 1000000u);
+  if (s->opt.until_idle_ms > 0 && pending == 0) {
+    int64_t left = (int64_t)s->opt.until_idle_ms -
+                   (int64_t)((now - idle_since) / 1000000u);
+    if (left < wait) wait = left;
+  }
+  return ims__source_refresh(s->src, wait > 0 ? (int)wait : 1, relist, err);
+}
+
+static bool idle_expired(const ims_stream *s, uint64_t idle_since) {
+  return s->opt.until_idle_ms > 0 &&
+         ims__now_mono_ns() - idle_since >=
+             (uint64_t)s->opt.until_idle_ms * 1000000u;
+}
+
+/* Replay the uncommitted batch of the checkpoint, if any. */
+static ims_status replay(ims_stream *s, uint64_t *done, ims_error *err) {
+  if (s->replay.count == 0) return IMS_OK;
+  ims_status st = do_batch(s, &s->replay, true, err);
+  if (st != IMS_OK) return st;
+  ims__batch_input_clear(&s->replay);
+  (*done)++;
+  return IMS_OK;
+}
+
+ims_status ims_stream_run(ims_stream *s, ims_error *err) {
+  uint64_t done = 0, next_trigger = 0;
+  uint64_t idle_since = ims__now_mono_ns();
+  uint64_t interval = (uint64_t)s->opt.trigger_interval_ms * 1000000u;
+  ims_status st = replay(s, &done, err);
+  while (st == IMS_OK && !s->stop &&
+         (s->opt.max_batches == 0 || done < s->opt.max_batches)) {
+    st = discover(s, idle_since, next_trigger, err);
+    if (st != IMS_OK) break;
+    uint64_t now = ims__now_mono_ns();
+    if (ims__source_pending(s->src) == 0 || now < next_trigger) {
+      if (idle_expired(s, idle_since)) break;
+      continue;
+    }
+    ims__batch_input b = {0};
+    if (ims__source_take(s->src, s->opt.max_files_per_trigger, &b) < 0) {
+      st = ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
+      break;
+    }
+    b.id = s->next_id++;
+    next_trigger = interval ? now + interval : 0;
+    st = do_batch(s, &b, false, err);
+    ims__batch_input_clear(&b);
+    idle_since = ims__now_mono_ns();
+    done++;
+  }
+  return st;
+}
+
+void ims_stream_stop(ims_stream *s) { s->stop = 1; }
+
+uint64_t ims_stream_batches_done(const ims_stream *s) { return s->batches; }
+
+uint64_t ims_stream_rows_done(const ims_stream *s) { return s->rows; }
+
+/* ---- 5. create/destroy ---- */
+
+static ims_status check_args(ims_classifier *clf, size_t nsinks,
+                             const ims_stream_options *o, ims_error *err) {
+  if (nsinks == 0)
+    return ims__fail(err, IMS_ERR_INVALID_ARG, "stream: no sinks");
+  if (ims_classifier_max_batch(clf) < o->max_files_per_trigger)
+    return ims__fail(err, IMS_ERR_INVALID_ARG,
+                     "stream: the classifier takes %zu images per run, "
+                     "max_files_per_trigger is %u",
+                     ims_classifier_max_batch(clf), o->max_files_per_trigger);
+  return IMS_OK;
+}
+
+/* Read the checkpoint into the source's set and s->replay. */
+static ims_status open_checkpoint(ims_stream *s, ims_error *err) {
+  ims_status st = ims__checkpoint_open(s->ckpt_dir, s->opt.io, &s->cp, err);
+  if (st == IMS_OK)
+    st = ims__checkpoint_recover(s->cp, ims__source_seen(s->src), &s->replay,
+                                 &s->next_id, err);
+  for (size_t i = 0; st == IMS_OK && i < s->replay.count; i++) {
+    if (ims__source_mark(s->src, s->replay.objects[i].key) != 0)
+      st = ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
+  }
+  if (st == IMS_OK && s->replay.count > s->opt.max_files_per_trigger &&
+      s->replay.count > ims_classifier_max_batch(s->clf))
+    st = ims__fail(err, IMS_ERR_INVALID_ARG,
+                   "stream: batch %lld to replay has %zu files; use "
+                   "--max-files-per-trigger %zu or more",
+                   (long long)s->replay.id, s->replay.count,
+                   s->replay.count);
+  return st;
+}
+
+static ims_status alloc_state(ims_stream *s, ims_sink *const *sinks,
+                              ims_error *err) {
+  size_t n = s->opt.max_files_per_trigger;
+  size_t m = ims_classifier_max_batch(s->clf);
+  if (m > n) n = m; /* a replayed batch may be larger than the trigger */
+  s->sinks = calloc(s->nsinks, sizeof *s->sinks);
+  s->paths = malloc(n * PATH_CAP);
+  s->pathv = calloc(n, sizeof *s->pathv);
+  s->labels = malloc(n * LABEL_CAP);
+  s->out = calloc(n, sizeof *s->out);
+  if (s->ckpt_dir == NULL && s->opt.checkpoint_dir != NULL)
+    return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
+  if (s->sinks == NULL || s->paths == NULL || s->pathv == NULL ||
+      s->labels == NULL || s->out == NULL)
+    return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
+  memcpy(s->sinks, sinks, s->nsinks * sizeof *sinks);
+  return ims__source_create(s->bucket, &s->src, err);
+}
+
+ims_status ims_stream_create(ims_bucket *bucket, ims_classifier *clf,
+                             ims_sink *const *sinks, size_t nsinks,
+                             const ims_stream_options *options,
+                             ims_stream **out, ims_error *err) {
+  ims_stream_options o;
+  memset(&o, 0, sizeof o);
+  if (options != NULL) o = *options;
+  if (o.max_files_per_trigger == 0) o.max_files_per_trigger = 1;
+  if (o.poll_interval_ms == 0) o.poll_interval_ms = 1000;
+  if (o.io == NULL) o.io = ims_stream_io_posix();
+  ims_status st = check_args(clf, nsinks, &o, err);
+  if (st != IMS_OK) return st;
+  ims_stream *s = calloc(1, sizeof *s);
+  if (s == NULL) return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
+  s->bucket = bucket;
+  s->clf = clf;
+  s->nsinks = nsinks;
+  s->opt = o;
+  if (o.checkpoint_dir != NULL) s->ckpt_dir = strdup(o.checkpoint_dir);
+  s->opt.checkpoint_dir = s->ckpt_dir;
+  st = alloc_state(s, sinks, err);
+  if (st == IMS_OK && s->ckpt_dir != NULL) st = open_checkpoint(s, err);
+  if (st != IMS_OK) goto fail;
+  *out = s;
+  return IMS_OK;
+fail:
+  ims_stream_destroy(s);
+  return st;
+}
+
+void ims_stream_destroy(ims_stream *s) {
+  if (s == NULL) return;
+  ims__checkpoint_close(s->cp);
+  ims__source_destroy(s->src);
+  ims__batch_input_clear(&s->replay);
+  free(s->ckpt_dir);
+  free(s->sinks);
+  free(s->paths);
+  free(s->pathv);
+  free(s->labels);
+  free(s->out);
+  free(s);
+}
