@@ -16,6 +16,7 @@
  *
  * Threading: reads the environment; call from the main thread only.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +106,11 @@ int cli_resolve_model(const char *model, const char *labels,
     snprintf(model_out, CLI_PATH_MAX, "%s", model);
   } else if (cli_find_in_dirs(&dirs, CLI_DEFAULT_MODEL, model_out) != 0) {
     explain_missing_model(&dirs);
+    return IMS_EXIT_MODEL;
+  }
+  if (access(model_out, R_OK) != 0) { /* before blaming the labels */
+    fprintf(stderr, "imgstream: cannot load model %s: %s\n", model_out,
+            strerror(errno));
     return IMS_EXIT_MODEL;
   }
   if (labels != NULL) {
