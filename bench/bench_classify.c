@@ -6,6 +6,7 @@
  * docs/BENCHMARKS.md holds) to stdout.
  *
  *   bench_classify [--model FILE] [--data DIR] [--seconds S] [--batch N]
+ *                  [--backend auto|xnnpack|onednn]
  *
  * Images are read into memory first, so the figures measure the CPU work,
  * not the disk. Each measurement repeats over the data until at least
@@ -14,6 +15,9 @@
  * End to end with T threads: each batch is decoded and preprocessed by T
  * threads (one decoder and preprocessor each), then inferred by an engine
  * with T threads - the same split `imgstream classify` uses.
+ *
+ * --backend picks the engine's IMS_ENGINE_FLAG_FORCE_* flag (auto: none,
+ * oneDNN per layer where it has VNNI kernels), for before/after figures.
  *
  * Threading: the main thread plus short-lived decode workers.
  */
@@ -97,7 +101,10 @@ typedef struct bench_config {
   const char *data_dir;   /* --data */
   double seconds;         /* --seconds: minimum time per measurement */
   uint32_t batch;         /* --batch: end-to-end and large-batch size */
+  uint32_t flags;         /* --backend: IMS_ENGINE_FLAG_FORCE_* or 0 */
 } bench_config;
+
+static uint32_t engine_flags; /* --backend, for every engine made here */
 
 /* Decode + preprocess only: images/s with `threads` workers. */
 static double bench_prep(const dataset *ds, uint32_t threads, double secs,
@@ -132,7 +139,8 @@ static double bench_infer(const ims_model *model, const uint8_t *tensors,
                           uint32_t batch, uint32_t threads, double secs) {
   ims_error err = {0};
   ims_engine *engine = NULL;
-  ims_engine_options opt = {.threads = threads, .max_batch = batch};
+  ims_engine_options opt = {.threads = threads, .max_batch = batch,
+                            .flags = engine_flags};
   ims_model_info info;
   ims_model_get_info(model, &info);
   if (ims_engine_create(model, &opt, &engine, &err) != IMS_OK)
@@ -158,7 +166,8 @@ static double bench_e2e(const dataset *ds, const ims_model *model,
   ims_error err = {0};
   ims_batch_prep *prep = NULL;
   ims_engine *engine = NULL;
-  ims_engine_options opt = {.threads = threads, .max_batch = batch};
+  ims_engine_options opt = {.threads = threads, .max_batch = batch,
+                            .flags = engine_flags};
   ims_model_info info;
   ims_model_get_info(model, &info);
   if (ims_batch_prep_create(NULL, NULL, threads, &prep, &err) != IMS_OK)
@@ -200,11 +209,13 @@ static void usage(FILE *out) {
           "  --data DIR     folder of class folders of images (default "
           "../shared/data/flowers)\n"
           "  --seconds S    minimum seconds per measurement (default 3)\n"
-          "  --batch N      large batch size (default 16, max 256)\n");
+          "  --batch N      large batch size (default 16, max 256)\n"
+          "  --backend B    auto (default), xnnpack or onednn\n");
 }
 
 static int parse_args(int argc, char **argv, bench_config *cfg) {
   static const struct option opts[] = {
+      {"backend", required_argument, NULL, 'B'},
       {"batch", required_argument, NULL, 'b'},
       {"data", required_argument, NULL, 'd'},
       {"help", no_argument, NULL, 'h'},
@@ -212,8 +223,16 @@ static int parse_args(int argc, char **argv, bench_config *cfg) {
       {"seconds", required_argument, NULL, 's'},
       {NULL, 0, NULL, 0}};
   int c;
-  while ((c = getopt_long(argc, argv, "b:d:hm:s:", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "B:b:d:hm:s:", opts, NULL)) != -1) {
     switch (c) {
+      case 'B':
+        if (strcmp(optarg, "auto") == 0) cfg->flags = 0;
+        else if (strcmp(optarg, "xnnpack") == 0)
+          cfg->flags = IMS_ENGINE_FLAG_FORCE_XNNPACK;
+        else if (strcmp(optarg, "onednn") == 0)
+          cfg->flags = IMS_ENGINE_FLAG_FORCE_ONEDNN;
+        else cfg->flags = UINT32_MAX;
+        break;
       case 'b': cfg->batch = (uint32_t)atoi(optarg); break;
       case 'd': cfg->data_dir = optarg; break;
       case 'm': cfg->model_path = optarg; break;
@@ -222,7 +241,8 @@ static int parse_args(int argc, char **argv, bench_config *cfg) {
       default: usage(stderr); return -1;
     }
   }
-  if (cfg->batch < 1 || cfg->batch > 256 || cfg->seconds <= 0) {
+  if (cfg->batch < 1 || cfg->batch > 256 || cfg->seconds <= 0 ||
+      cfg->flags == UINT32_MAX) {
     usage(stderr);
     return -1;
   }
@@ -232,8 +252,9 @@ static int parse_args(int argc, char **argv, bench_config *cfg) {
 int main(int argc, char **argv) {
   bench_config cfg = {
       "../shared/models/mobilenet_v2_1.0_224_quant.tflite",
-      "../shared/data/flowers", 3.0, 16};
+      "../shared/data/flowers", 3.0, 16, 0};
   if (parse_args(argc, argv, &cfg) != 0) return 2;
+  engine_flags = cfg.flags;
   static dataset ds;
   load_dataset(cfg.data_dir, &ds);
   if (ds.count == 0) {
@@ -261,8 +282,11 @@ int main(int argc, char **argv) {
   free(errs);
 
   printf("model: %s\ndata: %s (%zu images)\nbatch: %u, %.1f s per "
-         "measurement\n\n", cfg.model_path, cfg.data_dir, ds.count,
-         cfg.batch, cfg.seconds);
+         "measurement, backend: %s\n\n", cfg.model_path, cfg.data_dir,
+         ds.count, cfg.batch, cfg.seconds,
+         cfg.flags == IMS_ENGINE_FLAG_FORCE_XNNPACK  ? "xnnpack"
+         : cfg.flags == IMS_ENGINE_FLAG_FORCE_ONEDNN ? "onednn"
+                                                     : "auto");
   printf("| stage | 1 thread (images/s) | 2 threads (images/s) |\n");
   printf("| --- | ---: | ---: |\n");
   printf("| decode + preprocess | %.0f | %.0f |\n",
