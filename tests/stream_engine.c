@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * stream_engine.c - the stream engine through the library API: file sinks'
+ * recovery (torn last line, replay truncation, CSV quoting), and failures
+ * injected through the ims_stream_io hook table (ENOSPC/EIO on the
+ * checkpoint and on a sink) - the engine must stop with an error naming
+ * the file, and a restart on the same checkpoint must end with every image
+ * in the sink exactly once.
+ *
+ * Sections: 1. helpers  2. sinks  3. injected failures
+ *
+ * Threading: single-threaded (the classifier has its own pools).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "imgstream/imgstream.h"
+#include "test.h"
+
+/* ---- 1. helpers ---- */
+
+static char *slurp(const char *path) {
+  size_t n = 0;
+  unsigned char *d = test_read_file(path, &n);
+  char *s = malloc(n + 1);
+  ASSERT(s != NULL);
+  if (d != NULL) memcpy(s, d, n);
+  s[d != NULL ? n : 0] = '\0';
+  free(d);
+  return s;
+}
+
+static void rm_rf(const char *path) {
+  char cmd[8300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+  ASSERT(system(cmd) == 0);
+}
+
+static size_t count_lines(const char *s) {
+  size_t n = 0;
+  for (; *s != '\0'; s++) n += *s == '\n';
+  return n;
+}
+
+static ims_stream_row row(int64_t batch, const char *path) {
+  ims_stream_row r;
+  memset(&r, 0, sizeof r);
+  r.batch = batch;
+  r.path = path;
+  r.label = "daisy";
+  r.class_id = "n11939491";
+  r.desc = "daisy";
+  r.score = 0.5f;
+  r.event_time_ms = 1700000000000;
+  r.processing_time_ms = 1700000000012;
+  return r;
+}
+
+static void write_batch(ims_sink *s, int64_t batch, const char *a,
+                        const char *b) {
+  ims_error err = {0};
+  ims_stream_row rows[2] = {row(batch, a), row(batch, b)};
+  ASSERT_OK(ims_sink_write(s, batch, rows, 2, &err), &err);
+}
+
+static const char *spec(const char *kind, const char *path) {
+  static char buf[4200];
+  snprintf(buf, sizeof buf, "%s:%s", kind, path);
+  return buf;
+}
+
+static const char *path_spec_jsonl(const char *path) {
+  return spec("jsonl", path);
+}
+
+/* ---- 2. sinks ---- */
+
+TEST(stream_sink_jsonl_torn_line) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s", tmp_path("sink_torn.jsonl"));
+  unlink(path);
+  ims_error err = {0};
+  ims_sink *s = NULL;
+  ASSERT_OK(ims_sink_open(path_spec_jsonl(path), IMS_SINK_TRUNCATE_REPLAY,
+                          NULL, &s, &err), &err);
+  write_batch(s, 0, "daisy/a.jpg", "daisy/b.jpg");
+  ims_sink_close(s);
+  /* A killed writer left half a line. */
+  FILE *f = fopen(path, "a");
+  ASSERT(f != NULL);
+  fputs("{\"batch\":1,\"path\":\"daisy/c.j", f);
+  fclose(f);
+  ASSERT_OK(ims_sink_open(path_spec_jsonl(path), IMS_SINK_TRUNCATE_REPLAY,
+                          NULL, &s, &err), &err);
+  char *text = slurp(path);
+  ASSERT_EQ(count_lines(text), 2);
+  ASSERT_EQ(text[strlen(text) - 1], '\n');
+  free(text);
+  write_batch(s, 1, "daisy/c.jpg", "daisy/d.jpg");
+  ims_sink_close(s);
+  text = slurp(path);
+  ASSERT_EQ(count_lines(text), 4);
+  ASSERT_CONTAINS(text, "\"path\":\"daisy/d.jpg\"");
+  ASSERT(strstr(text, "daisy/c.j{") == NULL);
+  free(text);
+}
+
+TEST(stream_sink_replay_truncates) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s", tmp_path("sink_replay.jsonl"));
+  unlink(path);
+  ims_error err = {0};
+  ims_sink *s = NULL;
+  ASSERT_OK(ims_sink_open(path_spec_jsonl(path), IMS_SINK_TRUNCATE_REPLAY,
+                          NULL, &s, &err), &err);
+  write_batch(s, 0, "a/0.jpg", "a/1.jpg");
+  write_batch(s, 1, "a/2.jpg", "a/3.jpg");
+  write_batch(s, 2, "a/4.jpg", "a/5.jpg");
+  ims_sink_close(s);
+  /* The engine replays batch 1: rows of batches 1 and 2 must go. */
+  ASSERT_OK(ims_sink_open(path_spec_jsonl(path), IMS_SINK_TRUNCATE_REPLAY,
+                          NULL, &s, &err), &err);
+  write_batch(s, 1, "a/2.jpg", "a/3.jpg");
+  ims_sink_close(s);
+  char *text = slurp(path);
+  ASSERT_EQ(count_lines(text), 4);
+  ASSERT(strstr(text, "a/4.jpg") == NULL);
+  ASSERT(strstr(text, "\"batch\":2") == NULL);
+  ASSERT_CONTAINS(strstr(text, "a/1.jpg"), "a/2.jpg");
+  free(text);
+  /* Without the flag a sink only appends. */
+  ASSERT_OK(ims_sink_open(path_spec_jsonl(path), 0, NULL, &s, &err), &err);
+  write_batch(s, 0, "b/0.jpg", "b/1.jpg");
+  ims_sink_close(s);
+  text = slurp(path);
+  ASSERT_EQ(count_lines(text), 6);
+  free(text);
+}
+
+TEST(stream_sink_csv) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s", tmp_path("sink.csv"));
+  unlink(path);
+  ims_error err = {0};
+  ims_sink *s = NULL;
+  ASSERT_OK(ims_sink_open(spec("csv", path), IMS_SINK_TRUNCATE_REPLAY, NULL,
+                          &s, &err), &err);
+  ims_stream_row rows[2] = {row(0, "rose/a,b.jpg"), row(0, "rose/x.jpg")};
+  rows[1].error = "bad \"quote\"\nline";
+  ASSERT_OK(ims_sink_write(s, 0, rows, 2, &err), &err);
+  write_batch(s, 1, "rose/c.jpg", "rose/d.jpg");
+  ims_sink_close(s);
+  ASSERT_OK(ims_sink_open(spec("csv", path), IMS_SINK_TRUNCATE_REPLAY, NULL,
+                          &s, &err), &err);
+  write_batch(s, 1, "rose/c.jpg", "rose/e.jpg");
+  ims_sink_close(s);
+  char *text = slurp(path);
+  ASSERT(strncmp(text, "batch,path,label,class,desc,score,processing_time,"
+                       "event_time,latency_ms,error\r\n", 76) == 0);
+  ASSERT_CONTAINS(text, "0,\"rose/a,b.jpg\",daisy,n11939491,daisy,0.5000,"
+                        "2023-11-14T22:13:20.012Z,2023-11-14T22:13:20.000Z,"
+                        "12,\r\n");
+  ASSERT_CONTAINS(text, ",,,,2023-11-14T22:13:20.012Z,2023-11-14T22:13:20."
+                        "000Z,12,\"bad \"\"quote\"\" line\"\r\n");
+  ASSERT(strstr(text, "rose/d.jpg") == NULL);
+  ASSERT_CONTAINS(text, "rose/e.jpg");
+  ASSERT_EQ(count_lines(text), 5);
+  free(text);
+}
+
+TEST(stream_sink_bad_spec) {
+  ims_error err = {0};
+  ims_sink *s = NULL;
+  ASSERT_EQ(ims_sink_open("parquet:x", 0, NULL, &s, &err),
+            IMS_ERR_INVALID_ARG);
+  ASSERT_EQ(ims_sink_open("jsonl:", 0, NULL, &s, &err), IMS_ERR_INVALID_ARG);
+  ASSERT_EQ(ims_sink_open(spec("jsonl", tmp_path("no/such/dir/x.jsonl")), 0,
+                          NULL, &s, &err), IMS_ERR_IO);
+  ASSERT_CONTAINS(err.message, "no/such/dir/x.jsonl");
+}
+
+/* ---- 3. injected failures ---- */
+
+/* A hook table that fails one kind of call on paths containing `match`
+ * after `after` successful ones. */
+typedef struct fault {
+  const char *match; /* substring of the file's path */
+  char op;           /* 'w' write, 's' fsync, 'r' rename (target path) */
+  int after;         /* matching calls allowed to succeed first */
+  int error;         /* errno to fail with */
+  int seen;          /* matching calls so far */
+  int fired;         /* times it failed */
+  char names[256][256]; /* path of each open fd (fd < 256) */
+} fault;
+
+static bool hit(fault *f, char op, const char *path) {
+  if (op != f->op || path == NULL || strstr(path, f->match) == NULL)
+    return false;
+  if (f->seen++ < f->after) return false;
+  f->fired++;
+  errno = f->error;
+  return true;
+}
+
+static const char *fd_name(fault *f, int fd) {
+  return fd >= 0 && fd < 256 ? f->names[fd] : NULL;
+}
+
+static int f_open(void *ctx, const char *path, int flags, int mode) {
+  fault *f = ctx;
+  int fd = open(path, flags | O_CLOEXEC, (mode_t)mode);
+  if (fd >= 0 && fd < 256) snprintf(f->names[fd], 256, "%s", path);
+  return fd;
+}
+
+static long f_write(void *ctx, int fd, const void *buf, size_t n) {
+  if (hit(ctx, 'w', fd_name(ctx, fd))) return -1;
+  return (long)write(fd, buf, n);
+}
+
+static int f_fsync(void *ctx, int fd) {
+  if (hit(ctx, 's', fd_name(ctx, fd))) return -1;
+  return fsync(fd);
+}
+
+static int f_rename(void *ctx, const char *from, const char *to) {
+  if (hit(ctx, 'r', to)) return -1;
+  return rename(from, to);
+}
+
+static int f_ftruncate(void *ctx, int fd, int64_t len) {
+  return ftruncate(fd, (off_t)len);
+}
+
+static int f_close(void *ctx, int fd) {
+  fault *f = ctx;
+  if (fd >= 0 && fd < 256) f->names[fd][0] = '\0';
+  return close(fd);
+}
+
+#define NIMAGES 24
+
+/* A bucket with NIMAGES flowers (daisy and tulip), made once. */
+static ims_bucket *flower_bucket(void) {
+  static char url[4200];
+  ims_error err = {0};
+  ims_bucket *b = NULL;
+  if (url[0] == '\0') {
+    rm_rf(tmp_path("engine_bucket"));
+    snprintf(url, sizeof url, "dir://%s", tmp_path("engine_bucket"));
+    ASSERT_OK(ims_bucket_open(url, IMS_BUCKET_CREATE, &b, &err), &err);
+    FILE *ls = NULL;
+    char name[512], src[4200], key[600];
+    const char *cats[2] = {"daisy", "tulip"};
+    for (int c = 0; c < 2; c++) {
+      char cmd[4300];
+      snprintf(cmd, sizeof cmd, "ls -1 '%s' | head -%d",
+               shared_path(c == 0 ? "data/flowers/daisy" :
+                           "data/flowers/tulip"), NIMAGES / 2);
+      if (ls != NULL) pclose(ls);
+      ls = popen(cmd, "r");
+      ASSERT(ls != NULL);
+      while (fgets(name, sizeof name, ls) != NULL) {
+        name[strcspn(name, "\n")] = '\0';
+        snprintf(key, sizeof key, "data/flowers/%s/%s", cats[c], name);
+        snprintf(src, sizeof src, "%s", shared_path(key));
+        size_t n = 0;
+        unsigned char *d = test_read_file(src, &n);
+        if (d == NULL) RETURN_SKIP("no shared flowers");
+        snprintf(key, sizeof key, "%s/%s", cats[c], name);
+        ASSERT_OK(ims_bucket_put(b, key, d, n, &err), &err);
+        free(d);
+      }
+    }
+    if (ls != NULL) pclose(ls);
+    ims_bucket_close(b);
+  }
+  ASSERT_OK(ims_bucket_open(url, IMS_BUCKET_WATCH, &b, &err), &err);
+  return b;
+}
+
+static ims_classifier *classifier(void) {
+  char model[4096], labels[4096];
+  snprintf(model, sizeof model, "%s",
+           shared_path("models/mobilenet_v2_1.0_224_quant.tflite"));
+  snprintf(labels, sizeof labels, "%s",
+           shared_path("models/imagenet_class_index.json"));
+  if (access(model, R_OK) != 0) RETURN_SKIP("no shared model");
+  ims_classifier_options o;
+  memset(&o, 0, sizeof o);
+  o.model_path = model;
+  o.labels_path = labels;
+  o.threads = 2;
+  o.max_batch = 4;
+  ims_classifier *c = NULL;
+  ims_error err = {0};
+  ASSERT_OK(ims_classifier_create(&o, &c, &err), &err);
+  return c;
+}
+
+/* Every image of the bucket exactly once in the JSONL file. */
+static void check_exactly_once(const char *path) {
+  char *text = slurp(path);
+  json_t *seen = json_object();
+  size_t rows = 0;
+  for (char *line = strtok(text, "\n"); line != NULL;
+       line = strtok(NULL, "\n")) {
+    json_t *o = json_loads(line, 0, NULL);
+    ASSERT(o != NULL);
+    const char *p = json_string_value(json_object_get(o, "path"));
+    ASSERT(p != NULL);
+    if (json_object_get(seen, p) != NULL) TEST__FAIL("%s twice", p);
+    json_object_set_new(seen, p, json_true());
+    const char *label = json_string_value(json_object_get(o, "label"));
+    ASSERT(strncmp(p, label, strlen(label)) == 0);
+    json_decref(o);
+    rows++;
+  }
+  json_decref(seen);
+  free(text);
+  ASSERT_EQ(rows, NIMAGES);
+}
+
+/* Run a stream until idle; `sink_io` / `ckpt_io` NULL = POSIX. */
+static ims_status run_stream(ims_classifier *clf, const char *ckpt,
+                             const char *out, const ims_stream_io *sink_io,
+                             const ims_stream_io *ckpt_io, ims_error *err) {
+  ims_bucket *b = flower_bucket();
+  ims_sink *sink = NULL;
+  ims_stream *s = NULL;
+  ASSERT_OK(ims_sink_open(path_spec_jsonl(out), IMS_SINK_TRUNCATE_REPLAY,
+                          sink_io, &sink, err), err);
+  ims_stream_options o;
+  memset(&o, 0, sizeof o);
+  o.max_files_per_trigger = 4;
+  o.checkpoint_dir = ckpt;
+  o.io = ckpt_io;
+  o.until_idle_ms = 300;
+  ASSERT_OK(ims_stream_create(b, clf, &sink, 1, &o, &s, err), err);
+  ims_status st = ims_stream_run(s, err);
+  ims_stream_destroy(s);
+  ims_sink_close(sink);
+  ims_bucket_close(b);
+  return st;
+}
+
+/* Fail as `f` says, expect a clear error, restart cleanly, check. */
+static void fault_case(const char *name, fault *f, bool on_sink,
+                       const char *want_in_message) {
+  ims_classifier *clf = classifier();
+  char ckpt[4200], out[4200];
+  snprintf(ckpt, sizeof ckpt, "%s_ckpt", tmp_path(name));
+  snprintf(out, sizeof out, "%s.jsonl", tmp_path(name));
+  rm_rf(ckpt);
+  unlink(out);
+  ims_stream_io io = {f, f_open, f_write, f_fsync, f_rename, f_ftruncate,
+                      f_close};
+  ims_error err = {0};
+  ims_status st = run_stream(clf, ckpt, out, on_sink ? &io : NULL,
+                             on_sink ? NULL : &io, &err);
+  fprintf(stderr, "%s: %s\n", name, err.message);
+  ASSERT_EQ(st, IMS_ERR_IO);
+  ASSERT(f->fired >= 1);
+  ASSERT_CONTAINS(err.message, want_in_message);
+  ASSERT_CONTAINS(err.message, strerror(f->error));
+  memset(&err, 0, sizeof err);
+  ASSERT_OK(run_stream(clf, ckpt, out, NULL, NULL, &err), &err);
+  check_exactly_once(out);
+  ims_classifier_destroy(clf);
+}
+
+static fault *new_fault(const char *match, char op, int after, int error) {
+  static fault f;
+  memset(&f, 0, sizeof f);
+  f.match = match;
+  f.op = op;
+  f.after = after;
+  f.error = error;
+  return &f;
+}
+
+TEST(stream_fault_commit_fsync) {
+  fault_case("fault_commit", new_fault("/commits/", 's', 2, EIO), false,
+             "commits/");
+}
+
+TEST(stream_fault_offsets_write) {
+  fault_case("fault_offsets", new_fault("/offsets/", 'w', 3, ENOSPC), false,
+             "offsets/");
+}
+
+TEST(stream_fault_offsets_rename) {
+  fault_case("fault_rename", new_fault("/offsets/", 'r', 1, EIO), false,
+             "offsets/");
+}
+
+TEST(stream_fault_sink_write) {
+  fault_case("fault_sink", new_fault("fault_sink.jsonl", 'w', 2, ENOSPC),
+             true, "sink jsonl:");
+}
+
+TEST(stream_fault_sink_fsync) {
+  fault_case("fault_sink_fsync",
+             new_fault("fault_sink_fsync.jsonl", 's', 3, EIO), true,
+             "fault_sink_fsync.jsonl");
+}
+
+TEST_MAIN(stream_sink_jsonl_torn_line, stream_sink_replay_truncates,
+          stream_sink_csv, stream_sink_bad_spec, stream_fault_commit_fsync,
+          stream_fault_offsets_write, stream_fault_offsets_rename,
+          stream_fault_sink_write, stream_fault_sink_fsync)
