@@ -77,20 +77,20 @@ IMS_API void ims_model_get_info(const ims_model *model, ims_model_info *out);
 
 /* Backend choice, for ims_engine_options.flags. With neither flag the
  * engine picks per layer: 1x1 int8/uint8 convolutions, fully connected
- * layers and int8 convolutions with symmetric weights (3x3, depthwise) run
- * on oneDNN when it offers a VNNI (or AMX) JIT kernel for this CPU -
- * measured 1.6-4x faster than XNNPACK's kernels there - and every other
- * operator, or every operator on CPUs without those kernels, on XNNPACK.
- * Either way the results are bit-identical: same integer math, same
- * rounding. */
+ * layers and other int8 convolutions with symmetric weights (not
+ * depthwise) run on oneDNN when it offers a VNNI (or AMX) JIT kernel for
+ * this CPU - measured 1.7-3.5x faster than XNNPACK's kernels there - and
+ * every other operator, or every operator on CPUs without those kernels,
+ * on XNNPACK. Either way the results are bit-identical: same integer
+ * math, same rounding. */
 
 /// Run every operator on XNNPACK; oneDNN is never initialized. Always
 /// honored (for comparisons and tests).
 #define IMS_ENGINE_FLAG_FORCE_XNNPACK 0x1u
-/// Run every layer of those kinds on oneDNN with a JIT (non-reference)
-/// kernel, even one without VNNI. If oneDNN cannot take one of them,
-/// ims_engine_create fails with IMS_ERR_UNSUPPORTED naming the operator
-/// rather than falling back.
+/// Run every layer of those kinds, and int8 depthwise convolutions, on
+/// oneDNN with a JIT (non-reference) kernel, even one without VNNI. If
+/// oneDNN cannot take one of them, ims_engine_create fails with
+/// IMS_ERR_UNSUPPORTED naming the operator rather than falling back.
 #define IMS_ENGINE_FLAG_FORCE_ONEDNN 0x2u
 
 /* Options of ims_engine_create. Zero fields take the defaults. */

@@ -33,8 +33,9 @@
  * weights zero point) run as oneDNN convolutions over the same NHWC
  * buffers, weights {O,KH,KW,I} or depthwise {1,KH,KW,C} described by
  * strides, groups = C for depthwise. oneDNN treats padding as the src zero
- * point, as TFLite does. Measured 1.6-1.8x (depthwise) and ~4x (the 3-
- * channel first layer) faster than XNNPACK's qc8 kernels here.
+ * point, as TFLite does. Measured ~3.5x faster than XNNPACK's qc8 kernel
+ * on the 3-channel first layer; depthwise layers run no faster, so they
+ * stay on XNNPACK unless IMS_ENGINE_FLAG_FORCE_ONEDNN.
  *
  * Not here: uint8 convolutions other than 1x1 (asymmetric weights; they
  * stay on XNNPACK), dilated ones, depthwise with a multiplier.
@@ -442,10 +443,11 @@ done:
   return ds;
 }
 
-/* Whether implementation `impl` is worth taking over XNNPACK. */
-static bool impl_wanted(const char *impl, bool any_jit) {
+/* Whether implementation `impl` is worth taking over XNNPACK: any JIT
+ * kernel when forced, else only VNNI/AMX ones (the measured wins). */
+static bool impl_wanted(const char *impl, bool forced) {
   if (impl == NULL || strncmp(impl, "ref", 3) == 0) return false;
-  return any_jit || strstr(impl, "vnni") != NULL ||
+  return forced || strstr(impl, "vnni") != NULL ||
          strstr(impl, "amx") != NULL;
 }
 
@@ -517,7 +519,7 @@ static chunk whole_image(const ims__dnnl_step *d) {
 }
 
 ims_status ims__dnnl_step_create(ims__dnnl_ctx *ctx, const ims_model *m,
-                                 ims__step *s, bool any_jit,
+                                 ims__step *s, bool forced,
                                  bool *taken_out, ims_error *err) {
   dnnl_primitive_desc_t pd = NULL;
   const char *impl = NULL;
@@ -527,13 +529,20 @@ ims_status ims__dnnl_step_create(ims__dnnl_ctx *ctx, const ims_model *m,
   *taken_out = false;
   if (d == NULL) goto fail;
   d->ctx = ctx;
+  /* Depthwise: jit_int8:avx512_core_vnni measured no faster than
+   * XNNPACK's qc8 kernel (MobileNetV2, batch 1 and 16: ~1.3 ms per image
+   * both), so by default XNNPACK keeps it. */
+  if (!forced && s->node->op == IMS__OP_DEPTHWISE_CONV_2D) {
+    ds = dnnl_success;
+    goto fail;
+  }
   ds = init_layer(d, m, s);
   chunk one = whole_image(d);
   if (ds == dnnl_success) ds = make_pd(d, &one, NULL, &pd);
   if (ds == dnnl_success)
     ds = dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
   if (ds == dnnl_unimplemented ||
-      (ds == dnnl_success && !impl_wanted(impl, any_jit))) {
+      (ds == dnnl_success && !impl_wanted(impl, forced))) {
     ds = dnnl_success; /* declined: XNNPACK takes the layer */
     goto fail;
   }

@@ -120,10 +120,11 @@ bool ims__dnnl_eligible(const ims_model *model, const ims__node *node);
 
 /* Make `step` (in/out resolved) an IMS__STEP_DNNL step. *taken_out is set
  * false (and IMS_OK returned) when oneDNN only has a reference kernel or,
- * unless `any_jit`, a JIT kernel without VNNI/AMX - the caller then uses
- * XNNPACK. `ctx` is BORROWED and must outlive the step. */
+ * unless `forced`, when it is not measurably faster than XNNPACK (no
+ * VNNI/AMX kernel; depthwise) - the caller then uses XNNPACK. `ctx` is
+ * BORROWED and must outlive the step. */
 ims_status ims__dnnl_step_create(ims__dnnl_ctx *ctx, const ims_model *model,
-                                 ims__step *step, bool any_jit,
+                                 ims__step *step, bool forced,
                                  bool *taken_out, ims_error *err);
 ims_status ims__dnnl_step_setup(ims__step *step, size_t batch,
                                 ims_error *err);
