@@ -74,6 +74,13 @@
 #define PRECISION_BITS (32 - 8 - 2) /* Pillow's fixed point for 8 bits */
 #define CACHE_SLOTS 4               /* input sizes whose tables are kept */
 #define VBLOCK 32                   /* bytes per vertical-pass block */
+#if defined(__GNUC__) || defined(__clang__)
+/* GCC vectorizes vertical_block only while vertical()'s `restrict dst`
+ * is a real parameter, i.e. not inlined into its caller. */
+#define IMS_NOINLINE __attribute__((noinline))
+#else
+#define IMS_NOINLINE
+#endif
 #define GROUP 4                     /* output bytes per SIMD group */
 #define ZBLOCK 16                   /* output bytes per AVX-512 block */
 
@@ -370,14 +377,6 @@ static inline void vertical_block(const uint8_t *base, const int32_t *k,
   for (size_t i = 0; i < n; i++) dst[i0 + i] = clip8(acc[i]);
 }
 
-/* Portable vertical pass for bytes [i, rowb) of one output row. */
-static void vertical_c(const uint8_t *base, const int32_t *k, uint32_t taps,
-                       size_t rowb, size_t i, uint8_t *restrict dst) {
-  for (; i + VBLOCK <= rowb; i += VBLOCK)
-    vertical_block(base, k, taps, rowb, i, VBLOCK, dst);
-  if (i < rowb) vertical_block(base, k, taps, rowb, i, rowb - i, dst);
-}
-
 /* ---- 4. x86 kernels ---------------------------------------------------- */
 #ifdef IMS_HAVE_X86_SIMD
 
@@ -659,9 +658,10 @@ static void horizontal(ims__preprocess_path path, const ims_image *src,
 
 /* Vertical pass: crop_h output rows from tmp (whose first row is input
  * row row0) into dst, rowb bytes per row, with `path`. */
-static void vertical(ims__preprocess_path path, const uint8_t *tmp,
-                     const axis_table *t, uint32_t row0, uint32_t ch,
-                     size_t rowb, uint8_t *restrict dst) {
+static IMS_NOINLINE void vertical(ims__preprocess_path path,
+                                  const uint8_t *tmp, const axis_table *t,
+                                  uint32_t row0, uint32_t ch, size_t rowb,
+                                  uint8_t *restrict dst) {
   const uint32_t *start = (const uint32_t *)(const void *)t->start.data;
   const int32_t *coef = (const int32_t *)(const void *)t->coef.data;
   for (uint32_t y = 0; y < ch; y++, dst += rowb) {
@@ -672,7 +672,9 @@ static void vertical(ims__preprocess_path path, const uint8_t *tmp,
     if (path != IMS__PATH_SCALAR)
       i = vertical_x86(path, base, k, t->taps, rowb, dst);
 #endif
-    vertical_c(base, k, t->taps, rowb, i, dst);
+    for (; i + VBLOCK <= rowb; i += VBLOCK) /* portable C, or the tail */
+      vertical_block(base, k, t->taps, rowb, i, VBLOCK, dst);
+    if (i < rowb) vertical_block(base, k, t->taps, rowb, i, rowb - i, dst);
   }
 }
 
