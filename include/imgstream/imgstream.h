@@ -11,6 +11,7 @@
  *   bucket.h  buckets of images (dir://) the producer fills, the stream reads
  *   classifier.h  decode + preprocess + inference + top-K as one object
  *   stream.h  the stream classifier: micro-batches, checkpoint, sinks
+ *   dataset.h the producer: dataset scan, seeded shuffle, download
  */
 #ifndef IMGSTREAM_IMGSTREAM_H
 #define IMGSTREAM_IMGSTREAM_H
@@ -40,5 +41,6 @@ IMS_API const char *ims_version(void);
 #include "imgstream/bucket.h"
 #include "imgstream/classifier.h"
 #include "imgstream/stream.h"
+#include "imgstream/dataset.h"
 
 #endif /* IMGSTREAM_IMGSTREAM_H */

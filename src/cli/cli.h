@@ -28,6 +28,7 @@ enum {
   "            3 model or labels unusable, 4 output not written\n"
 
 int cmd_classify(int argc, char **argv);
+int cmd_produce(int argc, char **argv);
 int cmd_stream(int argc, char **argv);
 
 /* Flush and check stdout; returns IMS_EXIT_OUTPUT (with a message on
