@@ -48,12 +48,9 @@ static void serve_one(int c) {
                             ? test_read_file(path, &size)
                             : NULL;
   char head[256];
-  int hn = body != NULL
-               ? snprintf(head, sizeof head,
-                          "HTTP/1.0 200 OK\r\nContent-Length: %zu\r\n"
-                          "Content-Type: application/gzip\r\n\r\n", size)
-               : snprintf(head, sizeof head,
-                          "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+  int hn = snprintf(head, sizeof head, "HTTP/1.0 %s\r\nContent-Length: %zu\r\n"
+                    "Content-Type: application/gzip\r\n\r\n",
+                    body != NULL ? "200 OK" : "404 Not Found", size);
   if (write(c, head, (size_t)hn) < 0) return;
   for (size_t off = 0; body != NULL && off < size;) {
     ssize_t w = write(c, body + off, size - off);
@@ -244,7 +241,8 @@ TEST(produce_download_refuses_unsafe_archives) {
   unlink(evil);
   const entry dotdot[] = {{"daisy/a.jpg", jpeg[0], NULL, 'f'},
                           {"../evil.jpg", jpeg[1], NULL, 'f'}};
-  expect_refused("dotdot.tar.gz", dotdot, 2, "'../evil.jpg' has a '..' component");
+  expect_refused("dotdot.tar.gz", dotdot, 2,
+                 "'../evil.jpg' has a '..' component");
   const entry deep[] = {{"daisy/../../../evil.jpg", jpeg[1], NULL, 'f'}};
   expect_refused("deep.tar.gz", deep, 1, "has a '..' component");
   const entry absolute[] = {{"daisy/a.jpg", jpeg[0], NULL, 'f'},
@@ -254,7 +252,8 @@ TEST(produce_download_refuses_unsafe_archives) {
                            {"daisy/up", NULL, "../../..", 'l'},
                            {"daisy/up/evil.jpg", jpeg[1], NULL, 'f'}};
   expect_refused("symlink.tar.gz", link_up, 3,
-                 "'daisy/up' is a symbolic link leaving the folder (-> '../../..')");
+                 "'daisy/up' is a symbolic link leaving the folder "
+                 "(-> '../../..')");
   const entry link_abs[] = {{"daisy/etc", NULL, "/etc", 'l'}};
   expect_refused("symlink_abs.tar.gz", link_abs, 1,
                  "a symbolic link leaving the folder");

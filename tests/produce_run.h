@@ -173,8 +173,7 @@ static inline void prun_walk(const char *root, const char *sub,
   char dir[4096];
   snprintf(dir, sizeof dir, "%s%s%s", root, sub[0] ? "/" : "", sub);
   DIR *d = opendir(dir);
-  struct dirent *e;
-  while (d != NULL && (e = readdir(d)) != NULL) {
+  for (struct dirent *e = d ? readdir(d) : NULL; e != NULL; e = readdir(d)) {
     if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
       continue;
     char rel[4096], full[8192];

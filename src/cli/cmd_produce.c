@@ -89,12 +89,13 @@ typedef struct produce_opts {
 
 static void usage(FILE *out) {
   fprintf(out,
-      "usage: imgstream produce (--from DIR | --download URL) --to dir://BUCKET\n"
-      "                         [options]\n\n"
+      "usage: imgstream produce (--from DIR | --download URL)\n"
+      "                         --to dir://BUCKET [options]\n\n"
       "Upload a labeled image dataset (one folder per category) into a\n"
       "bucket one image at a time, in shuffled order, as CATEGORY/FILE.\n\n"
       "options:\n"
-      "  -f, --from DIR       dataset root: DIR/CATEGORY/FILE (JPEG, PNG, BMP)\n"
+      "  -f, --from DIR       dataset root: DIR/CATEGORY/FILE (JPEG, PNG,\n"
+      "                       BMP, recognised by content)\n"
       "  -d, --download URL   fetch a dataset archive (tar, tgz, zip...) over\n"
       "                       http(s) and unpack it into the cache first\n"
       "      --cache DIR      where --download keeps datasets (default\n"
@@ -104,8 +105,9 @@ static void usage(FILE *out) {
       "  -r, --rate N         N images per second instead of --interval\n"
       "  -n, --limit N        stop after the first N images of the order\n"
       "  -s, --seed S         shuffle seed (default: random, printed)\n"
-      "      --loop           start over when done, reshuffled (seed S+round),\n"
-      "                       keys CATEGORY/STEM-rROUND.EXT from round 1\n"
+      "      --loop           start over when done, reshuffled (seed\n"
+      "                       S+round),"
+      " keys CATEGORY/STEM-rROUND.EXT from round 1\n"
       "  -j, --json           one JSON object per uploaded image on stdout\n"
       "  -q, --quiet          print only warnings and errors\n"
       "  -h, --help           show this help\n"
