@@ -16,7 +16,7 @@ set(ims_produce_cli_cases
   produce_skips_bad_files produce_no_images_fails
   produce_loop_rounds_get_new_names produce_json_lines
   produce_restart_skips_present_objects
-  produce_sigterm_stops_after_current_image
+  produce_sigterm_stops_after_current_image produce_pacing_rate_and_interval
   produce_removes_stale_temporaries produce_usage_and_exit_codes)
 ims_add_test(NAME produce_cli SOURCES produce_cli.c
              ARGS ${ims_produce_cli_cases})

@@ -344,6 +344,37 @@ TEST(produce_sigterm_stops_after_current_image) {
   free(text);
 }
 
+static double run_seconds(const char *const *args) {
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  prun(args);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  return (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+}
+
+TEST(produce_pacing_rate_and_interval) {
+  need_flowers();
+  char *b = ppath("pace_bucket");
+  prun_rm_rf(b);
+  /* 26 images at 50/s: 25 gaps of 20 ms after the first upload. */
+  double s = run_seconds((const char *const[]){
+      "produce", "--from", flowers, "--to", bucket_url(b), "--rate", "50",
+      "--limit", "26", NULL});
+  ASSERT_EQ(prun_last.code, 0);
+  ASSERT_EQ(prun_count_lines(prun_last.out, "Uploaded "), 26);
+  ASSERT_EQ(prun_count_lines(prun_last.out, "Waiting "), 0);
+  ASSERT_LE(0.49, s);
+  ASSERT_LE(s, 3.0);
+  prun_rm_rf(b);
+  s = run_seconds((const char *const[]){"produce", "--from", flowers, "--to",
+                                        bucket_url(b), "--interval", "0.2",
+                                        "--limit", "3", NULL});
+  ASSERT_EQ(prun_last.code, 0);
+  ASSERT_EQ(prun_count_lines(prun_last.out, "Waiting 0.20 seconds...\n"), 2);
+  ASSERT_LE(0.39, s);
+  ASSERT_LE(s, 3.0);
+}
+
 TEST(produce_removes_stale_temporaries) {
   need_flowers();
   char *b = ppath("stale_bucket");
@@ -409,4 +440,4 @@ TEST_MAIN(produce_flowers_limit_seed, produce_same_seed_same_order,
           produce_no_images_fails, produce_loop_rounds_get_new_names,
           produce_json_lines, produce_restart_skips_present_objects,
           produce_sigterm_stops_after_current_image,
-          produce_removes_stale_temporaries, produce_usage_and_exit_codes)
+          produce_pacing_rate_and_interval, produce_removes_stale_temporaries, produce_usage_and_exit_codes)
