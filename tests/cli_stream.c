@@ -5,6 +5,8 @@
  *
  *   exactly_once   200 images -> each once in the JSONL sink, right label,
  *                  same top-1 as `imgstream classify --json` on the file
+ *   with_producer  `imgstream produce --interval 0` running alongside:
+ *                  each of its 200 uploads once
  *   sigkill        300 images, SIGKILL at 10 seeded random moments, restart
  *                  each time: JSONL and CSV sinks hold each image once
  *   sigterm        SIGTERM mid-stream: exit 0, every batch taken committed
@@ -525,5 +527,41 @@ TEST(cli_stream_file_too_large) {
   check_all_committed(ckpt);
 }
 
-TEST_MAIN(cli_stream_help, cli_stream_exactly_once, cli_stream_sigkill,
+/* The issue's pipeline: `imgstream produce --interval 0` filling the
+ * bucket while the stream runs; each of the 200 images once. */
+TEST(cli_stream_with_producer) {
+  need_all();
+  bucket_info bi;
+  snprintf(bi.dir, sizeof bi.dir, "%s", tmp_path("stream_p_bucket"));
+  snprintf(bi.url, sizeof bi.url, "dir://%s", bi.dir);
+  bi.count = 200;
+  rm_rf(bi.dir);
+  ASSERT_EQ(mkdir(bi.dir, 0755), 0);
+  char ckpt[4200], out[4200], flowers[4096];
+  snprintf(ckpt, sizeof ckpt, "%s", tmp_path("stream_p_ckpt"));
+  snprintf(out, sizeof out, "%s", tmp_path("stream_p.jsonl"));
+  snprintf(flowers, sizeof flowers, "%s", shared_path("data/flowers"));
+  rm_rf(ckpt);
+  unlink(out);
+  char s1[4300];
+  snprintf(s1, sizeof s1, "jsonl:%s", out);
+  const char *const stream[] = {"stream", "--source", bi.url, "--model",
+                                model_path, "--checkpoint", ckpt, "--sink",
+                                s1, "--max-files-per-trigger", "16",
+                                "--threads", "2", "--until-idle", "3000",
+                                NULL};
+  const char *const produce[] = {"produce", "--from", flowers, "--to",
+                                 bi.url, "--interval", "0", "--limit", "200",
+                                 "--seed", "3", "--quiet", NULL};
+  pid_t sp = start("stream_p", 0, stream);
+  ASSERT_EQ(finish(start("stream_p_produce", 0, produce)), 0);
+  ASSERT_EQ(finish(sp), 0);
+  json_t *rows = sink_rows(out);
+  check_rows(rows, &bi);
+  json_decref(rows);
+  check_all_committed(ckpt);
+}
+
+TEST_MAIN(cli_stream_help, cli_stream_exactly_once, cli_stream_with_producer,
+          cli_stream_sigkill,
           cli_stream_sigterm, cli_stream_bad_files, cli_stream_file_too_large)
