@@ -6,7 +6,7 @@
  * docs/BENCHMARKS.md holds) to stdout.
  *
  *   bench_classify [--model FILE] [--data DIR] [--seconds S] [--batch N]
- *                  [--backend auto|xnnpack|onednn]
+ *                  [--backend auto|xnnpack|onednn] [--threads 1|2]
  *
  * Images are read into memory first, so the figures measure the CPU work,
  * not the disk. Each measurement repeats over the data until at least
@@ -102,6 +102,7 @@ typedef struct bench_config {
   double seconds;         /* --seconds: minimum time per measurement */
   uint32_t batch;         /* --batch: end-to-end and large-batch size */
   uint32_t flags;         /* --backend: IMS_ENGINE_FLAG_FORCE_* or 0 */
+  uint32_t threads;       /* --threads: only this column; 0 = both */
 } bench_config;
 
 static uint32_t engine_flags; /* --backend, for every engine made here */
@@ -200,6 +201,13 @@ static double bench_e2e(const dataset *ds, const ims_model *model,
   return (double)done / t;
 }
 
+/* A table cell: images/s, or "-" for a column --threads skipped. */
+static const char *cell(char *buf, double v) {
+  if (v < 0) return "-";
+  snprintf(buf, 16, "%.0f", v);
+  return buf;
+}
+
 static void usage(FILE *out) {
   fprintf(out,
           "usage: bench_classify [--model FILE] [--data DIR] [--seconds S]"
@@ -210,7 +218,8 @@ static void usage(FILE *out) {
           "../shared/data/flowers)\n"
           "  --seconds S    minimum seconds per measurement (default 3)\n"
           "  --batch N      large batch size (default 16, max 256)\n"
-          "  --backend B    auto (default), xnnpack or onednn\n");
+          "  --backend B    auto (default), xnnpack or onednn\n"
+          "  --threads T    measure only the T-thread column (1 or 2)\n");
 }
 
 static int parse_args(int argc, char **argv, bench_config *cfg) {
@@ -221,9 +230,10 @@ static int parse_args(int argc, char **argv, bench_config *cfg) {
       {"help", no_argument, NULL, 'h'},
       {"model", required_argument, NULL, 'm'},
       {"seconds", required_argument, NULL, 's'},
+      {"threads", required_argument, NULL, 't'},
       {NULL, 0, NULL, 0}};
   int c;
-  while ((c = getopt_long(argc, argv, "B:b:d:hm:s:", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "B:b:d:hm:s:t:", opts, NULL)) != -1) {
     switch (c) {
       case 'B':
         if (strcmp(optarg, "auto") == 0) cfg->flags = 0;
@@ -237,12 +247,13 @@ static int parse_args(int argc, char **argv, bench_config *cfg) {
       case 'd': cfg->data_dir = optarg; break;
       case 'm': cfg->model_path = optarg; break;
       case 's': cfg->seconds = atof(optarg); break;
+      case 't': cfg->threads = (uint32_t)atoi(optarg); break;
       case 'h': usage(stdout); exit(0);
       default: usage(stderr); return -1;
     }
   }
   if (cfg->batch < 1 || cfg->batch > 256 || cfg->seconds <= 0 ||
-      cfg->flags == UINT32_MAX) {
+      cfg->flags == UINT32_MAX || cfg->threads > 2) {
     usage(stderr);
     return -1;
   }
@@ -252,7 +263,7 @@ static int parse_args(int argc, char **argv, bench_config *cfg) {
 int main(int argc, char **argv) {
   bench_config cfg = {
       "../shared/models/mobilenet_v2_1.0_224_quant.tflite",
-      "../shared/data/flowers", 3.0, 16, 0};
+      "../shared/data/flowers", 3.0, 16, 0, 0};
   if (parse_args(argc, argv, &cfg) != 0) return 2;
   engine_flags = cfg.flags;
   static dataset ds;
@@ -289,18 +300,24 @@ int main(int argc, char **argv) {
                                                      : "auto");
   printf("| stage | 1 thread (images/s) | 2 threads (images/s) |\n");
   printf("| --- | ---: | ---: |\n");
-  printf("| decode + preprocess | %.0f | %.0f |\n",
-         bench_prep(&ds, 1, cfg.seconds, cfg.batch),
-         bench_prep(&ds, 2, cfg.seconds, cfg.batch));
-  printf("| inference, batch 1 | %.0f | %.0f |\n",
-         bench_infer(model, tensors, 1, 1, cfg.seconds),
-         bench_infer(model, tensors, 1, 2, cfg.seconds));
-  printf("| inference, batch %u | %.0f | %.0f |\n", cfg.batch,
-         bench_infer(model, tensors, cfg.batch, 1, cfg.seconds),
-         bench_infer(model, tensors, cfg.batch, 2, cfg.seconds));
-  printf("| end to end, batch %u | %.0f | %.0f |\n", cfg.batch,
-         bench_e2e(&ds, model, cfg.batch, 1, cfg.seconds),
-         bench_e2e(&ds, model, cfg.batch, 2, cfg.seconds));
+  double r[4][2];
+  for (uint32_t t = 1; t <= 2; t++) {
+    bool on = cfg.threads == 0 || cfg.threads == t;
+    r[0][t - 1] = on ? bench_prep(&ds, t, cfg.seconds, cfg.batch) : -1;
+    r[1][t - 1] = on ? bench_infer(model, tensors, 1, t, cfg.seconds) : -1;
+    r[2][t - 1] =
+        on ? bench_infer(model, tensors, cfg.batch, t, cfg.seconds) : -1;
+    r[3][t - 1] = on ? bench_e2e(&ds, model, cfg.batch, t, cfg.seconds) : -1;
+  }
+  char a[16], b[16];
+  printf("| decode + preprocess | %s | %s |\n", cell(a, r[0][0]),
+         cell(b, r[0][1]));
+  printf("| inference, batch 1 | %s | %s |\n", cell(a, r[1][0]),
+         cell(b, r[1][1]));
+  printf("| inference, batch %u | %s | %s |\n", cfg.batch, cell(a, r[2][0]),
+         cell(b, r[2][1]));
+  printf("| end to end, batch %u | %s | %s |\n", cfg.batch,
+         cell(a, r[3][0]), cell(b, r[3][1]));
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   printf("\npeak RSS: %.1f MiB (includes the %zu images held in memory)\n",
