@@ -5,16 +5,17 @@
  * with 1 and 2 threads, plus peak RSS. Prints a Markdown table (what
  * docs/BENCHMARKS.md holds) to stdout.
  *
- *   bench_classify [--model FILE] [--data DIR] [--seconds S] [--batch N]
+ *   bench_classify [--model FILE] [--labels FILE] [--data DIR]
+ *                  [--seconds S] [--batch N]
  *                  [--backend auto|xnnpack|onednn] [--threads 1|2]
  *
  * Images are read into memory first, so the figures measure the CPU work,
  * not the disk. Each measurement repeats over the data until at least
  * --seconds have passed (default 3) and reports images per second.
  *
- * End to end with T threads: each batch is decoded and preprocessed by T
- * threads (one decoder and preprocessor each), then inferred by an engine
- * with T threads - the same split `imgstream classify` uses.
+ * End to end with T threads: ims_classifier_run_memory on batches of
+ * --batch images - the pipeline `imgstream classify` and `imgstream
+ * stream` run (with T >= 2 it splits each batch by image over T lanes).
  *
  * --backend picks the engine's IMS_ENGINE_FLAG_FORCE_* flag (auto: none,
  * oneDNN per layer where it has VNNI kernels), for before/after figures.
@@ -98,6 +99,7 @@ static void load_dataset(const char *dir, dataset *ds) {
 
 typedef struct bench_config {
   const char *model_path; /* --model */
+  const char *labels_path; /* --labels */
   const char *data_dir;   /* --data */
   double seconds;         /* --seconds: minimum time per measurement */
   uint32_t batch;         /* --batch: end-to-end and large-batch size */
@@ -162,42 +164,35 @@ static double bench_infer(const ims_model *model, const uint8_t *tensors,
 }
 
 /* Read + decode + preprocess + infer, batch by batch. */
-static double bench_e2e(const dataset *ds, const ims_model *model,
-                        uint32_t batch, uint32_t threads, double secs) {
+/* Decode + preprocess + infer + top-K through ims_classifier, the
+ * pipeline `imgstream classify` and `imgstream stream` run. */
+static double bench_e2e(const dataset *ds, const bench_config *cfg,
+                        uint32_t threads) {
   ims_error err = {0};
-  ims_batch_prep *prep = NULL;
-  ims_engine *engine = NULL;
-  ims_engine_options opt = {.threads = threads, .max_batch = batch,
-                            .flags = engine_flags};
-  ims_model_info info;
-  ims_model_get_info(model, &info);
-  if (ims_batch_prep_create(NULL, NULL, threads, &prep, &err) != IMS_OK)
-    die("batch prep", &err);
-  if (ims_engine_create(model, &opt, &engine, &err) != IMS_OK)
-    die("engine", &err);
-  uint8_t *dst = malloc((size_t)batch * IMG_BYTES);
-  float *scores = malloc((size_t)batch * info.output_count * sizeof *scores);
-  ims_error *errs = calloc(batch, sizeof *errs);
+  ims_classifier *c = NULL;
+  ims_classifier_options o = {0};
+  o.model_path = cfg->model_path;
+  o.labels_path = cfg->labels_path;
+  o.threads = threads;
+  o.max_batch = cfg->batch;
+  o.engine_flags = engine_flags;
+  if (ims_classifier_create(&o, &c, &err) != IMS_OK) die("classifier", &err);
+  const ims_class_result *res = NULL;
   const void *data[256];
   size_t sizes[256], done = 0, at = 0;
   double t0 = now_s(), t;
   do {
-    for (uint32_t i = 0; i < batch; i++, at = (at + 1) % ds->count) {
+    for (uint32_t i = 0; i < cfg->batch; i++, at = (at + 1) % ds->count) {
       data[i] = ds->files[at].data;
       sizes[i] = ds->files[at].size;
     }
-    if (ims_batch_prep_memory(prep, batch, data, sizes, dst, errs) != 0)
-      die("decode", &errs[0]);
-    if (ims_engine_run(engine, dst, batch, scores, &err) != IMS_OK)
-      die("run", &err);
-    done += batch;
+    if (ims_classifier_run_memory(c, cfg->batch, data, sizes, &res, &err) !=
+            IMS_OK || res[0].error.status != IMS_OK)
+      die("run", res ? &res[0].error : &err);
+    done += cfg->batch;
     t = now_s() - t0;
-  } while (t < secs);
-  free(dst);
-  free(scores);
-  free(errs);
-  ims_engine_destroy(engine);
-  ims_batch_prep_destroy(prep);
+  } while (t < cfg->seconds);
+  ims_classifier_destroy(c);
   return (double)done / t;
 }
 
@@ -214,6 +209,8 @@ static void usage(FILE *out) {
           " [--batch N]\n"
           "  --model FILE   model (default ../shared/models/"
           "mobilenet_v2_1.0_224_quant.tflite)\n"
+          "  --labels FILE  labels for the end-to-end rows (default "
+          "../shared/models/imagenet_class_index.json)\n"
           "  --data DIR     folder of class folders of images (default "
           "../shared/data/flowers)\n"
           "  --seconds S    minimum seconds per measurement (default 3)\n"
@@ -228,12 +225,13 @@ static int parse_args(int argc, char **argv, bench_config *cfg) {
       {"batch", required_argument, NULL, 'b'},
       {"data", required_argument, NULL, 'd'},
       {"help", no_argument, NULL, 'h'},
+      {"labels", required_argument, NULL, 'l'},
       {"model", required_argument, NULL, 'm'},
       {"seconds", required_argument, NULL, 's'},
       {"threads", required_argument, NULL, 't'},
       {NULL, 0, NULL, 0}};
   int c;
-  while ((c = getopt_long(argc, argv, "B:b:d:hm:s:t:", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "B:b:d:hl:m:s:t:", opts, NULL)) != -1) {
     switch (c) {
       case 'B':
         if (strcmp(optarg, "auto") == 0) cfg->flags = 0;
@@ -245,6 +243,7 @@ static int parse_args(int argc, char **argv, bench_config *cfg) {
         break;
       case 'b': cfg->batch = (uint32_t)atoi(optarg); break;
       case 'd': cfg->data_dir = optarg; break;
+      case 'l': cfg->labels_path = optarg; break;
       case 'm': cfg->model_path = optarg; break;
       case 's': cfg->seconds = atof(optarg); break;
       case 't': cfg->threads = (uint32_t)atoi(optarg); break;
@@ -263,7 +262,8 @@ static int parse_args(int argc, char **argv, bench_config *cfg) {
 int main(int argc, char **argv) {
   bench_config cfg = {
       "../shared/models/mobilenet_v2_1.0_224_quant.tflite",
-      "../shared/data/flowers", 3.0, 16, 0, 0};
+      "../shared/models/imagenet_class_index.json", "../shared/data/flowers",
+      3.0, 16, 0, 0};
   if (parse_args(argc, argv, &cfg) != 0) return 2;
   engine_flags = cfg.flags;
   static dataset ds;
@@ -307,7 +307,7 @@ int main(int argc, char **argv) {
     r[1][t - 1] = on ? bench_infer(model, tensors, 1, t, cfg.seconds) : -1;
     r[2][t - 1] =
         on ? bench_infer(model, tensors, cfg.batch, t, cfg.seconds) : -1;
-    r[3][t - 1] = on ? bench_e2e(&ds, model, cfg.batch, t, cfg.seconds) : -1;
+    r[3][t - 1] = on ? bench_e2e(&ds, &cfg, t) : -1;
   }
   char a[16], b[16];
   printf("| decode + preprocess | %s | %s |\n", cell(a, r[0][0]),

@@ -9,3 +9,6 @@ set_tests_properties(stream_engine PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE 77)
 ims_add_test(NAME cli_stream SOURCES cli_stream.c)
 add_dependencies(cli_stream imgstream_tool)
 set_tests_properties(cli_stream PROPERTIES TIMEOUT 1500 SKIP_RETURN_CODE 77)
+# The classifier object: lanes (split by image) give the same answers as
+# one image at a time, failed images included.
+ims_add_test(NAME stream_classifier SOURCES stream_classifier.c)

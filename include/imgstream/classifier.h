@@ -37,7 +37,11 @@ typedef struct ims_classifier_options {
   const char *labels_path; /* input: Keras JSON or text labels. Required.
                               COPIED. */
   uint32_t threads;        /* input: decode and inference workers;
-                              0 = all online cores */
+                              0 = all online cores. Runs of at least this
+                              many images are split by image, one
+                              single-threaded decoder + engine per worker;
+                              smaller runs split each layer over the
+                              workers instead */
   uint32_t max_batch;      /* input: most images per run; 0 = 1 */
   uint32_t top_k;          /* input: predictions per image; 0 = 1; clamped
                               to the number of labels */
@@ -45,6 +49,7 @@ typedef struct ims_classifier_options {
   ims_preprocess_options preprocess; /* input: crop 0 = the model's input
                                         size; resize 0 = crop * 256/224
                                         (torchvision's ratio) */
+  uint32_t engine_flags;   /* input: IMS_ENGINE_FLAG_* for every engine */
 } ims_classifier_options;
 
 /* One prediction of an image. */

@@ -113,8 +113,11 @@ static size_t run_batch(ims_batch_prep *p, size_t count) {
   if (count == 0) return 0;
   p->tile = (count + p->threads - 1) / p->threads;
   if (p->pool != NULL)
+    /* Workers sleep when the batch is done instead of spinning: the
+     * engine's own pool needs these cores next. */
     pthreadpool_parallelize_1d_tile_1d(p->pool, prep_share, p, count,
-                                       p->tile, 0);
+                                       p->tile,
+                                       PTHREADPOOL_FLAG_YIELD_WORKERS);
   else
     prep_share(p, 0, count);
   size_t failed = 0;

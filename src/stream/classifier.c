@@ -9,6 +9,14 @@
  * over the packed batch; each result gets its top-K with label strings
  * borrowed from the label list.
  *
+ * Lanes: a run of at least `threads` images is instead cut into one share
+ * per thread, and each lane decodes and infers its share on its own
+ * single-threaded decoder and engine, all lanes at once. Splitting by
+ * image needs no synchronization inside a layer, so on 2 cores it runs
+ * ~1.3x faster than splitting every layer over both threads (measured
+ * with bench_classify); small runs (a stream's one-file batches) keep the
+ * shared engine, whose threads split each layer for lower latency.
+ *
  * Not here: where images come from (files, buckets) or how results are
  * printed.
  *
@@ -23,9 +31,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <pthreadpool.h>
 
 #include "core/error.h"
 #include "imgstream/batch.h"
+
+/* One image-parallel worker: its own decoder pool of one and engine. */
+typedef struct lane {
+  ims_batch_prep *prep;  /* owned: one thread, runs inline */
+  ims_engine *engine;    /* owned: one thread */
+  ims_status status;     /* result of the lane's latest share */
+  ims_error error;       /* its detail when status != IMS_OK */
+  uint64_t decode_ns;    /* its decode time in the latest run */
+  uint64_t infer_ns;     /* its inference time in the latest run */
+} lane;
 
 struct ims_classifier {
   ims_model *model;           /* owned: the network */
@@ -45,6 +66,14 @@ struct ims_classifier {
   ims_error *errors;          /* max_batch: decode errors */
   long *slot;                 /* max_batch: packed position or -1 */
   ims_classifier_stats stats; /* latest run */
+  size_t lane_count;          /* lanes (0 when threads == 1) */
+  lane *lanes;                /* owned array of lane_count */
+  pthreadpool_t pool;         /* owned: runs the lanes */
+  size_t share;               /* images per lane in the current run */
+  size_t run_count;           /* images in the current run */
+  const char *const *paths;   /* inputs of the current run (files) */
+  const void *const *data;    /* or memory inputs */
+  const size_t *sizes;        /* sizes of memory inputs */
 };
 
 static uint64_t now_ns(void) {
@@ -121,6 +150,37 @@ static ims_status alloc_buffers(ims_classifier *c, ims_error *err) {
   return IMS_OK;
 }
 
+/* One single-threaded decoder and engine per thread, for runs of at least
+ * that many images. */
+static ims_status create_lanes(ims_classifier *c, size_t threads,
+                               const ims_classifier_options *o,
+                               const ims_preprocess_options *pp,
+                               ims_error *err) {
+  if (threads < 2) return IMS_OK;
+  c->lanes = calloc(threads, sizeof *c->lanes);
+  c->pool = pthreadpool_create(threads);
+  if (c->lanes == NULL || c->pool == NULL)
+    return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory for lanes");
+  c->lane_count = threads;
+  ims_engine_options eo = {0};
+  eo.threads = 1;
+  eo.flags = o->engine_flags;
+  eo.max_batch = (uint32_t)((c->max_batch + threads - 1) / threads);
+  for (size_t i = 0; i < threads; i++) {
+    ims_status st = ims_engine_create(c->model, &eo, &c->lanes[i].engine,
+                                      err);
+    if (st == IMS_OK)
+      st = ims_batch_prep_create(&o->decode, pp, 1, &c->lanes[i].prep, err);
+    if (st != IMS_OK) return st;
+  }
+  return IMS_OK;
+}
+
+static size_t online_cores(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (size_t)n : 1;
+}
+
 ims_status ims_classifier_create(const ims_classifier_options *o,
                                  ims_classifier **out, ims_error *err) {
   if (o == NULL || o->model_path == NULL || o->labels_path == NULL ||
@@ -138,11 +198,15 @@ ims_status ims_classifier_create(const ims_classifier_options *o,
   if (c->top_k > nlabels) c->top_k = nlabels;
   ims_engine_options eo = {0};
   eo.threads = o->threads;
+  eo.flags = o->engine_flags;
   eo.max_batch = (uint32_t)c->max_batch;
   st = ims_engine_create(c->model, &eo, &c->engine, err);
   if (st == IMS_OK)
     st = ims_batch_prep_create(&o->decode, &pp, o->threads, &c->prep, err);
   if (st == IMS_OK) st = alloc_buffers(c, err);
+  if (st == IMS_OK)
+    st = create_lanes(c, o->threads ? o->threads : online_cores(), o, &pp,
+                      err);
   if (st != IMS_OK) goto fail;
   *out = c;
   return IMS_OK;
@@ -153,6 +217,12 @@ fail:
 
 void ims_classifier_destroy(ims_classifier *c) {
   if (c == NULL) return;
+  for (size_t i = 0; c->lanes != NULL && i < c->lane_count; i++) {
+    ims_engine_destroy(c->lanes[i].engine);
+    ims_batch_prep_destroy(c->lanes[i].prep);
+  }
+  free(c->lanes);
+  if (c->pool != NULL) pthreadpool_destroy(c->pool);
   ims_engine_destroy(c->engine);
   ims_batch_prep_destroy(c->prep);
   ims_labels_destroy(c->labels);
@@ -169,17 +239,19 @@ void ims_classifier_destroy(ims_classifier *c) {
 
 /* ---- 2. runs ---- */
 
-/* Move the images that decoded to the front of c->pixels; slot[i] is
- * image i's packed position or -1. Returns the packed count. */
-static size_t pack(ims_classifier *c, size_t n) {
+/* Move the images of [start, end) that decoded to the front of that
+ * range of c->pixels; slot[i] is image i's packed position (counted from
+ * 0, not from start) or -1. Returns the packed count. */
+static size_t pack(ims_classifier *c, size_t start, size_t end) {
   size_t used = 0;
-  for (size_t i = 0; i < n; i++) {
+  uint8_t *base = c->pixels + start * c->image_bytes;
+  for (size_t i = start; i < end; i++) {
     c->slot[i] = -1;
     if (c->errors[i].status != IMS_OK) continue;
-    if (used != i)
-      memmove(c->pixels + used * c->image_bytes,
-              c->pixels + i * c->image_bytes, c->image_bytes);
-    c->slot[i] = (long)used++;
+    if (used != i - start)
+      memmove(base + used * c->image_bytes,
+              base + (i - start) * c->image_bytes, c->image_bytes);
+    c->slot[i] = (long)(start + used++);
   }
   return used;
 }
@@ -210,7 +282,7 @@ static void decode_top(ims_classifier *c, size_t i) {
 static ims_status finish_run(ims_classifier *c, size_t n, uint64_t t0,
                              const ims_class_result **results_out,
                              ims_error *err) {
-  size_t used = pack(c, n);
+  size_t used = pack(c, 0, n);
   uint64_t t1 = now_ns();
   if (used > 0) {
     ims_status st = ims_engine_run(c->engine, c->pixels, used, c->scores,
@@ -220,6 +292,60 @@ static ims_status finish_run(ims_classifier *c, size_t n, uint64_t t0,
   for (size_t i = 0; i < n; i++) decode_top(c, i);
   c->stats.decode_ns = t1 - t0;
   c->stats.inference_ns = now_ns() - t1;
+  *results_out = c->results;
+  return IMS_OK;
+}
+
+/* pthreadpool task: lane `l` decodes, packs and infers its share. */
+static void run_lane(void *ctx, size_t l) {
+  ims_classifier *c = ctx;
+  lane *ln = &c->lanes[l];
+  size_t start = l * c->share, end = start + c->share;
+  if (end > c->run_count) end = c->run_count;
+  ln->status = IMS_OK;
+  ln->decode_ns = ln->infer_ns = 0;
+  if (start >= end) return;
+  uint64_t t0 = now_ns();
+  uint8_t *px = c->pixels + start * c->image_bytes;
+  if (c->paths != NULL)
+    ims_batch_prep_files(ln->prep, end - start, c->paths + start, px,
+                         c->errors + start);
+  else
+    ims_batch_prep_memory(ln->prep, end - start, c->data + start,
+                          c->sizes + start, px, c->errors + start);
+  size_t used = pack(c, start, end);
+  uint64_t t1 = now_ns();
+  if (used > 0)
+    ln->status = ims_engine_run(ln->engine, px, used,
+                                c->scores + start * c->info.output_count,
+                                &ln->error);
+  ln->decode_ns = t1 - t0;
+  ln->infer_ns = now_ns() - t1;
+}
+
+/* A run split by image over the lanes (see the file comment). */
+static ims_status run_lanes(ims_classifier *c, size_t n,
+                            const ims_class_result **results_out,
+                            ims_error *err) {
+  c->run_count = n;
+  c->share = (n + c->lane_count - 1) / c->lane_count;
+  pthreadpool_parallelize_1d(c->pool, run_lane, c, c->lane_count,
+                             PTHREADPOOL_FLAG_YIELD_WORKERS);
+  for (size_t l = 0; l < c->lane_count; l++) {
+    if (c->lanes[l].status != IMS_OK) {
+      if (err != NULL) *err = c->lanes[l].error;
+      return c->lanes[l].status;
+    }
+  }
+  /* Lanes run side by side: a stage takes as long as its slowest lane. */
+  c->stats.decode_ns = c->stats.inference_ns = 0;
+  for (size_t l = 0; l < c->lane_count; l++) {
+    if (c->lanes[l].decode_ns > c->stats.decode_ns)
+      c->stats.decode_ns = c->lanes[l].decode_ns;
+    if (c->lanes[l].infer_ns > c->stats.inference_ns)
+      c->stats.inference_ns = c->lanes[l].infer_ns;
+  }
+  for (size_t i = 0; i < n; i++) decode_top(c, i);
   *results_out = c->results;
   return IMS_OK;
 }
@@ -239,6 +365,11 @@ ims_status ims_classifier_run_files(ims_classifier *c, size_t count,
                                     ims_error *err) {
   ims_status st = check_count(c, count, err);
   if (st != IMS_OK) return st;
+  if (c->lane_count > 1 && count >= c->lane_count) {
+    c->paths = paths;
+    c->data = NULL;
+    return run_lanes(c, count, results_out, err);
+  }
   uint64_t t0 = now_ns();
   ims_batch_prep_files(c->prep, count, paths, c->pixels, c->errors);
   return finish_run(c, count, t0, results_out, err);
@@ -251,6 +382,12 @@ ims_status ims_classifier_run_memory(ims_classifier *c, size_t count,
                                      ims_error *err) {
   ims_status st = check_count(c, count, err);
   if (st != IMS_OK) return st;
+  if (c->lane_count > 1 && count >= c->lane_count) {
+    c->paths = NULL;
+    c->data = data;
+    c->sizes = sizes;
+    return run_lanes(c, count, results_out, err);
+  }
   uint64_t t0 = now_ns();
   ims_batch_prep_memory(c->prep, count, data, sizes, c->pixels, c->errors);
   return finish_run(c, count, t0, results_out, err);
