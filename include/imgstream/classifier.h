@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * classifier.h - the whole classification pipeline in one object: decode +
- * preprocess (ims_batch_prep, threaded) -> inference (ims_engine) -> top-K
+ * preprocess (ims_batch_prep) -> inference (ims_engine) -> top-K
  * decoding against the labels, the way Keras' decode_predictions does it.
  * `imgstream classify` and the stream engine both run images through it.
  *
@@ -16,7 +16,7 @@
  * are classified as usual.
  *
  * Threading: one caller thread at a time per classifier; the engine and
- * the decoders run on their own pools.
+ * the work is split by image over one lane per thread.
  */
 #ifndef IMGSTREAM_CLASSIFIER_H
 #define IMGSTREAM_CLASSIFIER_H
@@ -37,11 +37,9 @@ typedef struct ims_classifier_options {
   const char *labels_path; /* input: Keras JSON or text labels. Required.
                               COPIED. */
   uint32_t threads;        /* input: decode and inference workers;
-                              0 = all online cores. Runs of at least this
-                              many images are split by image, one
-                              single-threaded decoder + engine per worker;
-                              smaller runs split each layer over the
-                              workers instead */
+                              0 = all online cores. A run is split by
+                              image, one single-threaded decoder + engine
+                              per worker */
   uint32_t max_batch;      /* input: most images per run; 0 = 1 */
   uint32_t top_k;          /* input: predictions per image; 0 = 1; clamped
                               to the number of labels */

@@ -3,19 +3,19 @@
  * classifier.c - decode + preprocess + inference + top-K as one object
  * (see include/imgstream/classifier.h).
  *
- * A run: ims_batch_prep decodes and preprocesses every input into its slot
- * of one pixel buffer on the decode pool; the images that succeeded are
- * moved to the front (failed ones are packed out); the engine runs once
- * over the packed batch; each result gets its top-K with label strings
+ * Lanes: a run is cut into one contiguous share per thread; each lane
+ * decodes and preprocesses its share into its slots of one pixel buffer,
+ * moves the images that succeeded to the front of its slots (failed ones
+ * are packed out), and runs its own single-threaded engine over them, all
+ * lanes at once. Then each result gets its top-K with label strings
  * borrowed from the label list.
  *
- * Lanes: a run of at least `threads` images is instead cut into one share
- * per thread, and each lane decodes and infers its share on its own
- * single-threaded decoder and engine, all lanes at once. Splitting by
- * image needs no synchronization inside a layer, so on 2 cores it runs
- * ~1.3x faster than splitting every layer over both threads (measured
- * with bench_classify); small runs (a stream's one-file batches) keep the
- * shared engine, whose threads split each layer for lower latency.
+ * Why by image and not by layer: splitting each layer over both threads
+ * (one engine with 2 threads) needs a barrier per layer; on 2 cores the
+ * image split runs ~1.3x faster end to end (bench_classify: 311 -> 397
+ * images/s), and a one-image run on one thread has a steadier latency tail
+ * when something else wants a core (stream at 50 images/s with the
+ * producer on the same machine: p99 28 -> 12 ms).
  *
  * Not here: where images come from (files, buckets) or how results are
  * printed.
@@ -51,8 +51,6 @@ typedef struct lane {
 struct ims_classifier {
   ims_model *model;           /* owned: the network */
   ims_labels *labels;         /* owned: class names */
-  ims_engine *engine;         /* owned: executor, max_batch images */
-  ims_batch_prep *prep;       /* owned: threaded decode + preprocess */
   ims_model_info info;        /* the model's input and output */
   size_t offset;              /* outputs before label 0 (background) */
   size_t max_batch;           /* most images per run */
@@ -66,9 +64,9 @@ struct ims_classifier {
   ims_error *errors;          /* max_batch: decode errors */
   long *slot;                 /* max_batch: packed position or -1 */
   ims_classifier_stats stats; /* latest run */
-  size_t lane_count;          /* lanes (0 when threads == 1) */
+  size_t lane_count;          /* lanes: one per thread */
   lane *lanes;                /* owned array of lane_count */
-  pthreadpool_t pool;         /* owned: runs the lanes */
+  pthreadpool_t pool;         /* owned: runs the lanes; NULL for one */
   size_t share;               /* images per lane in the current run */
   size_t run_count;           /* images in the current run */
   const char *const *paths;   /* inputs of the current run (files) */
@@ -135,7 +133,7 @@ static ims_status fill_preprocess(const ims_classifier *c,
 
 static ims_status alloc_buffers(ims_classifier *c, ims_error *err) {
   size_t b = c->max_batch;
-  c->image_bytes = ims_batch_prep_image_bytes(c->prep);
+  c->image_bytes = ims_batch_prep_image_bytes(c->lanes[0].prep);
   c->pixels = malloc(b * c->image_bytes);
   c->scores = calloc(b * c->info.output_count, sizeof *c->scores);
   c->scratch = calloc(c->top_k, sizeof *c->scratch);
@@ -150,16 +148,14 @@ static ims_status alloc_buffers(ims_classifier *c, ims_error *err) {
   return IMS_OK;
 }
 
-/* One single-threaded decoder and engine per thread, for runs of at least
- * that many images. */
+/* One single-threaded decoder and engine per thread. */
 static ims_status create_lanes(ims_classifier *c, size_t threads,
                                const ims_classifier_options *o,
                                const ims_preprocess_options *pp,
                                ims_error *err) {
-  if (threads < 2) return IMS_OK;
   c->lanes = calloc(threads, sizeof *c->lanes);
-  c->pool = pthreadpool_create(threads);
-  if (c->lanes == NULL || c->pool == NULL)
+  if (threads > 1) c->pool = pthreadpool_create(threads);
+  if (c->lanes == NULL || (threads > 1 && c->pool == NULL))
     return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory for lanes");
   c->lane_count = threads;
   ims_engine_options eo = {0};
@@ -196,17 +192,9 @@ ims_status ims_classifier_create(const ims_classifier_options *o,
   size_t nlabels = ims_labels_count(c->labels);
   c->top_k = o->top_k != 0 ? o->top_k : 1;
   if (c->top_k > nlabels) c->top_k = nlabels;
-  ims_engine_options eo = {0};
-  eo.threads = o->threads;
-  eo.flags = o->engine_flags;
-  eo.max_batch = (uint32_t)c->max_batch;
-  st = ims_engine_create(c->model, &eo, &c->engine, err);
-  if (st == IMS_OK)
-    st = ims_batch_prep_create(&o->decode, &pp, o->threads, &c->prep, err);
+  st = create_lanes(c, o->threads ? o->threads : online_cores(), o, &pp,
+                    err);
   if (st == IMS_OK) st = alloc_buffers(c, err);
-  if (st == IMS_OK)
-    st = create_lanes(c, o->threads ? o->threads : online_cores(), o, &pp,
-                      err);
   if (st != IMS_OK) goto fail;
   *out = c;
   return IMS_OK;
@@ -223,8 +211,6 @@ void ims_classifier_destroy(ims_classifier *c) {
   }
   free(c->lanes);
   if (c->pool != NULL) pthreadpool_destroy(c->pool);
-  ims_engine_destroy(c->engine);
-  ims_batch_prep_destroy(c->prep);
   ims_labels_destroy(c->labels);
   ims_model_destroy(c->model);
   free(c->pixels);
@@ -278,24 +264,6 @@ static void decode_top(ims_classifier *c, size_t i) {
   }
 }
 
-/* Everything after decoding: pack, infer, top-K. */
-static ims_status finish_run(ims_classifier *c, size_t n, uint64_t t0,
-                             const ims_class_result **results_out,
-                             ims_error *err) {
-  size_t used = pack(c, 0, n);
-  uint64_t t1 = now_ns();
-  if (used > 0) {
-    ims_status st = ims_engine_run(c->engine, c->pixels, used, c->scores,
-                                   err);
-    if (st != IMS_OK) return st;
-  }
-  for (size_t i = 0; i < n; i++) decode_top(c, i);
-  c->stats.decode_ns = t1 - t0;
-  c->stats.inference_ns = now_ns() - t1;
-  *results_out = c->results;
-  return IMS_OK;
-}
-
 /* pthreadpool task: lane `l` decodes, packs and infers its share. */
 static void run_lane(void *ctx, size_t l) {
   ims_classifier *c = ctx;
@@ -323,7 +291,8 @@ static void run_lane(void *ctx, size_t l) {
   ln->infer_ns = now_ns() - t1;
 }
 
-/* A run split by image over the lanes (see the file comment). */
+/* A run, split by image over the lanes (see the file comment). Lanes
+ * beyond the images of a small run have nothing to do. */
 static ims_status run_lanes(ims_classifier *c, size_t n,
                             const ims_class_result **results_out,
                             ims_error *err) {
@@ -365,14 +334,9 @@ ims_status ims_classifier_run_files(ims_classifier *c, size_t count,
                                     ims_error *err) {
   ims_status st = check_count(c, count, err);
   if (st != IMS_OK) return st;
-  if (c->lane_count > 1 && count >= c->lane_count) {
-    c->paths = paths;
-    c->data = NULL;
-    return run_lanes(c, count, results_out, err);
-  }
-  uint64_t t0 = now_ns();
-  ims_batch_prep_files(c->prep, count, paths, c->pixels, c->errors);
-  return finish_run(c, count, t0, results_out, err);
+  c->paths = paths;
+  c->data = NULL;
+  return run_lanes(c, count, results_out, err);
 }
 
 ims_status ims_classifier_run_memory(ims_classifier *c, size_t count,
@@ -382,15 +346,10 @@ ims_status ims_classifier_run_memory(ims_classifier *c, size_t count,
                                      ims_error *err) {
   ims_status st = check_count(c, count, err);
   if (st != IMS_OK) return st;
-  if (c->lane_count > 1 && count >= c->lane_count) {
-    c->paths = NULL;
-    c->data = data;
-    c->sizes = sizes;
-    return run_lanes(c, count, results_out, err);
-  }
-  uint64_t t0 = now_ns();
-  ims_batch_prep_memory(c->prep, count, data, sizes, c->pixels, c->errors);
-  return finish_run(c, count, t0, results_out, err);
+  c->paths = NULL;
+  c->data = data;
+  c->sizes = sizes;
+  return run_lanes(c, count, results_out, err);
 }
 
 /* ---- 3. accessors ---- */
