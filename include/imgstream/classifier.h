@@ -15,8 +15,8 @@
  * error in its result and is packed out of the engine batch; the others
  * are classified as usual.
  *
- * Threading: one caller thread at a time per classifier; the engine and
- * the work is split by image over one lane per thread.
+ * Threading: one caller thread at a time per classifier; each run is split
+ * by image over one lane (decoder + single-threaded engine) per thread.
  */
 #ifndef IMGSTREAM_CLASSIFIER_H
 #define IMGSTREAM_CLASSIFIER_H
