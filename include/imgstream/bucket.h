@@ -32,7 +32,8 @@ typedef struct ims_object {
                              listing (freed by ims_bucket_list_free) */
   uint64_t size;          /* output: bytes */
   int64_t event_time_ms;  /* output: when it landed (ms since the epoch;
-                             dir: the file's mtime) */
+                             dir: the later of mtime and ctime, i.e. when
+                             it was renamed into place) */
 } ims_object;
 
 /* ims_bucket_open flags. */

@@ -7,7 +7,8 @@
  * "<dir>/<name>", fsync the directory - a reader sees the whole object or
  * nothing, and a crash leaves at most a hidden temporary file, which list
  * never returns. list: a recursive walk skipping names that start with
- * '.'; event time = mtime. wait: with IMS_BUCKET_WATCH, an inotify watch on
+ * '.'; event time = the later of mtime and ctime (rename sets ctime, so
+ * this is when the object became visible). wait: with IMS_BUCKET_WATCH, an inotify watch on
  * every folder (new category folders are added as they appear), polled
  * with the timeout; otherwise a plain sleep.
  *
@@ -148,9 +149,18 @@ static int add_object(listing *l, const char *key, const struct stat *st) {
   }
   char *copy = strdup(key);
   if (copy == NULL) return -1;
+  /* Landing time: the later of mtime and ctime. rename() sets ctime, so
+   * an object put atomically counts from when it became visible, not
+   * from when its temporary file was written (which would charge the
+   * writer's fsync to the reader's latency). */
+  const struct timespec *t =
+      (st->st_ctim.tv_sec > st->st_mtim.tv_sec ||
+       (st->st_ctim.tv_sec == st->st_mtim.tv_sec &&
+        st->st_ctim.tv_nsec > st->st_mtim.tv_nsec)) ? &st->st_ctim
+                                                     : &st->st_mtim;
   l->items[l->count++] = (ims_object){
       copy, (uint64_t)st->st_size,
-      (int64_t)st->st_mtim.tv_sec * 1000 + st->st_mtim.tv_nsec / 1000000};
+      (int64_t)t->tv_sec * 1000 + t->tv_nsec / 1000000};
   return 0;
 }
 

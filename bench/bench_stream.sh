@@ -1,0 +1,68 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# bench_stream.sh - `imgstream stream` throughput and latency on this
+# machine, as docs/BENCHMARKS.md reports them.
+#
+#   bench/bench_stream.sh [BUILD_DIR]      (default: build)
+#
+# 1. Throughput at full rate: the 430 shared flowers are put into a fresh
+#    bucket first, then the stream (checkpoint + JSONL sink, 2 threads)
+#    drains it with --max-files-per-trigger 1, 16 and 64; images/s =
+#    rows / (last batch end - first batch start), from the JSONL sink's
+#    processing times.
+# 2. Latency at a steady 50 images/s: the producer uploads at --rate 50
+#    while the stream (one file per trigger) runs; p50/p99/max of the
+#    sink's latency_ms (landing to classification).
+# Needs only the build and ../shared; writes under a temporary folder.
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$root/build}
+bin=$build/imgstream
+shared=${IMGSTREAM_SHARED:-$root/../shared}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT INT TERM
+
+# Percentiles and rates from a JSONL sink (python-free: awk + sort).
+stats() { # FILE
+  grep -o '"latency_ms":[0-9.]*' "$1" | cut -d: -f2 | sort -n |
+    awk '{v[NR]=$1} END {
+      p50=v[int(NR*0.50+0.5)]; p99=v[int(NR*0.99+0.5)];
+      printf "%d rows, latency p50 %s ms, p99 %s ms, max %s ms\n",
+             NR, p50, p99, v[NR] }'
+}
+
+span() { # FILE -> seconds between the first and last processing_time
+  grep -o '"processing_time":"[^"]*"' "$1" | cut -d'"' -f4 |
+    sed 's/T/ /; s/Z//' | sort | sed -n '1p;$p' |
+    while read -r d t; do date -u -d "$d $t" +%s.%N; done |
+    awk 'NR==1{a=$1} NR==2{printf "%.3f\n", $1-a}'
+}
+
+"$bin" produce --from "$shared/data/flowers" --to "dir://$tmp/full" \
+  --interval 0 --seed 1 -q
+echo "## full rate (430 images already in the bucket)"
+for n in 1 16 64; do
+  rm -rf "$tmp/ck" "$tmp/out.jsonl"
+  start=$(date +%s.%N)
+  "$bin" stream --source "dir://$tmp/full" --max-files-per-trigger "$n" \
+    --checkpoint "$tmp/ck" --sink "jsonl:$tmp/out.jsonl" --threads 2 \
+    --until-idle 500 >/dev/null
+  end=$(date +%s.%N)
+  rows=$(wc -l < "$tmp/out.jsonl")
+  s=$(span "$tmp/out.jsonl")
+  awk -v n="$n" -v r="$rows" -v s="$s" -v w="$(echo "$end - $start" | bc)" \
+    'BEGIN { printf "max-files-per-trigger %2d: %d rows, %.0f images/s " \
+             "(first to last row), %.2f s wall incl. start-up\n", n, r, r/s, w }'
+done
+
+echo "## steady 50 images/s, one file per trigger"
+rm -rf "$tmp/ck" "$tmp/out.jsonl" "$tmp/live"
+mkdir -p "$tmp/live"
+"$bin" stream --source "dir://$tmp/live" --checkpoint "$tmp/ck" \
+  --sink "jsonl:$tmp/out.jsonl" --threads 2 --until-idle 3000 >/dev/null &
+stream=$!
+sleep 1
+"$bin" produce --from "$shared/data/flowers" --to "dir://$tmp/live" \
+  --rate 50 --seed 2 -q
+wait "$stream"
+stats "$tmp/out.jsonl"
