@@ -109,10 +109,9 @@ IMS_API const ims_labels *ims_classifier_labels(const ims_classifier *c);
 /// @retval IMS_ERR_INVALID_ARG  count is 0 or above max_batch
 /// @retval IMS_ERR_BACKEND      the engine failed: no image of the call
 ///                              has a result
-IMS_API ims_status ims_classifier_run_files(ims_classifier *c, size_t count,
-                                            const char *const *paths,
-                                            const ims_class_result **results_out,
-                                            ims_error *err);
+IMS_API ims_status ims_classifier_run_files(
+    ims_classifier *c, size_t count, const char *const *paths,
+    const ims_class_result **results_out, ims_error *err);
 
 /// Same for encoded images in memory (data[i], sizes[i]; BORROWED).
 IMS_API ims_status ims_classifier_run_memory(

@@ -12,6 +12,7 @@
 #define IMS_CLI_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 enum {
@@ -30,6 +31,14 @@ enum {
 int cmd_classify(int argc, char **argv);
 int cmd_produce(int argc, char **argv);
 int cmd_stream(int argc, char **argv);
+
+/* Parse option --name's value `arg` as a decimal whole number (or a
+ * finite decimal) in [min, max] into *out. Returns 0, or -1 after printing
+ * "imgstream CMD: --NAME wants a number from MIN to MAX, got 'ARG'". */
+int cli_parse_u64(const char *cmd, const char *name, const char *arg,
+                  uint64_t min, uint64_t max, uint64_t *out);
+int cli_parse_double(const char *cmd, const char *name, const char *arg,
+                     double min, double max, double *out);
 
 /* Flush and check stdout; returns IMS_EXIT_OUTPUT (with a message on
  * stderr) if anything written to it was lost, else `code`. */

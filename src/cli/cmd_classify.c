@@ -73,7 +73,8 @@ static void usage(FILE *out) {
       "options:\n"
       "  -m, --model FILE     TFLite model; default %s\n"
       "                       from the first of: $IMGSTREAM_MODELS, the\n"
-      "                       source tree's ../shared/models, ../shared/models,\n"
+      "                       source tree's ../shared/models,\n"
+      "                       ../shared/models,\n"
       "                       ${XDG_CACHE_HOME:-~/.cache}/imgstream/models\n"
       "  -l, --labels FILE    Keras class-index JSON or one name per line;\n"
       "                       default %s next to\n"
@@ -93,29 +94,10 @@ static void usage(FILE *out) {
       IMS_DEFAULT_MAX_PIXELS);
 }
 
-/* Parse a decimal number in [min, max] for option `name`. Returns 0, or -1
- * after printing a usage error. */
-static int parse_number(const char *name, const char *arg, uint64_t min,
-                        uint64_t max, uint64_t *out) {
-  char *end = NULL;
-  errno = 0;
-  unsigned long long v = strtoull(arg, &end, 10);
-  if (arg[0] == '-' || arg[0] == '\0' || *end != '\0' || errno != 0 ||
-      v < min || v > max) {
-    fprintf(stderr,
-            "imgstream classify: --%s wants a number from %" PRIu64
-            " to %" PRIu64 ", got '%s'\n",
-            name, min, max, arg);
-    return -1;
-  }
-  *out = v;
-  return 0;
-}
-
 static int parse_ulong(const char *name, const char *arg, uint64_t min,
                        uint64_t max, unsigned long *out) {
   uint64_t v = 0;
-  if (parse_number(name, arg, min, max, &v) != 0) return -1;
+  if (cli_parse_u64("classify", name, arg, min, max, &v) != 0) return -1;
   *out = (unsigned long)v;
   return 0;
 }
@@ -129,7 +111,7 @@ static int apply_option(classify_opts *o, int c, char **argv) {
     case 'j': o->json = true; return 0;
     case 'l': o->labels = optarg; return 0;
     case OPT_MAX_PIXELS:
-      return parse_number("max-pixels", optarg, 1, UINT64_MAX / 2,
+      return cli_parse_u64("classify", "max-pixels", optarg, 1, UINT64_MAX / 2,
                           &o->max_pixels);
     case 'm': o->model = optarg; return 0;
     case OPT_RESIZE: return parse_ulong("resize", optarg, 1, 65536, &o->resize);

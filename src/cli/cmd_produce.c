@@ -120,41 +120,6 @@ static void usage(FILE *out) {
       "            4 output not written\n");
 }
 
-static int bad_value(const char *name, const char *want, const char *arg) {
-  fprintf(stderr, "imgstream produce: --%s wants %s, got '%s'\n", name, want,
-          arg);
-  return -1;
-}
-
-/* Seconds or a rate: a finite decimal number in [min, max]. */
-static int parse_double(const char *name, const char *arg, double min,
-                        double max, double *out) {
-  char *end = NULL;
-  errno = 0;
-  double v = strtod(arg, &end);
-  if (arg[0] == '\0' || *end != '\0' || errno != 0 || !isfinite(v) ||
-      v < min || v > max) {
-    char want[96];
-    snprintf(want, sizeof want, "a number from %g to %g", min, max);
-    return bad_value(name, want, arg);
-  }
-  *out = v;
-  return 0;
-}
-
-static int parse_u64(const char *name, const char *arg, uint64_t min,
-                     uint64_t *out) {
-  char *end = NULL;
-  errno = 0;
-  unsigned long long v = strtoull(arg, &end, 0);
-  if (arg[0] == '-' || arg[0] == '\0' || *end != '\0' || errno != 0 ||
-      v < min)
-    return bad_value(name, min ? "a positive whole number" : "a whole number",
-                     arg);
-  *out = v;
-  return 0;
-}
-
 /* Apply one option returned by getopt_long. Returns 0 or -1 (usage). */
 static int apply_option(produce_opts *o, int c, char **argv) {
   switch (c) {
@@ -164,13 +129,21 @@ static int apply_option(produce_opts *o, int c, char **argv) {
     case 'h': o->help = true; return 0;
     case 'i':
       o->interval_set = true;
-      return parse_double("interval", optarg, 0, 86400, &o->interval);
+      return cli_parse_double("produce", "interval", optarg, 0, 86400,
+                              &o->interval);
     case 'j': o->json = true; return 0;
-    case 'n': return parse_u64("limit", optarg, 1, &o->limit);
+    case 'n':
+      return cli_parse_u64("produce", "limit", optarg, 1, UINT64_MAX,
+                           &o->limit);
     case OPT_LOOP: o->loop = true; return 0;
     case 'q': o->quiet = true; return 0;
-    case 'r': return parse_double("rate", optarg, 1e-6, 1e6, &o->rate);
-    case 's': o->seed_set = true; return parse_u64("seed", optarg, 0, &o->seed);
+    case 'r':
+      return cli_parse_double("produce", "rate", optarg, 1e-6, 1e6,
+                              &o->rate);
+    case 's':
+      o->seed_set = true;
+      return cli_parse_u64("produce", "seed", optarg, 0, UINT64_MAX,
+                           &o->seed);
     case 't': o->to = optarg; return 0;
     case OPT_VERSION: o->version = true; return 0;
     case ':':

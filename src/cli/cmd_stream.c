@@ -115,22 +115,6 @@ static void usage(FILE *out) {
       CLI_DEFAULT_MODEL);
 }
 
-static int parse_number(const char *name, const char *arg, uint64_t min,
-                        uint64_t max, uint64_t *out) {
-  char *end = NULL;
-  errno = 0;
-  unsigned long long v = strtoull(arg, &end, 10);
-  if (arg[0] == '-' || arg[0] == '\0' || *end != '\0' || errno != 0 ||
-      v < min || v > max) {
-    fprintf(stderr,
-            "imgstream stream: --%s wants a number from %" PRIu64
-            " to %" PRIu64 ", got '%s'\n", name, min, max, arg);
-    return -1;
-  }
-  *out = v;
-  return 0;
-}
-
 static int add_sink(stream_opts *o, const char *spec) {
   if (o->nsinks == MAX_SINKS) {
     fprintf(stderr, "imgstream stream: at most %d sinks\n", MAX_SINKS);
@@ -147,22 +131,24 @@ static int apply_option(stream_opts *o, int c, char **argv) {
     case 'h': o->help = true; return 0;
     case 'l': o->labels = optarg; return 0;
     case OPT_MAX_BATCHES:
-      return parse_number("max-batches", optarg, 1, UINT64_MAX / 2,
-                          &o->max_batches);
+      return cli_parse_u64("stream", "max-batches", optarg, 1, UINT64_MAX / 2,
+                           &o->max_batches);
     case OPT_MAX_FILES:
-      return parse_number("max-files-per-trigger", optarg, 1, 4096,
-                          &o->max_files);
+      return cli_parse_u64("stream", "max-files-per-trigger", optarg, 1, 4096,
+                           &o->max_files);
     case 'm': o->model = optarg; return 0;
     case OPT_PROGRESS: o->progress = optarg; return 0;
     case OPT_SINK: return add_sink(o, optarg);
     case OPT_SOURCE: o->source = optarg; return 0;
-    case 't': return parse_number("threads", optarg, 1, 1024, &o->threads);
+    case 't':
+      return cli_parse_u64("stream", "threads", optarg, 1, 1024,
+                           &o->threads);
     case OPT_TRIGGER:
-      return parse_number("trigger-interval", optarg, 0, 86400000,
-                          &o->trigger_ms);
+      return cli_parse_u64("stream", "trigger-interval", optarg, 0, 86400000,
+                           &o->trigger_ms);
     case OPT_UNTIL_IDLE:
-      return parse_number("until-idle", optarg, 1, 86400000,
-                          &o->until_idle_ms);
+      return cli_parse_u64("stream", "until-idle", optarg, 1, 86400000,
+                           &o->until_idle_ms);
     case 'v': o->verbose = true; return 0;
     case 'V': o->version = true; return 0;
     case ':':

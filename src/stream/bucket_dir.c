@@ -8,9 +8,9 @@
  * nothing, and a crash leaves at most a hidden temporary file, which list
  * never returns. list: a recursive walk skipping names that start with
  * '.'; event time = the later of mtime and ctime (rename sets ctime, so
- * this is when the object became visible). wait: with IMS_BUCKET_WATCH, an inotify watch on
- * every folder (new category folders are added as they appear), polled
- * with the timeout; otherwise a plain sleep.
+ * this is when the object became visible). wait: with IMS_BUCKET_WATCH,
+ * an inotify watch on every folder (new category folders are added as
+ * they appear), polled with the timeout; otherwise a plain sleep.
  *
  * Sections: 1. paths and helpers 2. put 3. list/read 4. watch/wait
  * 5. open/close and the vtable.

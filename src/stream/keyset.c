@@ -52,7 +52,8 @@ void ims__keyset_destroy(ims__keyset *set) {
 /* Slot of key, or of the empty slot where it would go. */
 static size_t find(char *const *slots, size_t cap, const char *key) {
   size_t i = (size_t)fnv1a(key) & (cap - 1);
-  while (slots[i] != NULL && strcmp(slots[i], key) != 0) i = (i + 1) & (cap - 1);
+  while (slots[i] != NULL && strcmp(slots[i], key) != 0)
+    i = (i + 1) & (cap - 1);
   return i;
 }
 
