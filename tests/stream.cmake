@@ -12,3 +12,6 @@ set_tests_properties(cli_stream PROPERTIES TIMEOUT 1500 SKIP_RETURN_CODE 77)
 # The classifier object: lanes (split by image) give the same answers as
 # one image at a time, failed images included.
 ims_add_test(NAME stream_classifier SOURCES stream_classifier.c)
+# Checkpoint compaction through the internal API: snapshot format, bounded
+# file count, a failure at each step of compaction, damaged snapshots.
+ims_add_test(NAME stream_checkpoint SOURCES stream_checkpoint.c)

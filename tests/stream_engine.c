@@ -5,14 +5,17 @@
  * injected through the ims_stream_io hook table (ENOSPC/EIO on the
  * checkpoint and on a sink) - the engine must stop with an error naming
  * the file, and a restart on the same checkpoint must end with every image
- * in the sink exactly once.
+ * in the sink exactly once. The same with checkpoint compaction every 2
+ * batches: restarts across snapshots, and a failure at each step of a
+ * compaction (snapshot fsync, rename, half the deletions).
  *
- * Sections: 1. helpers  2. sinks  3. injected failures
+ * Sections: 1. helpers  2. sinks  3. injected failures  4. compaction
  *
  * Threading: single-threaded (the classifier has its own pools).
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <string.h>
@@ -189,7 +192,8 @@ TEST(stream_sink_bad_spec) {
  * after `after` successful ones. */
 typedef struct fault {
   const char *match; /* substring of the file's path */
-  char op;           /* 'w' write, 's' fsync, 'r' rename (target path) */
+  char op;           /* 'w' write, 's' fsync, 'r' rename (target path),
+                        'u' unlink */
   int after;         /* matching calls allowed to succeed first */
   int error;         /* errno to fail with */
   int seen;          /* matching calls so far */
@@ -240,6 +244,11 @@ static int f_close(void *ctx, int fd) {
   fault *f = ctx;
   if (fd >= 0 && fd < 256) f->names[fd][0] = '\0';
   return close(fd);
+}
+
+static int f_unlink(void *ctx, const char *path) {
+  if (hit(ctx, 'u', path)) return -1;
+  return unlink(path);
 }
 
 #define NIMAGES 24
@@ -325,10 +334,17 @@ static void check_exactly_once(const char *path) {
   ASSERT_EQ(rows, NIMAGES);
 }
 
+/* Knobs of one run. */
+typedef struct run_opts {
+  uint32_t compact;     /* compact_interval (0 = default) */
+  uint64_t max_batches; /* 0 = until idle */
+} run_opts;
+
 /* Run a stream until idle; `sink_io` / `ckpt_io` NULL = POSIX. */
 static ims_status run_stream(ims_classifier *clf, const char *ckpt,
                              const char *out, const ims_stream_io *sink_io,
-                             const ims_stream_io *ckpt_io, ims_error *err) {
+                             const ims_stream_io *ckpt_io, run_opts ro,
+                             ims_error *err) {
   ims_bucket *b = flower_bucket();
   ims_sink *sink = NULL;
   ims_stream *s = NULL;
@@ -340,6 +356,8 @@ static ims_status run_stream(ims_classifier *clf, const char *ckpt,
   o.checkpoint_dir = ckpt;
   o.io = ckpt_io;
   o.until_idle_ms = 300;
+  o.compact_interval = ro.compact;
+  o.max_batches = ro.max_batches;
   ASSERT_OK(ims_stream_create(b, clf, &sink, 1, &o, &s, err), err);
   ims_status st = ims_stream_run(s, err);
   ims_stream_destroy(s);
@@ -350,25 +368,26 @@ static ims_status run_stream(ims_classifier *clf, const char *ckpt,
 
 /* Fail as `f` says, expect a clear error, restart cleanly, check. */
 static void fault_case(const char *name, fault *f, bool on_sink,
-                       const char *want_in_message) {
+                       uint32_t compact, const char *want_in_message) {
   ims_classifier *clf = classifier();
   char ckpt[4200], out[4200];
   snprintf(ckpt, sizeof ckpt, "%s_ckpt", tmp_path(name));
   snprintf(out, sizeof out, "%s.jsonl", tmp_path(name));
   rm_rf(ckpt);
   unlink(out);
-  ims_stream_io io = {f, f_open, f_write, f_fsync, f_rename, f_ftruncate,
-                      f_close};
+  ims_stream_io io = {f,       f_open,      f_write, f_fsync,
+                      f_rename, f_ftruncate, f_close, f_unlink};
   ims_error err = {0};
+  run_opts ro = {compact, 0};
   ims_status st = run_stream(clf, ckpt, out, on_sink ? &io : NULL,
-                             on_sink ? NULL : &io, &err);
+                             on_sink ? NULL : &io, ro, &err);
   fprintf(stderr, "%s: %s\n", name, err.message);
   ASSERT_EQ(st, IMS_ERR_IO);
   ASSERT(f->fired >= 1);
   ASSERT_CONTAINS(err.message, want_in_message);
   ASSERT_CONTAINS(err.message, strerror(f->error));
   memset(&err, 0, sizeof err);
-  ASSERT_OK(run_stream(clf, ckpt, out, NULL, NULL, &err), &err);
+  ASSERT_OK(run_stream(clf, ckpt, out, NULL, NULL, ro, &err), &err);
   check_exactly_once(out);
   ims_classifier_destroy(clf);
 }
@@ -385,31 +404,92 @@ static fault *new_fault(const char *match, char op, int after, int error) {
 
 TEST(stream_fault_commit_fsync) {
   fault_case("fault_commit", new_fault("/commits/", 's', 2, EIO), false,
-             "commits/");
+             0, "commits/");
 }
 
 TEST(stream_fault_offsets_write) {
-  fault_case("fault_offsets", new_fault("/offsets/", 'w', 3, ENOSPC), false,
-             "offsets/");
+  fault_case("fault_offsets", new_fault("/offsets/", 'w', 3, ENOSPC),
+             false, 0, "offsets/");
 }
 
 TEST(stream_fault_offsets_rename) {
   fault_case("fault_rename", new_fault("/offsets/", 'r', 1, EIO), false,
-             "offsets/");
+             0, "offsets/");
 }
 
 TEST(stream_fault_sink_write) {
   fault_case("fault_sink", new_fault("fault_sink.jsonl", 'w', 2, ENOSPC),
-             true, "sink jsonl:");
+             true, 0, "sink jsonl:");
 }
 
 TEST(stream_fault_sink_fsync) {
   fault_case("fault_sink_fsync",
-             new_fault("fault_sink_fsync.jsonl", 's', 3, EIO), true,
+             new_fault("fault_sink_fsync.jsonl", 's', 3, EIO), true, 0,
              "fault_sink_fsync.jsonl");
+}
+
+/* ---- 4. compaction ---- */
+
+/* Files (not '.' names) in ckpt/sub. */
+static size_t count_files(const char *ckpt, const char *sub) {
+  char dir[4300];
+  snprintf(dir, sizeof dir, "%s/%s", ckpt, sub);
+  DIR *d = opendir(dir);
+  ASSERT(d != NULL);
+  size_t n = 0;
+  for (struct dirent *e = readdir(d); e != NULL; e = readdir(d))
+    n += e->d_name[0] != '.';
+  closedir(d);
+  return n;
+}
+
+TEST(stream_compaction_restart) {
+  ims_classifier *clf = classifier();
+  char ckpt[4200], out[4200];
+  snprintf(ckpt, sizeof ckpt, "%s", tmp_path("compact_ckpt"));
+  snprintf(out, sizeof out, "%s", tmp_path("compact.jsonl"));
+  rm_rf(ckpt);
+  unlink(out);
+  ims_error err = {0};
+  /* 6 batches of 4, a snapshot every 2; stopped after 3, then resumed. */
+  run_opts first = {2, 3}, rest = {2, 0};
+  ASSERT_OK(run_stream(clf, ckpt, out, NULL, NULL, first, &err), &err);
+  char *text = slurp(out);
+  ASSERT_EQ(count_lines(text), 12);
+  free(text);
+  ASSERT_EQ(count_files(ckpt, "offsets"), 2); /* compact-1, 2 */
+  ASSERT_EQ(count_files(ckpt, "commits"), 1);
+  ASSERT_OK(run_stream(clf, ckpt, out, NULL, NULL, rest, &err), &err);
+  check_exactly_once(out);
+  ASSERT_EQ(count_files(ckpt, "offsets"), 1); /* compact-5 */
+  ASSERT_EQ(count_files(ckpt, "commits"), 0);
+  /* Nothing new: a third run takes nothing again. */
+  ASSERT_OK(run_stream(clf, ckpt, out, NULL, NULL, rest, &err), &err);
+  check_exactly_once(out);
+  ims_classifier_destroy(clf);
+}
+
+TEST(stream_fault_compact_fsync) {
+  fault_case("fault_compact_fsync", new_fault("compact-", 's', 0, EIO),
+             false, 2, "checkpoint compaction: fsync");
+}
+
+TEST(stream_fault_compact_rename) {
+  fault_case("fault_compact_rename", new_fault("compact-", 'r', 1, EIO),
+             false, 2, "checkpoint compaction: rename");
+}
+
+TEST(stream_fault_compact_unlink) {
+  /* The first compaction deletes offsets/0, 1 and commits/0, 1: fail
+   * after two of them. */
+  fault_case("fault_compact_unlink",
+             new_fault("fault_compact_unlink_ckpt/", 'u', 2, EIO), false, 2,
+             "checkpoint compaction: unlink");
 }
 
 TEST_MAIN(stream_sink_jsonl_torn_line, stream_sink_replay_truncates,
           stream_sink_csv, stream_sink_bad_spec, stream_fault_commit_fsync,
           stream_fault_offsets_write, stream_fault_offsets_rename,
-          stream_fault_sink_write, stream_fault_sink_fsync)
+          stream_fault_sink_write, stream_fault_sink_fsync,
+          stream_compaction_restart, stream_fault_compact_fsync,
+          stream_fault_compact_rename, stream_fault_compact_unlink)

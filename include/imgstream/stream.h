@@ -7,8 +7,9 @@
  *
  * Pieces (each its own object):
  *   ims_stream_io  file-system hooks (open/write/fsync/rename/ftruncate/
- *                  close) used for the checkpoint and the file sinks, so
- *                  tests inject ENOSPC/EIO where SQLite uses aSyscall[]
+ *                  close/unlink) used for the checkpoint and the file
+ *                  sinks, so tests inject ENOSPC/EIO where SQLite uses
+ *                  aSyscall[]
  *   ims_sink       where rows go: console table, JSON lines, CSV, or a
  *                  dead-letter file of the images that failed
  *   ims_stream     the engine: bucket + classifier + sinks + checkpoint
@@ -21,6 +22,9 @@
  * On start, keys of committed batches are never taken again; a batch with
  * offsets but no commit is replayed with the same id and keys, and each
  * file sink first drops the rows of batches >= id it already holds.
+ * Every compact_interval committed batches the keys of all committed
+ * batches are written to one snapshot, offsets/compact-<id>, and only
+ * then are the per-batch files it covers deleted (docs/STREAM.md).
  *
  * Lifecycle: sinks: ims_sink_open -> (given to one engine) -> ims_sink_close
  * after the engine is destroyed. Engine: ims_stream_create -> ims_stream_run
@@ -44,7 +48,9 @@ extern "C" {
 /* ---- file-system hooks ---- */
 
 /* Each hook behaves like the POSIX call of the same name: -1 (or a short
- * count for write) with errno set on failure. `ctx` is the table's ctx. */
+ * count for write) with errno set on failure. `ctx` is the table's ctx.
+ * `unlink` was added last (checkpoint compaction): NULL there means the
+ * POSIX unlink(), so tables written before it keep working. */
 typedef struct ims_stream_io {
   void *ctx; /* input: passed to every hook; BORROWED */
   int (*open)(void *ctx, const char *path, int flags, int mode);
@@ -53,6 +59,7 @@ typedef struct ims_stream_io {
   int (*rename)(void *ctx, const char *from, const char *to);
   int (*ftruncate)(void *ctx, int fd, int64_t length);
   int (*close)(void *ctx, int fd);
+  int (*unlink)(void *ctx, const char *path); /* NULL = POSIX unlink */
 } ims_stream_io;
 
 /// The default hooks: the POSIX calls themselves. Static, never NULL.
@@ -136,10 +143,17 @@ typedef struct ims_stream_options {
                                      this often when idle; 0 = 1000 */
   ims_stream_progress_fn on_progress; /* input: NULL = none */
   void *progress_ctx;             /* input: passed to on_progress */
+  uint32_t compact_interval;      /* input: snapshot the checkpoint every
+                                     this many committed batches (at
+                                     least; see docs/STREAM.md); 0 = 100,
+                                     UINT32_MAX = never */
 } ims_stream_options;
 
-/// Create an engine. Reads the checkpoint (if any): committed keys, the
-/// batch to replay and the next batch id.
+/// Create an engine. Reads the checkpoint (if any): the newest valid
+/// snapshot, then the per-batch files after it: committed keys, the batch
+/// to replay and the next batch id. Finishes the deletions of a
+/// compaction a crash interrupted. Cost: O(committed keys) time and
+/// memory, O(files) opens (bounded by compaction).
 /// @param bucket      BORROWED: must outlive the engine. Open it with
 ///                    IMS_BUCKET_WATCH for early wake-ups.
 /// @param classifier  BORROWED; its max_batch must be at least
@@ -147,7 +161,9 @@ typedef struct ims_stream_options {
 /// @param sinks       `nsinks` sinks, BORROWED (the array is COPIED).
 /// @param options     COPIED; NULL = defaults.
 /// @retval IMS_ERR_INVALID_ARG  max_batch too small, nsinks == 0
-/// @retval IMS_ERR_IO           checkpoint unreadable or inconsistent
+/// @retval IMS_ERR_IO           checkpoint unreadable or inconsistent (a
+///                              damaged snapshot whose batch files are
+///                              gone is reported, never skipped)
 IMS_API ims_status ims_stream_create(ims_bucket *bucket,
                                      ims_classifier *classifier,
                                      ims_sink *const *sinks, size_t nsinks,
@@ -160,6 +176,9 @@ IMS_API ims_status ims_stream_create(ims_bucket *bucket,
 /// @retval IMS_ERR_IO a sink, the checkpoint or the bucket failed; the
 ///                    message names it. The failed batch is not committed
 ///                    and is replayed by the next engine on this checkpoint.
+///                    A failed compaction ("checkpoint compaction: ...")
+///                    comes after its batch's commit: nothing is replayed,
+///                    the next engine finishes or redoes the compaction.
 /// @retval IMS_ERR_BACKEND  inference failed (batch not committed)
 IMS_API ims_status ims_stream_run(ims_stream *s, ims_error *err);
 

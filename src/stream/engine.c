@@ -8,7 +8,9 @@
  *   3. classify them (one classifier run: decode on all cores, one engine
  *      run); a bad image becomes an error row, never a failure
  *   4. every sink writes and syncs the rows
- *   5. checkpoint commits/<id> (durable), then the progress record
+ *   5. checkpoint commits/<id> (durable) - and, every compact_interval
+ *      batches, the checkpoint's compaction (its time counts as
+ *      "commit") - then the progress record
  * A failure in 2-5 stops the run with an error naming what failed; the
  * batch stays uncommitted and the next engine on the checkpoint replays it.
  *
@@ -330,7 +332,8 @@ static ims_status check_args(ims_classifier *clf, size_t nsinks,
 
 /* Read the checkpoint into the source's set and s->replay. */
 static ims_status open_checkpoint(ims_stream *s, ims_error *err) {
-  ims_status st = ims__checkpoint_open(s->ckpt_dir, s->opt.io, &s->cp, err);
+  ims_status st = ims__checkpoint_open(s->ckpt_dir, s->opt.io,
+                                       s->opt.compact_interval, &s->cp, err);
   if (st == IMS_OK)
     st = ims__checkpoint_recover(s->cp, ims__source_seen(s->src), &s->replay,
                                  &s->next_id, err);

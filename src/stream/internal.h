@@ -4,7 +4,8 @@
  *
  *   1. io.c          durable file helpers over an ims_stream_io table
  *   2. keyset.c      a hash set of object keys
- *   3. checkpoint.c  offsets/ and commits/ under the checkpoint folder
+ *   3. checkpoint.c  offsets/ and commits/ under the checkpoint folder,
+ *      snapshot.c    and the snapshot format compaction writes
  *   4. source.c      discovering new bucket objects in arrival order
  *   5. sink.c        the ims_sink object and the file-sink formats vtable
  *                    (sink_jsonl.c, sink_csv.c; sink_console.c)
@@ -30,6 +31,11 @@ int ims__io_write_all(const ims_stream_io *io, int fd, const void *buf,
 ims_status ims__io_write_durable(const ims_stream_io *io, const char *dir,
                                  const char *name, const void *data,
                                  size_t n, ims_error *err);
+
+/* Remove a file through io->unlink (POSIX unlink when the hook is NULL).
+ * A file that is already gone is success (deletions are idempotent).
+ * 0 or -1 (errno). */
+int ims__io_unlink(const ims_stream_io *io, const char *path);
 
 /* fsync a directory through the hooks. 0 or -1 (errno). */
 int ims__io_fsync_dir(const ims_stream_io *io, const char *dir);
@@ -59,17 +65,28 @@ void ims__batch_input_clear(ims__batch_input *b);
 
 typedef struct ims__checkpoint ims__checkpoint;
 
+#define IMS__COMPACT_DEFAULT 100 /* batches between snapshots (at least) */
+/* The interval grows to (keys in the last snapshot / this) batches, so
+ * rewriting the snapshot costs at most about this many keys per batch,
+ * amortized, however long the stream runs (see checkpoint.c). */
+#define IMS__COMPACT_KEYS_PER_BATCH 1000
+
 /* Open (creating offsets/ and commits/ if needed) the checkpoint in dir.
- * io: BORROWED, must outlive it. */
+ * io: BORROWED, must outlive it; NULL = POSIX. compact_interval: as
+ * ims_stream_options (0 = IMS__COMPACT_DEFAULT, UINT32_MAX = never). */
 ims_status ims__checkpoint_open(const char *dir, const ims_stream_io *io,
+                                uint32_t compact_interval,
                                 ims__checkpoint **out, ims_error *err);
 void ims__checkpoint_close(ims__checkpoint *cp);
 
-/* Read the checkpoint: every key of a committed batch goes into
- * `committed`; *pending_out gets the uncommitted last batch (count 0 if
- * none; TRANSFERRED, clear with ims__batch_input_clear); *next_id_out the
- * id of the next new batch. Reads every offsets file: O(total keys).
- * IMS_ERR_IO when a file is unreadable or the history has a hole. */
+/* Read the checkpoint: the newest valid snapshot, then the per-batch files
+ * after it. Every key of a committed batch goes into `committed`;
+ * *pending_out gets the uncommitted last batch (count 0 if none;
+ * TRANSFERRED, clear with ims__batch_input_clear); *next_id_out the id of
+ * the next new batch. Then finishes the deletions of an interrupted
+ * compaction. O(total keys) time; O(files) opens.
+ * IMS_ERR_IO when a file is unreadable, the history has a hole, or a
+ * damaged snapshot covers batches whose files are gone. */
 ims_status ims__checkpoint_recover(ims__checkpoint *cp,
                                    ims__keyset *committed,
                                    ims__batch_input *pending_out,
@@ -80,9 +97,60 @@ ims_status ims__checkpoint_write_offsets(ims__checkpoint *cp,
                                          const ims__batch_input *b,
                                          ims_error *err);
 
-/* Durably write commits/<id> (after every sink has the batch). */
+/* Durably write commits/<id> (after every sink has the batch), then
+ * compact if due (ims__checkpoint_compact). A compaction failure is
+ * IMS_ERR_IO "checkpoint compaction: ..."; the commit itself stands. */
 ims_status ims__checkpoint_commit(ims__checkpoint *cp, int64_t id,
                                   ims_error *err);
+
+/* Compact now: write offsets/compact-<upto> (the previous snapshot's keys
+ * plus those of offsets/<snapshot+1..upto>), durably; only then delete
+ * offsets/ and commits/ files <= upto and older snapshots. Batch `upto`
+ * and all before it must be committed. Cost: O(keys committed) bytes
+ * read and written. */
+ims_status ims__checkpoint_compact(ims__checkpoint *cp, int64_t upto,
+                                   ims_error *err);
+
+/* Id of the snapshot in use, -1 none. */
+int64_t ims__checkpoint_snapshot_id(const ims__checkpoint *cp);
+
+/* -- snapshot.c: format of offsets/compact-<id> (header of snapshot.c) -- */
+
+#define IMS__SNAPSHOT_VERSION 1
+
+/* A verified snapshot file in memory. */
+typedef struct ims__snapshot {
+  char *data;      /* owned: the whole file, NUL-terminated */
+  size_t size;     /* bytes of the file */
+  int64_t id;      /* last batch it covers */
+  size_t count;    /* entries (keys) */
+  size_t body_off; /* offset of the first entry line in data */
+  size_t body_len; /* bytes of the entry lines */
+} ims__snapshot;
+
+/* Encoding into a growing buffer (ims__buf_append's): begin (resets *len
+ * to 0 and writes the header), add one entry per key, finish (trailer
+ * with `count` and the hash of everything before it). 0 or -1 (memory). */
+int ims__snapshot_begin(char **buf, size_t *len, size_t *cap, int64_t id);
+int ims__snapshot_add(char **buf, size_t *len, size_t *cap, const char *key,
+                      int64_t event_time_ms);
+int ims__snapshot_finish(char **buf, size_t *len, size_t *cap,
+                         size_t count);
+
+/* Read `path` and verify it whole (header, version, id == want_id,
+ * trailer, hash, every entry) before *out is set. IMS_ERR_IO naming the
+ * file and what is wrong ("checksum mismatch", "truncated (no trailer)");
+ * IMS_ERR_NO_MEMORY if the file does not fit in memory. Cost: one read of the file, two passes over it. */
+ims_status ims__snapshot_load(const char *path, int64_t want_id,
+                              ims__snapshot *out, ims_error *err);
+void ims__snapshot_clear(ims__snapshot *s);
+
+/* fn(ctx, key, event time) for each entry in file order; key is BORROWED
+ * for the call. Stops at and returns fn's first nonzero result; else 0. */
+int ims__snapshot_each(const ims__snapshot *s,
+                       int (*fn)(void *ctx, const char *key,
+                                 int64_t event_time_ms),
+                       void *ctx);
 
 /* ---- 4. source.c ---- */
 

@@ -51,10 +51,11 @@ static int posix_ftruncate(void *ctx, int fd, int64_t length) {
 
 static int posix_close(void *ctx, int fd) { return close(fd); }
 
-static const ims_stream_io posix_io = {NULL,         posix_open,
-                                       posix_write,  posix_fsync,
-                                       posix_rename, posix_ftruncate,
-                                       posix_close};
+static int posix_unlink(void *ctx, const char *path) { return unlink(path); }
+
+static const ims_stream_io posix_io = {
+    NULL,         posix_open,      posix_write, posix_fsync,
+    posix_rename, posix_ftruncate, posix_close, posix_unlink};
 
 const ims_stream_io *ims_stream_io_posix(void) { return &posix_io; }
 
@@ -75,6 +76,12 @@ int ims__io_write_all(const ims_stream_io *io, int fd, const void *buf,
     n -= (size_t)w;
   }
   return 0;
+}
+
+int ims__io_unlink(const ims_stream_io *io, const char *path) {
+  int rc = io->unlink != NULL ? io->unlink(io->ctx, path) : unlink(path);
+  if (rc != 0 && errno == ENOENT) return 0;
+  return rc;
 }
 
 int ims__io_fsync_dir(const ims_stream_io *io, const char *dir) {
