@@ -8,7 +8,9 @@
  *   with_producer  `imgstream produce --interval 0` running alongside:
  *                  each of its 200 uploads once
  *   sigkill        300 images, SIGKILL at 10 seeded random moments, restart
- *                  each time: JSONL and CSV sinks hold each image once
+ *                  each time: JSONL and CSV sinks hold each image once;
+ *                  --compact-interval 7, so kills also land in checkpoint
+ *                  compactions, and the checkpoint ends compacted
  *   sigterm        SIGTERM mid-stream: exit 0, every batch taken committed
  *   bad_files      corrupt, truncated, text and empty files: error rows and
  *                  dead-letter lines, committed once, the stream goes on
@@ -20,6 +22,7 @@
  * Threading: single-threaded; the tool runs as a child process.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
@@ -243,10 +246,28 @@ static void check_csv(const char *path, const bucket_info *bi) {
   free(text);
 }
 
-/* Every offsets/<id> of the checkpoint has its commits/<id>. Returns the
- * number of batches. */
+/* The newest snapshot (offsets/compact-<id>) of a checkpoint, -1 none;
+ * *files_out: files in offsets/ (not '.' names). */
+static long long newest_snapshot(const char *ckpt, size_t *files_out) {
+  char dir[4300];
+  snprintf(dir, sizeof dir, "%s/offsets", ckpt);
+  DIR *d = opendir(dir);
+  ASSERT(d != NULL);
+  long long best = -1, id = 0;
+  *files_out = 0;
+  for (struct dirent *e = readdir(d); e != NULL; e = readdir(d)) {
+    *files_out += e->d_name[0] != '.';
+    if (sscanf(e->d_name, "compact-%lld", &id) == 1 && id > best) best = id;
+  }
+  closedir(d);
+  return best;
+}
+
+/* Every offsets/<id> of the checkpoint after its snapshot has its
+ * commits/<id>. Returns the number of batches. */
 static size_t check_all_committed(const char *ckpt) {
-  size_t n = 0;
+  size_t files = 0;
+  size_t n = (size_t)(newest_snapshot(ckpt, &files) + 1);
   for (;; n++) {
     char o[4300], c[4300];
     snprintf(o, sizeof o, "%s/offsets/%zu", ckpt, n);
@@ -382,7 +403,8 @@ TEST(cli_stream_sigkill) {
                               model_path, "--checkpoint", ckpt, "--sink", s1,
                               "--sink", s2, "--progress", prog,
                               "--max-files-per-trigger", "3", "--threads",
-                              "2", "--until-idle", "500", NULL};
+                              "2", "--until-idle", "500",
+                              "--compact-interval", "7", NULL};
   srand(20240601);
   int kills = 0;
   for (int round = 0; round < 10; round++) {
@@ -402,7 +424,11 @@ TEST(cli_stream_sigkill) {
   check_rows(rows, &bi);
   json_decref(rows);
   check_csv(csv, &bi);
-  check_all_committed(ckpt);
+  ASSERT_EQ(check_all_committed(ckpt), 100);
+  /* Compacted: the snapshot, then fewer than 7 batches after it. */
+  size_t files = 0;
+  ASSERT(newest_snapshot(ckpt, &files) >= 90);
+  ASSERT_LE(files, 7);
 }
 
 TEST(cli_stream_sigterm) {

@@ -32,13 +32,15 @@
 /* ---- 1. options ---- */
 
 enum {
-  OPT_CHECKPOINT = 256, OPT_DEAD_LETTER, OPT_MAX_BATCHES, OPT_MAX_FILES,
-  OPT_PROGRESS, OPT_SINK, OPT_SOURCE, OPT_TRIGGER, OPT_UNTIL_IDLE
+  OPT_CHECKPOINT = 256, OPT_COMPACT, OPT_DEAD_LETTER, OPT_MAX_BATCHES,
+  OPT_MAX_FILES, OPT_PROGRESS, OPT_SINK, OPT_SOURCE, OPT_TRIGGER,
+  OPT_UNTIL_IDLE
 };
 
 /* Long options. MUST stay alphasorted by name. */
 static const struct option long_options[] = {
     {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
+    {"compact-interval", required_argument, NULL, OPT_COMPACT},
     {"dead-letter", required_argument, NULL, OPT_DEAD_LETTER},
     {"help", no_argument, NULL, 'h'},
     {"labels", required_argument, NULL, 'l'},
@@ -71,6 +73,7 @@ typedef struct stream_opts {
   uint64_t threads;            /* --threads, 0 = all cores */
   uint64_t max_batches;        /* --max-batches, 0 = no limit */
   uint64_t until_idle_ms;      /* --until-idle, 0 = never */
+  uint64_t compact;            /* --compact-interval, 0 = default */
   bool verbose;                /* -v: progress records on stderr */
   bool help, version;          /* --help, --version */
 } stream_opts;
@@ -94,6 +97,9 @@ static void usage(FILE *out) {
       "      --checkpoint DIR         write-ahead log and commits: a "
       "restart\n"
       "                               neither loses nor repeats an image\n"
+      "      --compact-interval N     snapshot the checkpoint every N "
+      "batches\n"
+      "                               (at least; default 100)\n"
       "      --sink SPEC              console (default), jsonl:FILE or\n"
       "                               csv:FILE; repeat for several\n"
       "      --dead-letter FILE       one JSON line per image that failed\n"
@@ -127,6 +133,9 @@ static int add_sink(stream_opts *o, const char *spec) {
 static int apply_option(stream_opts *o, int c, char **argv) {
   switch (c) {
     case OPT_CHECKPOINT: o->checkpoint = optarg; return 0;
+    case OPT_COMPACT:
+      return cli_parse_u64("stream", "compact-interval", optarg, 1,
+                           UINT32_MAX - 1, &o->compact);
     case OPT_DEAD_LETTER: o->dead_letter = optarg; return 0;
     case 'h': o->help = true; return 0;
     case 'l': o->labels = optarg; return 0;
@@ -296,6 +305,7 @@ static int open_all(stream_ctx *c, const stream_opts *o) {
   so.checkpoint_dir = o->checkpoint;
   so.max_batches = o->max_batches;
   so.until_idle_ms = (uint32_t)o->until_idle_ms;
+  so.compact_interval = (uint32_t)o->compact;
   so.on_progress = on_progress;
   so.progress_ctx = c;
   if (ims_stream_create(c->bucket, c->clf, c->sinks, c->nsinks, &so,
