@@ -7,7 +7,7 @@
  *
  *   bench_classify [--model FILE] [--labels FILE] [--data DIR]
  *                  [--seconds S] [--batch N]
- *                  [--backend auto|xnnpack|onednn] [--threads 1|2]
+ *                  [--backend auto|xnnpack|onednn|nodw] [--threads 1|2]
  *
  * Images are read into memory first, so the figures measure the CPU work,
  * not the disk. Each measurement repeats over the data until at least
@@ -18,7 +18,9 @@
  * stream` run (with T >= 2 it splits each batch by image over T lanes).
  *
  * --backend picks the engine's IMS_ENGINE_FLAG_FORCE_* flag (auto: none,
- * oneDNN per layer where it has VNNI kernels), for before/after figures.
+ * oneDNN per layer where it has VNNI kernels; nodw: auto but depthwise
+ * layers on XNNPACK instead of src/infer/dw_ops.c), for before/after
+ * figures.
  *
  * Threading: the main thread plus short-lived decode workers.
  */
@@ -215,7 +217,7 @@ static void usage(FILE *out) {
           "../shared/data/flowers)\n"
           "  --seconds S    minimum seconds per measurement (default 3)\n"
           "  --batch N      large batch size (default 16, max 256)\n"
-          "  --backend B    auto (default), xnnpack or onednn\n"
+          "  --backend B    auto (default), xnnpack, onednn or nodw\n"
           "  --threads T    measure only the T-thread column (1 or 2)\n");
 }
 
@@ -239,6 +241,8 @@ static int parse_args(int argc, char **argv, bench_config *cfg) {
           cfg->flags = IMS_ENGINE_FLAG_FORCE_XNNPACK;
         else if (strcmp(optarg, "onednn") == 0)
           cfg->flags = IMS_ENGINE_FLAG_FORCE_ONEDNN;
+        else if (strcmp(optarg, "nodw") == 0)
+          cfg->flags = IMS_ENGINE_FLAG_NO_DW_KERNEL;
         else cfg->flags = UINT32_MAX;
         break;
       case 'b': cfg->batch = (uint32_t)atoi(optarg); break;
@@ -297,6 +301,7 @@ int main(int argc, char **argv) {
          ds.count, cfg.batch, cfg.seconds,
          cfg.flags == IMS_ENGINE_FLAG_FORCE_XNNPACK  ? "xnnpack"
          : cfg.flags == IMS_ENGINE_FLAG_FORCE_ONEDNN ? "onednn"
+         : cfg.flags == IMS_ENGINE_FLAG_NO_DW_KERNEL ? "nodw"
                                                      : "auto");
   printf("| stage | 1 thread (images/s) | 2 threads (images/s) |\n");
   printf("| --- | ---: | ---: |\n");

@@ -6,3 +6,6 @@ ims_add_test(NAME infer_engine SOURCES infer_engine.c
 # oneDNN (convolutions) and XNNPACK give bit-identical results.
 ims_add_test(NAME infer_backends SOURCES infer_backends.c
              LIBS ims_core ims_model ims_infer)
+# Our 3x3 depthwise kernel (dw_ops.c) equals XNNPACK's, bit for bit.
+ims_add_test(NAME infer_dw SOURCES infer_dw.c
+             LIBS ims_core ims_model ims_infer)

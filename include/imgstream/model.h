@@ -75,14 +75,15 @@ IMS_API void ims_model_destroy(ims_model *model);
 /// Describe a model's input and output. Never fails.
 IMS_API void ims_model_get_info(const ims_model *model, ims_model_info *out);
 
-/* Backend choice, for ims_engine_options.flags. With neither flag the
+/* Backend choice, for ims_engine_options.flags. With no flag the
  * engine picks per layer: 1x1 int8/uint8 convolutions, fully connected
  * layers and other int8 convolutions with symmetric weights (not
  * depthwise) run on oneDNN when it offers a VNNI (or AMX) JIT kernel for
- * this CPU - measured 1.7-3.5x faster than XNNPACK's kernels there - and
- * every other operator, or every operator on CPUs without those kernels,
- * on XNNPACK. Either way the results are bit-identical: same integer
- * math, same rounding. */
+ * this CPU - measured 1.7-3.5x faster than XNNPACK's kernels there -
+ * 8-bit 3x3 depthwise convolutions on imgstream's own kernel (AVX-512,
+ * AVX2 or C; 1.1-1.7x faster than XNNPACK's), and every other operator,
+ * or every operator on CPUs without those kernels, on XNNPACK. Either
+ * way the results are bit-identical: same integer math, same rounding. */
 
 /// Run every operator on XNNPACK; oneDNN is never initialized. Always
 /// honored (for comparisons and tests).
@@ -92,6 +93,12 @@ IMS_API void ims_model_get_info(const ims_model *model, ims_model_info *out);
 /// oneDNN cannot take one of them, ims_engine_create fails with
 /// IMS_ERR_UNSUPPORTED naming the operator rather than falling back.
 #define IMS_ENGINE_FLAG_FORCE_ONEDNN 0x2u
+/// Run 3x3 depthwise convolutions on the backend they used before
+/// imgstream's own kernel (XNNPACK). Without this flag and without
+/// either FORCE flag, uint8/int8 3x3 depthwise convolutions (multiplier
+/// 1, stride 1 or 2) run on imgstream's AVX-512/AVX2/C kernel, which is
+/// bit-identical to XNNPACK's. For comparisons and tests.
+#define IMS_ENGINE_FLAG_NO_DW_KERNEL 0x4u
 
 /* Options of ims_engine_create. Zero fields take the defaults. */
 typedef struct ims_engine_options {

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * engine.c - ims_engine: runs a loaded model on XNNPACK, with quantized
- * convolutions on oneDNN where that is faster (see model.h for the
- * contract and the IMS_ENGINE_FLAG_* backend choice, infer.h for how a
- * graph becomes steps).
+ * convolutions on oneDNN where that is faster and quantized 3x3 depthwise
+ * ones on our own kernel (dw_ops.c) (see model.h for the contract and the
+ * IMS_ENGINE_FLAG_* backend choice, infer.h for how a graph becomes
+ * steps).
  *
  * Create: initialize XNNPACK (and oneDNN unless forced off), make the
  * thread pool, plan the activation arena for max_batch images, turn every
@@ -118,9 +119,14 @@ static void set_output_table(ims_engine *e) {
   }
 }
 
-/* oneDNN where it takes the node (see model.h), else XNNPACK. */
+/* Our 3x3 depthwise kernel unless a flag says otherwise (dw_ops.c), else
+ * oneDNN where it takes the node (see model.h), else XNNPACK. */
 static ims_status create_step(ims_engine *e, ims__step *s, ims_error *err) {
   bool force = (e->flags & IMS_ENGINE_FLAG_FORCE_ONEDNN) != 0, taken = false;
+  uint32_t no_dw = IMS_ENGINE_FLAG_FORCE_XNNPACK |
+                   IMS_ENGINE_FLAG_FORCE_ONEDNN | IMS_ENGINE_FLAG_NO_DW_KERNEL;
+  if (!(e->flags & no_dw) && ims__dw_eligible(e->model, s->node))
+    return ims__dw_step_create(e->model, s, IMS__DW_PATH_AUTO, err);
   if (e->dnnl != NULL && ims__dnnl_eligible(e->model, s->node)) {
     ims_status st =
         ims__dnnl_step_create(e->dnnl, e->model, s, force, &taken, err);
@@ -235,6 +241,7 @@ void ims_engine_destroy(ims_engine *e) {
   for (uint32_t i = 0; e->steps != NULL && i < e->model->node_count; i++) {
     if (e->steps[i].op != NULL) xnn_delete_operator(e->steps[i].op);
     ims__dnnl_step_destroy(e->steps[i].dnnl);
+    ims__dw_layer_destroy(e->steps[i].dw);
   }
   ims__dnnl_ctx_destroy(e->dnnl);
   free(e->steps);

@@ -13,11 +13,13 @@
  *
  * Quantized convolutions and fully connected layers may instead run on
  * oneDNN (dnnl_ops.c): IMS__STEP_DNNL steps, whose weights oneDNN packs
- * once at creation, sharing the arena's NHWC buffers.
+ * once at creation, sharing the arena's NHWC buffers. Quantized 3x3
+ * depthwise convolutions run on our own kernel (dw_ops.c, IMS__STEP_DW),
+ * bit-identical to XNNPACK's and faster.
  *
  * Threading: an engine and its steps belong to one thread at a time;
  * XNNPACK fans each operator out over the engine's pthreadpool, and
- * dnnl_ops.c splits each of its layers over the same pool.
+ * dnnl_ops.c and dw_ops.c split each of their layers over the same pool.
  */
 #ifndef IMS_INFER_INFER_H
 #define IMS_INFER_INFER_H
@@ -36,17 +38,20 @@ typedef enum ims__step_kind {
   IMS__STEP_LUT8,         /* 8-bit -> 8-bit requantization by table */
   IMS__STEP_DEQUANT8,     /* 8-bit -> float32 by table */
   IMS__STEP_SOFTMAX_Q8,   /* 8-bit softmax, computed in float */
-  IMS__STEP_DNNL          /* oneDNN int8 matmul/conv (dnnl_ops.c) */
+  IMS__STEP_DNNL,         /* oneDNN int8 matmul/conv (dnnl_ops.c) */
+  IMS__STEP_DW            /* 3x3 depthwise, our kernel (dw_ops.c) */
 } ims__step_kind;
 
 typedef struct ims__dnnl_ctx ims__dnnl_ctx;   /* engine-wide oneDNN state */
 typedef struct ims__dnnl_step ims__dnnl_step; /* one oneDNN layer */
+typedef struct ims__dw_layer ims__dw_layer;   /* one dw_ops.c layer */
 
 typedef struct ims__step {
   ims__step_kind kind;    /* how to run it */
   const ims__node *node;  /* BORROWED from the model */
   xnn_operator_t op;      /* IMS__STEP_XNN: owned operator */
   ims__dnnl_step *dnnl;   /* IMS__STEP_DNNL: owned layer */
+  ims__dw_layer *dw;      /* IMS__STEP_DW: owned layer */
   unsigned variant;       /* IMS__STEP_XNN: which xnn_setup_* (xnn_ops.c) */
   void *in;               /* first input activation (arena or weights) */
   void *in2;              /* second input (ADD), else NULL */
@@ -135,5 +140,58 @@ void ims__dnnl_step_destroy(ims__dnnl_step *d); /* NULL: no-op */
 /* Implementation name oneDNN chose for a step ("brg:avx512_core_vnni"),
  * BORROWED from the step; "" for steps that are not IMS__STEP_DNNL. */
 const char *ims__dnnl_step_impl(const ims__step *step);
+
+/* ---- 3x3 depthwise convolutions (dw_ops.c) ----------------------------
+ * Bit-identical to XNNPACK's qu8/qc8 depthwise operators. Lifecycle:
+ * layer_create (packs weights) -> layer_run (repeatable, any batch) ->
+ * layer_destroy. Layers are immutable after creation. */
+
+/* Which kernel a layer runs; AUTO picks the best this CPU supports. */
+typedef enum ims__dw_path {
+  IMS__DW_PATH_AUTO,
+  IMS__DW_PATH_C,       /* portable C */
+  IMS__DW_PATH_AVX2,    /* AVX2, 16 channels per block */
+  IMS__DW_PATH_AVX512   /* AVX-512 BW/VL/VNNI, 32 channels per block */
+} ims__dw_path;
+
+/* One 3x3 depthwise layer (multiplier 1), NHWC, 8-bit. */
+typedef struct ims__dw_params {
+  size_t h, w, c;           /* input of one image */
+  size_t stride;            /* 1 or 2, both dimensions */
+  size_t pad_top, pad_left, pad_bottom, pad_right; /* padded with zx */
+  bool s8;                  /* int8 activations and weights, else uint8 */
+  int32_t in_zero_point;    /* zx */
+  float in_scale;           /* sx */
+  int32_t w_zero_point;     /* zw (0 for int8) */
+  float w_scale;            /* per-tensor weight scale, if no w_scales */
+  const float *w_scales;    /* per-channel scales [c], or NULL; BORROWED
+                               for the create call only */
+  int32_t out_zero_point;   /* zy */
+  float out_scale;          /* sy */
+  int32_t out_min, out_max; /* quantized clamp (fused activation) */
+  const void *weights;      /* {3, 3, c} bytes; BORROWED for create only */
+  const int32_t *bias;      /* [c] or NULL; BORROWED for create only */
+} ims__dw_params;
+
+/* Can this build and CPU run `path`? AUTO and C: always. */
+bool ims__dw_path_supported(ims__dw_path path);
+
+/* IMS_ERR_INVALID_ARG (bad shape), IMS_ERR_UNSUPPORTED (path not
+ * available here), IMS_ERR_NO_MEMORY. */
+ims_status ims__dw_layer_create(const ims__dw_params *p, ims__dw_path path,
+                                ims__dw_layer **layer_out, ims_error *err);
+/* `batch` images from `in` to `out` (NHWC), split by output rows over
+ * `pool` (NULL: this thread). Never fails, never allocates. */
+void ims__dw_layer_run(const ims__dw_layer *l, const void *in, void *out,
+                       size_t batch, pthreadpool_t pool);
+void ims__dw_layer_destroy(ims__dw_layer *l); /* NULL: no-op */
+/* The path a layer runs (never AUTO). */
+ims__dw_path ims__dw_layer_path(const ims__dw_layer *l);
+
+/* Whether dw_ops.c can run node n. Pure. */
+bool ims__dw_eligible(const ims_model *m, const ims__node *n);
+/* Make `step` (in/out resolved, node eligible) an IMS__STEP_DW step. */
+ims_status ims__dw_step_create(const ims_model *m, ims__step *s,
+                               ims__dw_path path, ims_error *err);
 
 #endif /* IMS_INFER_INFER_H */

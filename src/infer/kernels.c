@@ -70,6 +70,9 @@ ims_status ims__step_run(ims__step *s, size_t batch, pthreadpool_t pool,
       return IMS_OK;
     }
     case IMS__STEP_DNNL: return ims__dnnl_step_run(s, pool, err);
+    case IMS__STEP_DW:
+      ims__dw_layer_run(s->dw, s->in, s->out, batch, pool);
+      return IMS_OK;
     case IMS__STEP_VIEW: return IMS_OK;
     case IMS__STEP_LUT8: run_lut8(s, batch * s->in_per_image); return IMS_OK;
     case IMS__STEP_DEQUANT8:

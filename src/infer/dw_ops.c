@@ -1,0 +1,504 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * dw_ops.c - quantized 3x3 depthwise convolutions (IMS__STEP_DW steps):
+ * our own kernel, bit-identical to XNNPACK's qu8/qc8 operators.
+ *
+ * What it takes: DEPTHWISE_CONV_2D, 3x3, depth multiplier 1, no
+ * dilation, equal strides 1 or 2, any padding (SAME, VALID, explicit;
+ * padded pixels hold the input zero point, as in TFLite). Types: uint8
+ * activations with per-tensor uint8 weights and a weight zero point, or
+ * int8 activations with int8 symmetric weights, per channel or per
+ * tensor. Fused ReLU / ReLU6 are the output clamp. Not here: other
+ * kernel sizes, multipliers, float.
+ *
+ * The math, identical to XNNPACK's (2022 snapshot, fp32 requantization):
+ *   acc  = bias[c] + sum_taps (x - zx) * (w - zw)          exact int32
+ *   f    = (float)acc * scale[c],  scale[c] = sx * sw[c] / sy  (float)
+ *   y    = clamp(round_half_even(min(f, hi - zy)) + zy, lo, hi)
+ * computed as sum x * (w - zw) with bias' = bias - zx * sum (w - zw)
+ * folded once per channel; a padded tap has x = zx and contributes
+ * zx * (w - zw), which bias' cancels exactly, so padding needs no case.
+ * Checked against the XNNPACK operator on every layer shape of both
+ * models and random layers by tests/infer_dw.c, every path.
+ *
+ * The kernels: NHWC, vectorized over channels. x is widened to int16
+ * (zero- or sign-extended: exact), weights (w - zw) are int16 (|w - zw|
+ * <= 255), and two taps are interleaved per channel so one pmaddwd
+ * (AVX-512 VNNI: vpdpwssd, multiply-add-accumulate in one instruction)
+ * does 2 taps of 16 channels into int32 with no overflow. Why int16 and
+ * not vpdpbusd (u8 x s8, 4 taps): the uint8 model's w - zw needs 9 bits,
+ * so its weights fit neither u8 nor s8 and vpdpbusd would need a second
+ * pass for zw * sum(x); vpdpwssd is exact for both models with one
+ * weight layout. The interleave (unpacklo/hi) puts channels in an order
+ * that packssdw undoes, so weights, bias and scales are packed once per
+ * layer in that order and outputs come out in natural order.
+ *   AVX-512 (BW+VL+VNNI): 32 channels per block, masked tail loads and
+ *   stores. AVX2: 16 channels per block, the channel tail in C. C: the
+ *   reference and the fallback on any other CPU or build.
+ * Each output pixel reads its 9 taps through pointers that point at the
+ * input or, off the edge, at a row of zero-point bytes.
+ *
+ * Measured (bench/bench_dw.c: AMD EPYC Zen 5, 1 thread, batch 1, all 17
+ * depthwise layers of MobileNetV2 1.0/224, microseconds per image):
+ *                      XNNPACK     C    AVX2  AVX-512
+ *   uint8 quant model     1330  20460   1124     869
+ *   int8 tf2 model        1250  20914   1118     886
+ * AVX-512 beats XNNPACK on every one of the 17 layers (1.1x on
+ * 112x112x32, 1.6-1.7x from 28x28 down), AVX2 on all but one (equal);
+ * so the engine takes this kernel for every eligible layer, AUTO picking
+ * AVX-512, else AVX2. The C path is ~15x slower than XNNPACK: it is the
+ * reference and the fallback where no x86 SIMD exists (there XNNPACK
+ * would be faster, but such builds are not a target we measure).
+ *
+ * Threading: a layer is split by output rows (over all images of the
+ * batch) on the engine's pthreadpool; layers are immutable after
+ * creation, so runs only read them.
+ *
+ * Sections: 1. layer state and packing 2. portable C kernel 3. x86
+ * kernels 4. dispatch and run 5. engine steps.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && \
+    !defined(IMS_NO_SIMD)
+#define IMS_HAVE_X86_SIMD 1
+#include <immintrin.h>
+#endif
+
+#include "core/error.h"
+#include "infer/infer.h"
+
+/* ---- 1. layer state and packing ------------------------------------- */
+
+#define PAIRS 5    /* 9 taps as 5 pairs; the 10th tap has weight 0 */
+#define CALIGN 32  /* channels are padded to this in the plain arrays */
+
+struct ims__dw_layer {
+  ims__dw_params p;         /* copied; weights/bias/scales not kept */
+  ims__dw_path path;        /* the kernel runs() uses, never AUTO */
+  size_t oh, ow;            /* output rows / columns of one image */
+  size_t cp;                /* channels rounded up to CALIGN */
+  int16_t *w16;             /* owned, [9][cp]: w - zw (C kernel, tails) */
+  int32_t *bias;            /* owned, [cp]: bias - zx * sum (w - zw) */
+  float *scale;             /* owned, [cp]: sx * sw[c] / sy */
+  int16_t *wpack;           /* owned, SIMD: per block [PAIRS][lo,hi][V] */
+  int32_t *bpack;           /* owned, SIMD: per block [V], acc order */
+  float *spack;             /* owned, SIMD: per block [V], acc order */
+  uint8_t *padrow;          /* owned: cp bytes of the input zero point */
+  float fmax;               /* hi - zy, as XNNPACK clamps before rounding */
+  float fmin;               /* lo - zy */
+};
+
+/* Channel of int32 accumulator element i (half 0: lo, 1: hi) within a
+ * block of V channels: unpacklo/hi_epi16 interleave within 128-bit lanes
+ * of 8 int16, so element i of half h is channel 8*(i/4) + 4*h + i%4. */
+static size_t acc_channel(size_t i, int h) {
+  return 8 * (i / 4) + 4 * (size_t)h + i % 4;
+}
+
+/* Pack weights, bias and scales for blocks of V channels (16 or 32). */
+static ims_status pack_blocks(ims__dw_layer *l, size_t v) {
+  size_t blocks = l->cp / v;
+  l->wpack = aligned_alloc(64, blocks * PAIRS * 2 * v * sizeof(int16_t));
+  l->bpack = aligned_alloc(64, blocks * v * sizeof(int32_t));
+  l->spack = aligned_alloc(64, blocks * v * sizeof(float));
+  if (!l->wpack || !l->bpack || !l->spack) return IMS_ERR_NO_MEMORY;
+  for (size_t b = 0; b < blocks; b++) {
+    int16_t *w = l->wpack + b * PAIRS * 2 * v;
+    for (size_t p = 0; p < PAIRS; p++)
+      for (int h = 0; h < 2; h++)
+        for (size_t e = 0; e < v; e++) {
+          size_t tap = 2 * p + e % 2, c = b * v + acc_channel(e / 2, h);
+          w[(p * 2 + (size_t)h) * v + e] =
+              tap < 9 ? l->w16[tap * l->cp + c] : 0;
+        }
+    for (int h = 0; h < 2; h++)
+      for (size_t i = 0; i < v / 2; i++) {
+        size_t c = b * v + acc_channel(i, h);
+        l->bpack[b * v + (size_t)h * v / 2 + i] = l->bias[c];
+        l->spack[b * v + (size_t)h * v / 2 + i] = l->scale[c];
+      }
+  }
+  return IMS_OK;
+}
+
+/* Plain per-channel arrays: w - zw, folded bias, scales. */
+static ims_status pack_plain(ims__dw_layer *l, const ims__dw_params *p) {
+  l->w16 = calloc(9 * l->cp, sizeof *l->w16);
+  l->bias = calloc(l->cp, sizeof *l->bias);
+  l->scale = calloc(l->cp, sizeof *l->scale);
+  l->padrow = aligned_alloc(64, (l->cp + 63) / 64 * 64);
+  if (!l->w16 || !l->bias || !l->scale || !l->padrow)
+    return IMS_ERR_NO_MEMORY;
+  memset(l->padrow, (uint8_t)p->in_zero_point, l->cp);
+  for (size_t c = 0; c < p->c; c++) {
+    int32_t sum = 0;
+    for (size_t t = 0; t < 9; t++) {
+      const uint8_t *w = p->weights;
+      int32_t q = p->s8 ? (int8_t)w[t * p->c + c] : w[t * p->c + c];
+      int16_t d = (int16_t)(q - p->w_zero_point);
+      l->w16[t * l->cp + c] = d;
+      sum += d;
+    }
+    l->bias[c] = (p->bias ? p->bias[c] : 0) - p->in_zero_point * sum;
+    float ws = p->w_scales ? p->w_scales[c] : p->w_scale;
+    l->scale[c] = p->in_scale * ws / p->out_scale; /* XNNPACK's order */
+  }
+  return IMS_OK;
+}
+
+/* ---- 2. portable C kernel -------------------------------------------- */
+
+/* Requantize one exact accumulator (see the file header). */
+static int32_t requant(const ims__dw_layer *l, int32_t acc, size_t c) {
+  float f = (float)acc * l->scale[c];
+  f = f < l->fmax ? f : l->fmax;
+  f = f > l->fmin ? f : l->fmin;
+  int32_t y = (int32_t)lrintf(f) + l->p.out_zero_point;
+  y = y < l->p.out_min ? l->p.out_min : y;
+  return y > l->p.out_max ? l->p.out_max : y;
+}
+
+/* Channels [c0, c) of one output pixel whose taps are t[0..8]. */
+static void pixel_c(const ims__dw_layer *l, const uint8_t *const *t,
+                    uint8_t *out, size_t c0) {
+  for (size_t c = c0; c < l->p.c; c++) {
+    int32_t acc = l->bias[c];
+    for (size_t k = 0; k < 9; k++) {
+      int32_t x = l->p.s8 ? (int8_t)t[k][c] : t[k][c];
+      acc += x * l->w16[k * l->cp + c];
+    }
+    out[c] = (uint8_t)requant(l, acc, c);
+  }
+}
+
+/* ---- 3. x86 kernels -------------------------------------------------- */
+#ifdef IMS_HAVE_X86_SIMD
+
+#define TARGET_AVX2 __attribute__((target("avx2")))
+#define TARGET_AVX512 \
+  __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512vnni")))
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+/* One output pixel, blocks of 32 channels. Longer than 60 lines would be
+ * if split: the block loop is the whole kernel and reads best in one
+ * piece. s8 is a constant after inlining. */
+TARGET_AVX512 static ALWAYS_INLINE void pixel_avx512(
+    const ims__dw_layer *l, const uint8_t *const *t, uint8_t *out, bool s8) {
+  const int16_t *w = l->wpack;
+  const __m512 fmax = _mm512_set1_ps(l->fmax);
+  const __m512i zy = _mm512_set1_epi16((int16_t)l->p.out_zero_point);
+  const __m512i lo = _mm512_set1_epi16((int16_t)l->p.out_min);
+  const __m512i hi = _mm512_set1_epi16((int16_t)l->p.out_max);
+  size_t n = l->p.c;
+  for (size_t c = 0; c < n; c += 32, w += PAIRS * 64) {
+    __mmask32 m = n - c >= 32 ? 0xFFFFFFFFu : (1u << (n - c)) - 1;
+    __m512i acc0 = _mm512_load_si512(l->bpack + c);
+    __m512i acc1 = _mm512_load_si512(l->bpack + c + 16);
+    for (int p = 0; p < PAIRS; p++) {
+      __m256i ra = _mm256_maskz_loadu_epi8(m, t[2 * p] + c);
+      __m256i rb = p < 4 ? _mm256_maskz_loadu_epi8(m, t[2 * p + 1] + c) : ra;
+      __m512i a = s8 ? _mm512_cvtepi8_epi16(ra) : _mm512_cvtepu8_epi16(ra);
+      __m512i b = s8 ? _mm512_cvtepi8_epi16(rb) : _mm512_cvtepu8_epi16(rb);
+      acc0 = _mm512_dpwssd_epi32(acc0, _mm512_unpacklo_epi16(a, b),
+                                 _mm512_load_si512(w + p * 64));
+      acc1 = _mm512_dpwssd_epi32(acc1, _mm512_unpackhi_epi16(a, b),
+                                 _mm512_load_si512(w + p * 64 + 32));
+    }
+    __m512 f0 = _mm512_mul_ps(_mm512_cvtepi32_ps(acc0),
+                              _mm512_load_ps(l->spack + c));
+    __m512 f1 = _mm512_mul_ps(_mm512_cvtepi32_ps(acc1),
+                              _mm512_load_ps(l->spack + c + 16));
+    acc0 = _mm512_cvtps_epi32(_mm512_min_ps(f0, fmax));
+    acc1 = _mm512_cvtps_epi32(_mm512_min_ps(f1, fmax));
+    __m512i y = _mm512_adds_epi16(_mm512_packs_epi32(acc0, acc1), zy);
+    y = _mm512_min_epi16(_mm512_max_epi16(y, lo), hi);
+    _mm256_mask_storeu_epi8(out + c, m, _mm512_cvtepi16_epi8(y));
+  }
+}
+
+/* One output pixel, blocks of 16 channels; returns the channels done
+ * (the tail is left to pixel_c). Same structure as pixel_avx512. */
+TARGET_AVX2 static ALWAYS_INLINE size_t pixel_avx2(
+    const ims__dw_layer *l, const uint8_t *const *t, uint8_t *out, bool s8) {
+  const int16_t *w = l->wpack;
+  const __m256 fmax = _mm256_set1_ps(l->fmax);
+  const __m256i zy = _mm256_set1_epi16((int16_t)l->p.out_zero_point);
+  const __m256i lo = _mm256_set1_epi16((int16_t)l->p.out_min);
+  const __m256i hi = _mm256_set1_epi16((int16_t)l->p.out_max);
+  const __m256i byte = _mm256_set1_epi16(0xFF);
+  size_t c = 0;
+  for (; c + 16 <= l->p.c; c += 16, w += PAIRS * 32) {
+    __m256i acc0 = _mm256_load_si256((const __m256i *)(l->bpack + c));
+    __m256i acc1 = _mm256_load_si256((const __m256i *)(l->bpack + c + 8));
+    for (int p = 0; p < PAIRS; p++) {
+      __m128i ra = _mm_loadu_si128((const __m128i *)(t[2 * p] + c));
+      __m128i rb =
+          p < 4 ? _mm_loadu_si128((const __m128i *)(t[2 * p + 1] + c)) : ra;
+      __m256i a = s8 ? _mm256_cvtepi8_epi16(ra) : _mm256_cvtepu8_epi16(ra);
+      __m256i b = s8 ? _mm256_cvtepi8_epi16(rb) : _mm256_cvtepu8_epi16(rb);
+      const __m256i *wp = (const __m256i *)(w + p * 32);
+      acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(
+          _mm256_unpacklo_epi16(a, b), _mm256_load_si256(wp)));
+      acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(
+          _mm256_unpackhi_epi16(a, b), _mm256_load_si256(wp + 1)));
+    }
+    __m256 f0 = _mm256_mul_ps(_mm256_cvtepi32_ps(acc0),
+                              _mm256_load_ps(l->spack + c));
+    __m256 f1 = _mm256_mul_ps(_mm256_cvtepi32_ps(acc1),
+                              _mm256_load_ps(l->spack + c + 8));
+    acc0 = _mm256_cvtps_epi32(_mm256_min_ps(f0, fmax));
+    acc1 = _mm256_cvtps_epi32(_mm256_min_ps(f1, fmax));
+    __m256i y = _mm256_adds_epi16(_mm256_packs_epi32(acc0, acc1), zy);
+    y = _mm256_min_epi16(_mm256_max_epi16(y, lo), hi);
+    y = _mm256_and_si256(y, byte); /* int8 outputs as their bytes */
+    __m128i b8 = _mm_packus_epi16(_mm256_castsi256_si128(y),
+                                  _mm256_extracti128_si256(y, 1));
+    _mm_storeu_si128((__m128i *)(out + c), b8);
+  }
+  return c;
+}
+
+#endif /* IMS_HAVE_X86_SIMD */
+
+/* ---- 4. dispatch and run --------------------------------------------- */
+
+/* Tap pointers of output pixel ox: rows r[3] (NULL above/below the
+ * image), columns off the edge point at the zero-point row. */
+static inline void pixel_taps(const ims__dw_layer *l,
+                              const uint8_t *const *r, size_t ox,
+                              const uint8_t **t) {
+  size_t c = l->p.c;
+  for (int kx = 0; kx < 3; kx++) {
+    long ix = (long)(ox * l->p.stride) + kx - (long)l->p.pad_left;
+    bool in = ix >= 0 && ix < (long)l->p.w;
+    for (int ky = 0; ky < 3; ky++)
+      t[ky * 3 + kx] = in && r[ky] != NULL ? r[ky] + (size_t)ix * c
+                                           : l->padrow;
+  }
+}
+
+/* One output row per path; the row loop is instantiated per target so
+ * the pixel kernel inlines with its constants. */
+#define ROW_LOOP(PIXEL)                                          \
+  for (size_t ox = 0; ox < l->ow; ox++, out += l->p.c) {         \
+    const uint8_t *t[9];                                         \
+    pixel_taps(l, r, ox, t);                                     \
+    PIXEL;                                                       \
+  }
+
+static void row_c(const ims__dw_layer *l, const uint8_t *const *r,
+                  uint8_t *out) {
+  ROW_LOOP(pixel_c(l, t, out, 0))
+}
+
+#ifdef IMS_HAVE_X86_SIMD
+TARGET_AVX512 static void row_avx512(const ims__dw_layer *l,
+                                     const uint8_t *const *r, uint8_t *out) {
+  if (l->p.s8) {
+    ROW_LOOP(pixel_avx512(l, t, out, true))
+  } else {
+    ROW_LOOP(pixel_avx512(l, t, out, false))
+  }
+}
+
+TARGET_AVX2 static void row_avx2(const ims__dw_layer *l,
+                                 const uint8_t *const *r, uint8_t *out) {
+  if (l->p.s8) {
+    ROW_LOOP(pixel_c(l, t, out, pixel_avx2(l, t, out, true)))
+  } else {
+    ROW_LOOP(pixel_c(l, t, out, pixel_avx2(l, t, out, false)))
+  }
+}
+#endif
+
+bool ims__dw_path_supported(ims__dw_path path) {
+  switch (path) {
+    case IMS__DW_PATH_AUTO:
+    case IMS__DW_PATH_C: return true;
+#ifdef IMS_HAVE_X86_SIMD
+    case IMS__DW_PATH_AVX2:
+      __builtin_cpu_init();
+      return __builtin_cpu_supports("avx2");
+    case IMS__DW_PATH_AVX512:
+      __builtin_cpu_init();
+      return __builtin_cpu_supports("avx2") &&
+             __builtin_cpu_supports("avx512f") &&
+             __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vl") &&
+             __builtin_cpu_supports("avx512vnni");
+#endif
+    default: return false;
+  }
+}
+
+static ims__dw_path best_path(void) {
+  if (ims__dw_path_supported(IMS__DW_PATH_AVX512)) return IMS__DW_PATH_AVX512;
+  if (ims__dw_path_supported(IMS__DW_PATH_AVX2)) return IMS__DW_PATH_AVX2;
+  return IMS__DW_PATH_C;
+}
+
+typedef struct run_ctx {
+  const ims__dw_layer *l;   /* the layer */
+  const uint8_t *in;        /* batch of NHWC inputs */
+  uint8_t *out;             /* batch of NHWC outputs */
+} run_ctx;
+
+/* pthreadpool task: output row i of the batch (image i / oh). */
+static void run_row(void *arg, size_t i) {
+  const run_ctx *x = arg;
+  const ims__dw_layer *l = x->l;
+  size_t n = i / l->oh, oy = i % l->oh, rowb = l->p.w * l->p.c;
+  const uint8_t *img = x->in + n * l->p.h * rowb;
+  const uint8_t *r[3];
+  for (int ky = 0; ky < 3; ky++) {
+    long iy = (long)(oy * l->p.stride) + ky - (long)l->p.pad_top;
+    r[ky] = iy >= 0 && iy < (long)l->p.h ? img + (size_t)iy * rowb : NULL;
+  }
+  uint8_t *out = x->out + i * l->ow * l->p.c;
+  switch (l->path) {
+#ifdef IMS_HAVE_X86_SIMD
+    case IMS__DW_PATH_AVX512: row_avx512(l, r, out); break;
+    case IMS__DW_PATH_AVX2: row_avx2(l, r, out); break;
+#endif
+    default: row_c(l, r, out); break;
+  }
+}
+
+void ims__dw_layer_run(const ims__dw_layer *l, const void *in, void *out,
+                       size_t batch, pthreadpool_t pool) {
+  run_ctx x = {l, in, out};
+  size_t rows = batch * l->oh;
+  if (pool == NULL) {
+    for (size_t i = 0; i < rows; i++) run_row(&x, i);
+    return;
+  }
+  pthreadpool_parallelize_1d(pool, run_row, &x, rows, 0);
+}
+
+ims_status ims__dw_layer_create(const ims__dw_params *p, ims__dw_path path,
+                                ims__dw_layer **layer_out, ims_error *err) {
+  if (p->c == 0 || p->h == 0 || p->w == 0 ||
+      (p->stride != 1 && p->stride != 2))
+    return ims__fail(err, IMS_ERR_INVALID_ARG, "depthwise: bad shape");
+  if (!ims__dw_path_supported(path))
+    return ims__fail(err, IMS_ERR_UNSUPPORTED,
+                     "depthwise: kernel path %d not available", (int)path);
+  ims__dw_layer *l = calloc(1, sizeof *l);
+  if (l == NULL) return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
+  l->p = *p;
+  l->p.weights = NULL; /* not kept: packed below */
+  l->p.bias = NULL;
+  l->p.w_scales = NULL;
+  l->path = path == IMS__DW_PATH_AUTO ? best_path() : path;
+  l->oh = (p->h + p->pad_top + p->pad_bottom - 3) / p->stride + 1;
+  l->ow = (p->w + p->pad_left + p->pad_right - 3) / p->stride + 1;
+  l->cp = (p->c + CALIGN - 1) / CALIGN * CALIGN;
+  l->fmax = (float)(p->out_max - p->out_zero_point);
+  l->fmin = (float)(p->out_min - p->out_zero_point);
+  ims_status st = pack_plain(l, p);
+  if (st == IMS_OK && l->path != IMS__DW_PATH_C)
+    st = pack_blocks(l, l->path == IMS__DW_PATH_AVX512 ? 32 : 16);
+  if (st != IMS_OK) {
+    ims__dw_layer_destroy(l);
+    return ims__fail(err, st, "out of memory");
+  }
+  *layer_out = l;
+  return IMS_OK;
+}
+
+void ims__dw_layer_destroy(ims__dw_layer *l) {
+  if (l == NULL) return;
+  free(l->w16);
+  free(l->bias);
+  free(l->scale);
+  free(l->wpack);
+  free(l->bpack);
+  free(l->spack);
+  free(l->padrow);
+  free(l);
+}
+
+ims__dw_path ims__dw_layer_path(const ims__dw_layer *l) { return l->path; }
+
+/* ---- 5. engine steps ------------------------------------------------- */
+
+static const ims__tensor *tin(const ims_model *m, const ims__node *n, int k) {
+  return &m->tensors[n->inputs[k]];
+}
+
+bool ims__dw_eligible(const ims_model *m, const ims__node *n) {
+  if (n->op != IMS__OP_DEPTHWISE_CONV_2D || n->input_count < 2) return false;
+  const ims__tensor *in = tin(m, n, 0), *w = tin(m, n, 1);
+  const ims__tensor *o = &m->tensors[n->output];
+  if (in->type != w->type || in->type != o->type) return false;
+  if (in->rank != 4 || w->rank != 4 || o->rank != 4) return false;
+  if (w->shape[0] != 1 || w->shape[1] != 3 || w->shape[2] != 3 ||
+      w->shape[3] != in->shape[3] || o->shape[3] != in->shape[3])
+    return false;
+  if (n->dilation_h > 1 || n->dilation_w > 1) return false;
+  uint32_t sh = n->stride_h ? n->stride_h : 1;
+  uint32_t sw = n->stride_w ? n->stride_w : 1;
+  if (sh != sw || sh > 2) return false;
+  if (n->input_count > 2 && tin(m, n, 2)->type != IMS_TENSOR_I32)
+    return false;
+  if (in->type == IMS_TENSOR_U8) return w->channel_scales == NULL;
+  if (in->type != IMS_TENSOR_I8 || w->zero_point != 0) return false;
+  return w->channel_scales == NULL || w->channel_count == w->shape[3];
+}
+
+/* TensorFlow SAME padding of one dimension: before / after. */
+static void same_pad(size_t in, size_t stride, size_t *before,
+                     size_t *after) {
+  size_t out = (in + stride - 1) / stride;
+  size_t need = (out - 1) * stride + 3;
+  size_t total = need > in ? need - in : 0;
+  *before = total / 2;
+  *after = total - total / 2;
+}
+
+/* The kernel's parameters for node n of model m. */
+static void node_params(const ims_model *m, const ims__node *n,
+                        ims__dw_params *p) {
+  const ims__tensor *in = tin(m, n, 0), *w = tin(m, n, 1);
+  const ims__tensor *o = &m->tensors[n->output];
+  memset(p, 0, sizeof *p);
+  p->h = in->shape[1], p->w = in->shape[2], p->c = in->shape[3];
+  p->stride = n->stride_h ? n->stride_h : 1;
+  if (n->padding == IMS__PAD_SAME) {
+    same_pad(p->h, p->stride, &p->pad_top, &p->pad_bottom);
+    same_pad(p->w, p->stride, &p->pad_left, &p->pad_right);
+  } else if (n->padding == IMS__PAD_EXPLICIT) {
+    p->pad_top = n->pad_top, p->pad_bottom = n->pad_bottom;
+    p->pad_left = n->pad_left, p->pad_right = n->pad_right;
+  }
+  p->s8 = in->type == IMS_TENSOR_I8;
+  p->in_zero_point = in->zero_point, p->in_scale = in->scale;
+  p->w_zero_point = w->zero_point, p->w_scale = w->scale;
+  p->w_scales = w->channel_scales;
+  p->out_zero_point = o->zero_point, p->out_scale = o->scale;
+  p->weights = w->data;
+  p->bias = n->input_count > 2 ? tin(m, n, 2)->data : NULL;
+  ims__q8_range(o, n->activation, &p->out_min, &p->out_max);
+}
+
+ims_status ims__dw_step_create(const ims_model *m, ims__step *s,
+                               ims__dw_path path, ims_error *err) {
+  ims__dw_params p;
+  node_params(m, s->node, &p);
+  ims__dw_layer *l = NULL;
+  ims_status st = ims__dw_layer_create(&p, path, &l, err);
+  if (st != IMS_OK) return st;
+  const ims__tensor *o = &m->tensors[s->node->output];
+  if (l->oh != o->shape[1] || l->ow != o->shape[2]) {
+    ims__dw_layer_destroy(l);
+    return ims__fail(err, IMS_ERR_UNSUPPORTED,
+                     "%s (operator %u): output shape does not match padding",
+                     s->node->source_name, s->node->source_index);
+  }
+  s->kind = IMS__STEP_DW;
+  s->dw = l;
+  return IMS_OK;
+}
