@@ -140,7 +140,8 @@ int ims__snapshot_finish(char **buf, size_t *len, size_t *cap,
 /* Read `path` and verify it whole (header, version, id == want_id,
  * trailer, hash, every entry) before *out is set. IMS_ERR_IO naming the
  * file and what is wrong ("checksum mismatch", "truncated (no trailer)");
- * IMS_ERR_NO_MEMORY if the file does not fit in memory. Cost: one read of the file, two passes over it. */
+ * IMS_ERR_NO_MEMORY if the file does not fit in memory. Cost: one read
+ * of the file, two passes over it. */
 ims_status ims__snapshot_load(const char *path, int64_t want_id,
                               ims__snapshot *out, ims_error *err);
 void ims__snapshot_clear(ims__snapshot *s);

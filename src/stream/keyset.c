@@ -4,7 +4,12 @@
  * FNV-1a hashes, grown to keep the load under 1/2. Keys are copied.
  * Used for "already taken" (committed, in flight or queued) keys.
  *
- * Not here: deletion (keys are only ever added while a stream runs).
+ * Memory per key: the malloc'd copy (glibc: length + 9 rounded up to 16,
+ * 32 at least) plus 16-32 bytes of slots (load kept in (1/4, 1/2]) -
+ * about 50 bytes for a 17-byte key (docs/STREAM.md, "Memory").
+ *
+ * Not here: deletion (keys are only ever added while a stream runs; why
+ * old keys are not dropped: docs/STREAM.md).
  *
  * Threading: one thread at a time per set.
  */
