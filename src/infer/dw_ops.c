@@ -86,7 +86,8 @@ struct ims__dw_layer {
   int16_t *wpack;           /* owned, SIMD: per block [PAIRS][lo,hi][V] */
   int32_t *bpack;           /* owned, SIMD: per block [V], acc order */
   float *spack;             /* owned, SIMD: per block [V], acc order */
-  uint8_t *padrow;          /* owned: cp bytes of the input zero point */
+  uint8_t *padrow;          /* owned: one input row (w * c bytes) of the
+                               input zero point */
   float fmax;               /* hi - zy, as XNNPACK clamps before rounding */
   float fmin;               /* lo - zy */
 };
@@ -129,10 +130,11 @@ static ims_status pack_plain(ims__dw_layer *l, const ims__dw_params *p) {
   l->w16 = calloc(9 * l->cp, sizeof *l->w16);
   l->bias = calloc(l->cp, sizeof *l->bias);
   l->scale = calloc(l->cp, sizeof *l->scale);
-  l->padrow = aligned_alloc(64, (l->cp + 63) / 64 * 64);
+  size_t row = (p->w * p->c + 63) / 64 * 64;
+  l->padrow = aligned_alloc(64, row);
   if (!l->w16 || !l->bias || !l->scale || !l->padrow)
     return IMS_ERR_NO_MEMORY;
-  memset(l->padrow, (uint8_t)p->in_zero_point, l->cp);
+  memset(l->padrow, (uint8_t)p->in_zero_point, row);
   for (size_t c = 0; c < p->c; c++) {
     int32_t sum = 0;
     for (size_t t = 0; t < 9; t++) {
@@ -182,45 +184,75 @@ static void pixel_c(const ims__dw_layer *l, const uint8_t *const *t,
   __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512vnni")))
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
-/* One output pixel, blocks of 32 channels. Longer than 60 lines would be
- * if split: the block loop is the whole kernel and reads best in one
- * piece. s8 is a constant after inlining. */
-TARGET_AVX512 static ALWAYS_INLINE void pixel_avx512(
-    const ims__dw_layer *l, const uint8_t *const *t, uint8_t *out, bool s8) {
-  const int16_t *w = l->wpack;
+/* Requantize one block's two accumulator halves and store its bytes
+ * (mask m: the channels that exist). */
+TARGET_AVX512 static ALWAYS_INLINE void store_avx512(
+    const ims__dw_layer *l, size_t c, __m512i acc0, __m512i acc1,
+    __mmask32 m, uint8_t *out) {
   const __m512 fmax = _mm512_set1_ps(l->fmax);
-  const __m512i zy = _mm512_set1_epi16((int16_t)l->p.out_zero_point);
-  const __m512i lo = _mm512_set1_epi16((int16_t)l->p.out_min);
-  const __m512i hi = _mm512_set1_epi16((int16_t)l->p.out_max);
+  __m512 f0 = _mm512_mul_ps(_mm512_cvtepi32_ps(acc0),
+                            _mm512_load_ps(l->spack + c));
+  __m512 f1 = _mm512_mul_ps(_mm512_cvtepi32_ps(acc1),
+                            _mm512_load_ps(l->spack + c + 16));
+  acc0 = _mm512_cvtps_epi32(_mm512_min_ps(f0, fmax));
+  acc1 = _mm512_cvtps_epi32(_mm512_min_ps(f1, fmax));
+  __m512i y = _mm512_adds_epi16(
+      _mm512_packs_epi32(acc0, acc1),
+      _mm512_set1_epi16((int16_t)l->p.out_zero_point));
+  y = _mm512_max_epi16(y, _mm512_set1_epi16((int16_t)l->p.out_min));
+  y = _mm512_min_epi16(y, _mm512_set1_epi16((int16_t)l->p.out_max));
+  _mm256_mask_storeu_epi8(out + c, m, _mm512_cvtepi16_epi8(y));
+}
+
+/* Taps 2p and 2p + 1 of one pixel, channels c.., widened to int16 and
+ * interleaved per channel: *lo gets channels 8L+0..3 of each 128-bit
+ * lane L, *hi 8L+4..7. Tap 9 does not exist: its weight is 0, so any
+ * bytes do (tap 8 again). */
+TARGET_AVX512 static ALWAYS_INLINE void taps_avx512(
+    const uint8_t *const *t, int p, size_t c, __mmask32 m, bool s8,
+    __m512i *lo, __m512i *hi) {
+  __m256i ra = _mm256_maskz_loadu_epi8(m, t[2 * p] + c);
+  __m256i rb = p < 4 ? _mm256_maskz_loadu_epi8(m, t[2 * p + 1] + c) : ra;
+  __m512i a = s8 ? _mm512_cvtepi8_epi16(ra) : _mm512_cvtepu8_epi16(ra);
+  __m512i b = s8 ? _mm512_cvtepi8_epi16(rb) : _mm512_cvtepu8_epi16(rb);
+  *lo = _mm512_unpacklo_epi16(a, b);
+  *hi = _mm512_unpackhi_epi16(a, b);
+}
+
+/* Output pixels with taps t and u (u NULL: t only), blocks of 32
+ * channels. Two pixels per pass give the core two independent chains of
+ * vpdpwssd (latency-bound with one: 1.3x slower) and share the weight
+ * loads. s8 is a constant after inlining. */
+TARGET_AVX512 static ALWAYS_INLINE void pixels_avx512(
+    const ims__dw_layer *l, const uint8_t *const *t, const uint8_t *const *u,
+    uint8_t *out, uint8_t *out2, bool s8) {
+  const int16_t *w = l->wpack;
   size_t n = l->p.c;
   for (size_t c = 0; c < n; c += 32, w += PAIRS * 64) {
     __mmask32 m = n - c >= 32 ? 0xFFFFFFFFu : (1u << (n - c)) - 1;
-    __m512i acc0 = _mm512_load_si512(l->bpack + c);
-    __m512i acc1 = _mm512_load_si512(l->bpack + c + 16);
+    __m512i t0 = _mm512_load_si512(l->bpack + c);
+    __m512i t1 = _mm512_load_si512(l->bpack + c + 16);
+    __m512i u0 = t0, u1 = t1, lo, hi;
     for (int p = 0; p < PAIRS; p++) {
-      __m256i ra = _mm256_maskz_loadu_epi8(m, t[2 * p] + c);
-      __m256i rb = p < 4 ? _mm256_maskz_loadu_epi8(m, t[2 * p + 1] + c) : ra;
-      __m512i a = s8 ? _mm512_cvtepi8_epi16(ra) : _mm512_cvtepu8_epi16(ra);
-      __m512i b = s8 ? _mm512_cvtepi8_epi16(rb) : _mm512_cvtepu8_epi16(rb);
-      acc0 = _mm512_dpwssd_epi32(acc0, _mm512_unpacklo_epi16(a, b),
-                                 _mm512_load_si512(w + p * 64));
-      acc1 = _mm512_dpwssd_epi32(acc1, _mm512_unpackhi_epi16(a, b),
-                                 _mm512_load_si512(w + p * 64 + 32));
+      __m512i wlo = _mm512_load_si512(w + p * 64);
+      __m512i whi = _mm512_load_si512(w + p * 64 + 32);
+      taps_avx512(t, p, c, m, s8, &lo, &hi);
+      t0 = _mm512_dpwssd_epi32(t0, lo, wlo);
+      t1 = _mm512_dpwssd_epi32(t1, hi, whi);
+      if (u != NULL) {
+        taps_avx512(u, p, c, m, s8, &lo, &hi);
+        u0 = _mm512_dpwssd_epi32(u0, lo, wlo);
+        u1 = _mm512_dpwssd_epi32(u1, hi, whi);
+      }
     }
-    __m512 f0 = _mm512_mul_ps(_mm512_cvtepi32_ps(acc0),
-                              _mm512_load_ps(l->spack + c));
-    __m512 f1 = _mm512_mul_ps(_mm512_cvtepi32_ps(acc1),
-                              _mm512_load_ps(l->spack + c + 16));
-    acc0 = _mm512_cvtps_epi32(_mm512_min_ps(f0, fmax));
-    acc1 = _mm512_cvtps_epi32(_mm512_min_ps(f1, fmax));
-    __m512i y = _mm512_adds_epi16(_mm512_packs_epi32(acc0, acc1), zy);
-    y = _mm512_min_epi16(_mm512_max_epi16(y, lo), hi);
-    _mm256_mask_storeu_epi8(out + c, m, _mm512_cvtepi16_epi8(y));
+    store_avx512(l, c, t0, t1, m, out);
+    if (u != NULL) store_avx512(l, c, u0, u1, m, out2);
   }
 }
 
 /* One output pixel, blocks of 16 channels; returns the channels done
- * (the tail is left to pixel_c). Same structure as pixel_avx512. */
+ * (the tail is left to pixel_c). The same math as pixels_avx512 in
+ * 256-bit vectors, one pixel at a time, without VNNI. */
 TARGET_AVX2 static ALWAYS_INLINE size_t pixel_avx2(
     const ims__dw_layer *l, const uint8_t *const *t, uint8_t *out, bool s8) {
   const int16_t *w = l->wpack;
@@ -265,18 +297,26 @@ TARGET_AVX2 static ALWAYS_INLINE size_t pixel_avx2(
 
 /* ---- 4. dispatch and run --------------------------------------------- */
 
-/* Tap pointers of output pixel ox: rows r[3] (NULL above/below the
- * image), columns off the edge point at the zero-point row. */
+/* Tap pointers of output pixel ox: rows r[3] (the zero-point row above
+ * or below the image); columns off the edge point at the zero-point
+ * row too. */
 static inline void pixel_taps(const ims__dw_layer *l,
                               const uint8_t *const *r, size_t ox,
                               const uint8_t **t) {
   size_t c = l->p.c;
+  long ix0 = (long)(ox * l->p.stride) - (long)l->p.pad_left;
+  if (ix0 >= 0 && ix0 + 2 < (long)l->p.w) { /* interior: no checks */
+    for (int ky = 0; ky < 3; ky++) {
+      const uint8_t *b = r[ky] + (size_t)ix0 * c;
+      t[ky * 3] = b, t[ky * 3 + 1] = b + c, t[ky * 3 + 2] = b + 2 * c;
+    }
+    return;
+  }
   for (int kx = 0; kx < 3; kx++) {
-    long ix = (long)(ox * l->p.stride) + kx - (long)l->p.pad_left;
+    long ix = ix0 + kx;
     bool in = ix >= 0 && ix < (long)l->p.w;
     for (int ky = 0; ky < 3; ky++)
-      t[ky * 3 + kx] = in && r[ky] != NULL ? r[ky] + (size_t)ix * c
-                                           : l->padrow;
+      t[ky * 3 + kx] = in ? r[ky] + (size_t)ix * c : l->padrow;
   }
 }
 
@@ -295,12 +335,21 @@ static void row_c(const ims__dw_layer *l, const uint8_t *const *r,
 }
 
 #ifdef IMS_HAVE_X86_SIMD
+/* Pixels in pairs (see pixels_avx512); the last one alone if odd. */
 TARGET_AVX512 static void row_avx512(const ims__dw_layer *l,
                                      const uint8_t *const *r, uint8_t *out) {
-  if (l->p.s8) {
-    ROW_LOOP(pixel_avx512(l, t, out, true))
-  } else {
-    ROW_LOOP(pixel_avx512(l, t, out, false))
+  size_t ox = 0, c = l->p.c;
+  const uint8_t *t[9], *u[9];
+  for (; ox + 1 < l->ow; ox += 2, out += 2 * c) {
+    pixel_taps(l, r, ox, t);
+    pixel_taps(l, r, ox + 1, u);
+    if (l->p.s8) pixels_avx512(l, t, u, out, out + c, true);
+    else pixels_avx512(l, t, u, out, out + c, false);
+  }
+  if (ox < l->ow) {
+    pixel_taps(l, r, ox, t);
+    if (l->p.s8) pixels_avx512(l, t, NULL, out, NULL, true);
+    else pixels_avx512(l, t, NULL, out, NULL, false);
   }
 }
 
@@ -355,7 +404,8 @@ static void run_row(void *arg, size_t i) {
   const uint8_t *r[3];
   for (int ky = 0; ky < 3; ky++) {
     long iy = (long)(oy * l->p.stride) + ky - (long)l->p.pad_top;
-    r[ky] = iy >= 0 && iy < (long)l->p.h ? img + (size_t)iy * rowb : NULL;
+    r[ky] = iy >= 0 && iy < (long)l->p.h ? img + (size_t)iy * rowb
+                                         : l->padrow;
   }
   uint8_t *out = x->out + i * l->ow * l->p.c;
   switch (l->path) {
