@@ -92,36 +92,58 @@ struct ims__dw_layer {
   float fmin;               /* lo - zy */
 };
 
-/* Channel of int32 accumulator element i (half 0: lo, 1: hi) within a
- * block of V channels: unpacklo/hi_epi16 interleave within 128-bit lanes
- * of 8 int16, so element i of half h is channel 8*(i/4) + 4*h + i%4. */
-static size_t acc_channel(size_t i, int h) {
-  return 8 * (i / 4) + 4 * (size_t)h + i % 4;
+/* Channel (within its block) of int32 element i of accumulator q. The
+ * kernels interleave two taps per channel within 128-bit lanes, so an
+ * accumulator holds 4 channels per lane: lanes of G = 8 channels split
+ * in 2 accumulators (16- and 32-channel blocks: vpmovzx + unpack_epi16)
+ * or of G = 16 in 4 (64-channel blocks: unpack_epi8 twice). */
+static size_t acc_channel(size_t i, size_t q, size_t g) {
+  return g * (i / 4) + 4 * q + i % 4;
 }
 
-/* Pack weights, bias and scales for blocks of V channels (16 or 32). */
-static ims_status pack_blocks(ims__dw_layer *l, size_t v) {
-  size_t blocks = l->cp / v;
-  l->wpack = aligned_alloc(64, blocks * PAIRS * 2 * v * sizeof(int16_t));
-  l->bpack = aligned_alloc(64, blocks * v * sizeof(int32_t));
-  l->spack = aligned_alloc(64, blocks * v * sizeof(float));
-  if (!l->wpack || !l->bpack || !l->spack) return IMS_ERR_NO_MEMORY;
-  for (size_t b = 0; b < blocks; b++) {
-    int16_t *w = l->wpack + b * PAIRS * 2 * v;
+/* Pack `blocks` blocks of V channels from channel c0 on, G as above.
+ * Every layout spends PAIRS * 2 int16 of weights per channel, so channel
+ * c's block starts at wpack + c * PAIRS * 2 and at bpack/spack + c.
+ * `shift`: the kernel sees x + shift instead of x (int8 inputs in the
+ * 64-channel blocks), so the bias takes off shift * sum(w - zw). */
+static void pack_range(ims__dw_layer *l, size_t c0, size_t blocks,
+                       size_t v, size_t g, int32_t shift) {
+  size_t nacc = g / 4, e_per = 2 * (v / nacc); /* int16 per vector */
+  for (size_t b = 0, base = c0; b < blocks; b++, base += v) {
+    int16_t *w = l->wpack + base * PAIRS * 2;
     for (size_t p = 0; p < PAIRS; p++)
-      for (int h = 0; h < 2; h++)
-        for (size_t e = 0; e < v; e++) {
-          size_t tap = 2 * p + e % 2, c = b * v + acc_channel(e / 2, h);
-          w[(p * 2 + (size_t)h) * v + e] =
+      for (size_t q = 0; q < nacc; q++)
+        for (size_t e = 0; e < e_per; e++) {
+          size_t tap = 2 * p + e % 2;
+          size_t c = base + acc_channel(e / 2, q, g);
+          w[(p * nacc + q) * e_per + e] =
               tap < 9 ? l->w16[tap * l->cp + c] : 0;
         }
-    for (int h = 0; h < 2; h++)
-      for (size_t i = 0; i < v / 2; i++) {
-        size_t c = b * v + acc_channel(i, h);
-        l->bpack[b * v + (size_t)h * v / 2 + i] = l->bias[c];
-        l->spack[b * v + (size_t)h * v / 2 + i] = l->scale[c];
+    for (size_t q = 0; q < nacc; q++)
+      for (size_t i = 0; i < e_per / 2; i++) {
+        size_t c = base + acc_channel(i, q, g);
+        int32_t sum = 0;
+        for (size_t tap = 0; tap < 9; tap++) sum += l->w16[tap * l->cp + c];
+        l->bpack[base + q * e_per / 2 + i] = l->bias[c] - shift * sum;
+        l->spack[base + q * e_per / 2 + i] = l->scale[c];
       }
   }
+}
+
+/* SIMD forms: AVX2 blocks of 16; AVX-512 blocks of 64 for as many whole
+ * 64s as the layer has, then blocks of 32 (the last one masked). */
+static ims_status pack_blocks(ims__dw_layer *l) {
+  l->wpack = aligned_alloc(64, l->cp * PAIRS * 2 * sizeof(int16_t));
+  l->bpack = aligned_alloc(64, l->cp * sizeof(int32_t));
+  l->spack = aligned_alloc(64, l->cp * sizeof(float));
+  if (!l->wpack || !l->bpack || !l->spack) return IMS_ERR_NO_MEMORY;
+  if (l->path != IMS__DW_PATH_AVX512) {
+    pack_range(l, 0, l->cp / 16, 16, 8, 0);
+    return IMS_OK;
+  }
+  size_t n64 = l->p.c / 64;
+  pack_range(l, 0, n64, 64, 16, l->p.s8 ? 128 : 0);
+  pack_range(l, n64 * 64, (l->cp - n64 * 64) / 32, 32, 8, 0);
   return IMS_OK;
 }
 
@@ -219,16 +241,102 @@ TARGET_AVX512 static ALWAYS_INLINE void taps_avx512(
   *hi = _mm512_unpackhi_epi16(a, b);
 }
 
-/* Output pixels with taps t and u (u NULL: t only), blocks of 32
- * channels. Two pixels per pass give the core two independent chains of
+/* Requantize a 64-channel block's four accumulators and store them:
+ * packs put each lane's 16 channels back in order. */
+TARGET_AVX512 static ALWAYS_INLINE void store64_avx512(
+    const ims__dw_layer *l, size_t c, __m512i a0, __m512i a1, __m512i a2,
+    __m512i a3, uint8_t *out, bool s8) {
+  const __m512 fmax = _mm512_set1_ps(l->fmax);
+  const __m512i zy = _mm512_set1_epi16((int16_t)l->p.out_zero_point);
+#define REQ(A, Q)                                                  \
+  A = _mm512_cvtps_epi32(_mm512_min_ps(                            \
+      _mm512_mul_ps(_mm512_cvtepi32_ps(A),                         \
+                    _mm512_load_ps(l->spack + c + 16 * (Q))), fmax))
+  REQ(a0, 0);
+  REQ(a1, 1);
+  REQ(a2, 2);
+  REQ(a3, 3);
+#undef REQ
+  __m512i p01 = _mm512_adds_epi16(_mm512_packs_epi32(a0, a1), zy);
+  __m512i p23 = _mm512_adds_epi16(_mm512_packs_epi32(a2, a3), zy);
+  __m512i lo = _mm512_set1_epi8((char)l->p.out_min);
+  __m512i hi = _mm512_set1_epi8((char)l->p.out_max);
+  __m512i y;
+  if (s8) {
+    y = _mm512_packs_epi16(p01, p23);
+    y = _mm512_min_epi8(_mm512_max_epi8(y, lo), hi);
+  } else {
+    y = _mm512_packus_epi16(p01, p23);
+    y = _mm512_min_epu8(_mm512_max_epu8(y, lo), hi);
+  }
+  _mm512_storeu_si512(out + c, y);
+}
+
+/* Taps 2p and 2p + 1 of one pixel, 64 channels from c: bytes of the two
+ * taps interleaved (unpack_epi8), then widened to int16 by unpacking
+ * again with zeros: 6 shuffles per 64 channels where vpmovzx +
+ * unpack_epi16 take 8. int8 inputs are first made unsigned, x + 128 (top
+ * bit flipped), which the bias of these blocks compensates (pack_range).
+ * v[q] gets channels 16L + 4q + 0..3 of each lane L. */
+TARGET_AVX512 static ALWAYS_INLINE void taps64_avx512(
+    const uint8_t *const *t, int p, size_t c, bool s8, __m512i *v) {
+  __m512i xa = _mm512_loadu_si512(t[2 * p] + c);
+  __m512i xb = p < 4 ? _mm512_loadu_si512(t[2 * p + 1] + c) : xa;
+  __m512i ab0 = _mm512_unpacklo_epi8(xa, xb);
+  __m512i ab1 = _mm512_unpackhi_epi8(xa, xb);
+  __m512i z = _mm512_setzero_si512();
+  if (s8) {
+    __m512i flip = _mm512_set1_epi8((char)0x80);
+    ab0 = _mm512_xor_si512(ab0, flip);
+    ab1 = _mm512_xor_si512(ab1, flip);
+  }
+  v[0] = _mm512_unpacklo_epi8(ab0, z);
+  v[1] = _mm512_unpackhi_epi8(ab0, z);
+  v[2] = _mm512_unpacklo_epi8(ab1, z);
+  v[3] = _mm512_unpackhi_epi8(ab1, z);
+}
+
+/* Pixels t and u (u NULL: t only), one block of 64 channels at c. */
+TARGET_AVX512 static ALWAYS_INLINE void block64_avx512(
+    const ims__dw_layer *l, const uint8_t *const *t, const uint8_t *const *u,
+    uint8_t *out, uint8_t *out2, size_t c, bool s8) {
+  const int16_t *w = l->wpack + c * PAIRS * 2;
+  __m512i t0 = _mm512_load_si512(l->bpack + c);
+  __m512i t1 = _mm512_load_si512(l->bpack + c + 16);
+  __m512i t2 = _mm512_load_si512(l->bpack + c + 32);
+  __m512i t3 = _mm512_load_si512(l->bpack + c + 48);
+  __m512i u0 = t0, u1 = t1, u2 = t2, u3 = t3, v[4];
+  for (int p = 0; p < PAIRS; p++, w += 128) {
+    __m512i w0 = _mm512_load_si512(w), w1 = _mm512_load_si512(w + 32);
+    __m512i w2 = _mm512_load_si512(w + 64), w3 = _mm512_load_si512(w + 96);
+    taps64_avx512(t, p, c, s8, v);
+    t0 = _mm512_dpwssd_epi32(t0, v[0], w0);
+    t1 = _mm512_dpwssd_epi32(t1, v[1], w1);
+    t2 = _mm512_dpwssd_epi32(t2, v[2], w2);
+    t3 = _mm512_dpwssd_epi32(t3, v[3], w3);
+    if (u != NULL) {
+      taps64_avx512(u, p, c, s8, v);
+      u0 = _mm512_dpwssd_epi32(u0, v[0], w0);
+      u1 = _mm512_dpwssd_epi32(u1, v[1], w1);
+      u2 = _mm512_dpwssd_epi32(u2, v[2], w2);
+      u3 = _mm512_dpwssd_epi32(u3, v[3], w3);
+    }
+  }
+  store64_avx512(l, c, t0, t1, t2, t3, out, s8);
+  if (u != NULL) store64_avx512(l, c, u0, u1, u2, u3, out2, s8);
+}
+
+/* Output pixels with taps t and u (u NULL: t only): whole blocks of 64
+ * channels, then blocks of 32 Two pixels per pass give the core two independent chains of
  * vpdpwssd (latency-bound with one: 1.3x slower) and share the weight
  * loads. s8 is a constant after inlining. */
 TARGET_AVX512 static ALWAYS_INLINE void pixels_avx512(
     const ims__dw_layer *l, const uint8_t *const *t, const uint8_t *const *u,
     uint8_t *out, uint8_t *out2, bool s8) {
-  const int16_t *w = l->wpack;
-  size_t n = l->p.c;
-  for (size_t c = 0; c < n; c += 32, w += PAIRS * 64) {
+  size_t n = l->p.c, c = 0;
+  for (; c + 64 <= n; c += 64) block64_avx512(l, t, u, out, out2, c, s8);
+  for (const int16_t *w = l->wpack + c * PAIRS * 2; c < n;
+       c += 32, w += PAIRS * 64) {
     __mmask32 m = n - c >= 32 ? 0xFFFFFFFFu : (1u << (n - c)) - 1;
     __m512i t0 = _mm512_load_si512(l->bpack + c);
     __m512i t1 = _mm512_load_si512(l->bpack + c + 16);
@@ -450,7 +558,7 @@ ims_status ims__dw_layer_create(const ims__dw_params *p, ims__dw_path path,
   l->fmin = (float)(p->out_min - p->out_zero_point);
   ims_status st = pack_plain(l, p);
   if (st == IMS_OK && l->path != IMS__DW_PATH_C)
-    st = pack_blocks(l, l->path == IMS__DW_PATH_AVX512 ? 32 : 16);
+    st = pack_blocks(l);
   if (st != IMS_OK) {
     ims__dw_layer_destroy(l);
     return ims__fail(err, st, "out of memory");
