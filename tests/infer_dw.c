@@ -209,6 +209,9 @@ TEST(infer_dw_random_layers) {
   int32_t *bias = malloc(960 * sizeof *bias);
   float *scales = malloc(960 * sizeof *scales);
   ASSERT(w && bias && scales);
+  for (size_t k = 0; k < sizeof paths / sizeof paths[0]; k++)
+    fprintf(stderr, "%s path: %s\n", path_names[paths[k]],
+            ims__dw_path_supported(paths[k]) ? "tested" : "not on this CPU");
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
     for (int round = 0; round < 4; round++) {
       ims__dw_params p;

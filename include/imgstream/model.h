@@ -80,10 +80,11 @@ IMS_API void ims_model_get_info(const ims_model *model, ims_model_info *out);
  * layers and other int8 convolutions with symmetric weights (not
  * depthwise) run on oneDNN when it offers a VNNI (or AMX) JIT kernel for
  * this CPU - measured 1.7-3.5x faster than XNNPACK's kernels there -
- * 8-bit 3x3 depthwise convolutions on imgstream's own kernel (AVX-512,
- * AVX2 or C; 1.1-1.7x faster than XNNPACK's), and every other operator,
- * or every operator on CPUs without those kernels, on XNNPACK. Either
- * way the results are bit-identical: same integer math, same rounding. */
+ * 8-bit 3x3 depthwise convolutions on imgstream's own kernel (AVX-512 or
+ * AVX2; 1.1-2.4x faster than XNNPACK's) on CPUs with AVX2 or AVX-512,
+ * and every other operator, or every operator on CPUs without those
+ * kernels, on XNNPACK. Either way the results are bit-identical: same
+ * integer math, same rounding. */
 
 /// Run every operator on XNNPACK; oneDNN is never initialized. Always
 /// honored (for comparisons and tests).
@@ -96,8 +97,9 @@ IMS_API void ims_model_get_info(const ims_model *model, ims_model_info *out);
 /// Run 3x3 depthwise convolutions on the backend they used before
 /// imgstream's own kernel (XNNPACK). Without this flag and without
 /// either FORCE flag, uint8/int8 3x3 depthwise convolutions (multiplier
-/// 1, stride 1 or 2) run on imgstream's AVX-512/AVX2/C kernel, which is
-/// bit-identical to XNNPACK's. For comparisons and tests.
+/// 1, stride 1 or 2) run on imgstream's AVX-512/AVX2 kernel where the CPU
+/// has one, which is bit-identical to XNNPACK's. For comparisons and
+/// tests.
 #define IMS_ENGINE_FLAG_NO_DW_KERNEL 0x4u
 
 /* Options of ims_engine_create. Zero fields take the defaults. */

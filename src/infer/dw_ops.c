@@ -22,33 +22,40 @@
  * models and random layers by tests/infer_dw.c, every path.
  *
  * The kernels: NHWC, vectorized over channels. x is widened to int16
- * (zero- or sign-extended: exact), weights (w - zw) are int16 (|w - zw|
- * <= 255), and two taps are interleaved per channel so one pmaddwd
- * (AVX-512 VNNI: vpdpwssd, multiply-add-accumulate in one instruction)
- * does 2 taps of 16 channels into int32 with no overflow. Why int16 and
- * not vpdpbusd (u8 x s8, 4 taps): the uint8 model's w - zw needs 9 bits,
- * so its weights fit neither u8 nor s8 and vpdpbusd would need a second
- * pass for zw * sum(x); vpdpwssd is exact for both models with one
- * weight layout. The interleave (unpacklo/hi) puts channels in an order
- * that packssdw undoes, so weights, bias and scales are packed once per
- * layer in that order and outputs come out in natural order.
- *   AVX-512 (BW+VL+VNNI): 32 channels per block, masked tail loads and
- *   stores. AVX2: 16 channels per block, the channel tail in C. C: the
- *   reference and the fallback on any other CPU or build.
- * Each output pixel reads its 9 taps through pointers that point at the
- * input or, off the edge, at a row of zero-point bytes.
+ * (exact), weights (w - zw) are int16 (|w - zw| <= 255), and two taps
+ * are interleaved per channel so one pmaddwd (AVX-512 VNNI: vpdpwssd,
+ * multiply-add-accumulate) does 2 taps per channel into int32, exactly.
+ * The interleave puts channels in an order that packssdw undoes, so
+ * weights, bias and scales are packed once per layer in that order and
+ * outputs come out in natural order.
+ *   AVX-512 (BW+VL+VNNI): blocks of 64 channels (taps interleaved as
+ *   bytes, widened by unpacking with zeros; int8 inputs have their top
+ *   bit flipped to make them unsigned, x + 128, compensated in those
+ *   blocks' bias), then blocks of 32 (vpmovzx/vpmovsx + unpack_epi16,
+ *   masked tail), two output pixels per pass (two independent chains,
+ *   shared weight loads). AVX2: 16 channels per block, one pixel, the
+ *   channel tail in C. C: the reference.
+ * Why not vpdpbusd (u8 x s8, 4 taps per instruction): the uint8 model's
+ * w - zw needs 9 bits (its zw run 52..201 over full-range weights), so
+ * it would need a second pass for zw * sum(x); and for int8, a version
+ * with 4 accumulators per 16 channels (input bytes masked by position,
+ * no shuffles) measured no faster than vpdpwssd for >= 192 channels and
+ * 2.7x slower on the 32-channel layer (half-empty 64-byte blocks).
+ * Each output pixel reads its 9 taps through pointers into the input or,
+ * off the edge, into a row of zero-point bytes.
  *
  * Measured (bench/bench_dw.c: AMD EPYC Zen 5, 1 thread, batch 1, all 17
  * depthwise layers of MobileNetV2 1.0/224, microseconds per image):
  *                      XNNPACK     C    AVX2  AVX-512
- *   uint8 quant model     1330  20460   1124     869
- *   int8 tf2 model        1250  20914   1118     886
- * AVX-512 beats XNNPACK on every one of the 17 layers (1.1x on
- * 112x112x32, 1.6-1.7x from 28x28 down), AVX2 on all but one (equal);
- * so the engine takes this kernel for every eligible layer, AUTO picking
- * AVX-512, else AVX2. The C path is ~15x slower than XNNPACK: it is the
- * reference and the fallback where no x86 SIMD exists (there XNNPACK
- * would be faster, but such builds are not a target we measure).
+ *   uint8 quant model     1315  20392   1037     574
+ *   int8 tf2 model        1235  20335   1035     592
+ * (XNNPACK's first layer varies run to run: 258-359 us.) AVX-512 is
+ * 1.9-2.4x faster than XNNPACK on every one of the 17 layers, AVX2
+ * 1.1-1.3x. So by default the engine takes this kernel for every
+ * eligible layer when AVX2 or AVX-512 is there (AUTO: AVX-512, else
+ * AVX2) and leaves the layer to XNNPACK otherwise: the C path is ~15x
+ * slower than XNNPACK, a reference for the tests and for builds without
+ * x86 SIMD (ims__dw_layer_create still takes it when asked).
  *
  * Threading: a layer is split by output rows (over all images of the
  * batch) on the engine's pthreadpool; layers are immutable after
@@ -327,9 +334,9 @@ TARGET_AVX512 static ALWAYS_INLINE void block64_avx512(
 }
 
 /* Output pixels with taps t and u (u NULL: t only): whole blocks of 64
- * channels, then blocks of 32 Two pixels per pass give the core two independent chains of
- * vpdpwssd (latency-bound with one: 1.3x slower) and share the weight
- * loads. s8 is a constant after inlining. */
+ * channels, then blocks of 32. Two pixels per pass give the core two
+ * independent chains of vpdpwssd and share the weight loads (measured
+ * ~5 % faster than one at a time). s8 is a constant after inlining. */
 TARGET_AVX512 static ALWAYS_INLINE void pixels_avx512(
     const ims__dw_layer *l, const uint8_t *const *t, const uint8_t *const *u,
     uint8_t *out, uint8_t *out2, bool s8) {
@@ -489,6 +496,11 @@ bool ims__dw_path_supported(ims__dw_path path) {
 #endif
     default: return false;
   }
+}
+
+bool ims__dw_preferred(void) {
+  return ims__dw_path_supported(IMS__DW_PATH_AVX2) ||
+         ims__dw_path_supported(IMS__DW_PATH_AVX512);
 }
 
 static ims__dw_path best_path(void) {

@@ -125,7 +125,8 @@ static ims_status create_step(ims_engine *e, ims__step *s, ims_error *err) {
   bool force = (e->flags & IMS_ENGINE_FLAG_FORCE_ONEDNN) != 0, taken = false;
   uint32_t no_dw = IMS_ENGINE_FLAG_FORCE_XNNPACK |
                    IMS_ENGINE_FLAG_FORCE_ONEDNN | IMS_ENGINE_FLAG_NO_DW_KERNEL;
-  if (!(e->flags & no_dw) && ims__dw_eligible(e->model, s->node))
+  if (!(e->flags & no_dw) && ims__dw_preferred() &&
+      ims__dw_eligible(e->model, s->node))
     return ims__dw_step_create(e->model, s, IMS__DW_PATH_AUTO, err);
   if (e->dnnl != NULL && ims__dnnl_eligible(e->model, s->node)) {
     ims_status st =

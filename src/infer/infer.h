@@ -175,6 +175,9 @@ typedef struct ims__dw_params {
 
 /* Can this build and CPU run `path`? AUTO and C: always. */
 bool ims__dw_path_supported(ims__dw_path path);
+/* Whether the engine should take eligible layers by default: a SIMD path
+ * exists here (the C path is slower than XNNPACK). */
+bool ims__dw_preferred(void);
 
 /* IMS_ERR_INVALID_ARG (bad shape), IMS_ERR_UNSUPPORTED (path not
  * available here), IMS_ERR_NO_MEMORY. */
