@@ -16,81 +16,29 @@
  * where oneDNN has no JIT int8 kernel for this CPU. Also: both FORCE flags
  * at once are refused.
  */
-#include <dirent.h>
 
 #include "imgstream/imgstream.h"
 #include "test.h"
+#include "reference.h"
 
-#define REF_DIR "reference/armnn-cpuref"
 #define IMG_BYTES (224 * 224 * 3)
 #define OUTS 1001
-#define MAX_INPUTS 32
-
-/* Every reference input, sorted by name, back to back; returns the count. */
-static size_t load_inputs(unsigned char *rgb) {
-  static char names[MAX_INPUTS][128];
-  DIR *d = opendir(shared_path(REF_DIR));
-  struct dirent *ent;
-  size_t n = 0;
-  ASSERT(d != NULL);
-  while ((ent = readdir(d)) != NULL && n < MAX_INPUTS) {
-    size_t len = strlen(ent->d_name);
-    if (len > 4 && len < 128 && strcmp(ent->d_name + len - 4, ".rgb") == 0)
-      snprintf(names[n++], 128, "%s", ent->d_name);
-  }
-  closedir(d);
-  qsort(names, n, 128, (int (*)(const void *, const void *))strcmp);
-  for (size_t i = 0; i < n; i++) {
-    char rel[256];
-    size_t size = 0;
-    snprintf(rel, sizeof rel, REF_DIR "/%.127s", names[i]);
-    unsigned char *one = test_read_file(shared_path(rel), &size);
-    ASSERT(one != NULL && size == IMG_BYTES);
-    memcpy(rgb + i * IMG_BYTES, one, IMG_BYTES);
-    free(one);
-  }
-  return n;
-}
-
-/* Scores of all n images, `step` images per run. NULL if the backend is
- * unavailable (IMS_ERR_UNSUPPORTED with FORCE_ONEDNN). */
-static float *run_all(const ims_model *model, uint32_t flags,
-                      uint32_t threads, const unsigned char *rgb, size_t n,
-                      size_t step) {
-  ims_error err = {0};
-  ims_engine *engine = NULL;
-  ims_engine_options opt = {.threads = threads, .max_batch = (uint32_t)step,
-                            .flags = flags};
-  ims_status st = ims_engine_create(model, &opt, &engine, &err);
-  if (st == IMS_ERR_UNSUPPORTED && (flags & IMS_ENGINE_FLAG_FORCE_ONEDNN))
-    return NULL;
-  ASSERT_OK(st, &err);
-  float *scores = malloc(n * OUTS * sizeof *scores);
-  ASSERT(scores != NULL);
-  for (size_t i = 0; i < n; i += step) {
-    size_t b = n - i < step ? n - i : step;
-    ASSERT_OK(ims_engine_run(engine, rgb + i * IMG_BYTES, b,
-                             scores + i * OUTS, &err), &err);
-  }
-  ims_engine_destroy(engine);
-  return scores;
-}
 
 static void backends_agree(const char *model_file) {
   ims_error err = {0};
   ims_model *model = NULL;
   ASSERT_OK(ims_model_load_file(shared_path(model_file), &model, &err), &err);
-  unsigned char *rgb = malloc(MAX_INPUTS * IMG_BYTES);
+  unsigned char *rgb = malloc(REF_MAX_INPUTS * IMG_BYTES);
   ASSERT(rgb != NULL);
-  size_t n = load_inputs(rgb);
+  size_t n = ref_load_inputs(rgb);
   ASSERT(n >= 24);
-  float *dnnl = run_all(model, IMS_ENGINE_FLAG_FORCE_ONEDNN, 2, rgb, n, n);
+  float *dnnl = ref_run_all(model, IMS_ENGINE_FLAG_FORCE_ONEDNN, 2, rgb, n, n);
   if (dnnl == NULL) {
     free(rgb);
     ims_model_destroy(model);
     RETURN_SKIP("oneDNN has no JIT int8 kernel for this CPU");
   }
-  float *xnn = run_all(model, IMS_ENGINE_FLAG_FORCE_XNNPACK, 1, rgb, n, 1);
+  float *xnn = ref_run_all(model, IMS_ENGINE_FLAG_FORCE_XNNPACK, 1, rgb, n, 1);
   float worst = 0.0f;
   size_t differ = 0;
   for (size_t i = 0; i < n * OUTS; i++) {
@@ -106,7 +54,7 @@ static void backends_agree(const char *model_file) {
   for (size_t step = 1; step <= 5; step += 4) {
     /* 3 threads at batch 1: convolutions split into top, middle and
      * bottom rows; 2 threads at batch 5: into 3 + 2 images. */
-    float *again = run_all(model, IMS_ENGINE_FLAG_FORCE_ONEDNN,
+    float *again = ref_run_all(model, IMS_ENGINE_FLAG_FORCE_ONEDNN,
                            step == 1 ? 3 : 2, rgb, n, step);
     ASSERT(memcmp(again, dnnl, n * OUTS * sizeof *again) == 0);
     free(again);

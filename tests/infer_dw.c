@@ -17,16 +17,14 @@
  *
  * Threading: single-threaded test; engines and layers use pools.
  */
-#include <dirent.h>
 
 #include "imgstream/imgstream.h"
 #include "infer/infer.h"
 #include "test.h"
+#include "reference.h"
 
-#define REF_DIR "reference/armnn-cpuref"
 #define IMG_BYTES (224 * 224 * 3)
 #define OUTS 1001
-#define MAX_INPUTS 32
 #define BATCH 2
 
 /* ---- 1. fixtures ------------------------------------------------------ */
@@ -289,64 +287,18 @@ TEST(infer_dw_model_layers_tf2_ptq) {
 
 /* ---- 3. model cases --------------------------------------------------- */
 
-/* Every reference input, sorted by name, back to back; returns the count. */
-static size_t load_inputs(unsigned char *rgb) {
-  static char names[MAX_INPUTS][128];
-  DIR *d = opendir(shared_path(REF_DIR));
-  struct dirent *ent;
-  size_t n = 0;
-  ASSERT(d != NULL);
-  while ((ent = readdir(d)) != NULL && n < MAX_INPUTS) {
-    size_t len = strlen(ent->d_name);
-    if (len > 4 && len < 128 && strcmp(ent->d_name + len - 4, ".rgb") == 0)
-      snprintf(names[n++], 128, "%s", ent->d_name);
-  }
-  closedir(d);
-  qsort(names, n, 128, (int (*)(const void *, const void *))strcmp);
-  for (size_t i = 0; i < n; i++) {
-    char rel[256];
-    size_t size = 0;
-    snprintf(rel, sizeof rel, REF_DIR "/%.127s", names[i]);
-    unsigned char *one = test_read_file(shared_path(rel), &size);
-    ASSERT(one != NULL && size == IMG_BYTES);
-    memcpy(rgb + i * IMG_BYTES, one, IMG_BYTES);
-    free(one);
-  }
-  return n;
-}
-
-/* Scores of all n images in batches of `step` on `threads` threads. */
-static float *run_all(const ims_model *model, uint32_t flags,
-                      uint32_t threads, const unsigned char *rgb, size_t n,
-                      size_t step) {
-  ims_error err = {0};
-  ims_engine *engine = NULL;
-  ims_engine_options opt = {.threads = threads, .max_batch = (uint32_t)step,
-                            .flags = flags};
-  ASSERT_OK(ims_engine_create(model, &opt, &engine, &err), &err);
-  float *scores = malloc(n * OUTS * sizeof *scores);
-  ASSERT(scores != NULL);
-  for (size_t i = 0; i < n; i += step) {
-    size_t b = n - i < step ? n - i : step;
-    ASSERT_OK(ims_engine_run(engine, rgb + i * IMG_BYTES, b,
-                             scores + i * OUTS, &err), &err);
-  }
-  ims_engine_destroy(engine);
-  return scores;
-}
-
 static void model_identical(const char *file) {
   ims_error err = {0};
   ims_model *model = NULL;
   ASSERT_OK(ims_model_load_file(shared_path(file), &model, &err), &err);
-  unsigned char *rgb = malloc(MAX_INPUTS * IMG_BYTES);
+  unsigned char *rgb = malloc(REF_MAX_INPUTS * IMG_BYTES);
   ASSERT(rgb != NULL);
-  size_t n = load_inputs(rgb);
+  size_t n = ref_load_inputs(rgb);
   ASSERT(n >= 24);
-  float *xnn = run_all(model, IMS_ENGINE_FLAG_FORCE_XNNPACK, 1, rgb, n, 1);
-  float *ours = run_all(model, 0, 2, rgb, n, n);
-  float *nodw = run_all(model, IMS_ENGINE_FLAG_NO_DW_KERNEL, 2, rgb, n, 5);
-  float *ours1 = run_all(model, 0, 1, rgb, n, 1);
+  float *xnn = ref_run_all(model, IMS_ENGINE_FLAG_FORCE_XNNPACK, 1, rgb, n, 1);
+  float *ours = ref_run_all(model, 0, 2, rgb, n, n);
+  float *nodw = ref_run_all(model, IMS_ENGINE_FLAG_NO_DW_KERNEL, 2, rgb, n, 5);
+  float *ours1 = ref_run_all(model, 0, 1, rgb, n, 1);
   ASSERT(memcmp(ours, xnn, n * OUTS * sizeof *ours) == 0);
   ASSERT(memcmp(nodw, xnn, n * OUTS * sizeof *ours) == 0);
   ASSERT(memcmp(ours1, xnn, n * OUTS * sizeof *ours) == 0);

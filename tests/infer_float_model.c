@@ -18,47 +18,17 @@
  *
  * Threading: single-threaded test (the engine uses its own workers).
  */
-#include <dirent.h>
 
 #include "float_model.h"
 #include "imgstream/imgstream.h"
 #include "test.h"
+#include "reference.h"
 
-#define REF_DIR "reference/armnn-cpuref"
 #define QUANT "mobilenet_v2_1.0_224_quant"
-#define MAX_INPUTS 64
 #define IMG_BYTES (224 * 224 * 3)
 #define CLASSES 1001
 #define MIN_LEAD 0.10f
 
-/* Names (without .rgb) of every reference input, sorted. */
-static size_t list_inputs(char names[][128]) {
-  DIR *d = opendir(shared_path(REF_DIR));
-  size_t n = 0;
-  struct dirent *ent;
-  if (d == NULL) return 0;
-  while ((ent = readdir(d)) != NULL && n < MAX_INPUTS) {
-    size_t len = strlen(ent->d_name);
-    if (len > 4 && len < 128 && strcmp(ent->d_name + len - 4, ".rgb") == 0) {
-      memcpy(names[n], ent->d_name, len - 4);
-      names[n++][len - 4] = '\0';
-    }
-  }
-  closedir(d);
-  qsort(names, n, 128, (int (*)(const void *, const void *))strcmp);
-  return n;
-}
-
-static unsigned char *read_ref(const char *name, const char *ext,
-                               size_t want) {
-  char rel[512];
-  size_t size = 0;
-  snprintf(rel, sizeof rel, REF_DIR "/%s%s", name, ext);
-  unsigned char *data = test_read_file(shared_path(rel), &size);
-  ASSERT(data != NULL);
-  ASSERT_EQ(size, want);
-  return data;
-}
 
 /* Index of the largest value; *second_out gets the runner-up's value. */
 static int top2(const float *p, float *first_out, float *second_out) {
@@ -108,7 +78,7 @@ typedef struct agreement {
 } agreement;
 
 static void compare(const char *name, const float *p, agreement *a) {
-  unsigned char *ref = read_ref(name, "." QUANT ".out", CLASSES);
+  unsigned char *ref = ref_read(name, "." QUANT ".out", CLASSES);
   float refp[CLASSES], r1, r2, f1, f2;
   for (int k = 0; k < CLASSES; k++) {
     refp[k] = ref[k] / 256.0f;
@@ -128,8 +98,8 @@ static void compare(const char *name, const float *p, agreement *a) {
 }
 
 TEST(float_mobilenet_matches_quant_reference) {
-  static char names[MAX_INPUTS][128];
-  size_t n = list_inputs(names);
+  static char names[REF_MAX_INPUTS][128];
+  size_t n = ref_list_inputs(names);
   if (n == 0) RETURN_SKIP("no reference inputs under ../shared");
   ims_model *model = float_twin();
   ims_engine_options opt = {.threads = 2, .max_batch = 1,
@@ -141,7 +111,7 @@ TEST(float_mobilenet_matches_quant_reference) {
   static float p[CLASSES];
   agreement a = {0, 0, 0, 0.0f};
   for (size_t i = 0; i < n; i++) {
-    unsigned char *rgb = read_ref(names[i], ".rgb", IMG_BYTES);
+    unsigned char *rgb = ref_read(names[i], ".rgb", IMG_BYTES);
     ASSERT_OK(ims_engine_run(e, rgb, 1, p, &err), &err);
     free(rgb);
     compare(names[i], p, &a);

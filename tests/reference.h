@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * reference.h - test helpers for the independent reference outputs in
+ * ../shared/reference/armnn-cpuref: listing its inputs, reading its files,
+ * and running an engine over all of them. Include after test.h.
+ *
+ * Every NAME.rgb there is one 224x224x3 uint8 input tensor (HWC); NAME.
+ * MODEL.out the model's raw uint8 output (1001 values, q/256).
+ */
+#ifndef IMS_TEST_REFERENCE_H
+#define IMS_TEST_REFERENCE_H
+
+#include <dirent.h>
+
+#include "imgstream/model.h"
+
+#define REF_DIR "reference/armnn-cpuref"
+#define REF_MAX_INPUTS 64
+#define REF_IMG_BYTES (224 * 224 * 3)
+#define REF_OUTS 1001
+
+/* Names (without .rgb) of every reference input, sorted; the count. */
+static inline size_t ref_list_inputs(char names[][128]) {
+  DIR *d = opendir(shared_path(REF_DIR));
+  size_t n = 0;
+  struct dirent *ent;
+  ASSERT(d != NULL);
+  while ((ent = readdir(d)) != NULL && n < REF_MAX_INPUTS) {
+    size_t len = strlen(ent->d_name);
+    if (len > 4 && len < 128 && strcmp(ent->d_name + len - 4, ".rgb") == 0) {
+      memcpy(names[n], ent->d_name, len - 4);
+      names[n++][len - 4] = '\0';
+    }
+  }
+  closedir(d);
+  qsort(names, n, 128, (int (*)(const void *, const void *))strcmp);
+  return n;
+}
+
+/* NAME + ext of the reference folder, which must be `want` bytes; the
+ * caller frees. */
+static inline unsigned char *ref_read(const char *name, const char *ext,
+                                      size_t want) {
+  char rel[512];
+  size_t size = 0;
+  snprintf(rel, sizeof rel, REF_DIR "/%.200s%.200s", name, ext);
+  unsigned char *data = test_read_file(shared_path(rel), &size);
+  ASSERT(data != NULL);
+  ASSERT_EQ(size, want);
+  return data;
+}
+
+/* Every reference input, sorted by name, back to back into rgb (room for
+ * REF_MAX_INPUTS); returns the count. */
+static inline size_t ref_load_inputs(unsigned char *rgb) {
+  static char names[REF_MAX_INPUTS][128];
+  size_t n = ref_list_inputs(names);
+  for (size_t i = 0; i < n; i++) {
+    unsigned char *one = ref_read(names[i], ".rgb", REF_IMG_BYTES);
+    memcpy(rgb + i * REF_IMG_BYTES, one, REF_IMG_BYTES);
+    free(one);
+  }
+  return n;
+}
+
+/* Scores of all n images in batches of `step` on `threads` threads with
+ * engine `flags`; the caller frees. NULL if FORCE_ONEDNN is asked for and
+ * refused with IMS_ERR_UNSUPPORTED (a machine without oneDNN's kernels). */
+static inline float *ref_run_all(const ims_model *model, uint32_t flags,
+                                 uint32_t threads, const unsigned char *rgb,
+                                 size_t n, size_t step) {
+  ims_error err = {0};
+  ims_engine *engine = NULL;
+  ims_engine_options opt = {.threads = threads, .max_batch = (uint32_t)step,
+                            .flags = flags};
+  ims_status st = ims_engine_create(model, &opt, &engine, &err);
+  if (st == IMS_ERR_UNSUPPORTED && (flags & IMS_ENGINE_FLAG_FORCE_ONEDNN))
+    return NULL;
+  ASSERT_OK(st, &err);
+  float *scores = malloc(n * REF_OUTS * sizeof *scores);
+  ASSERT(scores != NULL);
+  for (size_t i = 0; i < n; i += step) {
+    size_t b = n - i < step ? n - i : step;
+    ASSERT_OK(ims_engine_run(engine, rgb + i * REF_IMG_BYTES, b,
+                             scores + i * REF_OUTS, &err), &err);
+  }
+  ims_engine_destroy(engine);
+  return scores;
+}
+
+#endif /* IMS_TEST_REFERENCE_H */
