@@ -30,6 +30,7 @@
 
 #include "stream/internal.h"
 #include "test.h"
+#include "fault_io.h"
 
 /* ---- 1. helpers ---- */
 
@@ -113,65 +114,6 @@ static void check_recover(const char *dir, int64_t done, int64_t pending) {
 /* A hook table failing one kind of call ('w' write, 's' fsync, 'r'
  * rename, 'u' unlink) on paths containing `match` after `after` of them
  * succeeded. Paths of open fds are remembered for write and fsync. */
-typedef struct fault {
-  const char *match;    /* substring of the path */
-  char op;              /* which call */
-  int after;            /* matching calls that succeed first */
-  int seen;             /* matching calls so far */
-  int fired;            /* failures injected */
-  char names[256][256]; /* path of each open fd (fd < 256) */
-} fault;
-
-static bool hit(fault *f, char op, const char *path) {
-  if (op != f->op || path == NULL || strstr(path, f->match) == NULL)
-    return false;
-  if (f->seen++ < f->after) return false;
-  f->fired++;
-  errno = EIO;
-  return true;
-}
-
-static const char *fd_name(fault *f, int fd) {
-  return fd >= 0 && fd < 256 ? f->names[fd] : NULL;
-}
-
-static int f_open(void *ctx, const char *path, int flags, int mode) {
-  fault *f = ctx;
-  int fd = open(path, flags | O_CLOEXEC, (mode_t)mode);
-  if (fd >= 0 && fd < 256) snprintf(f->names[fd], 256, "%s", path);
-  return fd;
-}
-
-static long f_write(void *ctx, int fd, const void *buf, size_t n) {
-  if (hit(ctx, 'w', fd_name(ctx, fd))) return -1;
-  return (long)write(fd, buf, n);
-}
-
-static int f_fsync(void *ctx, int fd) {
-  if (hit(ctx, 's', fd_name(ctx, fd))) return -1;
-  return fsync(fd);
-}
-
-static int f_rename(void *ctx, const char *from, const char *to) {
-  if (hit(ctx, 'r', to)) return -1;
-  return rename(from, to);
-}
-
-static int f_ftruncate(void *ctx, int fd, int64_t len) {
-  return ftruncate(fd, (off_t)len);
-}
-
-static int f_close(void *ctx, int fd) {
-  fault *f = ctx;
-  if (fd >= 0 && fd < 256) f->names[fd][0] = '\0';
-  return close(fd);
-}
-
-static int f_unlink(void *ctx, const char *path) {
-  if (hit(ctx, 'u', path)) return -1;
-  return unlink(path);
-}
-
 static const char *fresh_dir(const char *name) {
   static char dir[4200];
   snprintf(dir, sizeof dir, "%s", tmp_path(name));
@@ -191,8 +133,7 @@ static void crash_case(const char *name, const char *match, char op,
   f.match = match;
   f.op = op;
   f.after = after;
-  ims_stream_io io = {&f,       f_open,      f_write, f_fsync,
-                      f_rename, f_ftruncate, f_close, f_unlink};
+  ims_stream_io io = fault_io(&f);
   ims__checkpoint *cp = NULL;
   ims_error err = {0};
   ASSERT_OK(ims__checkpoint_open(dir, &io, 5, &cp, &err), &err);
@@ -374,8 +315,7 @@ TEST(stream_checkpoint_corrupt_skipped) {
   f.match = "ck_corrupt_skip";
   f.op = 'u';
   f.seen = -1000000;
-  ims_stream_io io = {&f,       f_open,      f_write, f_fsync,
-                      f_rename, f_ftruncate, f_close, f_unlink};
+  ims_stream_io io = fault_io(&f);
   ims__checkpoint *cp = NULL;
   ims_error err = {0};
   ASSERT_OK(ims__checkpoint_open(dir, &io, 5, &cp, &err), &err);

@@ -23,6 +23,7 @@
 
 #include "imgstream/imgstream.h"
 #include "test.h"
+#include "fault_io.h"
 
 /* ---- 1. helpers ---- */
 
@@ -190,67 +191,6 @@ TEST(stream_sink_bad_spec) {
 
 /* A hook table that fails one kind of call on paths containing `match`
  * after `after` successful ones. */
-typedef struct fault {
-  const char *match; /* substring of the file's path */
-  char op;           /* 'w' write, 's' fsync, 'r' rename (target path),
-                        'u' unlink */
-  int after;         /* matching calls allowed to succeed first */
-  int error;         /* errno to fail with */
-  int seen;          /* matching calls so far */
-  int fired;         /* times it failed */
-  char names[256][256]; /* path of each open fd (fd < 256) */
-} fault;
-
-static bool hit(fault *f, char op, const char *path) {
-  if (op != f->op || path == NULL || strstr(path, f->match) == NULL)
-    return false;
-  if (f->seen++ < f->after) return false;
-  f->fired++;
-  errno = f->error;
-  return true;
-}
-
-static const char *fd_name(fault *f, int fd) {
-  return fd >= 0 && fd < 256 ? f->names[fd] : NULL;
-}
-
-static int f_open(void *ctx, const char *path, int flags, int mode) {
-  fault *f = ctx;
-  int fd = open(path, flags | O_CLOEXEC, (mode_t)mode);
-  if (fd >= 0 && fd < 256) snprintf(f->names[fd], 256, "%s", path);
-  return fd;
-}
-
-static long f_write(void *ctx, int fd, const void *buf, size_t n) {
-  if (hit(ctx, 'w', fd_name(ctx, fd))) return -1;
-  return (long)write(fd, buf, n);
-}
-
-static int f_fsync(void *ctx, int fd) {
-  if (hit(ctx, 's', fd_name(ctx, fd))) return -1;
-  return fsync(fd);
-}
-
-static int f_rename(void *ctx, const char *from, const char *to) {
-  if (hit(ctx, 'r', to)) return -1;
-  return rename(from, to);
-}
-
-static int f_ftruncate(void *ctx, int fd, int64_t len) {
-  return ftruncate(fd, (off_t)len);
-}
-
-static int f_close(void *ctx, int fd) {
-  fault *f = ctx;
-  if (fd >= 0 && fd < 256) f->names[fd][0] = '\0';
-  return close(fd);
-}
-
-static int f_unlink(void *ctx, const char *path) {
-  if (hit(ctx, 'u', path)) return -1;
-  return unlink(path);
-}
-
 #define NIMAGES 24
 
 /* A bucket with NIMAGES flowers (daisy and tulip), made once. */
@@ -375,8 +315,7 @@ static void fault_case(const char *name, fault *f, bool on_sink,
   snprintf(out, sizeof out, "%s.jsonl", tmp_path(name));
   rm_rf(ckpt);
   unlink(out);
-  ims_stream_io io = {f,       f_open,      f_write, f_fsync,
-                      f_rename, f_ftruncate, f_close, f_unlink};
+  ims_stream_io io = fault_io(f);
   ims_error err = {0};
   run_opts ro = {compact, 0};
   ims_status st = run_stream(clf, ckpt, out, on_sink ? &io : NULL,
@@ -392,39 +331,29 @@ static void fault_case(const char *name, fault *f, bool on_sink,
   ims_classifier_destroy(clf);
 }
 
-static fault *new_fault(const char *match, char op, int after, int error) {
-  static fault f;
-  memset(&f, 0, sizeof f);
-  f.match = match;
-  f.op = op;
-  f.after = after;
-  f.error = error;
-  return &f;
-}
-
 TEST(stream_fault_commit_fsync) {
-  fault_case("fault_commit", new_fault("/commits/", 's', 2, EIO), false,
+  fault_case("fault_commit", fault_new("/commits/", 's', 2, EIO), false,
              0, "commits/");
 }
 
 TEST(stream_fault_offsets_write) {
-  fault_case("fault_offsets", new_fault("/offsets/", 'w', 3, ENOSPC),
+  fault_case("fault_offsets", fault_new("/offsets/", 'w', 3, ENOSPC),
              false, 0, "offsets/");
 }
 
 TEST(stream_fault_offsets_rename) {
-  fault_case("fault_rename", new_fault("/offsets/", 'r', 1, EIO), false,
+  fault_case("fault_rename", fault_new("/offsets/", 'r', 1, EIO), false,
              0, "offsets/");
 }
 
 TEST(stream_fault_sink_write) {
-  fault_case("fault_sink", new_fault("fault_sink.jsonl", 'w', 2, ENOSPC),
+  fault_case("fault_sink", fault_new("fault_sink.jsonl", 'w', 2, ENOSPC),
              true, 0, "sink jsonl:");
 }
 
 TEST(stream_fault_sink_fsync) {
   fault_case("fault_sink_fsync",
-             new_fault("fault_sink_fsync.jsonl", 's', 3, EIO), true, 0,
+             fault_new("fault_sink_fsync.jsonl", 's', 3, EIO), true, 0,
              "fault_sink_fsync.jsonl");
 }
 
@@ -470,12 +399,12 @@ TEST(stream_compaction_restart) {
 }
 
 TEST(stream_fault_compact_fsync) {
-  fault_case("fault_compact_fsync", new_fault("compact-", 's', 0, EIO),
+  fault_case("fault_compact_fsync", fault_new("compact-", 's', 0, EIO),
              false, 2, "checkpoint compaction: fsync");
 }
 
 TEST(stream_fault_compact_rename) {
-  fault_case("fault_compact_rename", new_fault("compact-", 'r', 1, EIO),
+  fault_case("fault_compact_rename", fault_new("compact-", 'r', 1, EIO),
              false, 2, "checkpoint compaction: rename");
 }
 
@@ -483,7 +412,7 @@ TEST(stream_fault_compact_unlink) {
   /* The first compaction deletes offsets/0, 1 and commits/0, 1: fail
    * after two of them. */
   fault_case("fault_compact_unlink",
-             new_fault("fault_compact_unlink_ckpt/", 'u', 2, EIO), false, 2,
+             fault_new("fault_compact_unlink_ckpt/", 'u', 2, EIO), false, 2,
              "checkpoint compaction: unlink");
 }
 
