@@ -24,6 +24,7 @@
 
 #include "imgstream/imgstream.h"
 #include "test.h"
+#include "tool.h"
 
 /* ---- 1. running the tool ---- */
 
@@ -46,25 +47,6 @@ static char *read_text(const char *path) {
   return s;
 }
 
-static void child_exec(const char *const *args, const char *out_path,
-                       const char *err_path) {
-  int fo = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  int fe = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  int fi = open("/dev/null", O_RDONLY);
-  if (fo < 0 || fe < 0 || fi < 0) _exit(126);
-  dup2(fi, 0);
-  dup2(fo, 1);
-  dup2(fe, 2);
-  const char *bin = getenv("IMGSTREAM_BIN");
-  char *argv[64];
-  int n = 0;
-  argv[n++] = (char *)bin;
-  for (; args[n - 1] != NULL && n < 63; n++) argv[n] = (char *)args[n - 1];
-  argv[n] = NULL;
-  execv(bin, argv);
-  _exit(127);
-}
-
 /* Run the tool with args (NULL-terminated); stdout goes to out_path, or to
  * a temporary file that is read back when out_path is NULL. */
 static const run_out *run_to(const char *out_path, const char *const *args) {
@@ -75,7 +57,7 @@ static const run_out *run_to(const char *out_path, const char *const *args) {
   free(last.err);
   fflush(NULL);
   pid_t pid = fork();
-  if (pid == 0) child_exec(args, out_path != NULL ? out_path : outf, errf);
+  if (pid == 0) tool_exec(args, out_path != NULL ? out_path : outf, false, errf, false);
   int st = 0;
   waitpid(pid, &st, 0);
   last.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);

@@ -34,6 +34,7 @@
 
 #include "imgstream/imgstream.h"
 #include "test.h"
+#include "tool.h"
 
 /* ---- 1. processes ---- */
 
@@ -73,25 +74,13 @@ static pid_t start(const char *name, long fsize_limit,
   pid_t pid = fork();
   ASSERT(pid >= 0);
   if (pid > 0) return pid;
-  int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  int fe = open(err, O_WRONLY | O_CREAT | O_APPEND, 0644);
-  int fi = open("/dev/null", O_RDONLY);
-  if (fo < 0 || fe < 0 || fi < 0) _exit(126);
-  dup2(fi, 0);
-  dup2(fo, 1);
-  dup2(fe, 2);
   if (fsize_limit > 0) {
     struct rlimit rl = {(rlim_t)fsize_limit, (rlim_t)fsize_limit};
     signal(SIGXFSZ, SIG_IGN);
     if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(125);
   }
-  char *argv[400];
-  int n = 0;
-  argv[n++] = getenv("IMGSTREAM_BIN");
-  for (; args[n - 1] != NULL && n < 399; n++) argv[n] = (char *)args[n - 1];
-  argv[n] = NULL;
-  execv(argv[0], argv);
-  _exit(127);
+  tool_exec(args, out, false, err, true);
+  return -1; /* not reached */
 }
 
 /* Exit code, or 128 + signal. */

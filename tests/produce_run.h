@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "test.h"
+#include "tool.h"
 
 #ifndef PRUN_PREFIX
 #error "define PRUN_PREFIX before including produce_run.h"
@@ -89,21 +90,8 @@ static inline pid_t prun_spawn(const char *const *args, const char *out,
   fflush(NULL);
   pid_t pid = fork();
   if (pid != 0) return pid;
-  int fo = open(out, O_WRONLY | O_CREAT | O_APPEND, 0644);
-  int fe = open(err, O_WRONLY | O_CREAT | O_APPEND, 0644);
-  int fi = open("/dev/null", O_RDONLY);
-  if (fo < 0 || fe < 0 || fi < 0) _exit(126);
-  dup2(fi, 0);
-  dup2(fo, 1);
-  dup2(fe, 2);
-  const char *bin = getenv("IMGSTREAM_BIN");
-  char *argv[64];
-  int n = 0;
-  argv[n++] = (char *)bin;
-  for (; args[n - 1] != NULL && n < 63; n++) argv[n] = (char *)args[n - 1];
-  argv[n] = NULL;
-  execv(bin, argv);
-  _exit(127);
+  tool_exec(args, out, true, err, true);
+  return -1; /* not reached */
 }
 
 static inline int prun_wait(pid_t pid) {

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * tool.h - running the real imgstream binary ($IMGSTREAM_BIN, set by
+ * ims_add_test) from a test: the child side of a fork. Include after
+ * test.h.
+ */
+#ifndef IMS_TEST_TOOL_H
+#define IMS_TEST_TOOL_H
+
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* In a forked child: stdin from /dev/null, stdout and stderr to the files
+ * `out` and `err` (appended to, or truncated first), then exec the tool
+ * with `args` (NULL-terminated, without the program name). Never returns:
+ * exits 126 if a file cannot be opened, 127 if exec fails. */
+static inline void tool_exec(const char *const *args, const char *out,
+                             bool out_append, const char *err,
+                             bool err_append) {
+  int base = O_WRONLY | O_CREAT;
+  int fo = open(out, base | (out_append ? O_APPEND : O_TRUNC), 0644);
+  int fe = open(err, base | (err_append ? O_APPEND : O_TRUNC), 0644);
+  int fi = open("/dev/null", O_RDONLY);
+  if (fo < 0 || fe < 0 || fi < 0) _exit(126);
+  dup2(fi, 0);
+  dup2(fo, 1);
+  dup2(fe, 2);
+  char *argv[400];
+  int n = 0;
+  argv[n++] = getenv("IMGSTREAM_BIN");
+  for (; args[n - 1] != NULL && n < 399; n++) argv[n] = (char *)args[n - 1];
+  argv[n] = NULL;
+  if (argv[0] != NULL) execv(argv[0], argv);
+  _exit(127);
+}
+
+#endif /* IMS_TEST_TOOL_H */
