@@ -31,6 +31,7 @@ enum {
 int cmd_classify(int argc, char **argv);
 int cmd_produce(int argc, char **argv);
 int cmd_stream(int argc, char **argv);
+int cmd_results(int argc, char **argv);
 
 /* Parse option --name's value `arg` as a decimal whole number (or a
  * finite decimal) in [min, max] into *out. Returns 0, or -1 after printing
@@ -43,6 +44,53 @@ int cli_parse_double(const char *cmd, const char *name, const char *arg,
 /* Flush and check stdout; returns IMS_EXIT_OUTPUT (with a message on
  * stderr) if anything written to it was lost, else `code`. */
 int cli_finish_stdout(int code);
+
+/* ---- NATS JetStream options (cli_nats.c) ---- */
+
+/* Options of every subcommand that talks to NATS. Their long-option
+ * entries are CLI_NATS_LONG_OPTIONS, to be put in each table where
+ * "nats-" sorts. */
+enum {
+  CLI_OPT_NATS_CA = 512, CLI_OPT_NATS_CERT, CLI_OPT_NATS_CREDS,
+  CLI_OPT_NATS_KEY, CLI_OPT_NATS_PASSWORD, CLI_OPT_NATS_TLS,
+  CLI_OPT_NATS_TOKEN, CLI_OPT_NATS_USER
+};
+
+#define CLI_NATS_LONG_OPTIONS                                        \
+  {"nats-ca", required_argument, NULL, CLI_OPT_NATS_CA},             \
+  {"nats-cert", required_argument, NULL, CLI_OPT_NATS_CERT},         \
+  {"nats-creds", required_argument, NULL, CLI_OPT_NATS_CREDS},       \
+  {"nats-key", required_argument, NULL, CLI_OPT_NATS_KEY},           \
+  {"nats-password", required_argument, NULL, CLI_OPT_NATS_PASSWORD}, \
+  {"nats-tls", no_argument, NULL, CLI_OPT_NATS_TLS},                 \
+  {"nats-token", required_argument, NULL, CLI_OPT_NATS_TOKEN},       \
+  {"nats-user", required_argument, NULL, CLI_OPT_NATS_USER}
+
+#define CLI_NATS_HELP                                                      \
+  "NATS connection (nats://HOST:PORT[,HOST:PORT...]/STREAM URLs):\n"       \
+  "      --nats-creds FILE        credentials file (JWT + NKey)\n"         \
+  "      --nats-user USER         user name; --nats-password PW its "       \
+  "password\n"                                                             \
+  "      --nats-token TOKEN       authentication token\n"                  \
+  "      --nats-tls               require TLS (also: tls:// URLs)\n"        \
+  "      --nats-ca FILE           CA certificates (PEM) to trust\n"        \
+  "      --nats-cert FILE         client certificate chain (PEM), with\n"  \
+  "      --nats-key FILE          its private key\n"
+
+struct ims_nats_options;
+struct ims_nats;
+
+/* Apply NATS option `c` (getopt_long's result, optarg its value) to *o.
+ * Returns 1 if c was a NATS option, 0 if not. */
+int cli_nats_option(struct ims_nats_options *o, int c);
+
+/* Is `url` a NATS URL (nats:// or tls://)? */
+int cli_is_nats_url(const char *url);
+
+/* Connect for subcommand `cmd`; on failure prints the error and returns
+ * IMS_EXIT_USAGE (malformed URL) or IMS_EXIT_FAILED, else 0. */
+int cli_nats_connect(const char *cmd, const char *url,
+                     const struct ims_nats_options *o, struct ims_nats **out);
 
 /* ---- model location (locate.c) ---- */
 

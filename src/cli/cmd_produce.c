@@ -44,10 +44,11 @@
 #include "cli/report.h"
 #include "imgstream/dataset.h"
 #include "imgstream/imgstream.h"
+#include "imgstream/nats.h"
 
 /* ---- 1. options ---- */
 
-enum { OPT_CACHE = 256, OPT_LOOP, OPT_VERSION };
+enum { OPT_CACHE = 256, OPT_LOOP, OPT_MAX_MSG, OPT_REPLICAS, OPT_VERSION };
 
 /* Long options. MUST stay alphasorted by name. */
 static const struct option long_options[] = {
@@ -59,8 +60,11 @@ static const struct option long_options[] = {
     {"json", no_argument, NULL, 'j'},
     {"limit", required_argument, NULL, 'n'},
     {"loop", no_argument, NULL, OPT_LOOP},
+    {"max-msg-size", required_argument, NULL, OPT_MAX_MSG},
+    CLI_NATS_LONG_OPTIONS,
     {"quiet", no_argument, NULL, 'q'},
     {"rate", required_argument, NULL, 'r'},
+    {"replicas", required_argument, NULL, OPT_REPLICAS},
     {"seed", required_argument, NULL, 's'},
     {"to", required_argument, NULL, 't'},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -85,6 +89,8 @@ typedef struct produce_opts {
   bool quiet;           /* -q */
   bool help;            /* --help */
   bool version;         /* --version */
+  ims_nats_options nats;       /* --nats-* */
+  ims_nats_stream_config jets; /* --replicas, --max-msg-size */
 } produce_opts;
 
 static void usage(FILE *out) {
@@ -100,7 +106,9 @@ static void usage(FILE *out) {
       "                       http(s) and unpack it into the cache first\n"
       "      --cache DIR      where --download keeps datasets (default\n"
       "                       ${XDG_CACHE_HOME:-~/.cache}/imgstream/datasets)\n"
-      "  -t, --to URL         the bucket, dir://PATH (created if missing)\n"
+      "  -t, --to URL         the bucket, dir://PATH (created if missing),\n"
+      "                       or a JetStream stream, nats://HOST:PORT/STREAM\n"
+      "                       (created if missing; docs/NATS.md)\n"
       "  -i, --interval SEC   wait after each upload (default 5; 0 = none)\n"
       "  -r, --rate N         N images per second instead of --interval\n"
       "  -n, --limit N        stop after the first N images of the order\n"
@@ -110,13 +118,18 @@ static void usage(FILE *out) {
       " keys CATEGORY/STEM-rROUND.EXT from round 1\n"
       "  -j, --json           one JSON object per uploaded image on stdout\n"
       "  -q, --quiet          print only warnings and errors\n"
+      "      --replicas N     nats: replicas of a new stream (default 1)\n"
+      "      --max-msg-size B nats: largest message of a new stream\n"
+      "                       (default: the server's max payload)\n"
       "  -h, --help           show this help\n"
-      "      --version        show the version\n\n"
+      "      --version        show the version\n"
+      CLI_NATS_HELP "\n"
       "Images already in the bucket with the same size are not uploaded\n"
       "again, so a run restarted with the same --seed resumes where it was\n"
       "stopped. SIGINT/SIGTERM stop after the image in flight (exit 0).\n"
       "exit codes: 0 ok (unreadable images are reported and skipped),\n"
-      "            1 dataset, download or bucket failed, 2 usage error,\n"
+      "            1 dataset, download or bucket failed (or images too\n"
+      "            large for the stream), 2 usage error,\n"
       "            4 output not written\n");
 }
 
@@ -136,10 +149,23 @@ static int apply_option(produce_opts *o, int c, char **argv) {
       return cli_parse_u64("produce", "limit", optarg, 1, UINT64_MAX,
                            &o->limit);
     case OPT_LOOP: o->loop = true; return 0;
+    case OPT_MAX_MSG: {
+      uint64_t v = 0;
+      int rc = cli_parse_u64("produce", "max-msg-size", optarg, 1024,
+                             INT32_MAX, &v);
+      o->jets.max_msg_size = (int64_t)v;
+      return rc;
+    }
     case 'q': o->quiet = true; return 0;
     case 'r':
       return cli_parse_double("produce", "rate", optarg, 1e-6, 1e6,
                               &o->rate);
+    case OPT_REPLICAS: {
+      uint64_t v = 0;
+      int rc = cli_parse_u64("produce", "replicas", optarg, 1, 5, &v);
+      o->jets.replicas = (uint32_t)v;
+      return rc;
+    }
     case 's':
       o->seed_set = true;
       return cli_parse_u64("produce", "seed", optarg, 0, UINT64_MAX,
@@ -151,6 +177,7 @@ static int apply_option(produce_opts *o, int c, char **argv) {
               argv[optind - 1]);
       return -1;
     default:
+      if (cli_nats_option(&o->nats, c)) return 0;
       fprintf(stderr,
               "imgstream produce: unknown option '%s'; see "
               "'imgstream produce --help'\n", argv[optind - 1]);
@@ -164,7 +191,8 @@ static int check_options(const produce_opts *o, int argc) {
   if (optind < argc) why = "takes no arguments besides options";
   else if ((o->from == NULL) == (o->download == NULL))
     why = "needs exactly one of --from DIR and --download URL";
-  else if (o->to == NULL) why = "needs --to dir://BUCKET";
+  else if (o->to == NULL)
+    why = "needs --to dir://BUCKET or --to nats://HOST:PORT/STREAM";
   else if (o->rate > 0 && o->interval_set)
     why = "takes --interval or --rate, not both";
   if (why == NULL) return 0;
@@ -240,7 +268,8 @@ static uint64_t random_seed(void) {
 typedef struct produce_run {
   const produce_opts *o;  /* options */
   ims_dataset *ds;        /* the scanned images */
-  ims_bucket *bucket;     /* where they go */
+  ims_bucket *bucket;     /* where they go: a bucket, */
+  ims_nats *nats;         /* or a JetStream stream */
   ims_object *existing;   /* objects in the bucket at start, by key */
   size_t nexisting;       /* entries of existing */
   uint64_t seed;          /* --seed or random */
@@ -248,6 +277,7 @@ typedef struct produce_run {
   uint64_t uploaded;      /* put into the bucket by this run */
   uint64_t present;       /* already in the bucket */
   uint64_t unreadable;    /* skipped: could not be read */
+  uint64_t refused;       /* nats: larger than the server takes */
   double start;           /* monotonic time of the first upload */
 } produce_run;
 
@@ -315,8 +345,21 @@ static int by_key(const void *a, const void *b) {
   return strcmp(((const ims_object *)a)->key, ((const ims_object *)b)->key);
 }
 
+/* Connect to the stream and create it if absent. */
+static int open_stream(produce_run *r) {
+  int rc = cli_nats_connect("produce", r->o->to, &r->o->nats, &r->nats);
+  if (rc != 0) return rc;
+  ims_error err = {0};
+  if (ims_nats_ensure_stream(r->nats, &r->o->jets, &err) != IMS_OK) {
+    fprintf(stderr, "imgstream produce: %s\n", err.message);
+    return IMS_EXIT_FAILED;
+  }
+  return 0;
+}
+
 /* Open the bucket, list what is there, remove stale temporary files. */
 static int open_bucket(produce_run *r) {
+  if (cli_is_nats_url(r->o->to)) return open_stream(r);
   ims_error err = {0};
   size_t removed = 0;
   if (ims_bucket_open(r->o->to, IMS_BUCKET_CREATE, &r->bucket, &err) !=
@@ -408,6 +451,56 @@ static void pace(produce_run *r) {
   }
 }
 
+/* The MIME type of an image from its first bytes (NULL: unknown). */
+static const char *content_type(const unsigned char *p, size_t n) {
+  if (n >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF)
+    return "image/jpeg";
+  if (n >= 8 && memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0) return "image/png";
+  if (n >= 2 && p[0] == 'B' && p[1] == 'M') return "image/bmp";
+  return NULL;
+}
+
+/* Publish one image to the stream: 0 stored, 1 not stored but the run
+ * goes on (too large: reported; or a duplicate), or IMS_EXIT_FAILED. */
+static int publish_one(produce_run *r, const char *key,
+                       const ims_dataset_item *it, const void *data,
+                       size_t size) {
+  ims_nats_image img = {key, key, it->category, content_type(data, size),
+                        0, data, size};
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  img.upload_time_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  ims_nats_ack ack = {0, false};
+  ims_error err = {0};
+  ims_status st = ims_nats_publish_image(r->nats, &img, &ack, &err);
+  if (st == IMS_ERR_INVALID_ARG) {
+    fprintf(stderr, "imgstream produce: not sent: %s\n", err.message);
+    r->refused++;
+    return 1;
+  }
+  if (st != IMS_OK) {
+    fprintf(stderr, "imgstream produce: cannot publish %s: %s\n", key,
+            err.message);
+    return IMS_EXIT_FAILED;
+  }
+  if (!ack.duplicate) return 0;
+  r->present++; /* a restarted run: JetStream has this id already */
+  return 1;
+}
+
+/* Send one image to the bucket or the stream: 0 sent, 1 not sent but the
+ * run goes on, else an exit code. */
+static int send_one(produce_run *r, const char *key,
+                    const ims_dataset_item *it, const void *data,
+                    size_t size) {
+  if (r->nats != NULL) return publish_one(r, key, it, data, size);
+  ims_error err = {0};
+  if (ims_bucket_put(r->bucket, key, data, size, &err) == IMS_OK) return 0;
+  fprintf(stderr, "imgstream produce: cannot upload %s: %s\n", key,
+          err.message);
+  return IMS_EXIT_FAILED;
+}
+
 /* Handle image `i` of round `round`. `last`: no wait afterwards.
  * Returns 0, or IMS_EXIT_FAILED when the bucket refused a put. */
 static int upload_one(produce_run *r, size_t i, uint64_t round, bool last) {
@@ -424,19 +517,15 @@ static int upload_one(produce_run *r, size_t i, uint64_t round, bool last) {
     r->unreadable++;
     return 0;
   }
-  if (already_there(r, key, size)) {
+  if (r->nats == NULL && already_there(r, key, size)) {
     r->present++;
     free(data);
     return 0;
   }
   if (r->uploaded == 0) r->start = mono_now();
-  ims_status st = ims_bucket_put(r->bucket, key, data, size, &err);
+  int rc = send_one(r, key, it, data, size);
   free(data);
-  if (st != IMS_OK) {
-    fprintf(stderr, "imgstream produce: cannot upload %s: %s\n", key,
-            err.message);
-    return IMS_EXIT_FAILED;
-  }
+  if (rc != 0) return rc == 1 ? 0 : rc;
   r->uploaded++;
   if (r->o->json)
     print_json(r, key, it, size, round);
@@ -483,13 +572,20 @@ static int produce(const produce_opts *o) {
   rc = upload_all(&r);
   if (!o->quiet)
     fprintf(stderr, "imgstream produce: %s: uploaded %" PRIu64
-                    ", already in the bucket %" PRIu64 ", unreadable %" PRIu64
-                    "\n", stop_requested ? "stopped by a signal" : "done",
-            r.uploaded, r.present, r.unreadable);
+                    ", already in the %s %" PRIu64 ", unreadable %" PRIu64
+                    ", too large %" PRIu64 "\n",
+            stop_requested ? "stopped by a signal" : "done", r.uploaded,
+            r.nats != NULL ? "stream" : "bucket", r.present, r.unreadable,
+            r.refused);
+  if (rc == 0 && r.refused > 0) rc = IMS_EXIT_FAILED;
 fail:
   if (rc == STOPPED) rc = IMS_EXIT_OK;
   ims_bucket_list_free(r.existing, r.nexisting);
   ims_bucket_close(r.bucket);
+  if (r.nats != NULL) {
+    ims_nats_close(r.nats);
+    ims_nats_library_close();
+  }
   ims_dataset_destroy(r.ds);
   return rc;
 }

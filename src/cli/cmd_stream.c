@@ -27,27 +27,35 @@
 
 #include "cli/cli.h"
 #include "imgstream/imgstream.h"
+#include "imgstream/nats.h"
 #include "imgstream/stream.h"
 
 /* ---- 1. options ---- */
 
 enum {
-  OPT_CHECKPOINT = 256, OPT_COMPACT, OPT_DEAD_LETTER, OPT_MAX_BATCHES,
-  OPT_MAX_FILES, OPT_PROGRESS, OPT_SINK, OPT_SOURCE, OPT_TRIGGER,
-  OPT_UNTIL_IDLE
+  OPT_ACK_WAIT = 256, OPT_CHECKPOINT, OPT_COMPACT, OPT_CONSUMER,
+  OPT_DEAD_LETTER, OPT_DUP_WINDOW, OPT_MAX_BATCHES, OPT_MAX_DELIVER,
+  OPT_MAX_FILES, OPT_PROGRESS, OPT_REPLICAS, OPT_SINK, OPT_SOURCE,
+  OPT_TRIGGER, OPT_UNTIL_IDLE
 };
 
 /* Long options. MUST stay alphasorted by name. */
 static const struct option long_options[] = {
+    {"ack-wait", required_argument, NULL, OPT_ACK_WAIT},
     {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
     {"compact-interval", required_argument, NULL, OPT_COMPACT},
+    {"consumer", required_argument, NULL, OPT_CONSUMER},
     {"dead-letter", required_argument, NULL, OPT_DEAD_LETTER},
+    {"dup-window", required_argument, NULL, OPT_DUP_WINDOW},
     {"help", no_argument, NULL, 'h'},
     {"labels", required_argument, NULL, 'l'},
     {"max-batches", required_argument, NULL, OPT_MAX_BATCHES},
+    {"max-deliver", required_argument, NULL, OPT_MAX_DELIVER},
     {"max-files-per-trigger", required_argument, NULL, OPT_MAX_FILES},
     {"model", required_argument, NULL, 'm'},
+    CLI_NATS_LONG_OPTIONS,
     {"progress", required_argument, NULL, OPT_PROGRESS},
+    {"replicas", required_argument, NULL, OPT_REPLICAS},
     {"sink", required_argument, NULL, OPT_SINK},
     {"source", required_argument, NULL, OPT_SOURCE},
     {"threads", required_argument, NULL, 't'},
@@ -76,16 +84,23 @@ typedef struct stream_opts {
   uint64_t compact;            /* --compact-interval, 0 = default */
   bool verbose;                /* -v: progress records on stderr */
   bool help, version;          /* --help, --version */
+  ims_nats_options nats;       /* --nats-* */
+  ims_nats_consumer_options consumer; /* --consumer, --ack-wait,
+                                         --max-deliver */
+  ims_nats_stream_config jets; /* --replicas, --dup-window */
 } stream_opts;
 
 static void usage(FILE *out) {
   fprintf(out,
-      "usage: imgstream stream --source dir://BUCKET [options]\n\n"
+      "usage: imgstream stream --source dir://BUCKET [options]\n"
+      "       imgstream stream --source nats://HOST:PORT/STREAM [options]\n\n"
       "Classify each new image of a bucket once, in arrival order, in\n"
       "micro-batches (like the user's Spark Structured Streaming job),\n"
       "and write label, prediction and processing time rows to sinks.\n\n"
       "options:\n"
-      "      --source URL             bucket to read (dir://PATH)\n"
+      "      --source URL             bucket to read (dir://PATH), or a\n"
+      "                               JetStream stream to share with other\n"
+      "                               workers (nats://HOST:PORT/STREAM)\n"
       "  -m, --model FILE             TFLite model (default %s,\n"
       "                               found as for 'imgstream classify')\n"
       "  -l, --labels FILE            class labels (default: next to the "
@@ -100,8 +115,10 @@ static void usage(FILE *out) {
       "      --compact-interval N     snapshot the checkpoint every N "
       "batches\n"
       "                               (at least; default 100)\n"
-      "      --sink SPEC              console (default), jsonl:FILE or\n"
-      "                               csv:FILE; repeat for several\n"
+      "      --sink SPEC              console (default), jsonl:FILE,\n"
+      "                               csv:FILE or nats://HOST:PORT/RESULTS\n"
+      "                               (one result per image, de-duplicated\n"
+      "                               by JetStream); repeat for several\n"
       "      --dead-letter FILE       one JSON line per image that failed\n"
       "      --progress FILE          one JSON progress record per batch\n"
       "  -v, --verbose                progress records on stderr\n"
@@ -110,7 +127,18 @@ static void usage(FILE *out) {
       "      --max-batches N          stop after N batches\n"
       "      --until-idle MS          stop when nothing new came for MS\n"
       "  -h, --help                   show this help\n"
-      "      --version                show the version\n\n"
+      "      --version                show the version\n"
+      "with a nats:// source (docs/NATS.md):\n"
+      "      --consumer NAME          durable consumer the workers share\n"
+      "                               (default imgstream)\n"
+      "      --ack-wait MS            redeliver an image not acked after MS\n"
+      "                               (default 30000)\n"
+      "      --max-deliver N          deliveries per image (default 5)\n"
+      "      --replicas N             replicas of streams created (default "
+      "1)\n"
+      "      --dup-window MS          de-duplication window of a results\n"
+      "                               stream created (default 600000)\n"
+      CLI_NATS_HELP "\n"
       "SIGINT or SIGTERM finishes and commits the batch in flight, then\n"
       "exits 0. An image that cannot be decoded gives a row with an error\n"
       "(and a dead-letter line); the stream goes on.\n"
@@ -130,8 +158,29 @@ static int add_sink(stream_opts *o, const char *spec) {
   return 0;
 }
 
+/* --NAME's value (optarg) as a number in [min, max] into *out. */
+static int parse_u32(const char *name, uint32_t min, uint32_t max,
+                     uint32_t *out) {
+  uint64_t v = 0;
+  int rc = cli_parse_u64("stream", name, optarg, min, max, &v);
+  *out = (uint32_t)v;
+  return rc;
+}
+
 static int apply_option(stream_opts *o, int c, char **argv) {
   switch (c) {
+    case OPT_ACK_WAIT: return parse_u32("ack-wait", 1, 86400000,
+                                        &o->consumer.ack_wait_ms);
+    case OPT_CONSUMER: o->consumer.name = optarg; return 0;
+    case OPT_DUP_WINDOW: {
+      uint32_t v = 0;
+      int rc = parse_u32("dup-window", 1000, 86400000, &v);
+      o->jets.duplicate_window_ms = v;
+      return rc;
+    }
+    case OPT_MAX_DELIVER: return parse_u32("max-deliver", 1, 1000,
+                                           &o->consumer.max_deliver);
+    case OPT_REPLICAS: return parse_u32("replicas", 1, 5, &o->jets.replicas);
     case OPT_CHECKPOINT: o->checkpoint = optarg; return 0;
     case OPT_COMPACT:
       return cli_parse_u64("stream", "compact-interval", optarg, 1,
@@ -165,6 +214,7 @@ static int apply_option(stream_opts *o, int c, char **argv) {
               argv[optind - 1]);
       return -1;
     default:
+      if (cli_nats_option(&o->nats, c)) return 0;
       fprintf(stderr, "imgstream stream: unknown option '%s'; see "
                       "'imgstream stream --help'\n", argv[optind - 1]);
       return -1;
@@ -194,7 +244,9 @@ static int parse_options(int argc, char **argv, stream_opts *o) {
 
 /* Everything one run holds. */
 typedef struct stream_ctx {
-  ims_bucket *bucket;           /* the source */
+  ims_bucket *bucket;           /* the source: a bucket, */
+  ims_nats *source_nats;        /* or a JetStream stream */
+  ims_nats *sink_nats[MAX_SINKS]; /* connections of nats:// sinks */
   ims_classifier *clf;          /* model + decoders + engine */
   ims_sink *sinks[MAX_SINKS + 1]; /* --sink ones, then the dead letter */
   size_t nsinks;                /* entries in sinks */
@@ -223,6 +275,21 @@ static int open_classifier(stream_ctx *c, const stream_opts *o) {
   return 0;
 }
 
+/* A nats:// sink: connect, create the results stream if absent. */
+static int open_nats_sink(stream_ctx *c, const stream_opts *o, size_t i) {
+  int rc = cli_nats_connect("stream", o->sinks[i], &o->nats,
+                            &c->sink_nats[i]);
+  if (rc != 0) return rc;
+  ims_error err = {0};
+  if (ims_nats_ensure_stream(c->sink_nats[i], &o->jets, &err) != IMS_OK ||
+      ims_sink_open_nats(c->sink_nats[i], &c->sinks[i], &err) != IMS_OK) {
+    fprintf(stderr, "imgstream stream: %s\n", err.message);
+    return IMS_EXIT_FAILED;
+  }
+  c->nsinks = i + 1;
+  return 0;
+}
+
 /* Open the --sink sinks and the dead-letter file. */
 static int open_sinks(stream_ctx *c, const stream_opts *o) {
   uint32_t flags = o->checkpoint != NULL ? IMS_SINK_TRUNCATE_REPLAY : 0;
@@ -230,6 +297,11 @@ static int open_sinks(stream_ctx *c, const stream_opts *o) {
   ims_error err = {0};
   for (size_t i = 0; i <= o->nsinks; i++) {
     if (i == o->nsinks && o->dead_letter == NULL) break;
+    if (i < o->nsinks && cli_is_nats_url(o->sinks[i])) {
+      int rc = open_nats_sink(c, o, i);
+      if (rc != 0) return rc;
+      continue;
+    }
     if (i < o->nsinks)
       snprintf(spec, sizeof spec, "%s", o->sinks[i]);
     else
@@ -280,14 +352,44 @@ static void on_progress(void *ctx, const char *json) {
 
 /* ---- 4. entry point ---- */
 
-static int open_all(stream_ctx *c, const stream_opts *o) {
+/* Open the source: a bucket, or a stream (created if absent, so workers
+ * may start before the producer). */
+static int open_source(stream_ctx *c, const stream_opts *o) {
   ims_error err = {0};
-  if (ims_bucket_open(o->source, IMS_BUCKET_WATCH, &c->bucket, &err) !=
-      IMS_OK) {
+  if (!cli_is_nats_url(o->source)) {
+    if (ims_bucket_open(o->source, IMS_BUCKET_WATCH, &c->bucket, &err) ==
+        IMS_OK)
+      return 0;
     fprintf(stderr, "imgstream stream: %s\n", err.message);
     return IMS_EXIT_USAGE;
   }
-  int rc = open_classifier(c, o);
+  int rc = cli_nats_connect("stream", o->source, &o->nats, &c->source_nats);
+  if (rc != 0) return rc;
+  ims_nats_stream_config images = {o->jets.replicas, 0, 0};
+  if (ims_nats_ensure_stream(c->source_nats, &images, &err) == IMS_OK)
+    return 0;
+  fprintf(stderr, "imgstream stream: %s\n", err.message);
+  return IMS_EXIT_FAILED;
+}
+
+/* The engine, on the bucket or the stream. */
+static int create_engine(stream_ctx *c, const stream_opts *o,
+                         const ims_stream_options *so) {
+  ims_error err = {0};
+  ims_status st =
+      c->source_nats != NULL
+          ? ims_stream_create_nats(c->source_nats, &o->consumer, c->clf,
+                                   c->sinks, c->nsinks, so, &c->stream, &err)
+          : ims_stream_create(c->bucket, c->clf, c->sinks, c->nsinks, so,
+                              &c->stream, &err);
+  if (st == IMS_OK) return 0;
+  fprintf(stderr, "imgstream stream: %s\n", err.message);
+  return IMS_EXIT_FAILED;
+}
+
+static int open_all(stream_ctx *c, const stream_opts *o) {
+  int rc = open_source(c, o);
+  if (rc == 0) rc = open_classifier(c, o);
   if (rc == 0) rc = open_sinks(c, o);
   if (rc != 0) return rc;
   if (o->progress != NULL) {
@@ -308,12 +410,7 @@ static int open_all(stream_ctx *c, const stream_opts *o) {
   so.compact_interval = (uint32_t)o->compact;
   so.on_progress = on_progress;
   so.progress_ctx = c;
-  if (ims_stream_create(c->bucket, c->clf, c->sinks, c->nsinks, &so,
-                        &c->stream, &err) != IMS_OK) {
-    fprintf(stderr, "imgstream stream: %s\n", err.message);
-    return IMS_EXIT_FAILED;
-  }
-  return 0;
+  return create_engine(c, o, &so);
 }
 
 static void close_all(stream_ctx *c) {
@@ -321,6 +418,13 @@ static void close_all(stream_ctx *c) {
   for (size_t i = 0; i < c->nsinks; i++) ims_sink_close(c->sinks[i]);
   ims_classifier_destroy(c->clf);
   ims_bucket_close(c->bucket);
+  bool nats = c->source_nats != NULL;
+  ims_nats_close(c->source_nats);
+  for (size_t i = 0; i < MAX_SINKS; i++) {
+    nats = nats || c->sink_nats[i] != NULL;
+    ims_nats_close(c->sink_nats[i]);
+  }
+  if (nats) ims_nats_library_close();
   if (c->progress != NULL) fclose(c->progress);
 }
 
@@ -362,8 +466,14 @@ int cmd_stream(int argc, char **argv) {
     return IMS_EXIT_OK;
   }
   if (o.source == NULL) {
-    fprintf(stderr, "imgstream stream: --source dir://BUCKET is required; "
-                    "see 'imgstream stream --help'\n");
+    fprintf(stderr, "imgstream stream: --source dir://BUCKET or "
+                    "nats://HOST:PORT/STREAM is required; see 'imgstream "
+                    "stream --help'\n");
+    return IMS_EXIT_USAGE;
+  }
+  if (o.checkpoint != NULL && cli_is_nats_url(o.source)) {
+    fprintf(stderr, "imgstream stream: --checkpoint is for dir:// sources; "
+                    "with nats:// JetStream's acks are the checkpoint\n");
     return IMS_EXIT_USAGE;
   }
   return stream_run(&o);

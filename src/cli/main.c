@@ -25,6 +25,7 @@ typedef struct command {
 static const command commands[] = {
     {"classify", cmd_classify, "classify image files with a model"},
     {"produce", cmd_produce, "upload a labeled image dataset into a bucket"},
+    {"results", cmd_results, "print the results a fleet published to NATS"},
     {"stream", cmd_stream, "classify new images of a bucket as they land"},
 };
 

@@ -19,6 +19,11 @@
  * (inotify) in slices of at most 100 ms (so a stop request is seen
  * quickly) and re-lists on a wake-up or every poll_interval_ms.
  *
+ * A JetStream source (ims_stream_create_nats, nats_queue.c) replaces
+ * steps 1, 2 and 5: a batch is one fetch from the shared pull consumer,
+ * and after the sinks each image is acked (a failed one terminated)
+ * instead of a commit; there is no replay, JetStream redelivers.
+ *
  * Stop: ims_stream_stop sets a sig_atomic_t flag, checked between batches,
  * so the batch in flight is always finished and committed first.
  *
@@ -36,6 +41,7 @@
 
 #include "core/error.h"
 #include "stream/internal.h"
+#include "stream/nats_internal.h"
 
 /* ---- 1. state ---- */
 
@@ -57,7 +63,11 @@ struct ims_stream {
   ims_stream_options opt;      /* copy; checkpoint_dir points to ckpt_dir */
   char *ckpt_dir;              /* owned copy, NULL = no checkpoint */
   ims__checkpoint *cp;         /* owned, NULL without a checkpoint */
-  ims__source *src;            /* owned */
+  ims__source *src;            /* owned; NULL with a queue */
+  ims__queue *queue;           /* owned: JetStream consumer, or NULL */
+  const void *const *qdata;    /* bodies of the queue's batch (BORROWED) */
+  const size_t *qsizes;        /* their sizes (BORROWED) */
+  bool *failed;                /* owned: max_files flags for settling */
   ims__batch_input replay;     /* owned: uncommitted batch to redo */
   int64_t next_id;             /* id of the next new batch */
   volatile sig_atomic_t stop;  /* set by ims_stream_stop */
@@ -126,11 +136,18 @@ static void report_progress(ims_stream *s, int64_t id, size_t n,
 /* ---- 3. one batch ---- */
 
 /* Classify b's objects; results_out as ims_classifier_run_*. Objects of
- * buckets without local paths are read into memory first. */
+ * buckets without local paths are read into memory first; a queue's are
+ * in memory already. */
 static ims_status classify(ims_stream *s, const ims__batch_input *b,
                            const ims_class_result **results_out,
                            ims_error *err) {
   const char **paths = s->pathv;
+  if (s->queue != NULL) {
+    for (size_t i = 0; i < b->count; i++) /* for strip_path */
+      snprintf(s->paths + i * PATH_CAP, PATH_CAP, "%s", b->objects[i].key);
+    return ims_classifier_run_memory(s->clf, b->count, s->qdata, s->qsizes,
+                                     results_out, err);
+  }
   for (size_t i = 0; i < b->count; i++) {
     char *p = s->paths + i * PATH_CAP;
     ims_status st = ims_bucket_local_path(s->bucket, b->objects[i].key, p,
@@ -208,13 +225,20 @@ static ims_status run_batch(ims_stream *s, const ims__batch_input *b,
   ims_classifier_get_stats(s->clf, &cs);
   t->decode = cs.decode_ns;
   t->inference = cs.inference_ns;
+  /* a slow batch (big, or a loaded machine) must not outlive its ack
+   * wait and be handed to another worker meanwhile */
+  if (s->queue != NULL && cs.decode_ns + cs.inference_ns > 1000000000u)
+    ims__queue_working(s->queue);
   *nerr_out = make_rows(s, b, res);
+  for (size_t i = 0; s->queue != NULL && i < b->count; i++)
+    s->failed[i] = res[i].error.status != IMS_OK;
   t0 = ims__now_mono_ns();
   st = write_sinks(s, b, err);
   if (st != IMS_OK) return st;
   t1 = ims__now_mono_ns();
   t->sink = t1 - t0;
   if (s->cp != NULL) st = ims__checkpoint_commit(s->cp, b->id, err);
+  if (s->queue != NULL) ims__queue_settle(s->queue, s->failed);
   if (st != IMS_OK) return st;
   t->commit = ims__now_mono_ns() - t1;
   s->batches++;
@@ -228,7 +252,8 @@ static ims_status do_batch(ims_stream *s, const ims__batch_input *b,
   batch_times t;
   memset(&t, 0, sizeof t);
   uint64_t start = ims__now_mono_ns();
-  uint64_t listed = ims__source_list_ns(s->src);
+  uint64_t listed = s->queue != NULL ? ims__queue_fetch_ns(s->queue)
+                                      : ims__source_list_ns(s->src);
   t.discovery = listed - s->list_ns_seen;
   s->list_ns_seen = listed;
   size_t nerr = 0;
@@ -281,7 +306,39 @@ static ims_status replay(ims_stream *s, uint64_t *done, ims_error *err) {
   return IMS_OK;
 }
 
+/* The loop with a JetStream consumer for source: no listing, no
+ * checkpoint (acks are), no replay (JetStream redelivers). */
+static ims_status run_queue(ims_stream *s, ims_error *err) {
+  uint64_t done = 0, idle_since = ims__now_mono_ns(), next_trigger = 0;
+  uint64_t interval = (uint64_t)s->opt.trigger_interval_ms * 1000000u;
+  ims_status st = IMS_OK;
+  while (st == IMS_OK && !s->stop &&
+         (s->opt.max_batches == 0 || done < s->opt.max_batches)) {
+    uint64_t now = ims__now_mono_ns();
+    if (now < next_trigger) {
+      ims__nats_backoff(0, next_trigger); /* sleeps at most ~50 ms */
+      continue;
+    }
+    ims__batch_input b = {0};
+    st = ims__queue_fetch(s->queue, s->opt.max_files_per_trigger,
+                          WAIT_SLICE_MS * 2, &b, &s->qdata, &s->qsizes, err);
+    if (st == IMS_OK && b.count == 0) {
+      ims__batch_input_clear(&b);
+      if (idle_expired(s, idle_since)) break;
+      continue;
+    }
+    b.id = s->next_id++;
+    next_trigger = interval ? now + interval : 0;
+    if (st == IMS_OK) st = do_batch(s, &b, false, err);
+    ims__batch_input_clear(&b);
+    idle_since = ims__now_mono_ns();
+    done++;
+  }
+  return st;
+}
+
 ims_status ims_stream_run(ims_stream *s, ims_error *err) {
+  if (s->queue != NULL) return run_queue(s, err);
   uint64_t done = 0, next_trigger = 0;
   uint64_t idle_since = ims__now_mono_ns();
   uint64_t interval = (uint64_t)s->opt.trigger_interval_ms * 1000000u;
@@ -361,16 +418,20 @@ static ims_status alloc_state(ims_stream *s, ims_sink *const *sinks,
   s->pathv = calloc(n, sizeof *s->pathv);
   s->labels = malloc(n * LABEL_CAP);
   s->out = calloc(n, sizeof *s->out);
+  s->failed = calloc(n, sizeof *s->failed);
   if (s->ckpt_dir == NULL && s->opt.checkpoint_dir != NULL)
     return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
   if (s->sinks == NULL || s->paths == NULL || s->pathv == NULL ||
-      s->labels == NULL || s->out == NULL)
+      s->labels == NULL || s->out == NULL || s->failed == NULL)
     return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
   memcpy(s->sinks, sinks, s->nsinks * sizeof *sinks);
+  if (s->bucket == NULL) return IMS_OK; /* a queue is the source */
   return ims__source_create(s->bucket, &s->src, err);
 }
 
-ims_status ims_stream_create(ims_bucket *bucket, ims_classifier *clf,
+/* The engine without its source: options, buffers, and (bucket != NULL)
+ * the bucket's source. */
+static ims_status new_engine(ims_bucket *bucket, ims_classifier *clf,
                              ims_sink *const *sinks, size_t nsinks,
                              const ims_stream_options *options,
                              ims_stream **out, ims_error *err) {
@@ -390,20 +451,53 @@ ims_status ims_stream_create(ims_bucket *bucket, ims_classifier *clf,
   s->opt = o;
   if (o.checkpoint_dir != NULL) s->ckpt_dir = strdup(o.checkpoint_dir);
   s->opt.checkpoint_dir = s->ckpt_dir;
-  st = alloc_state(s, sinks, err);
+  *out = s;
+  return alloc_state(s, sinks, err);
+}
+
+ims_status ims_stream_create(ims_bucket *bucket, ims_classifier *clf,
+                             ims_sink *const *sinks, size_t nsinks,
+                             const ims_stream_options *options,
+                             ims_stream **out, ims_error *err) {
+  ims_stream *s = NULL;
+  ims_status st = new_engine(bucket, clf, sinks, nsinks, options, &s, err);
   if (st == IMS_OK && s->ckpt_dir != NULL) st = open_checkpoint(s, err);
-  if (st != IMS_OK) goto fail;
+  if (st != IMS_OK) {
+    ims_stream_destroy(s);
+    return st;
+  }
   *out = s;
   return IMS_OK;
-fail:
-  ims_stream_destroy(s);
-  return st;
+}
+
+ims_status ims_stream_create_nats(ims_nats *source,
+                                  const ims_nats_consumer_options *consumer,
+                                  ims_classifier *clf, ims_sink *const *sinks,
+                                  size_t nsinks,
+                                  const ims_stream_options *options,
+                                  ims_stream **out, ims_error *err) {
+  if (options != NULL && options->checkpoint_dir != NULL)
+    return ims__fail(err, IMS_ERR_INVALID_ARG,
+                     "stream: no checkpoint with a JetStream source (its "
+                     "acks are the checkpoint)");
+  ims_stream *s = NULL;
+  ims_status st = new_engine(NULL, clf, sinks, nsinks, options, &s, err);
+  if (st == IMS_OK)
+    st = ims__queue_create(source, consumer, s->opt.max_files_per_trigger,
+                           &s->queue, err);
+  if (st != IMS_OK) {
+    ims_stream_destroy(s);
+    return st;
+  }
+  *out = s;
+  return IMS_OK;
 }
 
 void ims_stream_destroy(ims_stream *s) {
   if (s == NULL) return;
   ims__checkpoint_close(s->cp);
   ims__source_destroy(s->src);
+  ims__queue_destroy(s->queue);
   ims__batch_input_clear(&s->replay);
   free(s->ckpt_dir);
   free(s->sinks);
@@ -411,5 +505,6 @@ void ims_stream_destroy(ims_stream *s) {
   free(s->pathv);
   free(s->labels);
   free(s->out);
+  free(s->failed);
   free(s);
 }

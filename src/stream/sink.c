@@ -13,6 +13,10 @@
  *     cut back to just before the first such line, then N is written.
  *   - every write ends with fsync; a failed write is cut back off
  *     (best effort) and reported.
+ * A NATS sink (ims_sink_open_nats) has no file: its writes publish the
+ * rows to a results stream (nats_publish.c), where Nats-Msg-Id does what
+ * the replay cut does for files.
+ *
  * So each batch is in the file exactly once whatever moment the process
  * died at, as long as the engine replays uncommitted batches.
  *
@@ -35,13 +39,15 @@
 
 #include "core/error.h"
 #include "stream/internal.h"
+#include "stream/nats_internal.h"
 
 /* ---- 1. the sink object ---- */
 
 struct ims_sink {
   char *spec;                     /* owned: as given to ims_sink_open */
   const char *path;               /* into spec: the file, NULL = console */
-  const ims__sink_format *format; /* file format, NULL = console */
+  const ims__sink_format *format; /* file format, NULL = console/NATS */
+  ims_nats *nats;                 /* BORROWED: results stream, or NULL */
   const ims_stream_io *io;        /* BORROWED hooks */
   uint32_t flags;                 /* IMS_SINK_* */
   int fd;                         /* file, or 1 for the console */
@@ -238,6 +244,21 @@ done:
   return IMS_OK;
 }
 
+ims_status ims_sink_open_nats(ims_nats *results, ims_sink **out,
+                              ims_error *err) {
+  ims_sink *s = calloc(1, sizeof *s);
+  if (s != NULL) s->spec = strdup(ims__nats_url(results));
+  if (s == NULL || s->spec == NULL) {
+    free(s);
+    return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
+  }
+  s->nats = results;
+  s->fd = -1;
+  s->last_batch = -1;
+  *out = s;
+  return IMS_OK;
+}
+
 void ims_sink_close(ims_sink *s) {
   if (s == NULL) return;
   if (s->format != NULL && s->fd >= 0) s->io->close(s->io->ctx, s->fd);
@@ -251,6 +272,9 @@ const char *ims_sink_name(const ims_sink *s) { return s->spec; }
 ims_status ims_sink_write(ims_sink *s, int64_t batch,
                           const ims_stream_row *rows, size_t n,
                           ims_error *err) {
+  if (s->nats != NULL)
+    return ims__nats_publish_rows(s->nats, rows, n, &s->buf, &s->len,
+                                  &s->cap, err);
   if (s->format == NULL) return console_write(s, batch, rows, n, err);
   return file_write(s, batch, rows, n, err);
 }
