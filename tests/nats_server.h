@@ -1,0 +1,966 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * nats_server.h - what the nats_* tests share: real nats-server processes
+ * ($IMGSTREAM_NATS_SERVER) on free 127.0.0.1 ports - one JetStream server
+ * or a 3-server JetStream cluster - that a test can SIGKILL and restart
+ * on the same store; the real imgstream tool ($IMGSTREAM_BIN) run in the
+ * background; and libnats helpers to look at streams and consumers
+ * directly. Include after test.h.
+ *
+ *   nsrv s;
+ *   nsrv_start(&s, "case", 3, 0);      3 servers, default max payload
+ *   nsrv_url(&s, "IMAGES")             "nats://127.0.0.1:P1,...:P3/IMAGES"
+ *   nsrv_kill(&s, i); nsrv_restart(&s, i);
+ *   nsrv_stop(&s);                     kill all, remove the stores
+ *
+ * No process outlives the test: every child (server or tool) is forked
+ * with PR_SET_PDEATHSIG = SIGKILL (so it dies with the test process, even
+ * when CTest kills that on a timeout), and is also SIGKILLed by an atexit
+ * handler and by nchild_kill_all(), which each case calls first so that
+ * a failed case leaves nothing running for the next.
+ *
+ * Failures end the current case (TEST__FAIL) with the server's log tail.
+ * Every temporary name is under $IMGSTREAM_TEST_TMP and starts with the
+ * name the test passes, so tests that CTest runs in parallel never share
+ * a file.
+ *
+ * Sections: 1. children  2. servers  3. libnats helpers  4. the tool
+ *           5. scenarios: datasets, known answers (`imgstream classify
+ *              --json`), the image and result streams read back
+ *
+ * Threading: single-threaded (libnats runs its own threads inside).
+ */
+#ifndef IMS_TESTS_NATS_SERVER_H
+#define IMS_TESTS_NATS_SERVER_H
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <nats/nats.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test.h"
+#include "tool.h"
+
+/* ---- 0. small things ---- */
+
+/* printf into one of 64 static buffers used in turn: the result stays
+ * valid for the next 63 calls; nothing needs freeing. */
+static inline char *nstr(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+static inline char *nstr(const char *fmt, ...) {
+  static char ring[64][4400];
+  static unsigned next;
+  char *s = ring[next++ % 64];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(s, sizeof ring[0], fmt, ap);
+  va_end(ap);
+  return s;
+}
+
+static inline double nnow(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static inline void nsleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+/* A whole file as a NUL-terminated string ("" if it cannot be read). */
+static inline char *nread_text(const char *path) {
+  size_t n = 0;
+  unsigned char *d = test_read_file(path, &n);
+  char *s = malloc(n + 1);
+  if (s == NULL) abort();
+  if (d != NULL) memcpy(s, d, n);
+  s[d != NULL ? n : 0] = '\0';
+  free(d);
+  return s;
+}
+
+static inline int nrm_one(const char *p, const struct stat *sb, int f,
+                          struct FTW *ftw) {
+  (void)sb;
+  (void)f;
+  (void)ftw;
+  remove(p);
+  return 0;
+}
+
+/* rm -rf `path`. */
+static inline void nrm_rf(const char *path) {
+  nftw(path, nrm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Print the last `bytes` bytes of a file to stderr (for failures). */
+static inline void ntail(const char *path, long bytes) {
+  char *t = nread_text(path);
+  size_t n = strlen(t);
+  const char *from = n > (size_t)bytes ? t + n - (size_t)bytes : t;
+  fprintf(stderr, "---- %s (tail) ----\n%s\n---- end ----\n", path, from);
+  free(t);
+}
+
+/* ---- 1. children ---- */
+
+#define NCHILD_MAX 64
+static pid_t nchild__pids[NCHILD_MAX];
+static bool nchild__atexit;
+
+/* SIGKILL and reap every child still running. */
+static inline void nchild_kill_all(void) {
+  for (int i = 0; i < NCHILD_MAX; i++) {
+    if (nchild__pids[i] <= 0) continue;
+    kill(nchild__pids[i], SIGKILL);
+    while (waitpid(nchild__pids[i], NULL, 0) < 0 && errno == EINTR) {
+    }
+    nchild__pids[i] = 0;
+  }
+}
+
+static inline void nchild__forget(pid_t pid) {
+  for (int i = 0; i < NCHILD_MAX; i++)
+    if (nchild__pids[i] == pid) nchild__pids[i] = 0;
+}
+
+/* fork(); the child dies with this process (PR_SET_PDEATHSIG) and is
+ * killed at exit. Returns as fork() does; fails the case if it cannot. */
+static inline pid_t nchild_fork(void) {
+  if (!nchild__atexit) {
+    atexit(nchild_kill_all);
+    nchild__atexit = true;
+  }
+  int slot = -1;
+  for (int i = 0; i < NCHILD_MAX && slot < 0; i++)
+    if (nchild__pids[i] <= 0) slot = i;
+  if (slot < 0) TEST__FAIL("more than %d children", NCHILD_MAX);
+  pid_t parent = getpid();
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) TEST__FAIL("fork: %s", strerror(errno));
+  if (pid == 0) {
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+      _exit(125);
+    return 0;
+  }
+  nchild__pids[slot] = pid;
+  return pid;
+}
+
+/* Wait for a child at most timeout_s seconds. Returns its exit code, or
+ * 128 + signal, or -1 if it is still running after the timeout. */
+static inline int nchild_wait(pid_t pid, double timeout_s) {
+  double end = nnow() + timeout_s;
+  for (;;) {
+    int st = 0;
+    pid_t r = waitpid(pid, &st, WNOHANG);
+    if (r == pid) {
+      nchild__forget(pid);
+      return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    }
+    if (r < 0 && errno != EINTR) TEST__FAIL("waitpid %d: %s", (int)pid,
+                                            strerror(errno));
+    if (nnow() > end) return -1;
+    nsleep_ms(20);
+  }
+}
+
+/* True if the child has exited (then it is reaped; *code gets the code,
+ * or 128 + signal). */
+static inline bool nchild_exited(pid_t pid, int *code) {
+  int st = 0;
+  if (waitpid(pid, &st, WNOHANG) != pid) return false;
+  nchild__forget(pid);
+  if (code != NULL)
+    *code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return true;
+}
+
+/* True if the child has exited; it is not reaped (nchild_wait gets its
+ * code). */
+static inline bool nchild_gone(pid_t pid) {
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+         si.si_pid == pid;
+}
+
+/* SIGKILL a child and reap it. */
+static inline void nchild_kill(pid_t pid) {
+  if (pid <= 0) return;
+  kill(pid, SIGKILL);
+  while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+  }
+  nchild__forget(pid);
+}
+
+/* ---- 2. servers ---- */
+
+#define NSRV_MAX 3
+
+typedef struct nsrv_node {
+  char name[16];   /* server_name: n1, n2, n3 */
+  int port;        /* client port */
+  int route_port;  /* cluster port (clusters only) */
+  char conf[4200]; /* config file */
+  char log[4200];  /* stdout + stderr, appended to across restarts */
+  char store[4200];
+  pid_t pid;       /* 0: not running */
+} nsrv_node;
+
+typedef struct nsrv {
+  int n;            /* 1: one server; 3: a cluster */
+  long max_payload; /* 0: the server's default (1 MiB) */
+  char dir[4096];   /* everything of this set lives under it */
+  nsrv_node node[NSRV_MAX];
+} nsrv;
+
+/* The nats-server binary, or skip the case. */
+static inline const char *nsrv_binary(void) {
+  const char *b = getenv("IMGSTREAM_NATS_SERVER");
+  if (b == NULL || access(b, X_OK) != 0)
+    RETURN_SKIP("IMGSTREAM_NATS_SERVER is not an executable");
+  return b;
+}
+
+/* A port nothing listens on right now (the kernel's choice). */
+static inline int nsrv_free_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) TEST__FAIL("socket: %s", strerror(errno));
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+      getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+    close(fd);
+    TEST__FAIL("bind 127.0.0.1:0: %s", strerror(errno));
+  }
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+static inline void nsrv__write_conf(const nsrv *s, int i) {
+  const nsrv_node *nd = &s->node[i];
+  FILE *f = fopen(nd->conf, "w");
+  if (f == NULL) TEST__FAIL("%s: %s", nd->conf, strerror(errno));
+  fprintf(f, "server_name: %s\nlisten: 127.0.0.1:%d\n", nd->name, nd->port);
+  if (s->max_payload > 0) fprintf(f, "max_payload: %ld\n", s->max_payload);
+  fprintf(f,
+          "jetstream {\n  store_dir: \"%s\"\n  max_memory_store: 256MB\n"
+          "  max_file_store: 4GB\n}\n",
+          nd->store);
+  if (s->n > 1) {
+    fprintf(f, "cluster {\n  name: imgstream_test\n"
+               "  listen: 127.0.0.1:%d\n  routes: [\n",
+            nd->route_port);
+    for (int j = 0; j < s->n; j++)
+      if (j != i)
+        fprintf(f, "    nats-route://127.0.0.1:%d\n", s->node[j].route_port);
+    fprintf(f, "  ]\n}\n");
+  }
+  if (fclose(f) != 0) TEST__FAIL("%s: write failed", nd->conf);
+}
+
+static inline void nsrv__spawn(nsrv *s, int i) {
+  const char *bin = nsrv_binary();
+  nsrv_node *nd = &s->node[i];
+  pid_t pid = nchild_fork();
+  if (pid == 0) {
+    int fd = open(nd->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int fi = open("/dev/null", O_RDONLY);
+    if (fd < 0 || fi < 0) _exit(126);
+    dup2(fi, 0);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execl(bin, bin, "-c", nd->conf, (char *)NULL);
+    _exit(127);
+  }
+  nd->pid = pid;
+}
+
+/* A client URL list for libnats: "nats://127.0.0.1:P1,nats://...". */
+static inline const char *nsrv_servers(const nsrv *s) {
+  char *b = nstr("%s", "");
+  size_t len = 0;
+  for (int i = 0; i < s->n; i++)
+    len += (size_t)snprintf(b + len, 4400 - len, "%snats://127.0.0.1:%d",
+                            i ? "," : "", s->node[i].port);
+  return b;
+}
+
+/* imgstream's URL (docs/NATS.md): "nats://127.0.0.1:P1[,...]/STREAM". */
+static inline const char *nsrv_url(const nsrv *s, const char *stream) {
+  char *b = nstr("%s", "nats://");
+  size_t len = strlen(b);
+  for (int i = 0; i < s->n; i++)
+    len += (size_t)snprintf(b + len, 4400 - len, "%s127.0.0.1:%d",
+                            i ? "," : "", s->node[i].port);
+  snprintf(b + len, 4400 - len, "/%s", stream);
+  return b;
+}
+
+/* libnats options: these servers, reconnecting for ever every 100 ms. */
+static inline natsOptions *nsrv__options(const char *servers,
+                                         bool reconnect) {
+  natsOptions *o = NULL;
+  const char *list[NSRV_MAX];
+  char buf[4400];
+  snprintf(buf, sizeof buf, "%s", servers);
+  int n = 0;
+  char *save = NULL;
+  for (char *t = strtok_r(buf, ",", &save); t != NULL && n < NSRV_MAX;
+       t = strtok_r(NULL, ",", &save))
+    list[n++] = t;
+  if (natsOptions_Create(&o) != NATS_OK ||
+      natsOptions_SetServers(o, list, n) != NATS_OK ||
+      natsOptions_SetTimeout(o, 2000) != NATS_OK ||
+      natsOptions_SetAllowReconnect(o, reconnect) != NATS_OK ||
+      natsOptions_SetMaxReconnect(o, -1) != NATS_OK ||
+      natsOptions_SetReconnectWait(o, 100) != NATS_OK ||
+      natsOptions_SetName(o, "imgstream-test") != NATS_OK)
+    TEST__FAIL("natsOptions: %s", nats_GetLastError(NULL));
+  return o;
+}
+
+/* JetStream answers on server i: connected to it alone, account info
+ * comes back (in a cluster only the meta leader answers it, so this also
+ * means the cluster has one). */
+static inline bool nsrv__js_ready(const nsrv *s, int i) {
+  natsOptions *o =
+      nsrv__options(nstr("nats://127.0.0.1:%d", s->node[i].port), false);
+  natsConnection *nc = NULL;
+  jsCtx *js = NULL;
+  jsAccountInfo *ai = NULL;
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait = 1000;
+  bool ok = natsConnection_Connect(&nc, o) == NATS_OK &&
+            natsConnection_JetStream(&js, nc, &jo) == NATS_OK &&
+            js_GetAccountInfo(&ai, js, NULL, NULL) == NATS_OK;
+  jsAccountInfo_Destroy(ai);
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(nc);
+  natsOptions_Destroy(o);
+  return ok;
+}
+
+static inline void nsrv__fail_logs(const nsrv *s, const char *what, int i)
+    __attribute__((noreturn));
+static inline void nsrv__fail_logs(const nsrv *s, const char *what, int i) {
+  for (int j = 0; j < s->n; j++) ntail(s->node[j].log, 1500);
+  TEST__FAIL("nats-server %s (%s)", what, s->node[i].name);
+}
+
+/* Wait until server i answers JetStream requests. False if it exited
+ * (its pid is then 0) or did not answer in timeout_s. */
+static inline bool nsrv__wait_ready(nsrv *s, int i, double timeout_s) {
+  double end = nnow() + timeout_s;
+  while (nnow() < end) {
+    if (s->node[i].pid > 0 && nchild_exited(s->node[i].pid, NULL)) {
+      s->node[i].pid = 0;
+      return false;
+    }
+    if (nsrv__js_ready(s, i)) return true;
+    nsleep_ms(100);
+  }
+  return false;
+}
+
+/* Start one JetStream server (n = 1) or a 3-server cluster (n = 3) on
+ * free loopback ports, stores under a fresh $IMGSTREAM_TEST_TMP/<name>,
+ * and wait until JetStream answers on every server (a cluster: with a
+ * meta leader). max_payload > 0 sets the servers' max_payload. Skips the
+ * case if nats-server is not installed. */
+static inline void nsrv_start(nsrv *s, const char *name, int n,
+                              long max_payload) {
+  nsrv_binary();
+  if (n < 1 || n > NSRV_MAX) TEST__FAIL("nsrv_start: %d servers", n);
+  memset(s, 0, sizeof *s);
+  s->n = n;
+  s->max_payload = max_payload;
+  snprintf(s->dir, sizeof s->dir, "%s", tmp_path(name));
+  for (int attempt = 0;; attempt++) {
+    nrm_rf(s->dir);
+    if (mkdir(s->dir, 0755) != 0)
+      TEST__FAIL("mkdir %s: %s", s->dir, strerror(errno));
+    for (int i = 0; i < n; i++) {
+      nsrv_node *nd = &s->node[i];
+      snprintf(nd->name, sizeof nd->name, "n%d", i + 1);
+      nd->port = nsrv_free_port();
+      nd->route_port = n > 1 ? nsrv_free_port() : 0;
+      snprintf(nd->conf, sizeof nd->conf, "%s/%s.conf", s->dir, nd->name);
+      snprintf(nd->log, sizeof nd->log, "%s/%s.log", s->dir, nd->name);
+      snprintf(nd->store, sizeof nd->store, "%s/%s-store", s->dir,
+               nd->name);
+    }
+    for (int i = 0; i < n; i++) nsrv__write_conf(s, i);
+    for (int i = 0; i < n; i++) nsrv__spawn(s, i);
+    bool ok = true;
+    int bad = 0;
+    for (int i = 0; i < n && ok; i++)
+      if (!nsrv__wait_ready(s, i, 60)) ok = false, bad = i;
+    if (ok) return;
+    /* Most likely a port taken between the choice and the start. */
+    if (attempt == 2) nsrv__fail_logs(s, "did not start", bad);
+    for (int i = 0; i < n; i++) {
+      nchild_kill(s->node[i].pid);
+      s->node[i].pid = 0;
+    }
+  }
+}
+
+/* SIGKILL server i (no chance to flush or say goodbye). */
+static inline void nsrv_kill(nsrv *s, int i) {
+  nchild_kill(s->node[i].pid);
+  s->node[i].pid = 0;
+}
+
+/* Start server i again with its config and store; wait until JetStream
+ * answers on it. */
+static inline void nsrv_restart(nsrv *s, int i) {
+  if (s->node[i].pid > 0) TEST__FAIL("%s is running", s->node[i].name);
+  nsrv__spawn(s, i);
+  if (!nsrv__wait_ready(s, i, 90)) nsrv__fail_logs(s, "did not restart", i);
+}
+
+/* Index of the server named `name` (n1, n2...), -1 if none. */
+static inline int nsrv_index(const nsrv *s, const char *name) {
+  for (int i = 0; name != NULL && i < s->n; i++)
+    if (strcmp(s->node[i].name, name) == 0) return i;
+  return -1;
+}
+
+/* Stop every server, then remove their stores and logs. */
+static inline void nsrv_stop(nsrv *s) {
+  for (int i = 0; i < s->n; i++) nsrv_kill(s, i);
+  nrm_rf(s->dir);
+}
+
+/* ---- 3. libnats helpers ---- */
+
+typedef struct nconn {
+  natsConnection *nc;
+  jsCtx *js;
+} nconn;
+
+/* Connect to the set (any server; reconnects for ever). */
+static inline nconn nconn_open(const nsrv *s) {
+  nconn c = {NULL, NULL};
+  natsOptions *o = nsrv__options(nsrv_servers(s), true);
+  natsStatus st = natsConnection_Connect(&c.nc, o);
+  natsOptions_Destroy(o);
+  if (st != NATS_OK)
+    TEST__FAIL("connect %s: %s", nsrv_servers(s), natsStatus_GetText(st));
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait = 5000;
+  st = natsConnection_JetStream(&c.js, c.nc, &jo);
+  if (st != NATS_OK) TEST__FAIL("JetStream: %s", natsStatus_GetText(st));
+  return c;
+}
+
+static inline void nconn_close(nconn *c) {
+  jsCtx_Destroy(c->js);
+  natsConnection_Destroy(c->nc);
+  c->js = NULL;
+  c->nc = NULL;
+}
+
+/* Stream info, retried for up to timeout_s (a cluster may be electing);
+ * NULL if the stream does not exist. Caller destroys. */
+static inline jsStreamInfo *nstream_info(nconn *c, const char *stream,
+                                         double timeout_s) {
+  double end = nnow() + timeout_s;
+  for (;;) {
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    natsStatus st = js_GetStreamInfo(&si, c->js, stream, NULL, &jerr);
+    if (st == NATS_OK) return si;
+    if (st == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) return NULL;
+    if (nnow() > end)
+      TEST__FAIL("stream info %s: %s (%d)", stream, natsStatus_GetText(st),
+                 (int)jerr);
+    nsleep_ms(200);
+  }
+}
+
+/* Wait until the stream exists (at most timeout_s) or the child `pid`
+ * (if > 0) exits. */
+static inline bool nstream_wait_exists(nconn *c, const char *stream,
+                                       double timeout_s, pid_t pid) {
+  double end = nnow() + timeout_s;
+  while (nnow() < end) {
+    jsStreamInfo *si = nstream_info(c, stream, 30);
+    if (si != NULL) {
+      jsStreamInfo_Destroy(si);
+      return true;
+    }
+    if (pid > 0 && nchild_gone(pid)) return false;
+    nsleep_ms(100);
+  }
+  return false;
+}
+
+/* Messages in the stream (0 if it does not exist). */
+static inline uint64_t nstream_count(nconn *c, const char *stream) {
+  jsStreamInfo *si = nstream_info(c, stream, 60);
+  uint64_t n = si != NULL ? si->State.Msgs : 0;
+  jsStreamInfo_Destroy(si);
+  return n;
+}
+
+/* Call fn for every message of the stream, in order (js_GetMsg, retried
+ * while a cluster elects). fn returns nonzero to stop. */
+typedef int (*nstream_fn)(void *ctx, natsMsg *m);
+static inline void nstream_each(nconn *c, const char *stream, nstream_fn fn,
+                                void *ctx) {
+  jsStreamInfo *si = nstream_info(c, stream, 60);
+  if (si == NULL) TEST__FAIL("no stream %s", stream);
+  uint64_t first = si->State.FirstSeq, last = si->State.LastSeq;
+  jsStreamInfo_Destroy(si);
+  for (uint64_t seq = first; seq != 0 && seq <= last; seq++) {
+    double end = nnow() + 60;
+    natsMsg *m = NULL;
+    for (;;) {
+      jsErrCode jerr = 0;
+      natsStatus st = js_GetMsg(&m, c->js, stream, seq, NULL, &jerr);
+      if (st == NATS_OK) break;
+      if (st == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr) {
+        m = NULL;
+        break; /* deleted */
+      }
+      if (nnow() > end)
+        TEST__FAIL("get %s #%llu: %s", stream, (unsigned long long)seq,
+                   natsStatus_GetText(st));
+      nsleep_ms(200);
+    }
+    if (m == NULL) continue;
+    int stop = fn(ctx, m);
+    natsMsg_Destroy(m);
+    if (stop) break;
+  }
+}
+
+/* Consumer info, retried for up to 60 s; fails if there is none. */
+static inline jsConsumerInfo *nconsumer_info(nconn *c, const char *stream,
+                                             const char *name) {
+  double end = nnow() + 60;
+  for (;;) {
+    jsConsumerInfo *ci = NULL;
+    jsErrCode jerr = 0;
+    natsStatus st = js_GetConsumerInfo(&ci, c->js, stream, name, NULL, &jerr);
+    if (st == NATS_OK) return ci;
+    if (nnow() > end)
+      TEST__FAIL("consumer info %s/%s: %s (%d)", stream, name,
+                 natsStatus_GetText(st), (int)jerr);
+    nsleep_ms(200);
+  }
+}
+
+/* ---- 4. the tool ---- */
+
+static inline void ntool_need(void) {
+  const char *bin = getenv("IMGSTREAM_BIN");
+  if (bin == NULL || access(bin, X_OK) != 0)
+    RETURN_SKIP("IMGSTREAM_BIN is not an executable");
+}
+
+/* The tool in the background: stdout to $TMP/<name>.out, stderr to
+ * $TMP/<name>.err (both truncated first). */
+static inline pid_t ntool_start(const char *name, const char *const *args) {
+  char out[4200], err[4200];
+  snprintf(out, sizeof out, "%s.out", tmp_path(name));
+  snprintf(err, sizeof err, "%s.err", tmp_path(name));
+  pid_t pid = nchild_fork();
+  if (pid == 0) tool_exec(args, out, false, err, false);
+  return pid;
+}
+
+/* $TMP/<name>.<ext> ("out" or "err") as a string; caller frees. */
+static inline char *ntool_text(const char *name, const char *ext) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s.%s", tmp_path(name), ext);
+  return nread_text(path);
+}
+
+/* Wait for the tool started as `name`; fails the case (printing its
+ * stderr) if it runs longer than timeout_s. Returns its exit code. */
+static inline int ntool_wait(const char *name, pid_t pid, double timeout_s) {
+  int code = nchild_wait(pid, timeout_s);
+  if (code < 0) {
+    nchild_kill(pid);
+    char path[4200];
+    snprintf(path, sizeof path, "%s.err", tmp_path(name));
+    ntail(path, 3000);
+    TEST__FAIL("imgstream %s still running after %.0f s", name, timeout_s);
+  }
+  return code;
+}
+
+/* Run the tool to the end (at most timeout_s). */
+static inline int ntool_run(const char *name, const char *const *args,
+                            double timeout_s) {
+  return ntool_wait(name, ntool_start(name, args), timeout_s);
+}
+
+/* ---- 5. scenarios ---- */
+
+static char nmodel[4096]; /* the shared quantized model */
+
+/* Everything a scenario needs (else skip), and nothing left running from
+ * an earlier case. */
+static inline void nscen_need(void) {
+  nchild_kill_all();
+  ntool_need();
+  nsrv_binary();
+  snprintf(nmodel, sizeof nmodel, "%s",
+           shared_path("models/mobilenet_v2_1.0_224_quant.tflite"));
+  if (access(nmodel, R_OK) != 0) RETURN_SKIP("no shared model");
+  if (access(shared_path("data/flowers/daisy"), R_OK) != 0)
+    RETURN_SKIP("no shared flowers");
+}
+
+/* An argument vector built piece by piece (strings are not copied). */
+typedef struct nargs {
+  const char *v[96];
+  int n;
+} nargs;
+
+/* Append the NULL-terminated list of strings. */
+static inline void nargs_add(nargs *a, ...) {
+  va_list ap;
+  va_start(ap, a);
+  for (const char *s = va_arg(ap, const char *); s != NULL;
+       s = va_arg(ap, const char *)) {
+    if (a->n >= 94) TEST__FAIL("too many arguments");
+    a->v[a->n++] = s;
+  }
+  va_end(ap);
+  a->v[a->n] = NULL;
+}
+
+/* The shared flowers, category by category: "category/file" keys of the
+ * JPEGs whose size is in [min_size, max_size] (0: no bound), sorted. A
+ * JSON array (new reference). */
+static inline json_t *nflowers(long min_size, long max_size) {
+  char cmd[4400], line[1024];
+  snprintf(cmd, sizeof cmd, "cd '%s' && ls -1 */*.jpg | LC_ALL=C sort",
+           shared_path("data/flowers"));
+  FILE *ls = popen(cmd, "r");
+  if (ls == NULL) TEST__FAIL("popen ls");
+  json_t *keys = json_array();
+  while (fgets(line, sizeof line, ls) != NULL) {
+    line[strcspn(line, "\n")] = '\0';
+    struct stat st;
+    char full[4400];
+    snprintf(full, sizeof full, "%s/%s", shared_path("data/flowers"), line);
+    if (stat(full, &st) != 0) continue;
+    if (st.st_size < min_size || (max_size > 0 && st.st_size > max_size))
+      continue;
+    json_array_append_new(keys, json_string(line));
+  }
+  pclose(ls);
+  return keys;
+}
+
+/* Copy shared flowers (keys) into a fresh dataset folder `root`. */
+static inline void ndataset(const char *root, json_t *keys) {
+  nrm_rf(root);
+  if (mkdir(root, 0755) != 0) TEST__FAIL("mkdir %s", root);
+  size_t i;
+  json_t *k;
+  json_array_foreach(keys, i, k) {
+    const char *key = json_string_value(k);
+    char from[4400], to[4400];
+    snprintf(from, sizeof from, "%s/%s", shared_path("data/flowers"), key);
+    snprintf(to, sizeof to, "%s/%.*s", root,
+             (int)(strchr(key, '/') - key), key);
+    mkdir(to, 0755);
+    snprintf(to, sizeof to, "%s/%s", root, key);
+    size_t n = 0;
+    unsigned char *d = test_read_file(from, &n);
+    if (d == NULL || test_write_file(to, d, n) != 0)
+      TEST__FAIL("copy %s", key);
+    free(d);
+  }
+}
+
+/* The category of a key "category/file" (a nstr buffer). */
+static inline const char *ncategory(const char *key) {
+  const char *slash = strchr(key, '/');
+  return nstr("%.*s", slash ? (int)(slash - key) : 0, key);
+}
+
+/* The known answers: `imgstream classify --json` on root/<key> for each
+ * key of the object `keys`: {key: top-1 class, or null if it failed}
+ * (new reference). */
+static inline json_t *nclassify(const char *name, const char *root,
+                                json_t *keys) {
+  size_t n = json_object_size(keys);
+  const char **args = calloc(n + 8, sizeof *args);
+  char **paths = calloc(n + 1, sizeof *paths);
+  if (args == NULL || paths == NULL) abort();
+  int a = 0;
+  args[a++] = "classify";
+  args[a++] = "--json";
+  args[a++] = "--threads";
+  args[a++] = "2";
+  args[a++] = "--model";
+  args[a++] = nmodel;
+  size_t i = 0;
+  const char *key;
+  json_t *v;
+  json_object_foreach(keys, key, v) {
+    paths[i] = malloc(strlen(root) + strlen(key) + 2);
+    if (paths[i] == NULL) abort();
+    sprintf(paths[i], "%s/%s", root, key);
+    args[a++] = paths[i++];
+  }
+  args[a] = NULL;
+  /* tool_exec takes at most ~400 arguments */
+  if (a > 390) TEST__FAIL("classify: %d arguments", a);
+  int code = ntool_run(name, args, 600);
+  for (i = 0; i < n; i++) free(paths[i]);
+  free(paths);
+  free(args);
+  if (code != 0 && code != 1) TEST__FAIL("classify exit %d", code);
+  char *out = ntool_text(name, "out");
+  json_t *want = json_object();
+  char *save = NULL;
+  size_t rlen = strlen(root);
+  for (char *l = strtok_r(out, "\n", &save); l != NULL;
+       l = strtok_r(NULL, "\n", &save)) {
+    json_t *o = json_loads(l, 0, NULL);
+    if (o == NULL) TEST__FAIL("classify: not JSON: %s", l);
+    const char *p = json_string_value(json_object_get(o, "path"));
+    if (p == NULL || strncmp(p, root, rlen) != 0 || p[rlen] != '/')
+      TEST__FAIL("classify: path %s", p ? p : "(none)");
+    json_t *top = json_array_get(json_object_get(o, "top"), 0);
+    json_t *cls = top != NULL ? json_object_get(top, "class") : NULL;
+    json_object_set(want, p + rlen + 1, cls != NULL ? cls : json_null());
+    json_decref(o);
+  }
+  free(out);
+  if (json_object_size(want) != n)
+    TEST__FAIL("classify: %zu answers for %zu images",
+               json_object_size(want), n);
+  return want;
+}
+
+/* The image stream read back: every message checked against the
+ * contract of docs/NATS.md (subject, headers, body = the file's bytes
+ * under root, Nats-Msg-Id = key) and no key twice. Returns {key: true}
+ * (new reference). */
+typedef struct nimages__ctx {
+  const char *stream;
+  const char *root;
+  json_t *keys;
+} nimages__ctx;
+
+static inline const char *nhdr(natsMsg *m, const char *name) {
+  const char *v = NULL;
+  return natsMsgHeader_Get(m, name, &v) == NATS_OK ? v : NULL;
+}
+
+static inline int nimages__one(void *ctx, natsMsg *m) {
+  nimages__ctx *c = ctx;
+  const char *key = nhdr(m, "Imgstream-Key");
+  const char *id = nhdr(m, "Nats-Msg-Id");
+  const char *label = nhdr(m, "Imgstream-Label");
+  const char *type = nhdr(m, "Content-Type");
+  const char *when = nhdr(m, "Imgstream-Upload-Time");
+  if (key == NULL || id == NULL || label == NULL || type == NULL ||
+      when == NULL)
+    TEST__FAIL("%s #%llu (%s): a header is missing", c->stream,
+               (unsigned long long)natsMsg_GetSequence(m),
+               natsMsg_GetSubject(m));
+  ASSERT_STR_EQ(id, key);
+  ASSERT_STR_EQ(label, ncategory(key));
+  ASSERT_STR_EQ(natsMsg_GetSubject(m), nstr("%s.%s", c->stream, label));
+  ASSERT_STR_EQ(type, "image/jpeg");
+  /* 2025-01-31T12:00:00.123Z */
+  ASSERT(strlen(when) == 24 && when[10] == 'T' && when[19] == '.' &&
+         when[23] == 'Z');
+  if (json_object_get(c->keys, key) != NULL)
+    TEST__FAIL("%s: %s stored twice", c->stream, key);
+  json_object_set_new(c->keys, key, json_true());
+  char path[4400];
+  snprintf(path, sizeof path, "%s/%s", c->root, key);
+  size_t n = 0;
+  unsigned char *d = test_read_file(path, &n);
+  if (d == NULL) TEST__FAIL("%s: no file %s", c->stream, path);
+  bool same = (size_t)natsMsg_GetDataLength(m) == n &&
+              memcmp(natsMsg_GetData(m), d, n) == 0;
+  free(d);
+  if (!same) TEST__FAIL("%s: %s: body is not the file", c->stream, key);
+  return 0;
+}
+
+static inline json_t *nimages(nconn *c, const char *stream,
+                              const char *root) {
+  nimages__ctx ctx = {stream, root, json_object()};
+  nstream_each(c, stream, nimages__one, &ctx);
+  return ctx.keys;
+}
+
+/* The results stream read back: {path: row}. Fails on a path twice, a
+ * body that is not a JSON row, a subject other than RESULTS.<category>,
+ * a Nats-Msg-Id other than the path. *msgs_out: messages read. */
+typedef struct nresults__ctx {
+  const char *stream;
+  json_t *rows;
+  size_t msgs;
+} nresults__ctx;
+
+static inline int nresults__one(void *ctx, natsMsg *m) {
+  nresults__ctx *c = ctx;
+  c->msgs++;
+  json_error_t jerr;
+  json_t *o = json_loadb(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m),
+                         0, &jerr);
+  if (o == NULL)
+    TEST__FAIL("%s #%llu: not JSON: %.*s", c->stream,
+               (unsigned long long)natsMsg_GetSequence(m),
+               natsMsg_GetDataLength(m), natsMsg_GetData(m));
+  const char *p = json_string_value(json_object_get(o, "path"));
+  if (p == NULL) TEST__FAIL("%s: a row without path", c->stream);
+  if (json_object_get(c->rows, p) != NULL)
+    TEST__FAIL("%s: %s twice", c->stream, p);
+  ASSERT_STR_EQ(nhdr(m, "Nats-Msg-Id"), p);
+  ASSERT_STR_EQ(natsMsg_GetSubject(m), nstr("%s.%s", c->stream,
+                                            ncategory(p)));
+  json_object_set_new(c->rows, p, o);
+  return 0;
+}
+
+static inline json_t *nresults(nconn *c, const char *stream,
+                               size_t *msgs_out) {
+  nresults__ctx ctx = {stream, json_object(), 0};
+  nstream_each(c, stream, nresults__one, &ctx);
+  if (msgs_out != NULL) *msgs_out = ctx.msgs;
+  return ctx.rows;
+}
+
+/* JSON lines of text as {path: row}; *counts: {path: times seen} (both
+ * new references; counts may be NULL: then a path twice fails). */
+static inline json_t *nrows_text(const char *what, const char *text,
+                                 json_t *counts) {
+  char *copy = strdup(text);
+  if (copy == NULL) abort();
+  json_t *rows = json_object();
+  char *save = NULL;
+  for (char *l = strtok_r(copy, "\n", &save); l != NULL;
+       l = strtok_r(NULL, "\n", &save)) {
+    json_t *o = json_loads(l, 0, NULL);
+    if (o == NULL) TEST__FAIL("%s: not JSON: %s", what, l);
+    const char *p = json_string_value(json_object_get(o, "path"));
+    if (p == NULL) TEST__FAIL("%s: no path: %s", what, l);
+    if (counts == NULL && json_object_get(rows, p) != NULL)
+      TEST__FAIL("%s: %s twice", what, p);
+    if (counts != NULL)
+      json_object_set_new(
+          counts, p,
+          json_integer(json_integer_value(json_object_get(counts, p)) + 1));
+    json_object_set_new(rows, p, o);
+  }
+  free(copy);
+  return rows;
+}
+
+/* `imgstream results --source URL --json`: {path: row}, each path once. */
+static inline json_t *nresults_cli(const char *name, const char *url) {
+  nargs a = {{0}, 0};
+  nargs_add(&a, "results", "--source", url, "--json", NULL);
+  int code = ntool_run(name, a.v, 120);
+  char *out = ntool_text(name, "out");
+  if (code != 0) {
+    char *err = ntool_text(name, "err");
+    TEST__FAIL("imgstream results exit %d: %s", code, err);
+  }
+  json_t *rows = nrows_text("imgstream results --json", out, NULL);
+  free(out);
+  return rows;
+}
+
+/* Rows (path -> row) against the images (key -> anything) and the known
+ * answers (key -> class or null): the same set of paths; each row's label
+ * is its category and its top-1 class is classify's (or both failed: then
+ * the row has an "error" and no prediction). */
+static inline void ncheck_rows(const char *what, json_t *rows, json_t *images,
+                               json_t *want) {
+  const char *key;
+  json_t *v;
+  json_object_foreach(images, key, v) {
+    if (json_object_get(rows, key) == NULL)
+      TEST__FAIL("%s: no result for %s", what, key);
+  }
+  json_object_foreach(rows, key, v) {
+    if (json_object_get(images, key) == NULL)
+      TEST__FAIL("%s: a result for %s, which was not sent", what, key);
+    json_t *exp = json_object_get(want, key);
+    if (exp == NULL) TEST__FAIL("%s: no known answer for %s", what, key);
+    json_t *pred = json_object_get(v, "prediction");
+    const char *got = json_string_value(json_object_get(pred, "class"));
+    if (json_is_null(exp)) {
+      if (pred != NULL || json_object_get(v, "error") == NULL)
+        TEST__FAIL("%s: %s: classify fails, the stream says %s", what, key,
+                   got ? got : "(no error)");
+      continue;
+    }
+    const char *label = json_string_value(json_object_get(v, "label"));
+    if (label == NULL || strcmp(label, ncategory(key)) != 0)
+      TEST__FAIL("%s: %s: label %s", what, key, label ? label : "(none)");
+    if (got == NULL || strcmp(got, json_string_value(exp)) != 0)
+      TEST__FAIL("%s: %s: the stream says %s, classify says %s", what, key,
+                 got ? got : "(none)", json_string_value(exp));
+  }
+  ASSERT_EQ(json_object_size(rows), json_object_size(images));
+}
+
+/* Wait until the stream holds at least n messages (at most timeout_s);
+ * false if not. */
+static inline bool nstream_wait_count(nconn *c, const char *stream,
+                                      uint64_t n, double timeout_s) {
+  double end = nnow() + timeout_s;
+  while (nnow() < end) {
+    jsStreamInfo *si = nstream_info(c, stream, 60);
+    uint64_t have = si != NULL ? si->State.Msgs : 0;
+    jsStreamInfo_Destroy(si);
+    if (have >= n) return true;
+    nsleep_ms(100);
+  }
+  return false;
+}
+
+/* Lines in a file (0 if it does not exist). */
+static inline size_t nlines(const char *path) {
+  char *t = nread_text(path);
+  size_t n = 0;
+  for (const char *p = t; *p; p++) n += *p == '\n';
+  free(t);
+  return n;
+}
+
+#endif /* IMS_TESTS_NATS_SERVER_H */
