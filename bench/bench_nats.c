@@ -7,19 +7,23 @@
  *
  *   bench_nats --url nats://127.0.0.1:PORT[,...] [--count N] [--size BYTES]
  *              [--image FILE] [--batch 1,16,64] [--workers 1,2]
- *              [--replicas R] [--pids PID,PID,...] [--ack sync|async]
- *              [--label TEXT]
+ *              [--publishers LIST] [--replicas R] [--pids PID,PID,...]
+ *              [--ack sync|async] [--results sync|async] [--label TEXT]
  *
  * It starts no server. It (re)creates two streams the way docs/NATS.md
  * does: IMAGES (subjects IMAGES.>, file storage, limits retention, R
  * replicas) and RESULTS (subjects RESULTS.>, file storage, R replicas,
  * a 10-minute Nats-Msg-Id duplicate window). Then:
  *
- *   publish   N messages of --size bytes (--image cut or zero-padded to
- *             that size; a JPEG decoder ignores bytes after its end
- *             marker) to IMAGES.<category> with the producer's headers
- *             (Nats-Msg-Id, Imgstream-Key, Imgstream-Label, Content-Type,
- *             Imgstream-Upload-Time), one at a time, each PubAck awaited;
+ *   publish   for each --publishers P (default: the --workers list), a
+ *             fresh IMAGES stream and N messages of --size bytes (--image
+ *             cut or zero-padded to that size; a JPEG decoder ignores
+ *             bytes after its end marker) to IMAGES.<category> with the
+ *             producer's headers (Nats-Msg-Id, Imgstream-Key,
+ *             Imgstream-Label, Content-Type, Imgstream-Upload-Time), by P
+ *             threads with a connection each, every PubAck awaited before
+ *             the next publish (P = 1 is `imgstream produce`; more stand
+ *             for several producers); the last pass's stream stays;
  *   consume   for each --workers W and --batch B: a fresh durable pull
  *             consumer (explicit ack, ack wait 30 s, max deliver 5) and
  *             a fresh RESULTS stream; W threads, each with its own
@@ -28,23 +32,31 @@
  *             jsonl: sink line) to RESULTS.<category> with Nats-Msg-Id =
  *             the image's id, await its PubAck, then ack the image - the
  *             worker's protocol of docs/NATS.md with classification
- *             replaced by nothing.
+ *             replaced by nothing. Per fetched batch: every result
+ *             published, then every image acked (--ack sync: each ack
+ *             awaits the server's reply, which a worker needs not do).
+ *             --results async publishes the batch's results without
+ *             waiting and then waits once for all their PubAcks (the same
+ *             guarantee as awaiting each: nothing is acked before its
+ *             result is stored) instead of one round trip per result.
  *
  * Reported per phase: wall time per image and images/s, the CPU time the
  * nats-server processes (--pids; utime + stime from /proc/PID/stat, all
  * threads, clock-tick resolution) spent per image - the broker's own
  * cost - summed over the servers and for the busiest one, and this
  * process's CPU per image (the client side of the protocol, which a real
- * worker pays on its own machine). "total" = publish + consume. After
- * each consume pass RESULTS must hold exactly N results (else exit 1).
+ * worker pays on its own machine). "total" = publish with P = W (else
+ * P = the first --publishers entry) + consume with W workers. After each
+ * consume pass RESULTS must hold exactly N results (else exit 1).
  *
  * Not here: classification (bench_classify), the imgstream CLI (the
  * script's end-to-end part), starting or stopping servers.
  *
  * Sections: options, timing and /proc, streams, publish, workers, main.
  *
- * Threading: the main thread publishes; each consume pass runs W worker
- * threads with one connection each, sharing only atomic counters.
+ * Threading: each pass runs its P publisher or W worker threads with one
+ * connection each, sharing only atomic counters; the main thread
+ * samples the clocks around them.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -74,10 +86,13 @@ typedef struct options {
   int nbatch;               /* entries of batch */
   int workers[MAX_LIST];    /* --workers: consumer threads */
   int nworkers;             /* entries of workers */
+  int publishers[MAX_LIST]; /* --publishers: publishing threads */
+  int npublishers;          /* entries of publishers (0: = workers) */
   int replicas;             /* --replicas: both streams */
   long pids[MAX_LIST];      /* --pids: nats-server processes */
   int npids;                /* entries of pids */
   int ack_sync;             /* --ack sync: wait for each ack's reply */
+  int results_async;        /* --results async: one wait per batch */
   const char *label;        /* --label: first column of every row */
 } options;
 
@@ -85,8 +100,9 @@ static void usage(void) {
   fprintf(stderr,
           "usage: bench_nats --url nats://HOST:PORT[,...] [--count N]\n"
           "         [--size BYTES] [--image FILE] [--batch 1,16,64]\n"
-          "         [--workers 1,2] [--replicas R] [--pids PID,...]\n"
-          "         [--ack sync|async] [--label TEXT]\n");
+          "         [--workers 1,2] [--publishers LIST] [--replicas R]\n"
+          "         [--pids PID,...] [--ack sync|async]\n"
+          "         [--results sync|async] [--label TEXT]\n");
   exit(2);
 }
 
@@ -117,7 +133,7 @@ static long parse_long(const char *s) {
 static void parse_options(int argc, char **argv, options *o) {
   long v[MAX_LIST];
   *o = (options){NULL, 5000, 51200, NULL, {1, 16, 64}, 3, {1, 2}, 2,
-                 1, {0}, 0, 0, "local"};
+                 {0}, 0, 1, {0}, 0, 0, 0, "local"};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
     if (val == NULL) usage();
@@ -129,17 +145,26 @@ static void parse_options(int argc, char **argv, options *o) {
     else if (strcmp(a, "--replicas") == 0) o->replicas = (int)parse_long(val);
     else if (strcmp(a, "--label") == 0) o->label = val;
     else if (strcmp(a, "--ack") == 0) o->ack_sync = strcmp(val, "sync") == 0;
+    else if (strcmp(a, "--results") == 0)
+      o->results_async = strcmp(val, "async") == 0;
     else if (strcmp(a, "--batch") == 0) {
       o->nbatch = parse_list(val, v);
       for (int k = 0; k < o->nbatch; k++) o->batch[k] = (int)v[k];
     } else if (strcmp(a, "--workers") == 0) {
       o->nworkers = parse_list(val, v);
       for (int k = 0; k < o->nworkers; k++) o->workers[k] = (int)v[k];
+    } else if (strcmp(a, "--publishers") == 0) {
+      o->npublishers = parse_list(val, v);
+      for (int k = 0; k < o->npublishers; k++) o->publishers[k] = (int)v[k];
     } else if (strcmp(a, "--pids") == 0) {
       o->npids = parse_list(val, o->pids);
     } else usage();
   }
   if (o->url == NULL) usage();
+  if (o->npublishers == 0) {
+    o->npublishers = o->nworkers;
+    memcpy(o->publishers, o->workers, sizeof o->workers);
+  }
 }
 
 /* ---- timing and /proc ---- */
@@ -295,12 +320,26 @@ static uint64_t stream_msgs(jsCtx *js, const char *name) {
   return n;
 }
 
-static void connect_js(const char *url, natsConnection **nc, jsCtx **js) {
+/* Async publish failures land here (closure: an atomic_long counter). */
+static void count_async_error(jsCtx *js, jsPubAckErr *pae, void *closure) {
+  (void)js;
+  fprintf(stderr, "bench_nats: async publish: %s\n",
+          pae->ErrText != NULL ? pae->ErrText : natsStatus_GetText(pae->Err));
+  atomic_fetch_add((atomic_long *)closure, 1);
+}
+
+/* errors: where failed async publishes are counted, or NULL. */
+static void connect_js(const char *url, natsConnection **nc, jsCtx **js,
+                       atomic_long *errors) {
   jsOptions jo;
   natsStatus s = natsConnection_ConnectTo(nc, url);
   if (s != NATS_OK) die_status(url, s, 0);
   jsOptions_Init(&jo);
   jo.Wait = 10000;
+  if (errors != NULL) {
+    jo.PublishAsync.ErrHandler = count_async_error;
+    jo.PublishAsync.ErrHandlerClosure = errors;
+  }
   s = natsConnection_JetStream(js, *nc, &jo);
   if (s != NATS_OK) die_status("JetStream context", s, 0);
 }
@@ -366,6 +405,53 @@ static void publish_image(jsCtx *js, const options *o,
   natsMsg_Destroy(m);
 }
 
+/* One publish pass, shared by its publisher threads. */
+typedef struct pub_pass {
+  const options *o;          /* the run's options */
+  const unsigned char *body; /* the image bytes */
+  int threads;               /* publishers */
+  atomic_int next;           /* thread index handed out */
+  atomic_int ready;          /* publishers connected */
+  atomic_int go;             /* set once the start sample is taken */
+} pub_pass;
+
+/* Thread t publishes images t, t + P, t + 2P, ... */
+static void *publisher_main(void *arg) {
+  pub_pass *p = arg;
+  natsConnection *nc = NULL;
+  jsCtx *js = NULL;
+  long t = atomic_fetch_add(&p->next, 1);
+  connect_js(p->o->url, &nc, &js, NULL);
+  atomic_fetch_add(&p->ready, 1);
+  while (!atomic_load(&p->go)) nats_Sleep(1);
+  for (long i = t; i < p->o->count; i += p->threads)
+    publish_image(js, p->o, p->body, i);
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(nc);
+  return NULL;
+}
+
+/* A fresh IMAGES stream filled by `threads` publishers. */
+static figures publish_pass(jsCtx *js, const options *o,
+                            const unsigned char *body, int threads) {
+  pthread_t th[MAX_LIST];
+  sample a, b;
+  pub_pass p = {.o = o, .body = body, .threads = threads};
+  recreate_stream(js, o, "IMAGES", 0);
+  for (int i = 0; i < threads; i++)
+    pthread_create(&th[i], NULL, publisher_main, &p);
+  while (atomic_load(&p.ready) < threads) nats_Sleep(1);
+  take_sample(o, &a);
+  atomic_store(&p.go, 1);
+  for (int i = 0; i < threads; i++) pthread_join(th[i], NULL);
+  take_sample(o, &b);
+  if (stream_msgs(js, "IMAGES") != (uint64_t)o->count) {
+    fprintf(stderr, "bench_nats: IMAGES lacks images\n");
+    exit(1);
+  }
+  return measure(o, &a, &b, b.wall);
+}
+
 /* ---- workers ---- */
 
 /* One consume pass, shared by its worker threads. */
@@ -376,18 +462,17 @@ typedef struct pass {
   atomic_long done;     /* images acked so far */
   atomic_int ready;     /* workers subscribed */
   atomic_int go;        /* set once the start sample is taken */
-  atomic_long dups;     /* results JetStream called duplicates */
+  atomic_long errors;   /* failed async result publishes */
   pthread_mutex_t lock; /* guards end */
   double end;           /* latest "my last ack is on the wire" time */
 } pass;
 
-/* The no-op classifier's row: what the jsonl: sink writes (~230 bytes). */
-static void publish_result(jsCtx *js, natsMsg *img, long seq) {
+/* The no-op classifier's row for `img`: what the jsonl: sink writes
+   (~230 bytes), to RESULTS.<label> with the image's Nats-Msg-Id. */
+static natsMsg *result_msg(natsMsg *img, long seq) {
   const char *id = NULL, *label = NULL, *up = NULL;
   char subject[64], json[512], when[40];
   natsMsg *m = NULL;
-  jsPubAck *pa = NULL;
-  jsErrCode jerr = 0;
   natsMsgHeader_Get(img, "Nats-Msg-Id", &id);
   natsMsgHeader_Get(img, "Imgstream-Label", &label);
   natsMsgHeader_Get(img, "Imgstream-Upload-Time", &up);
@@ -402,11 +487,36 @@ static void publish_result(jsCtx *js, natsMsg *img, long seq) {
                    seq, id, label, when, up);
   natsStatus s = natsMsg_Create(&m, subject, NULL, json, n);
   if (s == NATS_OK) s = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
-  if (s == NATS_OK) s = js_PublishMsg(&pa, js, m, NULL, &jerr);
+  if (s != NATS_OK) die_status("result message", s, 0);
+  return m;
+}
+
+/* Store every result of the batch: one PubAck awaited per result, or
+   (--results async) all published, then all PubAcks awaited at once. */
+static void publish_results(pass *p, jsCtx *js, natsMsgList *list) {
+  long seq = atomic_load(&p->done);
+  jsErrCode jerr = 0;
+  natsStatus s = NATS_OK;
+  for (int i = 0; i < list->Count && s == NATS_OK; i++) {
+    natsMsg *m = result_msg(list->Msgs[i], seq);
+    jsPubAck *pa = NULL;
+    if (p->o->results_async) {
+      s = js_PublishMsgAsync(js, &m, NULL);
+    } else {
+      s = js_PublishMsg(&pa, js, m, NULL, &jerr);
+      if (s == NATS_OK && pa->Duplicate) exit(1);
+    }
+    jsPubAck_Destroy(pa);
+    natsMsg_Destroy(m);
+  }
+  if (s == NATS_OK && p->o->results_async) {
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = 10000;
+    s = js_PublishAsyncComplete(js, &po);
+    if (s == NATS_OK && atomic_load(&p->errors) > 0) s = NATS_ERR;
+  }
   if (s != NATS_OK) die_status("publish result", s, jerr);
-  natsMsg_Destroy(m);
-  if (pa->Duplicate) exit(1);
-  jsPubAck_Destroy(pa);
 }
 
 /* Fetch, publish results, ack: until the pass has every image. */
@@ -418,7 +528,7 @@ static void *worker_main(void *arg) {
   jsSubOptions so;
   jsErrCode jerr = 0;
   double last = 0;
-  connect_js(p->o->url, &nc, &js);
+  connect_js(p->o->url, &nc, &js, &p->errors);
   jsSubOptions_Init(&so);
   so.Stream = "IMAGES";
   so.Consumer = p->durable;
@@ -432,8 +542,8 @@ static void *worker_main(void *arg) {
     s = natsSubscription_Fetch(&list, sub, p->batch, FETCH_WAIT_MS, &jerr);
     if (s == NATS_TIMEOUT) continue;
     if (s != NATS_OK) die_status("fetch", s, jerr);
+    publish_results(p, js, &list);
     for (int i = 0; i < list.Count; i++) {
-      publish_result(js, list.Msgs[i], (long)atomic_load(&p->done));
       s = p->o->ack_sync ? natsMsg_AckSync(list.Msgs[i], NULL, &jerr)
                          : natsMsg_Ack(list.Msgs[i], NULL);
       if (s != NATS_OK) die_status("ack", s, jerr);
@@ -507,29 +617,30 @@ int main(int argc, char **argv) {
   options o;
   natsConnection *nc = NULL;
   jsCtx *js = NULL;
-  sample a, b;
+  figures pub[MAX_LIST];
   parse_options(argc, argv, &o);
   unsigned char *body = load_body(&o);
-  connect_js(o.url, &nc, &js);
-  recreate_stream(js, &o, "IMAGES", 0);
+  connect_js(o.url, &nc, &js, NULL);
   print_header();
-
-  take_sample(&o, &a);
-  for (long i = 0; i < o.count; i++) publish_image(js, &o, body, i);
-  take_sample(&o, &b);
-  figures pub = measure(&o, &a, &b, b.wall);
-  print_row(&o, "publish", 0, 0, pub);
-
+  for (int k = 0; k < o.npublishers; k++) {
+    pub[k] = publish_pass(js, &o, body, o.publishers[k]);
+    print_row(&o, "publish", o.publishers[k], 0, pub[k]);
+  }
   for (int w = 0; w < o.nworkers; w++) {
+    int pk = 0; /* the publish pass paired with W workers in "total" */
+    for (int k = 0; k < o.npublishers; k++)
+      if (o.publishers[k] == o.workers[w]) pk = k;
     for (int k = 0; k < o.nbatch; k++) {
       figures c = consume_pass(js, &o, o.workers[w], o.batch[k]);
-      figures t = add_figures(pub, c);
       print_row(&o, "consume", o.workers[w], o.batch[k], c);
-      print_row(&o, "total", o.workers[w], o.batch[k], t);
+      print_row(&o, "total", o.workers[w], o.batch[k],
+                add_figures(pub[pk], c));
     }
   }
-  printf("\n%ld images of %ld bytes per pass, replicas %d, acks %s\n",
-         o.count, o.size, o.replicas, o.ack_sync ? "sync" : "async");
+  printf("\n%ld images of %ld bytes per pass, replicas %d, acks %s, "
+         "results %s; publish: workers = publishing threads\n",
+         o.count, o.size, o.replicas, o.ack_sync ? "sync" : "async",
+         o.results_async ? "async (one wait per batch)" : "sync");
   js_DeleteStream(js, "RESULTS", NULL, NULL);
   js_DeleteStream(js, "IMAGES", NULL, NULL);
   jsCtx_Destroy(js);
