@@ -180,7 +180,8 @@ worker() {
   "$bin" stream --source "nats://127.0.0.1:$port/IMAGES$3" \
     --sink "nats://127.0.0.1:$port/RESULTS$3" \
     --sink "jsonl:$tmp/w$1$3.jsonl" --max-files-per-trigger 16 \
-    --until-idle 2000 -t "$2" >/dev/null
+    --until-idle 2000 -t "$2" >/dev/null 2>"$tmp/w$1$3.err" ||
+    { cat "$tmp/w$1$3.err" >&2; exit 1; }
 }
 
 produce() { # TARGET-URL
@@ -244,7 +245,8 @@ EOF
   start=$(date +%s.%N)
   "$bin" stream --source "dir://$tmp/bucket" --checkpoint "$tmp/ck" \
     --sink "jsonl:$tmp/dir.jsonl" --max-files-per-trigger 16 \
-    --until-idle 2000 -t 2 >/dev/null
+    --until-idle 2000 -t 2 >/dev/null 2>"$tmp/dir.err" ||
+    { cat "$tmp/dir.err" >&2; exit 1; }
   end=$(date +%s.%N)
   set -- $(rate "$tmp/dir.jsonl")
   printf '| dir (checkpoint) | 1 x 2 | %d | %d | %.2f |\n' "$1" "$2" \
