@@ -8,7 +8,8 @@
  *   bench_nats --url nats://127.0.0.1:PORT[,...] [--count N] [--size BYTES]
  *              [--image FILE] [--batch 1,16,64] [--workers 1,2]
  *              [--publishers LIST] [--replicas R] [--pids PID,PID,...]
- *              [--ack sync|async] [--results sync|async] [--label TEXT]
+ *              [--ack sync|async] [--results sync|async] [--iobuf BYTES]
+ *              [--label TEXT]
  *
  * It starts no server. It (re)creates two streams the way docs/NATS.md
  * does: IMAGES (subjects IMAGES.>, file storage, limits retention, R
@@ -93,6 +94,7 @@ typedef struct options {
   int npids;                /* entries of pids */
   int ack_sync;             /* --ack sync: wait for each ack's reply */
   int results_async;        /* --results async: one wait per batch */
+  long iobuf;               /* --iobuf: client socket buffer, 0 = nats.c's */
   const char *label;        /* --label: first column of every row */
 } options;
 
@@ -102,7 +104,8 @@ static void usage(void) {
           "         [--size BYTES] [--image FILE] [--batch 1,16,64]\n"
           "         [--workers 1,2] [--publishers LIST] [--replicas R]\n"
           "         [--pids PID,...] [--ack sync|async]\n"
-          "         [--results sync|async] [--label TEXT]\n");
+          "         [--results sync|async] [--iobuf BYTES]\n"
+          "         [--label TEXT]\n");
   exit(2);
 }
 
@@ -133,7 +136,7 @@ static long parse_long(const char *s) {
 static void parse_options(int argc, char **argv, options *o) {
   long v[MAX_LIST];
   *o = (options){NULL, 5000, 51200, NULL, {1, 16, 64}, 3, {1, 2}, 2,
-                 {0}, 0, 1, {0}, 0, 0, 0, "local"};
+                 {0}, 0, 1, {0}, 0, 0, 0, 0, "local"};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
     if (val == NULL) usage();
@@ -145,6 +148,7 @@ static void parse_options(int argc, char **argv, options *o) {
     else if (strcmp(a, "--replicas") == 0) o->replicas = (int)parse_long(val);
     else if (strcmp(a, "--label") == 0) o->label = val;
     else if (strcmp(a, "--ack") == 0) o->ack_sync = strcmp(val, "sync") == 0;
+    else if (strcmp(a, "--iobuf") == 0) o->iobuf = parse_long(val);
     else if (strcmp(a, "--results") == 0)
       o->results_async = strcmp(val, "async") == 0;
     else if (strcmp(a, "--batch") == 0) {
@@ -329,11 +333,17 @@ static void count_async_error(jsCtx *js, jsPubAckErr *pae, void *closure) {
 }
 
 /* errors: where failed async publishes are counted, or NULL. */
-static void connect_js(const char *url, natsConnection **nc, jsCtx **js,
+static void connect_js(const options *o, natsConnection **nc, jsCtx **js,
                        atomic_long *errors) {
   jsOptions jo;
-  natsStatus s = natsConnection_ConnectTo(nc, url);
-  if (s != NATS_OK) die_status(url, s, 0);
+  natsOptions *no = NULL;
+  natsStatus s = natsOptions_Create(&no);
+  if (s == NATS_OK) s = natsOptions_SetURL(no, o->url);
+  if (s == NATS_OK && o->iobuf > 0)
+    s = natsOptions_SetIOBufSize(no, (int)o->iobuf);
+  if (s == NATS_OK) s = natsConnection_Connect(nc, no);
+  natsOptions_Destroy(no);
+  if (s != NATS_OK) die_status(o->url, s, 0);
   jsOptions_Init(&jo);
   jo.Wait = 10000;
   if (errors != NULL) {
@@ -421,7 +431,7 @@ static void *publisher_main(void *arg) {
   natsConnection *nc = NULL;
   jsCtx *js = NULL;
   long t = atomic_fetch_add(&p->next, 1);
-  connect_js(p->o->url, &nc, &js, NULL);
+  connect_js(p->o, &nc, &js, NULL);
   atomic_fetch_add(&p->ready, 1);
   while (!atomic_load(&p->go)) nats_Sleep(1);
   for (long i = t; i < p->o->count; i += p->threads)
@@ -528,7 +538,7 @@ static void *worker_main(void *arg) {
   jsSubOptions so;
   jsErrCode jerr = 0;
   double last = 0;
-  connect_js(p->o->url, &nc, &js, &p->errors);
+  connect_js(p->o, &nc, &js, &p->errors);
   jsSubOptions_Init(&so);
   so.Stream = "IMAGES";
   so.Consumer = p->durable;
@@ -620,7 +630,7 @@ int main(int argc, char **argv) {
   figures pub[MAX_LIST];
   parse_options(argc, argv, &o);
   unsigned char *body = load_body(&o);
-  connect_js(o.url, &nc, &js, NULL);
+  connect_js(&o, &nc, &js, NULL);
   print_header();
   for (int k = 0; k < o.npublishers; k++) {
     pub[k] = publish_pass(js, &o, body, o.publishers[k]);
