@@ -164,29 +164,6 @@ TEST(nats_harness_single) {
   ASSERT(access(s.dir, F_OK) != 0);
 }
 
-/* Wait until every replica of the stream is current and online (at most
- * 90 s). */
-static void wait_replicas_current(nconn *c, const char *stream, int n) {
-  double end = nnow() + 90;
-  for (;;) {
-    jsStreamInfo *si = nstream_info(c, stream, 60);
-    ASSERT(si != NULL);
-    int current = 0;
-    if (si->Cluster != NULL && si->Cluster->Leader != NULL) {
-      current = 1;
-      for (int i = 0; i < si->Cluster->ReplicasLen; i++)
-        current += si->Cluster->Replicas[i]->Current &&
-                   !si->Cluster->Replicas[i]->Offline;
-    }
-    jsStreamInfo_Destroy(si);
-    if (current == n) return;
-    if (nnow() > end)
-      TEST__FAIL("%s: %d of %d replicas current after 90 s", stream, current,
-                 n);
-    nsleep_ms(200);
-  }
-}
-
 TEST(nats_harness_cluster) {
   nchild_kill_all();
   nsrv s;
@@ -196,7 +173,7 @@ TEST(nats_harness_cluster) {
   nconn c = nconn_open(&s);
   add_stream(&c, "HC", 3);
   for (int i = 0; i < 20; i++) jsPubAck_Destroy(publish_retry(&c, "HC.a", i, 30));
-  wait_replicas_current(&c, "HC", 3);
+  nstream_wait_current(&c, "HC", 3);
 
   /* Kill the stream's leader: the other two elect a new one. */
   jsStreamInfo *si = nstream_info(&c, "HC", 30);
@@ -221,7 +198,7 @@ TEST(nats_harness_cluster) {
 
   /* Back with its store: it catches up and serves all 40. */
   nsrv_restart(&s, leader);
-  wait_replicas_current(&c, "HC", 3);
+  nstream_wait_current(&c, "HC", 3);
   nconn_close(&c);
   nsrv one = s; /* a client of the restarted server alone */
   one.n = 1;

@@ -452,10 +452,11 @@ static inline int nsrv_index(const nsrv *s, const char *name) {
   return -1;
 }
 
-/* Stop every server, then remove their stores and logs. */
+/* Stop every server, then remove their stores and logs (kept if
+ * $IMS_TEST_KEEP is set, for a look after the test). */
 static inline void nsrv_stop(nsrv *s) {
   for (int i = 0; i < s->n; i++) nsrv_kill(s, i);
-  nrm_rf(s->dir);
+  if (getenv("IMS_TEST_KEEP") == NULL) nrm_rf(s->dir);
 }
 
 /* ---- 3. libnats helpers ---- */
@@ -561,6 +562,39 @@ static inline void nstream_each(nconn *c, const char *stream, nstream_fn fn,
     natsMsg_Destroy(m);
     if (stop) break;
   }
+}
+
+/* Wait until the stream's leader and every replica are current and
+ * online: n of them (at most 90 s). */
+static inline void nstream_wait_current(nconn *c, const char *stream, int n) {
+  double end = nnow() + 90;
+  for (;;) {
+    jsStreamInfo *si = nstream_info(c, stream, 60);
+    if (si == NULL) TEST__FAIL("no stream %s", stream);
+    int current = 0;
+    if (si->Cluster != NULL && si->Cluster->Leader != NULL) {
+      current = 1;
+      for (int i = 0; i < si->Cluster->ReplicasLen; i++)
+        current += si->Cluster->Replicas[i]->Current &&
+                   !si->Cluster->Replicas[i]->Offline;
+    }
+    jsStreamInfo_Destroy(si);
+    if (current == n) return;
+    if (nnow() > end)
+      TEST__FAIL("%s: %d of %d replicas current after 90 s", stream, current,
+                 n);
+    nsleep_ms(200);
+  }
+}
+
+/* Index of the server leading the stream (-1: no leader right now). */
+static inline int nstream_leader(nconn *c, const nsrv *s, const char *stream) {
+  jsStreamInfo *si = nstream_info(c, stream, 60);
+  int i = si != NULL && si->Cluster != NULL
+              ? nsrv_index(s, si->Cluster->Leader)
+              : -1;
+  jsStreamInfo_Destroy(si);
+  return i;
 }
 
 /* Consumer info, retried for up to 60 s; fails if there is none. */
@@ -674,9 +708,8 @@ static inline json_t *nflowers(long min_size, long max_size) {
   while (fgets(line, sizeof line, ls) != NULL) {
     line[strcspn(line, "\n")] = '\0';
     struct stat st;
-    char full[4400];
-    snprintf(full, sizeof full, "%s/%s", shared_path("data/flowers"), line);
-    if (stat(full, &st) != 0) continue;
+    if (stat(nstr("%s/%s", shared_path("data/flowers"), line), &st) != 0)
+      continue;
     if (st.st_size < min_size || (max_size > 0 && st.st_size > max_size))
       continue;
     json_array_append_new(keys, json_string(line));
@@ -902,6 +935,49 @@ static inline json_t *nresults_cli(const char *name, const char *url) {
   json_t *rows = nrows_text("imgstream results --json", out, NULL);
   free(out);
   return rows;
+}
+
+/* Start stream worker i ("<prefix>_w<i>", jsonl sink
+ * <tmp>/<prefix>_w<i>.jsonl) on the set's IMAGES, results to RESULTS, the
+ * durable consumer "workers"; `extra`: more arguments (NULL-terminated). */
+static inline pid_t nworker_start(const char *prefix, int i, const nsrv *s,
+                                  const char *const *extra) {
+  static char jsonl[8][4400], name[8][256];
+  if (i < 0 || i >= 8) TEST__FAIL("worker %d", i);
+  snprintf(name[i], sizeof name[i], "%s_w%d", prefix, i);
+  snprintf(jsonl[i], sizeof jsonl[i], "jsonl:%s.jsonl", tmp_path(name[i]));
+  unlink(jsonl[i] + 6);
+  nargs a = {{0}, 0};
+  nargs_add(&a, "stream", "--source", nsrv_url(s, "IMAGES"), "--sink",
+            nsrv_url(s, "RESULTS"), "--sink", jsonl[i], "--consumer",
+            "workers", "--model", nmodel, "-t", "1", NULL);
+  for (int k = 0; extra != NULL && extra[k] != NULL; k++)
+    nargs_add(&a, extra[k], NULL);
+  return ntool_start(name[i], a.v);
+}
+
+/* The union of workers 0..n-1's jsonl sinks: {path: times written} (new
+ * reference). */
+static inline json_t *njsonl_counts(const char *prefix, int workers) {
+  json_t *counts = json_object();
+  for (int i = 0; i < workers; i++) {
+    char path[4400];
+    snprintf(path, sizeof path, "%s_w%d.jsonl", tmp_path(prefix), i);
+    char *t = nread_text(path);
+    json_decref(nrows_text(path, t, counts));
+    free(t);
+  }
+  return counts;
+}
+
+/* Wait for the tool started as `name`; it must exit 0 (else its stderr is
+ * shown). */
+static inline void nwait_ok(const char *name, pid_t pid, double timeout_s) {
+  int code = ntool_wait(name, pid, timeout_s);
+  if (code != 0) {
+    char *err = ntool_text(name, "err");
+    TEST__FAIL("imgstream %s: exit %d, stderr:\n%s", name, code, err);
+  }
 }
 
 /* Rows (path -> row) against the images (key -> anything) and the known

@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * nats_errors.c - what goes wrong over NATS (docs/NATS.md), with real
+ * servers and the real tool:
+ *
+ *   corrupt_image  a truncated JPEG in the dataset (sent by the producer)
+ *                  and a body that is no image at all (published with
+ *                  libnats, the documented headers): one error result
+ *                  each, terminated, never redelivered (--ack-wait 1000,
+ *                  so a redelivery would come within the run: none in the
+ *                  consumer's info, none in the workers' sinks); the good
+ *                  images classified as `imgstream classify` does
+ *   unreachable    no server behind the URL: produce, stream (source, and
+ *                  a results sink) and results exit 1 naming the URL
+ *   max_payload    a server with max_payload 64 KiB: the one larger image
+ *                  is refused naming the image, its size and the limit;
+ *                  the others are published; exit 1
+ *
+ * Threading: single-threaded; the tool and the servers are children.
+ */
+#define _GNU_SOURCE
+#include "nats_server.h"
+
+/* The first `per` keys of each category of `keys` (new reference). */
+static json_t *per_category(json_t *keys, size_t per) {
+  json_t *out = json_array(), *seen = json_object();
+  size_t i;
+  json_t *k;
+  json_array_foreach(keys, i, k) {
+    const char *cat = ncategory(json_string_value(k));
+    json_int_t n = json_integer_value(json_object_get(seen, cat));
+    if ((size_t)n >= per) continue;
+    json_object_set_new(seen, cat, json_integer(n + 1));
+    json_array_append(out, k);
+  }
+  json_decref(seen);
+  return out;
+}
+
+/* Publish `body` as image `key` with docs/NATS.md's headers. */
+static void publish_image(nconn *c, const char *key, const void *body,
+                          size_t size) {
+  natsMsg *m = NULL;
+  const char *cat = ncategory(key);
+  ASSERT(natsMsg_Create(&m, nstr("IMAGES.%s", cat), NULL, body,
+                        (int)size) == NATS_OK);
+  ASSERT(natsMsgHeader_Set(m, "Nats-Msg-Id", key) == NATS_OK);
+  ASSERT(natsMsgHeader_Set(m, "Imgstream-Key", key) == NATS_OK);
+  ASSERT(natsMsgHeader_Set(m, "Imgstream-Label", cat) == NATS_OK);
+  ASSERT(natsMsgHeader_Set(m, "Content-Type", "image/jpeg") == NATS_OK);
+  ASSERT(natsMsgHeader_Set(m, "Imgstream-Upload-Time",
+                           "2025-01-31T12:00:00.000Z") == NATS_OK);
+  jsPubAck *pa = NULL;
+  jsErrCode jerr = 0;
+  natsStatus st = js_PublishMsg(&pa, c->js, m, NULL, &jerr);
+  natsMsg_Destroy(m);
+  if (st != NATS_OK)
+    TEST__FAIL("publish %s: %s (%d)", key, natsStatus_GetText(st), (int)jerr);
+  ASSERT(!pa->Duplicate);
+  jsPubAck_Destroy(pa);
+}
+
+TEST(nats_errors_corrupt_image) {
+  nscen_need();
+  enum { W = 2 };
+  /* 10 good flowers, then a truncated copy of another daisy. */
+  json_t *all = nflowers(0, 0);
+  json_t *good = per_category(all, 2);
+  ASSERT_EQ(json_array_size(good), 10);
+  char root[4400];
+  snprintf(root, sizeof root, "%s", tmp_path("nats_e_data"));
+  ndataset(root, good);
+  const char *donor = json_string_value(json_array_get(all, 5));
+  ASSERT(strncmp(donor, "daisy/", 6) == 0);
+  size_t n = 0;
+  unsigned char *d = test_read_file(
+      nstr("%s/%s", shared_path("data/flowers"), donor), &n);
+  ASSERT(d != NULL && n > 4000);
+  ASSERT(test_write_file(nstr("%s/daisy/broken.jpg", root), d, n * 2 / 5) ==
+         0);
+  free(d);
+
+  nsrv s;
+  nsrv_start(&s, "nats_e_srv", 1, 0);
+  nconn c = nconn_open(&s);
+  nargs p = {{0}, 0};
+  nargs_add(&p, "produce", "--from", root, "--to", nsrv_url(&s, "IMAGES"),
+            "--interval", "0", "--seed", "5", NULL);
+  nwait_ok("nats_e_produce", ntool_start("nats_e_produce", p.v), 120);
+  /* A message that is no image at all, straight from libnats (its file
+   * is written only now, for the checks: the producer did not see it). */
+  static const char junk[] = "this is not an image, only text";
+  ASSERT(test_write_file(nstr("%s/tulip/garbage.jpg", root), junk,
+                         sizeof junk - 1) == 0);
+  publish_image(&c, "tulip/garbage.jpg", junk, sizeof junk - 1);
+  json_t *images = nimages(&c, "IMAGES", root);
+  ASSERT_EQ(json_object_size(images), 12);
+  ASSERT(json_object_get(images, "daisy/broken.jpg") != NULL);
+
+  const char *const extra[] = {"--max-files-per-trigger", "4", "--ack-wait",
+                               "1000", "--max-deliver", "5", "--until-idle",
+                               "6000", NULL};
+  pid_t w[W];
+  for (int i = 0; i < W; i++) w[i] = nworker_start("nats_e", i, &s, extra);
+  for (int i = 0; i < W; i++) nwait_ok(nstr("nats_e_w%d", i), w[i], 600);
+
+  /* The known answers: classify fails on both bad files too. */
+  json_t *want = nclassify("nats_e_classify", root, images);
+  ASSERT(json_is_null(json_object_get(want, "daisy/broken.jpg")));
+  ASSERT(json_is_null(json_object_get(want, "tulip/garbage.jpg")));
+  size_t msgs = 0;
+  json_t *stored = nresults(&c, "RESULTS", &msgs);
+  ASSERT_EQ(msgs, 12);
+  ncheck_rows("RESULTS stream", stored, images, want);
+  json_t *listed = nresults_cli("nats_e_results", nsrv_url(&s, "RESULTS"));
+  ncheck_rows("imgstream results", listed, images, want);
+  const char *bad[2] = {"daisy/broken.jpg", "tulip/garbage.jpg"};
+  for (int i = 0; i < 2; i++) {
+    const char *e = json_string_value(
+        json_object_get(json_object_get(stored, bad[i]), "error"));
+    ASSERT(e != NULL && e[0] != '\0');
+    fprintf(stderr, "%s: %s\n", bad[i], e);
+  }
+  /* Delivered once: one row in all the workers' sinks, nothing
+   * redelivered or pending in the consumer. */
+  json_t *counts = njsonl_counts("nats_e", W);
+  ASSERT_EQ(json_object_size(counts), 12);
+  const char *key;
+  json_t *v;
+  json_object_foreach(counts, key, v) {
+    if (json_integer_value(v) != 1)
+      TEST__FAIL("%s: %lld rows in the workers' sinks", key,
+                 (long long)json_integer_value(v));
+  }
+  jsConsumerInfo *ci = nconsumer_info(&c, "IMAGES", "workers");
+  ASSERT_EQ(ci->NumRedelivered, 0);
+  ASSERT_EQ(ci->NumAckPending, 0);
+  ASSERT_EQ(ci->NumPending, 0);
+  ASSERT_EQ(ci->Delivered.Stream, 12);
+  ASSERT_EQ(ci->Delivered.Consumer, 12); /* 12 deliveries for 12 images */
+  ASSERT_EQ(ci->AckFloor.Stream, 12);
+  jsConsumerInfo_Destroy(ci);
+
+  json_decref(counts);
+  json_decref(listed);
+  json_decref(stored);
+  json_decref(want);
+  json_decref(images);
+  json_decref(good);
+  json_decref(all);
+  nconn_close(&c);
+  nsrv_stop(&s);
+  nrm_rf(root);
+}
+
+/* Run the tool; it must exit 1 with `url` in its stderr, in 60 s. */
+static void expect_refused(const char *name, const char *url,
+                           const char *const *args) {
+  double t0 = nnow();
+  int code = ntool_run(name, args, 60);
+  char *err = ntool_text(name, "err");
+  if (code != 1 || strstr(err, url) == NULL)
+    TEST__FAIL("%s: exit %d (want 1), stderr (want \"%s\" in it):\n%s", name,
+               code, url, err);
+  fprintf(stderr, "%s (%.1f s): %s", name, nnow() - t0, err);
+  free(err);
+}
+
+TEST(nats_errors_unreachable) {
+  nscen_need();
+  json_t *all = nflowers(0, 0);
+  json_t *keys = per_category(all, 1);
+  json_decref(all);
+  char root[4400];
+  snprintf(root, sizeof root, "%s", tmp_path("nats_f_data"));
+  ndataset(root, keys);
+  json_decref(keys);
+  /* Nothing listens on `port`. */
+  int port = nsrv_free_port();
+  char hostport[64], url[128], results[128], jsonl[4400];
+  snprintf(hostport, sizeof hostport, "127.0.0.1:%d", port);
+  snprintf(url, sizeof url, "nats://%s/IMAGES", hostport);
+  snprintf(results, sizeof results, "nats://%s/RESULTS", hostport);
+  snprintf(jsonl, sizeof jsonl, "jsonl:%s.jsonl", tmp_path("nats_f_w"));
+
+  nargs a = {{0}, 0};
+  nargs_add(&a, "produce", "--from", root, "--to", url, "--interval", "0",
+            NULL);
+  expect_refused("nats_f_produce", hostport, a.v);
+  nargs b = {{0}, 0};
+  nargs_add(&b, "stream", "--source", url, "--sink", jsonl, "--model",
+            nmodel, "--until-idle", "1000", NULL);
+  expect_refused("nats_f_stream", hostport, b.v);
+  nargs r = {{0}, 0};
+  nargs_add(&r, "results", "--source", results, "--json", NULL);
+  expect_refused("nats_f_results", hostport, r.v);
+
+  /* A reachable source, an unreachable results sink. */
+  nsrv s;
+  nsrv_start(&s, "nats_f_srv", 1, 0);
+  nargs p = {{0}, 0};
+  nargs_add(&p, "produce", "--from", root, "--to", nsrv_url(&s, "IMAGES"),
+            "--interval", "0", NULL);
+  nwait_ok("nats_f_produce_ok", ntool_start("nats_f_produce_ok", p.v), 60);
+  nargs w = {{0}, 0};
+  nargs_add(&w, "stream", "--source", nsrv_url(&s, "IMAGES"), "--sink",
+            results, "--model", nmodel, "--until-idle", "1000", NULL);
+  expect_refused("nats_f_sink", hostport, w.v);
+  nsrv_stop(&s);
+  nrm_rf(root);
+}
+
+TEST(nats_errors_max_payload) {
+  nscen_need();
+  enum { LIMIT = 65536 };
+  /* Four small flowers (room for the headers) and one over the limit. */
+  json_t *small = nflowers(0, 50000);
+  json_t *keys = per_category(small, 1);
+  json_array_remove(keys, 4);
+  ASSERT_EQ(json_array_size(keys), 4);
+  json_t *large = nflowers(120000, 0);
+  ASSERT(json_array_size(large) > 0);
+  const char *big = json_string_value(json_array_get(large, 0));
+  json_array_append(keys, json_array_get(large, 0));
+  char root[4400];
+  snprintf(root, sizeof root, "%s", tmp_path("nats_g_data"));
+  ndataset(root, keys);
+  struct stat st;
+  ASSERT(stat(nstr("%s/%s", root, big), &st) == 0);
+  char big_size[32];
+  snprintf(big_size, sizeof big_size, "%lld", (long long)st.st_size);
+
+  nsrv s;
+  nsrv_start(&s, "nats_g_srv", 1, LIMIT);
+  nconn c = nconn_open(&s);
+  ASSERT_EQ(natsConnection_GetMaxPayload(c.nc), LIMIT);
+  nargs p = {{0}, 0};
+  nargs_add(&p, "produce", "--from", root, "--to", nsrv_url(&s, "IMAGES"),
+            "--interval", "0", "--seed", "3", NULL);
+  int code = ntool_run("nats_g_produce", p.v, 120);
+  char *err = ntool_text("nats_g_produce", "err");
+  fprintf(stderr, "produce: exit %d, stderr:\n%s", code, err);
+  ASSERT_EQ(code, 1);
+  ASSERT_CONTAINS(err, big);
+  ASSERT_CONTAINS(err, big_size);
+  ASSERT_CONTAINS(err, "65536");
+  free(err);
+  /* The four others are in the stream, as sent; the large one is not. */
+  json_t *images = nimages(&c, "IMAGES", root);
+  ASSERT_EQ(json_object_size(images), 4);
+  ASSERT(json_object_get(images, big) == NULL);
+  jsStreamInfo *si = nstream_info(&c, "IMAGES", 30);
+  ASSERT(si != NULL);
+  ASSERT_EQ(si->Config->MaxMsgSize, LIMIT);
+  jsStreamInfo_Destroy(si);
+
+  json_decref(images);
+  json_decref(large);
+  json_decref(keys);
+  json_decref(small);
+  nconn_close(&c);
+  nsrv_stop(&s);
+  nrm_rf(root);
+}
+
+TEST_MAIN(nats_errors_corrupt_image, nats_errors_unreachable,
+          nats_errors_max_payload)

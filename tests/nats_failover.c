@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * nats_failover.c - JetStream servers dying under a running producer and
+ * three stream workers (docs/NATS.md: the clients reconnect for ever and
+ * retry, so a server restart costs time, never data):
+ *
+ *   cluster  3 servers, both streams with 3 replicas: the image stream's
+ *            leader SIGKILLed mid-run and restarted 3 s later on its
+ *            store; every image stored once, exactly one result each
+ *   restart  the single server SIGKILLed mid-run, restarted on the same
+ *            store and port: producer and workers reconnect and finish;
+ *            nothing lost, nothing twice
+ *
+ * Both: 100 images at 20/s, --ack-wait 2000 (acks lost with the server
+ * come back quickly as redeliveries, whose duplicate results JetStream
+ * drops), --until-idle 15000 (longer than the outage).
+ *
+ * Threading: single-threaded; the tool and the servers are children.
+ */
+#define _GNU_SOURCE
+#include "nats_server.h"
+
+enum { N = 100, W = 3 };
+
+/* The producer and W workers on the set; returns when RESULTS holds
+ * `results_before` results (the moment to strike). */
+static void start_run(const char *prefix, nsrv *s, nconn *c,
+                      const char *replicas, pid_t *prod, pid_t *w,
+                      uint64_t results_before) {
+  static char from[4400];
+  snprintf(from, sizeof from, "%s", shared_path("data/flowers"));
+  nargs p = {{0}, 0};
+  nargs_add(&p, "produce", "--from", from, "--to", nsrv_url(s, "IMAGES"),
+            "--rate", "20", "--limit", "100", "--seed", "13", "--replicas",
+            replicas, NULL);
+  *prod = ntool_start(nstr("%s_produce", prefix), p.v);
+  if (!nstream_wait_exists(c, "IMAGES", 120, *prod))
+    TEST__FAIL("the producer did not create IMAGES");
+  const char *const extra[] = {"--max-files-per-trigger", "4", "--ack-wait",
+                               "2000", "--until-idle", "15000", "--replicas",
+                               replicas, NULL};
+  for (int i = 0; i < W; i++) w[i] = nworker_start(prefix, i, s, extra);
+  if (!nstream_wait_count(c, "RESULTS", results_before, 300))
+    TEST__FAIL("no %llu results in 300 s",
+               (unsigned long long)results_before);
+}
+
+/* Everything finished: exactly one result per image, as classify says. */
+static void finish_run(const char *prefix, nsrv *s, nconn *c, pid_t prod,
+                       const pid_t *w) {
+  nwait_ok(nstr("%s_produce", prefix), prod, 600);
+  for (int i = 0; i < W; i++) nwait_ok(nstr("%s_w%d", prefix, i), w[i], 600);
+  const char *root = shared_path("data/flowers");
+  json_t *images = nimages(c, "IMAGES", root);
+  ASSERT_EQ(json_object_size(images), N);
+  size_t msgs = 0;
+  json_t *stored = nresults(c, "RESULTS", &msgs);
+  ASSERT_EQ(msgs, N);
+  json_t *listed =
+      nresults_cli(nstr("%s_results", prefix), nsrv_url(s, "RESULTS"));
+  json_t *want = nclassify(nstr("%s_classify", prefix), root, images);
+  ncheck_rows("RESULTS stream", stored, images, want);
+  ncheck_rows("imgstream results", listed, images, want);
+  json_t *counts = njsonl_counts(prefix, W);
+  ASSERT_EQ(json_object_size(counts), N);
+  size_t written = 0;
+  const char *key;
+  json_t *v;
+  json_object_foreach(counts, key, v) written += (size_t)json_integer_value(v);
+  fprintf(stderr, "rows written by the workers: %zu for %d images\n",
+          written, N);
+  jsConsumerInfo *ci = nconsumer_info(c, "IMAGES", "workers");
+  ASSERT_EQ(ci->NumPending, 0);
+  ASSERT_EQ(ci->NumAckPending, 0);
+  jsConsumerInfo_Destroy(ci);
+  json_decref(counts);
+  json_decref(want);
+  json_decref(listed);
+  json_decref(stored);
+  json_decref(images);
+}
+
+TEST(nats_failover_cluster) {
+  nscen_need();
+  nsrv s;
+  nsrv_start(&s, "nats_c_srv", 3, 0);
+  nconn c = nconn_open(&s);
+  pid_t prod, w[W];
+  double t0 = nnow();
+  start_run("nats_c", &s, &c, "3", &prod, w, 15);
+  jsStreamInfo *si = nstream_info(&c, "IMAGES", 30);
+  ASSERT(si != NULL && si->Config->Replicas == 3);
+  jsStreamInfo_Destroy(si);
+  int victim = nstream_leader(&c, &s, "IMAGES");
+  ASSERT(victim >= 0);
+  nsrv_kill(&s, victim);
+  fprintf(stderr, "killed %s (IMAGES leader) at %.1f s\n",
+          s.node[victim].name, nnow() - t0);
+  nsleep_ms(3000);
+  nsrv_restart(&s, victim);
+  fprintf(stderr, "restarted at %.1f s\n", nnow() - t0);
+  finish_run("nats_c", &s, &c, prod, w);
+  fprintf(stderr, "run: %.1f s\n", nnow() - t0);
+  /* The restarted server caught up on both streams. */
+  nstream_wait_current(&c, "IMAGES", 3);
+  si = nstream_info(&c, "RESULTS", 30);
+  ASSERT(si != NULL && si->Config->Replicas == 3);
+  jsStreamInfo_Destroy(si);
+  nstream_wait_current(&c, "RESULTS", 3);
+  nconn_close(&c);
+  nsrv_stop(&s);
+}
+
+TEST(nats_failover_restart) {
+  nscen_need();
+  nsrv s;
+  nsrv_start(&s, "nats_d_srv", 1, 0);
+  nconn c = nconn_open(&s);
+  pid_t prod, w[W];
+  double t0 = nnow();
+  start_run("nats_d", &s, &c, "1", &prod, w, 15);
+  nsrv_kill(&s, 0);
+  fprintf(stderr, "killed the server at %.1f s\n", nnow() - t0);
+  nsleep_ms(1500);
+  /* Everyone is still there, waiting for it. */
+  ASSERT(!nchild_gone(prod));
+  for (int i = 0; i < W; i++) ASSERT(!nchild_gone(w[i]));
+  nsrv_restart(&s, 0);
+  fprintf(stderr, "restarted at %.1f s\n", nnow() - t0);
+  finish_run("nats_d", &s, &c, prod, w);
+  fprintf(stderr, "run: %.1f s\n", nnow() - t0);
+  nconn_close(&c);
+  nsrv_stop(&s);
+}
+
+TEST_MAIN(nats_failover_cluster, nats_failover_restart)
