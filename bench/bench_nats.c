@@ -337,8 +337,17 @@ static void connect_js(const options *o, natsConnection **nc, jsCtx **js,
                        atomic_long *errors) {
   jsOptions jo;
   natsOptions *no = NULL;
+  char urls[1024], *save = NULL;
+  const char *list[MAX_LIST];
+  int n = 0;
+  snprintf(urls, sizeof urls, "%s", o->url);
+  for (char *u = strtok_r(urls, ",", &save); u != NULL && n < MAX_LIST;
+       u = strtok_r(NULL, ",", &save))
+    list[n++] = u;
   natsStatus s = natsOptions_Create(&no);
-  if (s == NATS_OK) s = natsOptions_SetURL(no, o->url);
+  /* Randomized order, as natsConnection_ConnectTo: clients spread over
+     the cluster's servers. */
+  if (s == NATS_OK) s = natsOptions_SetServers(no, list, n);
   if (s == NATS_OK && o->iobuf > 0)
     s = natsOptions_SetIOBufSize(no, (int)o->iobuf);
   if (s == NATS_OK) s = natsConnection_Connect(nc, no);

@@ -114,7 +114,7 @@ run_bench() {
     --replicas "$replicas" --pids "$(echo $servers | tr ' ' ,)" \
     --label "$label" "$@"
   echo "bench_nats $*"
-  "$bench" "$@"
+  "$bench" "$@" || { tail -n 5 "$tmp"/*.log >&2; exit 1; }
 }
 
 single() {
