@@ -225,10 +225,7 @@ static ims_status run_batch(ims_stream *s, const ims__batch_input *b,
   ims_classifier_get_stats(s->clf, &cs);
   t->decode = cs.decode_ns;
   t->inference = cs.inference_ns;
-  /* a slow batch (big, or a loaded machine) must not outlive its ack
-   * wait and be handed to another worker meanwhile */
-  if (s->queue != NULL && cs.decode_ns + cs.inference_ns > 1000000000u)
-    ims__queue_working(s->queue);
+  if (s->queue != NULL) ims__queue_keepalive(s->queue);
   *nerr_out = make_rows(s, b, res);
   for (size_t i = 0; s->queue != NULL && i < b->count; i++)
     s->failed[i] = res[i].error.status != IMS_OK;

@@ -77,9 +77,12 @@ ims_status ims__queue_fetch(ims__queue *q, size_t max, int wait_ms,
                             ims__batch_input *b, const void *const **data,
                             const size_t **sizes, ims_error *err);
 
-/* Tell JetStream the batch's images are still being worked on (resets
- * their ack wait). Best effort. */
-void ims__queue_working(ims__queue *q);
+/* Between the steps of a batch: when a third of the ack wait has passed
+ * since the fetch (or the last call that acted), tell JetStream the
+ * batch's images are still being worked on, restarting their ack wait,
+ * so a slow batch (large, or a loaded machine) is not handed to another
+ * worker meanwhile. Best effort. */
+void ims__queue_keepalive(ims__queue *q);
 
 /* After every sink has the batch: ack each image, or terminate those
  * with failed[i] (bad images: never redelivered). Then the messages are

@@ -32,6 +32,8 @@ struct ims__queue {
   size_t *sizes;          /* owned: max_batch sizes */
   size_t max_batch;       /* capacity of data and sizes */
   uint64_t fetch_ns;      /* time spent fetching */
+  uint64_t ack_wait_ns;   /* the consumer's ack wait */
+  uint64_t touched_ns;    /* when the batch's ack waits last restarted */
 };
 
 ims_status ims__queue_create(ims_nats *n, const ims_nats_consumer_options *o,
@@ -59,9 +61,10 @@ ims_status ims__queue_create(ims_nats *n, const ims_nats_consumer_options *o,
   so.Stream = ims_nats_stream_name(n);
   so.Config.AckPolicy = js_AckExplicit;
   so.Config.DeliverPolicy = js_DeliverAll;
-  so.Config.AckWait =
-      (int64_t)(o != NULL && o->ack_wait_ms ? o->ack_wait_ms : 30000) *
-      1000000;
+  q->ack_wait_ns =
+      (uint64_t)(o != NULL && o->ack_wait_ms ? o->ack_wait_ms : 30000) *
+      1000000u;
+  so.Config.AckWait = (int64_t)q->ack_wait_ns;
   so.Config.MaxDeliver = o != NULL && o->max_deliver ? o->max_deliver : 5;
   jsErrCode code = 0;
   natsStatus s = js_PullSubscribe(&q->sub, ims__nats_js(n), subject, name,
@@ -146,7 +149,8 @@ ims_status ims__queue_fetch(ims__queue *q, size_t max, int wait_ms,
   jsErrCode code = 0;
   natsStatus s = natsSubscription_Fetch(&q->list, q->sub, (int)max,
                                         wait_ms > 0 ? wait_ms : 1, &code);
-  q->fetch_ns += ims__now_mono_ns() - t0;
+  q->touched_ns = ims__now_mono_ns();
+  q->fetch_ns += q->touched_ns - t0;
   if (s == NATS_CONNECTION_CLOSED || s == NATS_INVALID_SUBSCRIPTION)
     return ims__nats_fail(err, s, code, "fetching from stream %s on %s",
                           ims_nats_stream_name(q->n), ims__nats_url(q->n));
@@ -170,9 +174,12 @@ ims_status ims__queue_fetch(ims__queue *q, size_t max, int wait_ms,
   return IMS_OK;
 }
 
-void ims__queue_working(ims__queue *q) {
+void ims__queue_keepalive(ims__queue *q) {
+  uint64_t now = ims__now_mono_ns();
+  if (now - q->touched_ns < q->ack_wait_ns / 3) return;
   for (int i = 0; i < q->list.Count; i++)
     natsMsg_InProgress(q->list.Msgs[i], NULL);
+  q->touched_ns = now;
 }
 
 void ims__queue_settle(ims__queue *q, const bool *failed) {
