@@ -145,17 +145,18 @@ TEST(nats_harness_single) {
   ASSERT(natsConnection_Status(c.nc) != NATS_CONN_STATUS_CONNECTED);
 
   /* Same store, same port: the messages and the consumer are still
-   * there. (Its acks may not be: nats-server writes consumer state
-   * lazily, so a SIGKILL can lose recent acks and those messages are
-   * delivered again - what the results stream's de-duplication is for.) */
+   * there. (Not necessarily its latest state: nats-server writes consumer
+   * state lazily, so a SIGKILL can lose recent deliveries and acks, and
+   * those messages are delivered again - what the results stream's
+   * de-duplication is for.) A new consumer gets all 10. */
   nsrv_restart(&s, 0);
   ASSERT(s.node[0].pid > 0 && s.node[0].pid != old);
   ASSERT_EQ(nstream_count(&c, "H"), 10);
   ci = nconsumer_info(&c, "H", "w");
-  ASSERT_EQ(ci->Delivered.Stream, 10);
-  ASSERT_EQ(ci->NumPending, 0);
-  ASSERT_EQ((int64_t)ci->AckFloor.Stream + ci->NumAckPending, 10);
+  ASSERT(ci->Delivered.Stream <= 10);
+  ASSERT(ci->AckFloor.Stream <= ci->Delivered.Stream);
   jsConsumerInfo_Destroy(ci);
+  fetch_all(&c, "H", "w2", 10);
   jsPubAck *pa = publish_retry(&c, "H.y", 10, 30);
   ASSERT_EQ(pa->Sequence, 11);
   jsPubAck_Destroy(pa);
