@@ -10,7 +10,8 @@
  *                  --until-idle 10000: a redelivery would come within the
  *                  run; there is no second row in the workers' sinks, no
  *                  redelivery pending in the consumer); the good
- *                  images classified as `imgstream classify` does
+ *                  images classified as `imgstream classify` does; the
+ *                  producer run again (same seed) stores nothing twice
  *   unreachable    no server behind the URL: produce, stream (source, and
  *                  a results sink) and results exit 1 naming the URL
  *   max_payload    a server with max_payload 64 KiB: the one larger image
@@ -88,6 +89,24 @@ TEST(nats_errors_corrupt_image) {
   nargs_add(&p, "produce", "--from", root, "--to", nsrv_url(&s, "IMAGES"),
             "--interval", "0", "--seed", "5", NULL);
   nwait_ok("nats_e_produce", ntool_start("nats_e_produce", p.v), 120);
+  ASSERT_EQ(nstream_count(&c, "IMAGES"), 11);
+  /* A restarted producer (same seed) sends the same ids: JetStream keeps
+   * one copy; nothing is reported as a new upload. */
+  nargs again = {{0}, 0};
+  nargs_add(&again, "produce", "--from", root, "--to",
+            nsrv_url(&s, "IMAGES"), "--interval", "0", "--seed", "5",
+            "--json", NULL);
+  nwait_ok("nats_e_again", ntool_start("nats_e_again", again.v), 120);
+  ASSERT_EQ(nstream_count(&c, "IMAGES"), 11);
+  char *out = ntool_text("nats_e_again", "out");
+  char *save = NULL;
+  for (char *l = strtok_r(out, "\n", &save); l != NULL;
+       l = strtok_r(NULL, "\n", &save)) {
+    json_t *o = json_loads(l, 0, NULL);
+    ASSERT(o != NULL && json_is_true(json_object_get(o, "duplicate")));
+    json_decref(o);
+  }
+  free(out);
   /* A message that is no image at all, straight from libnats (its file
    * is written only now, for the checks: the producer did not see it). */
   static const char junk[] = "this is not an image, only text";

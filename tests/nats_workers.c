@@ -103,7 +103,32 @@ TEST(nats_workers_one_result_each) {
   ASSERT_EQ(ci->NumAckPending, 0);
   ASSERT_EQ(ci->NumRedelivered, 0);
   ASSERT_EQ(ci->AckFloor.Stream, N);
+  /* The documented configuration: one durable pull consumer, explicit
+   * acks, 30 s ack wait and 5 deliveries by default ... */
+  ASSERT_STR_EQ(ci->Config->Durable, "workers");
+  ASSERT_EQ(ci->Config->AckPolicy, js_AckExplicit);
+  ASSERT_EQ(ci->Config->AckWait, (int64_t)30000 * 1000000);
+  ASSERT_EQ(ci->Config->MaxDeliver, 5);
+  ASSERT(ci->Config->DeliverSubject == NULL);
   jsConsumerInfo_Destroy(ci);
+  /* ... and streams: STREAM.>, file storage, 1 replica by default, limits
+   * retention; images up to the server's max payload; results with a
+   * 10-minute duplicate window. */
+  const char *names[2] = {"IMAGES", "RESULTS"};
+  for (int i = 0; i < 2; i++) {
+    jsStreamInfo *si = nstream_info(&c, names[i], 30);
+    ASSERT(si != NULL);
+    ASSERT_EQ(si->Config->SubjectsLen, 1);
+    ASSERT_STR_EQ(si->Config->Subjects[0], nstr("%s.>", names[i]));
+    ASSERT_EQ(si->Config->Storage, js_FileStorage);
+    ASSERT_EQ(si->Config->Replicas, 1);
+    ASSERT_EQ(si->Config->Retention, js_LimitsPolicy);
+    if (i == 0)
+      ASSERT_EQ(si->Config->MaxMsgSize, natsConnection_GetMaxPayload(c.nc));
+    else
+      ASSERT_EQ(si->Config->Duplicates, (int64_t)600 * 1000000000);
+    jsStreamInfo_Destroy(si);
+  }
 
   json_decref(counts);
   json_decref(want);
@@ -193,6 +218,7 @@ TEST(nats_workers_sigkill) {
   jsConsumerInfo *ci = nconsumer_info(&c, "IMAGES", "workers");
   ASSERT_EQ(ci->NumPending, 0);
   ASSERT_EQ(ci->NumAckPending, 0);
+  ASSERT_EQ(ci->Config->AckWait, (int64_t)2000 * 1000000);
   jsConsumerInfo_Destroy(ci);
 
   json_decref(counts);
