@@ -115,6 +115,7 @@ run_bench() {
     --label "$label" "$@"
   echo "bench_nats $*"
   "$bench" "$@" || { tail -n 5 "$tmp"/*.log >&2; exit 1; }
+  echo "# load average after: $(cut -d" " -f1-3 /proc/loadavg)"
 }
 
 single() {
@@ -127,6 +128,7 @@ EOF
   start_server single "$tmp/single.conf"
   echo
   echo "## one server, replicas 1"
+  echo "# load average before: $(cut -d" " -f1-3 /proc/loadavg)"
   run_bench "1 server R1" "nats://127.0.0.1:$port" 1 "$count"
   echo
   echo "## one server, replicas 1, results published asynchronously" \
@@ -158,6 +160,7 @@ EOF
   for n in 1 2 3; do start_server "n$n" "$tmp/n$n.conf"; done
   echo
   echo "## 3-server cluster (same 2 cores), replicas 3"
+  echo "# load average before: $(cut -d" " -f1-3 /proc/loadavg)"
   run_bench "3 servers R3" "$url" 3 "$cluster_count"
   stop_servers
 }
@@ -211,6 +214,7 @@ EOF
   echo
   echo "## end to end, $e2e_images images published first," \
        "--max-files-per-trigger 16, one server R1"
+  echo "# load average before: $(cut -d" " -f1-3 /proc/loadavg)"
   echo "| source | workers x threads | images | images/s (first batch" \
        "to last row) | wall s (incl. model load, 2 s idle) |"
   echo "| --- | --- | ---: | ---: | ---: |"
