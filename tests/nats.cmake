@@ -22,7 +22,8 @@ get_test_property(nats_workers ENVIRONMENT ims_nats_env)
 ims_add_test(NAME nats_failover SOURCES nats_failover.c
              ARGS nats_failover_cluster)
 ims_add_test(NAME nats_errors SOURCES nats_errors.c
-             ARGS nats_errors_unreachable nats_errors_max_payload)
+             ARGS nats_errors_unreachable nats_errors_max_payload
+                  nats_errors_publish_refused)
 set(ims_nats_tests nats_workers nats_failover nats_errors)
 # more cases of the same executables: test name, executable, case
 foreach(entry nats_workers_sigkill:nats_workers:nats_workers_sigkill

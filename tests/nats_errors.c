@@ -14,6 +14,8 @@
  *                  producer run again (same seed) stores nothing twice
  *   unreachable    no server behind the URL: produce, stream (source, and
  *                  a results sink) and results exit 1 naming the URL
+ *   publish_refused  JetStream refuses a publish (the stream's max
+ *                  message size): exit 1 naming the image
  *   max_payload    a server with max_payload 64 KiB: the one larger image
  *                  is refused naming the image, its size and the limit;
  *                  the others are published; exit 1
@@ -281,5 +283,48 @@ TEST(nats_errors_max_payload) {
   nrm_rf(root);
 }
 
+/* A publish JetStream refuses for good (the stream's own max message
+ * size, below the server's payload limit, so the producer's size check
+ * passes): the producer stops with exit 1 naming the image, and nothing
+ * after it is sent. */
+TEST(nats_errors_publish_refused) {
+  nscen_need();
+  json_t *small = nflowers(0, 40000);
+  json_t *keys = per_category(small, 1);
+  json_t *large = nflowers(120000, 0);
+  ASSERT(json_array_size(keys) >= 2 && json_array_size(large) > 0);
+  const char *big = json_string_value(json_array_get(large, 0));
+  json_array_append(keys, json_array_get(large, 0));
+  char root[4400];
+  snprintf(root, sizeof root, "%s", tmp_path("nats_r_data"));
+  ndataset(root, keys);
+
+  nsrv s;
+  nsrv_start(&s, "nats_r_srv", 1, 0);
+  nconn c = nconn_open(&s);
+  nargs p = {{0}, 0};
+  nargs_add(&p, "produce", "--from", root, "--to", nsrv_url(&s, "IMAGES"),
+            "--interval", "0", "--seed", "3", "--max-msg-size", "50000",
+            NULL);
+  int code = ntool_run("nats_r_produce", p.v, 120);
+  char *err = ntool_text("nats_r_produce", "err");
+  fprintf(stderr, "produce: exit %d, stderr:\n%s", code, err);
+  ASSERT_EQ(code, 1);
+  ASSERT_CONTAINS(err, "cannot publish");
+  ASSERT_CONTAINS(err, big);
+  free(err);
+  json_t *images = nimages(&c, "IMAGES", root);
+  ASSERT(json_object_get(images, big) == NULL);
+  ASSERT(json_object_size(images) < json_array_size(keys));
+
+  json_decref(images);
+  json_decref(large);
+  json_decref(keys);
+  json_decref(small);
+  nconn_close(&c);
+  nsrv_stop(&s);
+  nrm_rf(root);
+}
+
 TEST_MAIN(nats_errors_corrupt_image, nats_errors_unreachable,
-          nats_errors_max_payload)
+          nats_errors_max_payload, nats_errors_publish_refused)

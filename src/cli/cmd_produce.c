@@ -460,8 +460,12 @@ static const char *content_type(const unsigned char *p, size_t n) {
   return NULL;
 }
 
-/* Publish one image to the stream: 0 stored, 1 not stored but the run
- * goes on (too large: reported; or a duplicate), or IMS_EXIT_FAILED. */
+/* send_one/publish_one: not stored, but the run goes on (too large:
+ * reported; or a duplicate). Apart from exit codes (which are >= 0). */
+#define NOT_SENT (-2)
+
+/* Publish one image to the stream: 0 stored, NOT_SENT, or
+ * IMS_EXIT_FAILED. */
 static int publish_one(produce_run *r, const char *key,
                        const ims_dataset_item *it, const void *data,
                        size_t size) {
@@ -476,7 +480,7 @@ static int publish_one(produce_run *r, const char *key,
   if (st == IMS_ERR_INVALID_ARG) {
     fprintf(stderr, "imgstream produce: not sent: %s\n", err.message);
     r->refused++;
-    return 1;
+    return NOT_SENT;
   }
   if (st != IMS_OK) {
     fprintf(stderr, "imgstream produce: cannot publish %s: %s\n", key,
@@ -485,11 +489,11 @@ static int publish_one(produce_run *r, const char *key,
   }
   if (!ack.duplicate) return 0;
   r->present++; /* a restarted run: JetStream has this id already */
-  return 1;
+  return NOT_SENT;
 }
 
-/* Send one image to the bucket or the stream: 0 sent, 1 not sent but the
- * run goes on, else an exit code. */
+/* Send one image to the bucket or the stream: 0 sent, NOT_SENT, or an
+ * exit code. */
 static int send_one(produce_run *r, const char *key,
                     const ims_dataset_item *it, const void *data,
                     size_t size) {
@@ -525,7 +529,7 @@ static int upload_one(produce_run *r, size_t i, uint64_t round, bool last) {
   if (r->uploaded == 0) r->start = mono_now();
   int rc = send_one(r, key, it, data, size);
   free(data);
-  if (rc != 0) return rc == 1 ? 0 : rc;
+  if (rc != 0) return rc == NOT_SENT ? 0 : rc;
   r->uploaded++;
   if (r->o->json)
     print_json(r, key, it, size, round);
@@ -574,7 +578,10 @@ static int produce(const produce_opts *o) {
     fprintf(stderr, "imgstream produce: %s: uploaded %" PRIu64
                     ", already in the %s %" PRIu64 ", unreadable %" PRIu64
                     ", too large %" PRIu64 "\n",
-            stop_requested ? "stopped by a signal" : "done", r.uploaded,
+            stop_requested ? "stopped by a signal"
+            : rc != 0      ? "stopped by an error"
+                           : "done",
+            r.uploaded,
             r.nats != NULL ? "stream" : "bucket", r.present, r.unreadable,
             r.refused);
   if (rc == 0 && r.refused > 0) rc = IMS_EXIT_FAILED;
