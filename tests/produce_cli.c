@@ -14,6 +14,8 @@
 #define PRUN_PREFIX "produce_cli"
 #include <jansson.h>
 
+#include <sys/resource.h>
+
 #include "produce_run.h"
 
 /* ---- 1. helpers ---- */
@@ -435,9 +437,31 @@ TEST(produce_usage_and_exit_codes) {
   ASSERT_CONTAINS(r->out, "produce");
 }
 
+/* A bucket write that fails (here: the file size limit, as a full disk
+ * would) stops the producer with exit 1 and a message naming the key. */
+TEST(produce_bucket_write_fails) {
+  need_flowers();
+  char *b = ppath("fsize_bucket");
+  prun_rm_rf(b);
+  struct rlimit old, small = {40 * 1024, 40 * 1024};
+  ASSERT(getrlimit(RLIMIT_FSIZE, &old) == 0);
+  signal(SIGXFSZ, SIG_IGN); /* write() fails with EFBIG instead */
+  ASSERT(setrlimit(RLIMIT_FSIZE, &small) == 0);
+  const prun_out *r = PRUN("produce", "--from", flowers, "--to",
+                           bucket_url(b), "--interval", "0", "--seed", "1",
+                           "--limit", "20");
+  setrlimit(RLIMIT_FSIZE, &old);
+  signal(SIGXFSZ, SIG_DFL);
+  ASSERT_EQ(r->code, 1);
+  ASSERT_CONTAINS(r->err, "cannot upload ");
+  ASSERT_CONTAINS(r->err, "File too large");
+  ASSERT_CONTAINS(r->err, "stopped by an error");
+}
+
 TEST_MAIN(produce_flowers_limit_seed, produce_same_seed_same_order,
           produce_skips_bad_files, produce_skips_unreadable_file,
           produce_no_images_fails, produce_loop_rounds_get_new_names,
           produce_json_lines, produce_restart_skips_present_objects,
           produce_sigterm_stops_after_current_image,
-          produce_pacing_rate_and_interval, produce_removes_stale_temporaries, produce_usage_and_exit_codes)
+          produce_pacing_rate_and_interval, produce_removes_stale_temporaries, produce_usage_and_exit_codes,
+          produce_bucket_write_fails)
