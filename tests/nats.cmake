@@ -23,7 +23,7 @@ ims_add_test(NAME nats_failover SOURCES nats_failover.c
              ARGS nats_failover_cluster)
 ims_add_test(NAME nats_errors SOURCES nats_errors.c
              ARGS nats_errors_unreachable nats_errors_max_payload
-                  nats_errors_publish_refused)
+                  nats_errors_publish_refused nats_errors_usage)
 set(ims_nats_tests nats_workers nats_failover nats_errors)
 # more cases of the same executables: test name, executable, case
 foreach(entry nats_workers_sigkill:nats_workers:nats_workers_sigkill

@@ -16,6 +16,9 @@
  *                  a results sink) and results exit 1 naming the URL
  *   publish_refused  JetStream refuses a publish (the stream's max
  *                  message size): exit 1 naming the image
+ *   usage          malformed URLs, --checkpoint with nats://, a bad
+ *                  consumer name, a missing results stream, a password
+ *                  masked in messages; results --follow until SIGTERM
  *   max_payload    a server with max_payload 64 KiB: the one larger image
  *                  is refused naming the image, its size and the limit;
  *                  the others are published; exit 1
@@ -326,5 +329,82 @@ TEST(nats_errors_publish_refused) {
   nrm_rf(root);
 }
 
+/* Run the tool as `name`, expecting exit `code` and `needle` on stderr. */
+static void expect_fail(const char *name, const char *const *args, int code,
+                        const char *needle) {
+  int got = ntool_run(name, args, 60);
+  char *err = ntool_text(name, "err");
+  if (got != code || strstr(err, needle) == NULL)
+    TEST__FAIL("%s: exit %d (want %d), stderr lacks '%s':\n%s", name, got,
+               code, needle, err);
+  free(err);
+}
+
+/* Usage errors and what the user reads: malformed URLs, options that do
+ * not go together, a bad consumer name, a missing results stream, a
+ * password never echoed; then `results --follow` prints what the stream
+ * holds and keeps running until SIGTERM (exit 0). */
+TEST(nats_errors_usage) {
+  nscen_need();
+  const char *const no_stream[] = {"stream", "--source",
+                                   "nats://127.0.0.1:4222", NULL};
+  expect_fail("nats_u_nostream", no_stream, 2, "want nats://");
+  const char *const bad_name[] = {"results", "--source",
+                                  "nats://127.0.0.1:4222/a.b", NULL};
+  expect_fail("nats_u_badname", bad_name, 2, "stream name");
+  const char *const ckpt[] = {"stream", "--source", "nats://127.0.0.1:4222/I",
+                              "--checkpoint", tmp_path("nats_u_ckpt"), NULL};
+  expect_fail("nats_u_ckpt", ckpt, 2, "--checkpoint is for dir://");
+  const char *const secret[] = {"results", "--source",
+                                "nats://alice:s3cr3t@127.0.0.1:1/R", NULL};
+  expect_fail("nats_u_secret", secret, 1, "alice:***@127.0.0.1:1");
+  char *err = ntool_text("nats_u_secret", "err");
+  ASSERT(strstr(err, "s3cr3t") == NULL);
+  free(err);
+
+  nsrv s;
+  nsrv_start(&s, "nats_u_srv", 1, 0);
+  const char *const missing[] = {"results", "--source",
+                                 nsrv_url(&s, "NOPE"), NULL};
+  expect_fail("nats_u_missing", missing, 1, "no stream NOPE");
+  nargs w = {{0}, 0};
+  nargs_add(&w, "stream", "--source", nsrv_url(&s, "IMAGES"), "--model",
+            nmodel, "--consumer", "bad.name", "--until-idle", "100", NULL);
+  expect_fail("nats_u_consumer", w.v, 1, "consumer name 'bad.name'");
+
+  /* two images through one worker, then results --follow */
+  json_t *all = nflowers(0, 0);
+  json_t *keys = per_category(all, 1);
+  while (json_array_size(keys) > 2) json_array_remove(keys, 2);
+  char root[4400];
+  snprintf(root, sizeof root, "%s", tmp_path("nats_u_data"));
+  ndataset(root, keys);
+  nargs p = {{0}, 0};
+  nargs_add(&p, "produce", "--from", root, "--to", nsrv_url(&s, "IMAGES"),
+            "--interval", "0", "--seed", "1", NULL);
+  nwait_ok("nats_u_produce", ntool_start("nats_u_produce", p.v), 60);
+  const char *const idle[] = {"--until-idle", "1500", NULL};
+  nwait_ok("nats_u_w0", nworker_start("nats_u", 0, &s, idle), 120);
+  const char *const follow[] = {"results", "--source",
+                                nsrv_url(&s, "RESULTS"), "--json",
+                                "--follow", NULL};
+  pid_t f = ntool_start("nats_u_follow", follow);
+  char out_path[4400];
+  snprintf(out_path, sizeof out_path, "%s.out", tmp_path("nats_u_follow"));
+  for (int i = 0; i < 300 && nlines(out_path) < 2; i++) nsleep_ms(100);
+  ASSERT_EQ(nlines(out_path), 2);
+  nsleep_ms(300);
+  ASSERT(!nchild_gone(f)); /* still following */
+  kill(f, SIGTERM);
+  ASSERT_EQ(ntool_wait("nats_u_follow", f, 30), 0);
+  ASSERT_EQ(nlines(out_path), 2);
+
+  json_decref(keys);
+  json_decref(all);
+  nsrv_stop(&s);
+  nrm_rf(root);
+}
+
 TEST_MAIN(nats_errors_corrupt_image, nats_errors_unreachable,
-          nats_errors_max_payload, nats_errors_publish_refused)
+          nats_errors_max_payload, nats_errors_publish_refused,
+          nats_errors_usage)
