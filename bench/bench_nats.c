@@ -29,12 +29,11 @@
  *             consumer (explicit ack, ack wait 30 s, max deliver 5) and
  *             a fresh RESULTS stream; W threads, each with its own
  *             connection bound to the consumer, fetch B images per pull
- *             request and, per image, publish a ~230-byte JSON row (a
- *             jsonl: sink line) to RESULTS.<category> with Nats-Msg-Id =
- *             the image's id, await its PubAck, then ack the image - the
- *             worker's protocol of docs/NATS.md with classification
- *             replaced by nothing. Per fetched batch: every result
- *             published, then every image acked (--ack sync: each ack
+ *             request, per image publish a ~230-byte JSON row (a jsonl:
+ *             sink line) to RESULTS.<category> with Nats-Msg-Id = the
+ *             image's id and await its PubAck, then ack the batch's
+ *             images - the worker's protocol of docs/NATS.md with
+ *             classification replaced by nothing (--ack sync: each ack
  *             awaits the server's reply, which a worker needs not do).
  *             --results async publishes the batch's results without
  *             waiting and then waits once for all their PubAcks (the same
@@ -56,8 +55,8 @@
  * Sections: options, timing and /proc, streams, publish, workers, main.
  *
  * Threading: each pass runs its P publisher or W worker threads with one
- * connection each, sharing only atomic counters; the main thread
- * samples the clocks around them.
+ * connection each, sharing atomic counters and one mutex-guarded end
+ * time; the main thread samples the clocks around them.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
