@@ -3,7 +3,7 @@
  * bench_macs.c - multiply-accumulates per image of a model, counted from
  * the graph the library loads (TFLite, or ONNX once its loader is in).
  *
- *   bench_macs [--json] MODEL
+ *   bench_macs [--json] [--time S [--threads N] [--batch B]] MODEL
  *
  * Loads MODEL through ims_model_load_file and walks the internal graph
  * (src/model/graph.h): each CONV_2D adds output elements (N*H*W*O) times
@@ -22,10 +22,19 @@
  * the work runs on: bench/run compares int8 models with the VNNI peak and
  * float ones with the FMA peak, bench/bench_peak.c).
  *
- * Threading: single-threaded.
+ * --time S also runs the model (ims_engine_run, N threads, default 1;
+ * batch B, default 1) on one batch of mid-gray images for S seconds after
+ * a warm-up run, and adds images/s and the achieved GMAC/s: inference
+ * alone and nothing else, so `perf record` of it profiles the kernels
+ * only (bench/run does that for a row where imgstream is behind).
+ *
+ * Threading: the engine's worker threads with --time; else one thread.
  */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "imgstream/imgstream.h"
 #include "model/graph.h"
@@ -74,6 +83,52 @@ static void count_node(const ims_model *m, const ims__node *n,
   }
 }
 
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Images/s of ims_engine_run on `batch` gray images for `secs` seconds;
+ * -1 on an error (printed). */
+static double time_engine(const ims_model *model, uint32_t threads,
+                          uint32_t batch, double secs) {
+  ims_error err = {0};
+  ims_model_info info;
+  ims_model_get_info(model, &info);
+  ims_engine_options opt = {.threads = threads, .max_batch = batch};
+  ims_engine *engine = NULL;
+  if (ims_engine_create(model, &opt, &engine, &err) != IMS_OK) {
+    fprintf(stderr, "bench_macs: engine: %s\n", err.message);
+    return -1;
+  }
+  size_t in_bytes = (size_t)batch * info.input_height * info.input_width *
+                    info.input_channels;
+  uint8_t *images = malloc(in_bytes);
+  float *scores = malloc((size_t)batch * info.output_count * sizeof *scores);
+  double rate = -1;
+  if (images != NULL && scores != NULL) {
+    memset(images, 128, in_bytes);
+    size_t done = 0;
+    double t0, t = 0;
+    int ok = ims_engine_run(engine, images, batch, scores, &err) == IMS_OK;
+    t0 = now_s();
+    while (ok && t < secs) {
+      ok = ims_engine_run(engine, images, batch, scores, &err) == IMS_OK;
+      done += batch;
+      t = now_s() - t0;
+    }
+    if (!ok)
+      fprintf(stderr, "bench_macs: run: %s\n", err.message);
+    else
+      rate = (double)done / t;
+  }
+  free(images);
+  free(scores);
+  ims_engine_destroy(engine);
+  return rate;
+}
+
 static const char *type_name(ims_tensor_type t) {
   switch (t) {
     case IMS_TENSOR_F32: return "f32";
@@ -88,13 +143,22 @@ int main(int argc, char **argv) {
   int json = 0;
   const char *path = NULL;
   int bad = 0;
+  double secs = 0;
+  uint32_t threads = 1, batch = 1;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--json") == 0) json = 1;
+    else if (strcmp(argv[i], "--time") == 0 && i + 1 < argc)
+      secs = atof(argv[++i]);
+    else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
+      threads = (uint32_t)atoi(argv[++i]);
+    else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc)
+      batch = (uint32_t)atoi(argv[++i]);
     else if (argv[i][0] == '-' || path != NULL) bad = 1;
     else path = argv[i];
   }
-  if (path == NULL || bad) {
-    fprintf(stderr, "usage: bench_macs [--json] MODEL\n");
+  if (path == NULL || bad || secs < 0 || threads < 1 || batch < 1) {
+    fprintf(stderr, "usage: bench_macs [--json] [--time S [--threads N] "
+                    "[--batch B]] MODEL\n");
     return 2;
   }
   ims_error err = {0};
@@ -107,18 +171,27 @@ int main(int argc, char **argv) {
   for (uint32_t i = 0; i < model->node_count; i++)
     count_node(model, &model->nodes[i], &c);
   const ims__tensor *in = &model->tensors[model->input];
-  double batch = in->rank > 0 && in->shape[0] > 0 ? in->shape[0] : 1;
-  c.conv /= batch;
-  c.conv_1x1 /= batch;
-  c.depthwise /= batch;
-  c.fc /= batch;
+  double graph_n = in->rank > 0 && in->shape[0] > 0 ? in->shape[0] : 1;
+  c.conv /= graph_n;
+  c.conv_1x1 /= graph_n;
+  c.depthwise /= graph_n;
+  c.fc /= graph_n;
   double total = c.conv + c.depthwise + c.fc;
+  double rate = secs > 0 ? time_engine(model, threads, batch, secs) : 0;
+  if (rate < 0) {
+    ims_model_destroy(model);
+    return 1;
+  }
   if (json) {
     printf("{\"model\":\"%s\",\"format\":\"%s\",\"element\":\"%s\","
            "\"nodes\":%u,\"macs\":%.0f,\"conv\":%.0f,\"conv_1x1\":%.0f,"
-           "\"depthwise\":%.0f,\"fc\":%.0f}\n",
+           "\"depthwise\":%.0f,\"fc\":%.0f",
            path, model->format, type_name(c.element), model->node_count,
            total, c.conv, c.conv_1x1, c.depthwise, c.fc);
+    if (secs > 0)
+      printf(",\"threads\":%u,\"batch\":%u,\"images_per_s\":%.2f,"
+             "\"gmacs\":%.2f", threads, batch, rate, rate * total / 1e9);
+    printf("}\n");
   } else {
     printf("model: %s (%s, %u nodes, %s weights)\n", path, model->format,
            model->node_count, type_name(c.element));
@@ -127,6 +200,9 @@ int main(int argc, char **argv) {
     printf("depthwise         %12.0f MACs\n", c.depthwise);
     printf("fully connected   %12.0f MACs\n", c.fc);
     printf("total per image   %12.0f MACs (%.1f M)\n", total, total / 1e6);
+    if (secs > 0)
+      printf("inference         %u thread(s), batch %u: %.1f images/s, "
+             "%.1f GMAC/s\n", threads, batch, rate, rate * total / 1e9);
   }
   ims_model_destroy(model);
   return 0;
