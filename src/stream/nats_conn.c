@@ -38,6 +38,8 @@ struct ims_nats {
   uint32_t timeout_ms;    /* connect/request timeout */
   uint32_t retry_ms;      /* how long calls retry */
   int64_t max_payload;    /* the server's, bytes */
+  int async_failures;     /* asynchronous publishes that failed; written
+                             by nats.c's thread (__atomic builtins) */
 };
 
 /* ---- 1. URLs ---- */
@@ -163,6 +165,19 @@ static natsStatus make_options(natsOptions **out, const ims_nats_options *opt,
   return s;
 }
 
+/* nats.c's thread: an asynchronous publish failed (no ack in time, or
+ * refused). Counted; the publisher redoes its batch synchronously. */
+static void on_async_error(jsCtx *js, jsPubAckErr *pae, void *closure) {
+  (void)js;
+  (void)pae;
+  ims_nats *n = closure;
+  __atomic_add_fetch(&n->async_failures, 1, __ATOMIC_RELAXED);
+}
+
+int ims__nats_async_failures(const ims_nats *n) {
+  return __atomic_load_n(&n->async_failures, __ATOMIC_RELAXED);
+}
+
 static ims_status open_connection(ims_nats *n, const ims_nats_options *opt,
                                   const char **servers, int nservers,
                                   bool tls, ims_error *err) {
@@ -177,6 +192,8 @@ static ims_status open_connection(ims_nats *n, const ims_nats_options *opt,
   jsOptions jo;
   jsOptions_Init(&jo);
   jo.Wait = n->timeout_ms;
+  jo.PublishAsync.ErrHandler = on_async_error;
+  jo.PublishAsync.ErrHandlerClosure = n;
   s = natsConnection_JetStream(&n->js, n->nc, &jo);
   if (s != NATS_OK)
     return ims__nats_fail(err, s, 0, "JetStream context for %s", n->shown);

@@ -28,6 +28,9 @@ jsCtx *ims__nats_js(ims_nats *n);
 /* The URL for messages, passwords and tokens masked. BORROWED. */
 const char *ims__nats_url(const ims_nats *n);
 
+/* Asynchronous publishes of this connection that failed so far. */
+int ims__nats_async_failures(const ims_nats *n);
+
 /* options.retry_ms and options.timeout_ms (defaults applied). */
 uint32_t ims__nats_retry_ms(const ims_nats *n);
 uint32_t ims__nats_timeout_ms(const ims_nats *n);

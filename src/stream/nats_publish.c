@@ -95,24 +95,62 @@ ims_status ims_nats_publish_image(ims_nats *n, const ims_nats_image *img,
   return st;
 }
 
-/* ---- result rows ---- */
+/* ---- result rows ----
+ *
+ * A batch's rows are published asynchronously and their acks awaited
+ * together (one round trip per batch instead of one per row); if any of
+ * them failed or the wait timed out, the whole batch is published again
+ * synchronously, with retries - the same Nats-Msg-Ids, so rows that were
+ * stored the first time are dropped as duplicates. */
+
+/* Row i as a message (the jsonl: object without its newline). */
+static ims_status row_message(ims_nats *n, const ims_stream_row *row,
+                              char **buf, size_t *len, size_t *cap,
+                              natsMsg **out, ims_error *err) {
+  char subject[SUBJECT_CAP];
+  *len = 0;
+  if (ims__sink_jsonl.format(row, 1, buf, len, cap) != 0)
+    return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
+  if (*len > 0 && (*buf)[*len - 1] == '\n') (*len)--;
+  ims__nats_subject(ims_nats_stream_name(n), row->label, subject,
+                    sizeof subject);
+  natsStatus s = natsMsg_Create(out, subject, NULL, *buf, (int)*len);
+  return s == NATS_OK ? IMS_OK
+                      : ims__nats_fail(err, s, 0, "result message");
+}
+
+/* The fast path: true if every row was acknowledged. */
+static bool publish_rows_async(ims_nats *n, const ims_stream_row *rows,
+                               size_t count, char **buf, size_t *len,
+                               size_t *cap) {
+  int failures = ims__nats_async_failures(n);
+  jsPubOptions po;
+  jsPubOptions_Init(&po);
+  po.ExpectStream = ims_nats_stream_name(n);
+  for (size_t i = 0; i < count; i++) {
+    natsMsg *m = NULL;
+    if (row_message(n, &rows[i], buf, len, cap, &m, NULL) != IMS_OK)
+      return false;
+    po.MsgId = rows[i].path;
+    natsStatus s = js_PublishMsgAsync(ims__nats_js(n), &m, &po);
+    natsMsg_Destroy(m); /* NULL once the library took it */
+    if (s != NATS_OK) return false;
+  }
+  jsPubOptions wait;
+  jsPubOptions_Init(&wait);
+  wait.MaxWait = ims__nats_timeout_ms(n);
+  return js_PublishAsyncComplete(ims__nats_js(n), &wait) == NATS_OK &&
+         ims__nats_async_failures(n) == failures;
+}
 
 ims_status ims__nats_publish_rows(ims_nats *n, const ims_stream_row *rows,
                                   size_t count, char **buf, size_t *len,
                                   size_t *cap, ims_error *err) {
-  char subject[SUBJECT_CAP];
+  if (publish_rows_async(n, rows, count, buf, len, cap)) return IMS_OK;
   for (size_t i = 0; i < count; i++) {
-    *len = 0;
-    if (ims__sink_jsonl.format(&rows[i], 1, buf, len, cap) != 0)
-      return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
-    if (*len > 0 && (*buf)[*len - 1] == '\n') (*len)--;
-    ims__nats_subject(ims_nats_stream_name(n), rows[i].label, subject,
-                      sizeof subject);
     natsMsg *m = NULL;
-    natsStatus s = natsMsg_Create(&m, subject, NULL, *buf, (int)*len);
-    ims_status st = s == NATS_OK
-                        ? publish(n, m, rows[i].path, NULL, err)
-                        : ims__nats_fail(err, s, 0, "result message");
+    ims_status st = row_message(n, &rows[i], buf, len, cap, &m, err);
+    if (st == IMS_OK) st = publish(n, m, rows[i].path, NULL, err);
     natsMsg_Destroy(m);
     if (st != IMS_OK) return st;
   }
