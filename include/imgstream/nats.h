@@ -67,6 +67,10 @@ typedef struct ims_nats_stream_config {
   int64_t max_msg_size;        /* input: bytes; 0 = the server's max
                                   payload */
   int64_t duplicate_window_ms; /* input: Nats-Msg-Id window; 0 = 600000 */
+  int64_t max_age_ms;          /* input: messages older than this are
+                                  deleted; 0 = kept for ever */
+  int64_t max_bytes;           /* input: the oldest messages are deleted
+                                  beyond this size; 0 = no limit */
 } ims_nats_stream_config;
 
 /// Connect to the stream of `url` ("nats://h:p[,h:p...]/STREAM"; tls://

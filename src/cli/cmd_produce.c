@@ -48,7 +48,10 @@
 
 /* ---- 1. options ---- */
 
-enum { OPT_CACHE = 256, OPT_LOOP, OPT_MAX_MSG, OPT_REPLICAS, OPT_VERSION };
+enum {
+  OPT_CACHE = 256, OPT_LOOP, OPT_MAX_AGE, OPT_MAX_BYTES, OPT_MAX_MSG,
+  OPT_REPLICAS, OPT_VERSION
+};
 
 /* Long options. MUST stay alphasorted by name. */
 static const struct option long_options[] = {
@@ -60,6 +63,8 @@ static const struct option long_options[] = {
     {"json", no_argument, NULL, 'j'},
     {"limit", required_argument, NULL, 'n'},
     {"loop", no_argument, NULL, OPT_LOOP},
+    {"max-age", required_argument, NULL, OPT_MAX_AGE},
+    {"max-bytes", required_argument, NULL, OPT_MAX_BYTES},
     {"max-msg-size", required_argument, NULL, OPT_MAX_MSG},
     CLI_NATS_LONG_OPTIONS,
     {"quiet", no_argument, NULL, 'q'},
@@ -121,6 +126,10 @@ static void usage(FILE *out) {
       "      --replicas N     nats: replicas of a new stream (default 1)\n"
       "      --max-msg-size B nats: largest message of a new stream\n"
       "                       (default: the server's max payload)\n"
+      "      --max-age SEC    nats: a new stream deletes images older than\n"
+      "                       SEC (default: keeps them)\n"
+      "      --max-bytes B    nats: a new stream deletes its oldest images\n"
+      "                       beyond B bytes (default: no limit)\n"
       "  -h, --help           show this help\n"
       "      --version        show the version\n"
       CLI_NATS_HELP "\n"
@@ -149,6 +158,19 @@ static int apply_option(produce_opts *o, int c, char **argv) {
       return cli_parse_u64("produce", "limit", optarg, 1, UINT64_MAX,
                            &o->limit);
     case OPT_LOOP: o->loop = true; return 0;
+    case OPT_MAX_AGE: {
+      double v = 0;
+      int rc = cli_parse_double("produce", "max-age", optarg, 1, 1e9, &v);
+      o->jets.max_age_ms = (int64_t)(v * 1000);
+      return rc;
+    }
+    case OPT_MAX_BYTES: {
+      uint64_t v = 0;
+      int rc = cli_parse_u64("produce", "max-bytes", optarg, 1 << 20,
+                             INT64_MAX, &v);
+      o->jets.max_bytes = (int64_t)v;
+      return rc;
+    }
     case OPT_MAX_MSG: {
       uint64_t v = 0;
       int rc = cli_parse_u64("produce", "max-msg-size", optarg, 1024,

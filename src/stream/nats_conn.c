@@ -267,6 +267,8 @@ static natsStatus add_stream(ims_nats *n, const ims_nats_stream_config *cfg,
   c.Replicas = cfg->replicas ? cfg->replicas : 1;
   int64_t max = cfg->max_msg_size ? cfg->max_msg_size : n->max_payload;
   c.MaxMsgSize = max > INT32_MAX ? INT32_MAX : (int32_t)max;
+  c.MaxAge = cfg->max_age_ms * 1000000;
+  c.MaxBytes = cfg->max_bytes > 0 ? cfg->max_bytes : -1;
   c.Duplicates = (cfg->duplicate_window_ms ? cfg->duplicate_window_ms
                                            : DEFAULT_DUP_WINDOW_MS) * 1000000;
   jsStreamInfo *si = NULL;
