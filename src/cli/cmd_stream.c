@@ -365,7 +365,9 @@ static int open_source(stream_ctx *c, const stream_opts *o) {
   }
   int rc = cli_nats_connect("stream", o->source, &o->nats, &c->source_nats);
   if (rc != 0) return rc;
-  ims_nats_stream_config images = {o->jets.replicas, 0, 0};
+  ims_nats_stream_config images;
+  memset(&images, 0, sizeof images);
+  images.replicas = o->jets.replicas;
   if (ims_nats_ensure_stream(c->source_nats, &images, &err) == IMS_OK)
     return 0;
   fprintf(stderr, "imgstream stream: %s\n", err.message);
