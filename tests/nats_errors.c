@@ -18,7 +18,8 @@
  *                  message size): exit 1 naming the image
  *   usage          malformed URLs, --checkpoint with nats://, a bad
  *                  consumer name, a missing results stream, a password
- *                  masked in messages; results --follow until SIGTERM
+ *                  masked in messages; --max-age/--max-bytes on the
+ *                  stream; results --follow until SIGTERM
  *   max_payload    a server with max_payload 64 KiB: the one larger image
  *                  is refused naming the image, its size and the limit;
  *                  the others are published; exit 1
@@ -381,8 +382,16 @@ TEST(nats_errors_usage) {
   ndataset(root, keys);
   nargs p = {{0}, 0};
   nargs_add(&p, "produce", "--from", root, "--to", nsrv_url(&s, "IMAGES"),
-            "--interval", "0", "--seed", "1", NULL);
+            "--interval", "0", "--seed", "1", "--max-age", "3600",
+            "--max-bytes", "104857600", NULL);
   nwait_ok("nats_u_produce", ntool_start("nats_u_produce", p.v), 60);
+  nconn c = nconn_open(&s);
+  jsStreamInfo *si = nstream_info(&c, "IMAGES", 30);
+  ASSERT(si != NULL);
+  ASSERT_EQ(si->Config->MaxAge, 3600LL * 1000000000LL);
+  ASSERT_EQ(si->Config->MaxBytes, 104857600);
+  jsStreamInfo_Destroy(si);
+  nconn_close(&c);
   const char *const idle[] = {"--until-idle", "1500", NULL};
   nwait_ok("nats_u_w0", nworker_start("nats_u", 0, &s, idle), 120);
   const char *const follow[] = {"results", "--source",
