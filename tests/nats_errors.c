@@ -369,7 +369,7 @@ TEST(nats_errors_usage) {
                                  nsrv_url(&s, "NOPE"), NULL};
   expect_fail("nats_u_missing", missing, 1, "no stream NOPE");
   nargs w = {{0}, 0};
-  nargs_add(&w, "stream", "--source", nsrv_url(&s, "IMAGES"), "--model",
+  nargs_add(&w, "stream", "--source", nsrv_url(&s, "OTHER"), "--model",
             nmodel, "--consumer", "bad.name", "--until-idle", "100", NULL);
   expect_fail("nats_u_consumer", w.v, 1, "consumer name 'bad.name'");
 
