@@ -93,6 +93,11 @@ void ims__queue_keepalive(ims__queue *q);
  * duplicate result JetStream drops). */
 void ims__queue_settle(ims__queue *q, const bool *failed);
 
+/* The key a fetched image message gets (nats_queue.c's header explains
+ * the fallbacks); `seq` is its stream sequence. malloc'd; NULL when out
+ * of memory. Exposed for the tests and fuzzers of hostile headers. */
+char *ims__nats_message_key(natsMsg *m, uint64_t seq);
+
 /* Nanoseconds spent in fetches so far. */
 uint64_t ims__queue_fetch_ns(const ims__queue *q);
 

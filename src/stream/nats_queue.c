@@ -105,8 +105,7 @@ static bool sane_key(const char *k) {
   return n > 0;
 }
 
-/* The key of m (see the header), malloc'd; the stream sequence in *seq. */
-static char *message_key(natsMsg *m, uint64_t seq) {
+char *ims__nats_message_key(natsMsg *m, uint64_t seq) {
   const char *v = NULL;
   if (natsMsgHeader_Get(m, "Imgstream-Key", &v) == NATS_OK && sane_key(v))
     return strdup(v);
@@ -131,7 +130,7 @@ static int take_message(ims__queue *q, natsMsg *m, ims__batch_input *b,
     stored_ms = meta->Timestamp / 1000000;
     jsMsgMetaData_Destroy(meta);
   }
-  b->objects[i].key = message_key(m, seq);
+  b->objects[i].key = ims__nats_message_key(m, seq);
   b->objects[i].event_time_ms = stored_ms;
   b->objects[i].size = (uint64_t)natsMsg_GetDataLength(m);
   q->data[i] = natsMsg_GetData(m);
