@@ -44,3 +44,6 @@ foreach(exe nats_workers nats_failover nats_errors)
 endforeach()
 set_tests_properties(${ims_nats_tests} PROPERTIES TIMEOUT 900
                      SKIP_RETURN_CODE 77)
+# The key an image message gets when its headers are missing or lie
+# (no server needed).
+ims_add_test(NAME nats_keys SOURCES nats_keys.c)
