@@ -4,11 +4,13 @@
  * parsed, immutable network) and ims_engine (an executor bound to one model,
  * with its thread pool and activation buffers).
  *
- * Model formats: TFLite FlatBuffers (uint8/int8 quantized and float32).
- * Both are read by bounds-checked parsers written for this project; a
- * malformed file fails with IMS_ERR_BAD_MODEL and the offending offset, an
+ * Model formats: TFLite FlatBuffers (uint8/int8 quantized and float32) and
+ * ONNX (float32 CNN classifiers as PyTorch exports them, opsets 7-21; see
+ * docs/ONNX.md), told apart by content. Both are read by bounds-checked
+ * parsers written for this project; a malformed file fails with
+ * IMS_ERR_BAD_MODEL and the offending offset (or ONNX node / tensor), an
  * operator outside the supported set with IMS_ERR_UNSUPPORTED naming the
- * operator and its index.
+ * operator and its index (ONNX: its node name and op type).
  *
  * Lifecycle: ims_model_load_* -> ims_engine_create (any number, each
  * BORROWS the model, which must outlive them) -> ims_engine_run (repeatable,
@@ -42,7 +44,7 @@ typedef struct ims_model ims_model;
 
 /* What a loaded model takes and gives, filled by ims_model_get_info(). */
 typedef struct ims_model_info {
-  const char *format;         /* output: "tflite"; static string */
+  const char *format;         /* output: "tflite" or "onnx"; static */
   uint32_t input_height;      /* output: H of the NHWC input */
   uint32_t input_width;       /* output: W of the NHWC input */
   uint32_t input_channels;    /* output: C of the NHWC input (3) */
@@ -52,9 +54,14 @@ typedef struct ims_model_info {
   uint32_t output_count;      /* output: values per image (e.g. 1001) */
   ims_tensor_type output_type;/* output: element type of the output */
   uint32_t operator_count;    /* output: nodes in the graph */
+  uint32_t output_logits;     /* output: 1 if the outputs are raw scores
+                                 (the graph ends without a softmax, as
+                                 ONNX classifiers do), 0 if probabilities
+                                 or a TFLite model */
 } ims_model_info;
 
-/// Load a model file (format detected from its content).
+/// Load a model file (format detected from its content). ONNX external
+/// data files are read from the model file's folder.
 /// @param model_out set only on IMS_OK. Free with ims_model_destroy().
 /// @retval IMS_OK
 /// @retval IMS_ERR_NOT_FOUND, IMS_ERR_IO   cannot read the file
@@ -65,6 +72,7 @@ IMS_API ims_status ims_model_load_file(const char *path,
                                        ims_model **model_out, ims_error *err);
 
 /// Load a model from memory. `data` is COPIED; it may be freed on return.
+/// ONNX models with external data fail (IMS_ERR_UNSUPPORTED): no folder.
 IMS_API ims_status ims_model_load_memory(const void *data, size_t size,
                                          ims_model **model_out,
                                          ims_error *err);

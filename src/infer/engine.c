@@ -140,6 +140,11 @@ static ims_status create_step(ims_engine *e, ims__step *s, ims_error *err) {
   return ims__step_create(e->model, s, err);
 }
 
+static bool is_binary(ims__op op) {
+  return op == IMS__OP_ADD || op == IMS__OP_MUL || op == IMS__OP_SUB ||
+         op == IMS__OP_DIV;
+}
+
 /* Resolve each node's buffers and build its step. */
 static ims_status build_steps(ims_engine *e, ims_error *err) {
   const ims_model *m = e->model;
@@ -151,8 +156,10 @@ static ims_status build_steps(ims_engine *e, ims_error *err) {
     ims__step *s = &e->steps[i];
     s->node = &m->nodes[i];
     s->in = tensor_ptr(e, s->node->inputs[0]);
-    if (s->node->input_count > 1 && s->node->op == IMS__OP_ADD)
-      s->in2 = tensor_ptr(e, s->node->inputs[1]);
+    for (uint32_t k = 0; k < s->node->input_count; k++)
+      s->ins[k] = tensor_ptr(e, s->node->inputs[k]);
+    if (s->node->input_count > 1 && is_binary(s->node->op))
+      s->in2 = s->ins[1];
     s->out = tensor_ptr(e, s->node->output);
     s->in_per_image = ims__tensor_elements(&m->tensors[s->node->inputs[0]]) /
                       m->tensors[s->node->inputs[0]].shape[0];

@@ -39,7 +39,9 @@ typedef enum ims__step_kind {
   IMS__STEP_DEQUANT8,     /* 8-bit -> float32 by table */
   IMS__STEP_SOFTMAX_Q8,   /* 8-bit softmax, computed in float */
   IMS__STEP_DNNL,         /* oneDNN int8 matmul/conv (dnnl_ops.c) */
-  IMS__STEP_DW            /* 3x3 depthwise, our kernel (dw_ops.c) */
+  IMS__STEP_DW,           /* 3x3 depthwise, our kernel (dw_ops.c) */
+  IMS__STEP_HARD_SIGMOID, /* float clamp(alpha*x+beta, 0, 1) (kernels.c) */
+  IMS__STEP_CONCAT        /* float rows joined along channels (kernels.c) */
 } ims__step_kind;
 
 typedef struct ims__dnnl_ctx ims__dnnl_ctx;   /* engine-wide oneDNN state */
@@ -54,7 +56,9 @@ typedef struct ims__step {
   ims__dw_layer *dw;      /* IMS__STEP_DW: owned layer */
   unsigned variant;       /* IMS__STEP_XNN: which xnn_setup_* (xnn_ops.c) */
   void *in;               /* first input activation (arena or weights) */
-  void *in2;              /* second input (ADD), else NULL */
+  void *in2;              /* second input (ADD/MUL/SUB/DIV), else NULL */
+  void *ins[IMS__MAX_NODE_INPUTS]; /* every input, in node order */
+  size_t parts[IMS__MAX_NODE_INPUTS]; /* CONCAT: channels of each input */
   void *out;              /* output activation in the arena */
   size_t in_per_image;    /* elements of `in` per image */
   size_t out_per_image;   /* elements of `out` per image */

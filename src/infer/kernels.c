@@ -2,7 +2,8 @@
 /*
  * kernels.c - running a step: XNNPACK operators, and the few portable
  * kernels for work too small or too type-specific for XNNPACK (8-bit
- * requantization and dequantization by table, 8-bit softmax).
+ * requantization and dequantization by table, 8-bit softmax), or that
+ * this XNNPACK lacks (float hard sigmoid, channel concatenation).
  *
  * These kernels are O(elements) with no reuse, and on MobileNetV2 they
  * touch ~1 % of the bytes the convolutions do, so they run on the
@@ -12,6 +13,7 @@
  */
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/error.h"
 #include "infer/infer.h"
@@ -57,6 +59,29 @@ static void run_softmax_q8(const ims__step *s, size_t batch, float *scratch) {
     softmax_row(s, in + r * s->channels, out + r * s->channels, scratch);
 }
 
+static void run_hard_sigmoid(const ims__step *s, size_t n) {
+  const float *in = s->in;
+  float *out = s->out;
+  float a = s->node->alpha, b = s->node->beta;
+  for (size_t i = 0; i < n; i++) {
+    float v = a * in[i] + b;
+    out[i] = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
+  }
+}
+
+/* Rows of the output are the inputs' rows side by side. */
+static void run_concat(const ims__step *s, size_t batch) {
+  float *out = s->out;
+  size_t rows = batch * s->rows;
+  for (size_t r = 0; r < rows; r++) {
+    for (uint32_t k = 0; k < s->node->input_count; k++) {
+      const float *in = (const float *)s->ins[k] + r * s->parts[k];
+      memcpy(out, in, s->parts[k] * sizeof *out);
+      out += s->parts[k];
+    }
+  }
+}
+
 ims_status ims__step_run(ims__step *s, size_t batch, pthreadpool_t pool,
                          float *scratch, ims_error *err) {
   switch (s->kind) {
@@ -79,6 +104,10 @@ ims_status ims__step_run(ims__step *s, size_t batch, pthreadpool_t pool,
       run_dequant8(s, batch * s->in_per_image);
       return IMS_OK;
     case IMS__STEP_SOFTMAX_Q8: run_softmax_q8(s, batch, scratch); return IMS_OK;
+    case IMS__STEP_HARD_SIGMOID:
+      run_hard_sigmoid(s, batch * s->in_per_image);
+      return IMS_OK;
+    case IMS__STEP_CONCAT: run_concat(s, batch); return IMS_OK;
   }
   return IMS_OK;
 }

@@ -13,6 +13,10 @@
  *   8-bit QUANTIZE (requantization)              -> 256-entry table
  *   DEQUANTIZE                                   -> 256-entry table
  *   8-bit SOFTMAX                                -> float kernel (tiny)
+ *   float MUL/SUB/DIV, SIGMOID, HARD_SWISH,
+ *   CLAMP, MAX_POOL_2D                           -> XNNPACK *_f32
+ *   float HARD_SIGMOID, CONCATENATE              -> kernels.c (XNNPACK
+ *                                                   here has neither)
  * Anything else fails at engine creation with IMS_ERR_UNSUPPORTED, naming
  * the operator and its index in the model file.
  *
@@ -129,7 +133,9 @@ static bool is_q8(ims_tensor_type t) {
 enum variant {
   V_CONV_QU8, V_CONV_QC8, V_CONV_F32, V_FC_QU8, V_FC_F32, V_ADD_QU8,
   V_ADD_QS8, V_ADD_F32, V_GAP_QU8, V_GAP_QS8, V_GAP_F32, V_AVG_QU8,
-  V_AVG_F32, V_PAD_X8, V_PAD_X32, V_TO_QU8, V_TO_QS8, V_SOFTMAX_F32
+  V_AVG_F32, V_PAD_X8, V_PAD_X32, V_TO_QU8, V_TO_QS8, V_SOFTMAX_F32,
+  V_MUL_F32, V_SUB_F32, V_DIV_F32, V_SIGMOID_F32, V_HSWISH_F32,
+  V_CLAMP_F32, V_MAX_F32
 };
 
 /* Geometry of a convolution as XNNPACK wants it. */
@@ -296,6 +302,98 @@ static ims_status fc_create(const ims_model *m, ims__step *s,
       w->shape[1], w->shape[0], w->shape[1], w->shape[0], w->data, bias, lo,
       hi, 0, &s->op);
   return xnn_result(xs, s, "fully connected (f32) creation", err);
+}
+
+/* Float MUL, SUB, DIV (ADD: add_create). */
+static ims_status binary_create(const ims_model *m, ims__step *s,
+                                ims_error *err) {
+  const ims__tensor *a = tin(m, s, 0), *b = tin(m, s, 1), *o = tout(m, s);
+  enum xnn_status xs;
+  float lo, hi;
+  if (a->type != IMS_TENSOR_F32 || b->type != IMS_TENSOR_F32 ||
+      o->type != IMS_TENSOR_F32)
+    return unsupported(s, "non-float arithmetic", err);
+  f32_range(s->node->activation, &lo, &hi);
+  if (s->node->op == IMS__OP_MUL) {
+    s->variant = V_MUL_F32;
+    xs = xnn_create_multiply_nd_f32(lo, hi, 0, &s->op);
+  } else if (s->node->op == IMS__OP_SUB) {
+    s->variant = V_SUB_F32;
+    xs = xnn_create_subtract_nd_f32(lo, hi, 0, &s->op);
+  } else {
+    s->variant = V_DIV_F32;
+    xs = xnn_create_divide_nd_f32(lo, hi, 0, &s->op);
+  }
+  return xnn_result(xs, s, "binary operator creation", err);
+}
+
+/* Float element-wise SIGMOID / HARD_SWISH / CLAMP over rows of the last
+ * dimension; HARD_SIGMOID is a kernels.c loop. */
+static ims_status unary_create(const ims_model *m, ims__step *s,
+                               ims_error *err) {
+  const ims__tensor *in = tin(m, s, 0), *o = tout(m, s);
+  size_t c = in->rank > 0 ? in->shape[in->rank - 1] : 1;
+  enum xnn_status xs;
+  if (in->type != IMS_TENSOR_F32 || o->type != IMS_TENSOR_F32)
+    return unsupported(s, "non-float input", err);
+  s->channels = c;
+  s->rows = s->in_per_image / c;
+  if (s->node->op == IMS__OP_HARD_SIGMOID) {
+    s->kind = IMS__STEP_HARD_SIGMOID;
+    return IMS_OK;
+  }
+  if (s->node->op == IMS__OP_SIGMOID) {
+    s->variant = V_SIGMOID_F32;
+    xs = xnn_create_sigmoid_nc_f32(c, c, c, 0, &s->op);
+  } else if (s->node->op == IMS__OP_HARD_SWISH) {
+    s->variant = V_HSWISH_F32;
+    xs = xnn_create_hardswish_nc_f32(c, c, c, 0, &s->op);
+  } else {
+    s->variant = V_CLAMP_F32;
+    xs = xnn_create_clamp_nc_f32(c, c, c, s->node->act_min,
+                                 s->node->act_max, 0, &s->op);
+  }
+  return xnn_result(xs, s, "element-wise operator creation", err);
+}
+
+static ims_status max_pool_create(const ims_model *m, ims__step *s,
+                                  ims_error *err) {
+  const ims__tensor *in = tin(m, s, 0);
+  const ims__node *n = s->node;
+  if (in->type != IMS_TENSOR_F32 || in->rank != 4)
+    return unsupported(s, "max pooling of a non-float or non-4-D tensor",
+                       err);
+  pads p = node_pads(n, in, n->filter_h, n->filter_w);
+  size_t c = in->shape[3];
+  float lo, hi;
+  f32_range(n->activation, &lo, &hi);
+  s->variant = V_MAX_F32;
+  enum xnn_status xs = xnn_create_max_pooling2d_nhwc_f32(
+      p.top, p.right, p.bottom, p.left, n->filter_h, n->filter_w,
+      n->stride_h, n->stride_w, n->dilation_h ? n->dilation_h : 1,
+      n->dilation_w ? n->dilation_w : 1, c, c, c, lo, hi, 0, &s->op);
+  return xnn_result(xs, s, "max pooling creation", err);
+}
+
+/* Concatenation along the last dimension: kernels.c copies rows. */
+static ims_status concat_create(const ims_model *m, ims__step *s,
+                                ims_error *err) {
+  const ims__tensor *o = tout(m, s);
+  s->kind = IMS__STEP_CONCAT;
+  s->channels = o->shape[o->rank - 1];
+  s->rows = s->out_per_image / s->channels;
+  size_t sum = 0;
+  for (uint32_t k = 0; k < s->node->input_count; k++) {
+    const ims__tensor *t = tin(m, s, (int)k);
+    if (t->type != IMS_TENSOR_F32 || t->data != NULL)
+      return unsupported(s, "non-float or constant input", err);
+    s->parts[k] = t->shape[t->rank - 1];
+    sum += s->parts[k];
+  }
+  if (sum != s->channels)
+    return unsupported(s, "input channels do not add up to the output",
+                       err);
+  return IMS_OK;
 }
 
 static ims_status add_create(const ims_model *m, ims__step *s,
@@ -507,6 +605,15 @@ ims_status ims__step_create(const ims_model *m, ims__step *s,
     case IMS__OP_DEQUANTIZE: return dequantize_create(m, s, err);
     case IMS__OP_SOFTMAX: return softmax_create(m, s, err);
     case IMS__OP_RESHAPE: s->kind = IMS__STEP_VIEW; return IMS_OK;
+    case IMS__OP_MUL:
+    case IMS__OP_SUB:
+    case IMS__OP_DIV: return binary_create(m, s, err);
+    case IMS__OP_SIGMOID:
+    case IMS__OP_HARD_SIGMOID:
+    case IMS__OP_HARD_SWISH:
+    case IMS__OP_CLAMP: return unary_create(m, s, err);
+    case IMS__OP_MAX_POOL_2D: return max_pool_create(m, s, err);
+    case IMS__OP_CONCATENATE: return concat_create(m, s, err);
     case IMS__OP_COUNT: break;
   }
   return unsupported(s, "unknown graph operation", err);
@@ -534,6 +641,15 @@ static enum xnn_status setup_add(const ims_model *m, ims__step *s,
     case V_ADD_QS8:
       return xnn_setup_add_nd_qs8(s->op, na, da, nb, db, s->in, s->in2,
                                   s->out, pool);
+    case V_MUL_F32:
+      return xnn_setup_multiply_nd_f32(s->op, na, da, nb, db, s->in, s->in2,
+                                       s->out, pool);
+    case V_SUB_F32:
+      return xnn_setup_subtract_nd_f32(s->op, na, da, nb, db, s->in, s->in2,
+                                       s->out, pool);
+    case V_DIV_F32:
+      return xnn_setup_divide_nd_f32(s->op, na, da, nb, db, s->in, s->in2,
+                                     s->out, pool);
     default:
       return xnn_setup_add_nd_f32(s->op, na, da, nb, db, s->in, s->in2,
                                   s->out, pool);
@@ -577,6 +693,9 @@ static enum xnn_status setup_spatial(const ims_model *m, ims__step *s,
     case V_AVG_QU8:
       return xnn_setup_average_pooling2d_nhwc_qu8(s->op, n, h, w, s->in,
                                                   s->out, pool);
+    case V_MAX_F32:
+      return xnn_setup_max_pooling2d_nhwc_f32(s->op, n, h, w, s->in, s->out,
+                                              pool);
     default:
       return xnn_setup_average_pooling2d_nhwc_f32(s->op, n, h, w, s->in,
                                                   s->out, pool);
@@ -611,6 +730,15 @@ static enum xnn_status setup_rows(const ims_model *m, ims__step *s,
       return xnn_setup_convert_nc_f32_qu8(s->op, batch, s->in, s->out, pool);
     case V_TO_QS8:
       return xnn_setup_convert_nc_f32_qs8(s->op, batch, s->in, s->out, pool);
+    case V_SIGMOID_F32:
+      return xnn_setup_sigmoid_nc_f32(s->op, batch * s->rows, s->in, s->out,
+                                      pool);
+    case V_HSWISH_F32:
+      return xnn_setup_hardswish_nc_f32(s->op, batch * s->rows, s->in,
+                                        s->out, pool);
+    case V_CLAMP_F32:
+      return xnn_setup_clamp_nc_f32(s->op, batch * s->rows, s->in, s->out,
+                                    pool);
     default:
       return xnn_setup_softmax_nc_f32(s->op, batch * s->rows, s->in, s->out,
                                       pool);
@@ -623,14 +751,15 @@ ims_status ims__step_setup(const ims_model *m, ims__step *s, size_t batch,
   if (s->kind != IMS__STEP_XNN) return IMS_OK;
   enum xnn_status xs;
   switch (s->variant) {
-    case V_ADD_QU8: case V_ADD_QS8: case V_ADD_F32:
+    case V_ADD_QU8: case V_ADD_QS8: case V_ADD_F32: case V_MUL_F32:
+    case V_SUB_F32: case V_DIV_F32:
       xs = setup_add(m, s, batch, pool);
       break;
     case V_PAD_X8: case V_PAD_X32:
       xs = setup_pad(m, s, batch, pool);
       break;
     case V_CONV_QU8: case V_CONV_QC8: case V_CONV_F32: case V_AVG_QU8:
-    case V_AVG_F32:
+    case V_AVG_F32: case V_MAX_F32:
       xs = setup_spatial(m, s, batch, pool);
       break;
     default:

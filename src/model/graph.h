@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * graph.h - the internal graph form every model loader produces and the
- * executor (src/infer/) runs. Format-neutral: TFLite and (later) ONNX
- * loaders both build an ims_model out of these structs.
+ * executor (src/infer/) runs. Format-neutral: the TFLite and ONNX
+ * loaders both build an ims_model out of these structs (the ONNX loader
+ * turns NCHW graphs into this NHWC form at load time, see onnx.h).
  *
  * Conventions (loaders must normalize to these):
  *  - Activations are NHWC. A 4-D activation's shape is {N, H, W, C}; N in
@@ -22,8 +23,11 @@
  *    have data == NULL.
  *  - Node inputs are what the executor needs, in this order: CONV_2D /
  *    DEPTHWISE_CONV_2D / FULLY_CONNECTED: data, weights, bias (bias absent
- *    -> input_count 2); ADD: a, b; PAD: data, paddings (already decoded into
- *    pad_*); every other op: data only (RESHAPE/SQUEEZE's shape tensor and
+ *    -> input_count 2); ADD, MUL, SUB, DIV: a, b (numpy broadcasting over
+ *    the NHWC shapes; a constant operand keeps its own shape, an
+ *    activation's first dimension scales with the batch); CONCATENATE: 2 or
+ *    3 inputs joined along the last (channel) dimension; PAD: data,
+ *    paddings (already decoded into pad_*); every other op: data only (RESHAPE/SQUEEZE's shape tensor and
  *    MEAN's axes are checked by the loader and dropped; the output tensor's
  *    shape says the result: MEAN's output is {N,1,1,C} with keep_dims or
  *    {N,C} without).
@@ -56,6 +60,16 @@ typedef enum ims__op {
   IMS__OP_QUANTIZE,        /* f32->q8, or q8->q8 requantization */
   IMS__OP_DEQUANTIZE,      /* q8->f32 */
   IMS__OP_PAD,             /* constant padding (zero point for q8) */
+  /* Float32 only, added for ONNX (append new ops here, before COUNT): */
+  IMS__OP_MUL,             /* a * b, broadcasting */
+  IMS__OP_SUB,             /* a - b, broadcasting */
+  IMS__OP_DIV,             /* a / b, broadcasting */
+  IMS__OP_SIGMOID,         /* 1 / (1 + exp(-x)) */
+  IMS__OP_HARD_SIGMOID,    /* clamp(alpha * x + beta, 0, 1) */
+  IMS__OP_HARD_SWISH,      /* x * clamp(x + 3, 0, 6) / 6 */
+  IMS__OP_CLAMP,           /* clamp(x, act_min, act_max) */
+  IMS__OP_MAX_POOL_2D,     /* NHWC, pad_* explicit, filter_*, stride_* */
+  IMS__OP_CONCATENATE,     /* along the last dimension */
   IMS__OP_COUNT
 } ims__op;
 
@@ -102,11 +116,14 @@ typedef struct ims__node {
   uint32_t dilation_h, dilation_w; /* CONV/DEPTHWISE, 1 if none */
   uint32_t filter_h, filter_w;     /* POOL window */
   uint32_t depth_multiplier;       /* DEPTHWISE */
-  float beta;                      /* SOFTMAX: exp(beta * x) */
+  float beta;                      /* SOFTMAX: exp(beta * x);
+                                      HARD_SIGMOID: the offset */
+  float alpha;                     /* HARD_SIGMOID: the slope */
+  float act_min, act_max;          /* CLAMP bounds */
 } ims__node;
 
 struct ims_model {
-  const char *format;       /* "tflite" */
+  const char *format;       /* "tflite" or "onnx" (static strings) */
   void *file;               /* owned copy of the file bytes */
   size_t file_size;         /* bytes at file */
   void *arena;              /* owned loader allocations (scales, realigned
@@ -118,6 +135,8 @@ struct ims_model {
   uint32_t node_count;
   uint32_t input;           /* tensor id of the single image input */
   uint32_t output;          /* tensor id of the single output */
+  int output_logits;        /* 1: the output is raw scores (no softmax
+                               at the end), as ONNX classifiers give */
 };
 
 /* Name of an op kind for messages ("CONV_2D"). */

@@ -4,7 +4,11 @@
  * format's backend), the model-owned arena, ims_model_get_info, and the
  * small graph helpers of graph.h.
  *
- * Not here: parsing (tflite.c), running (src/infer/).
+ * Format detection is by content: "TFL3" at bytes 4..7 is TFLite; a
+ * protobuf message with a graph field (ModelProto field 7) is ONNX. The
+ * file name is only used to find ONNX external data (its folder).
+ *
+ * Not here: parsing (tflite.c, onnx*.c), running (src/infer/).
  *
  * Memory: a model owns one copy of the file (malloc()ed, so 16-byte
  * aligned on the platforms we build for: constant tensors point into it
@@ -21,12 +25,14 @@
  * thread-safe on distinct or read-only models.
  */
 #include <stdalign.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
 #include "core/file.h"
 #include "model/graph.h"
+#include "model/onnx.h"
 #include "model/tflite.h"
 
 /* Largest model file ims_model_load_file reads. */
@@ -47,6 +53,15 @@ const char *ims__op_name(ims__op op) {
     case IMS__OP_QUANTIZE: return "QUANTIZE";
     case IMS__OP_DEQUANTIZE: return "DEQUANTIZE";
     case IMS__OP_PAD: return "PAD";
+    case IMS__OP_MUL: return "MUL";
+    case IMS__OP_SUB: return "SUB";
+    case IMS__OP_DIV: return "DIV";
+    case IMS__OP_SIGMOID: return "SIGMOID";
+    case IMS__OP_HARD_SIGMOID: return "HARD_SIGMOID";
+    case IMS__OP_HARD_SWISH: return "HARD_SWISH";
+    case IMS__OP_CLAMP: return "CLAMP";
+    case IMS__OP_MAX_POOL_2D: return "MAX_POOL_2D";
+    case IMS__OP_CONCATENATE: return "CONCATENATE";
     case IMS__OP_COUNT: break;
   }
   return "UNKNOWN";
@@ -103,10 +118,11 @@ void ims_model_destroy(ims_model *model) {
   free(model);
 }
 
-/* Take ownership of `file` (malloc()ed) and parse it. On failure frees
+/* Take ownership of `file` (malloc()ed) and parse it; `dir` is the
+ * file's folder (ONNX external data) or NULL. On failure frees
  * everything, `file` included. */
-static ims_status load_owned(void *file, size_t size, ims_model **model_out,
-                             ims_error *err) {
+static ims_status load_owned(void *file, size_t size, const char *dir,
+                             ims_model **model_out, ims_error *err) {
   ims_status st;
   ims_model *m = calloc(1, sizeof *m);
   if (m == NULL) {
@@ -115,13 +131,17 @@ static ims_status load_owned(void *file, size_t size, ims_model **model_out,
   }
   m->file = file;
   m->file_size = size;
-  if (size < 8 || memcmp((const char *)file + 4, "TFL3", 4) != 0) {
+  if (size >= 8 && memcmp((const char *)file + 4, "TFL3", 4) == 0) {
+    m->format = "tflite";
+    st = ims__tflite_load(m, err);
+  } else if (ims__onnx_sniff(file, size)) {
+    m->format = "onnx";
+    st = ims__onnx_load(m, dir, err);
+  } else {
     st = ims__fail(err, IMS_ERR_BAD_MODEL,
-                   "not a TFLite model (no TFL3 identifier)");
-    goto fail;
+                   "not a TFLite model (no TFL3 identifier) nor an ONNX "
+                   "model (no protobuf ModelProto with a graph)");
   }
-  m->format = "tflite";
-  st = ims__tflite_load(m, err);
   if (st != IMS_OK) goto fail;
   *model_out = m;
   return IMS_OK;
@@ -139,7 +159,14 @@ ims_status ims_model_load_file(const char *path, ims_model **model_out,
   ims_status st =
       ims__file_read(path, IMS__MODEL_MAX_FILE, &data, &size, err);
   if (st != IMS_OK) return st;
-  st = load_owned(data, size, model_out, err);
+  char dir[4096];
+  const char *slash = strrchr(path, '/');
+  if (slash == NULL)
+    snprintf(dir, sizeof dir, ".");
+  else
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path + (slash == path)),
+             path);
+  st = load_owned(data, size, dir, model_out, err);
   if (st != IMS_OK && err != NULL) {
     /* Prefix the path so CLI messages say which file. */
     char msg[sizeof err->message];
@@ -158,7 +185,7 @@ ims_status ims_model_load_memory(const void *data, size_t size,
     return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory (%zu bytes)",
                      size);
   if (size > 0) memcpy(copy, data, size);
-  return load_owned(copy, size, model_out, err);
+  return load_owned(copy, size, NULL, model_out, err);
 }
 
 void ims_model_get_info(const ims_model *model, ims_model_info *out) {
@@ -176,4 +203,5 @@ void ims_model_get_info(const ims_model *model, ims_model_info *out) {
   out->output_count = (uint32_t)(ims__tensor_elements(o) / batch);
   out->output_type = o->type;
   out->operator_count = model->node_count;
+  out->output_logits = model->output_logits ? 1 : 0;
 }
