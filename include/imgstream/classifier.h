@@ -33,7 +33,8 @@ typedef struct ims_classifier ims_classifier;
 
 /* Options of ims_classifier_create. Zero fields take the defaults. */
 typedef struct ims_classifier_options {
-  const char *model_path;  /* input: TFLite file. Required. COPIED. */
+  const char *model_path;  /* input: TFLite or ONNX file. Required.
+                              COPIED. */
   const char *labels_path; /* input: Keras JSON or text labels. Required.
                               COPIED. */
   uint32_t threads;        /* input: decode and inference workers;
@@ -48,12 +49,20 @@ typedef struct ims_classifier_options {
                                         size; resize 0 = crop * 256/224
                                         (torchvision's ratio) */
   uint32_t engine_flags;   /* input: IMS_ENGINE_FLAG_* for every engine */
+  float mean[3];           /* input: float models: per-channel mean of the
+                              [0,1] RGB input; used when std is set */
+  float std[3];            /* input: float models: per-channel std; all 0
+                              = torchvision's ImageNet mean/std (see
+                              ims_engine_options) */
 } ims_classifier_options;
 
 /* One prediction of an image. */
 typedef struct ims_class_prediction {
   uint32_t index;       /* output: position in the label list */
-  float score;          /* output: probability */
+  float score;          /* output: probability (a softmax over the model's
+                           outputs when the model gives raw scores, as
+                           ONNX classifiers do: ims_model_info's
+                           output_logits) */
   const char *class_id; /* output: WordNet id (Keras labels) or the name;
                            BORROWED from the classifier's labels */
   const char *desc;     /* output: human-readable name; BORROWED */

@@ -32,7 +32,7 @@
 
 /* ---- 1. options ---- */
 
-enum { OPT_CROP = 256, OPT_MAX_PIXELS, OPT_RESIZE };
+enum { OPT_CROP = 256, OPT_MAX_PIXELS, OPT_MEAN, OPT_RESIZE, OPT_STD };
 
 /* Long options. MUST stay alphasorted by name. */
 static const struct option long_options[] = {
@@ -42,8 +42,10 @@ static const struct option long_options[] = {
     {"json", no_argument, NULL, 'j'},
     {"labels", required_argument, NULL, 'l'},
     {"max-pixels", required_argument, NULL, OPT_MAX_PIXELS},
+    {"mean", required_argument, NULL, OPT_MEAN},
     {"model", required_argument, NULL, 'm'},
     {"resize", required_argument, NULL, OPT_RESIZE},
+    {"std", required_argument, NULL, OPT_STD},
     {"threads", required_argument, NULL, 't'},
     {"top", required_argument, NULL, 'k'},
     {"version", no_argument, NULL, 'V'},
@@ -60,6 +62,9 @@ typedef struct classify_opts {
   unsigned long resize; /* --resize: shorter side, 0 = from the crop */
   unsigned long crop;   /* --crop: square crop, 0 = the model's input */
   uint64_t max_pixels;  /* --max-pixels: decoder limit */
+  float mean[3];        /* --mean R,G,B (float models) */
+  float std[3];         /* --std R,G,B; all 0 = ImageNet mean/std */
+  bool has_mean;        /* --mean given (needs --std too) */
   bool json;            /* --json */
   bool help;            /* --help */
   bool version;         /* --version */
@@ -71,7 +76,7 @@ static void usage(FILE *out) {
       "Classify JPEG, PNG and BMP files; print the top-K ImageNet classes\n"
       "(WordNet id, name, probability) of each, in input order.\n\n"
       "options:\n"
-      "  -m, --model FILE     TFLite model; default %s\n"
+      "  -m, --model FILE     TFLite or ONNX model; default %s\n"
       "                       from the first of: $IMGSTREAM_MODELS, the\n"
       "                       source tree's ../shared/models,\n"
       "                       ../shared/models,\n"
@@ -85,6 +90,9 @@ static void usage(FILE *out) {
       "      --resize N       shorter side after resizing (default 256)\n"
       "      --crop N         center crop (default: the model's input, 224)\n"
       "      --max-pixels N   refuse larger images (default %u)\n"
+      "      --mean R,G,B     float models: mean of the [0,1] pixels\n"
+      "                       (default ImageNet 0.485,0.456,0.406)\n"
+      "      --std R,G,B      float models: std (default 0.229,0.224,0.225)\n"
       "  -j, --json           one JSON object per line instead of a table\n"
       "  -h, --help           show this help\n"
       "      --version        show the version\n\n"
@@ -102,6 +110,28 @@ static int parse_ulong(const char *name, const char *arg, uint64_t min,
   return 0;
 }
 
+/* "R,G,B" -> three floats; std values must be positive. */
+static int parse_rgb(const char *name, const char *arg, bool positive,
+                     float *out) {
+  const char *p = arg;
+  for (int c = 0; c < 3; c++) {
+    char *end = NULL;
+    errno = 0;
+    float v = strtof(p, &end);
+    bool sep_ok = c < 2 ? *end == ',' : *end == '\0';
+    if (errno != 0 || end == p || !sep_ok || !(v > -1e6f && v < 1e6f) ||
+        (positive && !(v > 0.0f))) {
+      fprintf(stderr,
+              "imgstream classify: --%s wants three numbers R,G,B%s, not "
+              "'%s'\n", name, positive ? " above 0" : "", arg);
+      return -1;
+    }
+    out[c] = v;
+    p = end + 1;
+  }
+  return 0;
+}
+
 /* Apply one option returned by getopt_long. Returns 0 or -1 (usage). */
 static int apply_option(classify_opts *o, int c, char **argv) {
   switch (c) {
@@ -114,6 +144,10 @@ static int apply_option(classify_opts *o, int c, char **argv) {
       return cli_parse_u64("classify", "max-pixels", optarg, 1, UINT64_MAX / 2,
                           &o->max_pixels);
     case 'm': o->model = optarg; return 0;
+    case OPT_MEAN:
+      o->has_mean = true;
+      return parse_rgb("mean", optarg, false, o->mean);
+    case OPT_STD: return parse_rgb("std", optarg, true, o->std);
     case OPT_RESIZE: return parse_ulong("resize", optarg, 1, 65536, &o->resize);
     case 't': return parse_ulong("threads", optarg, 1, 1024, &o->threads);
     case 'k': return parse_ulong("top", optarg, 1, 100000, &o->top);
@@ -144,6 +178,10 @@ static int parse_options(int argc, char **argv, classify_opts *o) {
     int c = getopt_long(argc, argv, ":b:hjk:l:m:t:", long_options, NULL);
     if (c == -1) break;
     if (apply_option(o, c, argv) != 0) return -1;
+  }
+  if (o->has_mean && o->std[0] == 0.0f) {
+    fprintf(stderr, "imgstream classify: --mean needs --std too\n");
+    return -1;
   }
   return 0;
 }
@@ -187,6 +225,8 @@ static int create_pipeline(classify_ctx *c, const classify_opts *o,
   co.preprocess.resize = (uint32_t)o->resize;
   co.preprocess.crop_width = (uint32_t)o->crop;
   co.preprocess.crop_height = (uint32_t)o->crop;
+  memcpy(co.mean, o->mean, sizeof co.mean);
+  memcpy(co.std, o->std, sizeof co.std);
   ims_error err = {0};
   ims_status st = ims_classifier_create(&co, &c->clf, &err);
   if (st == IMS_ERR_INVALID_ARG) {

@@ -28,6 +28,7 @@
 #include "imgstream/classifier.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -161,6 +162,8 @@ static ims_status create_lanes(ims_classifier *c, size_t threads,
   ims_engine_options eo = {0};
   eo.threads = 1;
   eo.flags = o->engine_flags;
+  memcpy(eo.mean, o->mean, sizeof eo.mean);
+  memcpy(eo.std, o->std, sizeof eo.std);
   eo.max_batch = (uint32_t)((c->max_batch + threads - 1) / threads);
   for (size_t i = 0; i < threads; i++) {
     ims_status st = ims_engine_create(c->model, &eo, &c->lanes[i].engine,
@@ -242,6 +245,19 @@ static size_t pack(ims_classifier *c, size_t start, size_t end) {
   return used;
 }
 
+/* Raw scores (logits) -> probabilities, in place. Subtracting the
+ * largest score first keeps exp() in range. */
+static void softmax(float *s, size_t n) {
+  float max = -INFINITY, sum = 0.0f;
+  for (size_t i = 0; i < n; i++)
+    if (s[i] > max) max = s[i];
+  for (size_t i = 0; i < n; i++) {
+    s[i] = expf(s[i] - max);
+    sum += s[i];
+  }
+  for (size_t i = 0; i < n; i++) s[i] /= sum;
+}
+
 /* Top-K of image i (packed at slot[i]) into its result. */
 static void decode_top(ims_classifier *c, size_t i) {
   ims_class_result *r = &c->results[i];
@@ -253,8 +269,9 @@ static void decode_top(ims_classifier *c, size_t i) {
     r->error = c->errors[i];
     return;
   }
-  const float *s = c->scores + (size_t)c->slot[i] * c->info.output_count;
+  float *s = c->scores + (size_t)c->slot[i] * c->info.output_count;
   size_t n = c->info.output_count - c->offset;
+  if (c->info.output_logits) softmax(s + c->offset, n);
   r->k = ims_top_k(s + c->offset, n, c->top_k, c->scratch);
   for (size_t j = 0; j < r->k; j++) {
     top[j].index = c->scratch[j].index;
