@@ -92,10 +92,17 @@ class Results:
             return None
         macs, elem = self.macs(system, model)
         kind = "int8" if elem in ("u8", "i8", "int8") else "f32"
-        peak = self.r["peak"][kind]["gmacs"].get(str(threads))
+        peak = self.peak(kind, threads)
         if not peak:
             return None
         return 100.0 * ips * macs / 1e9 / peak
+
+    def peak(self, kind, threads):
+        """The best figure of the run for `threads`, or `threads` times
+        the one-thread figure if that is higher (the cores are alike; a
+        2-thread measurement drops when other work holds a core)."""
+        g = self.r["peak"][kind]["gmacs"]
+        return max(g.get(str(threads), 0), threads * g.get("1", 0))
 
 
 # The table's rows: (label, key, batch).
@@ -271,8 +278,22 @@ def ratio_table(res, group):
     return "\n".join(out)
 
 
+def first_result(res):
+    """{model: median seconds} of the whole-process first-result runs."""
+    return {e["model"]: statistics.median(e["seconds"])
+            for e in res.r["once"].get("first_result", []) if e["seconds"]}
+
+
 def behind(res):
     out = []
+    fr = first_result(res)
+    ort = fr.get("ONNX Runtime float")
+    for m in res.models:
+        if m in fr and ort and fr[m] > ort:
+            out.append(("model load to first result, %s / ONNX Runtime "
+                        "(whole processes; time, lower is better)" % m, 2,
+                        {"median": ort / fr[m], "min": ort / fr[m],
+                         "max": ort / fr[m], "n": 1}))
     for g, label, a, b, _, field in comparisons(res):
         r = res.ratio(a, b, field)
         if r is not None and r["median"] < 1.0:
@@ -426,29 +447,29 @@ def busy_section(res):
         text.append("")
     ik = kept.get(("imgstream", "infer", 1))
     ok = kept.get(("ort", "infer", 1))
-    if ik is not None and ok is not None and ik < 0.5 * ok:
-        text.append("""imgstream's engine keeps far less of its 2-thread
-inference speed than ONNX Runtime when a core is taken. The engine splits
-every layer over a fixed team of 2 threads - XNNPACK's pthreadpool, and
-oneDNN's OpenMP team for the 1x1 convolutions - and both make the calling
-thread wait until every thread of the team has taken part in the layer,
-even when the work is done. With the second thread off the CPU (the busy
-loop has its core) that wait lasts up to a scheduler time slice,
-milliseconds, at each of the ~60 layer calls per image; the backend table
-shows the same collapse on either pool alone. ONNX Runtime's thread pool
-lets the calling thread take back work items a worker has not started, so
-it falls back to about one thread's speed instead. The end-to-end path
-(`imgstream classify`, `imgstream stream`) suffers far less (the
-`classify` row above): `ims_classifier` runs one single-threaded engine
-per lane and splits batches by image, so no layer waits for another
-thread. What would close it: in the engine's multi-threaded mode, split a
-batch by image over single-threaded sub-engines (as `ims_classifier`
-does) whenever the batch has at least as many images as threads, and for
-batch 1 use a pool whose caller runs the shards no worker has claimed
-(pthreadpool cannot; oneDNN would have to be built with its threadpool
-runtime, `DNNL_CPU_RUNTIME=THREADPOOL`, to share it).
-""")
-
+    if ik is not None and ok is not None and ik < ok:
+        text.append("""imgstream's engine keeps less of its 2-thread
+inference speed than ONNX Runtime when a core is taken (batch 1: %.0f%%
+against %.0f%%). The engine splits every layer over a fixed team of 2
+threads - XNNPACK's pthreadpool, and oneDNN's OpenMP team for the 1x1
+convolutions - and in both the calling thread waits until every thread
+of the team has taken part in the layer. With the second thread off the
+CPU (the busy loop has its core) that wait can last a scheduler time
+slice, milliseconds, at any of the ~60 layer calls per image, and the
+waiting thread spins meanwhile (the last profile below: most samples in
+libpthreadpool); the backend table shows how each pool alone fares.
+ONNX Runtime's thread pool lets the calling thread run work items no
+worker has started, so it degrades towards one thread's speed instead.
+The end-to-end path suffers less (the `classify` row):
+`ims_classifier` runs one single-threaded engine per lane and splits
+batches by image, so no layer waits for another thread. What would close
+it: in the engine's multi-threaded mode, split a batch by image over
+single-threaded sub-engines (as `ims_classifier` does) whenever it has
+at least as many images as threads, and for batch 1 a pool whose caller
+runs the shards no worker has claimed (pthreadpool does not; oneDNN
+would have to be built with its threadpool runtime,
+`DNNL_CPU_RUNTIME=THREADPOOL`, to share it).
+""" % (100 * ik, 100 * ok))
     return "\n".join(text) + "\n"
 
 
@@ -469,6 +490,12 @@ def profile_text(res):
                    "addresses):\n" % (name, p["cmd"], rate))
         out.append("```\n" + "\n".join(p["top"][:14]) + "\n```\n")
     return "\n".join(out)
+
+
+def pct_or0(res, system, model, threads, stat):
+    if not stat:
+        return 0.0
+    return res.peak_pct(system, model, threads, stat["median"]) or 0.0
 
 
 def dso_share(res, name, dso):
@@ -567,8 +594,11 @@ paths, stream triggers) and their analysis:
             "(uint8 model, files read, model load included) against the "
             "user's job's **%s** (PyTorch eager, batch 1): **%s**; against "
             "PyTorch tuned by an expert (TorchScript + oneDNN, batch 1): "
-            "**%s**." % (fmt(s_cli["median"]), fmt(s_user["median"]),
-                         rr(cli2, user2), rr(cli2, tuned2)))
+            "**%s** (1 thread: %s and %s)." % (
+                fmt(s_cli["median"]), fmt(s_user["median"]),
+                rr(cli2, user2), rr(cli2, tuned2),
+                rr(dict(cli2, threads=1), dict(user2, threads=1)),
+                rr(dict(cli2, threads=1), dict(tuned2, threads=1))))
     if res.stat(**ort16):
         head.append(
             "- Inference alone, batch 16: imgstream's uint8 model **%s** "
@@ -659,14 +689,22 @@ accumulates per image / the machine's peak MAC rate measured in this run
           "| system | what is timed | seconds (median) |",
           "| --- | --- | ---: |"]
     for e in r["once"]["first_result"]:
-        if e["seconds"]:
+        if not e["seconds"]:
+            continue
+        if e["model"].startswith("ONNX Runtime"):
+            fr.append("| ONNX Runtime, float ONNX | `node ort_bench.js "
+                      "--first 1`: process start (Node, module load), "
+                      "session, one run of batch 1, exit | %.3f |" %
+                      statistics.median(e["seconds"]))
+        else:
             fr.append("| imgstream, %s | `imgstream classify` of one image, "
                       "process start to exit, 2 threads | %.3f |" % (
                           e["model"], statistics.median(e["seconds"])))
     for key, label in ((dict(system="ort", stage="infer", batch=1,
                              threads=2),
-                        "ONNX Runtime | session creation + first run, "
-                        "batch 1 (Node already started)"),
+                        "ONNX Runtime, in process | session creation + "
+                        "first run, batch 1 (Node and the module already "
+                        "loaded)"),
                        (dict(system="pytorch", model="PyTorch eager",
                              stage="e2e", batch=1, threads=2),
                         "PyTorch eager | model construction + first batch "
@@ -763,46 +801,58 @@ sees.
             sweep_txt = ", ".join("batch %d: %s" % (x["batch"],
                                                     fmt(x["images_per_s"]))
                                   for x in sweep)
-            bh.append("""**Float inference against ONNX Runtime.** imgstream
-runs float layers on XNNPACK (Debian's 2022-02 snapshot: f32 GEMM and
-depthwise microkernels for AVX-512F, no VNNI/AMX path matters for float).
-In this run it does %s / %s images/s at batch 1 / 16 on 1 thread (ONNX
-Runtime %s / %s) and %s / %s on 2 threads (ONNX Runtime %s / %s): at batch
-1 the two are close, and imgstream *loses* throughput as the batch grows
-while ONNX Runtime, on 2 threads, gains (imgstream's float model on 1
-thread, inference alone, images/s: %s). The profile below (1 thread,
-batch 16, inference alone) shows the time is in XNNPACK's kernels (%s of
-the samples), not in imgstream's code: the engine hands XNNPACK the whole
-batch per layer, so each layer's activations are 16 images deep - the
-112x112x96 expansion is 4.8 MB per image in float, 77 MB per batch of 16 -
-and every layer streams them through DRAM instead of L2/L3. ONNX Runtime
-(MLAS) tiles its convolutions over the batch and splits them better over 2
-threads.
+            prof_name = "imgstream " + fl
+            own = sum(dso_share(res, prof_name, d) or 0
+                      for d in ("bench_macs",))
+            bh.append("""**Float inference against ONNX Runtime.** Both run
+the same float ONNX file; imgstream lowers it to its NHWC graph and runs
+the float layers on XNNPACK (Debian's 2022-02 snapshot; imgstream's own
+kernels and oneDNN's VNNI path are for 8-bit layers only), ONNX Runtime
+on its MLAS kernels. Images/s, inference alone, median of this run:
 
-What would close it: run float models one image (or two) at a time
-through the engine, for large batches too - `ims_classifier` already
-splits end-to-end batches over one lane per thread, which is why the
-float `classify` row holds up - i.e. in `ims_engine_run`, loop over
-sub-batches of 1-2 images for float graphs, with the 2 threads splitting
-each layer (batch 1 with 2 threads is already at ONNX Runtime's level
-above); beyond that, fuse each depthwise layer with its neighbouring 1x1
-convolutions so the expanded activations never leave the cache. The
-uint8 model (the default, and what the user's job needs: its accuracy
-matches the reference, docs/ACCURACY.md) is %s ONNX Runtime's float
-speed at batch 16 on 2 threads.
-""" % (fmt(k1[0]["median"]) if k1[0] else "-",
-       fmt(k1[1]["median"]) if k1[1] else "-",
-       fmt(o1[0]["median"]) if o1[0] else "-",
-       fmt(o1[1]["median"]) if o1[1] else "-",
-       fmt(k2[0]["median"]) if k2[0] else "-",
-       fmt(k2[1]["median"]) if k2[1] else "-",
-       fmt(o2[0]["median"]) if o2[0] else "-",
-       fmt(o2[1]["median"]) if o2[1] else "-",
-       sweep_txt or "not measured",
-       "%.0f%%" % xs if xs else "most",
-       rr(q16, ort16)))
+| | batch 1, 1 thread | batch 16, 1 thread | batch 1, 2 threads | batch 16, 2 threads |
+| --- | ---: | ---: | ---: | ---: |
+| imgstream | %s | %s | %s | %s |
+| ONNX Runtime | %s | %s | %s | %s |
+
+imgstream's float model on one thread by batch size (`bench_macs --time`,
+once): %s. The profile below (1 thread, batch 16) puts at least %s of
+the samples in XNNPACK's code and %.0f%% in imgstream's own (the engine's glue): the
+gap is XNNPACK's float kernels against MLAS's, at about %.0f%% against
+%.0f%% of the machine's float FMA peak on one thread. Two things in
+imgstream's hands would close it: (1) batches run
+through XNNPACK one image at a time when that is faster, which the sweep
+measures - each layer over a batch of 16 holds 16 images' activations
+(the 112x112x96 expansion alone is 4.8 MB per image in float), more than
+the caches; (2) fusing each depthwise 3x3 layer with its neighbouring
+1x1 convolutions, so the expanded activations stay in cache - the
+depthwise kernel imgstream wrote for 8-bit layers (docs/BENCHMARKS-notes.md)
+shows the headroom, but it has no float path. Newer XNNPACK releases have
+faster f32 kernels for this CPU than the 2022 snapshot Debian ships, but
+only Debian's packages can be installed here. The uint8 model - the
+default, whose results match the reference (docs/ACCURACY.md) - runs at
+%s ONNX Runtime's float speed at batch 16 on 2 threads, so the float
+path matters only for float-only models.
+""" % tuple([fmt(x["median"]) if x else "-" for x in
+             (k1[0], k1[1], k2[0], k2[1], o1[0], o1[1], o2[0], o2[1])] +
+            [sweep_txt or "not measured", "%.0f%%" % xs if xs else "most",
+             own,
+             pct_or0(res, "imgstream", fl, 1, k1[1]),
+             pct_or0(res, "ort", "", 1, o1[1]),
+             rr(q16, ort16)]))
+        fr_b = [x for x in b if x[0].startswith("model load")]
+        if fr_b:
+            bh.append("""**Model load to first result.** imgstream reads the
+ONNX file, converts every weight from NCHW to NHWC and folds batch
+normalization at load, and XNNPACK packs the weights again when the
+engine is created; in this VM page faults (first touch of each copy) are
+a large part of that time. Loading the converted model once per process
+is what `stream` does, so this costs once per worker; what would shrink
+it: convert in place into the final packed layout (one copy instead of
+three), or cache the converted graph next to the ONNX file.
+""")
         other = [x for x in b if "both float" not in x[0] and
-                 "busy" not in x[0]]
+                 "busy" not in x[0] and not x[0].startswith("model load")]
         if other:
             bh.append("Other rows behind in this run (%s): no analysis is "
                       "written for them; where the two sides are within a "

@@ -4,7 +4,7 @@
 // imgstream's inference against.
 //
 //   node bench/node/ort_bench.js --model FILE --input FILE --threads N
-//        --batch B [--seconds S]
+//        --batch B [--seconds S] [--first 1]
 //
 // --input holds preprocessed images as raw little-endian float32 NCHW
 // 3x224x224 (bench/torch_stack.py --dump writes it: the first flowers,
@@ -17,16 +17,19 @@
 // have passed. Prints one JSON object: images_per_s, images, seconds,
 // load_s (session creation), first_result_s (creation + first run: what a
 // service waits before its first answer), peak_rss_mib (this process's
-// maximum RSS), ort version, threads, batch.
+// maximum RSS), ort version, threads, batch. --first 1 stops after the
+// first result (bench/run times the whole process: model load to first
+// result, as `imgstream classify` of one image is timed).
 'use strict';
 const fs = require('fs');
 const ort = require('onnxruntime-node');
 
 function parseArgs(argv) {
-  const a = { seconds: 5, threads: 1, batch: 1 };
+  const a = { seconds: 5, threads: 1, batch: 1, first: 0 };
   for (let i = 2; i < argv.length; i += 2) {
     const k = argv[i].replace(/^--/, '');
-    if (!(k in { model: 1, input: 1, threads: 1, batch: 1, seconds: 1 }) ||
+    if (!(k in { model: 1, input: 1, threads: 1, batch: 1, seconds: 1,
+                 first: 1 }) ||
         i + 1 >= argv.length) {
       throw new Error(`usage: ort_bench.js --model F --input F --threads N ` +
                       `--batch B [--seconds S] (bad: ${argv[i]})`);
@@ -62,6 +65,13 @@ async function main() {
   };
   await session.run(feeds); // warm-up, and the first result
   const t2 = process.hrtime.bigint();
+  if (a.first) {
+    process.stdout.write(JSON.stringify({
+      first_result_s: Number(t2 - t0) / 1e9,
+      peak_rss_mib: process.resourceUsage().maxRSS / 1024,
+    }) + '\n');
+    return;
+  }
   let done = 0;
   const start = process.hrtime.bigint();
   let elapsed = 0;
