@@ -109,11 +109,12 @@ ims__onnx_value *ims__onnx_add(ims__onnx *x, const char *name) {
 }
 
 size_t ims__onnx_elements(const int64_t *dims, uint32_t rank) {
+  const size_t limit = (size_t)1 << 40;
   size_t n = 1;
   for (uint32_t d = 0; d < rank; d++) {
-    if (dims[d] < 0 || dims[d] > ((int64_t)1 << 40)) return SIZE_MAX;
-    n *= (size_t)dims[d];
-    if (n > ((size_t)1 << 40)) return SIZE_MAX;
+    if (dims[d] < 0 || (uint64_t)dims[d] > limit) return SIZE_MAX;
+    if (dims[d] != 0 && n > limit / (size_t)dims[d]) return SIZE_MAX;
+    n *= (size_t)dims[d]; /* checked above: no wrap */
   }
   return n;
 }
@@ -600,6 +601,9 @@ static ims_status parse_values(ims__onnx *x) {
 /* ---- 5. ims__onnx_sniff, ims__onnx_load ------------------------------- */
 
 bool ims__onnx_sniff(const void *data, size_t size) {
+  /* Writers put ir_version (field 1, varint: key byte 0x08) first; such a
+   * file gets the ONNX loader's precise errors even when broken. */
+  if (size >= 2 && ((const uint8_t *)data)[0] == 0x08) return true;
   ims__pb pb;
   ims__pb_init(&pb, data, size, NULL);
   ims__pb_msg msg = ims__pb_root(&pb);

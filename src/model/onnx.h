@@ -51,9 +51,9 @@
  * @retval IMS_ERR_NO_MEMORY */
 ims_status ims__onnx_load(ims_model *model, const char *dir, ims_error *err);
 
-/* Does this look like an ONNX ModelProto? (A protobuf message whose
- * top-level fields parse and that has a graph, field 7.) Cheap: reads the
- * top level only. */
+/* Does this look like an ONNX ModelProto? It starts with ir_version
+ * (key byte 0x08), or its top-level fields parse and include a graph
+ * (field 7). Cheap: reads the top level only. */
 bool ims__onnx_sniff(const void *data, size_t size);
 
 /* ---- loader internals (onnx*.c only) --------------------------------- */

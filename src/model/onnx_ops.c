@@ -234,16 +234,13 @@ ims_status ims__onnx_bind_input(ims__onnx *x, ims__onnx_value *v,
   return st;
 }
 
+/* A spatial output (a feature map, not a classifier's scores) is allowed
+ * and comes back in the graph's NHWC order (docs/ONNX.md). */
 ims_status ims__onnx_bind_output(ims__onnx *x, ims__onnx_value *v) {
   if (v == NULL || v->kind != IMS__OV_ACT)
     return ims__fail(x->err, IMS_ERR_UNSUPPORTED,
                      "graph output '%s' is not computed from the input",
                      x->output_name);
-  if (v->hwc || (v->rank == 4 && v->dims[2] * v->dims[3] > 1 &&
-                 v->dims[1] > 1))
-    return ims__fail(x->err, IMS_ERR_UNSUPPORTED,
-                     "graph output '%s' is a spatial feature map; a "
-                     "classifier ends in scores", v->name);
   x->m->output = v->tensor;
   x->m->output_logits = 1;
   if (v->producer >= 0 &&
