@@ -6,15 +6,16 @@
  *
  *   cluster  3 servers, both streams with 3 replicas: the image stream's
  *            leader SIGKILLed mid-run and restarted 3 s later on its
- *            store; every image stored once, exactly one result each
+ *            store; every image stored once, exactly one result each;
+ *            then a stream with more replicas than servers refused
  *   restart  the single server SIGKILLed mid-run, restarted on the same
  *            store and port: producer and workers reconnect and finish;
  *            nothing lost, nothing twice
  *
  * Both: 100 images at 10/s, the server killed after the first 5 results
- * (so normally with the producer mid-run too), --ack-wait 2000 (acks lost with the server
- * come back quickly as redeliveries, whose duplicate results JetStream
- * drops), --until-idle 15000 (longer than the outage).
+ * (so normally with the producer mid-run too), --ack-wait 2000 (acks lost with
+ * the server come back quickly as redeliveries, whose duplicate results
+ * JetStream drops), --until-idle 15000 (longer than the outage).
  *
  * Threading: single-threaded; the tool and the servers are children.
  */
@@ -35,15 +36,16 @@ static void start_run(const char *prefix, nsrv *s, nconn *c,
             "--rate", "10", "--limit", "100", "--seed", "13", "--replicas",
             replicas, NULL);
   *prod = ntool_start(nstr("%s_produce", prefix), p.v);
-  if (!nstream_wait_exists(c, "IMAGES", 120, *prod))
+  if (!nstream_wait_exists(c, "IMAGES", 120, *prod)) {
+    ntail(tmp_path(nstr("%s_produce.err", prefix)), 3000);
     TEST__FAIL("the producer did not create IMAGES");
+  }
   const char *const extra[] = {"--max-files-per-trigger", "4", "--ack-wait",
                                "2000", "--until-idle", "15000", "--replicas",
                                replicas, NULL};
   for (int i = 0; i < W; i++) w[i] = nworker_start(prefix, i, s, extra);
   if (!nstream_wait_count(c, "RESULTS", results_before, 300))
-    TEST__FAIL("no %llu results in 300 s",
-               (unsigned long long)results_before);
+    TEST__FAIL("no %llu results in 300 s", (unsigned long long)results_before);
 }
 
 /* Everything finished: exactly one result per image, as classify says. */
@@ -68,8 +70,8 @@ static void finish_run(const char *prefix, nsrv *s, nconn *c, pid_t prod,
   const char *key;
   json_t *v;
   json_object_foreach(counts, key, v) written += (size_t)json_integer_value(v);
-  fprintf(stderr, "rows written by the workers: %zu for %d images\n",
-          written, N);
+  fprintf(stderr, "rows written by the workers: %zu for %d images\n", written,
+          N);
   jsConsumerInfo *ci = nconsumer_info(c, "IMAGES", "workers");
   ASSERT_EQ(ci->NumPending, 0);
   ASSERT_EQ(ci->NumAckPending, 0);
@@ -79,6 +81,21 @@ static void finish_run(const char *prefix, nsrv *s, nconn *c, pid_t prod,
   json_decref(listed);
   json_decref(stored);
   json_decref(images);
+}
+
+/* More replicas than servers: the placement refusal is retried only
+ * briefly (a forming cluster gives it too), then explained. */
+static void too_many_replicas(nsrv *s) {
+  nargs p = {{0}, 0};
+  nargs_add(&p, "produce", "--from", shared_path("data/flowers"), "--to",
+            nsrv_url(s, "WIDE"), "--limit", "1", "--replicas", "5", NULL);
+  double t0 = nnow();
+  int code = ntool_run("nats_c_wide", p.v, 120);
+  char *err = ntool_text("nats_c_wide", "err");
+  if (code != 1 || strstr(err, "with 5 replicas") == NULL)
+    TEST__FAIL("--replicas 5 on 3 servers: exit %d (want 1):\n%s", code, err);
+  fprintf(stderr, "--replicas 5 on 3 servers (%.1f s): %s", nnow() - t0, err);
+  free(err);
 }
 
 TEST(nats_failover_cluster) {
@@ -111,6 +128,7 @@ TEST(nats_failover_cluster) {
   ASSERT(si != NULL && si->Config->Replicas == 3);
   jsStreamInfo_Destroy(si);
   nstream_wait_current(&c, "RESULTS", 3);
+  too_many_replicas(&s);
   nconn_close(&c);
   nsrv_stop(&s);
 }

@@ -29,17 +29,19 @@
 #define DEFAULT_TIMEOUT_MS 5000
 #define DEFAULT_RETRY_MS 120000
 #define DEFAULT_DUP_WINDOW_MS 600000
+/* How long "no suitable peers" is taken for a cluster still forming. */
+#define PLACEMENT_RETRY_NS (10u * 1000000000ull)
 
 struct ims_nats {
-  natsConnection *nc;     /* owned */
-  jsCtx *js;              /* owned */
-  char stream[256];       /* stream name from the URL */
-  char shown[URL_CAP];    /* the URL with secrets masked, for messages */
-  uint32_t timeout_ms;    /* connect/request timeout */
-  uint32_t retry_ms;      /* how long calls retry */
-  int64_t max_payload;    /* the server's, bytes */
-  int async_failures;     /* asynchronous publishes that failed; written
-                             by nats.c's thread (__atomic builtins) */
+  natsConnection *nc;  /* owned */
+  jsCtx *js;           /* owned */
+  char stream[256];    /* stream name from the URL */
+  char shown[URL_CAP]; /* the URL with secrets masked, for messages */
+  uint32_t timeout_ms; /* connect/request timeout */
+  uint32_t retry_ms;   /* how long calls retry */
+  int64_t max_payload; /* the server's, bytes */
+  int async_failures;  /* asynchronous publishes that failed; written
+                          by nats.c's thread (__atomic builtins) */
 };
 
 /* ---- 1. URLs ---- */
@@ -88,34 +90,32 @@ static void mask_secrets(const char *url, char *out, size_t cap) {
 /* Split "scheme://a:1,b:2/STREAM" into servers "scheme://a:1" ... (in
  * `store`) and the stream name. */
 static ims_status parse_url(const char *url, char *store, size_t store_cap,
-                            const char **servers, int *nservers,
-                            char *stream, size_t stream_cap, bool *tls,
-                            ims_error *err) {
+                            const char **servers, int *nservers, char *stream,
+                            size_t stream_cap, bool *tls, ims_error *err) {
   const char *sep = strstr(url, "://");
   size_t scheme_len = sep != NULL ? (size_t)(sep - url) : 0;
   *tls = scheme_len == 3 && strncmp(url, "tls", 3) == 0;
-  if (sep == NULL || !(*tls || (scheme_len == 4 &&
-                                strncmp(url, "nats", 4) == 0)))
+  if (sep == NULL ||
+      !(*tls || (scheme_len == 4 && strncmp(url, "nats", 4) == 0)))
     return ims__fail(err, IMS_ERR_INVALID_ARG,
-                     "'%s': want nats://HOST:PORT[,HOST:PORT...]/STREAM",
-                     url);
+                     "'%s': want nats://HOST:PORT[,HOST:PORT...]/STREAM", url);
   const char *hosts = sep + 3, *slash = strchr(hosts, '/');
   if (slash == NULL || slash == hosts || !valid_name(slash + 1) ||
       strlen(slash + 1) >= stream_cap)
     return ims__fail(err, IMS_ERR_INVALID_ARG,
                      "'%s': want nats://HOST:PORT/STREAM, the stream name "
-                     "of letters, digits, '-' and '_'", url);
+                     "of letters, digits, '-' and '_'",
+                     url);
   snprintf(stream, stream_cap, "%s", slash + 1);
   size_t o = 0;
   *nservers = 0;
   for (const char *h = hosts; h < slash && *nservers < MAX_SERVERS;) {
     const char *comma = memchr(h, ',', (size_t)(slash - h));
     const char *end = comma != NULL ? comma : slash;
-    int w = snprintf(store + o, store_cap - o, "%.*s://%.*s",
-                     (int)scheme_len, url, (int)(end - h), h);
+    int w = snprintf(store + o, store_cap - o, "%.*s://%.*s", (int)scheme_len,
+                     url, (int)(end - h), h);
     if (w < 0 || (size_t)w >= store_cap - o || end == h)
-      return ims__fail(err, IMS_ERR_INVALID_ARG, "'%s': bad server list",
-                       url);
+      return ims__fail(err, IMS_ERR_INVALID_ARG, "'%s': bad server list", url);
     servers[(*nservers)++] = store + o;
     o += (size_t)w + 1;
     h = end + 1;
@@ -133,7 +133,8 @@ static natsStatus set_auth(natsOptions *o, const ims_nats_options *opt,
     s = natsOptions_SetUserCredentialsFromFiles(o, opt->creds_file, NULL);
   if (s == NATS_OK && opt->user != NULL)
     s = natsOptions_SetUserInfo(o, opt->user, opt->password);
-  if (s == NATS_OK && opt->token != NULL) s = natsOptions_SetToken(o, opt->token);
+  if (s == NATS_OK && opt->token != NULL)
+    s = natsOptions_SetToken(o, opt->token);
   if (s == NATS_OK && (tls || opt->tls || opt->tls_ca != NULL))
     s = natsOptions_SetSecure(o, true);
   if (s == NATS_OK && opt->tls_ca != NULL)
@@ -160,8 +161,10 @@ static natsStatus make_options(natsOptions **out, const ims_nats_options *opt,
    * cable, a frozen VM) is noticed in seconds, not minutes. */
   if (s == NATS_OK) s = natsOptions_SetPingInterval(o, 2000);
   if (s == NATS_OK) s = set_auth(o, opt, tls);
-  if (s != NATS_OK) natsOptions_Destroy(o);
-  else *out = o;
+  if (s != NATS_OK)
+    natsOptions_Destroy(o);
+  else
+    *out = o;
   return s;
 }
 
@@ -179,8 +182,8 @@ int ims__nats_async_failures(const ims_nats *n) {
 }
 
 static ims_status open_connection(ims_nats *n, const ims_nats_options *opt,
-                                  const char **servers, int nservers,
-                                  bool tls, ims_error *err) {
+                                  const char **servers, int nservers, bool tls,
+                                  ims_error *err) {
   natsOptions *o = NULL;
   natsStatus s = make_options(&o, opt, servers, nservers, tls, n->timeout_ms);
   if (s != NATS_OK)
@@ -270,7 +273,8 @@ static natsStatus add_stream(ims_nats *n, const ims_nats_stream_config *cfg,
   c.MaxAge = cfg->max_age_ms * 1000000;
   c.MaxBytes = cfg->max_bytes > 0 ? cfg->max_bytes : -1;
   c.Duplicates = (cfg->duplicate_window_ms ? cfg->duplicate_window_ms
-                                           : DEFAULT_DUP_WINDOW_MS) * 1000000;
+                                           : DEFAULT_DUP_WINDOW_MS) *
+                 1000000;
   jsStreamInfo *si = NULL;
   natsStatus s = js_AddStream(&si, n->js, &c, NULL, code);
   jsStreamInfo_Destroy(si);
@@ -284,6 +288,7 @@ ims_status ims_nats_ensure_stream(ims_nats *n,
   memset(&none, 0, sizeof none);
   if (cfg == NULL) cfg = &none;
   uint64_t deadline = ims__now_mono_ns() + (uint64_t)n->retry_ms * 1000000u;
+  uint64_t placement_deadline = ims__now_mono_ns() + PLACEMENT_RETRY_NS;
   natsStatus s;
   jsErrCode code = 0;
   for (unsigned attempt = 0;; attempt++) {
@@ -297,9 +302,23 @@ ims_status ims_nats_ensure_stream(ims_nats *n,
       /* another process created it first: fine */
       if (s == NATS_OK || code == JSStreamNameExistErr) return IMS_OK;
     }
-    if (!ims__nats_transient(s, code) || !ims__nats_backoff(attempt, deadline))
+    /* A cluster that has just elected its meta leader may not yet know
+     * its peers and refuses replicated streams "for placement" for a few
+     * seconds; a cluster really too small gives the same answer, so
+     * those are retried only briefly. */
+    bool placement =
+        code == JSClusterNoPeersErr || code == JSInsufficientResourcesErr;
+    if (placement && ims__now_mono_ns() > placement_deadline) break;
+    if ((!placement && !ims__nats_transient(s, code)) ||
+        !ims__nats_backoff(attempt, deadline))
       break;
   }
+  if (code == JSClusterNoPeersErr || code == JSInsufficientResourcesErr)
+    return ims__nats_fail(err, s, code,
+                          "cannot create stream %s on %s with %d replicas "
+                          "(more than the cluster's servers?)",
+                          n->stream, n->shown,
+                          cfg->replicas ? cfg->replicas : 1);
   return ims__nats_fail(err, s, code, "cannot create stream %s on %s",
                         n->stream, n->shown);
 }
@@ -331,8 +350,7 @@ bool ims__nats_backoff(unsigned attempt, uint64_t deadline_ns) {
   ms = ms / 2 + (uint64_t)rand() % (ms / 2 + 1); /* jitter */
   uint64_t ns = ms * 1000000u;
   if (now + ns > deadline_ns) ns = deadline_ns - now;
-  struct timespec ts = {(time_t)(ns / 1000000000u),
-                        (long)(ns % 1000000000u)};
+  struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
   nanosleep(&ts, NULL);
   return true;
 }
@@ -345,12 +363,11 @@ ims_status ims__nats_fail(ims_error *err, natsStatus s, jsErrCode code,
   vsnprintf(what, sizeof what, fmt, ap);
   va_end(ap);
   const char *detail = nats_GetLastError(NULL);
-  if (detail == NULL || strcmp(detail, natsStatus_GetText(s)) == 0)
-    detail = "";
+  if (detail == NULL || strcmp(detail, natsStatus_GetText(s)) == 0) detail = "";
   if (code != 0)
-    return ims__fail(err, IMS_ERR_IO, "%s: %s (JetStream error %d)%s%s",
-                     what, natsStatus_GetText(s), (int)code,
-                     *detail ? ": " : "", detail);
+    return ims__fail(err, IMS_ERR_IO, "%s: %s (JetStream error %d)%s%s", what,
+                     natsStatus_GetText(s), (int)code, *detail ? ": " : "",
+                     detail);
   return ims__fail(err, IMS_ERR_IO, "%s: %s%s%s", what, natsStatus_GetText(s),
                    *detail ? ": " : "", detail);
 }
