@@ -310,6 +310,7 @@ static void pool_case(const char *op, int k, int s, int pad, bool count_pad) {
                   ow_attr_int("count_include_pad", count_pad)};
   ow_node(&w, op, "p", (const char *[]){"x", NULL},
           (const char *[]){"y", NULL}, at, max ? 3 : 4);
+  if (max) ow_free(&at[3]); /* MaxPool has no count_include_pad */
   check(&w, "y", y);
   free(x), free(y);
 }
