@@ -137,7 +137,8 @@ static float *run_model(tfw *w, const uint8_t *rgb, size_t out_count) {
   ims_engine *e = NULL;
   ims_error err = {0};
   ims_status st = make_engine(m, &e, &err);
-  if (st == IMS_ERR_BACKEND && engine_flags == IMS_ENGINE_FLAG_FORCE_ONEDNN) {
+  if ((st == IMS_ERR_BACKEND || st == IMS_ERR_UNSUPPORTED) &&
+      engine_flags == IMS_ENGINE_FLAG_FORCE_ONEDNN) {
     fprintf(stderr, "note: no oneDNN here (%s)\n", err.message);
     ims_model_destroy(m);
     return NULL;

@@ -98,9 +98,11 @@ IMS_API void ims_model_get_info(const ims_model *model, ims_model_info *out);
 /// honored (for comparisons and tests).
 #define IMS_ENGINE_FLAG_FORCE_XNNPACK 0x1u
 /// Run every layer of those kinds, and int8 depthwise convolutions, on
-/// oneDNN with a JIT (non-reference) kernel, even one without VNNI. If
-/// oneDNN cannot take one of them, ims_engine_create fails with
-/// IMS_ERR_UNSUPPORTED naming the operator rather than falling back.
+/// oneDNN's VNNI (or AMX) kernel. Kernels without VNNI are never used:
+/// their 16-bit intermediate sums saturate, so they are not exact. If
+/// oneDNN cannot take one of them (e.g. on a CPU without VNNI),
+/// ims_engine_create fails with IMS_ERR_UNSUPPORTED naming the operator
+/// rather than falling back.
 #define IMS_ENGINE_FLAG_FORCE_ONEDNN 0x2u
 /// Run 3x3 depthwise convolutions on the backend they used before
 /// imgstream's own kernel (XNNPACK). Without this flag and without

@@ -134,7 +134,8 @@ static ims_status create_step(ims_engine *e, ims__step *s, ims_error *err) {
     if (st != IMS_OK || taken) return st;
     if (force)
       return ims__fail(err, IMS_ERR_UNSUPPORTED,
-                       "%s (operator %u): oneDNN has no JIT kernel for it",
+                       "%s (operator %u): oneDNN has no exact int8 kernel for it "
+                       "on this CPU (needs AVX-512 VNNI, AVX-VNNI or AMX)",
                        s->node->source_name, s->node->source_index);
   }
   return ims__step_create(e->model, s, err);
