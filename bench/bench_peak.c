@@ -12,8 +12,11 @@
  *    (vfmadd231ps, 16 MACs per instruction) when CPUID and XGETBV say the
  *    CPU and OS support it, else AVX2+FMA ymm (8 MACs);
  *  - int8: AVX-512 VNNI vpdpbusd on zmm (u8 x s8 -> s32, 64 MACs per
- *    instruction), 12 accumulators, only if CPUID reports AVX512_VNNI
- *    (else reported as 0).
+ *    instruction), 12 accumulators, if CPUID reports AVX512_VNNI; else
+ *    AVX2 vpmaddwd + vpaddd on ymm (s16 x s16 -> s32, 16 MACs per pair):
+ *    the widest exact 8-bit arithmetic without VNNI, and the one
+ *    XNNPACK's AVX2 8-bit kernels use (vpmaddubsw would be wider but
+ *    saturates, see src/infer/dnnl_ops.c).
  * The kernels are compiled with target attributes, so the file builds with
  * the project's flags (no -mavx512*) and runs anywhere; nothing here is
  * used by the library. The loops do the instruction and nothing else: no
@@ -41,7 +44,9 @@
 #define CHUNK 1000000L /* loop iterations between clock reads */
 #define ACCS 12        /* independent accumulators per loop */
 
-typedef enum kernel { K_F32_512, K_F32_256, K_VNNI_512, K_NONE } kernel;
+typedef enum kernel {
+  K_F32_512, K_F32_256, K_VNNI_512, K_MADD_256, K_NONE
+} kernel;
 
 typedef struct cpu_caps {
   int avx2_fma;    /* AVX2 + FMA usable (CPU and OS) */
@@ -133,12 +138,29 @@ __attribute__((target("avx512f,avx512vnni"))) static float loop_vnni_512(
   return (float)_mm512_reduce_add_epi32(ACC_SUM(_mm512_add_epi32));
 }
 
+__attribute__((target("avx2"))) static float loop_madd_256(long iters) {
+  __m256i x = _mm256_set1_epi16(3), y = _mm256_set1_epi16(-2);
+#define INIT(k) _mm256_set1_epi32(k)
+#define OP(a) _mm256_add_epi32(a, _mm256_madd_epi16(x, y))
+  ACC_DECL(__m256i, INIT);
+  for (long i = 0; i < iters; i++) {
+    ACC_STEP(OP);
+    __asm__ volatile("" : "+x"(x));
+  }
+#undef INIT
+#undef OP
+  int32_t v[8];
+  _mm256_storeu_si256((__m256i *)(void *)v, ACC_SUM(_mm256_add_epi32));
+  return (float)(v[0] + v[7]);
+}
+
 /* Multiply-accumulates per loop iteration of a kernel. */
 static double macs_per_iter(kernel k) {
   switch (k) {
     case K_F32_512: return ACCS * 16.0;
     case K_F32_256: return ACCS * 8.0;
     case K_VNNI_512: return ACCS * 64.0;
+    case K_MADD_256: return ACCS * 16.0;
     case K_NONE: break;
   }
   return 0;
@@ -167,6 +189,7 @@ static void *run_worker(void *arg) {
   do {
     if (w->k == K_F32_512) sink += loop_f32_512(CHUNK);
     else if (w->k == K_F32_256) sink += loop_f32_256(CHUNK);
+    else if (w->k == K_MADD_256) sink += loop_madd_256(CHUNK);
     else sink += loop_vnni_512(CHUNK);
     chunks++;
     t = now_s() - t0;
@@ -221,11 +244,15 @@ int main(int argc, char **argv) {
   }
   cpu_caps caps = detect();
   kernel kf = caps.avx512 ? K_F32_512 : caps.avx2_fma ? K_F32_256 : K_NONE;
-  kernel ki = caps.avx512_vnni ? K_VNNI_512 : K_NONE;
+  kernel ki = caps.avx512_vnni ? K_VNNI_512
+              : caps.avx2_fma  ? K_MADD_256
+                               : K_NONE;
   const char *isa_f = kf == K_F32_512   ? "avx512"
                       : kf == K_F32_256 ? "avx2_fma"
                                         : "none";
-  const char *isa_i = ki == K_VNNI_512 ? "avx512_vnni" : "none";
+  const char *isa_i = ki == K_VNNI_512   ? "avx512_vnni"
+                      : ki == K_MADD_256 ? "avx2_madd"
+                                         : "none";
   double f[65] = {0}, q[65] = {0};
   for (int t = 1; t <= threads; t++) {
     f[t] = kf == K_NONE ? 0 : measure(kf, t, seconds) / 1e9;

@@ -753,20 +753,21 @@ accumulates per image / the machine's peak MAC rate measured in this run
                          batch=16, threads=t)
             if s:
                 macs, elem = res.macs("imgstream", mname)
+                pct = res.peak_pct("imgstream", mname, t, s["median"])
                 best.append("%s, %d thread(s): %.0f images/s = %.0f GMAC/s"
-                            " = %.0f%% of peak" % (
+                            " = %s of peak" % (
                                 mname, t, s["median"],
                                 s["median"] * macs / 1e9,
-                                res.peak_pct("imgstream", mname, t,
-                                             s["median"])))
+                                "-" if pct is None else "%.0f%%" % pct))
     lim.append("\nInference alone at batch 16 (median): " +
                "; ".join(best) + ".")
-    lim.append("""
+    if pk["int8"]["gmacs"].get("2"):
+        lim.append("""
 At 100%% of the int8 peak, MobileNetV2's %.0f M MACs would take %.2f ms per
 image on 2 cores (%.0f images/s); what keeps every runtime far from that
 is known: the 17 depthwise layers (7%% of the MACs) run at a fraction of
 the peak because each output needs only 9 products per channel, the
-small 1x1 layers (16-32 input channels) cannot keep the VNNI units busy,
+small 1x1 layers (16-32 input channels) cannot keep the int8 units busy,
 and activations stream through memory between layers. Percent of peak is
 the measure to watch as the kernels improve; images/s is what the user
 sees.
