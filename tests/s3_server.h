@@ -131,15 +131,19 @@ static inline const char *s3srv_url(const char *prefix) {
 /* An anonymous GET of bucket key `key` straight through libcurl (no
  * imgstream code): the body into *body (malloc'd), the Content-Type
  * into type. Returns the HTTP status. */
+typedef struct s3srv__buf {
+  char *data; /* malloc'd, NUL-terminated */
+  size_t len; /* bytes */
+} s3srv__buf;
+
 static inline size_t s3srv__body(char *p, size_t size, size_t n, void *ctx) {
-  char **buf = ((char ***)ctx)[0];
-  size_t *len = ((size_t **)ctx)[1];
-  char *grown = realloc(*buf, *len + size * n + 1);
+  s3srv__buf *b = ctx;
+  char *grown = realloc(b->data, b->len + size * n + 1);
   if (grown == NULL) return 0;
-  memcpy(grown + *len, p, size * n);
-  *len += size * n;
-  grown[*len] = '\0';
-  *buf = grown;
+  memcpy(grown + b->len, p, size * n);
+  b->len += size * n;
+  grown[b->len] = '\0';
+  b->data = grown;
   return size * n;
 }
 
@@ -147,14 +151,12 @@ static inline long s3srv_get(const s3srv *s, const char *key, char **body,
                              size_t *len, char *type, size_t type_cap) {
   CURL *c = curl_easy_init();
   if (c == NULL) TEST__FAIL("curl_easy_init");
-  *body = NULL;
-  *len = 0;
-  void *ctx[2] = {body, len};
+  s3srv__buf buf = {NULL, 0};
   char url[4400];
   snprintf(url, sizeof url, "%s/%s/%s", s->endpoint, S3SRV_BUCKET, key);
   curl_easy_setopt(c, CURLOPT_URL, url);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, s3srv__body);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, ctx);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &buf);
   long http = 0;
   char *ct = NULL;
   if (curl_easy_perform(c) != CURLE_OK) TEST__FAIL("GET %s", url);
@@ -162,6 +164,8 @@ static inline long s3srv_get(const s3srv *s, const char *key, char **body,
   curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
   snprintf(type, type_cap, "%s", ct ? ct : "");
   curl_easy_cleanup(c);
+  *body = buf.data;
+  *len = buf.len;
   return http;
 }
 
