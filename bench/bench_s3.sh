@@ -15,7 +15,7 @@
 #    an s3:// bucket; the stream (checkpoint + JSONL sink, 2 threads)
 #    drains each with --max-files-per-trigger 1, 16 and 64; images/s =
 #    rows / (last row - first row processing time), as bench_stream.sh.
-# 2. Latency at a steady 20 images/s (one file per trigger): landing
+# 2. Latency at a steady 10 images/s (one file per trigger): landing
 #    (LastModified, whole seconds on s3rver) to classification, with
 #    --poll-interval 1000 (default) and 200. Listing is the only way to
 #    find new objects in S3, so latency follows the poll interval.
@@ -80,7 +80,7 @@ for n in 1 16 64; do
     rm -rf "$tmp/ck" "$tmp/out.jsonl"
     "$bin" stream --source "$src" --max-files-per-trigger "$n" \
       --checkpoint "$tmp/ck" --sink "jsonl:$tmp/out.jsonl" --threads 2 \
-      --until-idle 1500 >/dev/null
+      --until-idle 1500 >/dev/null 2>&1
     rows=$(wc -l < "$tmp/out.jsonl")
     s=$(span "$tmp/out.jsonl")
     awk -v n="$n" -v r="$rows" -v s="$s" -v src="${src%%:*}" \
@@ -89,16 +89,16 @@ for n in 1 16 64; do
   done
 done
 
-echo "## steady 20 images/s, one file per trigger, s3://"
+echo "## steady 10 images/s, one file per trigger, s3://"
 for poll in 1000 200; do
   rm -rf "$tmp/ck" "$tmp/out.jsonl"
   "$bin" stream --source "s3://bench/live$poll" --checkpoint "$tmp/ck" \
     --sink "jsonl:$tmp/out.jsonl" --threads 2 --until-idle 4000 \
-    --poll-interval "$poll" >/dev/null &
+    --poll-interval "$poll" >/dev/null 2>&1 &
   stream=$!
   sleep 1
   "$bin" produce --from "$shared/data/flowers" --to "s3://bench/live$poll" \
-    --rate 20 --seed 2 --limit 200 -q
+    --rate 10 --seed 2 --limit 150 -q
   wait "$stream"
   printf 'poll-interval %4s ms: ' "$poll"
   stats "$tmp/out.jsonl"

@@ -20,7 +20,8 @@ add_dependencies(s3_stream imgstream_tool)
 get_test_property(s3_stream ENVIRONMENT ims_s3_env)
 set(ims_s3_tests s3_bucket s3_stream)
 foreach(case s3_stream_sigkill s3_stream_pagination s3_errors_credentials
-             s3_errors_server_restart s3_errors_server_gone)
+             s3_errors_server_restart s3_errors_server_gone
+             s3_errors_network_cut)
   add_test(NAME ${case} COMMAND s3_stream ${case})
   set_tests_properties(${case} PROPERTIES ENVIRONMENT "${ims_s3_env}")
   list(APPEND ims_s3_tests ${case})

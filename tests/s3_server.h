@@ -11,6 +11,8 @@
  *   s3srv s;
  *   s3srv_start(&s, "case");   server up, AWS_* set for the tool
  *   s3srv_kill(&s); s3srv_restart(&s);
+ *   s3proxy_start(s.port, min, max, seed, &port)   a proxy that cuts
+ *                              connections mid-reply
  *
  * What s3rver checks: the access key id (S3RVER), bucket and key
  * existence, ListObjectsV2 pagination (1000 keys a page). What it does
@@ -27,6 +29,7 @@
 #define IMS_TESTS_S3_SERVER_H
 
 #include <curl/curl.h>
+#include <poll.h>
 
 #include "nats_server.h"
 
@@ -167,6 +170,84 @@ static inline long s3srv_get(const s3srv *s, const char *key, char **body,
   *body = buf.data;
   *len = buf.len;
   return http;
+}
+
+/* ---- a proxy that cuts connections ---- */
+
+/* Copy up to n bytes; -1 on error/EOF. */
+static inline long s3proxy__pass(int from, int to, long n) {
+  char buf[16384];
+  ssize_t r = read(from, buf, (size_t)(n < (long)sizeof buf ? n : (long)sizeof buf));
+  if (r <= 0) return -1;
+  for (ssize_t off = 0; off < r;) {
+    ssize_t w = write(to, buf + off, (size_t)(r - off));
+    if (w <= 0) return -1;
+    off += w;
+  }
+  return (long)r;
+}
+
+/* Serve one client: forward to upstream_port until either side closes or
+ * `budget` bytes went to the client; then reset the client (RST). */
+static inline void s3proxy__serve(int client, int upstream_port, long budget) {
+  int up = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons((uint16_t)upstream_port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  long sent = 0;
+  if (up >= 0 && connect(up, (struct sockaddr *)&a, sizeof a) == 0) {
+    for (;;) {
+      struct pollfd p[2] = {{client, POLLIN, 0}, {up, POLLIN, 0}};
+      if (poll(p, 2, 60000) <= 0) break;
+      if ((p[0].revents & (POLLIN | POLLHUP)) &&
+          s3proxy__pass(client, up, 1L << 20) < 0)
+        break;
+      if (p[1].revents & (POLLIN | POLLHUP)) {
+        long n = s3proxy__pass(up, client, budget - sent);
+        if (n < 0) break;
+        sent += n;
+        if (sent >= budget) break;
+      }
+    }
+  }
+  struct linger l = {1, 0}; /* close with RST: a cut, not an end */
+  setsockopt(client, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  close(client);
+  if (up >= 0) close(up);
+}
+
+/* A proxy on a free 127.0.0.1 port (*port_out) to 127.0.0.1:upstream_port
+ * that cuts each connection after a random number of bytes sent to the
+ * client, from min_bytes to max_bytes (mid-body of some replies): a
+ * network that fails mid-download. One connection at a time. */
+static inline pid_t s3proxy_start(int upstream_port, long min_bytes,
+                                  long max_bytes, unsigned seed,
+                                  int *port_out) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+      listen(fd, 16) != 0 ||
+      getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+    TEST__FAIL("proxy socket: %s", strerror(errno));
+  *port_out = ntohs(a.sin_port);
+  pid_t pid = nchild_fork();
+  if (pid == 0) {
+    srand(seed);
+    for (;;) {
+      int c = accept(fd, NULL, NULL);
+      if (c < 0) continue;
+      s3proxy__serve(c, upstream_port,
+                     min_bytes + rand() % (max_bytes - min_bytes + 1));
+    }
+  }
+  close(fd);
+  return pid;
 }
 
 #endif /* IMS_TESTS_S3_SERVER_H */
