@@ -92,6 +92,45 @@ int cli_is_nats_url(const char *url);
 int cli_nats_connect(const char *cmd, const char *url,
                      const struct ims_nats_options *o, struct ims_nats **out);
 
+/* ---- S3 bucket options (cli_s3.c) ---- */
+
+/* Options of every subcommand that opens buckets; their long-option
+ * entries are CLI_S3_LONG_OPTIONS, to be put in each table where "s3-"
+ * sorts. Credentials are read from the environment only (AWS_ACCESS_KEY_ID,
+ * AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN): a secret on the command line
+ * would show in `ps`. */
+enum { CLI_OPT_S3_ENDPOINT = 640, CLI_OPT_S3_REGION, CLI_OPT_S3_RETRY };
+
+#define CLI_S3_LONG_OPTIONS                                          \
+  {"s3-endpoint", required_argument, NULL, CLI_OPT_S3_ENDPOINT},     \
+  {"s3-region", required_argument, NULL, CLI_OPT_S3_REGION},         \
+  {"s3-retry", required_argument, NULL, CLI_OPT_S3_RETRY}
+
+#define CLI_S3_HELP                                                        \
+  "S3-protocol buckets (s3://BUCKET[/PREFIX]; credentials from\n"         \
+  "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN):\n"       \
+  "      --s3-endpoint URL        server, http(s)://HOST[:PORT] (default\n" \
+  "                               $AWS_ENDPOINT_URL, else AWS)\n"          \
+  "      --s3-region NAME         signing region (default $AWS_REGION,\n"  \
+  "                               else us-east-1)\n"                       \
+  "      --s3-retry MS            keep retrying a failing request (5xx,\n" \
+  "                               SlowDown, network) this long (default\n" \
+  "                               60000)\n"
+
+struct ims_s3_options;
+struct ims_bucket;
+
+/* Apply S3 option `c` (getopt_long's result, optarg its value) to *o.
+ * Returns 1 if c was an S3 option, 0 if not, -1 (after a message) if its
+ * value is bad. */
+int cli_s3_option(const char *cmd, struct ims_s3_options *o, int c);
+
+/* Open the bucket `url` (dir:// or s3://) for subcommand `cmd`, s3://
+ * with *o and retries reported on stderr. On failure prints the error and
+ * returns IMS_EXIT_USAGE (malformed URL) or IMS_EXIT_FAILED, else 0. */
+int cli_open_bucket(const char *cmd, const char *url, uint32_t flags,
+                    struct ims_s3_options *o, struct ims_bucket **out);
+
 /* ---- model location (locate.c) ---- */
 
 #define CLI_DEFAULT_MODEL "mobilenet_v2_1.0_224_quant.tflite"

@@ -35,7 +35,7 @@
 enum {
   OPT_ACK_WAIT = 256, OPT_CHECKPOINT, OPT_COMPACT, OPT_CONSUMER,
   OPT_DEAD_LETTER, OPT_DUP_WINDOW, OPT_MAX_BATCHES, OPT_MAX_DELIVER,
-  OPT_MAX_FILES, OPT_PROGRESS, OPT_REPLICAS, OPT_SINK, OPT_SOURCE,
+  OPT_MAX_FILES, OPT_POLL, OPT_PROGRESS, OPT_REPLICAS, OPT_SINK, OPT_SOURCE,
   OPT_TRIGGER, OPT_UNTIL_IDLE
 };
 
@@ -54,8 +54,10 @@ static const struct option long_options[] = {
     {"max-files-per-trigger", required_argument, NULL, OPT_MAX_FILES},
     {"model", required_argument, NULL, 'm'},
     CLI_NATS_LONG_OPTIONS,
+    {"poll-interval", required_argument, NULL, OPT_POLL},
     {"progress", required_argument, NULL, OPT_PROGRESS},
     {"replicas", required_argument, NULL, OPT_REPLICAS},
+    CLI_S3_LONG_OPTIONS,
     {"sink", required_argument, NULL, OPT_SINK},
     {"source", required_argument, NULL, OPT_SOURCE},
     {"threads", required_argument, NULL, 't'},
@@ -82,25 +84,32 @@ typedef struct stream_opts {
   uint64_t max_batches;        /* --max-batches, 0 = no limit */
   uint64_t until_idle_ms;      /* --until-idle, 0 = never */
   uint64_t compact;            /* --compact-interval, 0 = default */
+  uint64_t poll_ms;            /* --poll-interval, 0 = default */
   bool verbose;                /* -v: progress records on stderr */
   bool help, version;          /* --help, --version */
   ims_nats_options nats;       /* --nats-* */
   ims_nats_consumer_options consumer; /* --consumer, --ack-wait,
                                          --max-deliver */
   ims_nats_stream_config jets; /* --replicas, --dup-window */
+  ims_s3_options s3;           /* --s3-* */
 } stream_opts;
 
 static void usage(FILE *out) {
   fprintf(out,
       "usage: imgstream stream --source dir://BUCKET [options]\n"
+      "       imgstream stream --source s3://BUCKET[/PREFIX] [options]\n"
       "       imgstream stream --source nats://HOST:PORT/STREAM [options]\n\n"
       "Classify each new image of a bucket once, in arrival order, in\n"
       "micro-batches (like the user's Spark Structured Streaming job),\n"
       "and write label, prediction and processing time rows to sinks.\n\n"
       "options:\n"
-      "      --source URL             bucket to read (dir://PATH), or a\n"
-      "                               JetStream stream to share with other\n"
-      "                               workers (nats://HOST:PORT/STREAM)\n"
+      "      --source URL             bucket to read (dir://PATH or\n"
+      "                               s3://BUCKET[/PREFIX]), or a JetStream\n"
+      "                               stream to share with other workers\n"
+      "                               (nats://HOST:PORT/STREAM)\n"
+      "      --poll-interval MS       list the bucket for new images at\n"
+      "                               least every MS when idle (default\n"
+      "                               1000; dir:// also wakes on inotify)\n"
       "  -m, --model FILE             TFLite model (default %s,\n"
       "                               found as for 'imgstream classify')\n"
       "  -l, --labels FILE            class labels (default: next to the "
@@ -138,7 +147,7 @@ static void usage(FILE *out) {
       "1)\n"
       "      --dup-window MS          de-duplication window of a results\n"
       "                               stream created (default 600000)\n"
-      CLI_NATS_HELP "\n"
+      CLI_NATS_HELP CLI_S3_HELP "\n"
       "SIGINT or SIGTERM finishes and commits the batch in flight, then\n"
       "exits 0. An image that cannot be decoded gives a row with an error\n"
       "(and a dead-letter line); the stream goes on.\n"
@@ -195,6 +204,9 @@ static int apply_option(stream_opts *o, int c, char **argv) {
       return cli_parse_u64("stream", "max-files-per-trigger", optarg, 1, 4096,
                            &o->max_files);
     case 'm': o->model = optarg; return 0;
+    case OPT_POLL:
+      return cli_parse_u64("stream", "poll-interval", optarg, 1, 3600000,
+                           &o->poll_ms);
     case OPT_PROGRESS: o->progress = optarg; return 0;
     case OPT_SINK: return add_sink(o, optarg);
     case OPT_SOURCE: o->source = optarg; return 0;
@@ -213,11 +225,14 @@ static int apply_option(stream_opts *o, int c, char **argv) {
       fprintf(stderr, "imgstream stream: %s needs a value\n",
               argv[optind - 1]);
       return -1;
-    default:
+    default: {
+      int s3 = cli_s3_option("stream", &o->s3, c);
+      if (s3 != 0) return s3 < 0 ? -1 : 0;
       if (cli_nats_option(&o->nats, c)) return 0;
       fprintf(stderr, "imgstream stream: unknown option '%s'; see "
                       "'imgstream stream --help'\n", argv[optind - 1]);
       return -1;
+    }
   }
 }
 
@@ -357,11 +372,13 @@ static void on_progress(void *ctx, const char *json) {
 static int open_source(stream_ctx *c, const stream_opts *o) {
   ims_error err = {0};
   if (!cli_is_nats_url(o->source)) {
-    if (ims_bucket_open(o->source, IMS_BUCKET_WATCH, &c->bucket, &err) ==
-        IMS_OK)
-      return 0;
-    fprintf(stderr, "imgstream stream: %s\n", err.message);
-    return IMS_EXIT_USAGE;
+    ims_s3_options s3 = o->s3;
+    int rc = cli_open_bucket("stream", o->source, IMS_BUCKET_WATCH, &s3,
+                             &c->bucket);
+    /* a dir:// that is not there is a usage error; an s3:// bucket may be
+     * unreachable or refuse us (exit 1) */
+    if (rc != 0 && strncmp(o->source, "s3://", 5) != 0) rc = IMS_EXIT_USAGE;
+    return rc;
   }
   int rc = cli_nats_connect("stream", o->source, &o->nats, &c->source_nats);
   if (rc != 0) return rc;
@@ -410,6 +427,7 @@ static int open_all(stream_ctx *c, const stream_opts *o) {
   so.max_batches = o->max_batches;
   so.until_idle_ms = (uint32_t)o->until_idle_ms;
   so.compact_interval = (uint32_t)o->compact;
+  so.poll_interval_ms = (uint32_t)o->poll_ms;
   so.on_progress = on_progress;
   so.progress_ctx = c;
   return create_engine(c, o, &so);
@@ -468,14 +486,15 @@ int cmd_stream(int argc, char **argv) {
     return IMS_EXIT_OK;
   }
   if (o.source == NULL) {
-    fprintf(stderr, "imgstream stream: --source dir://BUCKET or "
-                    "nats://HOST:PORT/STREAM is required; see 'imgstream "
-                    "stream --help'\n");
+    fprintf(stderr, "imgstream stream: --source dir://BUCKET, "
+                    "s3://BUCKET[/PREFIX] or nats://HOST:PORT/STREAM is "
+                    "required; see 'imgstream stream --help'\n");
     return IMS_EXIT_USAGE;
   }
   if (o.checkpoint != NULL && cli_is_nats_url(o.source)) {
-    fprintf(stderr, "imgstream stream: --checkpoint is for dir:// sources; "
-                    "with nats:// JetStream's acks are the checkpoint\n");
+    fprintf(stderr, "imgstream stream: --checkpoint is for dir:// and "
+                    "s3:// sources; with nats:// JetStream's acks are the "
+                    "checkpoint\n");
     return IMS_EXIT_USAGE;
   }
   return stream_run(&o);
