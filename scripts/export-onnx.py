@@ -4,15 +4,21 @@
 
 usage: scripts/export-onnx.py --model {mobilenet_v2,resnet18,efficientnet_b0}
                               [--seed N] [--opset 11..17] --out FILE.onnx
+                              [--calibrate IMAGE]... [--weights-out FILE]
 
 Pretrained weights cannot be downloaded here (and tests must not depend on
 the network), so the model is built with weights=None and every parameter
-comes from torch.manual_seed(seed): torchvision's own initialization, then
-every BatchNorm layer's weight, bias, running mean and running variance
-are redrawn (weight ~ U(0.5, 1.5), bias ~ N(0, 0.1), mean ~ N(0, 0.1),
-var ~ U(0.5, 1.5)). Fresh BatchNorm layers are the identity (mean 0, var
-1, weight 1, bias 0), which would let a loader that folds BatchNorm wrongly
-pass every test; random statistics make the folding count.
+comes from torch.manual_seed(seed): torchvision's own initialization for
+convolutions and linear layers, then every BatchNorm layer gets random
+statistics and affine parameters: weight ~ U(0.5, 1.5), bias ~
+N(0, 0.1); the running mean and variance are measured on seeded noise
+images (so activations neither vanish nor blow up, and the logits depend
+on the image), then perturbed (mean + N(0, 0.1) * std, var * U(0.8,
+1.2): more would compound over 50 layers). --calibrate IMAGE (repeat)
+measures them on photos instead of noise, which keeps deep nets
+well-conditioned on photos (tests/torch_reference.py does this). Fresh BatchNorm layers are the identity (mean 0, var 1,
+weight 1, bias 0), which would let a loader that folds BatchNorm wrongly
+pass every test; these make the folding count.
 
 The model is exported in eval() mode (Dropout off, BatchNorm on its running
 statistics) with torch.onnx.export at the given opset (default 13), input
@@ -35,22 +41,72 @@ import sys
 MODELS = ("mobilenet_v2", "resnet18", "efficientnet_b0")
 
 
-def build_model(name, seed):
-    """torchvision's `name` with seeded random weights, in eval mode."""
+def load_images(paths):
+    """torchvision's ImageNet evaluation transform of each file, stacked."""
+    import torch
+    from PIL import Image
+    from torchvision import transforms
+    t = transforms.Compose([
+        transforms.Resize(256), transforms.CenterCrop(224),
+        transforms.ToTensor(),
+        transforms.Normalize(mean=[0.485, 0.456, 0.406],
+                             std=[0.229, 0.224, 0.225])])
+    out = []
+    for p in paths:
+        with open(p, "rb") as f:
+            out.append(t(Image.open(f).convert("RGB")))
+    return torch.stack(out)
+
+
+def calibrate(model, gen, images=None):
+    """Give every BatchNorm statistics near the real ones of its input.
+
+    A network with random weights and arbitrary BatchNorm statistics
+    drifts layer by layer until its activations vanish or saturate
+    (ReLU6): its logits then no longer depend on the image, and a parity
+    test would compare a constant. So the statistics are first measured
+    on `images` (a preprocessed batch; default: 8 seeded noise images.
+    Photos make deep nets such as EfficientNet far better conditioned:
+    with noise statistics its float32 logits are only good to ~1e-3 of
+    float64's on photos, with photo statistics to ~1e-5) (one pass with only the BatchNorm layers in
+    training mode, cumulative averages) after drawing the affine
+    parameters, then perturbed a little; they are far from the identity,
+    so folding them into the convolutions has to be exact to pass.
+    """
+    import torch
+    bns = [m for m in model.modules()
+           if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for m in bns:
+        n = m.num_features
+        with torch.no_grad():
+            m.weight.copy_(torch.rand(n, generator=gen) + 0.5)
+            m.bias.copy_(torch.randn(n, generator=gen) * 0.1)
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the calibration pass
+        m.train()  # only BatchNorm: Dropout, StochasticDepth stay off
+    with torch.no_grad():
+        if images is None:
+            images = torch.randn(8, 3, 224, 224, generator=gen)
+        model(images)
+        for m in bns:
+            n = m.num_features
+            sd = m.running_var.sqrt()
+            m.running_mean.add_(torch.randn(n, generator=gen) * 0.1 * sd)
+            m.running_var.mul_(torch.rand(n, generator=gen) * 0.4 + 0.8)
+            m.momentum = 0.1
+            m.eval()
+
+
+def build_model(name, seed, images=None):
+    """torchvision's `name` with seeded random weights, in eval mode;
+    `images` for calibrate()."""
     import torch
     import torchvision
     torch.manual_seed(seed)
     model = getattr(torchvision.models, name)(weights=None)
-    gen = torch.Generator().manual_seed(seed + 1)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                n = m.num_features
-                m.weight.copy_(torch.rand(n, generator=gen) + 0.5)
-                m.bias.copy_(torch.randn(n, generator=gen) * 0.1)
-                m.running_mean.copy_(torch.randn(n, generator=gen) * 0.1)
-                m.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
-    return model.eval()
+    model.eval()
+    calibrate(model, torch.Generator().manual_seed(seed + 1), images)
+    return model
 
 
 def export(model, path, opset):
@@ -74,6 +130,9 @@ def main():
     p.add_argument("--opset", type=int, default=13)
     p.add_argument("--out", required=True)
     p.add_argument("--weights-out")
+    p.add_argument("--calibrate", action="append", metavar="IMAGE",
+                   help="an image whose activations set the BatchNorm "
+                        "statistics (repeat; default: seeded noise)")
     args = p.parse_args()
     if not 11 <= args.opset <= 17:
         p.error("--opset must be from 11 to 17, got %d" % args.opset)
@@ -87,7 +146,12 @@ def main():
               "(scripts/install-deps): %s" % e, file=sys.stderr)
         return 3
     torch.set_num_threads(1)
-    model = build_model(args.model, args.seed)
+    try:
+        images = load_images(args.calibrate) if args.calibrate else None
+    except OSError as e:
+        print("export-onnx.py: --calibrate: %s" % e, file=sys.stderr)
+        return 2
+    model = build_model(args.model, args.seed, images)
     try:
         export(model, args.out, args.opset)
         if args.weights_out:

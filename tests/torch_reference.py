@@ -9,7 +9,9 @@ against, computed by PyTorch 1.13 / torchvision 0.14 alone (an independent
 implementation: nothing of imgstream runs here):
 
   MODEL.onnx             scripts/export-onnx.py's export (seeded random
-                         weights, BatchNorm statistics too) of mobilenet_v2,
+                         weights, BatchNorm statistics too, measured on the
+                         last 2 photos of each class and perturbed: keeps
+                         the nets well-conditioned) of mobilenet_v2,
                          resnet18, efficientnet_b0 at opset 13, and
                          mobilenet_v2 at opsets 11 and 17 (same weights:
                          the exporters emit different Clip/Reshape forms)
@@ -74,14 +76,17 @@ def stamp_text(torch_version):
                        "models": [m[0] for m in MODELS]})
 
 
-def photos(shared):
+def photos(shared, first=True):
+    """The first 4 photos of each class (the tests'), or the last 2 (for
+    the BatchNorm statistics: never the ones tested)."""
     out = []
     for c in CLASSES:
         d = os.path.join(shared, "data", "flowers", c)
         names = sorted(n for n in os.listdir(d) if n.endswith(".jpg"))
         if len(names) < 4:
             fail("%s has %d photos, want at least 4" % (d, len(names)))
-        out += [os.path.join(d, n) for n in names[:4]]
+        pick = names[:4] if first else names[-2:]
+        out += [os.path.join(d, n) for n in pick]
     return out
 
 
@@ -121,11 +126,12 @@ def run(model, batch, path):
     logits.numpy().astype("<f4").tofile(path)
 
 
-def write_models(outdir, batch, custom_batch):
+def write_models(outdir, batch, custom_batch, calib):
     exp = exporter()
     done = {}
     for stem, name, opset in MODELS:
-        model = done[name] if name in done else exp.build_model(name, SEED)
+        model = (done[name] if name in done
+                 else exp.build_model(name, SEED, calib))
         exp.export(model, os.path.join(outdir, stem + ".onnx"), opset)
         if name not in done:
             run(model, batch, os.path.join(outdir, name + ".logits"))
@@ -201,7 +207,8 @@ def main():
     batch = torch.stack([t(load_rgb(p)) for p in paths])
     tc = transform(*CUSTOM)
     custom_batch = torch.stack([tc(load_rgb(p)) for p in paths])
-    write_models(outdir, batch, custom_batch)
+    calib = torch.stack([t(load_rgb(p)) for p in photos(shared, False)])
+    write_models(outdir, batch, custom_batch, calib)
     write_prep(outdir, prep_images(shared, paths))
     with open(stamp, "w") as f:
         f.write(want)
