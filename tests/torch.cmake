@@ -40,3 +40,15 @@ foreach(case torch_preprocess torch_input_errors)
     ENVIRONMENT "${ims_torch_env}" FIXTURES_REQUIRED torch_models
     TIMEOUT 900 SKIP_RETURN_CODE 77)
 endforeach()
+
+add_executable(torch_cli torch_cli.c)
+target_include_directories(torch_cli PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+target_link_libraries(torch_cli PRIVATE imgstream ims_deps)
+add_dependencies(torch_cli imgstream_tool)
+foreach(case torch_cli_classify torch_cli_overrides torch_cli_stream
+             torch_cli_usage)
+  add_test(NAME ${case} COMMAND torch_cli ${case})
+  set_tests_properties(${case} PROPERTIES
+    ENVIRONMENT "${ims_torch_env}" FIXTURES_REQUIRED torch_models
+    TIMEOUT 900 SKIP_RETURN_CODE 77)
+endforeach()
