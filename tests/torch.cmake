@@ -52,3 +52,8 @@ foreach(case torch_cli_classify torch_cli_overrides torch_cli_stream
     ENVIRONMENT "${ims_torch_env}" FIXTURES_REQUIRED torch_models
     TIMEOUT 900 SKIP_RETURN_CODE 77)
 endforeach()
+
+# The Reshape lowering on exporter forms and hostile shapes (no PyTorch
+# needed: models from tests/onnx_writer.c).
+ims_add_test(NAME torch_onnx_reshape
+             SOURCES torch_onnx_reshape.c onnx_writer.c)
