@@ -34,7 +34,7 @@ foreach(case mobilenet_v2 mobilenet_v2_opset11 mobilenet_v2_opset17
     ENVIRONMENT "${ims_torch_env}" FIXTURES_REQUIRED torch_models
     TIMEOUT 900 SKIP_RETURN_CODE 77)
 endforeach()
-foreach(case torch_preprocess torch_input_errors)
+foreach(case torch_preprocess torch_decode torch_input_errors)
   add_test(NAME ${case} COMMAND torch_parity ${case})
   set_tests_properties(${case} PROPERTIES
     ENVIRONMENT "${ims_torch_env}" FIXTURES_REQUIRED torch_models

@@ -18,6 +18,8 @@
  *                        ToTensor, Normalize: at most 1/255 apart after
  *                        un-normalizing (photos, the shared test images,
  *                        upscaled, wide, tall and odd sizes)
+ *   torch_decode         imgstream's JPEG/BMP decoding vs PIL's on the
+ *                        photos and the shared test images: same bytes
  *   torch_input_errors   ims_engine_input_f32's refusals (bad batch, NULL,
  *                        a quantized model has no float input)
  *
@@ -26,7 +28,8 @@
  * references are in $IMGSTREAM_TORCH_DIR. If the fixture found no
  * PyTorch it left a SKIPPED file there, and every case skips.
  *
- * Sections: 1. references  2. model parity  3. preprocessing  4. cases
+ * Sections: 1. references  2. model parity  3. preprocessing and
+ * decoding  4. cases
  *
  * Threading: single-threaded (engines run on 1 thread).
  */
@@ -215,7 +218,7 @@ static void check_model(const char *model_file, const char *logits_file) {
   free(want);
 }
 
-/* ---- 3. preprocessing ---- */
+/* ---- 3. preprocessing and decoding ---- */
 
 /* One prep.txt entry: imgstream's tensor (NHWC) vs torchvision's (CHW),
  * both un-normalized. Returns the largest difference; counts the values
@@ -292,6 +295,54 @@ static void check_preprocess(void) {
   ims_model_destroy(m);
 }
 
+/* imgstream's decoder vs PIL's (Image.open().convert("RGB")) on the
+ * photos and the shared test images of prep.txt (the other entries are
+ * made-up sizes with no file). */
+static void check_decode(void) {
+  FILE *f = fopen(torch_path("prep.txt"), "r");
+  ASSERT(f != NULL);
+  char paths[NIMG][4096], name[256], file[4200];
+  read_images(paths);
+  ims_error err = {0};
+  ims_decoder *dec = NULL;
+  ASSERT_OK(ims_decoder_create(NULL, &dec, &err), &err);
+  unsigned w = 0, h = 0;
+  int n = 0;
+  size_t differ = 0, total = 0;
+  static const char *const extra[] = {"parrot.jpg", "cat_720p.jpg",
+                                      "grace_hopper.bmp", "sunflower.bmp"};
+  for (int k = 0; fscanf(f, "%255s %u %u", name, &w, &h) == 3; k++) {
+    if (k < NIMG) {
+      snprintf(file, sizeof file, "%s", paths[k]);
+    } else if (k < NIMG + 4) {
+      char rel[64];
+      snprintf(rel, sizeof rel, "data/images/%s", extra[k - NIMG]);
+      snprintf(file, sizeof file, "%s", shared_path(rel));
+    } else {
+      break;
+    }
+    ims_image img;
+    ASSERT_OK(ims_decoder_decode_file(dec, file, &img, &err), &err);
+    ASSERT_EQ(img.width, w);
+    ASSERT_EQ(img.height, h);
+    char rel[512];
+    snprintf(rel, sizeof rel, "prep/%s.rgb", name);
+    uint8_t *pil = read_exact(rel, (size_t)w * h * 3);
+    for (uint32_t y = 0; y < h; y++)
+      for (size_t i = 0; i < (size_t)w * 3; i++)
+        differ += img.pixels[y * img.stride + i] != pil[(size_t)y * w * 3 + i];
+    total += (size_t)w * h * 3;
+    free(pil);
+    n++;
+  }
+  fclose(f);
+  ims_decoder_destroy(dec);
+  fprintf(stderr, "decode: %d files, %zu of %zu bytes differ from PIL's\n", n,
+          differ, total);
+  ASSERT_EQ(n, NIMG + 4);
+  ASSERT_EQ(differ, 0);
+}
+
 /* ---- 4. cases ---- */
 
 TEST(torch_parity_mobilenet_v2) {
@@ -313,6 +364,8 @@ TEST(torch_parity_efficientnet_b0) {
 }
 
 TEST(torch_preprocess) { check_preprocess(); }
+
+TEST(torch_decode) { check_decode(); }
 
 /* ims_engine_input_f32's refusals: bad batch, NULL, a quantized model. */
 TEST(torch_input_errors) {
@@ -346,4 +399,5 @@ TEST(torch_input_errors) {
 
 TEST_MAIN(torch_parity_mobilenet_v2, torch_parity_mobilenet_v2_opset11,
           torch_parity_mobilenet_v2_opset17, torch_parity_resnet18,
-          torch_parity_efficientnet_b0, torch_preprocess, torch_input_errors)
+          torch_parity_efficientnet_b0, torch_preprocess, torch_input_errors,
+          torch_decode)
