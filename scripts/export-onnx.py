@@ -5,6 +5,7 @@
 usage: scripts/export-onnx.py --model {mobilenet_v2,resnet18,efficientnet_b0}
                               [--seed N] [--opset 11..17] --out FILE.onnx
                               [--calibrate IMAGE]... [--weights-out FILE]
+                              [--keep-batchnorm] [--no-constant-folding]
 
 Pretrained weights cannot be downloaded here (and tests must not depend on
 the network), so the model is built with weights=None and every parameter
@@ -109,7 +110,13 @@ def build_model(name, seed, images=None):
     return model
 
 
-def export(model, path, opset):
+def export(model, path, opset, fold=True, keep_bn=False):
+    """torch.onnx.export; fold=False keeps what the exporter's constant
+    folding would remove (Constant nodes, Shape -> Gather -> Unsqueeze ->
+    Concat chains), the raw forms a loader must fold itself. In eval mode
+    the exporter fuses BatchNormalization into the Conv before it: keep_bn
+    exports with TrainingMode.PRESERVE (the model still in eval mode), so
+    the file keeps its BatchNormalization nodes for the loader to fold."""
     import torch
     x = torch.zeros(1, 3, 224, 224)
     tmp = path + ".tmp"
@@ -117,7 +124,11 @@ def export(model, path, opset):
         torch.onnx.export(model, x, tmp, opset_version=opset,
                           input_names=["input"], output_names=["logits"],
                           dynamic_axes={"input": {0: "batch"},
-                                        "logits": {0: "batch"}})
+                                        "logits": {0: "batch"}},
+                          do_constant_folding=fold,
+                          training=(torch.onnx.TrainingMode.PRESERVE
+                                    if keep_bn else
+                                    torch.onnx.TrainingMode.EVAL))
     os.replace(tmp, path)  # never leave a half-written model behind
 
 
@@ -130,6 +141,12 @@ def main():
     p.add_argument("--opset", type=int, default=13)
     p.add_argument("--out", required=True)
     p.add_argument("--weights-out")
+    p.add_argument("--keep-batchnorm", action="store_true",
+                   help="keep BatchNormalization nodes (the exporter fuses "
+                        "them into the convolutions by default)")
+    p.add_argument("--no-constant-folding", action="store_true",
+                   help="keep the exporter's unfolded forms (Constant "
+                        "nodes, Shape/Gather/Concat chains)")
     p.add_argument("--calibrate", action="append", metavar="IMAGE",
                    help="an image whose activations set the BatchNorm "
                         "statistics (repeat; default: seeded noise)")
@@ -153,7 +170,8 @@ def main():
         return 2
     model = build_model(args.model, args.seed, images)
     try:
-        export(model, args.out, args.opset)
+        export(model, args.out, args.opset, not args.no_constant_folding,
+               args.keep_batchnorm)
         if args.weights_out:
             torch.save(model.state_dict(), args.weights_out)
     except Exception as e:  # torch raises many kinds; report any

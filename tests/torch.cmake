@@ -3,8 +3,8 @@
 # 0.14 (Debian's python3-torch, python3-torchvision).
 #
 # torch_export (fixture setup) runs tests/torch_reference.py: it exports
-# mobilenet_v2 (opsets 11, 13, 17), resnet18 and efficientnet_b0 with
-# seeded random weights into tests/torch/ of the build dir and computes
+# mobilenet_v2 (opsets 11, 13, 17), resnet18 and efficientnet_b0 (13, 17)
+# with seeded random weights, in several export forms, into tests/torch/ of the build dir and computes
 # PyTorch's logits and torchvision's preprocessed tensors there. It redoes
 # nothing while its stamp matches (same scripts, same torch), so the ~1 min
 # of exports happens once per build dir. Without PyTorch it skips (and so
@@ -27,7 +27,7 @@ add_executable(torch_parity torch_parity.c)
 target_include_directories(torch_parity PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(torch_parity PRIVATE imgstream ims_deps)
 foreach(case mobilenet_v2 mobilenet_v2_opset11 mobilenet_v2_opset17
-             resnet18 efficientnet_b0)
+             resnet18 efficientnet_b0 efficientnet_b0_opset17)
   add_test(NAME torch_parity_${case}
            COMMAND torch_parity torch_parity_${case})
   set_tests_properties(torch_parity_${case} PROPERTIES

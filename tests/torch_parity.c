@@ -10,7 +10,10 @@
  *                        image's largest |logit|, top-5 indices identical
  *                        wherever neighbouring logits differ by > 1e-4.
  *                        MODEL: mobilenet_v2 (opsets 11, 13, 17),
- *                        resnet18, efficientnet_b0
+ *                        resnet18, efficientnet_b0 (13, 17); the
+ *                        variants keep BatchNormalization nodes, raw
+ *                        Constant nodes and Shape/Reshape chains
+ *                        (tests/torch_reference.py's MODELS)
  *   torch_preprocess     the same PIL-decoded RGB pixels through
  *                        imgstream's resize + crop + normalization
  *                        (ims_preprocess, ims_engine_input_f32) vs
@@ -363,6 +366,10 @@ TEST(torch_parity_efficientnet_b0) {
   check_model("efficientnet_b0.onnx", "efficientnet_b0.logits");
 }
 
+TEST(torch_parity_efficientnet_b0_opset17) {
+  check_model("efficientnet_b0_opset17.onnx", "efficientnet_b0.logits");
+}
+
 TEST(torch_preprocess) { check_preprocess(); }
 
 TEST(torch_decode) { check_decode(); }
@@ -399,5 +406,5 @@ TEST(torch_input_errors) {
 
 TEST_MAIN(torch_parity_mobilenet_v2, torch_parity_mobilenet_v2_opset11,
           torch_parity_mobilenet_v2_opset17, torch_parity_resnet18,
-          torch_parity_efficientnet_b0, torch_preprocess, torch_input_errors,
-          torch_decode)
+          torch_parity_efficientnet_b0, torch_parity_efficientnet_b0_opset17,
+          torch_preprocess, torch_input_errors, torch_decode)

@@ -13,8 +13,8 @@ implementation: nothing of imgstream runs here):
                          last 2 photos of each class and perturbed: keeps
                          the nets well-conditioned) of mobilenet_v2,
                          resnet18, efficientnet_b0 at opset 13, and
-                         mobilenet_v2 at opsets 11 and 17 (same weights:
-                         the exporters emit different Clip/Reshape forms)
+                         mobilenet_v2 at opsets 11 and 17, efficientnet_b0
+                         at 17, in other export forms (see MODELS)
   images.txt             the 20 photos, one absolute path a line: the first
                          4 of each flower class, sorted by name
   MODEL.logits           20 x 1000 float32 (little-endian): the eager
@@ -49,12 +49,20 @@ import os
 import sys
 
 SKIP = 77
-MODELS = [  # (file stem, torchvision name, opset)
-    ("mobilenet_v2", "mobilenet_v2", 13),
-    ("mobilenet_v2_opset11", "mobilenet_v2", 11),
-    ("mobilenet_v2_opset17", "mobilenet_v2", 17),
-    ("resnet18", "resnet18", 13),
-    ("efficientnet_b0", "efficientnet_b0", 13),
+# (file stem, torchvision name, opset, export forms). torch 1.13 gives
+# the same graph at every opset 11-17 for these nets when it folds, so the
+# variants also vary the forms: "raw" keeps Constant nodes and shape
+# chains (no exporter constant folding), "bn" keeps BatchNormalization
+# nodes (else the exporter fuses them into the convs), "view" flattens
+# with x.view(x.size(0), -1) (Shape -> Gather -> Unsqueeze -> Concat ->
+# Reshape) instead of torch.flatten (Flatten). Same weights: same logits.
+MODELS = [
+    ("mobilenet_v2", "mobilenet_v2", 13, ()),
+    ("mobilenet_v2_opset11", "mobilenet_v2", 11, ("raw", "bn")),
+    ("mobilenet_v2_opset17", "mobilenet_v2", 17, ("raw", "bn", "view")),
+    ("resnet18", "resnet18", 13, ("bn",)),
+    ("efficientnet_b0", "efficientnet_b0", 13, ()),
+    ("efficientnet_b0_opset17", "efficientnet_b0", 17, ("raw", "bn")),
 ]
 SEED = 0
 CLASSES = ("daisy", "dandelion", "rose", "sunflower", "tulip")
@@ -126,17 +134,37 @@ def run(model, batch, path):
     logits.numpy().astype("<f4").tofile(path)
 
 
+def view_head(model):
+    """mobilenet_v2 with its flatten written as x.view(x.size(0), -1)."""
+    import torch
+    import torch.nn.functional as F
+
+    class ViewHead(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, x):
+            x = F.adaptive_avg_pool2d(self.m.features(x), (1, 1))
+            return self.m.classifier(x.view(x.size(0), -1))
+
+    return ViewHead(model).eval()
+
+
 def write_models(outdir, batch, custom_batch, calib):
     exp = exporter()
     done = {}
-    for stem, name, opset in MODELS:
+    for stem, name, opset, forms in MODELS:
         model = (done[name] if name in done
                  else exp.build_model(name, SEED, calib))
-        exp.export(model, os.path.join(outdir, stem + ".onnx"), opset)
+        exp.export(view_head(model) if "view" in forms else model,
+                   os.path.join(outdir, stem + ".onnx"), opset,
+                   fold="raw" not in forms, keep_bn="bn" in forms)
         if name not in done:
             run(model, batch, os.path.join(outdir, name + ".logits"))
             done[name] = model
-        print("exported %s (opset %d)" % (stem, opset))
+        print("exported %s (opset %d%s)"
+              % (stem, opset, "".join(", " + f for f in forms)))
     run(done["mobilenet_v2"], custom_batch,
         os.path.join(outdir, "mobilenet_v2.custom.logits"))
 
