@@ -160,6 +160,21 @@ IMS_API ims_status ims_engine_run(ims_engine *engine, const uint8_t *images,
                                   size_t batch, float *scores_out,
                                   ims_error *err);
 
+/// The float input tensor ims_engine_run feeds a float model for `batch`
+/// images: per channel (x/255 - mean)/std with the engine's mean/std, in
+/// the engine's NHWC order (image, row, column, channel). For comparing
+/// imgstream's preprocessing with another pipeline's (torchvision's
+/// ToTensor + Normalize); runs nothing, allocates nothing.
+/// @param images      as for ims_engine_run. BORROWED for the call.
+/// @param tensor_out  batch * H * W * 3 floats, written on IMS_OK.
+/// @retval IMS_OK
+/// @retval IMS_ERR_INVALID_ARG  NULL pointers, batch == 0 or above
+///                              max_batch, or a quantized model (no float
+///                              input)
+IMS_API ims_status ims_engine_input_f32(const ims_engine *engine,
+                                        const uint8_t *images, size_t batch,
+                                        float *tensor_out, ims_error *err);
+
 #ifdef __cplusplus
 }
 #endif

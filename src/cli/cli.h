@@ -11,6 +11,7 @@
 #ifndef IMS_CLI_CLI_H
 #define IMS_CLI_CLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -130,6 +131,51 @@ int cli_s3_option(const char *cmd, struct ims_s3_options *o, int c);
  * returns IMS_EXIT_USAGE (malformed URL) or IMS_EXIT_FAILED, else 0. */
 int cli_open_bucket(const char *cmd, const char *url, uint32_t flags,
                     struct ims_s3_options *o, struct ims_bucket **out);
+
+/* ---- fitting images to the model (model_opts.c) ---- */
+
+/* Option ids of --crop, --mean, --resize, --std: each command puts
+ * {"crop", required_argument, NULL, CLI_OPT_CROP} etc. in its own
+ * alphasorted table. */
+enum { CLI_OPT_CROP = 660, CLI_OPT_MEAN, CLI_OPT_RESIZE, CLI_OPT_STD };
+
+/* Their --help lines (same text in every command). */
+#define CLI_MODEL_HELP                                                      \
+  "      --resize N               shorter side after resizing (default:\n"  \
+  "                               crop * 256/224, i.e. 256)\n"              \
+  "      --crop N                 center crop: the model's input size\n"    \
+  "                               (default: read from the model)\n"         \
+  "      --mean R,G,B             float models: mean of the [0,1] pixels\n" \
+  "                               (default ImageNet 0.485,0.456,0.406);\n"  \
+  "                               needs --std\n"                            \
+  "      --std R,G,B              float models: std (default ImageNet\n"    \
+  "                               0.229,0.224,0.225)\n"
+
+/* What the four options set; zero = the defaults. */
+typedef struct cli_model_opts {
+  uint32_t resize; /* --resize: shorter side, 0 = from the crop */
+  uint32_t crop;   /* --crop: square crop, 0 = the model's input */
+  float mean[3];   /* --mean R,G,B */
+  float std[3];    /* --std R,G,B */
+  bool has_mean;   /* --mean given */
+  bool has_std;    /* --std given */
+} cli_model_opts;
+
+struct ims_classifier_options;
+
+/* Apply option `c` (getopt_long's result; `arg` its value) of command
+ * `cmd` to *o. Returns 0 if applied, -1 after printing why the value is
+ * wrong, 1 if `c` is not one of these options. */
+int cli_model_option(const char *cmd, cli_model_opts *o, int c,
+                     const char *arg);
+
+/* After parsing: --mean without --std, or --resize below --crop, is a
+ * usage error (printed; returns -1). Else 0. */
+int cli_model_opts_check(const char *cmd, const cli_model_opts *o);
+
+/* Copy *o into the classifier options (preprocess sizes, mean/std). */
+void cli_model_opts_apply(const cli_model_opts *o,
+                          struct ims_classifier_options *co);
 
 /* ---- model location (locate.c) ---- */
 

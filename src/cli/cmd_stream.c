@@ -45,6 +45,7 @@ static const struct option long_options[] = {
     {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
     {"compact-interval", required_argument, NULL, OPT_COMPACT},
     {"consumer", required_argument, NULL, OPT_CONSUMER},
+    {"crop", required_argument, NULL, CLI_OPT_CROP},
     {"dead-letter", required_argument, NULL, OPT_DEAD_LETTER},
     {"dup-window", required_argument, NULL, OPT_DUP_WINDOW},
     {"help", no_argument, NULL, 'h'},
@@ -52,14 +53,17 @@ static const struct option long_options[] = {
     {"max-batches", required_argument, NULL, OPT_MAX_BATCHES},
     {"max-deliver", required_argument, NULL, OPT_MAX_DELIVER},
     {"max-files-per-trigger", required_argument, NULL, OPT_MAX_FILES},
+    {"mean", required_argument, NULL, CLI_OPT_MEAN},
     {"model", required_argument, NULL, 'm'},
     CLI_NATS_LONG_OPTIONS,
     {"poll-interval", required_argument, NULL, OPT_POLL},
     {"progress", required_argument, NULL, OPT_PROGRESS},
     {"replicas", required_argument, NULL, OPT_REPLICAS},
     CLI_S3_LONG_OPTIONS,
+    {"resize", required_argument, NULL, CLI_OPT_RESIZE},
     {"sink", required_argument, NULL, OPT_SINK},
     {"source", required_argument, NULL, OPT_SOURCE},
+    {"std", required_argument, NULL, CLI_OPT_STD},
     {"threads", required_argument, NULL, 't'},
     {"trigger-interval", required_argument, NULL, OPT_TRIGGER},
     {"until-idle", required_argument, NULL, OPT_UNTIL_IDLE},
@@ -87,6 +91,7 @@ typedef struct stream_opts {
   uint64_t poll_ms;            /* --poll-interval, 0 = default */
   bool verbose;                /* -v: progress records on stderr */
   bool help, version;          /* --help, --version */
+  cli_model_opts fit;          /* --resize, --crop, --mean, --std */
   ims_nats_options nats;       /* --nats-* */
   ims_nats_consumer_options consumer; /* --consumer, --ack-wait,
                                          --max-deliver */
@@ -110,7 +115,7 @@ static void usage(FILE *out) {
       "      --poll-interval MS       list the bucket for new images at\n"
       "                               least every MS when idle (default\n"
       "                               1000; dir:// also wakes on inotify)\n"
-      "  -m, --model FILE             TFLite model (default %s,\n"
+      "  -m, --model FILE             TFLite or ONNX model (default %s,\n"
       "                               found as for 'imgstream classify')\n"
       "  -l, --labels FILE            class labels (default: next to the "
       "model)\n"
@@ -137,6 +142,8 @@ static void usage(FILE *out) {
       "      --until-idle MS          stop when nothing new came for MS\n"
       "  -h, --help                   show this help\n"
       "      --version                show the version\n"
+      "fitting images to the model (TFLite and ONNX alike):\n"
+      CLI_MODEL_HELP
       "with a nats:// source (docs/NATS.md):\n"
       "      --consumer NAME          durable consumer the workers share\n"
       "                               (default imgstream)\n"
@@ -229,6 +236,8 @@ static int apply_option(stream_opts *o, int c, char **argv) {
       int s3 = cli_s3_option("stream", &o->s3, c);
       if (s3 != 0) return s3 < 0 ? -1 : 0;
       if (cli_nats_option(&o->nats, c)) return 0;
+      int r = cli_model_option("stream", &o->fit, c, optarg);
+      if (r <= 0) return r; /* applied, or a bad value (printed) */
       fprintf(stderr, "imgstream stream: unknown option '%s'; see "
                       "'imgstream stream --help'\n", argv[optind - 1]);
       return -1;
@@ -252,7 +261,7 @@ static int parse_options(int argc, char **argv, stream_opts *o) {
     return -1;
   }
   if (o->nsinks == 0) o->sinks[o->nsinks++] = "console";
-  return 0;
+  return cli_model_opts_check("stream", &o->fit);
 }
 
 /* ---- 2. setup ---- */
@@ -281,8 +290,13 @@ static int open_classifier(stream_ctx *c, const stream_opts *o) {
   co.threads = (uint32_t)o->threads;
   co.max_batch = (uint32_t)o->max_files;
   co.top_k = 1;
+  cli_model_opts_apply(&o->fit, &co);
   ims_error err = {0};
   ims_status st = ims_classifier_create(&co, &c->clf, &err);
+  if (st == IMS_ERR_INVALID_ARG) { /* --crop or --resize vs the model */
+    fprintf(stderr, "imgstream stream: %s\n", err.message);
+    return IMS_EXIT_USAGE;
+  }
   if (st != IMS_OK) {
     fprintf(stderr, "imgstream: %s\n", err.message);
     return st == IMS_ERR_NO_MEMORY ? IMS_EXIT_FAILED : IMS_EXIT_MODEL;
