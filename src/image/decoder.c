@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/file.h"
 #include "image/codec.h"
 
 enum { CODEC_JPEG, CODEC_PNG, CODEC_BMP, CODEC_COUNT };
@@ -153,23 +154,20 @@ static ims_status unknown_format(const uint8_t *p, size_t n,
 static ims_status read_file(ims_decoder *dec, const char *path,
                             size_t max_size, size_t *size_out,
                             ims_error *err) {
-  ims_status st = IMS_OK;
   size_t len = 0;
-  struct stat sb;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return ims__fail(err, errno == ENOENT ? IMS_ERR_NOT_FOUND : IMS_ERR_IO,
-                     "%s: %s", path, strerror(errno));
-  if (fstat(fd, &sb) != 0) {
-    st = ims__fail(err, IMS_ERR_IO, "%s: %s", path, strerror(errno));
-    goto fail;
-  }
-  if (S_ISDIR(sb.st_mode)) {
-    st = ims__fail(err, IMS_ERR_IO, "%s: is a directory", path);
+  uint64_t file_size = 0;
+  int fd = -1;
+  /* Regular files only: a FIFO named *.jpg hung the worker here. */
+  ims_status st = ims__file_open_regular(path, &fd, &file_size, err);
+  if (st != IMS_OK) return st;
+  if (file_size > max_size) {
+    st = ims__fail(err, IMS_ERR_TOO_LARGE, "%s: file of %llu bytes, larger "
+                   "than the limit of %zu bytes", path,
+                   (unsigned long long)file_size, max_size);
     goto fail;
   }
   for (;;) {
-    size_t want = (sb.st_size > 0 ? (size_t)sb.st_size : 0) + 1;
+    size_t want = (size_t)file_size + 1;
     if (dec->file.cap < want || len == dec->file.cap) {
       size_t cap = want > 2 * len ? want : 2 * len;
       uint8_t *grown = realloc(dec->file.data, cap);
