@@ -55,7 +55,13 @@ ims_status ims__onnx_node_fail(ims__onnx *x, const ims__onnx_node *n,
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  if (x->pb.status == IMS_OK) x->pb.status = st;
+  /* Keep the first node failure: a lowering that went on reading
+   * attributes after one returned the first status with the second
+   * message (found by fuzz_onnx). A node message may still replace a
+   * protobuf-level one (more precise), with its own status. */
+  if (x->node_failed) return x->pb.status;
+  x->node_failed = true;
+  x->pb.status = st;
   return ims__fail(x->err, st, "node %u '%s' (%s): %s", n->index, n->name,
                    n->op, msg);
 }

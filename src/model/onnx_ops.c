@@ -548,6 +548,13 @@ static ims_status lower_reshape(ims__onnx *x, const ims__onnx_node *n) {
       return ims__onnx_node_fail(x, n, IMS_ERR_BAD_MODEL,
                                  "bad target dimension %lld",
                                  (long long)s->i[d]);
+    /* checked: [-1, 2^62, 4] wrapped `known` to 0, then total / known
+     * was a division by zero (found by tests/hostile.c) */
+    else if (known > ((int64_t)1 << 40) / dims[d])
+      return ims__onnx_node_fail(x, n, IMS_ERR_BAD_MODEL,
+                                 "target shape has more than 2^40 "
+                                 "elements (dimension %u is %lld)", d,
+                                 (long long)s->i[d]);
     else known *= dims[d];
   }
   size_t total = ims__onnx_elements(a->dims, a->rank);
