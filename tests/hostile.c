@@ -29,7 +29,8 @@
  *   labels     deep JSON nesting, truncated JSON, absurd class indices,
  *              a FIFO as label file
  *   checkpoint a FIFO and garbage as offsets/ and snapshot files
- *   limits     every ims_limits bound exceeded by one
+ *   limits     every ims_limits bound exceeded (decoder, model loader,
+ *              classifier, and the CLI options)
  *
  * Usage: hostile [KIND...]        run every kind (or those named)
  *        hostile --write DIR      write each kind that is a byte string
@@ -53,6 +54,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -949,7 +951,164 @@ static ims_status cp_max_batch_id(const hostile *h, const fx_bytes *in,
                       err);
 }
 
-/* ---- 11. the corpus --------------------------------------------------- */
+/* ---- 11. limits -------------------------------------------------------- */
+
+static ims_limits tight(void) {
+  ims_limits l;
+  ims_limits_default(&l);
+  return l;
+}
+
+/* A 32x24 JPEG of ~1-2 KB through a decoder allowing 1000 bytes. */
+static ims_status limit_file_bytes(const hostile *h, const fx_bytes *in,
+                                   ims_error *err) {
+  (void)h;
+  const char *path = in_scratch("big.jpg");
+  write_bytes(path, in->data, in->size);
+  ims_decode_options o = {.max_file_bytes = 1000};
+  ims_decoder *dec = NULL;
+  ims_image img;
+  ims_status st = ims_decoder_create(&o, &dec, err);
+  if (st == IMS_OK) st = ims_decoder_decode_file(dec, path, &img, err);
+  ims_decoder_destroy(dec);
+  return st;
+}
+
+/* The same bytes as a message body (decoded from memory). */
+static ims_status limit_body_bytes(const hostile *h, const fx_bytes *in,
+                                   ims_error *err) {
+  (void)h;
+  ims_decode_options o = {.max_file_bytes = 1000};
+  ims_decoder *dec = NULL;
+  ims_image img;
+  ims_status st = ims_decoder_create(&o, &dec, err);
+  if (st == IMS_OK) st = ims_decoder_decode(dec, in->data, in->size, &img,
+                                            err);
+  ims_decoder_destroy(dec);
+  return st;
+}
+
+static ims_status limit_pixels(const hostile *h, const fx_bytes *in,
+                               ims_error *err) {
+  (void)h;
+  ims_decode_options o = {.max_pixels = 700}; /* the JPEG has 768 */
+  ims_decoder *dec = NULL;
+  ims_image img;
+  ims_status st = ims_decoder_create(&o, &dec, err);
+  if (st == IMS_OK) st = ims_decoder_decode(dec, in->data, in->size, &img,
+                                            err);
+  ims_decoder_destroy(dec);
+  return st;
+}
+
+static void tiny_onnx(fx_bytes *b) {
+  onnx_w w;
+  onnx_start(&w);
+  ow_node(&w, "Relu", "r1", IN("x"), IN("a"), NULL, 0);
+  ow_node(&w, "Relu", "r2", IN("a"), IN("y"), NULL, 0);
+  onnx_done(b, &w, "y");
+}
+
+static ims_status load_limited(const fx_bytes *in, const ims_limits *l,
+                               ims_error *err) {
+  ims_model *m = NULL;
+  ims_status st = ims_model_load_memory_limits(in->data, in->size, l, &m,
+                                               err);
+  ims_model_destroy(m);
+  return st;
+}
+
+static ims_status limit_model_bytes(const hostile *h, const fx_bytes *in,
+                                    ims_error *err) {
+  (void)h;
+  ims_limits l = tight();
+  l.max_model_bytes = in->size - 1;
+  ims_status st = load_limited(in, &l, err);
+  if (st != IMS_ERR_TOO_LARGE) return st;
+  /* and from a file: refused before it is read */
+  const char *path = in_scratch("model.onnx");
+  write_bytes(path, in->data, in->size);
+  ims_model *m = NULL;
+  st = ims_model_load_file_limits(path, &l, &m, err);
+  ims_model_destroy(m);
+  return st;
+}
+
+static ims_status limit_tensors(const hostile *h, const fx_bytes *in,
+                                ims_error *err) {
+  (void)h;
+  ims_limits l = tight();
+  l.max_tensors = 1;
+  return load_limited(in, &l, err);
+}
+
+static ims_status limit_operators(const hostile *h, const fx_bytes *in,
+                                  ims_error *err) {
+  (void)h;
+  ims_limits l = tight();
+  l.max_operators = 1;
+  return load_limited(in, &l, err);
+}
+
+static const char *shared(const char *rel) {
+  static char path[4096];
+  const char *root = getenv("IMGSTREAM_SHARED");
+  snprintf(path, sizeof path, "%s/%s",
+           root != NULL && root[0] != '\0' ? root : "../shared", rel);
+  return path;
+}
+
+/* 1000 images of the shared MobileNet within 10 MB: refused at create. */
+static ims_status limit_batch_bytes(const hostile *h, const fx_bytes *in,
+                                    ims_error *err) {
+  (void)h, (void)in;
+  char model[4096], labels[4096];
+  snprintf(model, sizeof model, "%s",
+           shared("models/mobilenet_v2_1.0_224_quant.tflite"));
+  snprintf(labels, sizeof labels, "%s",
+           shared("models/imagenet_labels.txt"));
+  ims_limits l = tight();
+  l.max_batch_bytes = 10u << 20;
+  ims_classifier_options o = {.model_path = model, .labels_path = labels,
+                              .threads = 1, .max_batch = 1000,
+                              .limits = &l};
+  ims_classifier *c = NULL;
+  ims_status st = ims_classifier_create(&o, &c, err);
+  ims_classifier_destroy(c);
+  return st;
+}
+
+/* The CLI: --max-model-bytes below the model's size is exit 3 with the
+ * library's message; a zero limit is a usage error (exit 2). */
+static ims_status limit_cli(const hostile *h, const fx_bytes *in,
+                            ims_error *err) {
+  (void)h, (void)in;
+  const char *bin = getenv("IMGSTREAM_BIN");
+  if (bin == NULL || bin[0] == '\0') return broken(err, "no IMGSTREAM_BIN");
+  char cmd[16384], model[4096];
+  snprintf(model, sizeof model, "%s",
+           shared("models/mobilenet_v2_1.0_224_quant.tflite"));
+  const char *log = in_scratch("cli.log");
+  snprintf(cmd, sizeof cmd, "'%s' classify --max-file-bytes 0 x.jpg "
+           "2>/dev/null", bin);
+  int usage = system(cmd);
+  snprintf(cmd, sizeof cmd, "'%s' classify --max-model-bytes 100000 "
+           "--model '%s' '%s' > /dev/null 2> '%s'", bin, model,
+           shared("data/images/parrot.jpg"), log);
+  int rc = system(cmd);
+  if (!WIFEXITED(usage) || WEXITSTATUS(usage) != 2)
+    return broken(err, "--max-file-bytes 0 is not a usage error");
+  if (!WIFEXITED(rc) || WEXITSTATUS(rc) != 3)
+    return broken(err, "classify over --max-model-bytes: not exit 3");
+  FILE *f = fopen(log, "r");
+  size_t n = f != NULL ? fread(err->message, 1, sizeof err->message - 1, f)
+                       : 0;
+  if (f != NULL) fclose(f);
+  err->message[n] = '\0';
+  return IMS_ERR_TOO_LARGE;
+}
+
+/* ---- 12. the corpus --------------------------------------------------- */
 
 #define BAD_IMAGE IMS_ERR_BAD_IMAGE
 #define TOO_LARGE IMS_ERR_TOO_LARGE
@@ -1119,9 +1278,26 @@ static const hostile corpus[] = {
      NULL, IMS_ERR_IO, "unreadable"},
     {"checkpoint_max_batch_id", "checkpoint", NULL, cp_max_batch_id, NULL,
      IMS_ERR_IO, "batch 0 missing"},
+    /* limits (limits.h), each exceeded */
+    {"limit_file_bytes", "limits", jpeg_ok, limit_file_bytes, NULL,
+     TOO_LARGE, "larger than the limit of 1000 bytes (max_file_bytes)"},
+    {"limit_body_bytes", "limits", jpeg_ok, limit_body_bytes, NULL,
+     TOO_LARGE, "more than the limit of 1000 (max_file_bytes)"},
+    {"limit_pixels", "limits", jpeg_ok, limit_pixels, NULL, TOO_LARGE,
+     "JPEG is 32x24 pixels, more than the limit of 700"},
+    {"limit_model_bytes", "limits", tiny_onnx, limit_model_bytes, NULL,
+     TOO_LARGE, "model.onnx: file of"},
+    {"limit_tensors", "limits", tiny_onnx, limit_tensors, NULL, TOO_LARGE,
+     "more than the limit of 1 (max_tensors)"},
+    {"limit_operators", "limits", tiny_onnx, limit_operators, NULL,
+     TOO_LARGE, "more than the limit of 1 (max_operators)"},
+    {"limit_batch_bytes", "limits", NULL, limit_batch_bytes, NULL, TOO_LARGE,
+     "a batch of 1000 images needs"},
+    {"limit_cli", "limits", NULL, limit_cli, NULL, TOO_LARGE,
+     "(max_model_bytes)"},
 };
 
-/* ---- 12. the driver --------------------------------------------------- */
+/* ---- 13. the driver --------------------------------------------------- */
 
 static const char *volatile current = "";
 

@@ -10,3 +10,4 @@ ims_add_test(NAME hostile_corpus
                      onnx_writer.c
              LIBS imgstream ZLIB::ZLIB)
 set_tests_properties(hostile_corpus PROPERTIES TIMEOUT 600)
+add_dependencies(hostile_corpus imgstream_tool) # the limit_cli kind

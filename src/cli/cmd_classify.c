@@ -41,7 +41,12 @@ static const struct option long_options[] = {
     {"help", no_argument, NULL, 'h'},
     {"json", no_argument, NULL, 'j'},
     {"labels", required_argument, NULL, 'l'},
+    CLI_LIMIT_BATCH_BYTES,
+    CLI_LIMIT_FILE_BYTES,
+    CLI_LIMIT_MODEL_BYTES,
+    CLI_LIMIT_OPERATORS,
     {"max-pixels", required_argument, NULL, OPT_MAX_PIXELS},
+    CLI_LIMIT_TENSORS,
     {"mean", required_argument, NULL, OPT_MEAN},
     {"model", required_argument, NULL, 'm'},
     {"resize", required_argument, NULL, OPT_RESIZE},
@@ -62,6 +67,7 @@ typedef struct classify_opts {
   unsigned long resize; /* --resize: shorter side, 0 = from the crop */
   unsigned long crop;   /* --crop: square crop, 0 = the model's input */
   uint64_t max_pixels;  /* --max-pixels: decoder limit */
+  ims_limits limits;    /* --max-*-bytes, --max-tensors, --max-operators */
   float mean[3];        /* --mean R,G,B (float models) */
   float std[3];         /* --std R,G,B; all 0 = ImageNet mean/std */
   bool has_mean;        /* --mean given (needs --std too) */
@@ -96,6 +102,7 @@ static void usage(FILE *out) {
       "  -j, --json           one JSON object per line instead of a table\n"
       "  -h, --help           show this help\n"
       "      --version        show the version\n\n"
+      CLI_LIMITS_HELP "\n"
       "A failed image is reported (stderr, or an \"error\" object with\n"
       "--json) and the run goes on.\n" CLI_EXIT_CODES_HELP,
       CLI_DEFAULT_MODEL, CLI_DEFAULT_LABELS, DEFAULT_BATCH,
@@ -156,12 +163,15 @@ static int apply_option(classify_opts *o, int c, char **argv) {
       fprintf(stderr, "imgstream classify: %s needs a value\n",
               argv[optind - 1]);
       return -1;
-    default:
+    default: {
+      int lim = cli_limits_option("classify", c, &o->limits);
+      if (lim != 0) return lim > 0 ? 0 : -1;
       fprintf(stderr,
               "imgstream classify: unknown option '%s'; see "
               "'imgstream classify --help'\n",
               argv[optind - 1]);
       return -1;
+    }
   }
 }
 
@@ -222,6 +232,7 @@ static int create_pipeline(classify_ctx *c, const classify_opts *o,
   co.max_batch = (uint32_t)c->batch;
   co.top_k = (uint32_t)(o->top < UINT32_MAX ? o->top : UINT32_MAX);
   co.decode.max_pixels = o->max_pixels;
+  co.limits = &o->limits;
   co.preprocess.resize = (uint32_t)o->resize;
   co.preprocess.crop_width = (uint32_t)o->crop;
   co.preprocess.crop_height = (uint32_t)o->crop;

@@ -162,7 +162,7 @@ static ims_status read_file(ims_decoder *dec, const char *path,
   if (st != IMS_OK) return st;
   if (file_size > max_size) {
     st = ims__fail(err, IMS_ERR_TOO_LARGE, "%s: file of %llu bytes, larger "
-                   "than the limit of %zu bytes", path,
+                   "than the limit of %zu bytes (max_file_bytes)", path,
                    (unsigned long long)file_size, max_size);
     goto fail;
   }
@@ -187,8 +187,8 @@ static ims_status read_file(ims_decoder *dec, const char *path,
     if (n == 0) break;
     len += (size_t)n;
     if (len > max_size) {
-      st = ims__fail(err, IMS_ERR_TOO_LARGE, "%s: file larger than %zu "
-                     "bytes", path, max_size);
+      st = ims__fail(err, IMS_ERR_TOO_LARGE, "%s: file larger than the limit "
+                     "of %zu bytes (max_file_bytes)", path, max_size);
       goto fail;
     }
   }
@@ -210,6 +210,12 @@ ims_status ims_decoder_create(const ims_decode_options *options,
   if (options != NULL) dec->options = *options;
   if (dec->options.max_pixels == 0)
     dec->options.max_pixels = IMS_DEFAULT_MAX_PIXELS;
+  if (dec->options.max_file_bytes == 0) {
+    /* Compressed data is never larger than ~4 bytes/pixel plus headers. */
+    uint64_t px = dec->options.max_pixels;
+    dec->options.max_file_bytes =
+        px > (UINT64_MAX >> 3) ? UINT64_MAX / 2 : px * 4u + (1u << 20);
+  }
   *decoder_out = dec;
   return IMS_OK;
 }
@@ -234,6 +240,11 @@ ims_status ims_decoder_decode(ims_decoder *decoder, const void *data,
                      "decoder, data or image_out is NULL");
   if (size == 0)
     return ims__fail(err, IMS_ERR_BAD_IMAGE, "empty file (0 bytes)");
+  if (size > decoder->options.max_file_bytes)
+    return ims__fail(err, IMS_ERR_TOO_LARGE,
+                     "%zu bytes of encoded image, more than the limit of "
+                     "%llu (max_file_bytes)", size,
+                     (unsigned long long)decoder->options.max_file_bytes);
   int which = detect(data, size);
   if (which < 0) return unknown_format(data, size, err);
   const ims__codec *codec = codecs[which];
@@ -261,9 +272,7 @@ ims_status ims_decoder_decode_file(ims_decoder *decoder, const char *path,
   if (decoder == NULL || path == NULL || image_out == NULL)
     return ims__fail(err, IMS_ERR_INVALID_ARG,
                      "decoder, path or image_out is NULL");
-  /* Compressed data is never larger than ~4 bytes/pixel plus headers. */
-  uint64_t px = decoder->options.max_pixels;
-  uint64_t limit64 = px > (UINT64_MAX >> 3) ? UINT64_MAX : px * 4u + (1u << 20);
+  uint64_t limit64 = decoder->options.max_file_bytes;
   size_t limit = limit64 > SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)limit64;
   size_t size = 0;
   ims_status st = read_file(decoder, path, limit, &size, err);
