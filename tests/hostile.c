@@ -792,7 +792,10 @@ static void nats_bomb_body(fx_bytes *b) {
 static char *next_line(const fx_bytes *in, size_t *at) {
   size_t s = *at, i = s;
   while (i < in->size && in->data[i] != '\n') i++;
-  char *line = strndup((const char *)in->data + s, i - s);
+  char *line = malloc(i - s + 1); /* not strndup: no NUL in the input */
+  if (line == NULL) exit(2);
+  memcpy(line, in->data + s, i - s);
+  line[i - s] = '\0';
   *at = i < in->size ? i + 1 : i;
   return line;
 }
@@ -811,8 +814,12 @@ static ims_status run_nats(const hostile *h, const fx_bytes *in,
   if (nats_Open(-1) != NATS_OK ||
       natsMsg_Create(&m, subject, reply, NULL, 0) != NATS_OK)
     return broken(err, "natsMsg_Create");
-  for (char *line = next_line(in, &at); line[0] != '\0';
-       line = next_line(in, &at)) {
+  for (;;) {
+    char *line = next_line(in, &at);
+    if (line[0] == '\0') {
+      free(line);
+      break;
+    }
     char *colon = strchr(line, ':');
     if (colon != NULL) {
       const char *value = colon + 1;
