@@ -27,6 +27,7 @@
 #ifndef IMGSTREAM_MODEL_H
 #define IMGSTREAM_MODEL_H
 
+#include "imgstream/limits.h"
 #include "imgstream/status.h"
 
 #ifdef __cplusplus
@@ -76,6 +77,24 @@ IMS_API ims_status ims_model_load_file(const char *path,
 IMS_API ims_status ims_model_load_memory(const void *data, size_t size,
                                          ims_model **model_out,
                                          ims_error *err);
+
+/// ims_model_load_file / ims_model_load_memory with resource limits
+/// (limits.h: max_model_bytes, max_tensors, max_operators; other fields
+/// unused). The plain calls use ims_limits_default().
+/// @param limits  COPIED; NULL = defaults; zero fields = their default.
+/// @retval IMS_ERR_TOO_LARGE  the file is larger than max_model_bytes, or
+///                            its graph has more tensors or operators
+///                            than allowed; the message names the limit
+/// (and every status of the plain calls)
+IMS_API ims_status ims_model_load_file_limits(const char *path,
+                                              const ims_limits *limits,
+                                              ims_model **model_out,
+                                              ims_error *err);
+IMS_API ims_status ims_model_load_memory_limits(const void *data,
+                                                size_t size,
+                                                const ims_limits *limits,
+                                                ims_model **model_out,
+                                                ims_error *err);
 
 /// Free a model. NULL is a no-op. Every engine made from it must be gone.
 IMS_API void ims_model_destroy(ims_model *model);

@@ -177,6 +177,46 @@ int cli_model_opts_check(const char *cmd, const cli_model_opts *o);
 void cli_model_opts_apply(const cli_model_opts *o,
                           struct ims_classifier_options *co);
 
+/* ---- resource limits (cli_limits.c, docs/SECURITY.md) ---- */
+
+/* Option ids of the limits; each subcommand puts the CLI_LIMIT_* entries
+ * it takes into its alphasorted long-option table. */
+enum {
+  CLI_OPT_MAX_BATCH_BYTES = 600, CLI_OPT_MAX_FILE_BYTES,
+  CLI_OPT_MAX_MODEL_BYTES, CLI_OPT_MAX_OPERATORS, CLI_OPT_MAX_PIXELS,
+  CLI_OPT_MAX_TENSORS
+};
+
+#define CLI_LIMIT_BATCH_BYTES \
+  {"max-batch-bytes", required_argument, NULL, CLI_OPT_MAX_BATCH_BYTES}
+#define CLI_LIMIT_FILE_BYTES \
+  {"max-file-bytes", required_argument, NULL, CLI_OPT_MAX_FILE_BYTES}
+#define CLI_LIMIT_MODEL_BYTES \
+  {"max-model-bytes", required_argument, NULL, CLI_OPT_MAX_MODEL_BYTES}
+#define CLI_LIMIT_OPERATORS \
+  {"max-operators", required_argument, NULL, CLI_OPT_MAX_OPERATORS}
+#define CLI_LIMIT_PIXELS \
+  {"max-pixels", required_argument, NULL, CLI_OPT_MAX_PIXELS}
+#define CLI_LIMIT_TENSORS \
+  {"max-tensors", required_argument, NULL, CLI_OPT_MAX_TENSORS}
+
+#define CLI_LIMITS_HELP                                                    \
+  "resource limits (docs/SECURITY.md; exceeding one fails that input):\n" \
+  "      --max-file-bytes N       largest image file or message body\n"    \
+  "                               (default 512 MiB)\n"                     \
+  "      --max-model-bytes N      largest model file (default 1 GiB)\n"    \
+  "      --max-tensors N          tensors in a model (default 100000)\n"   \
+  "      --max-operators N        operators in a model (default 100000)\n" \
+  "      --max-batch-bytes N      memory for one batch's inputs and\n"     \
+  "                               scores (default 2 GiB)\n"
+
+struct ims_limits;
+
+/* Apply limit option `c` (optarg its value) to *l. Returns 1 if c was a
+ * limit option and its value is good, -1 if its value is bad (message
+ * printed, prefixed "imgstream CMD:"), 0 if c is not a limit option. */
+int cli_limits_option(const char *cmd, int c, struct ims_limits *l);
+
 /* ---- model location (locate.c) ---- */
 
 #define CLI_DEFAULT_MODEL "mobilenet_v2_1.0_224_quant.tflite"

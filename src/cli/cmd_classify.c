@@ -41,7 +41,12 @@ static const struct option long_options[] = {
     {"help", no_argument, NULL, 'h'},
     {"json", no_argument, NULL, 'j'},
     {"labels", required_argument, NULL, 'l'},
+    CLI_LIMIT_BATCH_BYTES,
+    CLI_LIMIT_FILE_BYTES,
+    CLI_LIMIT_MODEL_BYTES,
+    CLI_LIMIT_OPERATORS,
     {"max-pixels", required_argument, NULL, OPT_MAX_PIXELS},
+    CLI_LIMIT_TENSORS,
     {"mean", required_argument, NULL, CLI_OPT_MEAN},
     {"model", required_argument, NULL, 'm'},
     {"resize", required_argument, NULL, CLI_OPT_RESIZE},
@@ -61,6 +66,7 @@ typedef struct classify_opts {
   unsigned long batch;  /* --batch: images per engine run */
   uint64_t max_pixels;  /* --max-pixels: decoder limit */
   cli_model_opts fit;   /* --resize, --crop, --mean, --std */
+  ims_limits limits;    /* --max-*-bytes, --max-tensors, --max-operators */
   bool json;            /* --json */
   bool help;            /* --help */
   bool version;         /* --version */
@@ -89,6 +95,7 @@ static void usage(FILE *out) {
       "      --version        show the version\n"
       "fitting images to the model (TFLite and ONNX alike):\n"
       CLI_MODEL_HELP "\n"
+      CLI_LIMITS_HELP "\n"
       "A failed image is reported (stderr, or an \"error\" object with\n"
       "--json) and the run goes on.\n" CLI_EXIT_CODES_HELP,
       CLI_DEFAULT_MODEL, CLI_DEFAULT_LABELS, DEFAULT_BATCH,
@@ -124,6 +131,8 @@ static int apply_option(classify_opts *o, int c, char **argv) {
     default: {
       int r = cli_model_option("classify", &o->fit, c, optarg);
       if (r <= 0) return r; /* applied, or a bad value (printed) */
+      int lim = cli_limits_option("classify", c, &o->limits);
+      if (lim != 0) return lim > 0 ? 0 : -1;
       fprintf(stderr,
               "imgstream classify: unknown option '%s'; see "
               "'imgstream classify --help'\n",
@@ -187,6 +196,7 @@ static int create_pipeline(classify_ctx *c, const classify_opts *o,
   co.top_k = (uint32_t)(o->top < UINT32_MAX ? o->top : UINT32_MAX);
   co.decode.max_pixels = o->max_pixels;
   cli_model_opts_apply(&o->fit, &co);
+  co.limits = &o->limits;
   ims_error err = {0};
   ims_status st = ims_classifier_create(&co, &c->clf, &err);
   if (st == IMS_ERR_INVALID_ARG) {

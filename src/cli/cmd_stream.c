@@ -50,9 +50,15 @@ static const struct option long_options[] = {
     {"dup-window", required_argument, NULL, OPT_DUP_WINDOW},
     {"help", no_argument, NULL, 'h'},
     {"labels", required_argument, NULL, 'l'},
+    CLI_LIMIT_BATCH_BYTES,
     {"max-batches", required_argument, NULL, OPT_MAX_BATCHES},
     {"max-deliver", required_argument, NULL, OPT_MAX_DELIVER},
+    CLI_LIMIT_FILE_BYTES,
     {"max-files-per-trigger", required_argument, NULL, OPT_MAX_FILES},
+    CLI_LIMIT_MODEL_BYTES,
+    CLI_LIMIT_OPERATORS,
+    CLI_LIMIT_PIXELS,
+    CLI_LIMIT_TENSORS,
     {"mean", required_argument, NULL, CLI_OPT_MEAN},
     {"model", required_argument, NULL, 'm'},
     CLI_NATS_LONG_OPTIONS,
@@ -97,6 +103,7 @@ typedef struct stream_opts {
                                          --max-deliver */
   ims_nats_stream_config jets; /* --replicas, --dup-window */
   ims_s3_options s3;           /* --s3-* */
+  ims_limits limits;           /* --max-pixels, --max-*-bytes, ... */
 } stream_opts;
 
 static void usage(FILE *out) {
@@ -155,6 +162,9 @@ static void usage(FILE *out) {
       "      --dup-window MS          de-duplication window of a results\n"
       "                               stream created (default 600000)\n"
       CLI_NATS_HELP CLI_S3_HELP "\n"
+      CLI_LIMITS_HELP
+      "      --max-pixels N           refuse larger images (default "
+      "100000000)\n\n"
       "SIGINT or SIGTERM finishes and commits the batch in flight, then\n"
       "exits 0. An image that cannot be decoded gives a row with an error\n"
       "(and a dead-letter line); the stream goes on.\n"
@@ -238,6 +248,8 @@ static int apply_option(stream_opts *o, int c, char **argv) {
       if (cli_nats_option(&o->nats, c)) return 0;
       int r = cli_model_option("stream", &o->fit, c, optarg);
       if (r <= 0) return r; /* applied, or a bad value (printed) */
+      int lim = cli_limits_option("stream", c, &o->limits);
+      if (lim != 0) return lim > 0 ? 0 : -1;
       fprintf(stderr, "imgstream stream: unknown option '%s'; see "
                       "'imgstream stream --help'\n", argv[optind - 1]);
       return -1;
@@ -291,6 +303,7 @@ static int open_classifier(stream_ctx *c, const stream_opts *o) {
   co.max_batch = (uint32_t)o->max_files;
   co.top_k = 1;
   cli_model_opts_apply(&o->fit, &co);
+  co.limits = &o->limits;
   ims_error err = {0};
   ims_status st = ims_classifier_create(&co, &c->clf, &err);
   if (st == IMS_ERR_INVALID_ARG) { /* --crop or --resize vs the model */
