@@ -15,7 +15,7 @@
 
 static ims_decoder *new_decoder(uint32_t min_short_side) {
   ims_error err;
-  ims_decode_options o = {0, min_short_side};
+  ims_decode_options o = {.min_short_side = min_short_side};
   ims_decoder *d = NULL;
   ASSERT_OK(ims_decoder_create(&o, &d, &err), &err);
   return d;

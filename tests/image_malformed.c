@@ -252,7 +252,7 @@ TEST(image_malformed_bmp_headers) {
 
 TEST(image_malformed_max_pixels) {
   ims_error err;
-  ims_decode_options o = {1000, 0};
+  ims_decode_options o = {.max_pixels = 1000};
   ims_decoder *dec = NULL;
   ASSERT_OK(ims_decoder_create(&o, &dec, &err), &err);
   ims_image im;

@@ -80,7 +80,7 @@ static int conventions_agree(unsigned w, unsigned h) {
 
 static void compare_all(uint32_t min_short_side, diff_stats *ds) {
   ims_error err;
-  ims_decode_options dopt = {0, min_short_side};
+  ims_decode_options dopt = {.min_short_side = min_short_side};
   ims_decoder *dec = NULL, *full = NULL;
   ims_preprocessor *pre = NULL;
   ASSERT_OK(ims_decoder_create(&dopt, &dec, &err), &err);

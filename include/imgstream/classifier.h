@@ -22,6 +22,7 @@
 #define IMGSTREAM_CLASSIFIER_H
 
 #include "imgstream/image.h"
+#include "imgstream/limits.h"
 #include "imgstream/labels.h"
 #include "imgstream/model.h"
 
@@ -54,6 +55,13 @@ typedef struct ims_classifier_options {
   float std[3];            /* input: float models: per-channel std; all 0
                               = torchvision's ImageNet mean/std (see
                               ims_engine_options) */
+  const ims_limits *limits; /* input: BORROWED for the call; NULL = the
+                              defaults (limits.h). Bounds the model
+                              (max_model_bytes, max_tensors,
+                              max_operators) and the batch
+                              (max_batch_bytes); its max_pixels and
+                              max_file_bytes apply where `decode` leaves
+                              them 0 */
 } ims_classifier_options;
 
 /* One prediction of an image. */

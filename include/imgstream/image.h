@@ -46,6 +46,10 @@ typedef struct ims_decode_options {
                               scaling) as long as the shorter side stays
                               >= this. 0 = always decode at full size
                               (bit-exact with PIL). */
+  uint64_t max_file_bytes; /* input: largest encoded image decoded (from
+                              memory: a NATS message body) or read (a
+                              file); 0 = 4 bytes per max_pixels + 1 MiB.
+                              ims_limits.max_file_bytes (limits.h) */
 } ims_decode_options;
 
 typedef struct ims_decoder ims_decoder;
@@ -68,7 +72,8 @@ IMS_API void ims_decoder_destroy(ims_decoder *decoder);
 /// @retval IMS_ERR_BAD_IMAGE  unknown format, corrupt or truncated data; the
 ///                            message says what and, where known, the byte
 ///                            offset ("truncated JPEG data at byte 1234").
-/// @retval IMS_ERR_TOO_LARGE  the header claims more than max_pixels.
+/// @retval IMS_ERR_TOO_LARGE  the header claims more than max_pixels, or
+///                            size is above max_file_bytes.
 /// @retval IMS_ERR_NO_MEMORY
 IMS_API ims_status ims_decoder_decode(ims_decoder *decoder, const void *data,
                                       size_t size, ims_image *image_out,

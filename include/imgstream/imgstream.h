@@ -34,6 +34,7 @@ IMS_API const char *ims_version(void);
 }
 #endif
 
+#include "imgstream/limits.h"
 #include "imgstream/image.h"
 #include "imgstream/model.h"
 #include "imgstream/labels.h"

@@ -27,6 +27,7 @@
 #ifndef IMGSTREAM_MODEL_H
 #define IMGSTREAM_MODEL_H
 
+#include "imgstream/limits.h"
 #include "imgstream/status.h"
 
 #ifdef __cplusplus
@@ -76,6 +77,24 @@ IMS_API ims_status ims_model_load_file(const char *path,
 IMS_API ims_status ims_model_load_memory(const void *data, size_t size,
                                          ims_model **model_out,
                                          ims_error *err);
+
+/// ims_model_load_file / ims_model_load_memory with resource limits
+/// (limits.h: max_model_bytes, max_tensors, max_operators; other fields
+/// unused). The plain calls use ims_limits_default().
+/// @param limits  COPIED; NULL = defaults; zero fields = their default.
+/// @retval IMS_ERR_TOO_LARGE  the file is larger than max_model_bytes, or
+///                            its graph has more tensors or operators
+///                            than allowed; the message names the limit
+/// (and every status of the plain calls)
+IMS_API ims_status ims_model_load_file_limits(const char *path,
+                                              const ims_limits *limits,
+                                              ims_model **model_out,
+                                              ims_error *err);
+IMS_API ims_status ims_model_load_memory_limits(const void *data,
+                                                size_t size,
+                                                const ims_limits *limits,
+                                                ims_model **model_out,
+                                                ims_error *err);
 
 /// Free a model. NULL is a no-op. Every engine made from it must be gone.
 IMS_API void ims_model_destroy(ims_model *model);
@@ -159,6 +178,21 @@ IMS_API void ims_engine_destroy(ims_engine *engine);
 IMS_API ims_status ims_engine_run(ims_engine *engine, const uint8_t *images,
                                   size_t batch, float *scores_out,
                                   ims_error *err);
+
+/// The float input tensor ims_engine_run feeds a float model for `batch`
+/// images: per channel (x/255 - mean)/std with the engine's mean/std, in
+/// the engine's NHWC order (image, row, column, channel). For comparing
+/// imgstream's preprocessing with another pipeline's (torchvision's
+/// ToTensor + Normalize); runs nothing, allocates nothing.
+/// @param images      as for ims_engine_run. BORROWED for the call.
+/// @param tensor_out  batch * H * W * 3 floats, written on IMS_OK.
+/// @retval IMS_OK
+/// @retval IMS_ERR_INVALID_ARG  NULL pointers, batch == 0 or above
+///                              max_batch, or a quantized model (no float
+///                              input)
+IMS_API ims_status ims_engine_input_f32(const ims_engine *engine,
+                                        const uint8_t *images, size_t batch,
+                                        float *tensor_out, ims_error *err);
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,7 @@
 #ifndef IMS_CLI_CLI_H
 #define IMS_CLI_CLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -91,6 +92,130 @@ int cli_is_nats_url(const char *url);
  * IMS_EXIT_USAGE (malformed URL) or IMS_EXIT_FAILED, else 0. */
 int cli_nats_connect(const char *cmd, const char *url,
                      const struct ims_nats_options *o, struct ims_nats **out);
+
+/* ---- S3 bucket options (cli_s3.c) ---- */
+
+/* Options of every subcommand that opens buckets; their long-option
+ * entries are CLI_S3_LONG_OPTIONS, to be put in each table where "s3-"
+ * sorts. Credentials are read from the environment only (AWS_ACCESS_KEY_ID,
+ * AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN): a secret on the command line
+ * would show in `ps`. */
+enum { CLI_OPT_S3_ENDPOINT = 640, CLI_OPT_S3_REGION, CLI_OPT_S3_RETRY };
+
+#define CLI_S3_LONG_OPTIONS                                          \
+  {"s3-endpoint", required_argument, NULL, CLI_OPT_S3_ENDPOINT},     \
+  {"s3-region", required_argument, NULL, CLI_OPT_S3_REGION},         \
+  {"s3-retry", required_argument, NULL, CLI_OPT_S3_RETRY}
+
+#define CLI_S3_HELP                                                        \
+  "S3-protocol buckets (s3://BUCKET[/PREFIX]; credentials from\n"         \
+  "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN):\n"       \
+  "      --s3-endpoint URL        server, http(s)://HOST[:PORT] (default\n" \
+  "                               $AWS_ENDPOINT_URL, else AWS)\n"          \
+  "      --s3-region NAME         signing region (default $AWS_REGION,\n"  \
+  "                               else us-east-1)\n"                       \
+  "      --s3-retry MS            keep retrying a failing request (5xx,\n" \
+  "                               SlowDown, network) this long (default\n" \
+  "                               60000)\n"
+
+struct ims_s3_options;
+struct ims_bucket;
+
+/* Apply S3 option `c` (getopt_long's result, optarg its value) to *o.
+ * Returns 1 if c was an S3 option, 0 if not, -1 (after a message) if its
+ * value is bad. */
+int cli_s3_option(const char *cmd, struct ims_s3_options *o, int c);
+
+/* Open the bucket `url` (dir:// or s3://) for subcommand `cmd`, s3://
+ * with *o and retries reported on stderr. On failure prints the error and
+ * returns IMS_EXIT_USAGE (malformed URL) or IMS_EXIT_FAILED, else 0. */
+int cli_open_bucket(const char *cmd, const char *url, uint32_t flags,
+                    struct ims_s3_options *o, struct ims_bucket **out);
+
+/* ---- fitting images to the model (model_opts.c) ---- */
+
+/* Option ids of --crop, --mean, --resize, --std: each command puts
+ * {"crop", required_argument, NULL, CLI_OPT_CROP} etc. in its own
+ * alphasorted table. */
+enum { CLI_OPT_CROP = 660, CLI_OPT_MEAN, CLI_OPT_RESIZE, CLI_OPT_STD };
+
+/* Their --help lines (same text in every command). */
+#define CLI_MODEL_HELP                                                      \
+  "      --resize N               shorter side after resizing (default:\n"  \
+  "                               crop * 256/224, i.e. 256)\n"              \
+  "      --crop N                 center crop: the model's input size\n"    \
+  "                               (default: read from the model)\n"         \
+  "      --mean R,G,B             float models: mean of the [0,1] pixels\n" \
+  "                               (default ImageNet 0.485,0.456,0.406);\n"  \
+  "                               needs --std\n"                            \
+  "      --std R,G,B              float models: std (default ImageNet\n"    \
+  "                               0.229,0.224,0.225)\n"
+
+/* What the four options set; zero = the defaults. */
+typedef struct cli_model_opts {
+  uint32_t resize; /* --resize: shorter side, 0 = from the crop */
+  uint32_t crop;   /* --crop: square crop, 0 = the model's input */
+  float mean[3];   /* --mean R,G,B */
+  float std[3];    /* --std R,G,B */
+  bool has_mean;   /* --mean given */
+  bool has_std;    /* --std given */
+} cli_model_opts;
+
+struct ims_classifier_options;
+
+/* Apply option `c` (getopt_long's result; `arg` its value) of command
+ * `cmd` to *o. Returns 0 if applied, -1 after printing why the value is
+ * wrong, 1 if `c` is not one of these options. */
+int cli_model_option(const char *cmd, cli_model_opts *o, int c,
+                     const char *arg);
+
+/* After parsing: --mean without --std, or --resize below --crop, is a
+ * usage error (printed; returns -1). Else 0. */
+int cli_model_opts_check(const char *cmd, const cli_model_opts *o);
+
+/* Copy *o into the classifier options (preprocess sizes, mean/std). */
+void cli_model_opts_apply(const cli_model_opts *o,
+                          struct ims_classifier_options *co);
+
+/* ---- resource limits (cli_limits.c, docs/SECURITY.md) ---- */
+
+/* Option ids of the limits; each subcommand puts the CLI_LIMIT_* entries
+ * it takes into its alphasorted long-option table. */
+enum {
+  CLI_OPT_MAX_BATCH_BYTES = 600, CLI_OPT_MAX_FILE_BYTES,
+  CLI_OPT_MAX_MODEL_BYTES, CLI_OPT_MAX_OPERATORS, CLI_OPT_MAX_PIXELS,
+  CLI_OPT_MAX_TENSORS
+};
+
+#define CLI_LIMIT_BATCH_BYTES \
+  {"max-batch-bytes", required_argument, NULL, CLI_OPT_MAX_BATCH_BYTES}
+#define CLI_LIMIT_FILE_BYTES \
+  {"max-file-bytes", required_argument, NULL, CLI_OPT_MAX_FILE_BYTES}
+#define CLI_LIMIT_MODEL_BYTES \
+  {"max-model-bytes", required_argument, NULL, CLI_OPT_MAX_MODEL_BYTES}
+#define CLI_LIMIT_OPERATORS \
+  {"max-operators", required_argument, NULL, CLI_OPT_MAX_OPERATORS}
+#define CLI_LIMIT_PIXELS \
+  {"max-pixels", required_argument, NULL, CLI_OPT_MAX_PIXELS}
+#define CLI_LIMIT_TENSORS \
+  {"max-tensors", required_argument, NULL, CLI_OPT_MAX_TENSORS}
+
+#define CLI_LIMITS_HELP                                                    \
+  "resource limits (docs/SECURITY.md; exceeding one fails that input):\n" \
+  "      --max-file-bytes N       largest image file or message body\n"    \
+  "                               (default 512 MiB)\n"                     \
+  "      --max-model-bytes N      largest model file (default 1 GiB)\n"    \
+  "      --max-tensors N          tensors in a model (default 100000)\n"   \
+  "      --max-operators N        operators in a model (default 100000)\n" \
+  "      --max-batch-bytes N      memory for one batch's inputs and\n"     \
+  "                               scores (default 2 GiB)\n"
+
+struct ims_limits;
+
+/* Apply limit option `c` (optarg its value) to *l. Returns 1 if c was a
+ * limit option and its value is good, -1 if its value is bad (message
+ * printed, prefixed "imgstream CMD:"), 0 if c is not a limit option. */
+int cli_limits_option(const char *cmd, int c, struct ims_limits *l);
 
 /* ---- model location (locate.c) ---- */
 

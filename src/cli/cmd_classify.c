@@ -32,20 +32,25 @@
 
 /* ---- 1. options ---- */
 
-enum { OPT_CROP = 256, OPT_MAX_PIXELS, OPT_MEAN, OPT_RESIZE, OPT_STD };
+enum { OPT_MAX_PIXELS = 256 };
 
 /* Long options. MUST stay alphasorted by name. */
 static const struct option long_options[] = {
     {"batch", required_argument, NULL, 'b'},
-    {"crop", required_argument, NULL, OPT_CROP},
+    {"crop", required_argument, NULL, CLI_OPT_CROP},
     {"help", no_argument, NULL, 'h'},
     {"json", no_argument, NULL, 'j'},
     {"labels", required_argument, NULL, 'l'},
+    CLI_LIMIT_BATCH_BYTES,
+    CLI_LIMIT_FILE_BYTES,
+    CLI_LIMIT_MODEL_BYTES,
+    CLI_LIMIT_OPERATORS,
     {"max-pixels", required_argument, NULL, OPT_MAX_PIXELS},
-    {"mean", required_argument, NULL, OPT_MEAN},
+    CLI_LIMIT_TENSORS,
+    {"mean", required_argument, NULL, CLI_OPT_MEAN},
     {"model", required_argument, NULL, 'm'},
-    {"resize", required_argument, NULL, OPT_RESIZE},
-    {"std", required_argument, NULL, OPT_STD},
+    {"resize", required_argument, NULL, CLI_OPT_RESIZE},
+    {"std", required_argument, NULL, CLI_OPT_STD},
     {"threads", required_argument, NULL, 't'},
     {"top", required_argument, NULL, 'k'},
     {"version", no_argument, NULL, 'V'},
@@ -59,12 +64,9 @@ typedef struct classify_opts {
   unsigned long top;    /* --top: predictions per image */
   unsigned long threads;/* --threads: 0 = all cores */
   unsigned long batch;  /* --batch: images per engine run */
-  unsigned long resize; /* --resize: shorter side, 0 = from the crop */
-  unsigned long crop;   /* --crop: square crop, 0 = the model's input */
   uint64_t max_pixels;  /* --max-pixels: decoder limit */
-  float mean[3];        /* --mean R,G,B (float models) */
-  float std[3];         /* --std R,G,B; all 0 = ImageNet mean/std */
-  bool has_mean;        /* --mean given (needs --std too) */
+  cli_model_opts fit;   /* --resize, --crop, --mean, --std */
+  ims_limits limits;    /* --max-*-bytes, --max-tensors, --max-operators */
   bool json;            /* --json */
   bool help;            /* --help */
   bool version;         /* --version */
@@ -87,15 +89,13 @@ static void usage(FILE *out) {
       "  -k, --top K          predictions per image (default 1)\n"
       "  -t, --threads N      inference threads (default: all cores)\n"
       "  -b, --batch N        images per inference run (default %d)\n"
-      "      --resize N       shorter side after resizing (default 256)\n"
-      "      --crop N         center crop (default: the model's input, 224)\n"
       "      --max-pixels N   refuse larger images (default %u)\n"
-      "      --mean R,G,B     float models: mean of the [0,1] pixels\n"
-      "                       (default ImageNet 0.485,0.456,0.406)\n"
-      "      --std R,G,B      float models: std (default 0.229,0.224,0.225)\n"
       "  -j, --json           one JSON object per line instead of a table\n"
       "  -h, --help           show this help\n"
-      "      --version        show the version\n\n"
+      "      --version        show the version\n"
+      "fitting images to the model (TFLite and ONNX alike):\n"
+      CLI_MODEL_HELP "\n"
+      CLI_LIMITS_HELP "\n"
       "A failed image is reported (stderr, or an \"error\" object with\n"
       "--json) and the run goes on.\n" CLI_EXIT_CODES_HELP,
       CLI_DEFAULT_MODEL, CLI_DEFAULT_LABELS, DEFAULT_BATCH,
@@ -110,33 +110,10 @@ static int parse_ulong(const char *name, const char *arg, uint64_t min,
   return 0;
 }
 
-/* "R,G,B" -> three floats; std values must be positive. */
-static int parse_rgb(const char *name, const char *arg, bool positive,
-                     float *out) {
-  const char *p = arg;
-  for (int c = 0; c < 3; c++) {
-    char *end = NULL;
-    errno = 0;
-    float v = strtof(p, &end);
-    bool sep_ok = c < 2 ? *end == ',' : *end == '\0';
-    if (errno != 0 || end == p || !sep_ok || !(v > -1e6f && v < 1e6f) ||
-        (positive && !(v > 0.0f))) {
-      fprintf(stderr,
-              "imgstream classify: --%s wants three numbers R,G,B%s, not "
-              "'%s'\n", name, positive ? " above 0" : "", arg);
-      return -1;
-    }
-    out[c] = v;
-    p = end + 1;
-  }
-  return 0;
-}
-
 /* Apply one option returned by getopt_long. Returns 0 or -1 (usage). */
 static int apply_option(classify_opts *o, int c, char **argv) {
   switch (c) {
     case 'b': return parse_ulong("batch", optarg, 1, 1024, &o->batch);
-    case OPT_CROP: return parse_ulong("crop", optarg, 1, 8192, &o->crop);
     case 'h': o->help = true; return 0;
     case 'j': o->json = true; return 0;
     case 'l': o->labels = optarg; return 0;
@@ -144,11 +121,6 @@ static int apply_option(classify_opts *o, int c, char **argv) {
       return cli_parse_u64("classify", "max-pixels", optarg, 1, UINT64_MAX / 2,
                           &o->max_pixels);
     case 'm': o->model = optarg; return 0;
-    case OPT_MEAN:
-      o->has_mean = true;
-      return parse_rgb("mean", optarg, false, o->mean);
-    case OPT_STD: return parse_rgb("std", optarg, true, o->std);
-    case OPT_RESIZE: return parse_ulong("resize", optarg, 1, 65536, &o->resize);
     case 't': return parse_ulong("threads", optarg, 1, 1024, &o->threads);
     case 'k': return parse_ulong("top", optarg, 1, 100000, &o->top);
     case 'V': o->version = true; return 0;
@@ -156,12 +128,17 @@ static int apply_option(classify_opts *o, int c, char **argv) {
       fprintf(stderr, "imgstream classify: %s needs a value\n",
               argv[optind - 1]);
       return -1;
-    default:
+    default: {
+      int r = cli_model_option("classify", &o->fit, c, optarg);
+      if (r <= 0) return r; /* applied, or a bad value (printed) */
+      int lim = cli_limits_option("classify", c, &o->limits);
+      if (lim != 0) return lim > 0 ? 0 : -1;
       fprintf(stderr,
               "imgstream classify: unknown option '%s'; see "
               "'imgstream classify --help'\n",
               argv[optind - 1]);
       return -1;
+    }
   }
 }
 
@@ -179,11 +156,7 @@ static int parse_options(int argc, char **argv, classify_opts *o) {
     if (c == -1) break;
     if (apply_option(o, c, argv) != 0) return -1;
   }
-  if (o->has_mean && o->std[0] == 0.0f) {
-    fprintf(stderr, "imgstream classify: --mean needs --std too\n");
-    return -1;
-  }
-  return 0;
+  return cli_model_opts_check("classify", &o->fit);
 }
 
 /* ---- 2. setup ---- */
@@ -222,11 +195,8 @@ static int create_pipeline(classify_ctx *c, const classify_opts *o,
   co.max_batch = (uint32_t)c->batch;
   co.top_k = (uint32_t)(o->top < UINT32_MAX ? o->top : UINT32_MAX);
   co.decode.max_pixels = o->max_pixels;
-  co.preprocess.resize = (uint32_t)o->resize;
-  co.preprocess.crop_width = (uint32_t)o->crop;
-  co.preprocess.crop_height = (uint32_t)o->crop;
-  memcpy(co.mean, o->mean, sizeof co.mean);
-  memcpy(co.std, o->std, sizeof co.std);
+  cli_model_opts_apply(&o->fit, &co);
+  co.limits = &o->limits;
   ims_error err = {0};
   ims_status st = ims_classifier_create(&co, &c->clf, &err);
   if (st == IMS_ERR_INVALID_ARG) {

@@ -70,6 +70,7 @@ static const struct option long_options[] = {
     {"quiet", no_argument, NULL, 'q'},
     {"rate", required_argument, NULL, 'r'},
     {"replicas", required_argument, NULL, OPT_REPLICAS},
+    CLI_S3_LONG_OPTIONS,
     {"seed", required_argument, NULL, 's'},
     {"to", required_argument, NULL, 't'},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -96,6 +97,7 @@ typedef struct produce_opts {
   bool version;         /* --version */
   ims_nats_options nats;       /* --nats-* */
   ims_nats_stream_config jets; /* --replicas, --max-msg-size */
+  ims_s3_options s3;           /* --s3-* */
 } produce_opts;
 
 static void usage(FILE *out) {
@@ -111,8 +113,10 @@ static void usage(FILE *out) {
       "                       http(s) and unpack it into the cache first\n"
       "      --cache DIR      where --download keeps datasets (default\n"
       "                       ${XDG_CACHE_HOME:-~/.cache}/imgstream/datasets)\n"
-      "  -t, --to URL         the bucket, dir://PATH (created if missing),\n"
-      "                       or a JetStream stream, nats://HOST:PORT/STREAM\n"
+      "  -t, --to URL         the bucket, dir://PATH (created if missing)\n"
+      "                       or s3://BUCKET[/PREFIX] (objects PREFIX/\n"
+      "                       CATEGORY/FILE; the bucket must exist), or a\n"
+      "                       JetStream stream, nats://HOST:PORT/STREAM\n"
       "                       (created if missing; docs/NATS.md)\n"
       "  -i, --interval SEC   wait after each upload (default 5; 0 = none)\n"
       "  -r, --rate N         N images per second instead of --interval\n"
@@ -132,7 +136,7 @@ static void usage(FILE *out) {
       "                       beyond B bytes (default: no limit)\n"
       "  -h, --help           show this help\n"
       "      --version        show the version\n"
-      CLI_NATS_HELP "\n"
+      CLI_NATS_HELP CLI_S3_HELP "\n"
       "Images already in the bucket with the same size are not uploaded\n"
       "again, so a run restarted with the same --seed resumes where it was\n"
       "stopped. SIGINT/SIGTERM stop after the image in flight (exit 0).\n"
@@ -198,12 +202,15 @@ static int apply_option(produce_opts *o, int c, char **argv) {
       fprintf(stderr, "imgstream produce: %s needs a value\n",
               argv[optind - 1]);
       return -1;
-    default:
+    default: {
+      int s3 = cli_s3_option("produce", &o->s3, c);
+      if (s3 != 0) return s3 < 0 ? -1 : 0;
       if (cli_nats_option(&o->nats, c)) return 0;
       fprintf(stderr,
               "imgstream produce: unknown option '%s'; see "
               "'imgstream produce --help'\n", argv[optind - 1]);
       return -1;
+    }
   }
 }
 
@@ -214,7 +221,7 @@ static int check_options(const produce_opts *o, int argc) {
   else if ((o->from == NULL) == (o->download == NULL))
     why = "needs exactly one of --from DIR and --download URL";
   else if (o->to == NULL)
-    why = "needs --to dir://BUCKET or --to nats://HOST:PORT/STREAM";
+    why = "needs --to dir://BUCKET, s3://BUCKET or nats://HOST:PORT/STREAM";
   else if (o->rate > 0 && o->interval_set)
     why = "takes --interval or --rate, not both";
   if (why == NULL) return 0;
@@ -384,9 +391,11 @@ static int open_bucket(produce_run *r) {
   if (cli_is_nats_url(r->o->to)) return open_stream(r);
   ims_error err = {0};
   size_t removed = 0;
-  if (ims_bucket_open(r->o->to, IMS_BUCKET_CREATE, &r->bucket, &err) !=
-          IMS_OK ||
-      ims_bucket_list(r->bucket, &r->existing, &r->nexisting, &err) !=
+  ims_s3_options s3 = r->o->s3;
+  int rc = cli_open_bucket("produce", r->o->to, IMS_BUCKET_CREATE, &s3,
+                           &r->bucket);
+  if (rc != 0) return IMS_EXIT_FAILED;
+  if (ims_bucket_list(r->bucket, &r->existing, &r->nexisting, &err) !=
           IMS_OK ||
       ims_dataset_clean_bucket(r->bucket, r->ds, STALE_TEMP_MS, &removed,
                                &err) != IMS_OK) {

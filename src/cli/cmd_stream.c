@@ -35,7 +35,7 @@
 enum {
   OPT_ACK_WAIT = 256, OPT_CHECKPOINT, OPT_COMPACT, OPT_CONSUMER,
   OPT_DEAD_LETTER, OPT_DUP_WINDOW, OPT_MAX_BATCHES, OPT_MAX_DELIVER,
-  OPT_MAX_FILES, OPT_PROGRESS, OPT_REPLICAS, OPT_SINK, OPT_SOURCE,
+  OPT_MAX_FILES, OPT_POLL, OPT_PROGRESS, OPT_REPLICAS, OPT_SINK, OPT_SOURCE,
   OPT_TRIGGER, OPT_UNTIL_IDLE
 };
 
@@ -45,19 +45,31 @@ static const struct option long_options[] = {
     {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
     {"compact-interval", required_argument, NULL, OPT_COMPACT},
     {"consumer", required_argument, NULL, OPT_CONSUMER},
+    {"crop", required_argument, NULL, CLI_OPT_CROP},
     {"dead-letter", required_argument, NULL, OPT_DEAD_LETTER},
     {"dup-window", required_argument, NULL, OPT_DUP_WINDOW},
     {"help", no_argument, NULL, 'h'},
     {"labels", required_argument, NULL, 'l'},
+    CLI_LIMIT_BATCH_BYTES,
     {"max-batches", required_argument, NULL, OPT_MAX_BATCHES},
     {"max-deliver", required_argument, NULL, OPT_MAX_DELIVER},
+    CLI_LIMIT_FILE_BYTES,
     {"max-files-per-trigger", required_argument, NULL, OPT_MAX_FILES},
+    CLI_LIMIT_MODEL_BYTES,
+    CLI_LIMIT_OPERATORS,
+    CLI_LIMIT_PIXELS,
+    CLI_LIMIT_TENSORS,
+    {"mean", required_argument, NULL, CLI_OPT_MEAN},
     {"model", required_argument, NULL, 'm'},
     CLI_NATS_LONG_OPTIONS,
+    {"poll-interval", required_argument, NULL, OPT_POLL},
     {"progress", required_argument, NULL, OPT_PROGRESS},
     {"replicas", required_argument, NULL, OPT_REPLICAS},
+    CLI_S3_LONG_OPTIONS,
+    {"resize", required_argument, NULL, CLI_OPT_RESIZE},
     {"sink", required_argument, NULL, OPT_SINK},
     {"source", required_argument, NULL, OPT_SOURCE},
+    {"std", required_argument, NULL, CLI_OPT_STD},
     {"threads", required_argument, NULL, 't'},
     {"trigger-interval", required_argument, NULL, OPT_TRIGGER},
     {"until-idle", required_argument, NULL, OPT_UNTIL_IDLE},
@@ -82,26 +94,35 @@ typedef struct stream_opts {
   uint64_t max_batches;        /* --max-batches, 0 = no limit */
   uint64_t until_idle_ms;      /* --until-idle, 0 = never */
   uint64_t compact;            /* --compact-interval, 0 = default */
+  uint64_t poll_ms;            /* --poll-interval, 0 = default */
   bool verbose;                /* -v: progress records on stderr */
   bool help, version;          /* --help, --version */
+  cli_model_opts fit;          /* --resize, --crop, --mean, --std */
   ims_nats_options nats;       /* --nats-* */
   ims_nats_consumer_options consumer; /* --consumer, --ack-wait,
                                          --max-deliver */
   ims_nats_stream_config jets; /* --replicas, --dup-window */
+  ims_s3_options s3;           /* --s3-* */
+  ims_limits limits;           /* --max-pixels, --max-*-bytes, ... */
 } stream_opts;
 
 static void usage(FILE *out) {
   fprintf(out,
       "usage: imgstream stream --source dir://BUCKET [options]\n"
+      "       imgstream stream --source s3://BUCKET[/PREFIX] [options]\n"
       "       imgstream stream --source nats://HOST:PORT/STREAM [options]\n\n"
       "Classify each new image of a bucket once, in arrival order, in\n"
       "micro-batches (like the user's Spark Structured Streaming job),\n"
       "and write label, prediction and processing time rows to sinks.\n\n"
       "options:\n"
-      "      --source URL             bucket to read (dir://PATH), or a\n"
-      "                               JetStream stream to share with other\n"
-      "                               workers (nats://HOST:PORT/STREAM)\n"
-      "  -m, --model FILE             TFLite model (default %s,\n"
+      "      --source URL             bucket to read (dir://PATH or\n"
+      "                               s3://BUCKET[/PREFIX]), or a JetStream\n"
+      "                               stream to share with other workers\n"
+      "                               (nats://HOST:PORT/STREAM)\n"
+      "      --poll-interval MS       list the bucket for new images at\n"
+      "                               least every MS when idle (default\n"
+      "                               1000; dir:// also wakes on inotify)\n"
+      "  -m, --model FILE             TFLite or ONNX model (default %s,\n"
       "                               found as for 'imgstream classify')\n"
       "  -l, --labels FILE            class labels (default: next to the "
       "model)\n"
@@ -128,6 +149,8 @@ static void usage(FILE *out) {
       "      --until-idle MS          stop when nothing new came for MS\n"
       "  -h, --help                   show this help\n"
       "      --version                show the version\n"
+      "fitting images to the model (TFLite and ONNX alike):\n"
+      CLI_MODEL_HELP
       "with a nats:// source (docs/NATS.md):\n"
       "      --consumer NAME          durable consumer the workers share\n"
       "                               (default imgstream)\n"
@@ -138,7 +161,10 @@ static void usage(FILE *out) {
       "1)\n"
       "      --dup-window MS          de-duplication window of a results\n"
       "                               stream created (default 600000)\n"
-      CLI_NATS_HELP "\n"
+      CLI_NATS_HELP CLI_S3_HELP "\n"
+      CLI_LIMITS_HELP
+      "      --max-pixels N           refuse larger images (default "
+      "100000000)\n\n"
       "SIGINT or SIGTERM finishes and commits the batch in flight, then\n"
       "exits 0. An image that cannot be decoded gives a row with an error\n"
       "(and a dead-letter line); the stream goes on.\n"
@@ -195,6 +221,9 @@ static int apply_option(stream_opts *o, int c, char **argv) {
       return cli_parse_u64("stream", "max-files-per-trigger", optarg, 1, 4096,
                            &o->max_files);
     case 'm': o->model = optarg; return 0;
+    case OPT_POLL:
+      return cli_parse_u64("stream", "poll-interval", optarg, 1, 3600000,
+                           &o->poll_ms);
     case OPT_PROGRESS: o->progress = optarg; return 0;
     case OPT_SINK: return add_sink(o, optarg);
     case OPT_SOURCE: o->source = optarg; return 0;
@@ -213,11 +242,18 @@ static int apply_option(stream_opts *o, int c, char **argv) {
       fprintf(stderr, "imgstream stream: %s needs a value\n",
               argv[optind - 1]);
       return -1;
-    default:
+    default: {
+      int s3 = cli_s3_option("stream", &o->s3, c);
+      if (s3 != 0) return s3 < 0 ? -1 : 0;
       if (cli_nats_option(&o->nats, c)) return 0;
+      int r = cli_model_option("stream", &o->fit, c, optarg);
+      if (r <= 0) return r; /* applied, or a bad value (printed) */
+      int lim = cli_limits_option("stream", c, &o->limits);
+      if (lim != 0) return lim > 0 ? 0 : -1;
       fprintf(stderr, "imgstream stream: unknown option '%s'; see "
                       "'imgstream stream --help'\n", argv[optind - 1]);
       return -1;
+    }
   }
 }
 
@@ -237,7 +273,7 @@ static int parse_options(int argc, char **argv, stream_opts *o) {
     return -1;
   }
   if (o->nsinks == 0) o->sinks[o->nsinks++] = "console";
-  return 0;
+  return cli_model_opts_check("stream", &o->fit);
 }
 
 /* ---- 2. setup ---- */
@@ -266,8 +302,14 @@ static int open_classifier(stream_ctx *c, const stream_opts *o) {
   co.threads = (uint32_t)o->threads;
   co.max_batch = (uint32_t)o->max_files;
   co.top_k = 1;
+  cli_model_opts_apply(&o->fit, &co);
+  co.limits = &o->limits;
   ims_error err = {0};
   ims_status st = ims_classifier_create(&co, &c->clf, &err);
+  if (st == IMS_ERR_INVALID_ARG) { /* --crop or --resize vs the model */
+    fprintf(stderr, "imgstream stream: %s\n", err.message);
+    return IMS_EXIT_USAGE;
+  }
   if (st != IMS_OK) {
     fprintf(stderr, "imgstream: %s\n", err.message);
     return st == IMS_ERR_NO_MEMORY ? IMS_EXIT_FAILED : IMS_EXIT_MODEL;
@@ -357,11 +399,13 @@ static void on_progress(void *ctx, const char *json) {
 static int open_source(stream_ctx *c, const stream_opts *o) {
   ims_error err = {0};
   if (!cli_is_nats_url(o->source)) {
-    if (ims_bucket_open(o->source, IMS_BUCKET_WATCH, &c->bucket, &err) ==
-        IMS_OK)
-      return 0;
-    fprintf(stderr, "imgstream stream: %s\n", err.message);
-    return IMS_EXIT_USAGE;
+    ims_s3_options s3 = o->s3;
+    int rc = cli_open_bucket("stream", o->source, IMS_BUCKET_WATCH, &s3,
+                             &c->bucket);
+    /* a dir:// that is not there is a usage error; an s3:// bucket may be
+     * unreachable or refuse us (exit 1) */
+    if (rc != 0 && strncmp(o->source, "s3://", 5) != 0) rc = IMS_EXIT_USAGE;
+    return rc;
   }
   int rc = cli_nats_connect("stream", o->source, &o->nats, &c->source_nats);
   if (rc != 0) return rc;
@@ -410,6 +454,7 @@ static int open_all(stream_ctx *c, const stream_opts *o) {
   so.max_batches = o->max_batches;
   so.until_idle_ms = (uint32_t)o->until_idle_ms;
   so.compact_interval = (uint32_t)o->compact;
+  so.poll_interval_ms = (uint32_t)o->poll_ms;
   so.on_progress = on_progress;
   so.progress_ctx = c;
   return create_engine(c, o, &so);
@@ -468,14 +513,15 @@ int cmd_stream(int argc, char **argv) {
     return IMS_EXIT_OK;
   }
   if (o.source == NULL) {
-    fprintf(stderr, "imgstream stream: --source dir://BUCKET or "
-                    "nats://HOST:PORT/STREAM is required; see 'imgstream "
-                    "stream --help'\n");
+    fprintf(stderr, "imgstream stream: --source dir://BUCKET, "
+                    "s3://BUCKET[/PREFIX] or nats://HOST:PORT/STREAM is "
+                    "required; see 'imgstream stream --help'\n");
     return IMS_EXIT_USAGE;
   }
   if (o.checkpoint != NULL && cli_is_nats_url(o.source)) {
-    fprintf(stderr, "imgstream stream: --checkpoint is for dir:// sources; "
-                    "with nats:// JetStream's acks are the checkpoint\n");
+    fprintf(stderr, "imgstream stream: --checkpoint is for dir:// and "
+                    "s3:// sources; with nats:// JetStream's acks are the "
+                    "checkpoint\n");
     return IMS_EXIT_USAGE;
   }
   return stream_run(&o);

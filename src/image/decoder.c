@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/file.h"
 #include "image/codec.h"
 
 enum { CODEC_JPEG, CODEC_PNG, CODEC_BMP, CODEC_COUNT };
@@ -153,23 +154,20 @@ static ims_status unknown_format(const uint8_t *p, size_t n,
 static ims_status read_file(ims_decoder *dec, const char *path,
                             size_t max_size, size_t *size_out,
                             ims_error *err) {
-  ims_status st = IMS_OK;
   size_t len = 0;
-  struct stat sb;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return ims__fail(err, errno == ENOENT ? IMS_ERR_NOT_FOUND : IMS_ERR_IO,
-                     "%s: %s", path, strerror(errno));
-  if (fstat(fd, &sb) != 0) {
-    st = ims__fail(err, IMS_ERR_IO, "%s: %s", path, strerror(errno));
-    goto fail;
-  }
-  if (S_ISDIR(sb.st_mode)) {
-    st = ims__fail(err, IMS_ERR_IO, "%s: is a directory", path);
+  uint64_t file_size = 0;
+  int fd = -1;
+  /* Regular files only: a FIFO named *.jpg hung the worker here. */
+  ims_status st = ims__file_open_regular(path, &fd, &file_size, err);
+  if (st != IMS_OK) return st;
+  if (file_size > max_size) {
+    st = ims__fail(err, IMS_ERR_TOO_LARGE, "%s: file of %llu bytes, larger "
+                   "than the limit of %zu bytes (max_file_bytes)", path,
+                   (unsigned long long)file_size, max_size);
     goto fail;
   }
   for (;;) {
-    size_t want = (sb.st_size > 0 ? (size_t)sb.st_size : 0) + 1;
+    size_t want = (size_t)file_size + 1;
     if (dec->file.cap < want || len == dec->file.cap) {
       size_t cap = want > 2 * len ? want : 2 * len;
       uint8_t *grown = realloc(dec->file.data, cap);
@@ -189,8 +187,8 @@ static ims_status read_file(ims_decoder *dec, const char *path,
     if (n == 0) break;
     len += (size_t)n;
     if (len > max_size) {
-      st = ims__fail(err, IMS_ERR_TOO_LARGE, "%s: file larger than %zu "
-                     "bytes", path, max_size);
+      st = ims__fail(err, IMS_ERR_TOO_LARGE, "%s: file larger than the limit "
+                     "of %zu bytes (max_file_bytes)", path, max_size);
       goto fail;
     }
   }
@@ -212,6 +210,12 @@ ims_status ims_decoder_create(const ims_decode_options *options,
   if (options != NULL) dec->options = *options;
   if (dec->options.max_pixels == 0)
     dec->options.max_pixels = IMS_DEFAULT_MAX_PIXELS;
+  if (dec->options.max_file_bytes == 0) {
+    /* Compressed data is never larger than ~4 bytes/pixel plus headers. */
+    uint64_t px = dec->options.max_pixels;
+    dec->options.max_file_bytes =
+        px > (UINT64_MAX >> 3) ? UINT64_MAX / 2 : px * 4u + (1u << 20);
+  }
   *decoder_out = dec;
   return IMS_OK;
 }
@@ -236,6 +240,11 @@ ims_status ims_decoder_decode(ims_decoder *decoder, const void *data,
                      "decoder, data or image_out is NULL");
   if (size == 0)
     return ims__fail(err, IMS_ERR_BAD_IMAGE, "empty file (0 bytes)");
+  if (size > decoder->options.max_file_bytes)
+    return ims__fail(err, IMS_ERR_TOO_LARGE,
+                     "%zu bytes of encoded image, more than the limit of "
+                     "%llu (max_file_bytes)", size,
+                     (unsigned long long)decoder->options.max_file_bytes);
   int which = detect(data, size);
   if (which < 0) return unknown_format(data, size, err);
   const ims__codec *codec = codecs[which];
@@ -263,9 +272,7 @@ ims_status ims_decoder_decode_file(ims_decoder *decoder, const char *path,
   if (decoder == NULL || path == NULL || image_out == NULL)
     return ims__fail(err, IMS_ERR_INVALID_ARG,
                      "decoder, path or image_out is NULL");
-  /* Compressed data is never larger than ~4 bytes/pixel plus headers. */
-  uint64_t px = decoder->options.max_pixels;
-  uint64_t limit64 = px > (UINT64_MAX >> 3) ? UINT64_MAX : px * 4u + (1u << 20);
+  uint64_t limit64 = decoder->options.max_file_bytes;
   size_t limit = limit64 > SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)limit64;
   size_t size = 0;
   ims_status st = read_file(decoder, path, limit, &size, err);

@@ -56,6 +56,14 @@ static void *tensor_ptr(const ims_engine *e, uint32_t t) {
   return e->arena + e->layout.offset[t];
 }
 
+/* RGB bytes -> (x/255 - mean)/std per channel, n bytes, HWC order. */
+static void normalize(const ims_engine *e, const uint8_t *rgb, size_t n,
+                      float *dst) {
+  for (size_t i = 0; i < n; i += 3)
+    for (int c = 0; c < 3; c++)
+      dst[i + c] = (float)rgb[i + c] * e->in_mul[c] + e->in_add[c];
+}
+
 /* uint8 inputs take the pixel as it is, int8 inputs the pixel - 128: the
  * convention of TFLite image classifiers (their input quantization maps
  * those bytes onto the real range the network was trained on). */
@@ -69,10 +77,7 @@ static void convert_input(const ims_engine *e, const uint8_t *rgb,
     uint8_t *dst = tensor_ptr(e, e->model->input);
     for (size_t i = 0; i < n; i++) dst[i] = rgb[i] ^ 0x80;
   } else {
-    float *dst = tensor_ptr(e, e->model->input);
-    for (size_t i = 0; i < n; i += 3)
-      for (int c = 0; c < 3; c++)
-        dst[i + c] = (float)rgb[i + c] * e->in_mul[c] + e->in_add[c];
+    normalize(e, rgb, n, tensor_ptr(e, e->model->input));
   }
 }
 
@@ -318,5 +323,22 @@ ims_status ims_engine_run(ims_engine *e, const uint8_t *images, size_t batch,
   }
   park_workers(e->pool);
   convert_output(e, batch, scores_out);
+  return IMS_OK;
+}
+
+ims_status ims_engine_input_f32(const ims_engine *e, const uint8_t *images,
+                                size_t batch, float *tensor_out,
+                                ims_error *err) {
+  if (e == NULL || images == NULL || tensor_out == NULL)
+    return ims__fail(err, IMS_ERR_INVALID_ARG, "NULL argument");
+  if (e->model->tensors[e->model->input].type != IMS_TENSOR_F32)
+    return ims__fail(err, IMS_ERR_INVALID_ARG,
+                     "the model's input is quantized, not float32: no "
+                     "normalized tensor");
+  if (batch == 0 || batch > e->max_batch)
+    return ims__fail(err, IMS_ERR_INVALID_ARG,
+                     "batch of %zu images; this engine takes 1 to %zu", batch,
+                     e->max_batch);
+  normalize(e, images, batch * e->in_pixels * 3, tensor_out);
   return IMS_OK;
 }

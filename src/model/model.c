@@ -35,9 +35,6 @@
 #include "model/onnx.h"
 #include "model/tflite.h"
 
-/* Largest model file ims_model_load_file reads. */
-#define IMS__MODEL_MAX_FILE ((size_t)1 << 30)
-
 /* ---- 1. graph helpers ------------------------------------------------- */
 
 const char *ims__op_name(ims__op op) {
@@ -118,10 +115,29 @@ void ims_model_destroy(ims_model *model) {
   free(model);
 }
 
+/* The parsed graph within the tensor and operator limits? */
+static ims_status check_graph(const ims_model *m, const ims_limits *l,
+                              ims_error *err) {
+  if (m->tensor_count > l->max_tensors)
+    return ims__fail(err, IMS_ERR_TOO_LARGE,
+                     "%s model has %u tensors, more than the limit of %u "
+                     "(max_tensors)", m->format, m->tensor_count,
+                     l->max_tensors);
+  if (m->node_count > l->max_operators)
+    return ims__fail(err, IMS_ERR_TOO_LARGE,
+                     "%s model has %u operators, more than the limit of %u "
+                     "(max_operators)", m->format, m->node_count,
+                     l->max_operators);
+  return IMS_OK;
+}
+
 /* Take ownership of `file` (malloc()ed) and parse it; `dir` is the
  * file's folder (ONNX external data) or NULL. On failure frees
- * everything, `file` included. */
+ * everything, `file` included. The graph limits are checked after the
+ * parse: what a parse allocates is bounded by the file's size, which
+ * max_model_bytes bounds. */
 static ims_status load_owned(void *file, size_t size, const char *dir,
+                             const ims_limits *limits,
                              ims_model **model_out, ims_error *err) {
   ims_status st;
   ims_model *m = calloc(1, sizeof *m);
@@ -142,6 +158,7 @@ static ims_status load_owned(void *file, size_t size, const char *dir,
                    "not a TFLite model (no TFL3 identifier) nor an ONNX "
                    "model (no protobuf ModelProto with a graph)");
   }
+  if (st == IMS_OK) st = check_graph(m, limits, err);
   if (st != IMS_OK) goto fail;
   *model_out = m;
   return IMS_OK;
@@ -150,14 +167,24 @@ fail:
   return st;
 }
 
-ims_status ims_model_load_file(const char *path, ims_model **model_out,
-                               ims_error *err) {
+ims_status ims_model_load_file_limits(const char *path,
+                                      const ims_limits *limits,
+                                      ims_model **model_out,
+                                      ims_error *err) {
   void *data = NULL;
   size_t size = 0;
+  ims_limits l;
   if (path == NULL || model_out == NULL)
     return ims__fail(err, IMS_ERR_INVALID_ARG, "NULL path or model_out");
-  ims_status st =
-      ims__file_read(path, IMS__MODEL_MAX_FILE, &data, &size, err);
+  ims_limits_resolve(limits, &l);
+  size_t max = l.max_model_bytes > SIZE_MAX / 2 ? SIZE_MAX / 2
+                                                : (size_t)l.max_model_bytes;
+  ims_status st = ims__file_read(path, max, &data, &size, err);
+  if (st == IMS_ERR_TOO_LARGE && err != NULL) {
+    char msg[sizeof err->message];
+    memcpy(msg, err->message, sizeof msg);
+    ims__fail(err, st, "%.480s (max_model_bytes)", msg);
+  }
   if (st != IMS_OK) return st;
   char dir[4096];
   const char *slash = strrchr(path, '/');
@@ -166,7 +193,7 @@ ims_status ims_model_load_file(const char *path, ims_model **model_out,
   else
     snprintf(dir, sizeof dir, "%.*s", (int)(slash - path + (slash == path)),
              path);
-  st = load_owned(data, size, dir, model_out, err);
+  st = load_owned(data, size, dir, &l, model_out, err);
   if (st != IMS_OK && err != NULL) {
     /* Prefix the path so CLI messages say which file. */
     char msg[sizeof err->message];
@@ -176,16 +203,35 @@ ims_status ims_model_load_file(const char *path, ims_model **model_out,
   return st;
 }
 
-ims_status ims_model_load_memory(const void *data, size_t size,
-                                 ims_model **model_out, ims_error *err) {
+ims_status ims_model_load_file(const char *path, ims_model **model_out,
+                               ims_error *err) {
+  return ims_model_load_file_limits(path, NULL, model_out, err);
+}
+
+ims_status ims_model_load_memory_limits(const void *data, size_t size,
+                                        const ims_limits *limits,
+                                        ims_model **model_out,
+                                        ims_error *err) {
+  ims_limits l;
   if ((data == NULL && size != 0) || model_out == NULL)
     return ims__fail(err, IMS_ERR_INVALID_ARG, "NULL data or model_out");
+  ims_limits_resolve(limits, &l);
+  if (size > l.max_model_bytes)
+    return ims__fail(err, IMS_ERR_TOO_LARGE,
+                     "model of %zu bytes, larger than the limit of %llu "
+                     "bytes (max_model_bytes)", size,
+                     (unsigned long long)l.max_model_bytes);
   void *copy = malloc(size > 0 ? size : 1);
   if (copy == NULL)
     return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory (%zu bytes)",
                      size);
   if (size > 0) memcpy(copy, data, size);
-  return load_owned(copy, size, NULL, model_out, err);
+  return load_owned(copy, size, NULL, &l, model_out, err);
+}
+
+ims_status ims_model_load_memory(const void *data, size_t size,
+                                 ims_model **model_out, ims_error *err) {
+  return ims_model_load_memory_limits(data, size, NULL, model_out, err);
 }
 
 void ims_model_get_info(const ims_model *model, ims_model_info *out) {

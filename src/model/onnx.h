@@ -110,6 +110,8 @@ typedef struct ims__onnx {
   ims_model *m;             /* the model being filled */
   ims__pb pb;               /* reader over m->file */
   ims_error *err;           /* where errors go */
+  bool node_failed;         /* a node error is recorded: later ones
+                               keep it (ims__onnx_node_fail) */
   const char *dir;          /* external data folder, or NULL */
   int64_t opset;            /* default-domain opset version */
   ims__pb_msg graph;        /* the GraphProto */

@@ -534,24 +534,41 @@ static ims_status lower_reshape(ims__onnx *x, const ims__onnx_node *n) {
   ims__onnx_value *a, *s = ims__onnx_in(x, n, 1);
   ims_status st = ims__onnx_want_act(x, n, 0, 0, &a);
   if (st != IMS_OK) return st;
-  if (s == NULL || s->kind != IMS__OV_CONST || !s->is_int ||
-      s->count > IMS__ONNX_MAX_RANK)
+  if (s == NULL || s->kind != IMS__OV_CONST || !s->is_int)
     return ims__onnx_node_fail(x, n, IMS_ERR_UNSUPPORTED,
                                "the shape must be a constant int64 list");
-  int64_t dims[IMS__ONNX_MAX_RANK], known = 1;
+  if (s->count > IMS__ONNX_MAX_RANK)
+    return ims__onnx_node_fail(x, n, IMS_ERR_UNSUPPORTED,
+                               "target shape of %zu dimensions (at most %d)",
+                               s->count, IMS__ONNX_MAX_RANK);
+  int64_t dims[IMS__ONNX_MAX_RANK];
+  size_t total = ims__onnx_elements(a->dims, a->rank), known = 1;
   int infer = -1;
   for (uint32_t d = 0; d < s->count; d++) {
     dims[d] = s->i[d];
     if (dims[d] == 0 && d < a->rank) dims[d] = a->dims[d];
-    if (dims[d] == -1 && infer < 0) infer = (int)d;
-    else if (dims[d] <= 0)
+    if (dims[d] == -1 && infer < 0) {
+      infer = (int)d;
+      continue;
+    }
+    if (dims[d] == -1)
+      return ims__onnx_node_fail(x, n, IMS_ERR_BAD_MODEL,
+                                 "more than one dimension is -1 (inferred)");
+    if (dims[d] <= 0)
       return ims__onnx_node_fail(x, n, IMS_ERR_BAD_MODEL,
                                  "bad target dimension %lld",
                                  (long long)s->i[d]);
-    else known *= dims[d];
+    /* Checked before multiplying: a product past the input's element
+     * count is wrong anyway, and huge dims used to wrap `known` to 0
+     * (then a division by zero). */
+    if ((uint64_t)dims[d] > total / known)
+      return ims__onnx_node_fail(x, n, IMS_ERR_BAD_MODEL,
+                                 "reshape changes the element count (%zu "
+                                 "of '%s' into dimension %u = %lld)",
+                                 total, a->name, d, (long long)dims[d]);
+    known *= (size_t)dims[d];
   }
-  size_t total = ims__onnx_elements(a->dims, a->rank);
-  if (infer >= 0) dims[infer] = (int64_t)total / known;
+  if (infer >= 0) dims[infer] = (int64_t)(total / known);
   return reshape_act(x, n, a, (uint32_t)s->count, dims);
 }
 

@@ -17,7 +17,8 @@ struct ims_bucket {
   void *state;                /* backend's, owned */
 };
 
-static const ims__bucket_ops *const backends[] = {&ims__bucket_dir_ops};
+static const ims__bucket_ops *const backends[] = {&ims__bucket_dir_ops,
+                                                   &ims__bucket_s3_ops};
 
 bool ims__bucket_key_ok(const char *key) {
   if (key == NULL || key[0] == '\0' || key[0] == '/') return false;
@@ -56,8 +57,28 @@ ims_status ims_bucket_open(const char *url, uint32_t flags,
     return IMS_OK;
   }
   return ims__fail(err, IMS_ERR_INVALID_ARG,
-                   "bucket URL '%s': unknown scheme (supported: dir://)",
-                   url);
+                   "bucket URL '%s': unknown scheme (supported: dir://, "
+                   "s3://)", url);
+}
+
+ims_status ims_bucket_open_s3(const char *url, const ims_s3_options *options,
+                              uint32_t flags, ims_bucket **bucket_out,
+                              ims_error *err) {
+  if (url == NULL || strncmp(url, "s3://", 5) != 0)
+    return ims__fail(err, IMS_ERR_INVALID_ARG,
+                     "bucket URL '%s' is not s3://BUCKET[/PREFIX]",
+                     url ? url : "(null)");
+  ims_bucket *b = calloc(1, sizeof *b);
+  if (b == NULL) return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
+  b->ops = &ims__bucket_s3_ops;
+  ims_status st = ims__bucket_s3_open(url + 5, options, flags, &b->state,
+                                      err);
+  if (st != IMS_OK) {
+    free(b);
+    return st;
+  }
+  *bucket_out = b;
+  return IMS_OK;
 }
 
 void ims_bucket_close(ims_bucket *b) {
@@ -101,6 +122,32 @@ ims_status ims_bucket_local_path(ims_bucket *b, const char *key, char *buf,
     return ims__fail(err, IMS_ERR_UNSUPPORTED,
                      "%s:// buckets have no local paths", b->ops->scheme);
   return b->ops->local_path(b->state, key, buf, cap, err);
+}
+
+void ims__bucket_buf_clear(ims__bucket_buf *buf) {
+  free(buf->data);
+  memset(buf, 0, sizeof *buf);
+}
+
+ims_status ims__bucket_read_into(ims_bucket *b, const char *key,
+                                 ims__bucket_buf *buf, ims_error *err) {
+  if (!ims__bucket_key_ok(key))
+    return ims__fail(err, IMS_ERR_INVALID_ARG, "invalid object key '%s'",
+                     key ? key : "(null)");
+  if (b->ops->read_into != NULL)
+    return b->ops->read_into(b->state, key, buf, err);
+  void *data = NULL;
+  size_t size = 0;
+  ims_status st = b->ops->read(b->state, key, &data, &size, err);
+  if (st != IMS_OK) return st;
+  free(buf->data); /* (backends without read_into: no reuse to gain) */
+  buf->data = data;
+  buf->size = buf->cap = size;
+  return IMS_OK;
+}
+
+bool ims__bucket_has_local_paths(const ims_bucket *b) {
+  return b->ops->local_path != NULL;
 }
 
 ims_status ims_bucket_wait(ims_bucket *b, int timeout_ms, ims_error *err) {

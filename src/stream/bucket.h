@@ -2,15 +2,24 @@
 /*
  * bucket.h - the private vtable behind ims_bucket (public: bucket.h in
  * include/imgstream). bucket.c parses the URL and dispatches; each backend
- * (bucket_dir.c, later S3) fills one ims__bucket_ops.
+ * (bucket_dir.c, bucket_s3.c) fills one ims__bucket_ops.
  */
 #ifndef IMS_STREAM_BUCKET_H
 #define IMS_STREAM_BUCKET_H
 
 #include "imgstream/bucket.h"
 
+/* A buffer an object is read into, reused from read to read (grown, never
+ * shrunk): the stream engine keeps one per batch slot so that reading
+ * objects into memory does not allocate per image. */
+typedef struct ims__bucket_buf {
+  void *data;  /* owned (free()), NULL until the first read */
+  size_t size; /* bytes of the last object read */
+  size_t cap;  /* bytes allocated */
+} ims__bucket_buf;
+
 typedef struct ims__bucket_ops {
-  const char *scheme; /* "dir" */
+  const char *scheme; /* "dir", "s3" */
   ims_status (*open)(const char *location, uint32_t flags, void **state,
                      ims_error *err);
   void (*close)(void *state);
@@ -23,9 +32,30 @@ typedef struct ims__bucket_ops {
   ims_status (*local_path)(void *state, const char *key, char *buf,
                            size_t cap, ims_error *err);
   ims_status (*wait)(void *state, int timeout_ms, ims_error *err);
+  /* Read into buf (grown as needed). NULL = read, then copy. */
+  ims_status (*read_into)(void *state, const char *key, ims__bucket_buf *buf,
+                          ims_error *err);
 } ims__bucket_ops;
 
 extern const ims__bucket_ops ims__bucket_dir_ops;
+extern const ims__bucket_ops ims__bucket_s3_ops;
+
+/* The s3 backend's open with options (ims_bucket_open_s3); its ops->open
+ * is this with NULL options. */
+ims_status ims__bucket_s3_open(const char *location,
+                               const ims_s3_options *options, uint32_t flags,
+                               void **state, ims_error *err);
+
+/* Read object `key` into buf (see ims__bucket_buf); errors as
+ * ims_bucket_read. */
+ims_status ims__bucket_read_into(ims_bucket *b, const char *key,
+                                 ims__bucket_buf *buf, ims_error *err);
+
+/* Free buf's memory; it is then empty. */
+void ims__bucket_buf_clear(ims__bucket_buf *buf);
+
+/* True if the bucket's objects are files (ims_bucket_local_path works). */
+bool ims__bucket_has_local_paths(const ims_bucket *b);
 
 /* True if `key` is a valid object key (see ims_bucket_put). */
 bool ims__bucket_key_ok(const char *key);

@@ -53,7 +53,11 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/file.h"
 #include "stream/internal.h"
+
+/* Largest offsets/<id> file read (a batch of ~1M keys). */
+#define OFFSETS_MAX_FILE ((size_t)1 << 30)
 
 struct ims__checkpoint {
   const ims_stream_io *io; /* BORROWED hooks */
@@ -92,7 +96,15 @@ static json_t *encode_offsets(const ims__batch_input *b) {
 static ims_status decode_offsets(const char *path, int64_t id,
                                  ims__batch_input *b, ims_error *err) {
   json_error_t je;
-  json_t *root = json_load_file(path, 0, &je);
+  void *text = NULL;
+  size_t size = 0;
+  /* ims__file_read, not json_load_file: a FIFO in offsets/ must fail,
+   * not block fopen() forever (tests/hostile.c) */
+  ims_error why;
+  if (ims__file_read(path, OFFSETS_MAX_FILE, &text, &size, &why) != IMS_OK)
+    return ims__fail(err, IMS_ERR_IO, "checkpoint %s", why.message);
+  json_t *root = json_loadb(text, size, 0, &je);
+  free(text);
   json_t *files = json_object_get(root, "files");
   json_int_t got = json_integer_value(json_object_get(root, "batchId"));
   if (root == NULL || !json_is_array(files) || got != id) {

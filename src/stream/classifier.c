@@ -87,7 +87,8 @@ static uint64_t now_ns(void) {
 static ims_status load(ims_classifier *c, const ims_classifier_options *o,
                        ims_error *err) {
   ims_error e = {0};
-  ims_status st = ims_model_load_file(o->model_path, &c->model, &e);
+  ims_status st =
+      ims_model_load_file_limits(o->model_path, o->limits, &c->model, &e);
   if (st != IMS_OK) {
     size_t n = strlen(o->model_path);
     const char *m = e.message;
@@ -130,6 +131,28 @@ static ims_status fill_preprocess(const ims_classifier *c,
   pp->crop_width = w;
   pp->crop_height = h;
   return IMS_OK;
+}
+
+static uint64_t sat_mul(uint64_t a, uint64_t b) {
+  return b != 0 && a > UINT64_MAX / b ? UINT64_MAX : a * b;
+}
+
+/* The batch's buffers within max_batch_bytes? Checked before any is made,
+ * so --max-files-per-trigger 100000 is an error, not an OOM kill. */
+static ims_status check_batch_bytes(const ims_classifier *c,
+                                    const ims_limits *l, ims_error *err) {
+  uint64_t px = (uint64_t)c->info.input_width * c->info.input_height *
+                c->info.input_channels;
+  uint64_t in = c->info.input_type == IMS_TENSOR_F32 ? 4 * px : px;
+  uint64_t per_image = px + in + 2 * 4 * (uint64_t)c->info.output_count;
+  uint64_t need = sat_mul(per_image, c->max_batch);
+  if (need <= l->max_batch_bytes) return IMS_OK;
+  return ims__fail(err, IMS_ERR_TOO_LARGE,
+                   "a batch of %zu images needs %llu bytes (%llu per "
+                   "image), more than the limit of %llu (max_batch_bytes)",
+                   c->max_batch, (unsigned long long)need,
+                   (unsigned long long)per_image,
+                   (unsigned long long)l->max_batch_bytes);
 }
 
 static ims_status alloc_buffers(ims_classifier *c, ims_error *err) {
@@ -188,10 +211,19 @@ ims_status ims_classifier_create(const ims_classifier_options *o,
   ims_classifier *c = calloc(1, sizeof *c);
   if (c == NULL) return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
   ims_preprocess_options pp;
+  ims_limits l;
+  ims_limits_resolve(o->limits, &l);
+  ims_classifier_options lo = *o; /* decode limits filled from l */
+  if (lo.decode.max_pixels == 0) lo.decode.max_pixels = l.max_pixels;
+  if (lo.decode.max_file_bytes == 0)
+    lo.decode.max_file_bytes = l.max_file_bytes;
+  o = &lo;
   ims_status st = load(c, o, err);
   if (st == IMS_OK) st = fill_preprocess(c, &o->preprocess, &pp, err);
   if (st != IMS_OK) goto fail;
   c->max_batch = o->max_batch != 0 ? o->max_batch : 1;
+  st = check_batch_bytes(c, &l, err);
+  if (st != IMS_OK) goto fail;
   size_t nlabels = ims_labels_count(c->labels);
   c->top_k = o->top_k != 0 ? o->top_k : 1;
   if (c->top_k > nlabels) c->top_k = nlabels;

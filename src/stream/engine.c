@@ -6,7 +6,10 @@
  *   1. take up to max_files_per_trigger new objects from the source
  *   2. checkpoint offsets/<id> (durable)      - skipped for a replay
  *   3. classify them (one classifier run: decode on all cores, one engine
- *      run); a bad image becomes an error row, never a failure
+ *      run); a bad image becomes an error row, never a failure. Objects
+ *      of buckets without local files (s3://) are first read into
+ *      per-slot buffers reused from batch to batch; a read that fails
+ *      after the backend's retries fails the batch (it is replayed)
  *   4. every sink writes and syncs the rows
  *   5. checkpoint commits/<id> (durable) - and, every compact_interval
  *      batches, the checkpoint's compaction (its time counts as
@@ -40,6 +43,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "stream/bucket.h"
 #include "stream/internal.h"
 #include "stream/nats_internal.h"
 
@@ -75,6 +79,12 @@ struct ims_stream {
   char *paths;                 /* owned: max_files * PATH_CAP */
   const char **pathv;          /* owned: max_files pointers into paths */
   char *labels;                /* owned: max_files * LABEL_CAP */
+  ims__bucket_buf *bufs;       /* owned: max_files object bodies, reused
+                                  (buckets without local paths: s3) */
+  const void **datav;          /* owned: max_files pointers into bufs */
+  size_t *sizev;               /* owned: max_files sizes */
+  bool *gone;                  /* owned: max_files "listed, then 404" */
+  size_t nbufs;                /* entries of bufs, datav, sizev, gone */
   ims_stream_row *out;         /* owned: max_files rows */
   int64_t lat[LATENCY_WINDOW]; /* recent latencies, ms (ring) */
   size_t lat_count, lat_pos;   /* entries used / next slot */
@@ -135,6 +145,29 @@ static void report_progress(ims_stream *s, int64_t id, size_t n,
 
 /* ---- 3. one batch ---- */
 
+/* Read b's objects into s->bufs (reused from batch to batch) and classify
+ * them from memory. An object deleted since it was listed (NOT_FOUND)
+ * becomes an error row (s->gone); any other read failure - after the
+ * backend's retries - fails the batch, which stays uncommitted and is
+ * read again on the next run. */
+static ims_status classify_fetched(ims_stream *s, const ims__batch_input *b,
+                                   const ims_class_result **results_out,
+                                   ims_error *err) {
+  for (size_t i = 0; i < b->count; i++) {
+    const char *key = b->objects[i].key;
+    ims_error e = {0};
+    snprintf(s->paths + i * PATH_CAP, PATH_CAP, "%s", key); /* strip_path */
+    ims_status st = ims__bucket_read_into(s->bucket, key, &s->bufs[i], &e);
+    s->gone[i] = st == IMS_ERR_NOT_FOUND;
+    if (st != IMS_OK && !s->gone[i])
+      return ims__fail(err, st, "reading %s: %s", key, e.message);
+    s->datav[i] = s->gone[i] ? "" : s->bufs[i].data;
+    s->sizev[i] = s->gone[i] ? 0 : s->bufs[i].size;
+  }
+  return ims_classifier_run_memory(s->clf, b->count, s->datav, s->sizev,
+                                   results_out, err);
+}
+
 /* Classify b's objects; results_out as ims_classifier_run_*. Objects of
  * buckets without local paths are read into memory first; a queue's are
  * in memory already. */
@@ -142,6 +175,9 @@ static ims_status classify(ims_stream *s, const ims__batch_input *b,
                            const ims_class_result **results_out,
                            ims_error *err) {
   const char **paths = s->pathv;
+  memset(s->gone, 0, b->count * sizeof *s->gone);
+  if (s->queue == NULL && !ims__bucket_has_local_paths(s->bucket))
+    return classify_fetched(s, b, results_out, err);
   if (s->queue != NULL) {
     for (size_t i = 0; i < b->count; i++) /* for strip_path */
       snprintf(s->paths + i * PATH_CAP, PATH_CAP, "%s", b->objects[i].key);
@@ -152,7 +188,7 @@ static ims_status classify(ims_stream *s, const ims__batch_input *b,
     char *p = s->paths + i * PATH_CAP;
     ims_status st = ims_bucket_local_path(s->bucket, b->objects[i].key, p,
                                           PATH_CAP, err);
-    if (st != IMS_OK) return st; /* (memory path: with non-dir buckets) */
+    if (st != IMS_OK) return st;
     paths[i] = p;
   }
   return ims_classifier_run_files(s->clf, b->count, paths, results_out, err);
@@ -183,7 +219,10 @@ static size_t make_rows(ims_stream *s, const ims__batch_input *b,
     r->label = label;
     r->event_time_ms = b->objects[i].event_time_ms;
     r->processing_time_ms = now;
-    if (res[i].error.status != IMS_OK) {
+    if (s->gone[i]) {
+      r->error = "object deleted from the bucket before it could be read";
+      nerr++;
+    } else if (res[i].error.status != IMS_OK) {
       r->error = strip_path(res[i].error.message, s->paths + i * PATH_CAP);
       nerr++;
     } else {
@@ -416,10 +455,17 @@ static ims_status alloc_state(ims_stream *s, ims_sink *const *sinks,
   s->labels = malloc(n * LABEL_CAP);
   s->out = calloc(n, sizeof *s->out);
   s->failed = calloc(n, sizeof *s->failed);
+  s->gone = calloc(n, sizeof *s->gone);
+  s->bufs = calloc(n, sizeof *s->bufs);
+  s->datav = calloc(n, sizeof *s->datav);
+  s->sizev = calloc(n, sizeof *s->sizev);
+  s->nbufs = n;
   if (s->ckpt_dir == NULL && s->opt.checkpoint_dir != NULL)
     return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
   if (s->sinks == NULL || s->paths == NULL || s->pathv == NULL ||
-      s->labels == NULL || s->out == NULL || s->failed == NULL)
+      s->labels == NULL || s->out == NULL || s->failed == NULL ||
+      s->gone == NULL || s->bufs == NULL || s->datav == NULL ||
+      s->sizev == NULL)
     return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
   memcpy(s->sinks, sinks, s->nsinks * sizeof *sinks);
   if (s->bucket == NULL) return IMS_OK; /* a queue is the source */
@@ -503,5 +549,11 @@ void ims_stream_destroy(ims_stream *s) {
   free(s->labels);
   free(s->out);
   free(s->failed);
+  free(s->gone);
+  for (size_t i = 0; s->bufs != NULL && i < s->nbufs; i++)
+    ims__bucket_buf_clear(&s->bufs[i]);
+  free(s->bufs);
+  free(s->datav);
+  free(s->sizev);
   free(s);
 }

@@ -43,10 +43,12 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/file.h"
 #include "stream/internal.h"
 
 #define MAGIC "imgstream-snapshot"
 #define KEY_MAX 4096 /* longest key an entry may hold, bytes */
+#define SNAPSHOT_MAX_FILE ((size_t)16 << 30) /* ~100M keys */
 
 static uint64_t fnv1a(const char *p, size_t n) {
   uint64_t h = 1469598103934665603u;
@@ -184,45 +186,34 @@ static const char *verify(ims__snapshot *s, int64_t want_id) {
 
 /* ---- 3. load ---- */
 
-/* The whole file into s->data (NUL-terminated). 0 or -1 (errno). */
-static int read_all(const char *path, ims__snapshot *s) {
-  struct stat st;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  int rc = fstat(fd, &st);
-  if (rc == 0) s->data = malloc((size_t)st.st_size + 1);
-  if (rc == 0 && s->data == NULL) {
-    errno = ENOMEM;
-    rc = -1;
-  }
-  size_t got = 0;
-  while (rc == 0 && got < (size_t)st.st_size) {
-    ssize_t r = read(fd, s->data + got, (size_t)st.st_size - got);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) rc = -1;
-    else got += (size_t)r;
-  }
-  int e = errno;
-  close(fd);
-  errno = e;
-  if (rc != 0) return -1;
-  s->data[got] = '\0';
-  s->size = got;
-  return 0;
+/* The whole file into s->data (NUL-terminated: ims__file_read leaves a
+ * spare byte). Regular files only: a FIFO must not block the restart. */
+static ims_status read_all(const char *path, ims__snapshot *s,
+                           ims_error *err) {
+  void *data = NULL;
+  size_t size = 0;
+  ims_status st = ims__file_read(path, SNAPSHOT_MAX_FILE, &data, &size, err);
+  if (st != IMS_OK) return st;
+  s->data = data;
+  s->data[size] = '\0';
+  s->size = size;
+  return IMS_OK;
 }
 
 ims_status ims__snapshot_load(const char *path, int64_t want_id,
                               ims__snapshot *out, ims_error *err) {
   ims__snapshot s;
+  ims_error read_err;
   memset(&s, 0, sizeof s);
   const char *why = NULL;
-  ims_status st = IMS_ERR_IO;
-  if (read_all(path, &s) != 0) {
-    why = strerror(errno);
-    if (errno == ENOMEM) st = IMS_ERR_NO_MEMORY;
-  } else {
-    why = verify(&s, want_id);
+  ims_status st = read_all(path, &s, &read_err);
+  if (st != IMS_OK) {
+    /* read_err's message starts with the path already */
+    if (st != IMS_ERR_NO_MEMORY) st = IMS_ERR_IO;
+    return ims__fail(err, st, "checkpoint snapshot %s", read_err.message);
   }
+  st = IMS_ERR_IO;
+  why = verify(&s, want_id);
   if (why != NULL) {
     ims__snapshot_clear(&s);
     return ims__fail(err, st, "checkpoint snapshot %s: %s", path, why);

@@ -8,13 +8,15 @@
  *                   every byte structural), written with the test-only
  *                   tests/tflite_writer.c and loaded back (the tool fails
  *                   if the loader refuses one);
+ *   OUTDIR/onnx/    small ONNX models (seeds_onnx.c, tests/onnx_writer.c);
  *   OUTDIR/image/   small JPEGs (baseline, progressive, gray, CMYK, YCCK,
  *                   each EXIF orientation) and PNGs (every colour type
  *                   and bit depth) from tests/image_fixtures.c.
  * tests/fuzz/make_seeds.py runs it and adds the seeds it can write in
  * Python.
  *
- * Usage: fuzz_seeds OUTDIR   (OUTDIR/tflite and OUTDIR/image must exist)
+ * Usage: fuzz_seeds OUTDIR   (OUTDIR/tflite, OUTDIR/onnx and OUTDIR/image
+ *                          must exist)
  *
  * Threading: single-threaded tool.
  */
@@ -204,6 +206,9 @@ static int emit(const char *dir, const char *name, tfw *w) {
   return 0;
 }
 
+/* seeds_onnx.c */
+int fuzz_seeds_onnx(const char *outdir);
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: fuzz_seeds OUTDIR\n");
@@ -231,5 +236,6 @@ int main(int argc, char **argv) {
   w = tfw_create();
   quant_add_model(w);
   bad |= emit(models, "quant_add_i8", w);
+  bad |= fuzz_seeds_onnx(argv[1]);
   return bad;
 }

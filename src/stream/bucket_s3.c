@@ -1,0 +1,458 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * bucket_s3.c - the s3:// bucket backend: any object store speaking the
+ * S3 REST API (AWS S3, Google Cloud Storage's XML API with HMAC keys,
+ * MinIO, Ceph, s3rver), over libcurl. Where requests go and with which
+ * credentials is s3_config.c; replies are parsed by s3_xml.c; the retry
+ * policy is s3_retry.c.
+ *
+ * Requests (all signed with AWS Signature V4 by libcurl's
+ * CURLOPT_AWS_SIGV4 unless anonymous; x-amz-content-sha256 carries the
+ * body's SHA-256 so the payload is signed too):
+ *   open  GET /bucket?list-type=2&max-keys=1&prefix=P/  (can we list?)
+ *   list  GET /bucket?continuation-token=T&list-type=2&prefix=P/, page
+ *         after page (ListObjectsV2, up to 1000 keys each) until
+ *         IsTruncated is false; sorted by (LastModified, key) as the dir
+ *         backend sorts by landing time
+ *   read  GET /bucket/P/key
+ *   put   PUT /bucket/P/key with Content-MD5 (the server refuses a body
+ *         that does not match it: BadDigest) and Content-Type (from the
+ *         image's magic bytes). A PutObject is atomic: readers see the
+ *         whole object or none.
+ *   wait  sleeps: S3 has no change notification to wait on; the stream
+ *         finds new objects by listing every poll interval.
+ *
+ * One curl handle per bucket, reset between requests, keeps its
+ * connection alive. Every request goes through perform(): failures worth
+ * retrying (s3_retry.c) are retried with exponential backoff and jitter
+ * for up to cfg.retry_ms, reporting each retry through on_retry; others
+ * become one message naming the request, the server's error code and
+ * message, the bucket, the endpoint and the credentials' source.
+ *
+ * Sections: 1. state  2. one request  3. with retries  4. list/read/put
+ *           5. open/close and the vtable
+ *
+ * Threading: one thread at a time per bucket.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <curl/curl.h>
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "stream/bucket.h"
+#include "stream/internal.h"
+#include "stream/s3.h"
+
+/* ---- 1. state ---- */
+
+#define URL_CAP 8192
+#define MAX_OBJECT_BYTES ((size_t)1 << 30) /* refuse bigger replies */
+#define BACKOFF_BASE_MS 100
+#define BACKOFF_MAX_MS 5000
+#define CONNECT_TIMEOUT_MS 10000
+#define STALL_SECONDS 30 /* a transfer below 1 byte/s this long is cut */
+#define EMPTY_SHA256 \
+  "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+typedef struct s3_bucket {
+  ims__s3_config cfg;         /* where and who */
+  CURL *curl;                 /* owned; reset per request */
+  struct curl_slist *get_hdr; /* owned: headers of every GET */
+  char sigv4[128];            /* "aws:amz:REGION:s3" */
+  ims_s3_retry_fn on_retry;   /* BORROWED callback, may be NULL */
+  void *retry_ctx;            /* its argument */
+  uint64_t rng;               /* jitter state (xorshift64, never 0) */
+  ims__bucket_buf reply;      /* listing and error bodies, reused */
+  char url[URL_CAP];          /* scratch: the request's URL */
+  char curl_err[CURL_ERROR_SIZE]; /* curl's detail of the last failure */
+} s3_bucket;
+
+/* One request. */
+typedef struct s3_request {
+  const char *method;       /* "GET" or "PUT" */
+  const char *key;          /* full key (prefix included), NULL = bucket */
+  const char *query;        /* canonical query string, NULL = none */
+  const void *body;         /* PUT body */
+  size_t body_len;          /* its bytes */
+  struct curl_slist *hdr;   /* BORROWED headers (GET: get_hdr) */
+  ims__bucket_buf *out;     /* reply body goes here (reset first) */
+} s3_request;
+
+/* ---- 2. one request ---- */
+
+static size_t on_body(char *data, size_t size, size_t n, void *ctx) {
+  ims__bucket_buf *buf = ctx;
+  size_t len = size * n;
+  if (buf->size + len > MAX_OBJECT_BYTES) return 0; /* CURLE_WRITE_ERROR */
+  if (buf->size + len + 1 > buf->cap) {
+    size_t cap = buf->cap ? buf->cap : 64 * 1024;
+    while (cap < buf->size + len + 1) cap *= 2;
+    void *grown = realloc(buf->data, cap);
+    if (grown == NULL) return 0;
+    buf->data = grown;
+    buf->cap = cap;
+  }
+  memcpy((char *)buf->data + buf->size, data, len);
+  buf->size += len;
+  ((char *)buf->data)[buf->size] = '\0'; /* XML parsers like a NUL */
+  return len;
+}
+
+/* Send `r` once: the CURLcode, and the HTTP status in *http (0 if no
+ * answer). curl's detail of a failure is in b->curl_err. */
+static CURLcode send_once(s3_bucket *b, const s3_request *r, long *http) {
+  CURL *c = b->curl;
+  curl_easy_reset(c); /* keeps the live connection */
+  r->out->size = 0;   /* a retry starts the body over */
+  b->curl_err[0] = '\0';
+  *http = 0;
+  curl_easy_setopt(c, CURLOPT_URL, b->url);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, b->curl_err);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)STALL_SECONDS);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, r->out);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, r->hdr);
+  if (b->cfg.key_id != NULL) {
+    curl_easy_setopt(c, CURLOPT_AWS_SIGV4, b->sigv4);
+    curl_easy_setopt(c, CURLOPT_USERNAME, b->cfg.key_id);
+    curl_easy_setopt(c, CURLOPT_PASSWORD, b->cfg.secret);
+  }
+  if (strcmp(r->method, "PUT") == 0) {
+    /* POSTFIELDS (not UPLOAD) so the body is in memory for SigV4 and no
+     * "Expect: 100-continue" round trip is made below 1 MiB. */
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PUT");
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+                     (curl_off_t)r->body_len);
+  }
+  CURLcode cc = curl_easy_perform(c);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, http);
+  return cc;
+}
+
+/* ---- 3. with retries ---- */
+
+/* "HTTP 503 SlowDown: Please reduce your request rate" or curl's
+ * "Failed to connect to 127.0.0.1 port 9 ..." into out. */
+static void describe_outcome(const s3_bucket *b, const s3_request *r,
+                             CURLcode cc, long http, char *out,
+                             size_t cap) {
+  if (cc != CURLE_OK) {
+    snprintf(out, cap, "%s", b->curl_err[0] ? b->curl_err
+                                            : curl_easy_strerror(cc));
+    return;
+  }
+  char code[64], msg[160];
+  ims__s3_parse_error(r->out->data, r->out->size, code, sizeof code, msg,
+                      sizeof msg);
+  snprintf(out, cap, "HTTP %ld%s%s%s%s", http, code[0] ? " " : "", code,
+           msg[0] ? ": " : "", msg);
+}
+
+/* The final error of a request that will not be retried. */
+static ims_status fail_request(const s3_bucket *b, const s3_request *r,
+                               CURLcode cc, long http, const char *why,
+                               ims_error *err) {
+  char where[300];
+  ims__s3_describe(&b->cfg, where, sizeof where);
+  const char *key = r->key ? r->key : "";
+  if (cc == CURLE_OK && http == 404 && r->key != NULL &&
+      strstr(why, "NoSuchBucket") == NULL)
+    return ims__fail(err, IMS_ERR_NOT_FOUND, "s3 %s %s/%s: no such object",
+                     r->method, b->cfg.bucket, key);
+  if (cc == CURLE_OK && http == 404)
+    return ims__fail(err, IMS_ERR_NOT_FOUND, "no such bucket: %s (%s)",
+                     where, why);
+  if (cc == CURLE_OK && http == 403)
+    return ims__fail(err, IMS_ERR_IO, "access denied to %s: %s", where,
+                     why);
+  return ims__fail(err, IMS_ERR_IO, "s3 %s %s/%s: %s (%s)", r->method,
+                   b->cfg.bucket, key, why, where);
+}
+
+/* Sleep ms; false if a signal cut it short (a stop request). */
+static bool pause_ms(uint32_t ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  return nanosleep(&ts, NULL) == 0;
+}
+
+/* Send `r` until it succeeds, fails for good, or cfg.retry_ms is spent. */
+static ims_status perform(s3_bucket *b, const s3_request *r,
+                          ims_error *err) {
+  if (ims__s3_url(&b->cfg, r->key, r->query, b->url, sizeof b->url) != 0)
+    return ims__fail(err, IMS_ERR_INVALID_ARG, "s3: key too long: %.200s",
+                     r->key ? r->key : "");
+  uint64_t start = ims__now_mono_ns();
+  for (unsigned attempt = 1;; attempt++) {
+    long http = 0;
+    CURLcode cc = send_once(b, r, &http);
+    if (cc == CURLE_OK && http >= 200 && http < 300) return IMS_OK;
+    char why[256];
+    describe_outcome(b, r, cc, http, why, sizeof why);
+    if (!ims__s3_retryable(cc, http))
+      return fail_request(b, r, cc, http, why, err);
+    uint32_t wait = ims__s3_backoff_ms(attempt, BACKOFF_BASE_MS,
+                                       BACKOFF_MAX_MS, &b->rng);
+    uint64_t spent_ms = (ims__now_mono_ns() - start) / 1000000u;
+    if (spent_ms + wait > b->cfg.retry_ms)
+      return ims__fail(err, IMS_ERR_IO,
+                       "s3 %s %s/%.200s at %s: still failing after %u "
+                       "attempts in %.1f s: %s", r->method, b->cfg.bucket,
+                       r->key ? r->key : "", b->cfg.endpoint, attempt,
+                       (double)spent_ms / 1000.0, why);
+    if (b->on_retry != NULL) {
+      char msg[600];
+      snprintf(msg, sizeof msg, "s3 %s %s/%.200s: %s; retry %u in %u ms",
+               r->method, b->cfg.bucket, r->key ? r->key : "", why,
+               attempt, wait);
+      b->on_retry(b->retry_ctx, msg);
+    }
+    if (!pause_ms(wait))
+      return ims__fail(err, IMS_ERR_IO, "s3 %s %s/%.200s: interrupted "
+                       "while waiting to retry: %s", r->method,
+                       b->cfg.bucket, r->key ? r->key : "", why);
+  }
+}
+
+/* ---- 4. list/read/put ---- */
+
+/* The full key of object `key` (PREFIX/key) into out. */
+static int full_key(const s3_bucket *b, const char *key, char *out,
+                    size_t cap) {
+  int n = snprintf(out, cap, "%s%s%s", b->cfg.prefix,
+                   b->cfg.prefix[0] ? "/" : "", key);
+  return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+/* ListObjectsV2's query: names sorted (SigV4's canonical order). */
+static int list_query(const s3_bucket *b, const char *token, int max_keys,
+                      char *out, size_t cap) {
+  size_t len = 0;
+  out[0] = '\0';
+  if (token != NULL) {
+    memcpy(out, "continuation-token=", 20);
+    len = 19;
+    if (ims__s3_encode(token, false, out, &len, cap) != 0) return -1;
+    out[len++] = '&';
+  }
+  int n = max_keys > 0
+              ? snprintf(out + len, cap - len, "list-type=2&max-keys=%d",
+                         max_keys)
+              : snprintf(out + len, cap - len, "list-type=2");
+  if (n < 0 || (size_t)n >= cap - len) return -1;
+  len += (size_t)n;
+  if (b->cfg.prefix[0] == '\0') return 0;
+  char pre[2048];
+  snprintf(pre, sizeof pre, "%s/", b->cfg.prefix);
+  if (len + 8 >= cap) return -1;
+  memcpy(out + len, "&prefix=", 9);
+  len += 8;
+  return ims__s3_encode(pre, false, out, &len, cap);
+}
+
+/* One page of the listing after `token` (NULL: the first) into page. */
+static ims_status list_page(s3_bucket *b, const char *token, int max_keys,
+                            ims__s3_page *page, ims_error *err) {
+  char query[4096];
+  if (list_query(b, token, max_keys, query, sizeof query) != 0)
+    return ims__fail(err, IMS_ERR_INVALID_ARG, "s3: listing query too "
+                                               "long");
+  s3_request r = {"GET", NULL, query, NULL, 0, b->get_hdr, &b->reply};
+  ims_status st = perform(b, &r, err);
+  if (st != IMS_OK) return st;
+  return ims__s3_parse_list(b->reply.data, b->reply.size, b->cfg.prefix,
+                            page, err);
+}
+
+static int by_time_then_key(const void *x, const void *y) {
+  const ims_object *p = x, *q = y;
+  if (p->event_time_ms != q->event_time_ms)
+    return p->event_time_ms < q->event_time_ms ? -1 : 1;
+  return strcmp(p->key, q->key);
+}
+
+static ims_status s3_list(void *state, ims_object **objects, size_t *count,
+                          ims_error *err) {
+  s3_bucket *b = state;
+  ims__s3_page page;
+  memset(&page, 0, sizeof page);
+  ims_status st = list_page(b, NULL, 0, &page, err);
+  while (st == IMS_OK && page.truncated) {
+    char *token = page.next_token;
+    page.next_token = NULL;
+    st = list_page(b, token, 0, &page, err);
+    free(token);
+  }
+  if (st != IMS_OK) {
+    ims__s3_page_clear(&page);
+    return st;
+  }
+  if (page.count > 1)
+    qsort(page.items, page.count, sizeof *page.items, by_time_then_key);
+  *objects = page.items;
+  *count = page.count;
+  free(page.next_token);
+  return IMS_OK;
+}
+
+static ims_status s3_read_into(void *state, const char *key,
+                               ims__bucket_buf *buf, ims_error *err) {
+  s3_bucket *b = state;
+  char full[4096];
+  if (full_key(b, key, full, sizeof full) != 0)
+    return ims__fail(err, IMS_ERR_INVALID_ARG, "s3: key too long: %.200s",
+                     key);
+  s3_request r = {"GET", full, NULL, NULL, 0, b->get_hdr, buf};
+  return perform(b, &r, err);
+}
+
+static ims_status s3_read(void *state, const char *key, void **data,
+                          size_t *size, ims_error *err) {
+  ims__bucket_buf buf = {NULL, 0, 0};
+  ims_status st = s3_read_into(state, key, &buf, err);
+  if (st != IMS_OK) {
+    ims__bucket_buf_clear(&buf);
+    return st;
+  }
+  *data = buf.data != NULL ? buf.data : malloc(1);
+  *size = buf.size;
+  if (*data == NULL) return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
+  return IMS_OK;
+}
+
+/* The Content-Type of an image, from its first bytes. */
+static const char *content_type(const unsigned char *p, size_t n) {
+  if (n >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF)
+    return "image/jpeg";
+  if (n >= 8 && memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0) return "image/png";
+  if (n >= 2 && p[0] == 'B' && p[1] == 'M') return "image/bmp";
+  return "application/octet-stream";
+}
+
+/* The PUT's headers: Content-MD5 (base64), Content-Type and the body's
+ * SHA-256 (hex) for SigV4, plus the session token. NULL out of memory. */
+static struct curl_slist *put_headers(const s3_bucket *b, const void *data,
+                                      size_t size) {
+  unsigned char md5[EVP_MAX_MD_SIZE], sha[EVP_MAX_MD_SIZE];
+  unsigned md5_len = 0, sha_len = 0;
+  if (EVP_Digest(data, size, md5, &md5_len, EVP_md5(), NULL) != 1 ||
+      EVP_Digest(data, size, sha, &sha_len, EVP_sha256(), NULL) != 1)
+    return NULL;
+  char line[256], b64[64];
+  EVP_EncodeBlock((unsigned char *)b64, md5, (int)md5_len);
+  struct curl_slist *h = NULL, *next = NULL;
+  int n = snprintf(line, sizeof line, "x-amz-content-sha256: ");
+  for (unsigned i = 0; i < sha_len; i++)
+    n += snprintf(line + n, sizeof line - (size_t)n, "%02x", sha[i]);
+  h = curl_slist_append(h, line);
+  snprintf(line, sizeof line, "Content-MD5: %s", b64);
+  next = h ? curl_slist_append(h, line) : NULL;
+  snprintf(line, sizeof line, "Content-Type: %s", content_type(data, size));
+  next = next ? curl_slist_append(next, line) : NULL;
+  if (next != NULL && b->cfg.token != NULL) {
+    char *tok = malloc(strlen(b->cfg.token) + 32);
+    if (tok != NULL) sprintf(tok, "x-amz-security-token: %s", b->cfg.token);
+    next = tok ? curl_slist_append(next, tok) : NULL;
+    free(tok);
+  }
+  if (next == NULL) curl_slist_free_all(h);
+  return next;
+}
+
+static ims_status s3_put(void *state, const char *key, const void *data,
+                         size_t size, ims_error *err) {
+  s3_bucket *b = state;
+  char full[4096];
+  if (full_key(b, key, full, sizeof full) != 0)
+    return ims__fail(err, IMS_ERR_INVALID_ARG, "s3: key too long: %.200s",
+                     key);
+  struct curl_slist *hdr = put_headers(b, data, size);
+  if (hdr == NULL) return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
+  s3_request r = {"PUT", full, NULL, data, size, hdr, &b->reply};
+  ims_status st = perform(b, &r, err);
+  curl_slist_free_all(hdr);
+  return st;
+}
+
+static ims_status s3_wait(void *state, int timeout_ms, ims_error *err) {
+  pause_ms(timeout_ms > 0 ? (uint32_t)timeout_ms : 0);
+  return IMS_OK;
+}
+
+/* ---- 5. open/close and the vtable ---- */
+
+static void s3_close(void *state) {
+  s3_bucket *b = state;
+  if (b == NULL) return;
+  curl_slist_free_all(b->get_hdr);
+  curl_easy_cleanup(b->curl);
+  ims__bucket_buf_clear(&b->reply);
+  ims__s3_config_clear(&b->cfg);
+  free(b);
+}
+
+/* The curl handle and the GET headers. */
+static ims_status setup_http(s3_bucket *b, ims_error *err) {
+  b->curl = curl_easy_init();
+  b->get_hdr = curl_slist_append(NULL, "x-amz-content-sha256: "
+                                       EMPTY_SHA256);
+  if (b->get_hdr != NULL && b->cfg.token != NULL) {
+    char *tok = malloc(strlen(b->cfg.token) + 32);
+    if (tok != NULL) sprintf(tok, "x-amz-security-token: %s", b->cfg.token);
+    struct curl_slist *h = tok ? curl_slist_append(b->get_hdr, tok) : NULL;
+    free(tok);
+    if (h == NULL) return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
+  }
+  if (b->curl == NULL || b->get_hdr == NULL)
+    return ims__fail(err, IMS_ERR_NO_MEMORY, "s3: cannot set up libcurl");
+  snprintf(b->sigv4, sizeof b->sigv4, "aws:amz:%.64s:s3", b->cfg.region);
+  return IMS_OK;
+}
+
+ims_status ims__bucket_s3_open(const char *location,
+                               const ims_s3_options *options, uint32_t flags,
+                               void **state, ims_error *err) {
+  s3_bucket *b = calloc(1, sizeof *b);
+  if (b == NULL) return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
+  ims_status st = ims__s3_config_resolve(location, options, &b->cfg, err);
+  if (st != IMS_OK) {
+    free(b);
+    return st;
+  }
+  if (options != NULL) {
+    b->on_retry = options->on_retry;
+    b->retry_ctx = options->retry_ctx;
+  }
+  b->rng = ims__now_mono_ns() ^ ((uint64_t)getpid() << 32) ^
+           (uint64_t)(uintptr_t)b;
+  if (b->rng == 0) b->rng = 1;
+  st = setup_http(b, err);
+  ims__s3_page probe;
+  memset(&probe, 0, sizeof probe);
+  if (st == IMS_OK) st = list_page(b, NULL, 1, &probe, err);
+  ims__s3_page_clear(&probe);
+  if (st != IMS_OK) {
+    s3_close(b);
+    return st;
+  }
+  *state = b;
+  return IMS_OK;
+}
+
+static ims_status s3_open(const char *location, uint32_t flags, void **state,
+                          ims_error *err) {
+  return ims__bucket_s3_open(location, NULL, flags, state, err);
+}
+
+const ims__bucket_ops ims__bucket_s3_ops = {
+    "s3", s3_open, s3_close, s3_put, s3_list, s3_read, NULL, s3_wait,
+    s3_read_into};
