@@ -57,3 +57,10 @@ endforeach()
 # needed: models from tests/onnx_writer.c).
 ims_add_test(NAME torch_onnx_reshape
              SOURCES torch_onnx_reshape.c onnx_writer.c)
+
+# scripts/export-onnx.py's refusals: bad opset, model, seed, missing
+# --out or --calibrate file (tests/torch_export_errors.py).
+add_test(NAME torch_export_errors
+  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/torch_export_errors.py
+          ${CMAKE_CURRENT_BINARY_DIR}/tmp)
+set_tests_properties(torch_export_errors PROPERTIES TIMEOUT 300)
