@@ -25,7 +25,7 @@ set_tests_properties(torch_export PROPERTIES FIXTURES_SETUP torch_models
 
 add_executable(torch_parity torch_parity.c)
 target_include_directories(torch_parity PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
-target_link_libraries(torch_parity PRIVATE imgstream ims_deps)
+target_link_libraries(torch_parity PRIVATE imgstream ims_image ims_deps)
 foreach(case mobilenet_v2 mobilenet_v2_opset11 mobilenet_v2_opset17
              resnet18 efficientnet_b0 efficientnet_b0_opset17)
   add_test(NAME torch_parity_${case}
@@ -57,3 +57,10 @@ endforeach()
 # needed: models from tests/onnx_writer.c).
 ims_add_test(NAME torch_onnx_reshape
              SOURCES torch_onnx_reshape.c onnx_writer.c)
+
+# scripts/export-onnx.py's refusals: bad opset, model, seed, missing
+# --out or --calibrate file (tests/torch_export_errors.py).
+add_test(NAME torch_export_errors
+  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/torch_export_errors.py
+          ${CMAKE_CURRENT_BINARY_DIR}/tmp)
+set_tests_properties(torch_export_errors PROPERTIES TIMEOUT 300)

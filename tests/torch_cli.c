@@ -355,9 +355,30 @@ TEST(torch_cli_usage) {
     const char *zero[] = {"--crop", "0", NULL};
     usage_error(cmds[i], zero, "--crop wants a number from 1 to 8192");
   }
-  /* A crop that is not the model's input: the library's message. */
+  /* A crop that is not the model's input: the library's message, from
+   * classify and from stream (on a real bucket: its source opens first). */
   const char *crop[] = {"--crop", "192", NULL};
-  usage_error("classify", crop, "192");
+  usage_error("classify", crop, "the model takes 224x224 images");
+  char bdir[4200], url[4300];
+  snprintf(bdir, sizeof bdir, "%s", tmp_path("torch_usage_bucket"));
+  make_bucket(bdir, url, sizeof url);
+  const char *args[] = {"stream",
+                        "--source",
+                        url,
+                        "--until-idle",
+                        "100",
+                        "--model",
+                        model("mobilenet_v2.onnx"),
+                        "--labels",
+                        labels,
+                        "--crop",
+                        "192",
+                        NULL};
+  ASSERT_EQ(run("torch_usage_stream", args), 2);
+  char *err = output("torch_usage_stream", "err");
+  ASSERT_CONTAINS(err, "imgstream stream: ");
+  ASSERT_CONTAINS(err, "the model takes 224x224 images");
+  free(err);
 }
 
 TEST_MAIN(torch_cli_classify, torch_cli_overrides, torch_cli_stream,

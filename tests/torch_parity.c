@@ -20,7 +20,9 @@
  *                        torchvision's Resize(256), CenterCrop(224),
  *                        ToTensor, Normalize: at most 1/255 apart after
  *                        un-normalizing (photos, the shared test images,
- *                        upscaled, wide, tall and odd sizes)
+ *                        upscaled, wide, tall and odd sizes), on every
+ *                        kernel path (scalar, SSE4.1, AVX2, AVX-512)
+ *                        this CPU has
  *   torch_decode         imgstream's JPEG/BMP decoding vs PIL's on the
  *                        photos and the shared test images: same bytes
  *   torch_input_errors   ims_engine_input_f32's refusals (bad batch, NULL,
@@ -39,6 +41,7 @@
 #include <stdint.h>
 #include <unistd.h>
 
+#include "image/preprocess.h" /* private: kernel paths */
 #include "imgstream/imgstream.h"
 #include "test.h"
 
@@ -254,22 +257,11 @@ static double compare_prep(ims_engine *e, ims_preprocessor *pre,
   return worst;
 }
 
-static void check_preprocess(void) {
+/* Every prep.txt entry through the preprocessor on its current path;
+ * prints and checks the largest difference. */
+static void check_prep_path(ims_engine *e, ims_preprocessor *pre, float *mine) {
   FILE *f = fopen(torch_path("prep.txt"), "r");
   ASSERT(f != NULL);
-  ims_error err = {0};
-  ims_model *m = NULL;
-  ASSERT_OK(ims_model_load_file(torch_path("mobilenet_v2.onnx"), &m, &err),
-            &err);
-  ims_engine_options eo;
-  memset(&eo, 0, sizeof eo);
-  eo.threads = 1;
-  ims_engine *e = NULL;
-  ASSERT_OK(ims_engine_create(m, &eo, &e, &err), &err);
-  ims_preprocessor *pre = NULL;
-  ASSERT_OK(ims_preprocessor_create(NULL, &pre, &err), &err);
-  float *mine = malloc(sizeof(float) * 3 * PIXELS);
-  ASSERT(mine != NULL);
   char name[256], worst_name[256] = "";
   unsigned w = 0, h = 0;
   int n = 0;
@@ -285,13 +277,41 @@ static void check_preprocess(void) {
   }
   fclose(f);
   fprintf(stderr,
-          "preprocess: %d images, largest difference %.3g/255 "
+          "preprocess (%s kernels): %d images, largest difference %.3g/255 "
           "(%s), %zu of %zu values not the same byte\n",
-          n, worst * 255, worst_name, differ, (size_t)n * 3 * PIXELS);
+          ims__preprocess_path_name(pre), n, worst * 255, worst_name, differ,
+          (size_t)n * 3 * PIXELS);
   ASSERT(n >= 30);
   if (!(worst <= 1.0 / 255 + 1e-6))
     TEST__FAIL("%s: differs from torchvision by %.3g/255", worst_name,
                worst * 255);
+}
+
+/* On every kernel path this build and CPU have (they must all give the
+ * same bytes; the default one is the fastest). */
+static void check_preprocess(void) {
+  ims_error err = {0};
+  ims_model *m = NULL;
+  ASSERT_OK(ims_model_load_file(torch_path("mobilenet_v2.onnx"), &m, &err),
+            &err);
+  ims_engine_options eo;
+  memset(&eo, 0, sizeof eo);
+  eo.threads = 1;
+  ims_engine *e = NULL;
+  ASSERT_OK(ims_engine_create(m, &eo, &e, &err), &err);
+  ims_preprocessor *pre = NULL;
+  ASSERT_OK(ims_preprocessor_create(NULL, &pre, &err), &err);
+  float *mine = malloc(sizeof(float) * 3 * PIXELS);
+  ASSERT(mine != NULL);
+  int paths = 0;
+  for (int p = IMS__PATH_SCALAR; p <= IMS__PATH_AVX512; p++) {
+    if (ims__preprocessor_set_path(pre, (ims__preprocess_path)p, &err) !=
+        IMS_OK)
+      continue;
+    check_prep_path(e, pre, mine);
+    paths++;
+  }
+  ASSERT(paths >= 1);
   free(mine);
   ims_preprocessor_destroy(pre);
   ims_engine_destroy(e);

@@ -221,7 +221,9 @@ def main():
         os.unlink(skipped)
     stamp = os.path.join(outdir, "stamp")
     want = stamp_text(torch.__version__)
-    if os.path.exists(stamp) and open(stamp).read() == want:
+    need = [m[0] + ".onnx" for m in MODELS] + ["images.txt", "prep.txt"]
+    complete = all(os.path.exists(os.path.join(outdir, n)) for n in need)
+    if complete and os.path.exists(stamp) and open(stamp).read() == want:
         print("up to date: %s" % outdir)
         return 0
     if os.path.exists(stamp):

@@ -17,7 +17,6 @@
  *
  * Threading: main thread only; the engine runs on its own pool.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
