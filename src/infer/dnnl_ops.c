@@ -1,9 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * dnnl_ops.c - quantized convolutions and fully connected layers on oneDNN
+ * dnnl_ops.c - convolutions and fully connected layers on oneDNN
  * (IMS__STEP_DNNL steps): 1x1 convolutions and fully connected layers as
  * int8 matrix multiplications, other int8 convolutions with symmetric
- * weights (3x3, depthwise) as oneDNN convolutions.
+ * weights (3x3, depthwise) as oneDNN convolutions, and float 1x1
+ * convolutions as f32 matrix multiplications.
+ *
+ * Why float: oneDNN's JIT f32 GEMM runs MobileNetV2's 1x1 layers well
+ * ahead of the XNNPACK snapshot's f32 kernels: the float ONNX model,
+ * inference alone, 1 thread, went from ~30 to ~55-70 images/s on an
+ * AVX2-only EPYC (ONNX Runtime: 50-70 in the same runs), and a 1x1
+ * layer from 64 to 90 GMAC/s on AVX-512 (../shared/notes/performance.md).
+ * Its 3x3 and depthwise f32 kernels measured no better, so XNNPACK keeps
+ * those. Float sums come out in another order than XNNPACK's: results
+ * differ in the last bits, well inside the float tests' tolerances.
  *
  * Why: on CPUs with AVX-512 VNNI, oneDNN's JIT int8 kernels
  * ("brg:avx512_core_vnni") run these layers ~1.7x faster than the XNNPACK
@@ -93,13 +103,15 @@ typedef struct chunk {
   size_t rows;              /* matmul rows, or conv output rows */
   size_t in_rows;           /* conv input rows read */
   size_t pt, pb;            /* conv padding at its top / bottom */
-  size_t src_off, dst_off;  /* byte offsets into the step's in / out */
+  size_t src_off, dst_off;  /* element offsets into the step's in / out */
 } chunk;
 
 struct ims__dnnl_step {
   ims__dnnl_ctx *ctx;           /* BORROWED from the engine */
   dnnl_primitive_attr_t attr;   /* owned: scales, zero points, clip */
-  dnnl_data_type_t type;        /* activations: dnnl_s8 or dnnl_u8 */
+  dnnl_data_type_t type;        /* activations: dnnl_s8, u8 or f32 */
+  dnnl_data_type_t wtype;       /* weights: dnnl_s8 or dnnl_f32 */
+  dnnl_data_type_t btype;       /* bias: dnnl_s32 or dnnl_f32 */
   bool conv;                    /* a convolution, else a matmul */
   conv_geom g;                  /* conv: its shape */
   size_t k, n;                  /* matmul: input / output channels */
@@ -250,6 +262,9 @@ bool ims__dnnl_eligible(const ims_model *m, const ims__node *n) {
   const ims__tensor *in = tin(m, n, 0), *w = tin(m, n, 1);
   const ims__tensor *out = &m->tensors[n->output];
   if (in->type != w->type || in->type != out->type) return false;
+  if (in->type == IMS_TENSOR_F32) /* 1x1 convolutions only: measured */
+    return matmul_shaped(m, n) && n->op == IMS__OP_CONV_2D &&
+           (n->input_count < 3 || tin(m, n, 2)->type == IMS_TENSOR_F32);
   if (n->input_count > 2 && tin(m, n, 2)->type != IMS_TENSOR_I32)
     return false;
   size_t oc = n->op == IMS__OP_DEPTHWISE_CONV_2D ? w->shape[3] : w->shape[0];
@@ -308,6 +323,23 @@ static dnnl_status_t fill_attr(const ims_model *m, const ims__node *n,
   return ds;
 }
 
+/* Float layers: the fused activation as a post-op, nothing else. */
+static dnnl_status_t fill_attr_f32(const ims__node *n,
+                                   dnnl_primitive_attr_t attr) {
+  dnnl_post_ops_t po = NULL;
+  dnnl_status_t ds =
+      dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+  if (ds != dnnl_success || n->activation == IMS__ACT_NONE) return ds;
+  ds = dnnl_post_ops_create(&po);
+  if (ds == dnnl_success && n->activation == IMS__ACT_RELU)
+    ds = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0, 0);
+  else if (ds == dnnl_success)
+    ds = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_clip, 0, 6);
+  if (ds == dnnl_success) ds = dnnl_primitive_attr_set_post_ops(attr, po);
+  if (po != NULL) dnnl_post_ops_destroy(po);
+  return ds;
+}
+
 /* Activation descriptors of chunk c: matmul {rows, K} -> {rows, N};
  * conv NHWC {n, C, in_rows, W} -> {n, OC, rows, OW}. */
 static dnnl_status_t chunk_mds(const ims__dnnl_step *d, const chunk *c,
@@ -336,7 +368,7 @@ static dnnl_status_t weights_md(const ims__dnnl_step *d, bool user,
                                 dnnl_memory_desc_t *md) {
   const conv_geom *g = &d->g;
   if (!d->conv)
-    return matrix_md(md, d->k, d->n, dnnl_s8,
+    return matrix_md(md, d->k, d->n, d->wtype,
                      user ? dnnl_ba : dnnl_format_tag_any);
   dnnl_dim_t kh = (dnnl_dim_t)g->kh, kw = (dnnl_dim_t)g->kw;
   dnnl_dim_t c = (dnnl_dim_t)g->c, oc = (dnnl_dim_t)g->oc;
@@ -344,15 +376,15 @@ static dnnl_status_t weights_md(const ims__dnnl_step *d, bool user,
     dnnl_dims_t dims = {c, 1, 1, kh, kw};
     dnnl_dims_t strides = {1, c, c, kw * c, c};
     if (user)
-      return dnnl_memory_desc_init_by_strides(md, 5, dims, dnnl_s8, strides);
-    return dnnl_memory_desc_init_by_tag(md, 5, dims, dnnl_s8,
+      return dnnl_memory_desc_init_by_strides(md, 5, dims, d->wtype, strides);
+    return dnnl_memory_desc_init_by_tag(md, 5, dims, d->wtype,
                                         dnnl_format_tag_any);
   }
   dnnl_dims_t dims = {oc, c, kh, kw};
   dnnl_dims_t strides = {kh * kw * c, 1, kw * c, c};
   if (user)
-    return dnnl_memory_desc_init_by_strides(md, 4, dims, dnnl_s8, strides);
-  return dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_s8,
+    return dnnl_memory_desc_init_by_strides(md, 4, dims, d->wtype, strides);
+  return dnnl_memory_desc_init_by_tag(md, 4, dims, d->wtype,
                                       dnnl_format_tag_any);
 }
 
@@ -364,7 +396,7 @@ static dnnl_status_t op_desc(const ims__dnnl_step *d, const chunk *c,
   if (ds != dnnl_success) return ds;
   if (!d->conv) {
     dnnl_dims_t bias_dims = {1, (dnnl_dim_t)d->n};
-    ds = dnnl_memory_desc_init_by_tag(&bias, 2, bias_dims, dnnl_s32,
+    ds = dnnl_memory_desc_init_by_tag(&bias, 2, bias_dims, d->btype,
                                       dnnl_ab);
     if (ds != dnnl_success) return ds;
     return dnnl_matmul_desc_init(desc, &src, wmd, d->bias ? &bias : NULL,
@@ -375,7 +407,7 @@ static dnnl_status_t op_desc(const ims__dnnl_step *d, const chunk *c,
   dnnl_dims_t strides = {(dnnl_dim_t)g->sh, (dnnl_dim_t)g->sw};
   dnnl_dims_t pad_l = {(dnnl_dim_t)c->pt, (dnnl_dim_t)g->pl};
   dnnl_dims_t pad_r = {(dnnl_dim_t)c->pb, (dnnl_dim_t)g->pr};
-  ds = dnnl_memory_desc_init_by_tag(&bias, 1, bias_dims, dnnl_s32, dnnl_a);
+  ds = dnnl_memory_desc_init_by_tag(&bias, 1, bias_dims, d->btype, dnnl_a);
   if (ds != dnnl_success) return ds;
   return dnnl_convolution_forward_desc_init(
       desc, dnnl_forward_inference, dnnl_convolution_direct, &src, wmd,
@@ -443,14 +475,16 @@ done:
   return ds;
 }
 
-/* Whether implementation `impl` may take a layer from XNNPACK: only
- * VNNI/AMX kernels, forced or not. They are the measured wins, and the
- * only exact ones: without VNNI (AVX2, AVX-512F alone) oneDNN multiplies
- * u8 x s8 pairs with vpmaddubsw, whose 16-bit sums saturate, so results
- * drift from TFLite's (seen on an AVX2-only EPYC: a probability of 0.62
- * where the reference has 0.19). */
-static bool impl_wanted(const char *impl) {
+/* Whether implementation `impl` may take a layer from XNNPACK. 8-bit
+ * layers: only VNNI/AMX kernels, forced or not. They are the measured
+ * wins, and the only exact ones: without VNNI (AVX2, AVX-512F alone)
+ * oneDNN multiplies u8 x s8 pairs with vpmaddubsw, whose 16-bit sums
+ * saturate, so results drift from TFLite's (seen on an AVX2-only EPYC: a
+ * probability of 0.62 where the reference has 0.19). Float 1x1 layers:
+ * any JIT kernel. */
+static bool impl_wanted(const char *impl, bool f32) {
   if (impl == NULL || strncmp(impl, "ref", 3) == 0) return false;
+  if (f32) return true;
   return strstr(impl, "vnni") != NULL || strstr(impl, "amx") != NULL;
 }
 
@@ -487,7 +521,12 @@ static dnnl_status_t init_layer(ims__dnnl_step *d, const ims_model *m,
                                 const ims__step *s) {
   const ims__node *n = s->node;
   const ims__tensor *w = tin(m, n, 1);
-  d->type = tin(m, n, 0)->type == IMS_TENSOR_U8 ? dnnl_u8 : dnnl_s8;
+  ims_tensor_type in_type = tin(m, n, 0)->type;
+  d->type = in_type == IMS_TENSOR_U8   ? dnnl_u8
+            : in_type == IMS_TENSOR_F32 ? dnnl_f32
+                                        : dnnl_s8;
+  d->wtype = d->type == dnnl_f32 ? dnnl_f32 : dnnl_s8;
+  d->btype = d->type == dnnl_f32 ? dnnl_f32 : dnnl_s32;
   d->conv = !matmul_shaped(m, n);
   if (d->conv) init_geom(&d->g, m, n);
   d->n = d->conv ? d->g.oc : w->shape[0];
@@ -500,11 +539,13 @@ static dnnl_status_t init_layer(ims__dnnl_step *d, const ims_model *m,
   d->pad = calloc(t, sizeof *d->pad);
   if (!d->prims || !d->src || !d->dst || !d->pad) return dnnl_out_of_memory;
   dnnl_status_t ds = dnnl_primitive_attr_create(&d->attr);
-  if (ds == dnnl_success) ds = fill_attr(m, n, d->attr);
+  if (ds == dnnl_success)
+    ds = d->type == dnnl_f32 ? fill_attr_f32(n, d->attr)
+                             : fill_attr(m, n, d->attr);
   if (ds == dnnl_success && n->input_count > 2) {
     dnnl_memory_desc_t md;
     dnnl_dims_t dims = {(dnnl_dim_t)d->n};
-    ds = dnnl_memory_desc_init_by_tag(&md, 1, dims, dnnl_s32, dnnl_a);
+    ds = dnnl_memory_desc_init_by_tag(&md, 1, dims, d->btype, dnnl_a);
     if (ds == dnnl_success)
       ds = dnnl_memory_create(&d->bias, &md, d->ctx->engine,
                               (void *)(uintptr_t)tin(m, n, 2)->data);
@@ -545,7 +586,7 @@ ims_status ims__dnnl_step_create(ims__dnnl_ctx *ctx, const ims_model *m,
   if (ds == dnnl_success)
     ds = dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
   if (ds == dnnl_unimplemented ||
-      (ds == dnnl_success && !impl_wanted(impl))) {
+      (ds == dnnl_success && !impl_wanted(impl, d->type == dnnl_f32))) {
     ds = dnnl_success; /* declined: XNNPACK takes the layer */
     goto fail;
   }
@@ -641,10 +682,11 @@ static dnnl_status_t make_chunk(ims__dnnl_step *d, size_t i, const chunk *c,
       ds = dnnl_memory_create(&d->pad[i], pad, eng, DNNL_MEMORY_NONE);
   }
   if (ds == dnnl_success) ds = chunk_mds(d, c, &src, &dst);
+  size_t esize = d->type == dnnl_f32 ? sizeof(float) : 1;
   if (ds == dnnl_success)
-    ds = dnnl_memory_create(&d->src[i], &src, eng, in + c->src_off);
+    ds = dnnl_memory_create(&d->src[i], &src, eng, in + c->src_off * esize);
   if (ds == dnnl_success)
-    ds = dnnl_memory_create(&d->dst[i], &dst, eng, out + c->dst_off);
+    ds = dnnl_memory_create(&d->dst[i], &dst, eng, out + c->dst_off * esize);
   if (pd != NULL) dnnl_primitive_desc_destroy(pd);
   return ds;
 }
