@@ -34,6 +34,11 @@ int cmd_produce(int argc, char **argv);
 int cmd_stream(int argc, char **argv);
 int cmd_results(int argc, char **argv);
 
+/* --help prints usage(stdout), --version "imgstream VERSION"; either
+ * returns 1 (the command then exits 0 without doing anything else), else
+ * 0. --help wins when both are given. */
+int cli_help_or_version(bool help, bool version, void (*usage)(FILE *out));
+
 /* Parse option --name's value `arg` as a decimal whole number (or a
  * finite decimal) in [min, max] into *out. Returns 0, or -1 after printing
  * "imgstream CMD: --NAME wants a number from MIN to MAX, got 'ARG'". */

@@ -302,14 +302,7 @@ fail:
 int cmd_classify(int argc, char **argv) {
   classify_opts o;
   if (parse_options(argc, argv, &o) != 0) return IMS_EXIT_USAGE;
-  if (o.help) {
-    usage(stdout);
-    return IMS_EXIT_OK;
-  }
-  if (o.version) {
-    printf("imgstream %s\n", ims_version());
-    return IMS_EXIT_OK;
-  }
+  if (cli_help_or_version(o.help, o.version, usage)) return IMS_EXIT_OK;
   if (optind >= argc) {
     fprintf(stderr, "imgstream classify: no images given; see "
                     "'imgstream classify --help'\n");

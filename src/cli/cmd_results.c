@@ -177,14 +177,7 @@ static int read_results(const results_opts *o) {
 int cmd_results(int argc, char **argv) {
   results_opts o;
   if (parse_options(argc, argv, &o) != 0) return IMS_EXIT_USAGE;
-  if (o.help) {
-    usage(stdout);
-    return IMS_EXIT_OK;
-  }
-  if (o.version) {
-    printf("imgstream %s\n", ims_version());
-    return IMS_EXIT_OK;
-  }
+  if (cli_help_or_version(o.help, o.version, usage)) return IMS_EXIT_OK;
   if (o.source == NULL || !cli_is_nats_url(o.source)) {
     fprintf(stderr, "imgstream results: --source nats://HOST:PORT/STREAM is "
                     "required; see 'imgstream results --help'\n");

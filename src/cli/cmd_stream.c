@@ -504,14 +504,7 @@ fail:
 int cmd_stream(int argc, char **argv) {
   stream_opts o;
   if (parse_options(argc, argv, &o) != 0) return IMS_EXIT_USAGE;
-  if (o.help) {
-    usage(stdout);
-    return IMS_EXIT_OK;
-  }
-  if (o.version) {
-    printf("imgstream %s\n", ims_version());
-    return IMS_EXIT_OK;
-  }
+  if (cli_help_or_version(o.help, o.version, usage)) return IMS_EXIT_OK;
   if (o.source == NULL) {
     fprintf(stderr, "imgstream stream: --source dir://BUCKET, "
                     "s3://BUCKET[/PREFIX] or nats://HOST:PORT/STREAM is "

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "cli/cli.h"
+#include "imgstream/imgstream.h"
 
 int cli_parse_u64(const char *cmd, const char *name, const char *arg,
                   uint64_t min, uint64_t max, uint64_t *out) {
@@ -41,5 +42,17 @@ int cli_parse_double(const char *cmd, const char *name, const char *arg,
     return -1;
   }
   *out = v;
+  return 0;
+}
+
+int cli_help_or_version(bool help, bool version, void (*usage)(FILE *out)) {
+  if (help) {
+    usage(stdout);
+    return 1;
+  }
+  if (version) {
+    printf("imgstream %s\n", ims_version());
+    return 1;
+  }
   return 0;
 }
