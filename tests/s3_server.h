@@ -11,8 +11,9 @@
  *   s3srv s;
  *   s3srv_start(&s, "case");   server up, AWS_* set for the tool
  *   s3srv_kill(&s); s3srv_restart(&s);
- *   s3proxy_start(s.port, min, max, seed, &port)   a proxy that cuts
- *                              connections mid-reply
+ *   s3proxy_start(s.port, min, max, every, seed, &port)   a proxy
+ *                              that cuts connections mid-reply and
+ *                              answers some requests 503 SlowDown
  *
  * What s3rver checks: the access key id (S3RVER), bucket and key
  * existence, ListObjectsV2 pagination (1000 keys a page). What it does
@@ -218,13 +219,29 @@ static inline void s3proxy__serve(int client, int upstream_port, long budget) {
   if (up >= 0) close(up);
 }
 
+/* Answer the request on `client` with AWS's 503 SlowDown and close. */
+static inline void s3proxy__slowdown(int client) {
+  static const char reply[] =
+      "HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\n"
+      "Connection: close\r\nContent-Length: 126\r\n\r\n"
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown"
+      "</Code><Message>Please reduce your request rate.</Message></Error>";
+  char buf[8192];
+  if (read(client, buf, sizeof buf) > 0 &&
+      write(client, reply, sizeof reply - 1) < 0)
+    perror("proxy write");
+  close(client);
+}
+
 /* A proxy on a free 127.0.0.1 port (*port_out) to 127.0.0.1:upstream_port
  * that cuts each connection after a random number of bytes sent to the
  * client, from min_bytes to max_bytes (mid-body of some replies): a
- * network that fails mid-download. One connection at a time. */
+ * network that fails mid-download; and answers the first request of
+ * every `slowdown_every`-th connection (0: none) with 503 SlowDown, as an
+ * overloaded S3 does. One connection at a time. */
 static inline pid_t s3proxy_start(int upstream_port, long min_bytes,
-                                  long max_bytes, unsigned seed,
-                                  int *port_out) {
+                                  long max_bytes, int slowdown_every,
+                                  unsigned seed, int *port_out) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a;
   memset(&a, 0, sizeof a);
@@ -239,11 +256,14 @@ static inline pid_t s3proxy_start(int upstream_port, long min_bytes,
   pid_t pid = nchild_fork();
   if (pid == 0) {
     srand(seed);
-    for (;;) {
+    for (long n = 1;; n++) {
       int c = accept(fd, NULL, NULL);
       if (c < 0) continue;
-      s3proxy__serve(c, upstream_port,
-                     min_bytes + rand() % (max_bytes - min_bytes + 1));
+      if (slowdown_every > 0 && n % slowdown_every == 0)
+        s3proxy__slowdown(c);
+      else
+        s3proxy__serve(c, upstream_port,
+                       min_bytes + rand() % (max_bytes - min_bytes + 1));
     }
   }
   close(fd);

@@ -23,8 +23,9 @@
  *                          stops with an error; after a restart of both,
  *                          exactly once
  *   s3_errors_network_cut  every connection reset after 10-150 kB by a
- *                          proxy (s3_server.h): downloads cut mid-body are
- *                          fetched again; exactly once, right answers
+ *                          proxy (s3_server.h), every 4th answered 503
+ *                          SlowDown: downloads cut mid-body are fetched
+ *                          again; exactly once, right answers
  */
 #define _GNU_SOURCE
 #include "imgstream/bucket.h"
@@ -402,10 +403,10 @@ TEST(s3_errors_network_cut) {
   snprintf(url, sizeof url, "%s", s3srv_url("c"));
   produce("s3s_cut_produce", root, url);
   /* The stream talks to the server through a proxy that resets each
-   * connection after 10-150 kB: downloads (~46 kB each) are cut mid-body
-   * again and again. */
+   * connection after 10-150 kB - downloads (~46 kB each) are cut mid-body
+   * again and again - and answers every 4th connection 503 SlowDown. */
   int port = 0;
-  s3proxy_start(s.port, 10000, 150000, 7, &port);
+  s3proxy_start(s.port, 10000, 150000, 4, 7, &port);
   char endpoint[64];
   snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d", port);
   stream_reset("s3s_cut");
@@ -420,6 +421,8 @@ TEST(s3_errors_network_cut) {
   ASSERT(strstr(err, "transfer closed with") != NULL ||
          strstr(err, "Connection reset by peer") != NULL);
   ASSERT_CONTAINS(err, "; retry 1 in ");
+  ASSERT_CONTAINS(err, "HTTP 503 SlowDown: Please reduce your request "
+                       "rate.; retry ");
   free(err);
   check_exactly_once("s3s_cut", keys, want);
   json_decref(keys);
