@@ -20,6 +20,13 @@ struct ims_bucket {
 static const ims__bucket_ops *const backends[] = {&ims__bucket_dir_ops,
                                                    &ims__bucket_s3_ops};
 
+int ims__object_by_time_key(const void *a, const void *b) {
+  const ims_object *x = a, *y = b;
+  if (x->event_time_ms != y->event_time_ms)
+    return x->event_time_ms < y->event_time_ms ? -1 : 1;
+  return strcmp(x->key, y->key);
+}
+
 bool ims__bucket_key_ok(const char *key) {
   if (key == NULL || key[0] == '\0' || key[0] == '/') return false;
   const char *part = key;

@@ -57,6 +57,10 @@ void ims__bucket_buf_clear(ims__bucket_buf *buf);
 /* True if the bucket's objects are files (ims_bucket_local_path works). */
 bool ims__bucket_has_local_paths(const ims_bucket *b);
 
+/* qsort comparison of two ims_object: by event time, then key - arrival
+ * order, the order of listings and of the stream's queue. */
+int ims__object_by_time_key(const void *a, const void *b);
+
 /* True if `key` is a valid object key (see ims_bucket_put). */
 bool ims__bucket_key_ok(const char *key);
 

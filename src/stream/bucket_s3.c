@@ -273,13 +273,6 @@ static ims_status list_page(s3_bucket *b, const char *token, int max_keys,
                             page, err);
 }
 
-static int by_time_then_key(const void *x, const void *y) {
-  const ims_object *p = x, *q = y;
-  if (p->event_time_ms != q->event_time_ms)
-    return p->event_time_ms < q->event_time_ms ? -1 : 1;
-  return strcmp(p->key, q->key);
-}
-
 static ims_status s3_list(void *state, ims_object **objects, size_t *count,
                           ims_error *err) {
   s3_bucket *b = state;
@@ -297,7 +290,7 @@ static ims_status s3_list(void *state, ims_object **objects, size_t *count,
     return st;
   }
   if (page.count > 1)
-    qsort(page.items, page.count, sizeof *page.items, by_time_then_key);
+    qsort(page.items, page.count, sizeof *page.items, ims__object_by_time_key);
   *objects = page.items;
   *count = page.count;
   free(page.next_token);
