@@ -53,8 +53,10 @@ static inline const char *s3srv_script(void) {
   }
   const char *js = getenv("IMGSTREAM_S3RVER");
   if (js == NULL || access(js, R_OK) != 0)
-    TEST__FAIL("IMGSTREAM_S3RVER=%s: not installed (the s3_server_install "
-               "fixture runs tests/s3/setup.sh)", js ? js : "(unset)");
+    TEST__FAIL(
+        "IMGSTREAM_S3RVER=%s: not installed (the s3_server_install "
+        "fixture runs tests/s3/setup.sh)",
+        js ? js : "(unset)");
   return js;
 }
 
@@ -82,8 +84,8 @@ static inline void s3srv__spawn(s3srv *s) {
     dup2(fd, 2);
     char port[16];
     snprintf(port, sizeof port, "%d", s->port);
-    execlp("node", "node", "--openssl-legacy-provider", js, "-d", s->dir,
-           "-a", "127.0.0.1", "-p", port, "--configure-bucket", S3SRV_BUCKET,
+    execlp("node", "node", "--openssl-legacy-provider", js, "-d", s->dir, "-a",
+           "127.0.0.1", "-p", port, "--configure-bucket", S3SRV_BUCKET,
            (char *)NULL);
     _exit(127);
   }
@@ -93,8 +95,7 @@ static inline void s3srv__spawn(s3srv *s) {
     int code = 0;
     if (nchild_exited(pid, &code) || nnow() > end) {
       ntail(s->log, 3000);
-      TEST__FAIL("s3rver on port %d did not start (exit %d)", s->port,
-                 code);
+      TEST__FAIL("s3rver on port %d did not start (exit %d)", s->port, code);
     }
     nsleep_ms(50);
   }
@@ -178,7 +179,8 @@ static inline long s3srv_get(const s3srv *s, const char *key, char **body,
 /* Copy up to n bytes; -1 on error/EOF. */
 static inline long s3proxy__pass(int from, int to, long n) {
   char buf[16384];
-  ssize_t r = read(from, buf, (size_t)(n < (long)sizeof buf ? n : (long)sizeof buf));
+  ssize_t r =
+      read(from, buf, (size_t)(n < (long)sizeof buf ? n : (long)sizeof buf));
   if (r <= 0) return -1;
   for (ssize_t off = 0; off < r;) {
     ssize_t w = write(to, buf + off, (size_t)(r - off));
@@ -249,8 +251,7 @@ static inline pid_t s3proxy_start(int upstream_port, long min_bytes,
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof a;
   if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-      listen(fd, 16) != 0 ||
-      getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+      listen(fd, 16) != 0 || getsockname(fd, (struct sockaddr *)&a, &len) != 0)
     TEST__FAIL("proxy socket: %s", strerror(errno));
   *port_out = ntohs(a.sin_port);
   pid_t pid = nchild_fork();

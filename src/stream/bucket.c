@@ -18,7 +18,7 @@ struct ims_bucket {
 };
 
 static const ims__bucket_ops *const backends[] = {&ims__bucket_dir_ops,
-                                                   &ims__bucket_s3_ops};
+                                                  &ims__bucket_s3_ops};
 
 int ims__object_by_time_key(const void *a, const void *b) {
   const ims_object *x = a, *y = b;
@@ -65,7 +65,8 @@ ims_status ims_bucket_open(const char *url, uint32_t flags,
   }
   return ims__fail(err, IMS_ERR_INVALID_ARG,
                    "bucket URL '%s': unknown scheme (supported: dir://, "
-                   "s3://)", url);
+                   "s3://)",
+                   url);
 }
 
 ims_status ims_bucket_open_s3(const char *url, const ims_s3_options *options,
@@ -78,8 +79,7 @@ ims_status ims_bucket_open_s3(const char *url, const ims_s3_options *options,
   ims_bucket *b = calloc(1, sizeof *b);
   if (b == NULL) return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
   b->ops = &ims__bucket_s3_ops;
-  ims_status st = ims__bucket_s3_open(url + 5, options, flags, &b->state,
-                                      err);
+  ims_status st = ims__bucket_s3_open(url + 5, options, flags, &b->state, err);
   if (st != IMS_OK) {
     free(b);
     return st;

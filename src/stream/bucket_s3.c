@@ -61,27 +61,27 @@
   "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 typedef struct s3_bucket {
-  ims__s3_config cfg;         /* where and who */
-  CURL *curl;                 /* owned; reset per request */
-  struct curl_slist *get_hdr; /* owned: headers of every GET */
-  char sigv4[128];            /* "aws:amz:REGION:s3" */
-  ims_s3_retry_fn on_retry;   /* BORROWED callback, may be NULL */
-  void *retry_ctx;            /* its argument */
-  uint64_t rng;               /* jitter state (xorshift64, never 0) */
-  ims__bucket_buf reply;      /* listing and error bodies, reused */
-  char url[URL_CAP];          /* scratch: the request's URL */
+  ims__s3_config cfg;             /* where and who */
+  CURL *curl;                     /* owned; reset per request */
+  struct curl_slist *get_hdr;     /* owned: headers of every GET */
+  char sigv4[128];                /* "aws:amz:REGION:s3" */
+  ims_s3_retry_fn on_retry;       /* BORROWED callback, may be NULL */
+  void *retry_ctx;                /* its argument */
+  uint64_t rng;                   /* jitter state (xorshift64, never 0) */
+  ims__bucket_buf reply;          /* listing and error bodies, reused */
+  char url[URL_CAP];              /* scratch: the request's URL */
   char curl_err[CURL_ERROR_SIZE]; /* curl's detail of the last failure */
 } s3_bucket;
 
 /* One request. */
 typedef struct s3_request {
-  const char *method;       /* "GET" or "PUT" */
-  const char *key;          /* full key (prefix included), NULL = bucket */
-  const char *query;        /* canonical query string, NULL = none */
-  const void *body;         /* PUT body */
-  size_t body_len;          /* its bytes */
-  struct curl_slist *hdr;   /* BORROWED headers (GET: get_hdr) */
-  ims__bucket_buf *out;     /* reply body goes here (reset first) */
+  const char *method;     /* "GET" or "PUT" */
+  const char *key;        /* full key (prefix included), NULL = bucket */
+  const char *query;      /* canonical query string, NULL = none */
+  const void *body;       /* PUT body */
+  size_t body_len;        /* its bytes */
+  struct curl_slist *hdr; /* BORROWED headers (GET: get_hdr) */
+  ims__bucket_buf *out;   /* reply body goes here (reset first) */
 } s3_request;
 
 /* ---- 2. one request ---- */
@@ -131,8 +131,7 @@ static CURLcode send_once(s3_bucket *b, const s3_request *r, long *http) {
      * "Expect: 100-continue" round trip is made below 1 MiB. */
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PUT");
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-                     (curl_off_t)r->body_len);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
   }
   CURLcode cc = curl_easy_perform(c);
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, http);
@@ -144,11 +143,10 @@ static CURLcode send_once(s3_bucket *b, const s3_request *r, long *http) {
 /* "HTTP 503 SlowDown: Please reduce your request rate" or curl's
  * "Failed to connect to 127.0.0.1 port 9 ..." into out. */
 static void describe_outcome(const s3_bucket *b, const s3_request *r,
-                             CURLcode cc, long http, char *out,
-                             size_t cap) {
+                             CURLcode cc, long http, char *out, size_t cap) {
   if (cc != CURLE_OK) {
-    snprintf(out, cap, "%s", b->curl_err[0] ? b->curl_err
-                                            : curl_easy_strerror(cc));
+    snprintf(out, cap, "%s",
+             b->curl_err[0] ? b->curl_err : curl_easy_strerror(cc));
     return;
   }
   char code[64], msg[160];
@@ -170,11 +168,10 @@ static ims_status fail_request(const s3_bucket *b, const s3_request *r,
     return ims__fail(err, IMS_ERR_NOT_FOUND, "s3 %s %s/%s: no such object",
                      r->method, b->cfg.bucket, key);
   if (cc == CURLE_OK && http == 404)
-    return ims__fail(err, IMS_ERR_NOT_FOUND, "no such bucket: %s (%s)",
-                     where, why);
-  if (cc == CURLE_OK && http == 403)
-    return ims__fail(err, IMS_ERR_IO, "access denied to %s: %s", where,
+    return ims__fail(err, IMS_ERR_NOT_FOUND, "no such bucket: %s (%s)", where,
                      why);
+  if (cc == CURLE_OK && http == 403)
+    return ims__fail(err, IMS_ERR_IO, "access denied to %s: %s", where, why);
   return ims__fail(err, IMS_ERR_IO, "s3 %s %s/%s: %s (%s)", r->method,
                    b->cfg.bucket, key, why, where);
 }
@@ -186,8 +183,7 @@ static bool pause_ms(uint32_t ms) {
 }
 
 /* Send `r` until it succeeds, fails for good, or cfg.retry_ms is spent. */
-static ims_status perform(s3_bucket *b, const s3_request *r,
-                          ims_error *err) {
+static ims_status perform(s3_bucket *b, const s3_request *r, ims_error *err) {
   if (ims__s3_url(&b->cfg, r->key, r->query, b->url, sizeof b->url) != 0)
     return ims__fail(err, IMS_ERR_INVALID_ARG, "s3: key too long: %.200s",
                      r->key ? r->key : "");
@@ -200,26 +196,28 @@ static ims_status perform(s3_bucket *b, const s3_request *r,
     describe_outcome(b, r, cc, http, why, sizeof why);
     if (!ims__s3_retryable(cc, http))
       return fail_request(b, r, cc, http, why, err);
-    uint32_t wait = ims__s3_backoff_ms(attempt, BACKOFF_BASE_MS,
-                                       BACKOFF_MAX_MS, &b->rng);
+    uint32_t wait =
+        ims__s3_backoff_ms(attempt, BACKOFF_BASE_MS, BACKOFF_MAX_MS, &b->rng);
     uint64_t spent_ms = (ims__now_mono_ns() - start) / 1000000u;
     if (spent_ms + wait > b->cfg.retry_ms)
       return ims__fail(err, IMS_ERR_IO,
                        "s3 %s %s/%.200s at %s: still failing after %u "
-                       "attempts in %.1f s: %s", r->method, b->cfg.bucket,
-                       r->key ? r->key : "", b->cfg.endpoint, attempt,
-                       (double)spent_ms / 1000.0, why);
+                       "attempts in %.1f s: %s",
+                       r->method, b->cfg.bucket, r->key ? r->key : "",
+                       b->cfg.endpoint, attempt, (double)spent_ms / 1000.0,
+                       why);
     if (b->on_retry != NULL) {
       char msg[600];
       snprintf(msg, sizeof msg, "s3 %s %s/%.200s: %s; retry %u in %u ms",
-               r->method, b->cfg.bucket, r->key ? r->key : "", why,
-               attempt, wait);
+               r->method, b->cfg.bucket, r->key ? r->key : "", why, attempt,
+               wait);
       b->on_retry(b->retry_ctx, msg);
     }
     if (!pause_ms(wait))
-      return ims__fail(err, IMS_ERR_IO, "s3 %s %s/%.200s: interrupted "
-                       "while waiting to retry: %s", r->method,
-                       b->cfg.bucket, r->key ? r->key : "", why);
+      return ims__fail(err, IMS_ERR_IO,
+                       "s3 %s %s/%.200s: interrupted while waiting to "
+                       "retry: %s",
+                       r->method, b->cfg.bucket, r->key ? r->key : "", why);
   }
 }
 
@@ -244,10 +242,9 @@ static int list_query(const s3_bucket *b, const char *token, int max_keys,
     if (ims__s3_encode(token, false, out, &len, cap) != 0) return -1;
     out[len++] = '&';
   }
-  int n = max_keys > 0
-              ? snprintf(out + len, cap - len, "list-type=2&max-keys=%d",
-                         max_keys)
-              : snprintf(out + len, cap - len, "list-type=2");
+  int n = max_keys > 0 ? snprintf(out + len, cap - len,
+                                  "list-type=2&max-keys=%d", max_keys)
+                       : snprintf(out + len, cap - len, "list-type=2");
   if (n < 0 || (size_t)n >= cap - len) return -1;
   len += (size_t)n;
   if (b->cfg.prefix[0] == '\0') return 0;
@@ -264,13 +261,12 @@ static ims_status list_page(s3_bucket *b, const char *token, int max_keys,
                             ims__s3_page *page, ims_error *err) {
   char query[4096];
   if (list_query(b, token, max_keys, query, sizeof query) != 0)
-    return ims__fail(err, IMS_ERR_INVALID_ARG, "s3: listing query too "
-                                               "long");
+    return ims__fail(err, IMS_ERR_INVALID_ARG, "s3: listing query too long");
   s3_request r = {"GET", NULL, query, NULL, 0, b->get_hdr, &b->reply};
   ims_status st = perform(b, &r, err);
   if (st != IMS_OK) return st;
-  return ims__s3_parse_list(b->reply.data, b->reply.size, b->cfg.prefix,
-                            page, err);
+  return ims__s3_parse_list(b->reply.data, b->reply.size, b->cfg.prefix, page,
+                            err);
 }
 
 static ims_status s3_list(void *state, ims_object **objects, size_t *count,
@@ -302,8 +298,7 @@ static ims_status s3_read_into(void *state, const char *key,
   s3_bucket *b = state;
   char full[4096];
   if (full_key(b, key, full, sizeof full) != 0)
-    return ims__fail(err, IMS_ERR_INVALID_ARG, "s3: key too long: %.200s",
-                     key);
+    return ims__fail(err, IMS_ERR_INVALID_ARG, "s3: key too long: %.200s", key);
   s3_request r = {"GET", full, NULL, NULL, 0, b->get_hdr, buf};
   return perform(b, &r, err);
 }
@@ -366,8 +361,7 @@ static ims_status s3_put(void *state, const char *key, const void *data,
   s3_bucket *b = state;
   char full[4096];
   if (full_key(b, key, full, sizeof full) != 0)
-    return ims__fail(err, IMS_ERR_INVALID_ARG, "s3: key too long: %.200s",
-                     key);
+    return ims__fail(err, IMS_ERR_INVALID_ARG, "s3: key too long: %.200s", key);
   struct curl_slist *hdr = put_headers(b, data, size);
   if (hdr == NULL) return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
   s3_request r = {"PUT", full, NULL, data, size, hdr, &b->reply};
@@ -396,8 +390,7 @@ static void s3_close(void *state) {
 /* The curl handle and the GET headers. */
 static ims_status setup_http(s3_bucket *b, ims_error *err) {
   b->curl = curl_easy_init();
-  b->get_hdr = curl_slist_append(NULL, "x-amz-content-sha256: "
-                                       EMPTY_SHA256);
+  b->get_hdr = curl_slist_append(NULL, "x-amz-content-sha256: " EMPTY_SHA256);
   if (b->get_hdr != NULL && b->cfg.token != NULL) {
     char *tok = malloc(strlen(b->cfg.token) + 32);
     if (tok != NULL) sprintf(tok, "x-amz-security-token: %s", b->cfg.token);
@@ -425,8 +418,8 @@ ims_status ims__bucket_s3_open(const char *location,
     b->on_retry = options->on_retry;
     b->retry_ctx = options->retry_ctx;
   }
-  b->rng = ims__now_mono_ns() ^ ((uint64_t)getpid() << 32) ^
-           (uint64_t)(uintptr_t)b;
+  b->rng =
+      ims__now_mono_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)b;
   if (b->rng == 0) b->rng = 1;
   st = setup_http(b, err);
   ims__s3_page probe;
@@ -446,6 +439,6 @@ static ims_status s3_open(const char *location, uint32_t flags, void **state,
   return ims__bucket_s3_open(location, NULL, flags, state, err);
 }
 
-const ims__bucket_ops ims__bucket_s3_ops = {
-    "s3", s3_open, s3_close, s3_put, s3_list, s3_read, NULL, s3_wait,
-    s3_read_into};
+const ims__bucket_ops ims__bucket_s3_ops = {"s3",   s3_open, s3_close,
+                                            s3_put, s3_list, s3_read,
+                                            NULL,   s3_wait, s3_read_into};
