@@ -240,7 +240,7 @@ static inline void s3proxy__slowdown(int client) {
  * client, from min_bytes to max_bytes (mid-body of some replies): a
  * network that fails mid-download; and answers the first request of
  * every `slowdown_every`-th connection (0: none) with 503 SlowDown, as an
- * overloaded S3 does. One connection at a time. */
+ * overloaded S3 does. */
 static inline pid_t s3proxy_start(int upstream_port, long min_bytes,
                                   long max_bytes, int slowdown_every,
                                   unsigned seed, int *port_out) {
@@ -257,14 +257,22 @@ static inline pid_t s3proxy_start(int upstream_port, long min_bytes,
   pid_t pid = nchild_fork();
   if (pid == 0) {
     srand(seed);
+    signal(SIGCHLD, SIG_IGN); /* connection processes reap themselves */
     for (long n = 1;; n++) {
       int c = accept(fd, NULL, NULL);
       if (c < 0) continue;
-      if (slowdown_every > 0 && n % slowdown_every == 0)
-        s3proxy__slowdown(c);
-      else
-        s3proxy__serve(c, upstream_port,
-                       min_bytes + rand() % (max_bytes - min_bytes + 1));
+      long budget = min_bytes + rand() % (max_bytes - min_bytes + 1);
+      if (fork() == 0) { /* one process per connection: curl keeps several
+                            open at once, and idle ones alive */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        close(fd);
+        if (slowdown_every > 0 && n % slowdown_every == 0)
+          s3proxy__slowdown(c);
+        else
+          s3proxy__serve(c, upstream_port, budget);
+        _exit(0);
+      }
+      close(c);
     }
   }
   close(fd);

@@ -153,6 +153,27 @@ ims_status ims__bucket_read_into(ims_bucket *b, const char *key,
   return IMS_OK;
 }
 
+ims_status ims__bucket_read_many(ims_bucket *b, size_t n,
+                                 const char *const *keys,
+                                 ims__bucket_buf *bufs, bool *missing,
+                                 ims_error *err) {
+  for (size_t i = 0; i < n; i++) {
+    missing[i] = false;
+    if (!ims__bucket_key_ok(keys[i]))
+      return ims__fail(err, IMS_ERR_INVALID_ARG, "invalid object key '%s'",
+                       keys[i] ? keys[i] : "(null)");
+  }
+  if (b->ops->read_many != NULL)
+    return b->ops->read_many(b->state, n, keys, bufs, missing, err);
+  for (size_t i = 0; i < n; i++) {
+    ims_status st = ims__bucket_read_into(b, keys[i], &bufs[i], err);
+    missing[i] = st == IMS_ERR_NOT_FOUND;
+    if (missing[i]) bufs[i].size = 0;
+    if (st != IMS_OK && !missing[i]) return st;
+  }
+  return IMS_OK;
+}
+
 bool ims__bucket_has_local_paths(const ims_bucket *b) {
   return b->ops->local_path != NULL;
 }

@@ -35,6 +35,10 @@ typedef struct ims__bucket_ops {
   /* Read into buf (grown as needed). NULL = read, then copy. */
   ims_status (*read_into)(void *state, const char *key, ims__bucket_buf *buf,
                           ims_error *err);
+  /* Read n objects, several at a time. NULL = read_into one by one. */
+  ims_status (*read_many)(void *state, size_t n, const char *const *keys,
+                          ims__bucket_buf *bufs, bool *missing,
+                          ims_error *err);
 } ims__bucket_ops;
 
 extern const ims__bucket_ops ims__bucket_dir_ops;
@@ -50,6 +54,15 @@ ims_status ims__bucket_s3_open(const char *location,
  * ims_bucket_read. */
 ims_status ims__bucket_read_into(ims_bucket *b, const char *key,
                                  ims__bucket_buf *buf, ims_error *err);
+
+/* Read objects keys[0..n) into bufs[0..n) - in parallel where the backend
+ * can (s3: several downloads in flight). An object that does not exist
+ * (any more) is not an error: missing[i] is set and bufs[i] is empty; any
+ * other failure (after the backend's retries) fails the call. */
+ims_status ims__bucket_read_many(ims_bucket *b, size_t n,
+                                 const char *const *keys,
+                                 ims__bucket_buf *bufs, bool *missing,
+                                 ims_error *err);
 
 /* Free buf's memory; it is then empty. */
 void ims__bucket_buf_clear(ims__bucket_buf *buf);

@@ -145,22 +145,22 @@ static void report_progress(ims_stream *s, int64_t id, size_t n,
 
 /* ---- 3. one batch ---- */
 
-/* Read b's objects into s->bufs (reused from batch to batch) and classify
- * them from memory. An object deleted since it was listed (NOT_FOUND)
- * becomes an error row (s->gone); any other read failure - after the
- * backend's retries - fails the batch, which stays uncommitted and is
- * read again on the next run. */
+/* Read b's objects into s->bufs (reused from batch to batch; s3: several
+ * downloads at once) and classify them from memory. An object deleted
+ * since it was listed becomes an error row (s->gone); any other read
+ * failure - after the backend's retries - fails the batch, which stays
+ * uncommitted and is read again on the next run. */
 static ims_status classify_fetched(ims_stream *s, const ims__batch_input *b,
                                    const ims_class_result **results_out,
                                    ims_error *err) {
   for (size_t i = 0; i < b->count; i++) {
-    const char *key = b->objects[i].key;
-    ims_error e = {0};
-    snprintf(s->paths + i * PATH_CAP, PATH_CAP, "%s", key); /* strip_path */
-    ims_status st = ims__bucket_read_into(s->bucket, key, &s->bufs[i], &e);
-    s->gone[i] = st == IMS_ERR_NOT_FOUND;
-    if (st != IMS_OK && !s->gone[i])
-      return ims__fail(err, st, "reading %s: %s", key, e.message);
+    s->pathv[i] = b->objects[i].key;
+    snprintf(s->paths + i * PATH_CAP, PATH_CAP, "%s", s->pathv[i]);
+  }
+  ims_status st = ims__bucket_read_many(s->bucket, b->count, s->pathv,
+                                        s->bufs, s->gone, err);
+  if (st != IMS_OK) return st;
+  for (size_t i = 0; i < b->count; i++) {
     s->datav[i] = s->gone[i] ? "" : s->bufs[i].data;
     s->sizev[i] = s->gone[i] ? 0 : s->bufs[i].size;
   }
