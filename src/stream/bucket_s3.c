@@ -14,7 +14,8 @@
  *         after page (ListObjectsV2, up to 1000 keys each) until
  *         IsTruncated is false; sorted by (LastModified, key) as the dir
  *         backend sorts by landing time
- *   read  GET /bucket/P/key
+ *   read  GET /bucket/P/key; the stream's batches (read_many): up to
+ *         PARALLEL such GETs in flight at once on a curl multi handle
  *   put   PUT /bucket/P/key with Content-MD5 (the server refuses a body
  *         that does not match it: BadDigest) and Content-Type (from the
  *         image's magic bytes). A PutObject is atomic: readers see the
@@ -29,8 +30,8 @@
  * become one message naming the request, the server's error code and
  * message, the bucket, the endpoint and the credentials' source.
  *
- * Sections: 1. state  2. one request  3. with retries  4. list/read/put
- *           5. open/close and the vtable
+ * Sections: 1. state  2. one request  3. with retries  3b. many objects
+ *           at once  4. list/read/put  5. open/close and the vtable
  *
  * Threading: one thread at a time per bucket.
  */
