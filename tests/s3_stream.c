@@ -22,6 +22,9 @@
  *   s3_errors_server_gone  server gone longer than --s3-retry: the stream
  *                          stops with an error; after a restart of both,
  *                          exactly once
+ *   s3_errors_sigterm_retrying  SIGTERM while the stream retries an
+ *                          outage: it stops at its next retry (exit 1),
+ *                          not after --s3-retry; then exactly once
  *   s3_errors_network_cut  every connection reset after 10-150 kB by a
  *                          proxy (s3_server.h), every 4th answered 503
  *                          SlowDown: downloads cut mid-body are fetched
@@ -391,6 +394,41 @@ TEST(s3_errors_server_gone) {
   s3srv_kill(&s);
 }
 
+TEST(s3_errors_sigterm_retrying) {
+  need();
+  s3srv s;
+  s3srv_start(&s, "s3s_term");
+  char root[4200];
+  snprintf(root, sizeof root, "%s", tmp_path("s3s_term_data"));
+  json_t *want = NULL;
+  json_t *keys = flowers("s3s_term", 40, root, &want);
+  char url[256];
+  snprintf(url, sizeof url, "%s", s3srv_url("t"));
+  produce("s3s_term_produce", root, url);
+  stream_reset("s3s_term");
+  nargs a = {{0}, 0};
+  stream_args(&a, "s3s_term", url, "2", "1500");
+  nargs_add(&a, "--s3-retry", "600000", NULL);
+  pid_t pid = ntool_start("s3s_term", a.v);
+  ASSERT(wait_growth(nstr("%s.progress", tmp_path("s3s_term")), 0, pid));
+  s3srv_kill(&s);
+  nsleep_ms(1500); /* it is retrying now, for up to 10 minutes */
+  kill(pid, SIGTERM);
+  /* It stops at its next retry, not after --s3-retry. */
+  int code = ntool_wait("s3s_term", pid, 30);
+  char *err = ntool_text("s3s_term", "err");
+  if (code != 1) fprintf(stderr, "%s\n", err);
+  ASSERT_EQ(code, 1);
+  ASSERT_CONTAINS(err, "stop requested while retrying");
+  free(err);
+  s3srv_restart(&s);
+  ASSERT_EQ(ntool_run("s3s_term", a.v, 600), 0);
+  check_exactly_once("s3s_term", keys, want);
+  json_decref(keys);
+  json_decref(want);
+  s3srv_kill(&s);
+}
+
 TEST(s3_errors_network_cut) {
   need();
   s3srv s;
@@ -433,4 +471,5 @@ TEST(s3_errors_network_cut) {
 
 TEST_MAIN(s3_produce_stream, s3_stream_sigkill, s3_stream_pagination,
           s3_errors_credentials, s3_errors_server_restart,
-          s3_errors_server_gone, s3_errors_network_cut)
+          s3_errors_server_gone, s3_errors_sigterm_retrying,
+          s3_errors_network_cut)

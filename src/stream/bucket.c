@@ -174,6 +174,11 @@ ims_status ims__bucket_read_many(ims_bucket *b, size_t n,
   return IMS_OK;
 }
 
+void ims__bucket_set_cancel(ims_bucket *b,
+                            const volatile sig_atomic_t *flag) {
+  if (b->ops->set_cancel != NULL) b->ops->set_cancel(b->state, flag);
+}
+
 bool ims__bucket_has_local_paths(const ims_bucket *b) {
   return b->ops->local_path != NULL;
 }

@@ -7,6 +7,8 @@
 #ifndef IMS_STREAM_BUCKET_H
 #define IMS_STREAM_BUCKET_H
 
+#include <signal.h>
+
 #include "imgstream/bucket.h"
 
 /* A buffer an object is read into, reused from read to read (grown, never
@@ -39,6 +41,8 @@ typedef struct ims__bucket_ops {
   ims_status (*read_many)(void *state, size_t n, const char *const *keys,
                           ims__bucket_buf *bufs, bool *missing,
                           ims_error *err);
+  /* Give up retrying when *flag becomes nonzero. NULL = no retries. */
+  void (*set_cancel)(void *state, const volatile sig_atomic_t *flag);
 } ims__bucket_ops;
 
 extern const ims__bucket_ops ims__bucket_dir_ops;
@@ -66,6 +70,13 @@ ims_status ims__bucket_read_many(ims_bucket *b, size_t n,
 
 /* Free buf's memory; it is then empty. */
 void ims__bucket_buf_clear(ims__bucket_buf *buf);
+
+/* While *flag (BORROWED; NULL = none) is nonzero, a backend that retries
+ * failing requests (s3) gives up at the next retry with an error instead
+ * of retrying on: the stream passes its stop flag, so that SIGTERM during
+ * an outage stops it promptly (the batch stays uncommitted). */
+void ims__bucket_set_cancel(ims_bucket *b,
+                            const volatile sig_atomic_t *flag);
 
 /* True if the bucket's objects are files (ims_bucket_local_path works). */
 bool ims__bucket_has_local_paths(const ims_bucket *b);

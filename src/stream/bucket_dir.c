@@ -313,4 +313,4 @@ static void dir_close(void *state) {
 
 const ims__bucket_ops ims__bucket_dir_ops = {
     "dir",    dir_open,       dir_close, dir_put, dir_list,
-    dir_read, dir_local_path, dir_wait,  NULL,    NULL};
+    dir_read, dir_local_path, dir_wait,  NULL,    NULL, NULL};

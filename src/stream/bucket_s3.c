@@ -38,6 +38,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <curl/curl.h>
 #include <errno.h>
+#include <signal.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,9 @@ typedef struct s3_bucket {
   s3_xfer xfer[PARALLEL];         /* its download slots */
   s3_item *items;                 /* owned: read_many's per-object state */
   size_t items_cap;               /* entries allocated (reused) */
+  const volatile sig_atomic_t *cancel; /* BORROWED: nonzero = stop
+                                          retrying (the stream's stop flag),
+                                          NULL = none */
 } s3_bucket;
 
 /* One request. */
@@ -207,7 +211,7 @@ static ims_status fail_request(const s3_bucket *b, const s3_request *r,
                    b->cfg.bucket, key, why, where);
 }
 
-/* Sleep ms; false if a signal cut it short (a stop request). */
+/* Sleep ms; false if a signal cut it short. */
 static bool pause_ms(uint32_t ms) {
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
   return nanosleep(&ts, NULL) == 0;
@@ -225,6 +229,12 @@ static uint32_t next_wait(s3_bucket *b, const s3_request *r, unsigned attempt,
   uint64_t spent_ms = (ims__now_mono_ns() - start_ns) / 1000000u;
   const char *key = r->key ? r->key : "";
   *st = IMS_OK;
+  if (b->cancel != NULL && *b->cancel) {
+    *st = ims__fail(err, IMS_ERR_IO,
+                    "s3 %s %s/%.200s: stop requested while retrying: %s",
+                    r->method, b->cfg.bucket, key, why);
+    return 0;
+  }
   if (spent_ms + wait > b->cfg.retry_ms) {
     *st = ims__fail(err, IMS_ERR_IO,
                     "s3 %s %s/%.200s at %s: still failing after %u "
@@ -259,11 +269,8 @@ static ims_status perform(s3_bucket *b, const s3_request *r, ims_error *err) {
     ims_status st = IMS_OK;
     uint32_t wait = next_wait(b, r, attempt, start, why, &st, err);
     if (st != IMS_OK) return st;
-    if (!pause_ms(wait))
-      return ims__fail(err, IMS_ERR_IO,
-                       "s3 %s %s/%.200s: interrupted while waiting to "
-                       "retry: %s",
-                       r->method, b->cfg.bucket, r->key ? r->key : "", why);
+    pause_ms(wait); /* a signal cuts it short: retry now; a stop request
+                       is then seen by next_wait */
   }
 }
 
@@ -398,6 +405,14 @@ static int poll_ms(const s3_bucket *b, size_t n) {
   return (int)((soonest - now) / 1000000u);
 }
 
+/* Is an item waiting out a backoff (a retry pending)? */
+static bool retrying(const s3_bucket *b, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (b->items[i].state == ITEM_WAITING && b->items[i].attempt > 0)
+      return true;
+  return false;
+}
+
 static ims_status s3_read_many(void *state, size_t n, const char *const *keys,
                                ims__bucket_buf *bufs, bool *missing,
                                ims_error *err) {
@@ -420,6 +435,9 @@ static ims_status s3_read_many(void *state, size_t n, const char *const *keys,
     if (st == IMS_OK) st = collect(b, keys, bufs, missing, &left, err);
     if (st == IMS_OK && left > 0)
       curl_multi_poll(b->multi, NULL, 0, poll_ms(b, n), NULL);
+    if (st == IMS_OK && b->cancel != NULL && *b->cancel && retrying(b, n))
+      st = ims__fail(err, IMS_ERR_IO, "s3 GET %s: stop requested while "
+                     "retrying downloads", b->cfg.bucket);
   }
   for (int k = 0; k < PARALLEL; k++) { /* after a failure: cancel the rest */
     if (b->xfer[k].busy) curl_multi_remove_handle(b->multi, b->xfer[k].curl);
@@ -644,6 +662,10 @@ ims_status ims__bucket_s3_open(const char *location,
   return IMS_OK;
 }
 
+static void s3_set_cancel(void *state, const volatile sig_atomic_t *flag) {
+  ((s3_bucket *)state)->cancel = flag;
+}
+
 static ims_status s3_open(const char *location, uint32_t flags, void **state,
                           ims_error *err) {
   return ims__bucket_s3_open(location, NULL, flags, state, err);
@@ -652,4 +674,4 @@ static ims_status s3_open(const char *location, uint32_t flags, void **state,
 const ims__bucket_ops ims__bucket_s3_ops = {"s3",   s3_open, s3_close,
                                             s3_put, s3_list, s3_read,
                                             NULL,   s3_wait, s3_read_into,
-                                            s3_read_many};
+                                            s3_read_many, s3_set_cancel};

@@ -28,7 +28,9 @@
  * instead of a commit; there is no replay, JetStream redelivers.
  *
  * Stop: ims_stream_stop sets a sig_atomic_t flag, checked between batches,
- * so the batch in flight is always finished and committed first.
+ * so the batch in flight is always finished and committed first - unless
+ * the bucket is retrying an outage (s3): it sees the same flag and gives
+ * up at its next retry, failing the batch, which stays uncommitted.
  *
  * Sections: 1. state  2. progress  3. one batch  4. the loop
  *           5. create/destroy
@@ -469,6 +471,7 @@ static ims_status alloc_state(ims_stream *s, ims_sink *const *sinks,
     return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
   memcpy(s->sinks, sinks, s->nsinks * sizeof *sinks);
   if (s->bucket == NULL) return IMS_OK; /* a queue is the source */
+  ims__bucket_set_cancel(s->bucket, &s->stop); /* undone by destroy */
   return ims__source_create(s->bucket, &s->src, err);
 }
 
@@ -538,6 +541,7 @@ ims_status ims_stream_create_nats(ims_nats *source,
 
 void ims_stream_destroy(ims_stream *s) {
   if (s == NULL) return;
+  if (s->bucket != NULL) ims__bucket_set_cancel(s->bucket, NULL);
   ims__checkpoint_close(s->cp);
   ims__source_destroy(s->src);
   ims__queue_destroy(s->queue);
