@@ -419,7 +419,8 @@ static ims_status s3_read_many(void *state, size_t n, const char *const *keys,
   s3_bucket *b = state;
   if (n > b->items_cap) {
     s3_item *grown = realloc(b->items, n * sizeof *grown);
-    if (grown == NULL) return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
+    if (grown == NULL)
+      return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
     b->items = grown;
     b->items_cap = n;
   }
@@ -627,7 +628,8 @@ static ims_status setup_http(s3_bucket *b, ims_error *err) {
     b->xfer[k].curl = curl_easy_init();
     ok = ok && b->xfer[k].curl != NULL;
   }
-  if (!ok) return ims__fail(err, IMS_ERR_NO_MEMORY, "s3: cannot set up libcurl");
+  if (!ok)
+    return ims__fail(err, IMS_ERR_NO_MEMORY, "s3: cannot set up libcurl");
   snprintf(b->sigv4, sizeof b->sigv4, "aws:amz:%.64s:s3", b->cfg.region);
   return IMS_OK;
 }
