@@ -277,6 +277,15 @@ TEST(s3_bucket_put_list_read) {
   ASSERT_EQ(json_array_size(log), 0); /* nothing needed a retry */
   free(jpg);
   ims_bucket_close(b);
+  /* Without credentials: unsigned requests (s3rver allows them, as a
+   * public bucket does). */
+  unsetenv("AWS_ACCESS_KEY_ID");
+  b = open_s3("p/q", log, 0);
+  ASSERT_OK(ims_bucket_list(b, &objs, &count, &err), &err);
+  ASSERT_EQ(count, 3);
+  ims_bucket_list_free(objs, count);
+  ims_bucket_close(b);
+  setenv("AWS_ACCESS_KEY_ID", "S3RVER", 1);
   json_decref(log);
   s3srv_kill(&s);
 }
