@@ -393,14 +393,18 @@ static ims_status collect(s3_bucket *b, const char *const *keys,
   return IMS_OK;
 }
 
-/* How long to wait for sockets: until the next backoff ends, at most 1 s
- * (curl_multi_poll returns early on any transfer activity). */
+/* How long to wait for sockets: 0 when a slot is idle and an item is
+ * ready for it, else until the next backoff ends (if a slot is idle), at
+ * most 1 s; curl_multi_poll returns early on any transfer activity. */
 static int poll_ms(const s3_bucket *b, size_t n) {
+  bool idle = false;
+  for (int k = 0; k < PARALLEL; k++) idle = idle || !b->xfer[k].busy;
   uint64_t now = ims__now_mono_ns(), soonest = now + 1000000000u;
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = 0; idle && i < n; i++) {
     const s3_item *it = &b->items[i];
-    if (it->state == ITEM_WAITING && it->next_ns < soonest)
-      soonest = it->next_ns > now ? it->next_ns : now;
+    if (it->state != ITEM_WAITING) continue;
+    if (it->next_ns <= now) return 0;
+    if (it->next_ns < soonest) soonest = it->next_ns;
   }
   return (int)((soonest - now) / 1000000u);
 }
