@@ -21,7 +21,7 @@ get_test_property(s3_stream ENVIRONMENT ims_s3_env)
 set(ims_s3_tests s3_bucket s3_stream)
 foreach(case s3_stream_sigkill s3_stream_pagination s3_errors_credentials
              s3_errors_server_restart s3_errors_server_gone
-             s3_errors_network_cut)
+             s3_errors_sigterm_retrying s3_errors_network_cut)
   add_test(NAME ${case} COMMAND s3_stream ${case})
   set_tests_properties(${case} PROPERTIES ENVIRONMENT "${ims_s3_env}")
   list(APPEND ims_s3_tests ${case})

@@ -41,10 +41,10 @@ TEST(s3_units_config) {
   ASSERT_STR_EQ(c.region, "us-east-1");
   ASSERT(!c.path_style && c.key_id == NULL);
   ASSERT_CONTAINS(c.cred_source, "anonymous");
-  ASSERT_EQ(ims__s3_url(&c, "a/b/daisy/x y+z.jpg", NULL, url, sizeof url),
-            0);
-  ASSERT_STR_EQ(url, "https://my-bucket.s3.us-east-1.amazonaws.com/a/b/"
-                     "daisy/x%20y%2Bz.jpg");
+  ASSERT_EQ(ims__s3_url(&c, "a/b/daisy/x y+z.jpg", NULL, url, sizeof url), 0);
+  ASSERT_STR_EQ(url,
+                "https://my-bucket.s3.us-east-1.amazonaws.com/a/b/"
+                "daisy/x%20y%2Bz.jpg");
   ims__s3_config_clear(&c);
   /* The environment... */
   setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9000/", 1);
@@ -56,8 +56,9 @@ TEST(s3_units_config) {
   ASSERT(c.path_style);
   ASSERT_STR_EQ(c.region, "eu-west-3");
   ASSERT_STR_EQ(c.token, "tok");
-  ASSERT_CONTAINS(c.cred_source, "AKIAENV from the environment, with a "
-                                 "session token");
+  ASSERT_CONTAINS(c.cred_source,
+                  "AKIAENV from the environment, with a "
+                  "session token");
   ASSERT_EQ(ims__s3_url(&c, NULL, "list-type=2", url, sizeof url), 0);
   ASSERT_STR_EQ(url, "http://127.0.0.1:9000/b.with.dots?list-type=2");
   ims__s3_config_clear(&c);
@@ -131,10 +132,11 @@ TEST(s3_units_xml) {
   ASSERT(p.truncated);
   ASSERT_STR_EQ(p.next_token, "1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=");
   /* A last page appends and clears the token. */
-  const char *last = "<ListBucketResult><IsTruncated>false</IsTruncated>"
-                     "<Contents><Key>run/c/d</Key><LastModified>"
-                     "2026-01-31T12:00:01.5Z</LastModified><Size>1</Size>"
-                     "</Contents></ListBucketResult>";
+  const char *last =
+      "<ListBucketResult><IsTruncated>false</IsTruncated>"
+      "<Contents><Key>run/c/d</Key><LastModified>"
+      "2026-01-31T12:00:01.5Z</LastModified><Size>1</Size>"
+      "</Contents></ListBucketResult>";
   ASSERT_OK(ims__s3_parse_list(last, strlen(last), "run", &p, &err), &err);
   ASSERT_EQ(p.count, 3);
   ASSERT_EQ(p.items[2].event_time_ms, 1769860801500LL);
@@ -142,7 +144,9 @@ TEST(s3_units_xml) {
   ims__s3_page_clear(&p);
   /* Replies that are not listings. */
   const char *bad[] = {
-      "", "not xml", "<Error><Code>x</Code></Error>",
+      "",
+      "not xml",
+      "<Error><Code>x</Code></Error>",
       "<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>",
       "<ListBucketResult><Contents><Size>1</Size></Contents>"
       "</ListBucketResult>",
@@ -155,9 +159,10 @@ TEST(s3_units_xml) {
     ims__s3_page_clear(&p);
   }
   char code[32], msg[64];
-  const char *e = "<?xml version=\"1.0\"?><Error><Code>SlowDown</Code>"
-                  "<Message>Please reduce your request rate.</Message>"
-                  "</Error>";
+  const char *e =
+      "<?xml version=\"1.0\"?><Error><Code>SlowDown</Code>"
+      "<Message>Please reduce your request rate.</Message>"
+      "</Error>";
   ims__s3_parse_error(e, strlen(e), code, sizeof code, msg, sizeof msg);
   ASSERT_STR_EQ(code, "SlowDown");
   ASSERT_STR_EQ(msg, "Please reduce your request rate.");
@@ -198,8 +203,7 @@ static void on_retry(void *ctx, const char *msg) {
   json_array_append_new(ctx, json_string(msg));
 }
 
-static ims_bucket *open_s3(const char *prefix, json_t *log,
-                           uint32_t retry_ms) {
+static ims_bucket *open_s3(const char *prefix, json_t *log, uint32_t retry_ms) {
   ims_s3_options o;
   memset(&o, 0, sizeof o);
   o.on_retry = on_retry;
@@ -273,6 +277,15 @@ TEST(s3_bucket_put_list_read) {
   ASSERT_EQ(json_array_size(log), 0); /* nothing needed a retry */
   free(jpg);
   ims_bucket_close(b);
+  /* Without credentials: unsigned requests (s3rver allows them, as a
+   * public bucket does). */
+  unsetenv("AWS_ACCESS_KEY_ID");
+  b = open_s3("p/q", log, 0);
+  ASSERT_OK(ims_bucket_list(b, &objs, &count, &err), &err);
+  ASSERT_EQ(count, 3);
+  ims_bucket_list_free(objs, count);
+  ims_bucket_close(b);
+  setenv("AWS_ACCESS_KEY_ID", "S3RVER", 1);
   json_decref(log);
   s3srv_kill(&s);
 }
@@ -303,8 +316,8 @@ TEST(s3_bucket_pagination) {
     ASSERT_EQ(objs[i].size, strlen(objs[i].key));
   }
   for (int i = 0; i < N; i++)
-    ASSERT(json_object_get(seen, nstr("c%d/img-%04d.jpg", i % 3,
-                                      (i * 7919) % N)) != NULL);
+    ASSERT(json_object_get(
+               seen, nstr("c%d/img-%04d.jpg", i % 3, (i * 7919) % N)) != NULL);
   json_decref(seen);
   ims_bucket_list_free(objs, count);
   ims_bucket_close(b);
@@ -338,5 +351,4 @@ TEST(s3_bucket_unreachable) {
 }
 
 TEST_MAIN(s3_units_config, s3_units_xml, s3_units_retry,
-          s3_bucket_put_list_read, s3_bucket_pagination,
-          s3_bucket_unreachable)
+          s3_bucket_put_list_read, s3_bucket_pagination, s3_bucket_unreachable)

@@ -11,8 +11,9 @@
  *   s3srv s;
  *   s3srv_start(&s, "case");   server up, AWS_* set for the tool
  *   s3srv_kill(&s); s3srv_restart(&s);
- *   s3proxy_start(s.port, min, max, seed, &port)   a proxy that cuts
- *                              connections mid-reply
+ *   s3proxy_start(s.port, min, max, every, seed, &port)   a proxy
+ *                              that cuts connections mid-reply and
+ *                              answers some requests 503 SlowDown
  *
  * What s3rver checks: the access key id (S3RVER), bucket and key
  * existence, ListObjectsV2 pagination (1000 keys a page). What it does
@@ -52,8 +53,10 @@ static inline const char *s3srv_script(void) {
   }
   const char *js = getenv("IMGSTREAM_S3RVER");
   if (js == NULL || access(js, R_OK) != 0)
-    TEST__FAIL("IMGSTREAM_S3RVER=%s: not installed (the s3_server_install "
-               "fixture runs tests/s3/setup.sh)", js ? js : "(unset)");
+    TEST__FAIL(
+        "IMGSTREAM_S3RVER=%s: not installed (the s3_server_install "
+        "fixture runs tests/s3/setup.sh)",
+        js ? js : "(unset)");
   return js;
 }
 
@@ -81,8 +84,8 @@ static inline void s3srv__spawn(s3srv *s) {
     dup2(fd, 2);
     char port[16];
     snprintf(port, sizeof port, "%d", s->port);
-    execlp("node", "node", "--openssl-legacy-provider", js, "-d", s->dir,
-           "-a", "127.0.0.1", "-p", port, "--configure-bucket", S3SRV_BUCKET,
+    execlp("node", "node", "--openssl-legacy-provider", js, "-d", s->dir, "-a",
+           "127.0.0.1", "-p", port, "--configure-bucket", S3SRV_BUCKET,
            (char *)NULL);
     _exit(127);
   }
@@ -92,8 +95,7 @@ static inline void s3srv__spawn(s3srv *s) {
     int code = 0;
     if (nchild_exited(pid, &code) || nnow() > end) {
       ntail(s->log, 3000);
-      TEST__FAIL("s3rver on port %d did not start (exit %d)", s->port,
-                 code);
+      TEST__FAIL("s3rver on port %d did not start (exit %d)", s->port, code);
     }
     nsleep_ms(50);
   }
@@ -177,7 +179,8 @@ static inline long s3srv_get(const s3srv *s, const char *key, char **body,
 /* Copy up to n bytes; -1 on error/EOF. */
 static inline long s3proxy__pass(int from, int to, long n) {
   char buf[16384];
-  ssize_t r = read(from, buf, (size_t)(n < (long)sizeof buf ? n : (long)sizeof buf));
+  ssize_t r =
+      read(from, buf, (size_t)(n < (long)sizeof buf ? n : (long)sizeof buf));
   if (r <= 0) return -1;
   for (ssize_t off = 0; off < r;) {
     ssize_t w = write(to, buf + off, (size_t)(r - off));
@@ -218,13 +221,29 @@ static inline void s3proxy__serve(int client, int upstream_port, long budget) {
   if (up >= 0) close(up);
 }
 
+/* Answer the request on `client` with AWS's 503 SlowDown and close. */
+static inline void s3proxy__slowdown(int client) {
+  static const char reply[] =
+      "HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\n"
+      "Connection: close\r\nContent-Length: 126\r\n\r\n"
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown"
+      "</Code><Message>Please reduce your request rate.</Message></Error>";
+  char buf[8192];
+  if (read(client, buf, sizeof buf) > 0 &&
+      write(client, reply, sizeof reply - 1) < 0)
+    perror("proxy write");
+  close(client);
+}
+
 /* A proxy on a free 127.0.0.1 port (*port_out) to 127.0.0.1:upstream_port
  * that cuts each connection after a random number of bytes sent to the
  * client, from min_bytes to max_bytes (mid-body of some replies): a
- * network that fails mid-download. One connection at a time. */
+ * network that fails mid-download; and answers the first request of
+ * every `slowdown_every`-th connection (0: none) with 503 SlowDown, as an
+ * overloaded S3 does. */
 static inline pid_t s3proxy_start(int upstream_port, long min_bytes,
-                                  long max_bytes, unsigned seed,
-                                  int *port_out) {
+                                  long max_bytes, int slowdown_every,
+                                  unsigned seed, int *port_out) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a;
   memset(&a, 0, sizeof a);
@@ -232,18 +251,28 @@ static inline pid_t s3proxy_start(int upstream_port, long min_bytes,
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof a;
   if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-      listen(fd, 16) != 0 ||
-      getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+      listen(fd, 16) != 0 || getsockname(fd, (struct sockaddr *)&a, &len) != 0)
     TEST__FAIL("proxy socket: %s", strerror(errno));
   *port_out = ntohs(a.sin_port);
   pid_t pid = nchild_fork();
   if (pid == 0) {
     srand(seed);
-    for (;;) {
+    signal(SIGCHLD, SIG_IGN); /* connection processes reap themselves */
+    for (long n = 1;; n++) {
       int c = accept(fd, NULL, NULL);
       if (c < 0) continue;
-      s3proxy__serve(c, upstream_port,
-                     min_bytes + rand() % (max_bytes - min_bytes + 1));
+      long budget = min_bytes + rand() % (max_bytes - min_bytes + 1);
+      if (fork() == 0) { /* one process per connection: curl keeps several
+                            open at once, and idle ones alive */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        close(fd);
+        if (slowdown_every > 0 && n % slowdown_every == 0)
+          s3proxy__slowdown(c);
+        else
+          s3proxy__serve(c, upstream_port, budget);
+        _exit(0);
+      }
+      close(c);
     }
   }
   close(fd);

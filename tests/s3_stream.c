@@ -22,9 +22,13 @@
  *   s3_errors_server_gone  server gone longer than --s3-retry: the stream
  *                          stops with an error; after a restart of both,
  *                          exactly once
+ *   s3_errors_sigterm_retrying  SIGTERM while the stream retries an
+ *                          outage: it stops at its next retry (exit 1),
+ *                          not after --s3-retry; then exactly once
  *   s3_errors_network_cut  every connection reset after 10-150 kB by a
- *                          proxy (s3_server.h): downloads cut mid-body are
- *                          fetched again; exactly once, right answers
+ *                          proxy (s3_server.h), every 4th answered 503
+ *                          SlowDown: downloads cut mid-body are fetched
+ *                          again; exactly once, right answers
  */
 #define _GNU_SOURCE
 #include "imgstream/bucket.h"
@@ -56,15 +60,15 @@ static json_t *flowers(const char *name, size_t n, const char *root,
        i += 2)
     json_array_append(keys, json_array_get(all, i));
   json_decref(all);
-  if (json_array_size(keys) != n) TEST__FAIL("only %zu flowers",
-                                              json_array_size(keys));
+  if (json_array_size(keys) != n)
+    TEST__FAIL("only %zu flowers", json_array_size(keys));
   ndataset(root, keys);
   if (want != NULL) {
     json_t *obj = json_object();
     size_t i;
     json_t *k;
     json_array_foreach(keys, i, k)
-      json_object_set(obj, json_string_value(k), json_true());
+        json_object_set(obj, json_string_value(k), json_true());
     *want = nclassify(nstr("%s_classify", name), root, obj);
     json_decref(obj);
   }
@@ -102,8 +106,7 @@ static void stream_reset(const char *name) {
 
 /* The JSONL sink of `name`: each key of `keys` exactly once, nothing
  * else; with `want`, each row's class is classify's top-1. */
-static void check_exactly_once(const char *name, json_t *keys,
-                               json_t *want) {
+static void check_exactly_once(const char *name, json_t *keys, json_t *want) {
   char *text = nread_text(nstr("%s.jsonl", tmp_path(name)));
   json_t *counts = json_object();
   json_t *rows = nrows_text("jsonl sink", text, counts);
@@ -122,11 +125,9 @@ static void check_exactly_once(const char *name, json_t *keys,
     ASSERT_STR_EQ(json_string_value(json_object_get(row, "label")),
                   ncategory(json_string_value(k)));
     if (want == NULL) continue;
-    json_t *cls = json_object_get(json_object_get(row, "prediction"),
-                                  "class");
-    ASSERT_STR_EQ(json_string_value(cls),
-                  json_string_value(json_object_get(want,
-                                                    json_string_value(k))));
+    json_t *cls = json_object_get(json_object_get(row, "prediction"), "class");
+    ASSERT_STR_EQ(json_string_value(cls), json_string_value(json_object_get(
+                                              want, json_string_value(k))));
   }
   ASSERT_EQ(json_object_size(rows), json_array_size(keys));
   json_decref(rows);
@@ -182,8 +183,9 @@ TEST(s3_produce_stream) {
     const char *key = json_string_value(k);
     char *body = NULL, type[64];
     size_t n = 0, fn = 0;
-    ASSERT_EQ(s3srv_get(&s, nstr("run/1/%s", key), &body, &n, type,
-                        sizeof type), 200);
+    ASSERT_EQ(
+        s3srv_get(&s, nstr("run/1/%s", key), &body, &n, type, sizeof type),
+        200);
     unsigned char *file = test_read_file(nstr("%s/%s", root, key), &fn);
     ASSERT(file != NULL && fn == n && memcmp(file, body, n) == 0);
     ASSERT_STR_EQ(type, "image/jpeg");
@@ -270,13 +272,13 @@ TEST(s3_stream_pagination) {
 }
 
 /* Run the tool expecting exit `code` and `needle` in its stderr. */
-static void expect_fail(const char *name, const char *const *args,
-                        int code, const char *needle) {
+static void expect_fail(const char *name, const char *const *args, int code,
+                        const char *needle) {
   int got = ntool_run(name, args, 120);
   char *err = ntool_text(name, "err");
   if (got != code || strstr(err, needle) == NULL)
-    TEST__FAIL("%s: exit %d (want %d), stderr: %s (want '%s')", name, got,
-               code, err, needle);
+    TEST__FAIL("%s: exit %d (want %d), stderr: %s (want '%s')", name, got, code,
+               err, needle);
   free(err);
 }
 
@@ -289,11 +291,12 @@ TEST(s3_errors_credentials) {
   json_t *keys = flowers("s3s_cred", 4, root, NULL);
   const char *out = nstr("%s.jsonl", tmp_path("s3s_cred"));
   unlink(out);
-  const char *stream[] = {"stream", "--source", s3srv_url("p"), "--model",
-                          nmodel, "--sink", nstr("jsonl:%s", out),
-                          "--until-idle", "500", NULL};
-  const char *prod[] = {"produce", "--from", root, "--to", s3srv_url("p"),
-                        "--interval", "0", NULL};
+  const char *stream[] = {
+      "stream", "--source", s3srv_url("p"),        "--model",
+      nmodel,   "--sink",   nstr("jsonl:%s", out), "--until-idle",
+      "500",    NULL};
+  const char *prod[] = {"produce",      "--from",     root, "--to",
+                        s3srv_url("p"), "--interval", "0",  NULL};
   setenv("AWS_ACCESS_KEY_ID", "WRONGKEY", 1);
   expect_fail("s3s_cred_s", stream, 1, "access denied to bucket 'imgs'");
   expect_fail("s3s_cred_s", stream, 1, s.endpoint);
@@ -305,17 +308,18 @@ TEST(s3_errors_credentials) {
   unsetenv("AWS_SECRET_ACCESS_KEY");
   expect_fail("s3s_cred_s", stream, 2, "but AWS_SECRET_ACCESS_KEY is not");
   setenv("AWS_SECRET_ACCESS_KEY", "S3RVER", 1);
-  const char *missing[] = {"stream", "--source", "s3://no-such-bucket/p",
-                           "--model", nmodel, "--until-idle", "500", NULL};
+  const char *missing[] = {"stream",  "--source", "s3://no-such-bucket/p",
+                           "--model", nmodel,     "--until-idle",
+                           "500",     NULL};
   expect_fail("s3s_cred_m", missing, 1,
               "no such bucket: bucket 'no-such-bucket'");
   expect_fail("s3s_cred_m", missing, 1, "NoSuchBucket");
-  const char *bad[] = {"stream", "--source", "s3://Bad_Name", "--model",
-                       nmodel, NULL};
+  const char *bad[] = {"stream",  "--source", "s3://Bad_Name",
+                       "--model", nmodel,     NULL};
   expect_fail("s3s_cred_b", bad, 2, "is not a bucket name");
-  const char *endpoint[] = {"stream", "--source", s3srv_url("p"),
+  const char *endpoint[] = {"stream",        "--source",    s3srv_url("p"),
                             "--s3-endpoint", "127.0.0.1:1", "--model",
-                            nmodel, NULL};
+                            nmodel,          NULL};
   expect_fail("s3s_cred_e", endpoint, 2, "is not http(s)://HOST[:PORT]");
   ASSERT(access(out, F_OK) != 0); /* nothing was written */
   json_decref(keys);
@@ -390,6 +394,41 @@ TEST(s3_errors_server_gone) {
   s3srv_kill(&s);
 }
 
+TEST(s3_errors_sigterm_retrying) {
+  need();
+  s3srv s;
+  s3srv_start(&s, "s3s_term");
+  char root[4200];
+  snprintf(root, sizeof root, "%s", tmp_path("s3s_term_data"));
+  json_t *want = NULL;
+  json_t *keys = flowers("s3s_term", 40, root, &want);
+  char url[256];
+  snprintf(url, sizeof url, "%s", s3srv_url("t"));
+  produce("s3s_term_produce", root, url);
+  stream_reset("s3s_term");
+  nargs a = {{0}, 0};
+  stream_args(&a, "s3s_term", url, "2", "1500");
+  nargs_add(&a, "--s3-retry", "600000", NULL);
+  pid_t pid = ntool_start("s3s_term", a.v);
+  ASSERT(wait_growth(nstr("%s.progress", tmp_path("s3s_term")), 0, pid));
+  s3srv_kill(&s);
+  nsleep_ms(1500); /* it is retrying now, for up to 10 minutes */
+  kill(pid, SIGTERM);
+  /* It stops at its next retry, not after --s3-retry. */
+  int code = ntool_wait("s3s_term", pid, 30);
+  char *err = ntool_text("s3s_term", "err");
+  if (code != 1) fprintf(stderr, "%s\n", err);
+  ASSERT_EQ(code, 1);
+  ASSERT_CONTAINS(err, "stop requested while retrying");
+  free(err);
+  s3srv_restart(&s);
+  ASSERT_EQ(ntool_run("s3s_term", a.v, 600), 0);
+  check_exactly_once("s3s_term", keys, want);
+  json_decref(keys);
+  json_decref(want);
+  s3srv_kill(&s);
+}
+
 TEST(s3_errors_network_cut) {
   need();
   s3srv s;
@@ -402,10 +441,10 @@ TEST(s3_errors_network_cut) {
   snprintf(url, sizeof url, "%s", s3srv_url("c"));
   produce("s3s_cut_produce", root, url);
   /* The stream talks to the server through a proxy that resets each
-   * connection after 10-150 kB: downloads (~46 kB each) are cut mid-body
-   * again and again. */
+   * connection after 10-150 kB - downloads (~46 kB each) are cut mid-body
+   * again and again - and answers every 4th connection 503 SlowDown. */
   int port = 0;
-  s3proxy_start(s.port, 10000, 150000, 7, &port);
+  s3proxy_start(s.port, 10000, 150000, 4, 7, &port);
   char endpoint[64];
   snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d", port);
   stream_reset("s3s_cut");
@@ -420,6 +459,9 @@ TEST(s3_errors_network_cut) {
   ASSERT(strstr(err, "transfer closed with") != NULL ||
          strstr(err, "Connection reset by peer") != NULL);
   ASSERT_CONTAINS(err, "; retry 1 in ");
+  ASSERT_CONTAINS(err,
+                  "HTTP 503 SlowDown: Please reduce your request "
+                  "rate.; retry ");
   free(err);
   check_exactly_once("s3s_cut", keys, want);
   json_decref(keys);
@@ -429,4 +471,5 @@ TEST(s3_errors_network_cut) {
 
 TEST_MAIN(s3_produce_stream, s3_stream_sigkill, s3_stream_pagination,
           s3_errors_credentials, s3_errors_server_restart,
-          s3_errors_server_gone, s3_errors_network_cut)
+          s3_errors_server_gone, s3_errors_sigterm_retrying,
+          s3_errors_network_cut)

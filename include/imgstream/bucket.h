@@ -64,24 +64,24 @@ typedef void (*ims_s3_retry_fn)(void *ctx, const char *message);
  * input; a NULL/0 field falls back to the environment as the AWS tools
  * read it. Strings are COPIED by ims_bucket_open_s3. */
 typedef struct ims_s3_options {
-  const char *endpoint;      /* "http(s)://host[:port]": requests go to
-                                endpoint/bucket/key (path-style). NULL =
-                                $AWS_ENDPOINT_URL, else AWS:
-                                https://bucket.s3.REGION.amazonaws.com */
-  const char *region;        /* NULL = $AWS_REGION, $AWS_DEFAULT_REGION,
-                                else "us-east-1" */
-  const char *access_key_id; /* NULL = $AWS_ACCESS_KEY_ID (with the two
-                                below from the environment too); none at
-                                all = anonymous, unsigned requests */
+  const char *endpoint;          /* "http(s)://host[:port]": requests go to
+                                    endpoint/bucket/key (path-style). NULL =
+                                    $AWS_ENDPOINT_URL, else AWS:
+                                    https://bucket.s3.REGION.amazonaws.com */
+  const char *region;            /* NULL = $AWS_REGION, $AWS_DEFAULT_REGION,
+                                    else "us-east-1" */
+  const char *access_key_id;     /* NULL = $AWS_ACCESS_KEY_ID (with the two
+                                    below from the environment too); none at
+                                    all = anonymous, unsigned requests */
   const char *secret_access_key; /* with access_key_id */
-  const char *session_token; /* NULL = $AWS_SESSION_TOKEN if the key came
-                                from the environment */
-  uint32_t retry_ms;         /* keep retrying a request that failed in a
-                                way worth retrying (network, 5xx, 503
-                                SlowDown, 429) this long, with exponential
-                                backoff and jitter; 0 = 60000 */
-  ims_s3_retry_fn on_retry;  /* NULL = retry silently */
-  void *retry_ctx;           /* passed to on_retry */
+  const char *session_token;     /* NULL = $AWS_SESSION_TOKEN if the key came
+                                    from the environment */
+  uint32_t retry_ms;             /* keep retrying a request that failed in a
+                                    way worth retrying (network, 5xx, 503
+                                    SlowDown, 429) this long, with exponential
+                                    backoff and jitter; 0 = 60000 */
+  ims_s3_retry_fn on_retry;      /* NULL = retry silently */
+  void *retry_ctx;               /* passed to on_retry */
 } ims_s3_options;
 
 /// Open an S3-protocol bucket: `url` is "s3://BUCKET" or

@@ -18,7 +18,14 @@ struct ims_bucket {
 };
 
 static const ims__bucket_ops *const backends[] = {&ims__bucket_dir_ops,
-                                                   &ims__bucket_s3_ops};
+                                                  &ims__bucket_s3_ops};
+
+int ims__object_by_time_key(const void *a, const void *b) {
+  const ims_object *x = a, *y = b;
+  if (x->event_time_ms != y->event_time_ms)
+    return x->event_time_ms < y->event_time_ms ? -1 : 1;
+  return strcmp(x->key, y->key);
+}
 
 bool ims__bucket_key_ok(const char *key) {
   if (key == NULL || key[0] == '\0' || key[0] == '/') return false;
@@ -58,7 +65,8 @@ ims_status ims_bucket_open(const char *url, uint32_t flags,
   }
   return ims__fail(err, IMS_ERR_INVALID_ARG,
                    "bucket URL '%s': unknown scheme (supported: dir://, "
-                   "s3://)", url);
+                   "s3://)",
+                   url);
 }
 
 ims_status ims_bucket_open_s3(const char *url, const ims_s3_options *options,
@@ -71,8 +79,7 @@ ims_status ims_bucket_open_s3(const char *url, const ims_s3_options *options,
   ims_bucket *b = calloc(1, sizeof *b);
   if (b == NULL) return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
   b->ops = &ims__bucket_s3_ops;
-  ims_status st = ims__bucket_s3_open(url + 5, options, flags, &b->state,
-                                      err);
+  ims_status st = ims__bucket_s3_open(url + 5, options, flags, &b->state, err);
   if (st != IMS_OK) {
     free(b);
     return st;
@@ -144,6 +151,32 @@ ims_status ims__bucket_read_into(ims_bucket *b, const char *key,
   buf->data = data;
   buf->size = buf->cap = size;
   return IMS_OK;
+}
+
+ims_status ims__bucket_read_many(ims_bucket *b, size_t n,
+                                 const char *const *keys,
+                                 ims__bucket_buf *bufs, bool *missing,
+                                 ims_error *err) {
+  for (size_t i = 0; i < n; i++) {
+    missing[i] = false;
+    if (!ims__bucket_key_ok(keys[i]))
+      return ims__fail(err, IMS_ERR_INVALID_ARG, "invalid object key '%s'",
+                       keys[i] ? keys[i] : "(null)");
+  }
+  if (b->ops->read_many != NULL)
+    return b->ops->read_many(b->state, n, keys, bufs, missing, err);
+  for (size_t i = 0; i < n; i++) {
+    ims_status st = ims__bucket_read_into(b, keys[i], &bufs[i], err);
+    missing[i] = st == IMS_ERR_NOT_FOUND;
+    if (missing[i]) bufs[i].size = 0;
+    if (st != IMS_OK && !missing[i]) return st;
+  }
+  return IMS_OK;
+}
+
+void ims__bucket_set_cancel(ims_bucket *b,
+                            const volatile sig_atomic_t *flag) {
+  if (b->ops->set_cancel != NULL) b->ops->set_cancel(b->state, flag);
 }
 
 bool ims__bucket_has_local_paths(const ims_bucket *b) {

@@ -7,6 +7,8 @@
 #ifndef IMS_STREAM_BUCKET_H
 #define IMS_STREAM_BUCKET_H
 
+#include <signal.h>
+
 #include "imgstream/bucket.h"
 
 /* A buffer an object is read into, reused from read to read (grown, never
@@ -35,6 +37,12 @@ typedef struct ims__bucket_ops {
   /* Read into buf (grown as needed). NULL = read, then copy. */
   ims_status (*read_into)(void *state, const char *key, ims__bucket_buf *buf,
                           ims_error *err);
+  /* Read n objects, several at a time. NULL = read_into one by one. */
+  ims_status (*read_many)(void *state, size_t n, const char *const *keys,
+                          ims__bucket_buf *bufs, bool *missing,
+                          ims_error *err);
+  /* Give up retrying when *flag becomes nonzero. NULL = no retries. */
+  void (*set_cancel)(void *state, const volatile sig_atomic_t *flag);
 } ims__bucket_ops;
 
 extern const ims__bucket_ops ims__bucket_dir_ops;
@@ -51,11 +59,31 @@ ims_status ims__bucket_s3_open(const char *location,
 ims_status ims__bucket_read_into(ims_bucket *b, const char *key,
                                  ims__bucket_buf *buf, ims_error *err);
 
+/* Read objects keys[0..n) into bufs[0..n) - in parallel where the backend
+ * can (s3: several downloads in flight). An object that does not exist
+ * (any more) is not an error: missing[i] is set and bufs[i] is empty; any
+ * other failure (after the backend's retries) fails the call. */
+ims_status ims__bucket_read_many(ims_bucket *b, size_t n,
+                                 const char *const *keys,
+                                 ims__bucket_buf *bufs, bool *missing,
+                                 ims_error *err);
+
 /* Free buf's memory; it is then empty. */
 void ims__bucket_buf_clear(ims__bucket_buf *buf);
 
+/* While *flag (BORROWED; NULL = none) is nonzero, a backend that retries
+ * failing requests (s3) gives up at the next retry with an error instead
+ * of retrying on: the stream passes its stop flag, so that SIGTERM during
+ * an outage stops it promptly (the batch stays uncommitted). */
+void ims__bucket_set_cancel(ims_bucket *b,
+                            const volatile sig_atomic_t *flag);
+
 /* True if the bucket's objects are files (ims_bucket_local_path works). */
 bool ims__bucket_has_local_paths(const ims_bucket *b);
+
+/* qsort comparison of two ims_object: by event time, then key - arrival
+ * order, the order of listings and of the stream's queue. */
+int ims__object_by_time_key(const void *a, const void *b);
 
 /* True if `key` is a valid object key (see ims_bucket_put). */
 bool ims__bucket_key_ok(const char *key);

@@ -190,13 +190,6 @@ static ims_status walk(const char *root, const char *prefix, listing *l,
   return status;
 }
 
-static int by_time_then_key(const void *a, const void *b) {
-  const ims_object *x = a, *y = b;
-  if (x->event_time_ms != y->event_time_ms)
-    return x->event_time_ms < y->event_time_ms ? -1 : 1;
-  return strcmp(x->key, y->key);
-}
-
 static ims_status dir_list(void *state, ims_object **objects,
                            size_t *count, ims_error *err) {
   dir_bucket *d = state;
@@ -206,7 +199,8 @@ static ims_status dir_list(void *state, ims_object **objects,
     ims_bucket_list_free(l.items, l.count);
     return st;
   }
-  if (l.count > 1) qsort(l.items, l.count, sizeof *l.items, by_time_then_key);
+  if (l.count > 1)
+    qsort(l.items, l.count, sizeof *l.items, ims__object_by_time_key);
   *objects = l.items;
   *count = l.count;
   return IMS_OK;
@@ -318,5 +312,5 @@ static void dir_close(void *state) {
 }
 
 const ims__bucket_ops ims__bucket_dir_ops = {
-    "dir", dir_open, dir_close, dir_put, dir_list, dir_read, dir_local_path,
-    dir_wait, NULL};
+    "dir",    dir_open,       dir_close, dir_put, dir_list,
+    dir_read, dir_local_path, dir_wait,  NULL,    NULL, NULL};

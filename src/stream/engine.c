@@ -28,7 +28,9 @@
  * instead of a commit; there is no replay, JetStream redelivers.
  *
  * Stop: ims_stream_stop sets a sig_atomic_t flag, checked between batches,
- * so the batch in flight is always finished and committed first.
+ * so the batch in flight is always finished and committed first - unless
+ * the bucket is retrying an outage (s3): it sees the same flag and gives
+ * up at its next retry, failing the batch, which stays uncommitted.
  *
  * Sections: 1. state  2. progress  3. one batch  4. the loop
  *           5. create/destroy
@@ -145,22 +147,22 @@ static void report_progress(ims_stream *s, int64_t id, size_t n,
 
 /* ---- 3. one batch ---- */
 
-/* Read b's objects into s->bufs (reused from batch to batch) and classify
- * them from memory. An object deleted since it was listed (NOT_FOUND)
- * becomes an error row (s->gone); any other read failure - after the
- * backend's retries - fails the batch, which stays uncommitted and is
- * read again on the next run. */
+/* Read b's objects into s->bufs (reused from batch to batch; s3: several
+ * downloads at once) and classify them from memory. An object deleted
+ * since it was listed becomes an error row (s->gone); any other read
+ * failure - after the backend's retries - fails the batch, which stays
+ * uncommitted and is read again on the next run. */
 static ims_status classify_fetched(ims_stream *s, const ims__batch_input *b,
                                    const ims_class_result **results_out,
                                    ims_error *err) {
   for (size_t i = 0; i < b->count; i++) {
-    const char *key = b->objects[i].key;
-    ims_error e = {0};
-    snprintf(s->paths + i * PATH_CAP, PATH_CAP, "%s", key); /* strip_path */
-    ims_status st = ims__bucket_read_into(s->bucket, key, &s->bufs[i], &e);
-    s->gone[i] = st == IMS_ERR_NOT_FOUND;
-    if (st != IMS_OK && !s->gone[i])
-      return ims__fail(err, st, "reading %s: %s", key, e.message);
+    s->pathv[i] = b->objects[i].key;
+    snprintf(s->paths + i * PATH_CAP, PATH_CAP, "%s", s->pathv[i]);
+  }
+  ims_status st = ims__bucket_read_many(s->bucket, b->count, s->pathv,
+                                        s->bufs, s->gone, err);
+  if (st != IMS_OK) return st;
+  for (size_t i = 0; i < b->count; i++) {
     s->datav[i] = s->gone[i] ? "" : s->bufs[i].data;
     s->sizev[i] = s->gone[i] ? 0 : s->bufs[i].size;
   }
@@ -469,6 +471,7 @@ static ims_status alloc_state(ims_stream *s, ims_sink *const *sinks,
     return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
   memcpy(s->sinks, sinks, s->nsinks * sizeof *sinks);
   if (s->bucket == NULL) return IMS_OK; /* a queue is the source */
+  ims__bucket_set_cancel(s->bucket, &s->stop); /* undone by destroy */
   return ims__source_create(s->bucket, &s->src, err);
 }
 
@@ -538,6 +541,7 @@ ims_status ims_stream_create_nats(ims_nats *source,
 
 void ims_stream_destroy(ims_stream *s) {
   if (s == NULL) return;
+  if (s->bucket != NULL) ims__bucket_set_cancel(s->bucket, NULL);
   ims__checkpoint_close(s->cp);
   ims__source_destroy(s->src);
   ims__queue_destroy(s->queue);

@@ -32,19 +32,19 @@
 /* Everything a request needs, resolved once at open. All strings owned
  * (freed by ims__s3_config_clear). */
 typedef struct ims__s3_config {
-  char *bucket;       /* bucket name */
-  char *prefix;       /* key prefix without a trailing '/', "" = none */
-  char *endpoint;     /* "https://host[:port]" without a trailing '/' */
-  bool path_style;    /* endpoint/bucket/key (custom endpoints) rather
-                         than bucket.endpoint-host/key (AWS) */
-  char *region;       /* SigV4 region ("us-east-1", "auto") */
-  char *key_id;       /* access key id, NULL = anonymous (unsigned) */
-  char *secret;       /* secret access key, NULL = anonymous */
-  char *token;        /* session token, NULL = none */
-  char *cred_source;  /* where the credentials came from, for messages:
-                         "the environment (AWS_ACCESS_KEY_ID=AKIA...)" */
+  char *bucket;          /* bucket name */
+  char *prefix;          /* key prefix without a trailing '/', "" = none */
+  char *endpoint;        /* "https://host[:port]" without a trailing '/' */
+  bool path_style;       /* endpoint/bucket/key (custom endpoints) rather
+                            than bucket.endpoint-host/key (AWS) */
+  char *region;          /* SigV4 region ("us-east-1", "auto") */
+  char *key_id;          /* access key id, NULL = anonymous (unsigned) */
+  char *secret;          /* secret access key, NULL = anonymous */
+  char *token;           /* session token, NULL = none */
+  char *cred_source;     /* where the credentials came from, for messages:
+                            "the environment (AWS_ACCESS_KEY_ID=AKIA...)" */
   char *endpoint_source; /* "AWS_ENDPOINT_URL", "options", "default" */
-  uint32_t retry_ms;  /* keep retrying transient failures this long */
+  uint32_t retry_ms;     /* keep retrying transient failures this long */
 } ims__s3_config;
 
 /* Resolve `location` ("BUCKET[/PREFIX]", the URL after "s3://") with
@@ -68,8 +68,8 @@ int ims__s3_encode(const char *s, bool keep_slash, char *out, size_t *len,
 /* The URL of object `key` (the full key, prefix included; NULL = the
  * bucket itself) with `query` (already canonical: names sorted, values
  * encoded; NULL = none) into out. 0, or -1 if it does not fit. */
-int ims__s3_url(const ims__s3_config *cfg, const char *key,
-                const char *query, char *out, size_t cap);
+int ims__s3_url(const ims__s3_config *cfg, const char *key, const char *query,
+                char *out, size_t cap);
 
 /* The "bucket at endpoint, credentials from ..." phrase messages end
  * with, into out. */
@@ -79,11 +79,11 @@ void ims__s3_describe(const ims__s3_config *cfg, char *out, size_t cap);
 
 /* One page of a ListObjectsV2 reply. */
 typedef struct ims__s3_page {
-  ims_object *items;  /* owned: objects (keys without cfg prefix + '/') */
-  size_t count, cap;  /* used / allocated */
-  bool truncated;     /* IsTruncated: more pages follow */
-  char *next_token;   /* owned: NextContinuationToken, NULL if none */
-  size_t skipped;     /* keys left out (folder markers, invalid names) */
+  ims_object *items; /* owned: objects (keys without cfg prefix + '/') */
+  size_t count, cap; /* used / allocated */
+  bool truncated;    /* IsTruncated: more pages follow */
+  char *next_token;  /* owned: NextContinuationToken, NULL if none */
+  size_t skipped;    /* keys left out (folder markers, invalid names) */
 } ims__s3_page;
 
 /* Parse a ListObjectsV2 reply, appending its objects to page->items
@@ -92,9 +92,8 @@ typedef struct ims__s3_page {
  * next_token. IMS_ERR_IO naming what is wrong for a reply that is not
  * XML, not a ListBucketResult, or has an entry without Key or with a bad
  * LastModified/Size. */
-ims_status ims__s3_parse_list(const char *xml, size_t len,
-                              const char *prefix, ims__s3_page *page,
-                              ims_error *err);
+ims_status ims__s3_parse_list(const char *xml, size_t len, const char *prefix,
+                              ims__s3_page *page, ims_error *err);
 /* Free the items and the token; the page is then empty. */
 void ims__s3_page_clear(ims__s3_page *page);
 
@@ -119,7 +118,7 @@ bool ims__s3_retryable(int curl_code, long http);
  * exponential from base_ms, capped at max_ms, with "equal jitter" - half
  * the step fixed, half uniform from *rng (a xorshift64 state, updated;
  * must not be 0) - so that many clients do not retry in lockstep. */
-uint32_t ims__s3_backoff_ms(unsigned attempt, uint32_t base_ms,
-                            uint32_t max_ms, uint64_t *rng);
+uint32_t ims__s3_backoff_ms(unsigned attempt, uint32_t base_ms, uint32_t max_ms,
+                            uint64_t *rng);
 
 #endif /* IMS_STREAM_S3_H */

@@ -85,7 +85,8 @@ static ims_status parse_location(const char *location, ims__s3_config *cfg,
   if (!bucket_name_ok(location, n))
     return ims__fail(err, IMS_ERR_INVALID_ARG,
                      "s3://%s: '%.*s' is not a bucket name (3-63 of a-z, "
-                     "0-9, '.', '-', '_')", location, (int)n, location);
+                     "0-9, '.', '-', '_')",
+                     location, (int)n, location);
   cfg->bucket = strndup(location, n);
   cfg->prefix = strdup(slash ? slash + 1 : "");
   if (cfg->bucket == NULL || cfg->prefix == NULL)
@@ -116,7 +117,8 @@ static ims_status resolve_endpoint(const ims_s3_options *opt,
   } else if (!endpoint_ok(e)) {
     return ims__fail(err, IMS_ERR_INVALID_ARG,
                      "S3 endpoint '%s' (from %s) is not "
-                     "http(s)://HOST[:PORT]", e, source);
+                     "http(s)://HOST[:PORT]",
+                     e, source);
   }
   cfg->endpoint = strdup(e);
   cfg->endpoint_source = strdup(source);
@@ -176,8 +178,8 @@ ims_status ims__s3_config_resolve(const char *location,
   if (region == NULL) region = env("AWS_REGION");
   if (region == NULL) region = env("AWS_DEFAULT_REGION");
   if (region == NULL) region = DEFAULT_REGION;
-  cfg.retry_ms = opt != NULL && opt->retry_ms ? opt->retry_ms
-                                              : DEFAULT_RETRY_MS;
+  cfg.retry_ms =
+      opt != NULL && opt->retry_ms ? opt->retry_ms : DEFAULT_RETRY_MS;
   ims_status st = parse_location(location, &cfg, err);
   if (st == IMS_OK) {
     cfg.region = strdup(region);
@@ -216,8 +218,8 @@ int ims__s3_encode(const char *s, bool keep_slash, char *out, size_t *len,
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
     unsigned char c = *p;
     bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                 (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-                 c == '.' || c == '~' || (keep_slash && c == '/');
+                 (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
+                 c == '~' || (keep_slash && c == '/');
     if (n + (plain ? 1 : 3) >= cap) return -1;
     if (plain) {
       out[n++] = (char)c;
@@ -241,8 +243,8 @@ static int append(const char *s, char *out, size_t *len, size_t cap) {
   return 0;
 }
 
-int ims__s3_url(const ims__s3_config *cfg, const char *key,
-                const char *query, char *out, size_t cap) {
+int ims__s3_url(const ims__s3_config *cfg, const char *key, const char *query,
+                char *out, size_t cap) {
   size_t len = 0;
   out[0] = '\0';
   if (cfg->path_style) {
@@ -260,8 +262,7 @@ int ims__s3_url(const ims__s3_config *cfg, const char *key,
   if (key != NULL || !cfg->path_style) {
     if (append("/", out, &len, cap) != 0) return -1;
   }
-  if (key != NULL && ims__s3_encode(key, true, out, &len, cap) != 0)
-    return -1;
+  if (key != NULL && ims__s3_encode(key, true, out, &len, cap) != 0) return -1;
   if (query != NULL &&
       (append("?", out, &len, cap) != 0 || append(query, out, &len, cap)))
     return -1;

@@ -52,8 +52,8 @@ static uint64_t xorshift64(uint64_t *s) {
   return x;
 }
 
-uint32_t ims__s3_backoff_ms(unsigned attempt, uint32_t base_ms,
-                            uint32_t max_ms, uint64_t *rng) {
+uint32_t ims__s3_backoff_ms(unsigned attempt, uint32_t base_ms, uint32_t max_ms,
+                            uint64_t *rng) {
   uint64_t step = base_ms;
   for (unsigned i = 1; i < attempt && step < max_ms; i++) step *= 2;
   if (step > max_ms) step = max_ms;

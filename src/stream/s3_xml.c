@@ -62,8 +62,7 @@ static xmlDoc *parse(const char *xml, size_t len) {
 int ims__s3_parse_time(const char *s, int64_t *ms_out) {
   struct tm tm;
   memset(&tm, 0, sizeof tm);
-  const char *rest = s != NULL ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)
-                               : NULL;
+  const char *rest = s != NULL ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
   if (rest == NULL) return -1;
   int64_t ms = 0;
   if (*rest == '.') {
@@ -111,9 +110,10 @@ static ims_status add_contents(const xmlNode *c, const char *prefix,
       ims__s3_parse_time(when, &t) != 0) {
     st = ims__fail(err, IMS_ERR_IO,
                    "S3 listing: an entry without a Key, a Size or a "
-                   "LastModified time (key '%.200s')", key ? key : "");
-  } else if (plen > 0 && (strncmp(key, prefix, plen) != 0 ||
-                          key[plen] != '/')) {
+                   "LastModified time (key '%.200s')",
+                   key ? key : "");
+  } else if (plen > 0 &&
+             (strncmp(key, prefix, plen) != 0 || key[plen] != '/')) {
     page->skipped++;
   } else if (!ims__bucket_key_ok(key + (plen ? plen + 1 : 0)) ||
              key[strlen(key) - 1] == '/') {
@@ -127,16 +127,16 @@ static ims_status add_contents(const xmlNode *c, const char *prefix,
   return st;
 }
 
-ims_status ims__s3_parse_list(const char *xml, size_t len,
-                              const char *prefix, ims__s3_page *page,
-                              ims_error *err) {
+ims_status ims__s3_parse_list(const char *xml, size_t len, const char *prefix,
+                              ims__s3_page *page, ims_error *err) {
   xmlDoc *doc = parse(xml, len);
   xmlNode *root = doc != NULL ? xmlDocGetRootElement(doc) : NULL;
   if (root == NULL || !named(root, "ListBucketResult")) {
     xmlFreeDoc(doc);
     return ims__fail(err, IMS_ERR_IO,
                      "S3 listing: the reply is not a ListBucketResult "
-                     "(%.80s)", len > 0 ? xml : "empty");
+                     "(%.80s)",
+                     len > 0 ? xml : "empty");
   }
   ims_status st = IMS_OK;
   for (xmlNode *c = root->children; st == IMS_OK && c != NULL; c = c->next)
@@ -149,8 +149,9 @@ ims_status ims__s3_parse_list(const char *xml, size_t len,
   if (st == IMS_OK && token != NULL && page->next_token == NULL)
     st = ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
   if (st == IMS_OK && page->truncated && page->next_token == NULL)
-    st = ims__fail(err, IMS_ERR_IO, "S3 listing: IsTruncated without a "
-                                    "NextContinuationToken");
+    st = ims__fail(err, IMS_ERR_IO,
+                   "S3 listing: IsTruncated without a "
+                   "NextContinuationToken");
   xmlFree(trunc);
   xmlFree(token);
   xmlFreeDoc(doc);

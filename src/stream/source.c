@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "stream/bucket.h"
 #include "stream/internal.h"
 
 struct ims__source {
@@ -38,13 +39,6 @@ struct ims__source {
 };
 
 /* ---- 1. queue ---- */
-
-static int by_time_then_key(const void *a, const void *b) {
-  const ims_object *x = a, *y = b;
-  if (x->event_time_ms != y->event_time_ms)
-    return x->event_time_ms < y->event_time_ms ? -1 : 1;
-  return strcmp(x->key, y->key);
-}
 
 /* Make room for `more` entries, dropping the taken prefix first. */
 static int reserve(ims__source *src, size_t more) {
@@ -81,7 +75,7 @@ static ims_status enqueue(ims__source *src, ims_object *objs, size_t n,
     objs[i].key = NULL;
   }
   if (src->count > before)
-    qsort(src->queue, src->count, sizeof *src->queue, by_time_then_key);
+    qsort(src->queue, src->count, sizeof *src->queue, ims__object_by_time_key);
   return IMS_OK;
 }
 
