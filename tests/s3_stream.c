@@ -153,69 +153,82 @@ static long file_size(const char *path) {
   return stat(path, &st) == 0 ? (long)st.st_size : 0;
 }
 
+/* One case's world: a running s3rver, the first `count` flowers in a
+ * dataset folder (with classify's answers if `answers`), and the s3:// URL
+ * of `prefix` in the server's bucket. */
+typedef struct s3case {
+  s3srv srv;
+  char root[4200];
+  char url[256];
+  json_t *keys; /* the flowers' keys */
+  json_t *want; /* {key: class}, or NULL */
+} s3case;
+
+static void case_start(s3case *c, const char *name, size_t count,
+                       bool answers, const char *prefix) {
+  need();
+  s3srv_start(&c->srv, name);
+  snprintf(c->root, sizeof c->root, "%s", tmp_path(nstr("%s_data", name)));
+  c->want = NULL;
+  c->keys = flowers(name, count, c->root, answers ? &c->want : NULL);
+  c->url[0] = '\0';
+  if (prefix != NULL)
+    snprintf(c->url, sizeof c->url, "%s", s3srv_url(prefix));
+}
+
+static void case_end(s3case *c) {
+  json_decref(c->keys);
+  json_decref(c->want);
+  s3srv_kill(&c->srv);
+}
+
 /* ---- cases ---- */
 
 TEST(s3_produce_stream) {
-  need();
-  s3srv s;
-  s3srv_start(&s, "s3s_ps");
-  char root[4200];
-  snprintf(root, sizeof root, "%s", tmp_path("s3s_ps_data"));
-  json_t *want = NULL;
-  json_t *keys = flowers("s3s_ps", 200, root, &want);
-  char url[256];
-  snprintf(url, sizeof url, "%s", s3srv_url("run/1"));
+  s3case c;
+  case_start(&c, "s3s_ps", 200, true, "run/1");
   /* The prefix must exist as a bucket only: start the stream first on an
    * empty prefix, then produce into it while it runs. */
   stream_reset("s3s_ps");
   nargs a = {{0}, 0};
-  stream_args(&a, "s3s_ps", url, "8", "6000");
+  stream_args(&a, "s3s_ps", c.url, "8", "6000");
   pid_t st = ntool_start("s3s_ps", a.v);
-  produce("s3s_ps_produce", root, url);
+  produce("s3s_ps_produce", c.root, c.url);
   int code = ntool_wait("s3s_ps", st, 600);
   if (code != 0) ntail(nstr("%s.err", tmp_path("s3s_ps")), 3000);
   ASSERT_EQ(code, 0);
-  check_exactly_once("s3s_ps", keys, want);
+  check_exactly_once("s3s_ps", c.keys, c.want);
   /* The objects are the files, typed by content, under the prefix. */
   size_t i;
   json_t *k;
-  json_array_foreach(keys, i, k) {
+  json_array_foreach(c.keys, i, k) {
     const char *key = json_string_value(k);
     char *body = NULL, type[64];
     size_t n = 0, fn = 0;
     ASSERT_EQ(
-        s3srv_get(&s, nstr("run/1/%s", key), &body, &n, type, sizeof type),
+        s3srv_get(&c.srv, nstr("run/1/%s", key), &body, &n, type, sizeof type),
         200);
-    unsigned char *file = test_read_file(nstr("%s/%s", root, key), &fn);
+    unsigned char *file = test_read_file(nstr("%s/%s", c.root, key), &fn);
     ASSERT(file != NULL && fn == n && memcmp(file, body, n) == 0);
     ASSERT_STR_EQ(type, "image/jpeg");
     free(file);
     free(body);
   }
   /* A second producer run finds them all there: nothing uploaded. */
-  produce("s3s_ps_produce2", root, url);
+  produce("s3s_ps_produce2", c.root, c.url);
   char *err = ntool_text("s3s_ps_produce2", "err");
   ASSERT_CONTAINS(err, "uploaded 0, already in the bucket 200");
   free(err);
-  json_decref(keys);
-  json_decref(want);
-  s3srv_kill(&s);
+  case_end(&c);
 }
 
 TEST(s3_stream_sigkill) {
-  need();
-  s3srv s;
-  s3srv_start(&s, "s3s_kill");
-  char root[4200];
-  snprintf(root, sizeof root, "%s", tmp_path("s3s_kill_data"));
-  json_t *want = NULL;
-  json_t *keys = flowers("s3s_kill", 200, root, &want);
-  char url[256];
-  snprintf(url, sizeof url, "%s", s3srv_url("k"));
-  produce("s3s_kill_produce", root, url);
+  s3case c;
+  case_start(&c, "s3s_kill", 200, true, "k");
+  produce("s3s_kill_produce", c.root, c.url);
   stream_reset("s3s_kill");
   nargs a = {{0}, 0};
-  stream_args(&a, "s3s_kill", url, "4", "1500");
+  stream_args(&a, "s3s_kill", c.url, "4", "1500");
   char prog[4200];
   snprintf(prog, sizeof prog, "%s.progress", tmp_path("s3s_kill"));
   srand(20261203);
@@ -234,41 +247,32 @@ TEST(s3_stream_sigkill) {
   fprintf(stderr, "killed %d times\n", kills);
   ASSERT(kills >= 4); /* the runs must have died mid-stream */
   ASSERT_EQ(ntool_run("s3s_kill", a.v, 600), 0);
-  check_exactly_once("s3s_kill", keys, want);
-  json_decref(keys);
-  json_decref(want);
-  s3srv_kill(&s);
+  check_exactly_once("s3s_kill", c.keys, c.want);
+  case_end(&c);
 }
 
 TEST(s3_stream_pagination) {
-  need();
-  s3srv s;
-  s3srv_start(&s, "s3s_page");
   /* 1,050 objects: 50 flowers, produced from a dataset folder, and 1,000
    * that are not images (fast error rows), put through the library (the
    * producer skips files that are not images). */
-  char root[4200];
-  snprintf(root, sizeof root, "%s", tmp_path("s3s_page_data"));
-  json_t *keys = flowers("s3s_page", 50, root, NULL);
-  char url[256];
-  snprintf(url, sizeof url, "%s", s3srv_url("many"));
-  produce("s3s_page_produce", root, url);
+  s3case c;
+  case_start(&c, "s3s_page", 50, false, "many");
+  produce("s3s_page_produce", c.root, c.url);
   ims_bucket *b = NULL;
   ims_error err = {0};
-  ASSERT_OK(ims_bucket_open(url, 0, &b, &err), &err);
+  ASSERT_OK(ims_bucket_open(c.url, 0, &b, &err), &err);
   for (int i = 0; i < 1000; i++) {
     const char *key = nstr("junk%d/not-an-image-%04d.jpg", i % 4, i);
     ASSERT_OK(ims_bucket_put(b, key, key, strlen(key), &err), &err);
-    json_array_append_new(keys, json_string(key));
+    json_array_append_new(c.keys, json_string(key));
   }
   ims_bucket_close(b);
   stream_reset("s3s_page");
   nargs a = {{0}, 0};
-  stream_args(&a, "s3s_page", url, "64", "1500");
+  stream_args(&a, "s3s_page", c.url, "64", "1500");
   ASSERT_EQ(ntool_run("s3s_page", a.v, 600), 0);
-  check_exactly_once("s3s_page", keys, NULL);
-  json_decref(keys);
-  s3srv_kill(&s);
+  check_exactly_once("s3s_page", c.keys, NULL);
+  case_end(&c);
 }
 
 /* Run the tool expecting exit `code` and `needle` in its stderr. */
@@ -283,23 +287,19 @@ static void expect_fail(const char *name, const char *const *args, int code,
 }
 
 TEST(s3_errors_credentials) {
-  need();
-  s3srv s;
-  s3srv_start(&s, "s3s_cred");
-  char root[4200];
-  snprintf(root, sizeof root, "%s", tmp_path("s3s_cred_data"));
-  json_t *keys = flowers("s3s_cred", 4, root, NULL);
+  s3case c;
+  case_start(&c, "s3s_cred", 4, false, NULL);
   const char *out = nstr("%s.jsonl", tmp_path("s3s_cred"));
   unlink(out);
   const char *stream[] = {
       "stream", "--source", s3srv_url("p"),        "--model",
       nmodel,   "--sink",   nstr("jsonl:%s", out), "--until-idle",
       "500",    NULL};
-  const char *prod[] = {"produce",      "--from",     root, "--to",
+  const char *prod[] = {"produce",      "--from",     c.root, "--to",
                         s3srv_url("p"), "--interval", "0",  NULL};
   setenv("AWS_ACCESS_KEY_ID", "WRONGKEY", 1);
   expect_fail("s3s_cred_s", stream, 1, "access denied to bucket 'imgs'");
-  expect_fail("s3s_cred_s", stream, 1, s.endpoint);
+  expect_fail("s3s_cred_s", stream, 1, c.srv.endpoint);
   expect_fail("s3s_cred_s", stream, 1,
               "access key WRONGKEY from the environment");
   expect_fail("s3s_cred_s", stream, 1, "InvalidAccessKeyId");
@@ -322,30 +322,22 @@ TEST(s3_errors_credentials) {
                             nmodel,          NULL};
   expect_fail("s3s_cred_e", endpoint, 2, "is not http(s)://HOST[:PORT]");
   ASSERT(access(out, F_OK) != 0); /* nothing was written */
-  json_decref(keys);
-  s3srv_kill(&s);
+  case_end(&c);
 }
 
 TEST(s3_errors_server_restart) {
-  need();
-  s3srv s;
-  s3srv_start(&s, "s3s_rs");
-  char root[4200];
-  snprintf(root, sizeof root, "%s", tmp_path("s3s_rs_data"));
-  json_t *want = NULL;
-  json_t *keys = flowers("s3s_rs", 60, root, &want);
-  char url[256];
-  snprintf(url, sizeof url, "%s", s3srv_url("r"));
-  produce("s3s_rs_produce", root, url);
+  s3case c;
+  case_start(&c, "s3s_rs", 60, true, "r");
+  produce("s3s_rs_produce", c.root, c.url);
   stream_reset("s3s_rs");
   nargs a = {{0}, 0};
-  stream_args(&a, "s3s_rs", url, "2", "4000");
+  stream_args(&a, "s3s_rs", c.url, "2", "4000");
   nargs_add(&a, "--s3-retry", "120000", NULL);
   pid_t pid = ntool_start("s3s_rs", a.v);
   ASSERT(wait_growth(nstr("%s.progress", tmp_path("s3s_rs")), 0, pid));
-  s3srv_kill(&s); /* mid-run: a GET or a listing is cut or refused */
+  s3srv_kill(&c.srv); /* mid-run: a GET or a listing is cut or refused */
   nsleep_ms(2500);
-  s3srv_restart(&s);
+  s3srv_restart(&c.srv);
   int code = ntool_wait("s3s_rs", pid, 600);
   char *err = ntool_text("s3s_rs", "err");
   if (code != 0) fprintf(stderr, "%s\n", err);
@@ -353,65 +345,47 @@ TEST(s3_errors_server_restart) {
   ASSERT_CONTAINS(err, "; retry 1 in ");
   ASSERT_CONTAINS(err, "Failed to connect to 127.0.0.1 port");
   free(err);
-  check_exactly_once("s3s_rs", keys, want);
-  json_decref(keys);
-  json_decref(want);
-  s3srv_kill(&s);
+  check_exactly_once("s3s_rs", c.keys, c.want);
+  case_end(&c);
 }
 
 TEST(s3_errors_server_gone) {
-  need();
-  s3srv s;
-  s3srv_start(&s, "s3s_gone");
-  char root[4200];
-  snprintf(root, sizeof root, "%s", tmp_path("s3s_gone_data"));
-  json_t *want = NULL;
-  json_t *keys = flowers("s3s_gone", 40, root, &want);
-  char url[256];
-  snprintf(url, sizeof url, "%s", s3srv_url("g"));
-  produce("s3s_gone_produce", root, url);
+  s3case c;
+  case_start(&c, "s3s_gone", 40, true, "g");
+  produce("s3s_gone_produce", c.root, c.url);
   stream_reset("s3s_gone");
   nargs a = {{0}, 0};
-  stream_args(&a, "s3s_gone", url, "2", "1500");
+  stream_args(&a, "s3s_gone", c.url, "2", "1500");
   nargs_add(&a, "--s3-retry", "1500", NULL);
   pid_t pid = ntool_start("s3s_gone", a.v);
   ASSERT(wait_growth(nstr("%s.progress", tmp_path("s3s_gone")), 0, pid));
-  s3srv_kill(&s);
+  s3srv_kill(&c.srv);
   int code = ntool_wait("s3s_gone", pid, 120);
   char *err = ntool_text("s3s_gone", "err");
   if (code != 1) fprintf(stderr, "%s\n", err);
   ASSERT_EQ(code, 1);
   ASSERT_CONTAINS(err, "imgstream stream: stopped: ");
-  ASSERT_CONTAINS(err, nstr("at %s: still failing after", s.endpoint));
+  ASSERT_CONTAINS(err, nstr("at %s: still failing after", c.srv.endpoint));
   free(err);
   /* Server back, stream restarted on its checkpoint: nothing lost, nothing
    * twice. */
-  s3srv_restart(&s);
+  s3srv_restart(&c.srv);
   ASSERT_EQ(ntool_run("s3s_gone", a.v, 600), 0);
-  check_exactly_once("s3s_gone", keys, want);
-  json_decref(keys);
-  json_decref(want);
-  s3srv_kill(&s);
+  check_exactly_once("s3s_gone", c.keys, c.want);
+  case_end(&c);
 }
 
 TEST(s3_errors_sigterm_retrying) {
-  need();
-  s3srv s;
-  s3srv_start(&s, "s3s_term");
-  char root[4200];
-  snprintf(root, sizeof root, "%s", tmp_path("s3s_term_data"));
-  json_t *want = NULL;
-  json_t *keys = flowers("s3s_term", 40, root, &want);
-  char url[256];
-  snprintf(url, sizeof url, "%s", s3srv_url("t"));
-  produce("s3s_term_produce", root, url);
+  s3case c;
+  case_start(&c, "s3s_term", 40, true, "t");
+  produce("s3s_term_produce", c.root, c.url);
   stream_reset("s3s_term");
   nargs a = {{0}, 0};
-  stream_args(&a, "s3s_term", url, "2", "1500");
+  stream_args(&a, "s3s_term", c.url, "2", "1500");
   nargs_add(&a, "--s3-retry", "600000", NULL);
   pid_t pid = ntool_start("s3s_term", a.v);
   ASSERT(wait_growth(nstr("%s.progress", tmp_path("s3s_term")), 0, pid));
-  s3srv_kill(&s);
+  s3srv_kill(&c.srv);
   nsleep_ms(1500); /* it is retrying now, for up to 10 minutes */
   kill(pid, SIGTERM);
   /* It stops at its next retry, not after --s3-retry. */
@@ -421,35 +395,26 @@ TEST(s3_errors_sigterm_retrying) {
   ASSERT_EQ(code, 1);
   ASSERT_CONTAINS(err, "stop requested while retrying");
   free(err);
-  s3srv_restart(&s);
+  s3srv_restart(&c.srv);
   ASSERT_EQ(ntool_run("s3s_term", a.v, 600), 0);
-  check_exactly_once("s3s_term", keys, want);
-  json_decref(keys);
-  json_decref(want);
-  s3srv_kill(&s);
+  check_exactly_once("s3s_term", c.keys, c.want);
+  case_end(&c);
 }
 
 TEST(s3_errors_network_cut) {
-  need();
-  s3srv s;
-  s3srv_start(&s, "s3s_cut");
-  char root[4200];
-  snprintf(root, sizeof root, "%s", tmp_path("s3s_cut_data"));
-  json_t *want = NULL;
-  json_t *keys = flowers("s3s_cut", 40, root, &want);
-  char url[256];
-  snprintf(url, sizeof url, "%s", s3srv_url("c"));
-  produce("s3s_cut_produce", root, url);
+  s3case c;
+  case_start(&c, "s3s_cut", 40, true, "c");
+  produce("s3s_cut_produce", c.root, c.url);
   /* The stream talks to the server through a proxy that resets each
    * connection after 10-150 kB - downloads (~46 kB each) are cut mid-body
    * again and again - and answers every 4th connection 503 SlowDown. */
   int port = 0;
-  s3proxy_start(s.port, 10000, 150000, 4, 7, &port);
+  s3proxy_start(c.srv.port, 10000, 150000, 4, 7, &port);
   char endpoint[64];
   snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d", port);
   stream_reset("s3s_cut");
   nargs a = {{0}, 0};
-  stream_args(&a, "s3s_cut", url, "4", "1500");
+  stream_args(&a, "s3s_cut", c.url, "4", "1500");
   nargs_add(&a, "--s3-endpoint", endpoint, NULL);
   int code = ntool_run("s3s_cut", a.v, 600);
   char *err = ntool_text("s3s_cut", "err");
@@ -463,10 +428,8 @@ TEST(s3_errors_network_cut) {
                   "HTTP 503 SlowDown: Please reduce your request "
                   "rate.; retry ");
   free(err);
-  check_exactly_once("s3s_cut", keys, want);
-  json_decref(keys);
-  json_decref(want);
-  s3srv_kill(&s);
+  check_exactly_once("s3s_cut", c.keys, c.want);
+  case_end(&c);
 }
 
 TEST_MAIN(s3_produce_stream, s3_stream_sigkill, s3_stream_pagination,
