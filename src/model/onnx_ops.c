@@ -553,8 +553,8 @@ static ims_status lower_reshape(ims__onnx *x, const ims__onnx_node *n) {
     else if (known > ((int64_t)1 << 40) / dims[d])
       return ims__onnx_node_fail(x, n, IMS_ERR_BAD_MODEL,
                                  "target shape has more than 2^40 "
-                                 "elements (dimension %u is %lld)", d,
-                                 (long long)s->i[d]);
+                                 "elements (dimension %u is %lld)",
+                                 d, (long long)s->i[d]);
     else known *= dims[d];
   }
   size_t total = ims__onnx_elements(a->dims, a->rank);
