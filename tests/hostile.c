@@ -48,6 +48,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <ftw.h>
+#include <nats/nats.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,8 +58,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
-
-#include <nats/nats.h>
 
 #include "image_fixtures.h"
 #include "imgstream/imgstream.h"
@@ -74,14 +73,14 @@ typedef struct hostile hostile;
 
 /* One kind of hostile input. */
 struct hostile {
-  const char *name;              /* the kind (and its corpus file name) */
-  const char *area;              /* runner and corpus folder */
-  void (*make)(fx_bytes *out);   /* its bytes; NULL: run() makes files */
+  const char *name;            /* the kind (and its corpus file name) */
+  const char *area;            /* runner and corpus folder */
+  void (*make)(fx_bytes *out); /* its bytes; NULL: run() makes files */
   ims_status (*run)(const hostile *h, const fx_bytes *in, ims_error *err);
-  const char *file;              /* name the bytes are stored under in
-                                    the scratch folder (NULL: "input") */
-  ims_status want;               /* the defined status */
-  const char *says;              /* a substring of the message */
+  const char *file; /* name the bytes are stored under in
+                       the scratch folder (NULL: "input") */
+  ims_status want;  /* the defined status */
+  const char *says; /* a substring of the message */
 };
 
 static char scratch[4096]; /* this run's scratch folder */
@@ -119,8 +118,7 @@ static void put_str(fx_bytes *b, const char *s) { fx_put(b, s, strlen(s)); }
 
 /* Record an outcome that is not a library status (a check of ours). */
 static ims_status broken(ims_error *err, const char *what) {
-  snprintf(err->message, sizeof err->message, "broken invariant: %s",
-           what);
+  snprintf(err->message, sizeof err->message, "broken invariant: %s", what);
   err->status = IMS_ERR_INVALID_STATE;
   return IMS_ERR_INVALID_STATE;
 }
@@ -192,8 +190,8 @@ static void png_chunk(fx_bytes *b, const char *type, const void *data,
 }
 
 /* A PNG declaring w x h RGB whose IDAT inflates to `raw` zero bytes. */
-static void png_declaring(fx_bytes *b, uint32_t w, uint32_t h,
-                          int color_type, size_t raw) {
+static void png_declaring(fx_bytes *b, uint32_t w, uint32_t h, int color_type,
+                          size_t raw) {
   fx_bytes ihdr = {0};
   fx_be32(&ihdr, w), fx_be32(&ihdr, h);
   fx_put(&ihdr, (uint8_t[]){8, (uint8_t)color_type, 0, 0, 0}, 5);
@@ -265,7 +263,9 @@ static void bmp_truncated(fx_bytes *b) {
   bmp_ok(b);
   b->size -= 40;
 }
-static void bmp_huge_dims(fx_bytes *b) { bmp_make(b, 100000, 100000, 24, 0, 0); }
+static void bmp_huge_dims(fx_bytes *b) {
+  bmp_make(b, 100000, 100000, 24, 0, 0);
+}
 static void bmp_zero_width(fx_bytes *b) { bmp_make(b, 0, 6, 24, 0, 0); }
 static void bmp_int_min_height(fx_bytes *b) {
   bmp_make(b, 8, INT32_MIN, 24, 0, 0);
@@ -424,8 +424,8 @@ static ims_status bucket_key_dot(const hostile *h, const fx_bytes *in,
 typedef struct arc_entry {
   const char *path;
   unsigned type;
-  const char *link;     /* symlink or hard link target, or NULL */
-  size_t zeros;         /* regular file: this many zero bytes */
+  const char *link; /* symlink or hard link target, or NULL */
+  size_t zeros;     /* regular file: this many zero bytes */
 } arc_entry;
 
 static la_ssize_t arc_write(struct archive *a, void *ctx, const void *p,
@@ -438,8 +438,10 @@ static la_ssize_t arc_write(struct archive *a, void *ctx, const void *p,
 static void arc_make(fx_bytes *b, int zip, int gzip, const arc_entry *e,
                      int count) {
   struct archive *a = archive_write_new();
-  if (zip) archive_write_set_format_zip(a);
-  else archive_write_set_format_pax_restricted(a);
+  if (zip)
+    archive_write_set_format_zip(a);
+  else
+    archive_write_set_format_pax_restricted(a);
   if (gzip) archive_write_add_filter_gzip(a);
   archive_write_set_bytes_in_last_block(a, 1);
   if (archive_write_open(a, b, NULL, arc_write, NULL) != ARCHIVE_OK) exit(2);
@@ -467,10 +469,10 @@ static void arc_make(fx_bytes *b, int zip, int gzip, const arc_entry *e,
   archive_write_free(a);
 }
 
-#define ARC(b, zip, gz, ...)                                            \
-  do {                                                                  \
-    const arc_entry e_[] = {__VA_ARGS__};                               \
-    arc_make(b, zip, gz, e_, (int)(sizeof e_ / sizeof e_[0]));          \
+#define ARC(b, zip, gz, ...)                                   \
+  do {                                                         \
+    const arc_entry e_[] = {__VA_ARGS__};                      \
+    arc_make(b, zip, gz, e_, (int)(sizeof e_ / sizeof e_[0])); \
   } while (0)
 
 static void arc_dotdot(fx_bytes *b) {
@@ -582,8 +584,7 @@ static void tfl_short_buffer(fx_bytes *out) {
   int32_t x = f32_act(w, 8, 8, 3), y = f32_act(w, 8, 8, 4);
   int32_t ks[4] = {4, 3, 3, 3}, four = 4;
   int32_t k = tfw_tensor(w, TFW_FLOAT32, 4, ks, wt, sizeof wt, NULL, "k");
-  int32_t bias = tfw_tensor(w, TFW_FLOAT32, 1, &four, wt, sizeof wt, NULL,
-                            "b");
+  int32_t bias = tfw_tensor(w, TFW_FLOAT32, 1, &four, wt, sizeof wt, NULL, "b");
   tfw_options o = tfw_opt_conv(0, 1, 1, 0);
   tfw_operator(w, TFW_OP_CONV_2D, 3, (int32_t[]){x, k, bias}, y, &o);
   tfw_set_io(w, x, y);
@@ -766,8 +767,7 @@ static void nats_long_key(fx_bytes *b) {
 static void nats_lying_reply(fx_bytes *b) {
   fx_bytes jpg = {0};
   jpeg_ok(&jpg);
-  nats_msg(b, "IMAGES.daisy", "$JS.ACK.IMAGES.c.x.notanumber.-1.y.z", "",
-           &jpg);
+  nats_msg(b, "IMAGES.daisy", "$JS.ACK.IMAGES.c.x.notanumber.-1.y.z", "", &jpg);
   free(jpg.data);
 }
 
@@ -913,8 +913,8 @@ static ims_status recover_with(const char *name, int fifo, const char *text,
   if (st != IMS_OK) return st;
   char path[4400];
   snprintf(path, sizeof path, "%s/offsets/%s", root, name);
-  if (fifo ? mkfifo(path, 0644) != 0 : (write_bytes(path, text,
-                                                    strlen(text)), 0)) {
+  if (fifo ? mkfifo(path, 0644) != 0
+           : (write_bytes(path, text, strlen(text)), 0)) {
     ims__checkpoint_close(cp);
     return broken(err, "mkfifo");
   }
@@ -954,8 +954,7 @@ static ims_status cp_max_batch_id(const hostile *h, const fx_bytes *in,
                                   ims_error *err) {
   (void)h, (void)in;
   return recover_with("9223372036854775807", 0,
-                      "{\"batchId\": 9223372036854775807, \"files\": []}",
-                      err);
+                      "{\"batchId\": 9223372036854775807, \"files\": []}", err);
 }
 
 /* ---- 11. limits -------------------------------------------------------- */
@@ -989,8 +988,7 @@ static ims_status limit_body_bytes(const hostile *h, const fx_bytes *in,
   ims_decoder *dec = NULL;
   ims_image img;
   ims_status st = ims_decoder_create(&o, &dec, err);
-  if (st == IMS_OK) st = ims_decoder_decode(dec, in->data, in->size, &img,
-                                            err);
+  if (st == IMS_OK) st = ims_decoder_decode(dec, in->data, in->size, &img, err);
   ims_decoder_destroy(dec);
   return st;
 }
@@ -1002,8 +1000,7 @@ static ims_status limit_pixels(const hostile *h, const fx_bytes *in,
   ims_decoder *dec = NULL;
   ims_image img;
   ims_status st = ims_decoder_create(&o, &dec, err);
-  if (st == IMS_OK) st = ims_decoder_decode(dec, in->data, in->size, &img,
-                                            err);
+  if (st == IMS_OK) st = ims_decoder_decode(dec, in->data, in->size, &img, err);
   ims_decoder_destroy(dec);
   return st;
 }
@@ -1019,8 +1016,7 @@ static void tiny_onnx(fx_bytes *b) {
 static ims_status load_limited(const fx_bytes *in, const ims_limits *l,
                                ims_error *err) {
   ims_model *m = NULL;
-  ims_status st = ims_model_load_memory_limits(in->data, in->size, l, &m,
-                                               err);
+  ims_status st = ims_model_load_memory_limits(in->data, in->size, l, &m, err);
   ims_model_destroy(m);
   return st;
 }
@@ -1072,12 +1068,13 @@ static ims_status limit_batch_bytes(const hostile *h, const fx_bytes *in,
   char model[4096], labels[4096];
   snprintf(model, sizeof model, "%s",
            shared("models/mobilenet_v2_1.0_224_quant.tflite"));
-  snprintf(labels, sizeof labels, "%s",
-           shared("models/imagenet_labels.txt"));
+  snprintf(labels, sizeof labels, "%s", shared("models/imagenet_labels.txt"));
   ims_limits l = tight();
   l.max_batch_bytes = 10u << 20;
-  ims_classifier_options o = {.model_path = model, .labels_path = labels,
-                              .threads = 1, .max_batch = 1000,
+  ims_classifier_options o = {.model_path = model,
+                              .labels_path = labels,
+                              .threads = 1,
+                              .max_batch = 1000,
                               .limits = &l};
   ims_classifier *c = NULL;
   ims_status st = ims_classifier_create(&o, &c, err);
@@ -1096,20 +1093,22 @@ static ims_status limit_cli(const hostile *h, const fx_bytes *in,
   snprintf(model, sizeof model, "%s",
            shared("models/mobilenet_v2_1.0_224_quant.tflite"));
   const char *log = in_scratch("cli.log");
-  snprintf(cmd, sizeof cmd, "'%s' classify --max-file-bytes 0 x.jpg "
-           "2>/dev/null", bin);
+  snprintf(cmd, sizeof cmd,
+           "'%s' classify --max-file-bytes 0 x.jpg "
+           "2>/dev/null",
+           bin);
   int usage = system(cmd);
-  snprintf(cmd, sizeof cmd, "'%s' classify --max-model-bytes 100000 "
-           "--model '%s' '%s' > /dev/null 2> '%s'", bin, model,
-           shared("data/images/parrot.jpg"), log);
+  snprintf(cmd, sizeof cmd,
+           "'%s' classify --max-model-bytes 100000 "
+           "--model '%s' '%s' > /dev/null 2> '%s'",
+           bin, model, shared("data/images/parrot.jpg"), log);
   int rc = system(cmd);
   if (!WIFEXITED(usage) || WEXITSTATUS(usage) != 2)
     return broken(err, "--max-file-bytes 0 is not a usage error");
   if (!WIFEXITED(rc) || WEXITSTATUS(rc) != 3)
     return broken(err, "classify over --max-model-bytes: not exit 3");
   FILE *f = fopen(log, "r");
-  size_t n = f != NULL ? fread(err->message, 1, sizeof err->message - 1, f)
-                       : 0;
+  size_t n = f != NULL ? fread(err->message, 1, sizeof err->message - 1, f) : 0;
   if (f != NULL) fclose(f);
   err->message[n] = '\0';
   return IMS_ERR_TOO_LARGE;
@@ -1139,15 +1138,13 @@ static const hostile corpus[] = {
      "a.jpg", BAD_IMAGE, "JPEG"},
     {"png_truncated", "image", png_truncated, run_image, "a.png", BAD_IMAGE,
      "PNG"},
-    {"png_bad_crc", "image", png_bad_crc, run_image, "a.png", BAD_IMAGE,
-     "PNG"},
+    {"png_bad_crc", "image", png_bad_crc, run_image, "a.png", BAD_IMAGE, "PNG"},
     {"png_bomb_60000x60000", "image", png_bomb_dims, run_image, "a.png",
      TOO_LARGE, "60000x60000 pixels, more than the limit"},
     {"png_zero_width", "image", png_zero_width, run_image, "a.png", BAD_IMAGE,
      "PNG"},
     /* the rows the header declares are inflated, the rest never is */
-    {"png_zlib_bomb", "image", png_zlib_bomb, run_image, "a.png", IMS_OK,
-     ""},
+    {"png_zlib_bomb", "image", png_zlib_bomb, run_image, "a.png", IMS_OK, ""},
     {"png_short_idat", "image", png_short_idat, run_image, "a.png", BAD_IMAGE,
      "PNG"},
     {"png_palette_missing", "image", png_palette_missing, run_image, "a.png",
@@ -1160,10 +1157,9 @@ static const hostile corpus[] = {
      "BMP"},
     {"bmp_int_min_height", "image", bmp_int_min_height, run_image, "a.bmp",
      BAD_IMAGE, "BMP"},
-    {"bmp_bad_bpp", "image", bmp_bad_bpp, run_image, "a.bmp", BAD_IMAGE,
-     "BMP"},
-    {"bmp_palette_overflow", "image", bmp_palette_overflow, run_image,
-     "a.bmp", BAD_IMAGE, "BMP"},
+    {"bmp_bad_bpp", "image", bmp_bad_bpp, run_image, "a.bmp", BAD_IMAGE, "BMP"},
+    {"bmp_palette_overflow", "image", bmp_palette_overflow, run_image, "a.bmp",
+     BAD_IMAGE, "BMP"},
     {"bmp_offset_past_end", "image", bmp_offset_past_end, run_image, "a.bmp",
      BAD_IMAGE, "BMP"},
     /* a PNG named .jpg decodes: the format comes from the content */
@@ -1171,8 +1167,8 @@ static const hostile corpus[] = {
      ""},
     {"text_named_jpg", "image", text_named_jpg, run_image, "photo.jpg",
      BAD_IMAGE, "looks like text"},
-    {"gif_named_png", "image", gif_named_png, run_image, "photo.png",
-     BAD_IMAGE, "GIF"},
+    {"gif_named_png", "image", gif_named_png, run_image, "photo.png", BAD_IMAGE,
+     "GIF"},
     {"empty_named_jpg", "image", empty_named_jpg, run_image, "photo.jpg",
      BAD_IMAGE, "empty file"},
     {"fifo_named_jpg", "file", NULL, fifo_named_jpg, NULL, IMS_ERR_IO,
@@ -1181,8 +1177,8 @@ static const hostile corpus[] = {
      "is a character device, not a regular file"},
     {"folder_named_jpg", "file", NULL, folder_named_jpg, NULL, IMS_ERR_IO,
      "is a directory"},
-    {"dangling_symlink", "file", NULL, dangling_link, NULL,
-     IMS_ERR_NOT_FOUND, "gone.jpg"},
+    {"dangling_symlink", "file", NULL, dangling_link, NULL, IMS_ERR_NOT_FOUND,
+     "gone.jpg"},
     {"symlink_loop", "file", NULL, link_loop, NULL, IMS_ERR_IO,
      "symbolic links"},
     /* buckets */
@@ -1203,8 +1199,8 @@ static const hostile corpus[] = {
      IMS_ERR_INVALID_ARG, "has an absolute path"},
     {"archive_symlink_up", "archive", arc_symlink_up, run_archive, NULL,
      IMS_ERR_INVALID_ARG, "flowers/up"},
-    {"archive_symlink_absolute", "archive", arc_symlink_absolute,
-     run_archive, NULL, IMS_ERR_INVALID_ARG, "/etc/passwd"},
+    {"archive_symlink_absolute", "archive", arc_symlink_absolute, run_archive,
+     NULL, IMS_ERR_INVALID_ARG, "/etc/passwd"},
     {"archive_hardlink_out", "archive", arc_hardlink_out, run_archive, NULL,
      IMS_ERR_INVALID_ARG, "../../etc/shadow"},
     {"archive_fifo", "archive", arc_fifo, run_archive, NULL,
@@ -1224,8 +1220,8 @@ static const hostile corpus[] = {
      "operator 0"},
     {"tflite_tensor_index", "tflite", tfl_bad_tensor_index, run_model, NULL,
      BAD_MODEL, "tensor 999, out of range"},
-    {"tflite_io_index", "tflite", tfl_bad_io_index, run_model, NULL,
-     BAD_MODEL, "tensor 70000, out of range"},
+    {"tflite_io_index", "tflite", tfl_bad_io_index, run_model, NULL, BAD_MODEL,
+     "tensor 70000, out of range"},
     {"tflite_short_buffer", "tflite", tfl_short_buffer, run_model, NULL,
      BAD_MODEL, "buffer"},
     {"tflite_absurd_shape", "tflite", tfl_absurd_shape, run_model, NULL,
@@ -1238,10 +1234,10 @@ static const hostile corpus[] = {
     {"onnx_cycle", "onnx", onnx_cycle, run_model, NULL, BAD_MODEL, "cycl"},
     {"onnx_undefined_input", "onnx", onnx_undefined_input, run_model, NULL,
      BAD_MODEL, "nowhere"},
-    {"onnx_short_raw_data", "onnx", onnx_short_raw, run_model, NULL,
-     BAD_MODEL, "raw_data"},
-    {"onnx_absurd_dims", "onnx", onnx_absurd_dims, run_model, NULL,
-     BAD_MODEL, "huge dims"},
+    {"onnx_short_raw_data", "onnx", onnx_short_raw, run_model, NULL, BAD_MODEL,
+     "raw_data"},
+    {"onnx_absurd_dims", "onnx", onnx_absurd_dims, run_model, NULL, BAD_MODEL,
+     "huge dims"},
     {"onnx_reshape_overflow", "onnx", onnx_reshape_overflow, run_model, NULL,
      BAD_MODEL, "'rs' (Reshape): reshape changes the element count"},
     {"onnx_input_dims", "onnx", onnx_input_dims, run_model, NULL,
@@ -1251,8 +1247,8 @@ static const hostile corpus[] = {
     /* NATS image messages: the key, then the body's decode */
     {"nats_no_headers", "nats", nats_no_headers, run_nats, NULL, IMS_OK,
      "key=rose/seq-0: decoded"},
-    {"nats_control_char_key", "nats", nats_control_key, run_nats, NULL,
-     IMS_OK, "key=rose/c.jpg: decoded"},
+    {"nats_control_char_key", "nats", nats_control_key, run_nats, NULL, IMS_OK,
+     "key=rose/c.jpg: decoded"},
     {"nats_key_too_long", "nats", nats_long_key, run_nats, NULL, IMS_OK,
      "key=tulip/seq-0: decoded"},
     {"nats_lying_reply", "nats", nats_lying_reply, run_nats, NULL, IMS_OK,
@@ -1281,23 +1277,23 @@ static const hostile corpus[] = {
      IMS_ERR_IO, "is a FIFO, not a regular file"},
     {"checkpoint_fifo_snapshot", "checkpoint", NULL, cp_fifo_snapshot, NULL,
      IMS_ERR_IO, "is a FIFO, not a regular file"},
-    {"checkpoint_garbage_offsets", "checkpoint", NULL, cp_garbage_offsets,
-     NULL, IMS_ERR_IO, "unreadable"},
+    {"checkpoint_garbage_offsets", "checkpoint", NULL, cp_garbage_offsets, NULL,
+     IMS_ERR_IO, "unreadable"},
     {"checkpoint_max_batch_id", "checkpoint", NULL, cp_max_batch_id, NULL,
      IMS_ERR_IO, "batch 0 missing"},
     /* limits (limits.h), each exceeded */
-    {"limit_file_bytes", "limits", jpeg_ok, limit_file_bytes, NULL,
-     TOO_LARGE, "larger than the limit of 1000 bytes (max_file_bytes)"},
-    {"limit_body_bytes", "limits", jpeg_ok, limit_body_bytes, NULL,
-     TOO_LARGE, "more than the limit of 1000 (max_file_bytes)"},
+    {"limit_file_bytes", "limits", jpeg_ok, limit_file_bytes, NULL, TOO_LARGE,
+     "larger than the limit of 1000 bytes (max_file_bytes)"},
+    {"limit_body_bytes", "limits", jpeg_ok, limit_body_bytes, NULL, TOO_LARGE,
+     "more than the limit of 1000 (max_file_bytes)"},
     {"limit_pixels", "limits", jpeg_ok, limit_pixels, NULL, TOO_LARGE,
      "JPEG is 32x24 pixels, more than the limit of 700"},
     {"limit_model_bytes", "limits", tiny_onnx, limit_model_bytes, NULL,
      TOO_LARGE, "model.onnx: file of"},
     {"limit_tensors", "limits", tiny_onnx, limit_tensors, NULL, TOO_LARGE,
      "more than the limit of 1 (max_tensors)"},
-    {"limit_operators", "limits", tiny_onnx, limit_operators, NULL,
-     TOO_LARGE, "more than the limit of 1 (max_operators)"},
+    {"limit_operators", "limits", tiny_onnx, limit_operators, NULL, TOO_LARGE,
+     "more than the limit of 1 (max_operators)"},
     {"limit_batch_bytes", "limits", NULL, limit_batch_bytes, NULL, TOO_LARGE,
      "a batch of 1000 images needs"},
     {"limit_cli", "limits", NULL, limit_cli, NULL, TOO_LARGE,

@@ -22,8 +22,8 @@
 #define IMGSTREAM_CLASSIFIER_H
 
 #include "imgstream/image.h"
-#include "imgstream/limits.h"
 #include "imgstream/labels.h"
+#include "imgstream/limits.h"
 #include "imgstream/model.h"
 
 #ifdef __cplusplus

@@ -25,16 +25,15 @@
 extern "C" {
 #endif
 
-/* Defaults (ims_limits_default). */
-#define IMS_DEFAULT_MAX_FILE_BYTES ((uint64_t)512 << 20)  /* 512 MiB: a
-                                       100-megapixel BMP is 300 MB */
-#define IMS_DEFAULT_MAX_MODEL_BYTES ((uint64_t)1 << 30)   /* 1 GiB */
-#define IMS_DEFAULT_MAX_TENSORS 100000u                   /* MobileNetV2:
-                                                             ~170 */
-#define IMS_DEFAULT_MAX_OPERATORS 100000u                 /* MobileNetV2:
-                                                             ~65 */
-#define IMS_DEFAULT_MAX_BATCH_BYTES ((uint64_t)2 << 30)   /* 2 GiB: 4096
-                                       224x224 uint8 images use 0.7 */
+/* Defaults (ims_limits_default). Files: 512 MiB (a 100-megapixel BMP is
+ * 300 MB); models: 1 GiB; tensors and operators: 100,000 each
+ * (MobileNetV2 has ~170 and ~65); batch buffers: 2 GiB (4096 images of
+ * 224x224 uint8 use 0.7 GiB). */
+#define IMS_DEFAULT_MAX_FILE_BYTES ((uint64_t)512 << 20)
+#define IMS_DEFAULT_MAX_MODEL_BYTES ((uint64_t)1 << 30)
+#define IMS_DEFAULT_MAX_TENSORS 100000u
+#define IMS_DEFAULT_MAX_OPERATORS 100000u
+#define IMS_DEFAULT_MAX_BATCH_BYTES ((uint64_t)2 << 30)
 
 typedef struct ims_limits {
   uint64_t max_file_bytes;  /* input: largest encoded image read or

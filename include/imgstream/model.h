@@ -90,8 +90,7 @@ IMS_API ims_status ims_model_load_file_limits(const char *path,
                                               const ims_limits *limits,
                                               ims_model **model_out,
                                               ims_error *err);
-IMS_API ims_status ims_model_load_memory_limits(const void *data,
-                                                size_t size,
+IMS_API ims_status ims_model_load_memory_limits(const void *data, size_t size,
                                                 const ims_limits *limits,
                                                 ims_model **model_out,
                                                 ims_error *err);

@@ -21,20 +21,28 @@ int cli_limits_option(const char *cmd, int c, ims_limits *l) {
   switch (c) {
     case CLI_OPT_MAX_BATCH_BYTES:
       return cli_parse_u64(cmd, "max-batch-bytes", optarg, 1, huge,
-                           &l->max_batch_bytes) == 0 ? 1 : -1;
+                           &l->max_batch_bytes) == 0
+                 ? 1
+                 : -1;
     case CLI_OPT_MAX_FILE_BYTES:
       return cli_parse_u64(cmd, "max-file-bytes", optarg, 1, huge,
-                           &l->max_file_bytes) == 0 ? 1 : -1;
+                           &l->max_file_bytes) == 0
+                 ? 1
+                 : -1;
     case CLI_OPT_MAX_MODEL_BYTES:
       return cli_parse_u64(cmd, "max-model-bytes", optarg, 1, huge,
-                           &l->max_model_bytes) == 0 ? 1 : -1;
+                           &l->max_model_bytes) == 0
+                 ? 1
+                 : -1;
     case CLI_OPT_MAX_OPERATORS:
       rc = cli_parse_u64(cmd, "max-operators", optarg, 1, UINT32_MAX, &v);
       l->max_operators = (uint32_t)v;
       return rc == 0 ? 1 : -1;
     case CLI_OPT_MAX_PIXELS:
       return cli_parse_u64(cmd, "max-pixels", optarg, 1, huge,
-                           &l->max_pixels) == 0 ? 1 : -1;
+                           &l->max_pixels) == 0
+                 ? 1
+                 : -1;
     case CLI_OPT_MAX_TENSORS:
       rc = cli_parse_u64(cmd, "max-tensors", optarg, 1, UINT32_MAX, &v);
       l->max_tensors = (uint32_t)v;

@@ -65,7 +65,8 @@ ims_status ims__file_read(const char *path, size_t max_size, void **data_out,
   if (size > max_size) {
     status = ims__fail(err, IMS_ERR_TOO_LARGE,
                        "%s: file of %llu bytes, larger than the limit of %zu "
-                       "bytes", path, (unsigned long long)size, max_size);
+                       "bytes",
+                       path, (unsigned long long)size, max_size);
     goto fail;
   }
   cap = (size_t)size + 1;

@@ -15,10 +15,9 @@
 #define IMS_CORE_FILE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "imgstream/status.h"
-
-#include <stdint.h>
 
 /* Open `path` read-only (O_NONBLOCK, O_CLOEXEC; symbolic links followed)
  * and check it is a regular file. On IMS_OK *fd_out is the descriptor
@@ -28,10 +27,10 @@ ims_status ims__file_open_regular(const char *path, int *fd_out,
                                   uint64_t *size_out, ims_error *err);
 
 /* Read `path` (a regular file: ims__file_open_regular) into a new
- * malloc()ed buffer (TRANSFERRED to the caller, free with free()). Files larger than max_size fail with IMS_ERR_TOO_LARGE.
- * A zero-byte file succeeds with *size_out == 0 and a non-NULL buffer.
- * The buffer always has *size_out + 1 bytes, so a caller may write a NUL
- * terminator at data[*size_out]. */
+ * malloc()ed buffer (TRANSFERRED to the caller, free with free()). Files larger
+ * than max_size fail with IMS_ERR_TOO_LARGE. A zero-byte file succeeds with
+ * *size_out == 0 and a non-NULL buffer. The buffer always has *size_out + 1
+ * bytes, so a caller may write a NUL terminator at data[*size_out]. */
 ims_status ims__file_read(const char *path, size_t max_size, void **data_out,
                           size_t *size_out, ims_error *err);
 

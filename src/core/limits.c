@@ -7,10 +7,11 @@
  *
  * Threading: no shared state.
  */
+#include "imgstream/limits.h"
+
 #include <string.h>
 
 #include "imgstream/image.h"
-#include "imgstream/limits.h"
 
 void ims_limits_default(ims_limits *out) {
   memset(out, 0, sizeof *out);

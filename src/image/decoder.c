@@ -151,9 +151,8 @@ static ims_status unknown_format(const uint8_t *p, size_t n,
 
 /* Read `path` into dec->file (grow-only; no allocation once big enough).
  * Messages start with the path. */
-static ims_status read_file(ims_decoder *dec, const char *path,
-                            size_t max_size, size_t *size_out,
-                            ims_error *err) {
+static ims_status read_file(ims_decoder *dec, const char *path, size_t max_size,
+                            size_t *size_out, ims_error *err) {
   size_t len = 0;
   uint64_t file_size = 0;
   int fd = -1;
@@ -161,9 +160,10 @@ static ims_status read_file(ims_decoder *dec, const char *path,
   ims_status st = ims__file_open_regular(path, &fd, &file_size, err);
   if (st != IMS_OK) return st;
   if (file_size > max_size) {
-    st = ims__fail(err, IMS_ERR_TOO_LARGE, "%s: file of %llu bytes, larger "
-                   "than the limit of %zu bytes (max_file_bytes)", path,
-                   (unsigned long long)file_size, max_size);
+    st = ims__fail(err, IMS_ERR_TOO_LARGE,
+                   "%s: file of %llu bytes, larger "
+                   "than the limit of %zu bytes (max_file_bytes)",
+                   path, (unsigned long long)file_size, max_size);
     goto fail;
   }
   for (;;) {
@@ -187,8 +187,10 @@ static ims_status read_file(ims_decoder *dec, const char *path,
     if (n == 0) break;
     len += (size_t)n;
     if (len > max_size) {
-      st = ims__fail(err, IMS_ERR_TOO_LARGE, "%s: file larger than the limit "
-                     "of %zu bytes (max_file_bytes)", path, max_size);
+      st = ims__fail(err, IMS_ERR_TOO_LARGE,
+                     "%s: file larger than the limit "
+                     "of %zu bytes (max_file_bytes)",
+                     path, max_size);
       goto fail;
     }
   }
@@ -243,8 +245,8 @@ ims_status ims_decoder_decode(ims_decoder *decoder, const void *data,
   if (size > decoder->options.max_file_bytes)
     return ims__fail(err, IMS_ERR_TOO_LARGE,
                      "%zu bytes of encoded image, more than the limit of "
-                     "%llu (max_file_bytes)", size,
-                     (unsigned long long)decoder->options.max_file_bytes);
+                     "%llu (max_file_bytes)",
+                     size, (unsigned long long)decoder->options.max_file_bytes);
   int which = detect(data, size);
   if (which < 0) return unknown_format(data, size, err);
   const ims__codec *codec = codecs[which];

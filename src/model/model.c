@@ -121,13 +121,13 @@ static ims_status check_graph(const ims_model *m, const ims_limits *l,
   if (m->tensor_count > l->max_tensors)
     return ims__fail(err, IMS_ERR_TOO_LARGE,
                      "%s model has %u tensors, more than the limit of %u "
-                     "(max_tensors)", m->format, m->tensor_count,
-                     l->max_tensors);
+                     "(max_tensors)",
+                     m->format, m->tensor_count, l->max_tensors);
   if (m->node_count > l->max_operators)
     return ims__fail(err, IMS_ERR_TOO_LARGE,
                      "%s model has %u operators, more than the limit of %u "
-                     "(max_operators)", m->format, m->node_count,
-                     l->max_operators);
+                     "(max_operators)",
+                     m->format, m->node_count, l->max_operators);
   return IMS_OK;
 }
 
@@ -137,8 +137,8 @@ static ims_status check_graph(const ims_model *m, const ims_limits *l,
  * parse: what a parse allocates is bounded by the file's size, which
  * max_model_bytes bounds. */
 static ims_status load_owned(void *file, size_t size, const char *dir,
-                             const ims_limits *limits,
-                             ims_model **model_out, ims_error *err) {
+                             const ims_limits *limits, ims_model **model_out,
+                             ims_error *err) {
   ims_status st;
   ims_model *m = calloc(1, sizeof *m);
   if (m == NULL) {
@@ -169,8 +169,7 @@ fail:
 
 ims_status ims_model_load_file_limits(const char *path,
                                       const ims_limits *limits,
-                                      ims_model **model_out,
-                                      ims_error *err) {
+                                      ims_model **model_out, ims_error *err) {
   void *data = NULL;
   size_t size = 0;
   ims_limits l;
@@ -210,8 +209,7 @@ ims_status ims_model_load_file(const char *path, ims_model **model_out,
 
 ims_status ims_model_load_memory_limits(const void *data, size_t size,
                                         const ims_limits *limits,
-                                        ims_model **model_out,
-                                        ims_error *err) {
+                                        ims_model **model_out, ims_error *err) {
   ims_limits l;
   if ((data == NULL && size != 0) || model_out == NULL)
     return ims__fail(err, IMS_ERR_INVALID_ARG, "NULL data or model_out");
@@ -219,8 +217,8 @@ ims_status ims_model_load_memory_limits(const void *data, size_t size,
   if (size > l.max_model_bytes)
     return ims__fail(err, IMS_ERR_TOO_LARGE,
                      "model of %zu bytes, larger than the limit of %llu "
-                     "bytes (max_model_bytes)", size,
-                     (unsigned long long)l.max_model_bytes);
+                     "bytes (max_model_bytes)",
+                     size, (unsigned long long)l.max_model_bytes);
   void *copy = malloc(size > 0 ? size : 1);
   if (copy == NULL)
     return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory (%zu bytes)",

@@ -430,17 +430,20 @@ static ims_status data_backs(ims__onnx *x, ims__pb_msg msg,
       return IMS_OK;
     return ims__fail(x->err, IMS_ERR_BAD_MODEL,
                      "%s: external data file '%s' has no %zu bytes at "
-                     "offset %lld", what, t->location, bytes,
-                     (long long)t->offset);
+                     "offset %lld",
+                     what, t->location, bytes, (long long)t->offset);
   }
   size_t have = t->has_raw ? t->raw.len : msg.end - msg.pos;
   if (t->has_raw ? have == bytes : count <= have) return IMS_OK;
   if (t->has_raw)
-    return ims__pb_fail(&x->pb, "%s: raw_data of %zu bytes at byte %zu, "
-                        "the shape needs %zu", what, t->raw.len, t->raw.pos,
-                        bytes);
-  return ims__pb_fail(&x->pb, "%s: the shape has %zu elements, the tensor "
-                      "only %zu bytes of data", what, count, have);
+    return ims__pb_fail(&x->pb,
+                        "%s: raw_data of %zu bytes at byte %zu, "
+                        "the shape needs %zu",
+                        what, t->raw.len, t->raw.pos, bytes);
+  return ims__pb_fail(&x->pb,
+                      "%s: the shape has %zu elements, the tensor "
+                      "only %zu bytes of data",
+                      what, count, have);
 }
 
 ims_status ims__onnx_tensor(ims__onnx *x, ims__pb_msg msg,

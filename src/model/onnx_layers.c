@@ -448,9 +448,13 @@ static ims_status avg_padding(ims__onnx *x, const ims__onnx_node *n,
 }
 
 ims_status ims__onnx_pool(ims__onnx *x, const ims__onnx_node *n) {
-  ims__onnx_value *a, *y = ims__onnx_find(x, n->out[0]);
+  /* a and w start zeroed: when an input check fails, `in` and `dims`
+   * below still read them (an uninitialized `a` was dereferenced: found
+   * by fuzz_onnx) */
+  ims__onnx_value *a = NULL, *y = ims__onnx_find(x, n->out[0]);
   bool max = strcmp(n->op, "MaxPool") == 0;
   window w;
+  memset(&w, 0, sizeof w);
   ims_status st = ims__onnx_want_act(x, n, 0, 4, &a);
   if (st == IMS_OK) st = pool_window(x, n, a, max, &w);
   uint32_t in = a != NULL ? a->tensor : 0, at;

@@ -188,8 +188,7 @@ static const char *verify(ims__snapshot *s, int64_t want_id) {
 
 /* The whole file into s->data (NUL-terminated: ims__file_read leaves a
  * spare byte). Regular files only: a FIFO must not block the restart. */
-static ims_status read_all(const char *path, ims__snapshot *s,
-                           ims_error *err) {
+static ims_status read_all(const char *path, ims__snapshot *s, ims_error *err) {
   void *data = NULL;
   size_t size = 0;
   ims_status st = ims__file_read(path, SNAPSHOT_MAX_FILE, &data, &size, err);

@@ -44,8 +44,7 @@ static void shape_chain(onnx_w *w) {
   float wt[108], gw[5 * 64], gb[5];
   weights(wt, 108, 1), weights(gw, 5 * 64, 2), weights(gb, 5, 3);
   int64_t wd[4] = {4, 3, 3, 3}, gd[2] = {5, 64}, bd[1] = {5},
-          pads[4] = {1, 1, 1, 1}, st[2] = {2, 2}, one = 1, zero = 0,
-          m1 = -1;
+          pads[4] = {1, 1, 1, 1}, st[2] = {2, 2}, one = 1, zero = 0, m1 = -1;
   start(w, 13);
   ow_init_f32(w, "w", 4, wd, wt, OW_RAW);
   ow_init_f32(w, "gw", 2, gd, gw, OW_RAW);
@@ -108,8 +107,7 @@ static void se_block(onnx_w *w) {
   ow_node(w, "Mul", "mul", IN("x", "s"), IN("m"), NULL, 0);
   ow_node(w, "Sub", "sub", IN("m", "eight"), IN("d"), NULL, 0);
   ow_node(w, "HardSwish", "hs", IN("d"), IN("h"), NULL, 0);
-  ow_buf ah[2] = {ow_attr_float("alpha", 0.25f),
-                  ow_attr_float("beta", 0.125f)};
+  ow_buf ah[2] = {ow_attr_float("alpha", 0.25f), ow_attr_float("beta", 0.125f)};
   ow_node(w, "HardSigmoid", "hsig", IN("h"), IN("y"), ah, 2);
   ow_output(w, "y");
 }
