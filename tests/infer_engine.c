@@ -2,8 +2,9 @@
 /*
  * infer_engine.c - engine behavior beyond single-image accuracy: batches
  * give the same answers as single images, thread counts do not change
- * results, batch sizes outside 1..max_batch are refused, and an engine
- * switches between batch sizes freely.
+ * results, batch sizes outside 1..max_batch are refused, an engine
+ * switches between batch sizes freely, and adaptive threading (running
+ * on the calling thread alone when that is faster) changes no result.
  */
 #include "imgstream/imgstream.h"
 #include "test.h"
@@ -91,5 +92,54 @@ TEST(infer_batch_out_of_range_refused) {
   ims_model_destroy(model);
 }
 
+/* Runs that skip the pool (the second run always does: it measures the
+ * calling thread alone) give the same bytes as runs on the pool; with
+ * IMS_ENGINE_FLAG_FIXED_THREADS every run uses the pool. */
+static void adaptive_threads_same_results(const char *model_file) {
+  ims_error err = {0};
+  ims_model *model = NULL;
+  ASSERT_OK(ims_model_load_file(shared_path(model_file), &model, &err), &err);
+  unsigned char *rgb = load_batch();
+  ims_engine *adaptive = make_engine(model, 2, BATCH);
+  ims_engine *fixed = NULL;
+  ims_engine_options opt = {.threads = 2, .max_batch = BATCH,
+                            .flags = IMS_ENGINE_FLAG_FIXED_THREADS};
+  ASSERT_OK(ims_engine_create(model, &opt, &fixed, &err), &err);
+  static float want[BATCH * 1001], got[BATCH * 1001];
+  ASSERT_OK(ims_engine_run(fixed, rgb, BATCH, want, &err), &err);
+  int solo_runs = 0, pool_runs = 0;
+  for (int run = 0; run < 40; run++) {
+    ASSERT_OK(ims_engine_run(adaptive, rgb, BATCH, got, &err), &err);
+    ASSERT(memcmp(got, want, sizeof want) == 0);
+    uint32_t used = ims_engine_threads_in_use(adaptive);
+    ASSERT(used == 1 || used == 2);
+    if (run == 0) ASSERT_EQ(used, 2u);
+    if (run == 1) ASSERT_EQ(used, 1u);
+    solo_runs += used == 1;
+    pool_runs += used == 2;
+    ASSERT_OK(ims_engine_run(fixed, rgb, BATCH, got, &err), &err);
+    ASSERT_EQ(ims_engine_threads_in_use(fixed), 2u);
+  }
+  fprintf(stderr, "%s: %d runs alone, %d on 2 threads\n", model_file,
+          solo_runs, pool_runs);
+  ims_engine_destroy(adaptive);
+  ims_engine_destroy(fixed);
+  ims_engine *one = make_engine(model, 1, 1);
+  ASSERT_EQ(ims_engine_threads_in_use(one), 1u);
+  ims_engine_destroy(one);
+  ASSERT_EQ(ims_engine_threads_in_use(NULL), 1u);
+  ims_model_destroy(model);
+  free(rgb);
+}
+
+TEST(infer_adaptive_threads_quant) {
+  adaptive_threads_same_results("models/mobilenet_v2_1.0_224_quant.tflite");
+}
+
+TEST(infer_adaptive_threads_tf2_ptq) {
+  adaptive_threads_same_results("models/tf2_mobilenet_v2_1.0_224_ptq.tflite");
+}
+
 TEST_MAIN(infer_batch_matches_single_quant, infer_batch_matches_single_tf2_ptq,
-          infer_batch_out_of_range_refused)
+          infer_batch_out_of_range_refused, infer_adaptive_threads_quant,
+          infer_adaptive_threads_tf2_ptq)

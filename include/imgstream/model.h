@@ -102,7 +102,9 @@ IMS_API void ims_model_destroy(ims_model *model);
 IMS_API void ims_model_get_info(const ims_model *model, ims_model_info *out);
 
 /* Backend choice, for ims_engine_options.flags. With no flag the
- * engine picks per layer: 1x1 int8/uint8 convolutions, fully connected
+ * engine picks per layer: float 1x1 convolutions run on oneDNN's JIT f32
+ * GEMM (faster than XNNPACK's f32 kernels on AVX2 and AVX-512); 1x1
+ * int8/uint8 convolutions, fully connected
  * layers and other int8 convolutions with symmetric weights (not
  * depthwise) run on oneDNN when it offers a VNNI (or AMX) JIT kernel for
  * this CPU - measured 1.7-3.5x faster than XNNPACK's kernels there -
@@ -129,6 +131,14 @@ IMS_API void ims_model_get_info(const ims_model *model, ims_model_info *out);
 /// has one, which is bit-identical to XNNPACK's. For comparisons and
 /// tests.
 #define IMS_ENGINE_FLAG_NO_DW_KERNEL 0x4u
+/// Always spread every layer over all `threads`. Without this flag an
+/// engine with more than one thread times its runs and, when running on
+/// the calling thread alone is faster - the machine's cores are busy with
+/// other work, and every layer would wait for a descheduled worker - runs
+/// that way, trying its threads again every 32 runs (costing about 1% on
+/// an idle machine). Results are the same either way. For benchmarks of
+/// the threaded path.
+#define IMS_ENGINE_FLAG_FIXED_THREADS 0x8u
 
 /* Options of ims_engine_create. Zero fields take the defaults. */
 typedef struct ims_engine_options {
@@ -159,6 +169,10 @@ typedef struct ims_engine ims_engine;
 IMS_API ims_status ims_engine_create(const ims_model *model,
                                      const ims_engine_options *options,
                                      ims_engine **engine_out, ims_error *err);
+
+/// Threads the engine's last run used: 1, or the `threads` it was created
+/// with (see IMS_ENGINE_FLAG_FIXED_THREADS). Never fails.
+IMS_API uint32_t ims_engine_threads_in_use(const ims_engine *engine);
 
 /// Free an engine and its threads. NULL is a no-op.
 IMS_API void ims_engine_destroy(ims_engine *engine);

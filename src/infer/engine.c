@@ -14,6 +14,14 @@
  * in order, dequantize the output into floats.
  * Nothing on the run path allocates.
  *
+ * Adaptive threading: pthreadpool ends every layer by waiting until each
+ * worker has checked in, so when other processes hold the cores, every
+ * layer waits for a descheduled worker's next time slice: on a loaded
+ * 2-core machine, 2-thread inference fell to 2 images/s where one thread
+ * did 40-60. So an engine with threads times each run (per image,
+ * moving averages) and runs on the calling thread alone while that is
+ * clearly faster, trying the other way every PROBE_EVERY runs.
+ *
  * Sections: 1. input/output conversion 2. create/destroy 3. run.
  *
  * Threading: one thread at a time per engine; XNNPACK spreads each
@@ -21,6 +29,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -42,6 +51,12 @@ struct ims_engine {
   float in_mul[3];          /* float input: x * in_mul + in_add */
   float in_add[3];
   size_t out_count;         /* outputs per image */
+  bool solo;                /* adaptive: runs skip the pool for now */
+  uint32_t until_probe;     /* adaptive: runs left before trying the
+                               other way once */
+  double ns_pool, ns_solo;  /* adaptive: ns per image, moving averages;
+                               0 = not measured yet */
+  bool last_solo;           /* the last run skipped the pool */
   float out_lut[256];       /* 8-bit output byte -> real value */
 };
 
@@ -225,6 +240,7 @@ ims_status ims_engine_create(const ims_model *model,
   e->flags = flags;
   e->max_batch = (options != NULL && options->max_batch) ? options->max_batch
                                                           : 1;
+  e->until_probe = 1; /* the second run tries the calling thread alone */
   const ims__tensor *in = &model->tensors[model->input];
   e->in_pixels = (size_t)in->shape[1] * in->shape[2];
   e->out_count = ims__bytes_per_image(&model->tensors[model->output]) /
@@ -287,6 +303,42 @@ static void park_workers(pthreadpool_t pool) {
                              PTHREADPOOL_FLAG_YIELD_WORKERS);
 }
 
+#define PROBE_EVERY 32
+
+static double now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* Whether this run skips the pool: the faster way so far, except one run
+ * in PROBE_EVERY, which tries the other way to keep its figure fresh. */
+static bool run_solo(ims_engine *e) {
+  if (e->pool == NULL) return true;
+  if (e->flags & IMS_ENGINE_FLAG_FIXED_THREADS) return false;
+  if (e->until_probe == 0) {
+    e->until_probe = PROBE_EVERY;
+    return !e->solo;
+  }
+  e->until_probe--;
+  return e->solo;
+}
+
+/* Fold one run's ns per image into its way's average; go solo when that
+ * is 10% faster than the pool, back when the pool is faster at all. */
+static void record_run(ims_engine *e, bool solo, double ns_per_image) {
+  double *avg = solo ? &e->ns_solo : &e->ns_pool;
+  *avg = *avg == 0 ? ns_per_image : 0.75 * *avg + 0.25 * ns_per_image;
+  if (e->ns_solo == 0 || e->ns_pool == 0) return;
+  e->solo = e->solo ? e->ns_solo <= e->ns_pool
+                    : e->ns_solo < 0.9 * e->ns_pool;
+}
+
+uint32_t ims_engine_threads_in_use(const ims_engine *e) {
+  if (e == NULL || e->pool == NULL || e->last_solo) return 1;
+  return (uint32_t)pthreadpool_get_threads_count(e->pool);
+}
+
 static ims_status setup_steps(ims_engine *e, size_t batch, ims_error *err) {
   for (uint32_t i = 0; i < e->model->node_count; i++) {
     ims_status st =
@@ -313,15 +365,16 @@ ims_status ims_engine_run(ims_engine *e, const uint8_t *images, size_t batch,
     if (st != IMS_OK) return st;
   }
   convert_input(e, images, batch);
-  for (uint32_t i = 0; i < e->model->node_count; i++) {
-    ims_status st =
-        ims__step_run(&e->steps[i], batch, e->pool, e->scratch, err);
-    if (st != IMS_OK) {
-      park_workers(e->pool);
-      return st;
-    }
-  }
-  park_workers(e->pool);
+  bool solo = run_solo(e);
+  pthreadpool_t pool = solo ? NULL : e->pool;
+  double start = now_ns();
+  ims_status st = IMS_OK;
+  for (uint32_t i = 0; i < e->model->node_count && st == IMS_OK; i++)
+    st = ims__step_run(&e->steps[i], batch, pool, e->scratch, err);
+  if (pool != NULL) park_workers(pool);
+  if (st != IMS_OK) return st;
+  if (e->pool != NULL) record_run(e, solo, (now_ns() - start) / batch);
+  e->last_solo = solo;
   convert_output(e, batch, scores_out);
   return IMS_OK;
 }
