@@ -806,10 +806,11 @@ sees.
             own = sum(dso_share(res, prof_name, d) or 0
                       for d in ("bench_macs",))
             bh.append("""**Float inference against ONNX Runtime.** Both run
-the same float ONNX file; imgstream lowers it to its NHWC graph and runs
-the float layers on XNNPACK (Debian's 2022-02 snapshot; imgstream's own
-kernels and oneDNN's VNNI path are for 8-bit layers only), ONNX Runtime
-on its MLAS kernels. Images/s, inference alone, median of this run:
+the same float ONNX file. imgstream lowers it to its NHWC graph and runs
+the 1x1 convolutions (~90%% of the multiply-adds) on oneDNN's JIT f32
+GEMM and the other layers on XNNPACK (Debian's 2022-02 snapshot); ONNX
+Runtime runs everything on its MLAS kernels. Images/s, inference alone,
+median of this run:
 
 | | batch 1, 1 thread | batch 16, 1 thread | batch 1, 2 threads | batch 16, 2 threads |
 | --- | ---: | ---: | ---: | ---: |
@@ -818,22 +819,25 @@ on its MLAS kernels. Images/s, inference alone, median of this run:
 
 imgstream's float model on one thread by batch size (`bench_macs --time`,
 once): %s. The profile below (1 thread, batch 16) puts at least %s of
-the samples in XNNPACK's code and %.0f%% in imgstream's own (the engine's glue): the
-gap is XNNPACK's float kernels against MLAS's, at about %.0f%% against
-%.0f%% of the machine's float FMA peak on one thread. Two things in
-imgstream's hands would close it: (1) batches run
-through XNNPACK one image at a time when that is faster, which the sweep
-measures - each layer over a batch of 16 holds 16 images' activations
-(the 112x112x96 expansion alone is 4.8 MB per image in float), more than
-the caches; (2) fusing each depthwise 3x3 layer with its neighbouring
-1x1 convolutions, so the expanded activations stay in cache - the
-depthwise kernel imgstream wrote for 8-bit layers (docs/BENCHMARKS-notes.md)
-shows the headroom, but it has no float path. Newer XNNPACK releases have
-faster f32 kernels for this CPU than the 2022 snapshot Debian ships, but
-only Debian's packages can be installed here. The uint8 model - the
-default, whose results match the reference (docs/ACCURACY.md) - runs at
-%s ONNX Runtime's float speed at batch 16 on 2 threads, so the float
-path matters only for float-only models.
+the samples in XNNPACK's code and %.0f%% in imgstream's own (the engine's
+glue); most of the rest is oneDNN's GEMM. At about %.0f%% against %.0f%%
+of the machine's float FMA peak on one thread, what is left is in the
+kernels, and two things in imgstream's hands would close it: (1) batches
+run through the engine one image at a time when that is faster, which
+the sweep measures - each layer over a batch of 16 holds 16 images'
+activations (the 112x112x96 expansion alone is 4.8 MB per image in
+float), more than the caches; (2) fusing each depthwise 3x3 layer with
+its neighbouring 1x1 convolutions, so the expanded activations stay in
+cache. On 2 threads the comparison depends on the machine's other load:
+pthreadpool ends every layer by waiting for each worker, so a worker
+that other processes keep off a core stalls every layer, while ONNX
+Runtime's pool lets the calling thread take over work a worker has not
+started. imgstream's engine adapts: when running on the calling thread
+alone is faster, it does (`IMS_ENGINE_FLAG_FIXED_THREADS` turns that
+off), so under load its 2-thread figures fall back to about its 1-thread
+ones instead of collapsing. The uint8 model - the default, whose results
+match the reference (docs/ACCURACY.md) - runs at %s ONNX Runtime's float
+speed at batch 16 on 2 threads.
 """ % tuple([fmt(x["median"]) if x else "-" for x in
              (k1[0], k1[1], k2[0], k2[1], o1[0], o1[1], o2[0], o2[1])] +
             [sweep_txt or "not measured", "%.0f%%" % xs if xs else "most",
@@ -854,6 +858,21 @@ three), or cache the converted graph next to the ONNX file.
 """)
         other = [x for x in b if "both float" not in x[0] and
                  "busy" not in x[0] and not x[0].startswith("model load")]
+        q8_other = [x for x in other if "uint8" in x[0]]
+        if q8_other and not r["machine"].get("avx512_vnni"):
+            bh.append("""**The uint8 model on a CPU without VNNI.** This CPU
+has no AVX-512 VNNI (or AVX-VNNI), so 8-bit layers run on XNNPACK's AVX2
+kernels, which widen to 16 bits (vpmaddwd: 16 multiply-adds per
+instruction); oneDNN's int8 kernels for such CPUs multiply with
+vpmaddubsw, whose 16-bit sums saturate, so imgstream never uses them
+(results must match the reference). On VNNI CPUs the same layers run
+on oneDNN at 1.7-3.5x (docs/BENCHMARKS-notes.md). What would close the
+gap here: an AVX2 8-bit 1x1 kernel of imgstream's own, like its
+depthwise one, or a newer XNNPACK than Debian's 2022 snapshot; meanwhile
+the float model, with its 1x1 layers on oneDNN, is the faster choice on
+such a CPU (the table above).
+""")
+            other = [x for x in other if "uint8" not in x[0]]
         if other:
             bh.append("Other rows behind in this run (%s): no analysis is "
                       "written for them; where the two sides are within a "
