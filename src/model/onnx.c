@@ -420,7 +420,9 @@ static ims_status data_backs(ims__onnx *x, ims__pb_msg msg,
   size_t bytes = count * dtype_size(t->dtype);
   if (t->external) {
     FILE *fp = NULL;
-    if (t->location == NULL) return IMS_OK; /* read_external says why */
+    if (t->location == NULL) /* before allocating too (fuzz_onnx) */
+      return ims__fail(x->err, IMS_ERR_BAD_MODEL,
+                       "%s: external data without a location", what);
     ims_status st = open_external(x, t->location, &fp, what);
     if (st != IMS_OK) return st;
     off_t end = fseeko(fp, 0, SEEK_END) == 0 ? ftello(fp) : -1;

@@ -15,6 +15,8 @@
  *
  * Threading: one load is one thread; no shared state.
  */
+#include <float.h>
+#include <math.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -30,11 +32,19 @@ static double get(const ims__onnx_value *v, size_t k) {
   return v->is_int ? (double)v->i[k] : (double)v->f[k];
 }
 
+/* Clamped: a double at or past 2^63 (INT64_MAX itself rounds up to it),
+ * a NaN, or one past FLT_MAX does not convert (UBSan: fuzz_onnx). */
 static void put(ims__onnx_value *v, size_t k, double d) {
-  if (v->is_int)
-    v->i[k] = (int64_t)d;
+  if (!v->is_int)
+    v->f[k] = d > FLT_MAX ? INFINITY : d < -FLT_MAX ? -INFINITY : (float)d;
+  else if (d != d)
+    v->i[k] = 0;
+  else if (d >= 9223372036854775808.0)
+    v->i[k] = INT64_MAX;
+  else if (d < -9223372036854775808.0)
+    v->i[k] = INT64_MIN;
   else
-    v->f[k] = (float)d;
+    v->i[k] = (int64_t)d;
 }
 
 /* y = a new constant of the given shape. */
@@ -57,8 +67,13 @@ static ims_status copy_as(ims__onnx *x, const ims__onnx_node *n,
     return ims__onnx_node_fail(x, n, IMS_ERR_BAD_MODEL,
                                "reshape changes the element count");
   ims_status st = make_const(x, n, y, a->is_int, rank, dims);
-  for (size_t k = 0; st == IMS_OK && k < a->count; k++) put(y, k, get(a, k));
-  return st;
+  if (st != IMS_OK) return st;
+  /* same type: copied exactly (int64 through a double loses bits) */
+  if (a->is_int)
+    memcpy(y->i, a->i, a->count * sizeof *y->i);
+  else
+    memcpy(y->f, a->f, a->count * sizeof *y->f);
+  return IMS_OK;
 }
 
 static int64_t norm_axis(int64_t axis, uint32_t rank) {
