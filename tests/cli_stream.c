@@ -51,17 +51,6 @@ static void need_all(void) {
     RETURN_SKIP("no shared flowers");
 }
 
-static char *slurp(const char *path) {
-  size_t n = 0;
-  unsigned char *d = test_read_file(path, &n);
-  char *s = malloc(n + 1);
-  ASSERT(s != NULL);
-  if (d != NULL) memcpy(s, d, n);
-  s[d != NULL ? n : 0] = '\0';
-  free(d);
-  return s;
-}
-
 /* Start the tool with args (NULL-terminated); stdout/stderr to files
  * "<name>.out"/"<name>.err" under the test tmp folder. fsize_limit > 0
  * sets RLIMIT_FSIZE in the child (SIGXFSZ ignored: writes fail EFBIG). */
@@ -176,7 +165,7 @@ static void make_bucket(bucket_info *bi, const char *name, size_t n) {
 /* Parse a JSONL sink into {path: row}; fails on a duplicate path or a
  * line that is not JSON. Returns a new reference. */
 static json_t *sink_rows(const char *path) {
-  char *text = slurp(path);
+  char *text = test_read_text(path);
   json_t *rows = json_object();
   char *save = NULL;
   for (char *l = strtok_r(text, "\n", &save); l != NULL;
@@ -211,7 +200,7 @@ static void check_rows(json_t *rows, const bucket_info *bi) {
 
 /* CSV sink: the header and each key exactly once. */
 static void check_csv(const char *path, const bucket_info *bi) {
-  char *text = slurp(path);
+  char *text = test_read_text(path);
   json_t *seen = json_object();
   char *save = NULL;
   size_t lines = 0;
@@ -273,7 +262,7 @@ TEST(cli_stream_help) {
   need_all();
   const char *const h[] = {"stream", "--help", NULL};
   ASSERT_EQ(finish(start("stream_help", 0, h)), 0);
-  char *out = slurp(tmp_path("stream_help.out"));
+  char *out = test_read_text(tmp_path("stream_help.out"));
   ASSERT_CONTAINS(out, "usage: imgstream stream --source");
   ASSERT_CONTAINS(out, "--checkpoint DIR");
   free(out);
@@ -314,7 +303,7 @@ static json_t *classify_all(const bucket_info *bi) {
   }
   args[n] = NULL;
   ASSERT_EQ(finish(start("stream_classify", 0, args)), 0);
-  char *out = slurp(tmp_path("stream_classify.out"));
+  char *out = test_read_text(tmp_path("stream_classify.out"));
   json_t *by_key = json_object();
   char *save = NULL;
   for (char *l = strtok_r(out, "\n", &save); l != NULL;
@@ -526,7 +515,7 @@ TEST(cli_stream_file_too_large) {
                               "2", "--until-idle", "500", NULL};
   /* Rows are ~280 bytes: the sink fills up after ~30 images. */
   ASSERT_EQ(finish(start("stream_e", 8000, args)), 1);
-  char *err = slurp(tmp_path("stream_e.err"));
+  char *err = test_read_text(tmp_path("stream_e.err"));
   ASSERT_CONTAINS(err, out);
   ASSERT_CONTAINS(err, "File too large");
   free(err);

@@ -27,17 +27,6 @@
 
 /* ---- 1. helpers ---- */
 
-static char *slurp(const char *path) {
-  size_t n = 0;
-  unsigned char *d = test_read_file(path, &n);
-  char *s = malloc(n + 1);
-  ASSERT(s != NULL);
-  if (d != NULL) memcpy(s, d, n);
-  s[d != NULL ? n : 0] = '\0';
-  free(d);
-  return s;
-}
-
 static void rm_rf(const char *path) {
   char cmd[8300];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
@@ -100,13 +89,13 @@ TEST(stream_sink_jsonl_torn_line) {
   fclose(f);
   ASSERT_OK(ims_sink_open(path_spec_jsonl(path), IMS_SINK_TRUNCATE_REPLAY,
                           NULL, &s, &err), &err);
-  char *text = slurp(path);
+  char *text = test_read_text(path);
   ASSERT_EQ(count_lines(text), 2);
   ASSERT_EQ(text[strlen(text) - 1], '\n');
   free(text);
   write_batch(s, 1, "daisy/c.jpg", "daisy/d.jpg");
   ims_sink_close(s);
-  text = slurp(path);
+  text = test_read_text(path);
   ASSERT_EQ(count_lines(text), 4);
   ASSERT_CONTAINS(text, "\"path\":\"daisy/d.jpg\"");
   ASSERT(strstr(text, "daisy/c.j{") == NULL);
@@ -130,7 +119,7 @@ TEST(stream_sink_replay_truncates) {
                           NULL, &s, &err), &err);
   write_batch(s, 1, "a/2.jpg", "a/3.jpg");
   ims_sink_close(s);
-  char *text = slurp(path);
+  char *text = test_read_text(path);
   ASSERT_EQ(count_lines(text), 4);
   ASSERT(strstr(text, "a/4.jpg") == NULL);
   ASSERT(strstr(text, "\"batch\":2") == NULL);
@@ -140,7 +129,7 @@ TEST(stream_sink_replay_truncates) {
   ASSERT_OK(ims_sink_open(path_spec_jsonl(path), 0, NULL, &s, &err), &err);
   write_batch(s, 0, "b/0.jpg", "b/1.jpg");
   ims_sink_close(s);
-  text = slurp(path);
+  text = test_read_text(path);
   ASSERT_EQ(count_lines(text), 6);
   free(text);
 }
@@ -162,7 +151,7 @@ TEST(stream_sink_csv) {
                           &s, &err), &err);
   write_batch(s, 1, "rose/c.jpg", "rose/e.jpg");
   ims_sink_close(s);
-  char *text = slurp(path);
+  char *text = test_read_text(path);
   ASSERT(strncmp(text, "batch,path,label,class,desc,score,processing_time,"
                        "event_time,latency_ms,error\r\n", 76) == 0);
   ASSERT_CONTAINS(text, "0,\"rose/a,b.jpg\",daisy,n11939491,daisy,0.5000,"
@@ -253,7 +242,7 @@ static ims_classifier *classifier(void) {
 
 /* Every image of the bucket exactly once in the JSONL file. */
 static void check_exactly_once(const char *path) {
-  char *text = slurp(path);
+  char *text = test_read_text(path);
   json_t *seen = json_object();
   size_t rows = 0;
   for (char *line = strtok(text, "\n"); line != NULL;
@@ -383,7 +372,7 @@ TEST(stream_compaction_restart) {
   /* 6 batches of 4, a snapshot every 2; stopped after 3, then resumed. */
   run_opts first = {2, 3}, rest = {2, 0};
   ASSERT_OK(run_stream(clf, ckpt, out, NULL, NULL, first, &err), &err);
-  char *text = slurp(out);
+  char *text = test_read_text(out);
   ASSERT_EQ(count_lines(text), 12);
   free(text);
   ASSERT_EQ(count_files(ckpt, "offsets"), 2); /* compact-1, 2 */

@@ -126,6 +126,19 @@ static inline unsigned char *test_read_file(const char *path, size_t *size) {
   return buf;
 }
 
+/* The file at `path` as a NUL-terminated string; "" if it cannot be
+ * read. Free with free(). */
+static inline char *test_read_text(const char *path) {
+  size_t n = 0;
+  unsigned char *d = test_read_file(path, &n);
+  char *s = malloc(n + 1);
+  ASSERT(s != NULL);
+  if (d != NULL) memcpy(s, d, n);
+  s[d != NULL ? n : 0] = '\0';
+  free(d);
+  return s;
+}
+
 /* Write bytes to a file; returns 0 on success. */
 static inline int test_write_file(const char *path, const void *data,
                                   size_t size) {

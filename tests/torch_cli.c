@@ -63,17 +63,6 @@ static void need_all(void) {
   ASSERT_EQ(n, NIMG);
 }
 
-static char *slurp(const char *path) {
-  size_t n = 0;
-  unsigned char *d = test_read_file(path, &n);
-  char *s = malloc(n + 1);
-  ASSERT(s != NULL);
-  if (d != NULL) memcpy(s, d, n);
-  s[d != NULL ? n : 0] = '\0';
-  free(d);
-  return s;
-}
-
 /* Run the tool (args NULL-terminated); stdout and stderr go to
  * tmp/<name>.out and .err. Returns the exit code (128 + signal). */
 static int run(const char *name, const char *const *args) {
@@ -93,7 +82,7 @@ static int run(const char *name, const char *const *args) {
 static char *output(const char *name, const char *ext) {
   char p[4200];
   snprintf(p, sizeof p, "%s.%s", tmp_path(name), ext);
-  return slurp(p);
+  return test_read_text(p);
 }
 
 static const char *model(const char *file) {
@@ -284,7 +273,7 @@ static void stream_matches(const char *name, const char *const *extra,
   for (int i = 0; extra[i] != NULL; i++) args[n++] = extra[i];
   args[n] = NULL;
   ASSERT_EQ(run(name, args), 0);
-  char *rows = slurp(out);
+  char *rows = test_read_text(out);
   json_t *got = top1(rows, 1), *want = top1(classify_out, 0);
   ASSERT_EQ(json_object_size(got), NIMG);
   const char *key;
