@@ -513,6 +513,19 @@ def dso_share(res, name, dso):
     return tot
 
 
+def load_note(m):
+    """What the load averages say about the run's figures."""
+    # the start: at the end the load average is the run's own work
+    if m["loadavg_start"][0] < 0.5 * m["cpus"]:
+        return ("The machine was quiet (no other work to speak of), so "
+                "the absolute figures hold too; ratios still compare "
+                "figures of the same run.")
+    return ("**The machine was shared with other work** (builds and "
+            "tests on the same cores), so absolute figures wobble; the "
+            "ratios below compare figures of the same run, minutes apart, "
+            "and are what counts.")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--results", default=os.path.join(ROOT, "docs", "bench",
@@ -558,18 +571,15 @@ paths, stream triggers) and their analysis:
   AVX-512: %s, AVX-512 VNNI: %s.
 - Date: %s. Runs: %d per figure (systems interleaved within each run),
   duration scale %.2g, build `%s`.
-- Load average at the start %s, at the end %s. **The machine is shared
-  with other work** (other helpers build and test on the same 2 cores), so
-  absolute figures wobble; the ratios below compare figures of the same
-  run, minutes apart, and are what counts.
+- Load average at the start %s, at the end %s. %s
 - ONNX file: `%s` (%s).
 """ % (m["model"], m["vendor"], m["family"], m["cpus"], m["mem_gib"],
        m["os"], m["kernel"], "yes" if m["avx512"] else "no",
        "yes" if m["avx512_vnni"] else "no", m["date"], c["runs"],
        c["scale"], c["build"], " ".join("%.2f" % x for x in
                                         m["loadavg_start"]),
-       " ".join("%.2f" % x for x in m["loadavg_end"]), c["onnx"],
-       c["onnx_source"]))
+       " ".join("%.2f" % x for x in m["loadavg_end"]),
+       load_note(m), c["onnx"], c["onnx_source"]))
     for n in r.get("notes", []):
         w.append("- **Note:** %s.\n" % n)
     # headline
