@@ -50,20 +50,7 @@ until curl -s -o /dev/null "$AWS_ENDPOINT_URL"; do
   sleep 0.1
 done
 
-stats() { # FILE
-  grep -o '"latency_ms":[0-9.]*' "$1" | cut -d: -f2 | sort -n |
-    awk '{v[NR]=$1} END {
-      p50=v[int(NR*0.50+0.5)]; p99=v[int(NR*0.99+0.5)];
-      printf "%d rows, latency p50 %s ms, p99 %s ms, max %s ms\n",
-             NR, p50, p99, v[NR] }'
-}
-
-span() { # FILE -> seconds between the first and last processing_time
-  grep -o '"processing_time":"[^"]*"' "$1" | cut -d'"' -f4 |
-    sed 's/T/ /; s/Z//' | sort | sed -n '1p;$p' |
-    while read -r d t; do date -u -d "$d $t" +%s.%N; done |
-    awk 'NR==1{a=$1} NR==2{printf "%.3f\n", $1-a}'
-}
+. "$root/bench/sink_stats.sh" # stats, span
 
 t0=$(date +%s.%N)
 "$bin" produce --from "$shared/data/flowers" --to "s3://bench/full" \
