@@ -3,9 +3,12 @@
  * infer_engine.c - engine behavior beyond single-image accuracy: batches
  * give the same answers as single images, thread counts do not change
  * results, batch sizes outside 1..max_batch are refused, an engine
- * switches between batch sizes freely, and adaptive threading (running
- * on the calling thread alone when that is faster) changes no result.
+ * switches between batch sizes freely, a one-thread engine (which runs a
+ * batch image by image) gives each image the bits a single run gives, for
+ * quantized and float models, and adaptive threading (running on the
+ * calling thread alone when that is faster) changes no result.
  */
+#include "float_model.h"
 #include "imgstream/imgstream.h"
 #include "test.h"
 
@@ -40,27 +43,37 @@ static ims_engine *make_engine(ims_model *model, uint32_t threads,
   return engine;
 }
 
-static void batch_matches_single(const char *model_file) {
+/* Every image of a batch run on `batched` scores exactly as alone on
+ * `single`; then the batched engine goes to batch 1 and back. */
+static void check_batch(ims_engine *batched, ims_engine *single,
+                        const unsigned char *rgb) {
   ims_error err = {0};
-  ims_model *model = NULL;
-  ASSERT_OK(ims_model_load_file(shared_path(model_file), &model, &err), &err);
-  unsigned char *rgb = load_batch();
-  ims_engine *batched = make_engine(model, 2, 16);
-  ims_engine *single = make_engine(model, 1, 1);
-  static float all[BATCH * 1001], one[1001];
+  static float all[BATCH * 1001], one[1001], again[BATCH * 1001];
   ASSERT_OK(ims_engine_run(batched, rgb, BATCH, all, &err), &err);
   for (int i = 0; i < BATCH; i++) {
     ASSERT_OK(ims_engine_run(single, rgb + (size_t)i * IMG_BYTES, 1, one,
                              &err), &err);
     for (int k = 0; k < 1001; k++) ASSERT(one[k] == all[i * 1001 + k]);
   }
-  /* Back to batch 1 on the batched engine, then to 5 again. */
   ASSERT_OK(ims_engine_run(batched, rgb + 2 * IMG_BYTES, 1, one, &err), &err);
   for (int k = 0; k < 1001; k++) ASSERT(one[k] == all[2 * 1001 + k]);
-  static float again[BATCH * 1001];
   ASSERT_OK(ims_engine_run(batched, rgb, BATCH, again, &err), &err);
   ASSERT(memcmp(again, all, sizeof all) == 0);
-  ims_engine_destroy(batched);
+}
+
+/* Batched engines on 2 threads (the batch split inside each layer) and
+ * on 1 (image by image) against single-image runs. */
+static void batch_matches_single(const char *model_file) {
+  ims_error err = {0};
+  ims_model *model = NULL;
+  ASSERT_OK(ims_model_load_file(shared_path(model_file), &model, &err), &err);
+  unsigned char *rgb = load_batch();
+  ims_engine *single = make_engine(model, 1, 1);
+  for (uint32_t threads = 1; threads <= 2; threads++) {
+    ims_engine *batched = make_engine(model, threads, 16);
+    check_batch(batched, single, rgb);
+    ims_engine_destroy(batched);
+  }
   ims_engine_destroy(single);
   ims_model_destroy(model);
   free(rgb);
@@ -72,6 +85,33 @@ TEST(infer_batch_matches_single_quant) {
 
 TEST(infer_batch_matches_single_tf2_ptq) {
   batch_matches_single("models/tf2_mobilenet_v2_1.0_224_ptq.tflite");
+}
+
+/* The float twin of the quantized model (float activations: 4.8 MB per
+ * image at the widest layer, the case image-by-image runs are for) on
+ * one thread, batched against single. */
+TEST(infer_batch_matches_single_float) {
+  ims_error err = {0};
+  ims_model *quant = NULL, *model = NULL;
+  ASSERT_OK(ims_model_load_file(
+                shared_path("models/mobilenet_v2_1.0_224_quant.tflite"),
+                &quant, &err), &err);
+  char why[256];
+  size_t size = 0;
+  uint8_t *bytes = fm_float_model(quant, &size, why, sizeof why);
+  if (bytes == NULL) TEST__FAIL("fm_float_model: %s", why);
+  ims_status st = ims_model_load_memory(bytes, size, &model, &err);
+  free(bytes);
+  ASSERT_OK(st, &err);
+  unsigned char *rgb = load_batch();
+  ims_engine *single = make_engine(model, 1, 1);
+  ims_engine *batched = make_engine(model, 1, 16);
+  check_batch(batched, single, rgb);
+  ims_engine_destroy(batched);
+  ims_engine_destroy(single);
+  ims_model_destroy(model);
+  ims_model_destroy(quant);
+  free(rgb);
 }
 
 TEST(infer_batch_out_of_range_refused) {
@@ -141,5 +181,5 @@ TEST(infer_adaptive_threads_tf2_ptq) {
 }
 
 TEST_MAIN(infer_batch_matches_single_quant, infer_batch_matches_single_tf2_ptq,
-          infer_batch_out_of_range_refused, infer_adaptive_threads_quant,
+          infer_batch_matches_single_float, infer_batch_out_of_range_refused, infer_adaptive_threads_quant,
           infer_adaptive_threads_tf2_ptq)

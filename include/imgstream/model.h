@@ -16,7 +16,8 @@
  * BORROWS the model, which must outlive them) -> ims_engine_run (repeatable,
  * any batch size up to max_batch) -> ims_engine_destroy -> ims_model_destroy.
  * ims_engine_run allocates nothing: buffers are sized for max_batch when the
- * engine is created.
+ * engine is created (for one image on a one-thread engine, which runs a
+ * batch image by image: the results are the same bits).
  *
  * Threading: an ims_model is immutable once loaded and may be shared by
  * engines on any threads. An ims_engine belongs to one thread at a time; it

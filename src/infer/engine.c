@@ -7,11 +7,13 @@
  * steps).
  *
  * Create: initialize XNNPACK (and oneDNN unless forced off), make the
- * thread pool, plan the activation arena for max_batch images, turn every
- * node into a step (XNNPACK and oneDNN pack the weights here, once).
+ * thread pool, plan the activation arena for max_batch images (one image
+ * on one thread), turn every node into a step (XNNPACK and oneDNN pack the
+ * weights here, once).
  * Run: convert the RGB bytes into the model's input, set the steps up
  * again only if the batch size changed since the last run, run the steps
- * in order, dequantize the output into floats.
+ * in order, dequantize the output into floats. On one thread a batch goes
+ * through the steps image by image: its activations stay in cache.
  * Nothing on the run path allocates.
  *
  * Adaptive threading: pthreadpool ends every layer by waiting until each
@@ -38,6 +40,8 @@
 struct ims_engine {
   const ims_model *model;   /* BORROWED: outlives the engine */
   size_t max_batch;         /* largest batch ims_engine_run takes */
+  size_t pass_batch;        /* images the steps run at once (0 = the
+                               whole batch); see ims_engine_run */
   pthreadpool_t pool;       /* owned; NULL when running on one thread */
   bool xnn_ready;           /* xnn_initialize succeeded (needs deinit) */
   uint32_t flags;           /* IMS_ENGINE_FLAG_* from the options */
@@ -249,7 +253,11 @@ ims_status ims_engine_create(const ims_model *model,
   set_output_table(e);
   st = start_backend(e, options, err);
   if (st != IMS_OK) goto fail;
-  st = ims__layout_plan(model, e->max_batch, &e->layout, err);
+  /* One thread runs a batch image by image (see ims_engine_run), so its
+   * arena holds one image's activations. */
+  e->pass_batch = e->pool == NULL ? 1 : 0;
+  st = ims__layout_plan(model, e->pass_batch ? 1 : e->max_batch, &e->layout,
+                        err);
   if (st != IMS_OK) goto fail;
   e->arena = aligned_alloc(64, e->layout.arena_size);
   if (e->arena == NULL) {
@@ -352,6 +360,24 @@ static ims_status setup_steps(ims_engine *e, size_t batch, ims_error *err) {
   return IMS_OK;
 }
 
+/* `batch` images through every step (set up for that batch). */
+static ims_status run_pass(ims_engine *e, const uint8_t *images,
+                           size_t batch, float *scores_out,
+                           pthreadpool_t pool, ims_error *err) {
+  convert_input(e, images, batch);
+  for (uint32_t i = 0; i < e->model->node_count; i++) {
+    ims_status st = ims__step_run(&e->steps[i], batch, pool, e->scratch, err);
+    if (st != IMS_OK) return st;
+  }
+  convert_output(e, batch, scores_out);
+  return IMS_OK;
+}
+
+/* On one thread a batch runs image by image: between two layers an
+ * image's activations stay in the CPU's caches, where a whole batch's
+ * would not (float MobileNetV2: 4.8 MB per image at the widest layer),
+ * and a layer with one image is no less efficient there. A threaded
+ * engine keeps the batch together: its layers need the work to split. */
 ims_status ims_engine_run(ims_engine *e, const uint8_t *images, size_t batch,
                           float *scores_out, ims_error *err) {
   if (e == NULL || images == NULL || scores_out == NULL)
@@ -360,22 +386,22 @@ ims_status ims_engine_run(ims_engine *e, const uint8_t *images, size_t batch,
     return ims__fail(err, IMS_ERR_INVALID_ARG,
                      "batch of %zu images; this engine takes 1 to %zu",
                      batch, e->max_batch);
-  if (batch != e->setup_batch) {
-    ims_status st = setup_steps(e, batch, err);
+  size_t pass = e->pass_batch ? e->pass_batch : batch;
+  if (pass != e->setup_batch) {
+    ims_status st = setup_steps(e, pass, err);
     if (st != IMS_OK) return st;
   }
-  convert_input(e, images, batch);
   bool solo = run_solo(e);
   pthreadpool_t pool = solo ? NULL : e->pool;
   double start = now_ns();
   ims_status st = IMS_OK;
-  for (uint32_t i = 0; i < e->model->node_count && st == IMS_OK; i++)
-    st = ims__step_run(&e->steps[i], batch, pool, e->scratch, err);
+  for (size_t done = 0; done < batch && st == IMS_OK; done += pass)
+    st = run_pass(e, images + done * e->in_pixels * 3, pass,
+                  scores_out + done * e->out_count, pool, err);
   if (pool != NULL) park_workers(pool);
   if (st != IMS_OK) return st;
   if (e->pool != NULL) record_run(e, solo, (now_ns() - start) / batch);
   e->last_solo = solo;
-  convert_output(e, batch, scores_out);
   return IMS_OK;
 }
 
