@@ -4,15 +4,19 @@
  * (IMS__STEP_DNNL steps): 1x1 convolutions and fully connected layers as
  * int8 matrix multiplications, other int8 convolutions with symmetric
  * weights (3x3, depthwise) as oneDNN convolutions, and float 1x1
- * convolutions as f32 matrix multiplications.
+ * convolutions as f32 matrix multiplications, other dense float ones as
+ * f32 oneDNN convolutions.
  *
  * Why float: oneDNN's JIT f32 GEMM runs MobileNetV2's 1x1 layers well
  * ahead of the XNNPACK snapshot's f32 kernels: the float ONNX model,
  * inference alone, 1 thread, went from ~30 to ~55-70 images/s on an
  * AVX2-only EPYC (ONNX Runtime: 50-70 in the same runs), and a 1x1
  * layer from 64 to 90 GMAC/s on AVX-512 (../shared/notes/performance.md).
- * Its 3x3 and depthwise f32 kernels measured no better, so XNNPACK keeps
- * those. Float sums come out in another order than XNNPACK's: results
+ * Its direct f32 convolution (jit:avx2) runs the other dense layers 2-3x
+ * faster than XNNPACK's: MobileNetV2's first layer (3x3, 3 -> 32
+ * channels, stride 2) 680 -> 250 us, all of ResNet18 10 -> 23 images/s on
+ * one thread. Its f32 depthwise kernels measured no faster, so XNNPACK
+ * keeps those. Float sums come out in another order than XNNPACK's: results
  * differ in the last bits, well inside the float tests' tolerances.
  *
  * Why: on CPUs with AVX-512 VNNI, oneDNN's JIT int8 kernels
@@ -245,16 +249,18 @@ static bool matmul_shaped(const ims_model *m, const ims__node *n) {
          n->stride_h <= 1 && n->stride_w <= 1;
 }
 
-/* int8 convolutions oneDNN runs as convolutions: dense (ungrouped) or
- * depthwise with multiplier 1, no dilation. */
+/* Convolutions oneDNN runs as convolutions, no dilation: int8 dense
+ * (ungrouped) or depthwise with multiplier 1; float dense only (its f32
+ * depthwise kernels measured no faster than XNNPACK's). */
 static bool conv_shaped(const ims_model *m, const ims__node *n) {
   const ims__tensor *in = tin(m, n, 0), *w = tin(m, n, 1);
-  if (in->type != IMS_TENSOR_I8 || in->rank != 4 || w->rank != 4)
-    return false;
+  if (in->rank != 4 || w->rank != 4) return false;
   if (n->dilation_h > 1 || n->dilation_w > 1) return false;
   if (n->op == IMS__OP_DEPTHWISE_CONV_2D)
-    return w->shape[0] == 1 && w->shape[3] == in->shape[3];
-  return n->op == IMS__OP_CONV_2D && w->shape[3] == in->shape[3];
+    return in->type == IMS_TENSOR_I8 && w->shape[0] == 1 &&
+           w->shape[3] == in->shape[3];
+  return (in->type == IMS_TENSOR_I8 || in->type == IMS_TENSOR_F32) &&
+         n->op == IMS__OP_CONV_2D && w->shape[3] == in->shape[3];
 }
 
 bool ims__dnnl_eligible(const ims_model *m, const ims__node *n) {
@@ -262,8 +268,9 @@ bool ims__dnnl_eligible(const ims_model *m, const ims__node *n) {
   const ims__tensor *in = tin(m, n, 0), *w = tin(m, n, 1);
   const ims__tensor *out = &m->tensors[n->output];
   if (in->type != w->type || in->type != out->type) return false;
-  if (in->type == IMS_TENSOR_F32) /* 1x1 convolutions only: measured */
-    return matmul_shaped(m, n) && n->op == IMS__OP_CONV_2D &&
+  if (in->type == IMS_TENSOR_F32) /* convolutions only: measured */
+    return n->op == IMS__OP_CONV_2D &&
+           (matmul_shaped(m, n) || conv_shaped(m, n)) &&
            (n->input_count < 3 || tin(m, n, 2)->type == IMS_TENSOR_F32);
   if (n->input_count > 2 && tin(m, n, 2)->type != IMS_TENSOR_I32)
     return false;
