@@ -5,8 +5,8 @@
  * .onnx files, PyTorch's logits, torchvision's preprocessed tensors).
  *
  *   torch_parity_MODEL   the 20 flower photos through imgstream's decoder,
- *                        preprocessor and engine (one batch of 20) vs
- *                        PyTorch's logits: logits within 1e-3 of the
+ *                        preprocessor and engine (one batch of 20, on
+ *                        1 thread and on 2) vs PyTorch's logits: logits within 1e-3 of the
  *                        image's largest |logit|, top-5 indices identical
  *                        wherever neighbouring logits differ by > 1e-4.
  *                        MODEL: mobilenet_v2 (opsets 11, 13, 17),
@@ -218,7 +218,22 @@ static void check_model(const char *model_file, const char *logits_file) {
   for (int i = 0; i < NCLASS; i++)
     ASSERT_LE(fabs(one[i] - got[7 * NCLASS + i]), 1e-5 * (1 + fabs(one[i])));
   ims_engine_destroy(e);
+  /* Two threads split each layer: a batch by images, one image by output
+   * rows (oneDNN chunks) - against PyTorch and the one-thread run. */
+  eo.threads = 2;
+  eo.flags = IMS_ENGINE_FLAG_FIXED_THREADS;
+  ASSERT_OK(ims_engine_create(m, &eo, &e, &err), &err);
+  float *two = malloc(sizeof(float) * NIMG * NCLASS);
+  ASSERT(two != NULL);
+  ASSERT_OK(ims_engine_run(e, rgb, NIMG, two, &err), &err);
+  compare_logits(model_file, two, want);
+  ASSERT_OK(ims_engine_run(e, rgb + (size_t)7 * PIXELS * 3, 1, one, &err),
+            &err);
+  for (int i = 0; i < NCLASS; i++)
+    ASSERT_LE(fabs(one[i] - got[7 * NCLASS + i]), 1e-5 * (1 + fabs(one[i])));
+  ims_engine_destroy(e);
   ims_model_destroy(m);
+  free(two);
   free(got);
   free(rgb);
   free(want);
