@@ -15,15 +15,21 @@
  * Lifecycle: ims_model_load_* -> ims_engine_create (any number, each
  * BORROWS the model, which must outlive them) -> ims_engine_run (repeatable,
  * any batch size up to max_batch) -> ims_engine_destroy -> ims_model_destroy.
- * ims_engine_run allocates nothing: buffers are sized for max_batch when the
- * engine is created (for one image on a one-thread engine, which runs a
- * batch image by image: the results are the same bits).
+ * ims_engine_run allocates nothing: buffers are sized when the engine is
+ * created. An engine runs a batch image by image (an image's activations
+ * stay in cache between layers; the results are the same bits as single
+ * runs).
  *
  * Threading: an ims_model is immutable once loaded and may be shared by
  * engines on any threads. An ims_engine belongs to one thread at a time; it
- * runs each operator on its own pool of `threads` workers (oneDNN layers
- * too: they run single-threaded per worker, so the calling thread's OpenMP
- * thread count is set to 1 during ims_engine_run and restored after).
+ * has its own pool of `threads` workers. One image has each operator split
+ * over the pool (oneDNN layers too: they run single-threaded per worker,
+ * so the calling thread's OpenMP thread count is set to 1 during
+ * ims_engine_run and restored after). A batch of several images is split
+ * into one share per thread, each share run on a one-thread copy of the
+ * engine: no thread waits for another between layers. The copies hold
+ * their own packed weights (threads x the model's weights in memory when
+ * max_batch > 1).
  */
 #ifndef IMGSTREAM_MODEL_H
 #define IMGSTREAM_MODEL_H
@@ -133,7 +139,8 @@ IMS_API void ims_model_get_info(const ims_model *model, ims_model_info *out);
 /// has one, which is bit-identical to XNNPACK's. For comparisons and
 /// tests.
 #define IMS_ENGINE_FLAG_NO_DW_KERNEL 0x4u
-/// Always spread every layer over all `threads`. Without this flag an
+/// Always use all `threads` (see the threading note above). Without this
+/// flag an
 /// engine with more than one thread times its runs and, when running on
 /// the calling thread alone is faster - the machine's cores are busy with
 /// other work, and every layer would wait for a descheduled worker - runs

@@ -7,13 +7,16 @@
  * steps).
  *
  * Create: initialize XNNPACK (and oneDNN unless forced off), make the
- * thread pool, plan the activation arena for max_batch images (one image
- * on one thread), turn every node into a step (XNNPACK and oneDNN pack the
- * weights here, once).
- * Run: convert the RGB bytes into the model's input, set the steps up
- * again only if the batch size changed since the last run, run the steps
- * in order, dequantize the output into floats. On one thread a batch goes
- * through the steps image by image: its activations stay in cache.
+ * thread pool, plan the activation arena for one image, turn every node
+ * into a step (XNNPACK and oneDNN pack the weights here, once), and for a
+ * threaded engine that takes batches, one one-thread helper engine per
+ * extra thread.
+ * Run: image by image, convert the RGB bytes into the model's input, run
+ * the steps in order, dequantize the output into floats. One image on
+ * threads: each step split over the pool. A batch on threads: one share
+ * of the images per thread, each on its own engine (the helpers), so no
+ * thread waits for another between layers: float MobileNetV2, batch 16, 2
+ * threads went from 175 to 214 images/s (1 thread: 111).
  * Nothing on the run path allocates.
  *
  * Adaptive threading: pthreadpool ends every layer by waiting until each
@@ -40,9 +43,13 @@
 struct ims_engine {
   const ims_model *model;   /* BORROWED: outlives the engine */
   size_t max_batch;         /* largest batch ims_engine_run takes */
-  size_t pass_batch;        /* images the steps run at once (0 = the
-                               whole batch); see ims_engine_run */
   pthreadpool_t pool;       /* owned; NULL when running on one thread */
+  ims_engine **helpers;     /* owned: threads - 1 one-thread engines that
+                               take a share of each batch; NULL when the
+                               engine has one thread or max_batch is 1 */
+  size_t helper_count;
+  ims_status *share_status; /* owned: per share of a batch run */
+  ims_error *share_err;     /* owned: per share of a batch run */
   bool xnn_ready;           /* xnn_initialize succeeded (needs deinit) */
   uint32_t flags;           /* IMS_ENGINE_FLAG_* from the options */
   ims__dnnl_ctx *dnnl;      /* owned; NULL when oneDNN is not used */
@@ -226,6 +233,31 @@ static ims_status start_backend(ims_engine *e, const ims_engine_options *o,
   return st;
 }
 
+/* A threaded engine that takes batches gets one-thread helper engines:
+ * a batch is split into one share per thread, each run image by image on
+ * its own engine. (Their weights are packed again: XNNPACK operators own
+ * theirs.) */
+static ims_status start_helpers(ims_engine *e, const ims_engine_options *o,
+                                ims_error *err) {
+  if (e->pool == NULL || e->max_batch == 1) return IMS_OK;
+  size_t threads = pthreadpool_get_threads_count(e->pool);
+  e->helpers = calloc(threads - 1, sizeof *e->helpers);
+  e->share_status = calloc(threads, sizeof *e->share_status);
+  e->share_err = calloc(threads, sizeof *e->share_err);
+  if (!e->helpers || !e->share_status || !e->share_err)
+    return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
+  ims_engine_options one = {0};
+  if (o != NULL) one = *o;
+  one.threads = 1;
+  one.max_batch = (uint32_t)((e->max_batch + threads - 1) / threads);
+  for (; e->helper_count < threads - 1; e->helper_count++) {
+    ims_status st =
+        ims_engine_create(e->model, &one, &e->helpers[e->helper_count], err);
+    if (st != IMS_OK) return st;
+  }
+  return IMS_OK;
+}
+
 ims_status ims_engine_create(const ims_model *model,
                              const ims_engine_options *options,
                              ims_engine **engine_out, ims_error *err) {
@@ -253,11 +285,9 @@ ims_status ims_engine_create(const ims_model *model,
   set_output_table(e);
   st = start_backend(e, options, err);
   if (st != IMS_OK) goto fail;
-  /* One thread runs a batch image by image (see ims_engine_run), so its
-   * arena holds one image's activations. */
-  e->pass_batch = e->pool == NULL ? 1 : 0;
-  st = ims__layout_plan(model, e->pass_batch ? 1 : e->max_batch, &e->layout,
-                        err);
+  /* Steps run one image at a time (see ims_engine_run): the arena holds
+   * one image's activations. */
+  st = ims__layout_plan(model, 1, &e->layout, err);
   if (st != IMS_OK) goto fail;
   e->arena = aligned_alloc(64, e->layout.arena_size);
   if (e->arena == NULL) {
@@ -266,6 +296,7 @@ ims_status ims_engine_create(const ims_model *model,
     goto fail;
   }
   st = build_steps(e, err);
+  if (st == IMS_OK) st = start_helpers(e, options, err);
   if (st != IMS_OK) goto fail;
   *engine_out = e;
   return IMS_OK;
@@ -276,6 +307,11 @@ fail:
 
 void ims_engine_destroy(ims_engine *e) {
   if (e == NULL) return;
+  for (size_t i = 0; i < e->helper_count; i++)
+    ims_engine_destroy(e->helpers[i]);
+  free(e->helpers);
+  free(e->share_status);
+  free(e->share_err);
   for (uint32_t i = 0; e->steps != NULL && i < e->model->node_count; i++) {
     if (e->steps[i].op != NULL) xnn_delete_operator(e->steps[i].op);
     ims__dnnl_step_destroy(e->steps[i].dnnl);
@@ -360,24 +396,63 @@ static ims_status setup_steps(ims_engine *e, size_t batch, ims_error *err) {
   return IMS_OK;
 }
 
-/* `batch` images through every step (set up for that batch). */
-static ims_status run_pass(ims_engine *e, const uint8_t *images,
-                           size_t batch, float *scores_out,
-                           pthreadpool_t pool, ims_error *err) {
-  convert_input(e, images, batch);
-  for (uint32_t i = 0; i < e->model->node_count; i++) {
-    ims_status st = ims__step_run(&e->steps[i], batch, pool, e->scratch, err);
-    if (st != IMS_OK) return st;
+/* `batch` images through every step, one at a time: between two layers an
+ * image's activations stay in the CPU's caches, where a whole batch's
+ * would not (float MobileNetV2: 4.8 MB per image at the widest layer). */
+static ims_status run_images(ims_engine *e, const uint8_t *images,
+                             size_t batch, float *scores_out,
+                             pthreadpool_t pool, ims_error *err) {
+  for (size_t k = 0; k < batch; k++) {
+    convert_input(e, images + k * e->in_pixels * 3, 1);
+    for (uint32_t i = 0; i < e->model->node_count; i++) {
+      ims_status st = ims__step_run(&e->steps[i], 1, pool, e->scratch, err);
+      if (st != IMS_OK) return st;
+    }
+    convert_output(e, 1, scores_out + k * e->out_count);
   }
-  convert_output(e, batch, scores_out);
   return IMS_OK;
 }
 
-/* On one thread a batch runs image by image: between two layers an
- * image's activations stay in the CPU's caches, where a whole batch's
- * would not (float MobileNetV2: 4.8 MB per image at the widest layer),
- * and a layer with one image is no less efficient there. A threaded
- * engine keeps the batch together: its layers need the work to split. */
+typedef struct batch_run {
+  ims_engine *e;           /* the engine; share i > 0 on helper i - 1 */
+  const uint8_t *images;   /* the whole batch */
+  float *scores;           /* its scores */
+  size_t batch, shares;
+} batch_run;
+
+/* pthreadpool task: share i of the batch, images [i*b/s, (i+1)*b/s). */
+static void run_share(void *arg, size_t i) {
+  const batch_run *r = arg;
+  ims_engine *e = i == 0 ? r->e : r->e->helpers[i - 1];
+  size_t first = i * r->batch / r->shares;
+  size_t end = (i + 1) * r->batch / r->shares;
+  r->e->share_status[i] = run_images(
+      e, r->images + first * e->in_pixels * 3, end - first,
+      r->scores + first * e->out_count, NULL, &r->e->share_err[i]);
+}
+
+/* The batch split over the engine and its helpers, one thread each. */
+static ims_status run_shares(ims_engine *e, const uint8_t *images,
+                             size_t batch, float *scores_out, ims_error *err) {
+  size_t shares = e->helper_count + 1 < batch ? e->helper_count + 1 : batch;
+  for (size_t i = 1; i < shares; i++) {
+    ims_status st = setup_steps(e->helpers[i - 1], 1, err);
+    if (st != IMS_OK) return st;
+  }
+  batch_run r = {e, images, scores_out, batch, shares};
+  pthreadpool_parallelize_1d(e->pool, run_share, &r, shares, 0);
+  for (size_t i = 0; i < shares; i++)
+    if (e->share_status[i] != IMS_OK) {
+      if (err != NULL) *err = e->share_err[i];
+      return e->share_status[i];
+    }
+  return IMS_OK;
+}
+
+/* Steps always run one image at a time (run_images). On threads, one
+ * image has each layer split over the pool; a batch is split into shares,
+ * one per thread, each running whole images on its own engine: no thread
+ * waits for another between layers. */
 ims_status ims_engine_run(ims_engine *e, const uint8_t *images, size_t batch,
                           float *scores_out, ims_error *err) {
   if (e == NULL || images == NULL || scores_out == NULL)
@@ -386,19 +461,18 @@ ims_status ims_engine_run(ims_engine *e, const uint8_t *images, size_t batch,
     return ims__fail(err, IMS_ERR_INVALID_ARG,
                      "batch of %zu images; this engine takes 1 to %zu",
                      batch, e->max_batch);
-  size_t pass = e->pass_batch ? e->pass_batch : batch;
-  if (pass != e->setup_batch) {
-    ims_status st = setup_steps(e, pass, err);
+  if (e->setup_batch != 1) {
+    ims_status st = setup_steps(e, 1, err);
     if (st != IMS_OK) return st;
   }
   bool solo = run_solo(e);
-  pthreadpool_t pool = solo ? NULL : e->pool;
   double start = now_ns();
-  ims_status st = IMS_OK;
-  for (size_t done = 0; done < batch && st == IMS_OK; done += pass)
-    st = run_pass(e, images + done * e->in_pixels * 3, pass,
-                  scores_out + done * e->out_count, pool, err);
-  if (pool != NULL) park_workers(pool);
+  ims_status st;
+  if (!solo && batch > 1 && e->helper_count > 0)
+    st = run_shares(e, images, batch, scores_out, err);
+  else
+    st = run_images(e, images, batch, scores_out, solo ? NULL : e->pool, err);
+  if (!solo) park_workers(e->pool);
   if (st != IMS_OK) return st;
   if (e->pool != NULL) record_run(e, solo, (now_ns() - start) / batch);
   e->last_solo = solo;
