@@ -43,22 +43,36 @@ static ims_engine *make_engine(ims_model *model, uint32_t threads,
   return engine;
 }
 
-/* Every image of a batch run on `batched` scores exactly as alone on
- * `single`; then the batched engine goes to batch 1 and back. */
+/* Scores a and b of one image agree: the same bits (tol 0), or within
+ * tol of the larger. */
+static void same_scores(const float *a, const float *b, float tol) {
+  for (int k = 0; k < 1001; k++) {
+    if (tol == 0) {
+      ASSERT(a[k] == b[k]);
+    } else {
+      float m = fabsf(a[k]) > fabsf(b[k]) ? fabsf(a[k]) : fabsf(b[k]);
+      ASSERT_LE(fabsf(a[k] - b[k]), tol * m);
+    }
+  }
+}
+
+/* Every image of a batch run on `batched` scores as alone on `single`
+ * (within tol); then the batched engine goes to batch 1 and back. */
 static void check_batch(ims_engine *batched, ims_engine *single,
-                        const unsigned char *rgb) {
+                        const unsigned char *rgb, float tol) {
   ims_error err = {0};
   static float all[BATCH * 1001], one[1001], again[BATCH * 1001];
   ASSERT_OK(ims_engine_run(batched, rgb, BATCH, all, &err), &err);
   for (int i = 0; i < BATCH; i++) {
     ASSERT_OK(ims_engine_run(single, rgb + (size_t)i * IMG_BYTES, 1, one,
                              &err), &err);
-    for (int k = 0; k < 1001; k++) ASSERT(one[k] == all[i * 1001 + k]);
+    same_scores(one, all + i * 1001, tol);
   }
   ASSERT_OK(ims_engine_run(batched, rgb + 2 * IMG_BYTES, 1, one, &err), &err);
-  for (int k = 0; k < 1001; k++) ASSERT(one[k] == all[2 * 1001 + k]);
+  same_scores(one, all + 2 * 1001, tol);
   ASSERT_OK(ims_engine_run(batched, rgb, BATCH, again, &err), &err);
-  ASSERT(memcmp(again, all, sizeof all) == 0);
+  for (int i = 0; i < BATCH; i++)
+    same_scores(again + i * 1001, all + i * 1001, tol);
 }
 
 /* Batched engines on 2 threads (the batch split inside each layer) and
@@ -71,7 +85,7 @@ static void batch_matches_single(const char *model_file) {
   ims_engine *single = make_engine(model, 1, 1);
   for (uint32_t threads = 1; threads <= 2; threads++) {
     ims_engine *batched = make_engine(model, threads, 16);
-    check_batch(batched, single, rgb);
+    check_batch(batched, single, rgb, 0);
     ims_engine_destroy(batched);
   }
   ims_engine_destroy(single);
@@ -88,8 +102,12 @@ TEST(infer_batch_matches_single_tf2_ptq) {
 }
 
 /* The float twin of the quantized model (float activations: 4.8 MB per
- * image at the widest layer, the case image-by-image runs are for) on
- * one thread, batched against single. */
+ * image at the widest layer, the case image-by-image runs are for),
+ * batched against single, on one thread (the same bits) and on two
+ * (within 1e-5: on two threads an image may run with its oneDNN layers
+ * split by rows or whole, on a helper or alone, as adaptive threading
+ * decides, and oneDNN's f32 GEMM sums a split layer in another order:
+ * ~1e-6 relative). */
 TEST(infer_batch_matches_single_float) {
   ims_error err = {0};
   ims_model *quant = NULL, *model = NULL;
@@ -105,9 +123,11 @@ TEST(infer_batch_matches_single_float) {
   ASSERT_OK(st, &err);
   unsigned char *rgb = load_batch();
   ims_engine *single = make_engine(model, 1, 1);
-  ims_engine *batched = make_engine(model, 1, 16);
-  check_batch(batched, single, rgb);
-  ims_engine_destroy(batched);
+  for (uint32_t threads = 1; threads <= 2; threads++) {
+    ims_engine *batched = make_engine(model, threads, 16);
+    check_batch(batched, single, rgb, threads == 1 ? 0 : 1e-5f);
+    ims_engine_destroy(batched);
+  }
   ims_engine_destroy(single);
   ims_model_destroy(model);
   ims_model_destroy(quant);

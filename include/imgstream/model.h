@@ -29,7 +29,10 @@
  * into one share per thread, each share run on a one-thread copy of the
  * engine: no thread waits for another between layers. The copies hold
  * their own packed weights (threads x the model's weights in memory when
- * max_batch > 1).
+ * max_batch > 1). Quantized results are the same bits whatever the
+ * threads; float results on more than one thread may differ in the last
+ * bits (~1e-6 relative) from run to run, as oneDNN's f32 GEMM sums a layer
+ * split over threads in another order.
  */
 #ifndef IMGSTREAM_MODEL_H
 #define IMGSTREAM_MODEL_H
