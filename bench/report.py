@@ -520,8 +520,9 @@ def load_note(m):
         return ("The machine was quiet (no other work to speak of), so "
                 "the absolute figures hold too; ratios still compare "
                 "figures of the same run.")
-    return ("**The machine was shared with other work** (builds and "
-            "tests on the same cores), so absolute figures wobble; the "
+    return ("**The machine was shared with other work** (other "
+            "processes on the same cores: see the load averages), so "
+            "absolute figures wobble; the "
             "ratios below compare figures of the same run, minutes apart, "
             "and are what counts.")
 
@@ -818,9 +819,10 @@ sees.
             bh.append("""**Float inference against ONNX Runtime.** Both run
 the same float ONNX file. imgstream lowers it to its NHWC graph and runs
 the 1x1 convolutions (~90%% of the multiply-adds) on oneDNN's JIT f32
-GEMM and the other layers on XNNPACK (Debian's 2022-02 snapshot); ONNX
-Runtime runs everything on its MLAS kernels. Images/s, inference alone,
-median of this run:
+GEMM, the other dense convolutions (the first layer) on oneDNN's direct
+JIT convolution, and the depthwise and small layers on XNNPACK (Debian's
+2022-02 snapshot); ONNX Runtime runs everything on its MLAS kernels.
+Images/s, inference alone, median of this run:
 
 | | batch 1, 1 thread | batch 16, 1 thread | batch 1, 2 threads | batch 16, 2 threads |
 | --- | ---: | ---: | ---: | ---: |
@@ -830,24 +832,22 @@ median of this run:
 imgstream's float model on one thread by batch size (`bench_macs --time`,
 once): %s. The profile below (1 thread, batch 16) puts at least %s of
 the samples in XNNPACK's code and %.0f%% in imgstream's own (the engine's
-glue); most of the rest is oneDNN's GEMM. At about %.0f%% against %.0f%%
-of the machine's float FMA peak on one thread, what is left is in the
-kernels, and two things in imgstream's hands would close it: (1) batches
-run through the engine one image at a time when that is faster, which
-the sweep measures - each layer over a batch of 16 holds 16 images'
-activations (the 112x112x96 expansion alone is 4.8 MB per image in
-float), more than the caches; (2) fusing each depthwise 3x3 layer with
-its neighbouring 1x1 convolutions, so the expanded activations stay in
-cache. On 2 threads the comparison depends on the machine's other load:
-pthreadpool ends every layer by waiting for each worker, so a worker
-that other processes keep off a core stalls every layer, while ONNX
-Runtime's pool lets the calling thread take over work a worker has not
-started. imgstream's engine adapts: when running on the calling thread
-alone is faster, it does (`IMS_ENGINE_FLAG_FIXED_THREADS` turns that
-off), so under load its 2-thread figures fall back to about its 1-thread
-ones instead of collapsing. The uint8 model - the default, whose results
-match the reference (docs/ACCURACY.md) - runs at %s ONNX Runtime's float
-speed at batch 16 on 2 threads.
+glue); most of the rest is oneDNN's. At about %.0f%% against %.0f%% of the
+machine's float FMA peak on one thread, what is left is in the kernels
+and in memory traffic. The engine runs a batch image by image (one
+image's activations stay in cache between layers; a batch of 16 would
+hold 16 x 4.8 MB at the widest layer), and on threads it gives each
+thread its own share of the batch on a one-thread copy of the engine, so
+no thread waits for another between layers. What would close the rest:
+(1) fusing each depthwise 3x3 layer with its neighbouring 1x1
+convolutions, so the expanded activations (6x the channels) never leave
+the cache; (2) for one image on 2 threads, where each of the ~65 layers
+is split over both threads and ends waiting for both: oneDNN's f32 GEMM
+gains nothing from the split on the 24- and 32-channel expansion layers
+(measured per layer), so those would need a split by output channels.
+The uint8 model - the default, whose results match the reference
+(docs/ACCURACY.md) - runs at %s ONNX Runtime's float speed at batch 16
+on 2 threads.
 """ % tuple([fmt(x["median"]) if x else "-" for x in
              (k1[0], k1[1], k2[0], k2[1], o1[0], o1[1], o2[0], o2[1])] +
             [sweep_txt or "not measured", "%.0f%%" % xs if xs else "most",
