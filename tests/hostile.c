@@ -306,45 +306,25 @@ static ims_status run_image(const hostile *h, const fx_bytes *in,
 
 /* ---- 3. special files ------------------------------------------------- */
 
-/* A FIFO named *.jpg: open() without O_NONBLOCK waited for a writer. */
-static ims_status fifo_named_jpg(const hostile *h, const fx_bytes *in,
-                                 ims_error *err) {
-  (void)h, (void)in;
-  const char *path = in_scratch("photo.jpg");
-  if (mkfifo(path, 0644) != 0) return broken(err, "mkfifo");
-  return decode_path(path, err);
-}
-
-/* /dev/zero behind a *.jpg link: endless bytes. */
-static ims_status devzero_named_jpg(const hostile *h, const fx_bytes *in,
-                                    ims_error *err) {
-  (void)h, (void)in;
-  const char *path = in_scratch("zero.jpg");
-  if (symlink("/dev/zero", path) != 0) return broken(err, "symlink");
-  return decode_path(path, err);
-}
-
-static ims_status folder_named_jpg(const hostile *h, const fx_bytes *in,
-                                   ims_error *err) {
-  (void)h, (void)in;
-  const char *path = in_scratch("dir.jpg");
-  if (mkdir(path, 0755) != 0) return broken(err, "mkdir");
-  return decode_path(path, err);
-}
-
-static ims_status dangling_link(const hostile *h, const fx_bytes *in,
-                                ims_error *err) {
-  (void)h, (void)in;
-  const char *path = in_scratch("gone.jpg");
-  if (symlink("nowhere.jpg", path) != 0) return broken(err, "symlink");
-  return decode_path(path, err);
-}
-
-static ims_status link_loop(const hostile *h, const fx_bytes *in,
-                            ims_error *err) {
-  (void)h, (void)in;
-  const char *path = in_scratch("loop.jpg");
-  if (symlink("loop.jpg", path) != 0) return broken(err, "symlink");
+/* A special file named like a photo (h->file), by kind: a FIFO (open()
+ * without O_NONBLOCK waited for a writer), /dev/zero behind a link
+ * (endless bytes), a folder, a dangling link, a link to itself. */
+static ims_status special_file(const hostile *h, const fx_bytes *in,
+                               ims_error *err) {
+  (void)in;
+  const char *path = in_scratch(h->file);
+  int rc;
+  if (strcmp(h->name, "fifo_named_jpg") == 0)
+    rc = mkfifo(path, 0644);
+  else if (strcmp(h->name, "devzero_named_jpg") == 0)
+    rc = symlink("/dev/zero", path);
+  else if (strcmp(h->name, "folder_named_jpg") == 0)
+    rc = mkdir(path, 0755);
+  else if (strcmp(h->name, "dangling_symlink") == 0)
+    rc = symlink("nowhere.jpg", path);
+  else
+    rc = symlink(h->file, path); /* symlink_loop */
+  if (rc != 0) return broken(err, h->name);
   return decode_path(path, err);
 }
 
@@ -1171,15 +1151,15 @@ static const hostile corpus[] = {
      "GIF"},
     {"empty_named_jpg", "image", empty_named_jpg, run_image, "photo.jpg",
      BAD_IMAGE, "empty file"},
-    {"fifo_named_jpg", "file", NULL, fifo_named_jpg, NULL, IMS_ERR_IO,
+    {"fifo_named_jpg", "file", NULL, special_file, "photo.jpg", IMS_ERR_IO,
      "photo.jpg: is a FIFO, not a regular file"},
-    {"devzero_named_jpg", "file", NULL, devzero_named_jpg, NULL, IMS_ERR_IO,
+    {"devzero_named_jpg", "file", NULL, special_file, "zero.jpg", IMS_ERR_IO,
      "is a character device, not a regular file"},
-    {"folder_named_jpg", "file", NULL, folder_named_jpg, NULL, IMS_ERR_IO,
+    {"folder_named_jpg", "file", NULL, special_file, "dir.jpg", IMS_ERR_IO,
      "is a directory"},
-    {"dangling_symlink", "file", NULL, dangling_link, NULL, IMS_ERR_NOT_FOUND,
-     "gone.jpg"},
-    {"symlink_loop", "file", NULL, link_loop, NULL, IMS_ERR_IO,
+    {"dangling_symlink", "file", NULL, special_file, "gone.jpg",
+     IMS_ERR_NOT_FOUND, "gone.jpg"},
+    {"symlink_loop", "file", NULL, special_file, "loop.jpg", IMS_ERR_IO,
      "symbolic links"},
     /* buckets */
     {"bucket_fifo", "bucket", NULL, bucket_fifo, NULL, IMS_ERR_IO,
