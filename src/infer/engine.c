@@ -58,7 +58,6 @@ struct ims_engine {
   ims__layout layout;       /* arena offsets per tensor */
   uint8_t *arena;           /* owned activation memory */
   ims__step *steps;         /* owned, one per node, in order */
-  size_t setup_batch;       /* batch the steps are set up for; 0 = none */
   float *scratch;           /* owned: one softmax row */
   size_t in_pixels;         /* H * W of the input */
   float in_mul[3];          /* float input: x * in_mul + in_add */
@@ -236,6 +235,16 @@ static ims_status start_backend(ims_engine *e, const ims_engine_options *o,
   return st;
 }
 
+/* Set every step up for one image, once: steps always run one image at
+ * a time (ims_engine_run), so nothing is set up again on the run path. */
+static ims_status setup_steps(ims_engine *e, ims_error *err) {
+  for (uint32_t i = 0; i < e->model->node_count; i++) {
+    ims_status st = ims__step_setup(e->model, &e->steps[i], 1, e->pool, err);
+    if (st != IMS_OK) return st;
+  }
+  return IMS_OK;
+}
+
 /* A threaded engine that takes batches gets one-thread helper engines:
  * a batch is split into one share per thread, each run image by image on
  * its own engine. (Their weights are packed again: XNNPACK operators own
@@ -299,6 +308,7 @@ ims_status ims_engine_create(const ims_model *model,
     goto fail;
   }
   st = build_steps(e, err);
+  if (st == IMS_OK) st = setup_steps(e, err);
   if (st == IMS_OK) st = start_helpers(e, options, err);
   if (st != IMS_OK) goto fail;
   *engine_out = e;
@@ -386,18 +396,6 @@ uint32_t ims_engine_threads_in_use(const ims_engine *e) {
   return (uint32_t)pthreadpool_get_threads_count(e->pool);
 }
 
-static ims_status setup_steps(ims_engine *e, size_t batch, ims_error *err) {
-  for (uint32_t i = 0; i < e->model->node_count; i++) {
-    ims_status st =
-        ims__step_setup(e->model, &e->steps[i], batch, e->pool, err);
-    if (st != IMS_OK) {
-      e->setup_batch = 0;
-      return st;
-    }
-  }
-  e->setup_batch = batch;
-  return IMS_OK;
-}
 
 /* `batch` images through every step, one at a time: between two layers an
  * image's activations stay in the CPU's caches, where a whole batch's
@@ -438,10 +436,6 @@ static void run_share(void *arg, size_t i) {
 static ims_status run_shares(ims_engine *e, const uint8_t *images,
                              size_t batch, float *scores_out, ims_error *err) {
   size_t shares = e->helper_count + 1 < batch ? e->helper_count + 1 : batch;
-  for (size_t i = 1; i < shares; i++) {
-    ims_status st = setup_steps(e->helpers[i - 1], 1, err);
-    if (st != IMS_OK) return st;
-  }
   batch_run r = {e, images, scores_out, batch, shares};
   pthreadpool_parallelize_1d(e->pool, run_share, &r, shares, 0);
   for (size_t i = 0; i < shares; i++)
@@ -464,10 +458,6 @@ ims_status ims_engine_run(ims_engine *e, const uint8_t *images, size_t batch,
     return ims__fail(err, IMS_ERR_INVALID_ARG,
                      "batch of %zu images; this engine takes 1 to %zu",
                      batch, e->max_batch);
-  if (e->setup_batch != 1) {
-    ims_status st = setup_steps(e, 1, err);
-    if (st != IMS_OK) return st;
-  }
   bool solo = run_solo(e);
   double start = now_ns();
   ims_status st;
