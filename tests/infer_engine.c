@@ -201,5 +201,5 @@ TEST(infer_adaptive_threads_tf2_ptq) {
 }
 
 TEST_MAIN(infer_batch_matches_single_quant, infer_batch_matches_single_tf2_ptq,
-          infer_batch_matches_single_float, infer_batch_out_of_range_refused, infer_adaptive_threads_quant,
-          infer_adaptive_threads_tf2_ptq)
+          infer_batch_matches_single_float, infer_batch_out_of_range_refused,
+          infer_adaptive_threads_quant, infer_adaptive_threads_tf2_ptq)
