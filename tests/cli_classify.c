@@ -14,6 +14,7 @@
  *
  * Threading: single-threaded; each case forks the tool as a child.
  */
+#define _GNU_SOURCE /* nftw, in tool.h */
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -36,17 +37,6 @@ typedef struct run_out {
 
 static run_out last; /* output of the latest run, freed by the next */
 
-static char *read_text(const char *path) {
-  size_t n = 0;
-  unsigned char *d = test_read_file(path, &n);
-  char *s = malloc(n + 1);
-  if (s == NULL) abort();
-  if (d != NULL) memcpy(s, d, n);
-  s[d != NULL ? n : 0] = '\0';
-  free(d);
-  return s;
-}
-
 /* Run the tool with args (NULL-terminated); stdout goes to out_path, or to
  * a temporary file that is read back when out_path is NULL. */
 static const run_out *run_to(const char *out_path, const char *const *args) {
@@ -61,8 +51,8 @@ static const run_out *run_to(const char *out_path, const char *const *args) {
   int st = 0;
   waitpid(pid, &st, 0);
   last.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  last.out = out_path != NULL ? read_text("/dev/null") : read_text(outf);
-  last.err = read_text(errf);
+  last.out = out_path != NULL ? test_read_text("/dev/null") : test_read_text(outf);
+  last.err = test_read_text(errf);
   return &last;
 }
 
@@ -138,7 +128,7 @@ static int reference_answers(const char *model, const char *image,
                              long out[5]) {
   char path[512], key[256];
   snprintf(path, sizeof path, "reference/armnn-cpuref/%s.top5.tsv", model);
-  char *tsv = read_text(shared_path(path));
+  char *tsv = test_read_text(shared_path(path));
   snprintf(key, sizeof key, "images/%s\t%s\t", image, model);
   char *line = strstr(tsv, key);
   ASSERT(line != NULL);

@@ -50,7 +50,7 @@ static void publish_image(nconn *c, const char *key, const void *body,
                           size_t size) {
   natsMsg *m = NULL;
   const char *cat = ncategory(key);
-  ASSERT(natsMsg_Create(&m, nstr("IMAGES.%s", cat), NULL, body,
+  ASSERT(natsMsg_Create(&m, test_strf("IMAGES.%s", cat), NULL, body,
                         (int)size) == NATS_OK);
   ASSERT(natsMsgHeader_Set(m, "Nats-Msg-Id", key) == NATS_OK);
   ASSERT(natsMsgHeader_Set(m, "Imgstream-Key", key) == NATS_OK);
@@ -82,9 +82,9 @@ TEST(nats_errors_corrupt_image) {
   ASSERT(strncmp(donor, "daisy/", 6) == 0);
   size_t n = 0;
   unsigned char *d = test_read_file(
-      nstr("%s/%s", shared_path("data/flowers"), donor), &n);
+      test_strf("%s/%s", shared_path("data/flowers"), donor), &n);
   ASSERT(d != NULL && n > 4000);
-  ASSERT(test_write_file(nstr("%s/daisy/broken.jpg", root), d, n * 2 / 5) ==
+  ASSERT(test_write_file(test_strf("%s/daisy/broken.jpg", root), d, n * 2 / 5) ==
          0);
   free(d);
 
@@ -116,7 +116,7 @@ TEST(nats_errors_corrupt_image) {
   /* A message that is no image at all, straight from libnats (its file
    * is written only now, for the checks: the producer did not see it). */
   static const char junk[] = "this is not an image, only text";
-  ASSERT(test_write_file(nstr("%s/tulip/garbage.jpg", root), junk,
+  ASSERT(test_write_file(test_strf("%s/tulip/garbage.jpg", root), junk,
                          sizeof junk - 1) == 0);
   publish_image(&c, "tulip/garbage.jpg", junk, sizeof junk - 1);
   json_t *images = nimages(&c, "IMAGES", root);
@@ -128,7 +128,7 @@ TEST(nats_errors_corrupt_image) {
                                "10000", NULL};
   pid_t w[W];
   for (int i = 0; i < W; i++) w[i] = nworker_start("nats_e", i, &s, extra);
-  for (int i = 0; i < W; i++) nwait_ok(nstr("nats_e_w%d", i), w[i], 600);
+  for (int i = 0; i < W; i++) nwait_ok(test_strf("nats_e_w%d", i), w[i], 600);
 
   /* The known answers: classify fails on both bad files too. */
   json_t *want = nclassify("nats_e_classify", root, images);
@@ -174,19 +174,19 @@ TEST(nats_errors_corrupt_image) {
   json_decref(all);
   nconn_close(&c);
   nsrv_stop(&s);
-  nrm_rf(root);
+  tool_rm_rf(root);
 }
 
 /* Run the tool; it must exit 1 with `url` in its stderr, in 60 s. */
 static void expect_refused(const char *name, const char *url,
                            const char *const *args) {
-  double t0 = nnow();
+  double t0 = test_now();
   int code = ntool_run(name, args, 60);
   char *err = ntool_text(name, "err");
   if (code != 1 || strstr(err, url) == NULL)
     TEST__FAIL("%s: exit %d (want 1), stderr (want \"%s\" in it):\n%s", name,
                code, url, err);
-  fprintf(stderr, "%s (%.1f s): %s", name, nnow() - t0, err);
+  fprintf(stderr, "%s (%.1f s): %s", name, test_now() - t0, err);
   free(err);
 }
 
@@ -231,7 +231,7 @@ TEST(nats_errors_unreachable) {
             results, "--model", nmodel, "--until-idle", "1000", NULL);
   expect_refused("nats_f_sink", hostport, w.v);
   nsrv_stop(&s);
-  nrm_rf(root);
+  tool_rm_rf(root);
 }
 
 TEST(nats_errors_max_payload) {
@@ -250,7 +250,7 @@ TEST(nats_errors_max_payload) {
   snprintf(root, sizeof root, "%s", tmp_path("nats_g_data"));
   ndataset(root, keys);
   struct stat st;
-  ASSERT(stat(nstr("%s/%s", root, big), &st) == 0);
+  ASSERT(stat(test_strf("%s/%s", root, big), &st) == 0);
   char big_size[32];
   snprintf(big_size, sizeof big_size, "%lld", (long long)st.st_size);
 
@@ -284,7 +284,7 @@ TEST(nats_errors_max_payload) {
   json_decref(small);
   nconn_close(&c);
   nsrv_stop(&s);
-  nrm_rf(root);
+  tool_rm_rf(root);
 }
 
 /* A publish JetStream refuses for good (the stream's own max message
@@ -327,7 +327,7 @@ TEST(nats_errors_publish_refused) {
   json_decref(small);
   nconn_close(&c);
   nsrv_stop(&s);
-  nrm_rf(root);
+  tool_rm_rf(root);
 }
 
 /* Run the tool as `name`, expecting exit `code` and `needle` on stderr. */
@@ -400,9 +400,9 @@ TEST(nats_errors_usage) {
   pid_t f = ntool_start("nats_u_follow", follow);
   char out_path[4400];
   snprintf(out_path, sizeof out_path, "%s.out", tmp_path("nats_u_follow"));
-  for (int i = 0; i < 300 && nlines(out_path) < 2; i++) nsleep_ms(100);
+  for (int i = 0; i < 300 && nlines(out_path) < 2; i++) test_sleep_ms(100);
   ASSERT_EQ(nlines(out_path), 2);
-  nsleep_ms(300);
+  test_sleep_ms(300);
   ASSERT(!nchild_gone(f)); /* still following */
   kill(f, SIGTERM);
   ASSERT_EQ(ntool_wait("nats_u_follow", f, 30), 0);
@@ -411,7 +411,7 @@ TEST(nats_errors_usage) {
   json_decref(keys);
   json_decref(all);
   nsrv_stop(&s);
-  nrm_rf(root);
+  tool_rm_rf(root);
 }
 
 TEST_MAIN(nats_errors_corrupt_image, nats_errors_unreachable,

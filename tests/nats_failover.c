@@ -35,9 +35,9 @@ static void start_run(const char *prefix, nsrv *s, nconn *c,
   nargs_add(&p, "produce", "--from", from, "--to", nsrv_url(s, "IMAGES"),
             "--rate", "10", "--limit", "100", "--seed", "13", "--replicas",
             replicas, NULL);
-  *prod = ntool_start(nstr("%s_produce", prefix), p.v);
+  *prod = ntool_start(test_strf("%s_produce", prefix), p.v);
   if (!nstream_wait_exists(c, "IMAGES", 120, *prod)) {
-    ntail(tmp_path(nstr("%s_produce.err", prefix)), 3000);
+    ntail(tmp_path(test_strf("%s_produce.err", prefix)), 3000);
     TEST__FAIL("the producer did not create IMAGES");
   }
   const char *const extra[] = {"--max-files-per-trigger", "4", "--ack-wait",
@@ -51,8 +51,8 @@ static void start_run(const char *prefix, nsrv *s, nconn *c,
 /* Everything finished: exactly one result per image, as classify says. */
 static void finish_run(const char *prefix, nsrv *s, nconn *c, pid_t prod,
                        const pid_t *w) {
-  nwait_ok(nstr("%s_produce", prefix), prod, 600);
-  for (int i = 0; i < W; i++) nwait_ok(nstr("%s_w%d", prefix, i), w[i], 600);
+  nwait_ok(test_strf("%s_produce", prefix), prod, 600);
+  for (int i = 0; i < W; i++) nwait_ok(test_strf("%s_w%d", prefix, i), w[i], 600);
   const char *root = shared_path("data/flowers");
   json_t *images = nimages(c, "IMAGES", root);
   ASSERT_EQ(json_object_size(images), N);
@@ -60,8 +60,8 @@ static void finish_run(const char *prefix, nsrv *s, nconn *c, pid_t prod,
   json_t *stored = nresults(c, "RESULTS", &msgs);
   ASSERT_EQ(msgs, N);
   json_t *listed =
-      nresults_cli(nstr("%s_results", prefix), nsrv_url(s, "RESULTS"));
-  json_t *want = nclassify(nstr("%s_classify", prefix), root, images);
+      nresults_cli(test_strf("%s_results", prefix), nsrv_url(s, "RESULTS"));
+  json_t *want = nclassify(test_strf("%s_classify", prefix), root, images);
   ncheck_rows("RESULTS stream", stored, images, want);
   ncheck_rows("imgstream results", listed, images, want);
   json_t *counts = njsonl_counts(prefix, W);
@@ -89,12 +89,12 @@ static void too_many_replicas(nsrv *s) {
   nargs p = {{0}, 0};
   nargs_add(&p, "produce", "--from", shared_path("data/flowers"), "--to",
             nsrv_url(s, "WIDE"), "--limit", "1", "--replicas", "5", NULL);
-  double t0 = nnow();
+  double t0 = test_now();
   int code = ntool_run("nats_c_wide", p.v, 120);
   char *err = ntool_text("nats_c_wide", "err");
   if (code != 1 || strstr(err, "with 5 replicas") == NULL)
     TEST__FAIL("--replicas 5 on 3 servers: exit %d (want 1):\n%s", code, err);
-  fprintf(stderr, "--replicas 5 on 3 servers (%.1f s): %s", nnow() - t0, err);
+  fprintf(stderr, "--replicas 5 on 3 servers (%.1f s): %s", test_now() - t0, err);
   free(err);
 }
 
@@ -104,7 +104,7 @@ TEST(nats_failover_cluster) {
   nsrv_start(&s, "nats_c_srv", 3, 0);
   nconn c = nconn_open(&s);
   pid_t prod, w[W];
-  double t0 = nnow();
+  double t0 = test_now();
   start_run("nats_c", &s, &c, "3", &prod, w, 5);
   jsStreamInfo *si = nstream_info(&c, "IMAGES", 30);
   ASSERT(si != NULL && si->Config->Replicas == 3);
@@ -114,14 +114,14 @@ TEST(nats_failover_cluster) {
   bool producing = !nchild_gone(prod);
   nsrv_kill(&s, victim);
   fprintf(stderr, "killed %s (IMAGES leader) at %.1f s, %s\n",
-          s.node[victim].name, nnow() - t0,
+          s.node[victim].name, test_now() - t0,
           producing ? "the producer still sending"
                     : "the producer done (a slow machine)");
-  nsleep_ms(3000);
+  test_sleep_ms(3000);
   nsrv_restart(&s, victim);
-  fprintf(stderr, "restarted at %.1f s\n", nnow() - t0);
+  fprintf(stderr, "restarted at %.1f s\n", test_now() - t0);
   finish_run("nats_c", &s, &c, prod, w);
-  fprintf(stderr, "run: %.1f s\n", nnow() - t0);
+  fprintf(stderr, "run: %.1f s\n", test_now() - t0);
   /* The restarted server caught up on both streams. */
   nstream_wait_current(&c, "IMAGES", 3);
   si = nstream_info(&c, "RESULTS", 30);
@@ -139,21 +139,21 @@ TEST(nats_failover_restart) {
   nsrv_start(&s, "nats_d_srv", 1, 0);
   nconn c = nconn_open(&s);
   pid_t prod, w[W];
-  double t0 = nnow();
+  double t0 = test_now();
   start_run("nats_d", &s, &c, "1", &prod, w, 5);
   bool producing = !nchild_gone(prod);
   nsrv_kill(&s, 0);
-  fprintf(stderr, "killed the server at %.1f s, %s\n", nnow() - t0,
+  fprintf(stderr, "killed the server at %.1f s, %s\n", test_now() - t0,
           producing ? "the producer still sending"
                     : "the producer done (a slow machine)");
-  nsleep_ms(1500);
+  test_sleep_ms(1500);
   /* Everyone is still there, waiting for it. */
   if (producing) ASSERT(!nchild_gone(prod));
   for (int i = 0; i < W; i++) ASSERT(!nchild_gone(w[i]));
   nsrv_restart(&s, 0);
-  fprintf(stderr, "restarted at %.1f s\n", nnow() - t0);
+  fprintf(stderr, "restarted at %.1f s\n", test_now() - t0);
   finish_run("nats_d", &s, &c, prod, w);
-  fprintf(stderr, "run: %.1f s\n", nnow() - t0);
+  fprintf(stderr, "run: %.1f s\n", test_now() - t0);
   nconn_close(&c);
   nsrv_stop(&s);
 }

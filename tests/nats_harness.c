@@ -29,17 +29,17 @@ static jsPubAck *publish_retry(nconn *c, const char *subj, int i,
   jsPubOptions_Init(&po);
   po.MsgId = id;
   po.MaxWait = 2000;
-  double end = nnow() + timeout_s;
+  double end = test_now() + timeout_s;
   for (;;) {
     jsPubAck *pa = NULL;
     jsErrCode jerr = 0;
     natsStatus st =
         js_Publish(&pa, c->js, subj, body, (int)strlen(body), &po, &jerr);
     if (st == NATS_OK) return pa;
-    if (nnow() > end)
+    if (test_now() > end)
       TEST__FAIL("publish %s %d: %s (%d)", subj, i, natsStatus_GetText(st),
                  (int)jerr);
-    nsleep_ms(200);
+    test_sleep_ms(200);
   }
 }
 
@@ -58,10 +58,10 @@ static void add_stream(nconn *c, const char *name, int replicas) {
   jsStreamInfo *si = NULL;
   jsErrCode jerr = 0;
   natsStatus st = NATS_ERR;
-  double end = nnow() + 60;
+  double end = test_now() + 60;
   while ((st = js_AddStream(&si, c->js, &cfg, NULL, &jerr)) != NATS_OK &&
-         nnow() < end)
-    nsleep_ms(200);
+         test_now() < end)
+    test_sleep_ms(200);
   if (st != NATS_OK)
     TEST__FAIL("add stream %s: %s (%d)", name, natsStatus_GetText(st),
                (int)jerr);
@@ -79,17 +79,17 @@ static void fetch_all(nconn *c, const char *stream, const char *durable,
   natsSubscription *sub = NULL;
   jsErrCode jerr = 0;
   natsStatus st = NATS_ERR;
-  double end = nnow() + 60;
+  double end = test_now() + 60;
   while ((st = js_PullSubscribe(&sub, c->js, subj, durable, NULL, NULL,
                                 &jerr)) != NATS_OK &&
-         nnow() < end)
-    nsleep_ms(200);
+         test_now() < end)
+    test_sleep_ms(200);
   if (st != NATS_OK)
     TEST__FAIL("pull subscribe: %s (%d)", natsStatus_GetText(st), (int)jerr);
   char *seen = calloc((size_t)want, 1);
   ASSERT(seen != NULL);
   int got = 0;
-  while (got < want && nnow() < end) {
+  while (got < want && test_now() < end) {
     natsMsgList list = {NULL, 0};
     st = natsSubscription_Fetch(&list, sub, 16, 1000, &jerr);
     for (int i = 0; i < list.Count; i++) {
@@ -102,7 +102,7 @@ static void fetch_all(nconn *c, const char *stream, const char *durable,
       ASSERT(sscanf(body, "msg-%d", &k) == 1 && k >= 0 && k < want);
       const char *id = NULL;
       ASSERT(natsMsgHeader_Get(m, "Nats-Msg-Id", &id) == NATS_OK);
-      ASSERT_STR_EQ(id, nstr("id-%d", k));
+      ASSERT_STR_EQ(id, test_strf("id-%d", k));
       if (!seen[k]) got++;
       seen[k] = 1;
       ASSERT(natsMsg_AckSync(m, NULL, NULL) == NATS_OK);
@@ -141,7 +141,7 @@ TEST(nats_harness_single) {
   pid_t old = s.node[0].pid;
   nsrv_kill(&s, 0);
   ASSERT(kill(old, 0) != 0);
-  nsleep_ms(300);
+  test_sleep_ms(300);
   ASSERT(natsConnection_Status(c.nc) != NATS_CONN_STATUS_CONNECTED);
 
   /* Same store, same port: the messages and the consumer are still
@@ -183,10 +183,10 @@ TEST(nats_harness_cluster) {
   jsStreamInfo_Destroy(si);
   ASSERT(leader >= 0);
   nsrv_kill(&s, leader);
-  double t0 = nnow();
+  double t0 = test_now();
   for (int i = 20; i < 40; i++) jsPubAck_Destroy(publish_retry(&c, "HC.b", i, 60));
   fprintf(stderr, "20 publishes with %s down: %.1f s\n", s.node[leader].name,
-          nnow() - t0);
+          test_now() - t0);
   /* Re-sent ids are not stored twice. */
   jsPubAck *pa = publish_retry(&c, "HC.b", 25, 30);
   ASSERT(pa->Duplicate);
@@ -248,10 +248,10 @@ TEST(nats_harness_no_leftovers) {
   ASSERT_EQ(n, (ssize_t)sizeof server);
   ASSERT(server > 0);
   ASSERT_EQ(nchild_wait(child, 60), 128 + SIGKILL);
-  double end = nnow() + 10;
+  double end = test_now() + 10;
   char st = proc_state(server);
-  while (st != 0 && st != 'Z' && nnow() < end) {
-    nsleep_ms(50);
+  while (st != 0 && st != 'Z' && test_now() < end) {
+    test_sleep_ms(50);
     st = proc_state(server);
   }
   if (st != 0 && st != 'Z') {
@@ -259,7 +259,7 @@ TEST(nats_harness_no_leftovers) {
     TEST__FAIL("nats-server %d outlived its parent (state %c)", (int)server,
                st);
   }
-  nrm_rf(tmp_path("nats_h_leftover"));
+  tool_rm_rf(tmp_path("nats_h_leftover"));
 }
 
 TEST_MAIN(nats_harness_single, nats_harness_cluster, nats_harness_no_leftovers)

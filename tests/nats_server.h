@@ -59,62 +59,9 @@
 
 /* ---- 0. small things ---- */
 
-/* printf into one of 64 static buffers used in turn: the result stays
- * valid for the next 63 calls; nothing needs freeing. */
-static inline char *nstr(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-static inline char *nstr(const char *fmt, ...) {
-  static char ring[64][4400];
-  static unsigned next;
-  char *s = ring[next++ % 64];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(s, sizeof ring[0], fmt, ap);
-  va_end(ap);
-  return s;
-}
-
-static inline double nnow(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static inline void nsleep_ms(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
-}
-
-/* A whole file as a NUL-terminated string ("" if it cannot be read). */
-static inline char *nread_text(const char *path) {
-  size_t n = 0;
-  unsigned char *d = test_read_file(path, &n);
-  char *s = malloc(n + 1);
-  if (s == NULL) abort();
-  if (d != NULL) memcpy(s, d, n);
-  s[d != NULL ? n : 0] = '\0';
-  free(d);
-  return s;
-}
-
-static inline int nrm_one(const char *p, const struct stat *sb, int f,
-                          struct FTW *ftw) {
-  (void)sb;
-  (void)f;
-  (void)ftw;
-  remove(p);
-  return 0;
-}
-
-/* rm -rf `path`. */
-static inline void nrm_rf(const char *path) {
-  nftw(path, nrm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 /* Print the last `bytes` bytes of a file to stderr (for failures). */
 static inline void ntail(const char *path, long bytes) {
-  char *t = nread_text(path);
+  char *t = test_read_text(path);
   size_t n = strlen(t);
   const char *from = n > (size_t)bytes ? t + n - (size_t)bytes : t;
   fprintf(stderr, "---- %s (tail) ----\n%s\n---- end ----\n", path, from);
@@ -170,7 +117,7 @@ static inline pid_t nchild_fork(void) {
 /* Wait for a child at most timeout_s seconds. Returns its exit code, or
  * 128 + signal, or -1 if it is still running after the timeout. */
 static inline int nchild_wait(pid_t pid, double timeout_s) {
-  double end = nnow() + timeout_s;
+  double end = test_now() + timeout_s;
   for (;;) {
     int st = 0;
     pid_t r = waitpid(pid, &st, WNOHANG);
@@ -180,8 +127,8 @@ static inline int nchild_wait(pid_t pid, double timeout_s) {
     }
     if (r < 0 && errno != EINTR) TEST__FAIL("waitpid %d: %s", (int)pid,
                                             strerror(errno));
-    if (nnow() > end) return -1;
-    nsleep_ms(20);
+    if (test_now() > end) return -1;
+    test_sleep_ms(20);
   }
 }
 
@@ -302,7 +249,7 @@ static inline void nsrv__spawn(nsrv *s, int i) {
 
 /* A client URL list for libnats: "nats://127.0.0.1:P1,nats://...". */
 static inline const char *nsrv_servers(const nsrv *s) {
-  char *b = nstr("%s", "");
+  char *b = test_strf("%s", "");
   size_t len = 0;
   for (int i = 0; i < s->n; i++)
     len += (size_t)snprintf(b + len, 4400 - len, "%snats://127.0.0.1:%d",
@@ -312,7 +259,7 @@ static inline const char *nsrv_servers(const nsrv *s) {
 
 /* imgstream's URL (docs/NATS.md): "nats://127.0.0.1:P1[,...]/STREAM". */
 static inline const char *nsrv_url(const nsrv *s, const char *stream) {
-  char *b = nstr("%s", "nats://");
+  char *b = test_strf("%s", "nats://");
   size_t len = strlen(b);
   for (int i = 0; i < s->n; i++)
     len += (size_t)snprintf(b + len, 4400 - len, "%s127.0.0.1:%d",
@@ -349,7 +296,7 @@ static inline natsOptions *nsrv__options(const char *servers,
  * means the cluster has one). */
 static inline bool nsrv__js_ready(const nsrv *s, int i) {
   natsOptions *o =
-      nsrv__options(nstr("nats://127.0.0.1:%d", s->node[i].port), false);
+      nsrv__options(test_strf("nats://127.0.0.1:%d", s->node[i].port), false);
   natsConnection *nc = NULL;
   jsCtx *js = NULL;
   jsAccountInfo *ai = NULL;
@@ -376,14 +323,14 @@ static inline void nsrv__fail_logs(const nsrv *s, const char *what, int i) {
 /* Wait until server i answers JetStream requests. False if it exited
  * (its pid is then 0) or did not answer in timeout_s. */
 static inline bool nsrv__wait_ready(nsrv *s, int i, double timeout_s) {
-  double end = nnow() + timeout_s;
-  while (nnow() < end) {
+  double end = test_now() + timeout_s;
+  while (test_now() < end) {
     if (s->node[i].pid > 0 && nchild_exited(s->node[i].pid, NULL)) {
       s->node[i].pid = 0;
       return false;
     }
     if (nsrv__js_ready(s, i)) return true;
-    nsleep_ms(100);
+    test_sleep_ms(100);
   }
   return false;
 }
@@ -402,7 +349,7 @@ static inline void nsrv_start(nsrv *s, const char *name, int n,
   s->max_payload = max_payload;
   snprintf(s->dir, sizeof s->dir, "%s", tmp_path(name));
   for (int attempt = 0;; attempt++) {
-    nrm_rf(s->dir);
+    tool_rm_rf(s->dir);
     if (mkdir(s->dir, 0755) != 0)
       TEST__FAIL("mkdir %s: %s", s->dir, strerror(errno));
     for (int i = 0; i < n; i++) {
@@ -456,7 +403,7 @@ static inline int nsrv_index(const nsrv *s, const char *name) {
  * $IMS_TEST_KEEP is set, for a look after the test). */
 static inline void nsrv_stop(nsrv *s) {
   for (int i = 0; i < s->n; i++) nsrv_kill(s, i);
-  if (getenv("IMS_TEST_KEEP") == NULL) nrm_rf(s->dir);
+  if (getenv("IMS_TEST_KEEP") == NULL) tool_rm_rf(s->dir);
 }
 
 /* ---- 3. libnats helpers ---- */
@@ -493,17 +440,17 @@ static inline void nconn_close(nconn *c) {
  * NULL if the stream does not exist. Caller destroys. */
 static inline jsStreamInfo *nstream_info(nconn *c, const char *stream,
                                          double timeout_s) {
-  double end = nnow() + timeout_s;
+  double end = test_now() + timeout_s;
   for (;;) {
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
     natsStatus st = js_GetStreamInfo(&si, c->js, stream, NULL, &jerr);
     if (st == NATS_OK) return si;
     if (st == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) return NULL;
-    if (nnow() > end)
+    if (test_now() > end)
       TEST__FAIL("stream info %s: %s (%d)", stream, natsStatus_GetText(st),
                  (int)jerr);
-    nsleep_ms(200);
+    test_sleep_ms(200);
   }
 }
 
@@ -511,15 +458,15 @@ static inline jsStreamInfo *nstream_info(nconn *c, const char *stream,
  * (if > 0) exits. */
 static inline bool nstream_wait_exists(nconn *c, const char *stream,
                                        double timeout_s, pid_t pid) {
-  double end = nnow() + timeout_s;
-  while (nnow() < end) {
+  double end = test_now() + timeout_s;
+  while (test_now() < end) {
     jsStreamInfo *si = nstream_info(c, stream, 30);
     if (si != NULL) {
       jsStreamInfo_Destroy(si);
       return true;
     }
     if (pid > 0 && nchild_gone(pid)) return false;
-    nsleep_ms(100);
+    test_sleep_ms(100);
   }
   return false;
 }
@@ -542,7 +489,7 @@ static inline void nstream_each(nconn *c, const char *stream, nstream_fn fn,
   uint64_t first = si->State.FirstSeq, last = si->State.LastSeq;
   jsStreamInfo_Destroy(si);
   for (uint64_t seq = first; seq != 0 && seq <= last; seq++) {
-    double end = nnow() + 60;
+    double end = test_now() + 60;
     natsMsg *m = NULL;
     for (;;) {
       jsErrCode jerr = 0;
@@ -552,10 +499,10 @@ static inline void nstream_each(nconn *c, const char *stream, nstream_fn fn,
         m = NULL;
         break; /* deleted */
       }
-      if (nnow() > end)
+      if (test_now() > end)
         TEST__FAIL("get %s #%llu: %s", stream, (unsigned long long)seq,
                    natsStatus_GetText(st));
-      nsleep_ms(200);
+      test_sleep_ms(200);
     }
     if (m == NULL) continue;
     int stop = fn(ctx, m);
@@ -567,7 +514,7 @@ static inline void nstream_each(nconn *c, const char *stream, nstream_fn fn,
 /* Wait until the stream's leader and every replica are current and
  * online: n of them (at most 90 s). */
 static inline void nstream_wait_current(nconn *c, const char *stream, int n) {
-  double end = nnow() + 90;
+  double end = test_now() + 90;
   for (;;) {
     jsStreamInfo *si = nstream_info(c, stream, 60);
     if (si == NULL) TEST__FAIL("no stream %s", stream);
@@ -580,10 +527,10 @@ static inline void nstream_wait_current(nconn *c, const char *stream, int n) {
     }
     jsStreamInfo_Destroy(si);
     if (current == n) return;
-    if (nnow() > end)
+    if (test_now() > end)
       TEST__FAIL("%s: %d of %d replicas current after 90 s", stream, current,
                  n);
-    nsleep_ms(200);
+    test_sleep_ms(200);
   }
 }
 
@@ -600,16 +547,16 @@ static inline int nstream_leader(nconn *c, const nsrv *s, const char *stream) {
 /* Consumer info, retried for up to 60 s; fails if there is none. */
 static inline jsConsumerInfo *nconsumer_info(nconn *c, const char *stream,
                                              const char *name) {
-  double end = nnow() + 60;
+  double end = test_now() + 60;
   for (;;) {
     jsConsumerInfo *ci = NULL;
     jsErrCode jerr = 0;
     natsStatus st = js_GetConsumerInfo(&ci, c->js, stream, name, NULL, &jerr);
     if (st == NATS_OK) return ci;
-    if (nnow() > end)
+    if (test_now() > end)
       TEST__FAIL("consumer info %s/%s: %s (%d)", stream, name,
                  natsStatus_GetText(st), (int)jerr);
-    nsleep_ms(200);
+    test_sleep_ms(200);
   }
 }
 
@@ -636,7 +583,7 @@ static inline pid_t ntool_start(const char *name, const char *const *args) {
 static inline char *ntool_text(const char *name, const char *ext) {
   char path[4200];
   snprintf(path, sizeof path, "%s.%s", tmp_path(name), ext);
-  return nread_text(path);
+  return test_read_text(path);
 }
 
 /* Wait for the tool started as `name`; fails the case (printing its
@@ -708,7 +655,7 @@ static inline json_t *nflowers(long min_size, long max_size) {
   while (fgets(line, sizeof line, ls) != NULL) {
     line[strcspn(line, "\n")] = '\0';
     struct stat st;
-    if (stat(nstr("%s/%s", shared_path("data/flowers"), line), &st) != 0)
+    if (stat(test_strf("%s/%s", shared_path("data/flowers"), line), &st) != 0)
       continue;
     if (st.st_size < min_size || (max_size > 0 && st.st_size > max_size))
       continue;
@@ -720,7 +667,7 @@ static inline json_t *nflowers(long min_size, long max_size) {
 
 /* Copy shared flowers (keys) into a fresh dataset folder `root`. */
 static inline void ndataset(const char *root, json_t *keys) {
-  nrm_rf(root);
+  tool_rm_rf(root);
   if (mkdir(root, 0755) != 0) TEST__FAIL("mkdir %s", root);
   size_t i;
   json_t *k;
@@ -740,10 +687,10 @@ static inline void ndataset(const char *root, json_t *keys) {
   }
 }
 
-/* The category of a key "category/file" (a nstr buffer). */
+/* The category of a key "category/file" (a test_strf buffer). */
 static inline const char *ncategory(const char *key) {
   const char *slash = strchr(key, '/');
-  return nstr("%.*s", slash ? (int)(slash - key) : 0, key);
+  return test_strf("%.*s", slash ? (int)(slash - key) : 0, key);
 }
 
 /* The known answers: `imgstream classify --json` on root/<key> for each
@@ -831,7 +778,7 @@ static inline int nimages__one(void *ctx, natsMsg *m) {
                natsMsg_GetSubject(m));
   ASSERT_STR_EQ(id, key);
   ASSERT_STR_EQ(label, ncategory(key));
-  ASSERT_STR_EQ(natsMsg_GetSubject(m), nstr("%s.%s", c->stream, label));
+  ASSERT_STR_EQ(natsMsg_GetSubject(m), test_strf("%s.%s", c->stream, label));
   ASSERT_STR_EQ(type, "image/jpeg");
   /* 2025-01-31T12:00:00.123Z */
   ASSERT(strlen(when) == 24 && when[10] == 'T' && when[19] == '.' &&
@@ -882,7 +829,7 @@ static inline int nresults__one(void *ctx, natsMsg *m) {
   if (json_object_get(c->rows, p) != NULL)
     TEST__FAIL("%s: %s twice", c->stream, p);
   ASSERT_STR_EQ(nhdr(m, "Nats-Msg-Id"), p);
-  ASSERT_STR_EQ(natsMsg_GetSubject(m), nstr("%s.%s", c->stream,
+  ASSERT_STR_EQ(natsMsg_GetSubject(m), test_strf("%s.%s", c->stream,
                                             ncategory(p)));
   json_object_set_new(c->rows, p, o);
   return 0;
@@ -963,7 +910,7 @@ static inline json_t *njsonl_counts(const char *prefix, int workers) {
   for (int i = 0; i < workers; i++) {
     char path[4400];
     snprintf(path, sizeof path, "%s_w%d.jsonl", tmp_path(prefix), i);
-    char *t = nread_text(path);
+    char *t = test_read_text(path);
     json_decref(nrows_text(path, t, counts));
     free(t);
   }
@@ -1019,20 +966,20 @@ static inline void ncheck_rows(const char *what, json_t *rows, json_t *images,
  * false if not. */
 static inline bool nstream_wait_count(nconn *c, const char *stream,
                                       uint64_t n, double timeout_s) {
-  double end = nnow() + timeout_s;
-  while (nnow() < end) {
+  double end = test_now() + timeout_s;
+  while (test_now() < end) {
     jsStreamInfo *si = nstream_info(c, stream, 60);
     uint64_t have = si != NULL ? si->State.Msgs : 0;
     jsStreamInfo_Destroy(si);
     if (have >= n) return true;
-    nsleep_ms(100);
+    test_sleep_ms(100);
   }
   return false;
 }
 
 /* Lines in a file (0 if it does not exist). */
 static inline size_t nlines(const char *path) {
-  char *t = nread_text(path);
+  char *t = test_read_text(path);
   size_t n = 0;
   for (const char *p = t; *p; p++) n += *p == '\n';
   free(t);

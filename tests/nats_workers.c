@@ -35,7 +35,7 @@ TEST(nats_workers_one_result_each) {
   nargs_add(&p, "produce", "--from", from, "--to", nsrv_url(&s, "IMAGES"),
             "--interval", "0", "--limit", "300", "--seed", "11", "--json",
             NULL);
-  double t0 = nnow();
+  double t0 = test_now();
   pid_t prod = ntool_start("nats_a_produce", p.v);
   if (!nstream_wait_exists(&c, "IMAGES", 120, prod)) {
     char *err = ntool_text("nats_a_produce", "err");
@@ -46,8 +46,8 @@ TEST(nats_workers_one_result_each) {
                                "--until-idle", "3000", NULL};
   for (int i = 0; i < W; i++) w[i] = nworker_start("nats_a", i, &s, extra);
   nwait_ok("nats_a_produce", prod, 300);
-  for (int i = 0; i < W; i++) nwait_ok(nstr("nats_a_w%d", i), w[i], 600);
-  fprintf(stderr, "produce + 3 workers: %.1f s\n", nnow() - t0);
+  for (int i = 0; i < W; i++) nwait_ok(test_strf("nats_a_w%d", i), w[i], 600);
+  fprintf(stderr, "produce + 3 workers: %.1f s\n", test_now() - t0);
 
   /* The images: each once, as the contract says; the producer's --json
    * lines name the same 300. */
@@ -97,7 +97,7 @@ TEST(nats_workers_one_result_each) {
   }
   for (int i = 0; i < W; i++)
     fprintf(stderr, "worker %d: %zu rows\n", i,
-            nlines(nstr("%s_w%d.jsonl", tmp_path("nats_a"), i)));
+            nlines(test_strf("%s_w%d.jsonl", tmp_path("nats_a"), i)));
   jsConsumerInfo *ci = nconsumer_info(&c, "IMAGES", "workers");
   ASSERT_EQ(ci->NumPending, 0);
   ASSERT_EQ(ci->NumAckPending, 0);
@@ -119,7 +119,7 @@ TEST(nats_workers_one_result_each) {
     jsStreamInfo *si = nstream_info(&c, names[i], 30);
     ASSERT(si != NULL);
     ASSERT_EQ(si->Config->SubjectsLen, 1);
-    ASSERT_STR_EQ(si->Config->Subjects[0], nstr("%s.>", names[i]));
+    ASSERT_STR_EQ(si->Config->Subjects[0], test_strf("%s.>", names[i]));
     ASSERT_EQ(si->Config->Storage, js_FileStorage);
     ASSERT_EQ(si->Config->Replicas, 1);
     ASSERT_EQ(si->Config->Retention, js_LimitsPolicy);
@@ -151,7 +151,7 @@ TEST(nats_workers_sigkill) {
   nargs p = {{0}, 0};
   nargs_add(&p, "produce", "--from", from, "--to", nsrv_url(&s, "IMAGES"),
             "--rate", "20", "--limit", "100", "--seed", "12", NULL);
-  double t0 = nnow();
+  double t0 = test_now();
   pid_t prod = ntool_start("nats_b_produce", p.v);
   if (!nstream_wait_exists(&c, "IMAGES", 120, prod))
     TEST__FAIL("the producer did not create IMAGES");
@@ -167,24 +167,24 @@ TEST(nats_workers_sigkill) {
   w[0] = nworker_start("nats_b", 0, &s, extra);
   char w0[4400];
   snprintf(w0, sizeof w0, "%s_w0.jsonl", tmp_path("nats_b"));
-  double end = nnow() + 300;
-  while (nlines(w0) < 3 && !nchild_gone(w[0]) && nnow() < end)
-    nsleep_ms(5);
+  double end = test_now() + 300;
+  while (nlines(w0) < 3 && !nchild_gone(w[0]) && test_now() < end)
+    test_sleep_ms(5);
   if (nchild_gone(w[0]) || nlines(w0) < 3)
     TEST__FAIL("worker 0 wrote %zu rows and %s", nlines(w0),
                nchild_gone(w[0]) ? "exited" : "is stuck");
   int64_t held = 0;
   for (int tries = 0; tries < 50 && held == 0; tries++) {
     ASSERT(kill(w[0], SIGSTOP) == 0);
-    for (double until = nnow() + 1.5; held == 0 && nnow() < until;) {
+    for (double until = test_now() + 1.5; held == 0 && test_now() < until;) {
       jsConsumerInfo *ci = nconsumer_info(&c, "IMAGES", "workers");
       held = ci->NumAckPending;
       jsConsumerInfo_Destroy(ci);
-      if (held == 0) nsleep_ms(50);
+      if (held == 0) test_sleep_ms(50);
     }
     if (held == 0) {
       kill(w[0], SIGCONT);
-      nsleep_ms(20 + 10 * tries);
+      test_sleep_ms(20 + 10 * tries);
     }
   }
   if (held == 0) TEST__FAIL("worker 0 was never caught holding images");
@@ -200,8 +200,8 @@ TEST(nats_workers_sigkill) {
   for (int i = 1; i < W; i++) w[i] = nworker_start("nats_b", i, &s, extra);
 
   nwait_ok("nats_b_produce", prod, 300);
-  for (int i = 1; i < W; i++) nwait_ok(nstr("nats_b_w%d", i), w[i], 600);
-  fprintf(stderr, "run: %.1f s\n", nnow() - t0);
+  for (int i = 1; i < W; i++) nwait_ok(test_strf("nats_b_w%d", i), w[i], 600);
+  fprintf(stderr, "run: %.1f s\n", test_now() - t0);
 
   json_t *images = nimages(&c, "IMAGES", root);
   ASSERT_EQ(json_object_size(images), N);

@@ -76,14 +76,14 @@ static size_t check_bucket_matches(const char *dir, const char *source) {
   return n;
 }
 
-static char *bucket_url(const char *dir) { return pstr("dir://%s", dir); }
+static char *bucket_url(const char *dir) { return test_strf("dir://%s", dir); }
 
 /* ---- 2. flowers: counts, keys, seeds ---- */
 
 TEST(produce_flowers_limit_seed) {
   need_flowers();
   char *b = ppath("b30");
-  prun_rm_rf(b);
+  tool_rm_rf(b);
   const prun_out *r = PRUN("produce", "--from", flowers, "--to",
                            bucket_url(b), "--interval", "0", "--limit", "30",
                            "--seed", "7");
@@ -121,7 +121,7 @@ TEST(produce_flowers_limit_seed) {
 /* Keys uploaded by a run with `seed` into a fresh bucket, in order. */
 static char *order_for(const char *seed, const char *bucket) {
   char *b = ppath(bucket);
-  prun_rm_rf(b);
+  tool_rm_rf(b);
   const prun_out *r = PRUN("produce", "--from", flowers, "--to",
                            bucket_url(b), "--interval", "0", "--limit", "40",
                            "--seed", seed);
@@ -182,7 +182,7 @@ TEST(produce_skips_bad_files) {
   need_flowers();
   char *d = make_messy_dataset("messy");
   char *b = ppath("messy_bucket");
-  prun_rm_rf(b);
+  tool_rm_rf(b);
   const prun_out *r = PRUN("produce", "--from", d, "--to", bucket_url(b),
                            "--interval", "0", "--seed", "1");
   ASSERT_EQ(r->code, 0);
@@ -211,7 +211,7 @@ TEST(produce_skips_unreadable_file) {
     RETURN_SKIP("chmod 000 does not stop reads here (running as root)");
   }
   char *b = ppath("locked_bucket");
-  prun_rm_rf(b);
+  tool_rm_rf(b);
   const prun_out *r = PRUN("produce", "--from", d, "--to", bucket_url(b),
                            "--interval", "0");
   ASSERT_EQ(r->code, 0);
@@ -245,7 +245,7 @@ TEST(produce_loop_rounds_get_new_names) {
   need_flowers();
   char *d = make_messy_dataset("loop"); /* 4 images */
   char *b = ppath("loop_bucket");
-  prun_rm_rf(b);
+  tool_rm_rf(b);
   const prun_out *r = PRUN("produce", "--from", d, "--to", bucket_url(b),
                            "--interval", "0", "--loop", "--limit", "10");
   ASSERT_EQ(r->code, 0);
@@ -258,7 +258,7 @@ TEST(produce_loop_rounds_get_new_names) {
   ASSERT(access(p, R_OK) == 0);
   ASSERT_EQ(prun_count_lines(r->out, "Uploaded mixed/d.bmp"), 1);
   ASSERT_EQ(prun_count_lines(r->out, "Uploaded mixed/d-r1.bmp"), 1);
-  prun_rm_rf(b); /* -q: warnings only */
+  tool_rm_rf(b); /* -q: warnings only */
   r = PRUN("produce", "--from", d, "--to", bucket_url(b), "--interval", "0",
            "--loop", "--limit", "6", "-q");
   ASSERT_EQ(r->code, 0);
@@ -271,7 +271,7 @@ TEST(produce_loop_rounds_get_new_names) {
 TEST(produce_json_lines) {
   need_flowers();
   char *b = ppath("json_bucket");
-  prun_rm_rf(b);
+  tool_rm_rf(b);
   const prun_out *r = PRUN("produce", "--from", flowers, "--to",
                            bucket_url(b), "--rate", "1000", "--limit", "3",
                            "--json", "--seed", "5");
@@ -301,7 +301,7 @@ TEST(produce_json_lines) {
 TEST(produce_restart_skips_present_objects) {
   need_flowers();
   char *b = ppath("restart_bucket");
-  prun_rm_rf(b);
+  tool_rm_rf(b);
   const char *url = bucket_url(b);
   const prun_out *r = PRUN("produce", "--from", flowers, "--to", url,
                            "--interval", "0", "--limit", "10", "--seed", "3");
@@ -319,7 +319,7 @@ TEST(produce_sigterm_stops_after_current_image) {
   need_flowers();
   char *b = ppath("sig_bucket"), *out = ppath("sig_out"),
        *err = ppath("sig_err");
-  prun_rm_rf(b);
+  tool_rm_rf(b);
   unlink(out);
   unlink(err);
   pid_t pid = prun_spawn((const char *const[]){"produce", "--from", flowers,
@@ -328,9 +328,9 @@ TEST(produce_sigterm_stops_after_current_image) {
   char *text = NULL;
   for (int i = 0; i < 500; i++) { /* wait for the first upload */
     free(text);
-    text = prun_read_text(out);
+    text = test_read_text(out);
     if (strstr(text, "Waiting 5.00 seconds...\n") != NULL) break;
-    prun_sleep_ms(20);
+    test_sleep_ms(20);
   }
   ASSERT_CONTAINS(text, "Uploaded ");
   struct timespec t0, t1;
@@ -341,7 +341,7 @@ TEST(produce_sigterm_stops_after_current_image) {
   ASSERT_LE(t1.tv_sec - t0.tv_sec, 2); /* did not sit out the 5 s */
   ASSERT_EQ(count_files(b), 1);
   free(text);
-  text = prun_read_text(err);
+  text = test_read_text(err);
   ASSERT_CONTAINS(text, "stopped by a signal: uploaded 1");
   free(text);
 }
@@ -357,7 +357,7 @@ static double run_seconds(const char *const *args) {
 TEST(produce_pacing_rate_and_interval) {
   need_flowers();
   char *b = ppath("pace_bucket");
-  prun_rm_rf(b);
+  tool_rm_rf(b);
   /* 26 images at 50/s: 25 gaps of 20 ms after the first upload. */
   double s = run_seconds((const char *const[]){
       "produce", "--from", flowers, "--to", bucket_url(b), "--rate", "50",
@@ -367,7 +367,7 @@ TEST(produce_pacing_rate_and_interval) {
   ASSERT_EQ(prun_count_lines(prun_last.out, "Waiting "), 0);
   ASSERT_LE(0.49, s);
   ASSERT_LE(s, 3.0);
-  prun_rm_rf(b);
+  tool_rm_rf(b);
   s = run_seconds((const char *const[]){"produce", "--from", flowers, "--to",
                                         bucket_url(b), "--interval", "0.2",
                                         "--limit", "3", NULL});
@@ -380,7 +380,7 @@ TEST(produce_pacing_rate_and_interval) {
 TEST(produce_removes_stale_temporaries) {
   need_flowers();
   char *b = ppath("stale_bucket");
-  prun_rm_rf(b);
+  tool_rm_rf(b);
   char dir[4096], dead[8192], live[8192];
   snprintf(dir, sizeof dir, "%s/daisy", b);
   ASSERT_EQ(mkdir(b, 0755), 0);
@@ -442,7 +442,7 @@ TEST(produce_usage_and_exit_codes) {
 TEST(produce_bucket_write_fails) {
   need_flowers();
   char *b = ppath("fsize_bucket");
-  prun_rm_rf(b);
+  tool_rm_rf(b);
   struct rlimit old, small = {40 * 1024, 40 * 1024};
   ASSERT(getrlimit(RLIMIT_FSIZE, &old) == 0);
   signal(SIGXFSZ, SIG_IGN); /* write() fails with EFBIG instead */

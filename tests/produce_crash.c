@@ -29,7 +29,7 @@ static char *run_out_path(int i) {
 /* Does KEY appear as "Uploaded KEY" in two different runs' outputs? */
 static void check_no_key_twice(int runs) {
   char *texts[KILLS + 1];
-  for (int i = 0; i < runs; i++) texts[i] = prun_read_text(run_out_path(i));
+  for (int i = 0; i < runs; i++) texts[i] = test_read_text(run_out_path(i));
   for (int i = 0; i < runs; i++) {
     for (char *p = texts[i]; (p = strstr(p, "Uploaded ")) != NULL;) {
       char *nl = strchr(p, '\n');
@@ -64,7 +64,7 @@ TEST(produce_kill9_restart_exactly_once) {
   char b[4096], url[4200], err[4096];
   snprintf(b, sizeof b, "%s", ppath("bucket"));
   snprintf(err, sizeof err, "%s", ppath("err"));
-  prun_rm_rf(b);
+  tool_rm_rf(b);
   unlink(err);
   snprintf(url, sizeof url, "dir://%s", b);
   const char *args[] = {"produce", "--from", flowers, "--to", url, "--rate",
@@ -73,7 +73,7 @@ TEST(produce_kill9_restart_exactly_once) {
   for (int k = 0; k < KILLS; k++, runs++) {
     unlink(run_out_path(runs));
     pid_t pid = prun_spawn(args, run_out_path(runs), err);
-    prun_sleep_ms(20 + rand() % 300);
+    test_sleep_ms(20 + rand() % 300);
     kill(pid, SIGKILL);
     int code = prun_wait(pid);
     ASSERT(code == 128 + SIGKILL || code == 0);
@@ -94,7 +94,7 @@ TEST(produce_kill9_restart_exactly_once) {
     if (!prun_same_file(a, c)) TEST__FAIL("%s differs from %s", a, c);
   }
   check_no_key_twice(runs);
-  char *last = prun_read_text(run_out_path(runs - 1));
+  char *last = test_read_text(run_out_path(runs - 1));
   ASSERT_EQ(prun_count_lines(last, "Found "), 5);
   free(last);
   prun_files_free(&got);

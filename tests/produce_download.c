@@ -100,7 +100,7 @@ static void stop_server(void) {
 }
 
 static char *url_of(const char *name) {
-  return pstr("http://127.0.0.1:%d/%s", server_port, name);
+  return test_strf("http://127.0.0.1:%d/%s", server_port, name);
 }
 
 /* ---- 2. archives ---- */
@@ -175,7 +175,7 @@ TEST(produce_download_unpacks_and_uploads) {
                         {"small/LICENSE.txt", NULL, NULL, 'f'}};
   make_archive("small.tar.gz", good, 4);
   char *cache = prun_fresh_dir("cache_good"), *b = ppath("bucket_good");
-  prun_rm_rf(b);
+  tool_rm_rf(b);
   char url[4200];
   snprintf(url, sizeof url, "dir://%s", b);
   const prun_out *r = PRUN("produce", "--download", url_of("small.tar.gz"),
@@ -200,7 +200,7 @@ TEST(produce_download_unpacks_and_uploads) {
   prun_files_free(&f);
   /* A second run uses the cache, even with the server gone. */
   stop_server();
-  prun_rm_rf(b);
+  tool_rm_rf(b);
   r = PRUN("produce", "--download", url_of("small.tar.gz"), "--cache", cache,
            "--to", url, "--interval", "0");
   ASSERT_EQ(r->code, 0);
@@ -216,7 +216,7 @@ static void expect_refused(const char *name, const entry *entries, size_t n,
   char cache_name[128];
   snprintf(cache_name, sizeof cache_name, "cache_%s", name);
   char *cache = prun_fresh_dir(cache_name), *b = ppath("bucket_evil");
-  prun_rm_rf(b);
+  tool_rm_rf(b);
   char url[4200];
   snprintf(url, sizeof url, "dir://%s", b);
   const prun_out *r = PRUN("produce", "--download", url_of(name), "--cache",

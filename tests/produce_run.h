@@ -42,39 +42,12 @@ typedef struct prun_out {
 
 static prun_out prun_last; /* the latest run; freed by the next */
 
-/* printf into one of 64 static buffers used in turn: the result stays
- * valid for the next 63 calls, plenty for one test case, and nothing
- * needs freeing. */
-static inline char *pstr(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-static inline char *pstr(const char *fmt, ...) {
-  static char ring[64][4200];
-  static unsigned next;
-  char *s = ring[next++ % 64];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(s, sizeof ring[0], fmt, ap);
-  va_end(ap);
-  return s;
-}
-
-/* A path under the test tmp folder, private to this test file (a pstr
+/* A path under the test tmp folder, private to this test file (a test_strf
  * buffer). */
 static inline char *ppath(const char *name) {
   char base[4096];
   snprintf(base, sizeof base, "%s", tmp_path(PRUN_PREFIX));
-  return pstr("%s_%s", base, name);
-}
-
-static inline char *prun_read_text(const char *path) {
-  size_t n = 0;
-  unsigned char *d = test_read_file(path, &n);
-  char *s = malloc(n + 1);
-  if (s == NULL) abort();
-  if (d != NULL) memcpy(s, d, n);
-  s[d != NULL ? n : 0] = '\0';
-  free(d);
-  return s;
+  return test_strf("%s_%s", base, name);
 }
 
 static inline void prun_need_tool(void) {
@@ -111,29 +84,17 @@ static inline const prun_out *prun(const char *const *args) {
   free(prun_last.out);
   free(prun_last.err);
   prun_last.code = prun_wait(prun_spawn(args, out, err));
-  prun_last.out = prun_read_text(out);
-  prun_last.err = prun_read_text(err);
+  prun_last.out = test_read_text(out);
+  prun_last.err = test_read_text(err);
   return &prun_last;
 }
 
 #define PRUN(...) prun((const char *const[]){__VA_ARGS__, NULL})
 
-static inline int prun_rm_one(const char *p, const struct stat *sb, int f,
-                              struct FTW *ftw) {
-  chmod(p, 0700); /* so that unreadable fixtures can go too */
-  remove(p);
-  return 0;
-}
-
-/* rm -rf `path`. */
-static inline void prun_rm_rf(const char *path) {
-  nftw(path, prun_rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 /* A fresh, empty folder (removed first if it exists). */
 static inline char *prun_fresh_dir(const char *name) {
   char *p = ppath(name);
-  prun_rm_rf(p);
+  tool_rm_rf(p);
   if (mkdir(p, 0755) != 0) abort();
   return p;
 }
@@ -199,12 +160,6 @@ static inline void prun_copy(const char *from, const char *to) {
   unsigned char *d = test_read_file(from, &n);
   if (d == NULL || test_write_file(to, d, n) != 0) abort();
   free(d);
-}
-
-static inline void prun_sleep_ms(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0) {
-  }
 }
 
 #endif /* IMS_TESTS_PRODUCE_RUN_H */

@@ -229,7 +229,7 @@ TEST(s3_bucket_put_list_read) {
   const char *keys[] = {"daisy/b c+d.jpg", "rose/a.jpg", "rose/z.png"};
   for (int i = 0; i < 3; i++) {
     ASSERT_OK(ims_bucket_put(b, keys[i], jpg, n - (size_t)i, &err), &err);
-    nsleep_ms(i == 0 ? 1100 : 0); /* a later LastModified second */
+    test_sleep_ms(i == 0 ? 1100 : 0); /* a later LastModified second */
   }
   ASSERT_OK(ims_bucket_put(b, "rose/z.png", "\x89PNG\r\n\x1a\nxx", 10, &err),
             &err);
@@ -298,7 +298,7 @@ TEST(s3_bucket_pagination) {
   ims_error err = {0};
   enum { N = 1050 };
   for (int i = 0; i < N; i++) {
-    const char *key = nstr("c%d/img-%04d.jpg", i % 3, (i * 7919) % N);
+    const char *key = test_strf("c%d/img-%04d.jpg", i % 3, (i * 7919) % N);
     ASSERT_OK(ims_bucket_put(b, key, key, strlen(key), &err), &err);
   }
   /* A neighbour outside the prefix is not ours. */
@@ -317,7 +317,7 @@ TEST(s3_bucket_pagination) {
   }
   for (int i = 0; i < N; i++)
     ASSERT(json_object_get(
-               seen, nstr("c%d/img-%04d.jpg", i % 3, (i * 7919) % N)) != NULL);
+               seen, test_strf("c%d/img-%04d.jpg", i % 3, (i * 7919) % N)) != NULL);
   json_decref(seen);
   ims_bucket_list_free(objs, count);
   ims_bucket_close(b);

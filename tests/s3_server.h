@@ -6,7 +6,7 @@
  * free 127.0.0.1 port, with one bucket "imgs", storing under the test's
  * tmp folder so that a test can SIGKILL it and restart it on the same
  * data. Include after nats_server.h, whose process helpers (nchild_*,
- * ntool_*, nstr, nargs ...) it uses.
+ * ntool_*, test_strf, nargs ...) it uses.
  *
  *   s3srv s;
  *   s3srv_start(&s, "case");   server up, AWS_* set for the tool
@@ -90,14 +90,14 @@ static inline void s3srv__spawn(s3srv *s) {
     _exit(127);
   }
   s->pid = pid;
-  double end = nnow() + 60;
+  double end = test_now() + 60;
   while (!s3srv__up(s->port)) {
     int code = 0;
-    if (nchild_exited(pid, &code) || nnow() > end) {
+    if (nchild_exited(pid, &code) || test_now() > end) {
       ntail(s->log, 3000);
       TEST__FAIL("s3rver on port %d did not start (exit %d)", s->port, code);
     }
-    nsleep_ms(50);
+    test_sleep_ms(50);
   }
 }
 
@@ -106,10 +106,10 @@ static inline void s3srv__spawn(s3srv *s) {
 static inline void s3srv_start(s3srv *s, const char *name) {
   memset(s, 0, sizeof *s);
   s->port = nsrv_free_port();
-  snprintf(s->dir, sizeof s->dir, "%s", tmp_path(nstr("%s_s3data", name)));
-  snprintf(s->log, sizeof s->log, "%s", tmp_path(nstr("%s_s3.log", name)));
+  snprintf(s->dir, sizeof s->dir, "%s", tmp_path(test_strf("%s_s3data", name)));
+  snprintf(s->log, sizeof s->log, "%s", tmp_path(test_strf("%s_s3.log", name)));
   snprintf(s->endpoint, sizeof s->endpoint, "http://127.0.0.1:%d", s->port);
-  nrm_rf(s->dir);
+  tool_rm_rf(s->dir);
   unlink(s->log);
   if (mkdir(s->dir, 0755) != 0) TEST__FAIL("mkdir %s", s->dir);
   setenv("AWS_ENDPOINT_URL", s->endpoint, 1);
@@ -128,9 +128,9 @@ static inline void s3srv_kill(s3srv *s) {
 /* Start it again on the same port and data. */
 static inline void s3srv_restart(s3srv *s) { s3srv__spawn(s); }
 
-/* "s3://imgs/<prefix>" (a nstr buffer). */
+/* "s3://imgs/<prefix>" (a test_strf buffer). */
 static inline const char *s3srv_url(const char *prefix) {
-  return nstr("s3://%s/%s", S3SRV_BUCKET, prefix);
+  return test_strf("s3://%s/%s", S3SRV_BUCKET, prefix);
 }
 
 /* An anonymous GET of bucket key `key` straight through libcurl (no

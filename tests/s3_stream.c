@@ -69,7 +69,7 @@ static json_t *flowers(const char *name, size_t n, const char *root,
     json_t *k;
     json_array_foreach(keys, i, k)
         json_object_set(obj, json_string_value(k), json_true());
-    *want = nclassify(nstr("%s_classify", name), root, obj);
+    *want = nclassify(test_strf("%s_classify", name), root, obj);
     json_decref(obj);
   }
   return keys;
@@ -81,7 +81,7 @@ static void produce(const char *name, const char *root, const char *url) {
             "--seed", "11", NULL);
   int code = ntool_run(name, a.v, 300);
   if (code != 0) {
-    ntail(nstr("%s.err", tmp_path(name)), 3000);
+    ntail(test_strf("%s.err", tmp_path(name)), 3000);
     TEST__FAIL("produce exit %d", code);
   }
 }
@@ -91,23 +91,23 @@ static void produce(const char *name, const char *root, const char *url) {
 static void stream_args(nargs *a, const char *name, const char *url,
                         const char *batch, const char *idle_ms) {
   nargs_add(a, "stream", "--source", url, "--model", nmodel, "--sink",
-            nstr("jsonl:%s.jsonl", tmp_path(name)), "--checkpoint",
-            nstr("%s_ckpt", tmp_path(name)), "--progress",
-            nstr("%s.progress", tmp_path(name)), "--max-files-per-trigger",
+            test_strf("jsonl:%s.jsonl", tmp_path(name)), "--checkpoint",
+            test_strf("%s_ckpt", tmp_path(name)), "--progress",
+            test_strf("%s.progress", tmp_path(name)), "--max-files-per-trigger",
             batch, "--until-idle", idle_ms, "--poll-interval", "200",
             "--threads", "2", NULL);
 }
 
 static void stream_reset(const char *name) {
-  nrm_rf(nstr("%s_ckpt", tmp_path(name)));
-  unlink(nstr("%s.jsonl", tmp_path(name)));
-  unlink(nstr("%s.progress", tmp_path(name)));
+  tool_rm_rf(test_strf("%s_ckpt", tmp_path(name)));
+  unlink(test_strf("%s.jsonl", tmp_path(name)));
+  unlink(test_strf("%s.progress", tmp_path(name)));
 }
 
 /* The JSONL sink of `name`: each key of `keys` exactly once, nothing
  * else; with `want`, each row's class is classify's top-1. */
 static void check_exactly_once(const char *name, json_t *keys, json_t *want) {
-  char *text = nread_text(nstr("%s.jsonl", tmp_path(name)));
+  char *text = test_read_text(test_strf("%s.jsonl", tmp_path(name)));
   json_t *counts = json_object();
   json_t *rows = nrows_text("jsonl sink", text, counts);
   free(text);
@@ -137,12 +137,12 @@ static void check_exactly_once(const char *name, json_t *keys, json_t *want) {
 /* Wait until `path` grows past `before` bytes (the stream made progress)
  * or the child exits. True if it grew. */
 static bool wait_growth(const char *path, long before, pid_t pid) {
-  double end = nnow() + 120;
-  while (nnow() < end) {
+  double end = test_now() + 120;
+  while (test_now() < end) {
     struct stat st;
     if (stat(path, &st) == 0 && st.st_size > before) return true;
     if (nchild_gone(pid)) return false;
-    nsleep_ms(10);
+    test_sleep_ms(10);
   }
   TEST__FAIL("%s did not grow in 120 s", path);
   return false;
@@ -168,7 +168,7 @@ static void case_start(s3case *c, const char *name, size_t count,
                        bool answers, const char *prefix) {
   need();
   s3srv_start(&c->srv, name);
-  snprintf(c->root, sizeof c->root, "%s", tmp_path(nstr("%s_data", name)));
+  snprintf(c->root, sizeof c->root, "%s", tmp_path(test_strf("%s_data", name)));
   c->want = NULL;
   c->keys = flowers(name, count, c->root, answers ? &c->want : NULL);
   c->url[0] = '\0';
@@ -195,7 +195,7 @@ TEST(s3_produce_stream) {
   pid_t st = ntool_start("s3s_ps", a.v);
   produce("s3s_ps_produce", c.root, c.url);
   int code = ntool_wait("s3s_ps", st, 600);
-  if (code != 0) ntail(nstr("%s.err", tmp_path("s3s_ps")), 3000);
+  if (code != 0) ntail(test_strf("%s.err", tmp_path("s3s_ps")), 3000);
   ASSERT_EQ(code, 0);
   check_exactly_once("s3s_ps", c.keys, c.want);
   /* The objects are the files, typed by content, under the prefix. */
@@ -206,9 +206,9 @@ TEST(s3_produce_stream) {
     char *body = NULL, type[64];
     size_t n = 0, fn = 0;
     ASSERT_EQ(
-        s3srv_get(&c.srv, nstr("run/1/%s", key), &body, &n, type, sizeof type),
+        s3srv_get(&c.srv, test_strf("run/1/%s", key), &body, &n, type, sizeof type),
         200);
-    unsigned char *file = test_read_file(nstr("%s/%s", c.root, key), &fn);
+    unsigned char *file = test_read_file(test_strf("%s/%s", c.root, key), &fn);
     ASSERT(file != NULL && fn == n && memcmp(file, body, n) == 0);
     ASSERT_STR_EQ(type, "image/jpeg");
     free(file);
@@ -237,7 +237,7 @@ TEST(s3_stream_sigkill) {
     long before = file_size(prog);
     pid_t pid = ntool_start("s3s_kill", a.v);
     if (wait_growth(prog, before, pid)) {
-      nsleep_ms(rand() % 200);
+      test_sleep_ms(rand() % 200);
       kill(pid, SIGKILL);
       kills += nchild_wait(pid, 60) == 128 + SIGKILL;
     } else {
@@ -262,7 +262,7 @@ TEST(s3_stream_pagination) {
   ims_error err = {0};
   ASSERT_OK(ims_bucket_open(c.url, 0, &b, &err), &err);
   for (int i = 0; i < 1000; i++) {
-    const char *key = nstr("junk%d/not-an-image-%04d.jpg", i % 4, i);
+    const char *key = test_strf("junk%d/not-an-image-%04d.jpg", i % 4, i);
     ASSERT_OK(ims_bucket_put(b, key, key, strlen(key), &err), &err);
     json_array_append_new(c.keys, json_string(key));
   }
@@ -289,11 +289,11 @@ static void expect_fail(const char *name, const char *const *args, int code,
 TEST(s3_errors_credentials) {
   s3case c;
   case_start(&c, "s3s_cred", 4, false, NULL);
-  const char *out = nstr("%s.jsonl", tmp_path("s3s_cred"));
+  const char *out = test_strf("%s.jsonl", tmp_path("s3s_cred"));
   unlink(out);
   const char *stream[] = {
       "stream", "--source", s3srv_url("p"),        "--model",
-      nmodel,   "--sink",   nstr("jsonl:%s", out), "--until-idle",
+      nmodel,   "--sink",   test_strf("jsonl:%s", out), "--until-idle",
       "500",    NULL};
   const char *prod[] = {"produce",      "--from",     c.root, "--to",
                         s3srv_url("p"), "--interval", "0",  NULL};
@@ -334,9 +334,9 @@ TEST(s3_errors_server_restart) {
   stream_args(&a, "s3s_rs", c.url, "2", "4000");
   nargs_add(&a, "--s3-retry", "120000", NULL);
   pid_t pid = ntool_start("s3s_rs", a.v);
-  ASSERT(wait_growth(nstr("%s.progress", tmp_path("s3s_rs")), 0, pid));
+  ASSERT(wait_growth(test_strf("%s.progress", tmp_path("s3s_rs")), 0, pid));
   s3srv_kill(&c.srv); /* mid-run: a GET or a listing is cut or refused */
-  nsleep_ms(2500);
+  test_sleep_ms(2500);
   s3srv_restart(&c.srv);
   int code = ntool_wait("s3s_rs", pid, 600);
   char *err = ntool_text("s3s_rs", "err");
@@ -358,14 +358,14 @@ TEST(s3_errors_server_gone) {
   stream_args(&a, "s3s_gone", c.url, "2", "1500");
   nargs_add(&a, "--s3-retry", "1500", NULL);
   pid_t pid = ntool_start("s3s_gone", a.v);
-  ASSERT(wait_growth(nstr("%s.progress", tmp_path("s3s_gone")), 0, pid));
+  ASSERT(wait_growth(test_strf("%s.progress", tmp_path("s3s_gone")), 0, pid));
   s3srv_kill(&c.srv);
   int code = ntool_wait("s3s_gone", pid, 120);
   char *err = ntool_text("s3s_gone", "err");
   if (code != 1) fprintf(stderr, "%s\n", err);
   ASSERT_EQ(code, 1);
   ASSERT_CONTAINS(err, "imgstream stream: stopped: ");
-  ASSERT_CONTAINS(err, nstr("at %s: still failing after", c.srv.endpoint));
+  ASSERT_CONTAINS(err, test_strf("at %s: still failing after", c.srv.endpoint));
   free(err);
   /* Server back, stream restarted on its checkpoint: nothing lost, nothing
    * twice. */
@@ -384,9 +384,9 @@ TEST(s3_errors_sigterm_retrying) {
   stream_args(&a, "s3s_term", c.url, "2", "1500");
   nargs_add(&a, "--s3-retry", "600000", NULL);
   pid_t pid = ntool_start("s3s_term", a.v);
-  ASSERT(wait_growth(nstr("%s.progress", tmp_path("s3s_term")), 0, pid));
+  ASSERT(wait_growth(test_strf("%s.progress", tmp_path("s3s_term")), 0, pid));
   s3srv_kill(&c.srv);
-  nsleep_ms(1500); /* it is retrying now, for up to 10 minutes */
+  test_sleep_ms(1500); /* it is retrying now, for up to 10 minutes */
   kill(pid, SIGTERM);
   /* It stops at its next retry, not after --s3-retry. */
   int code = ntool_wait("s3s_term", pid, 30);

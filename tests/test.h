@@ -20,11 +20,14 @@
 #ifndef IMS_TEST_H
 #define IMS_TEST_H
 
+#include <errno.h>
 #include <math.h>
 #include <setjmp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static jmp_buf test__jump;
 static int test__skipped;
@@ -137,6 +140,36 @@ static inline char *test_read_text(const char *path) {
   s[d != NULL ? n : 0] = '\0';
   free(d);
   return s;
+}
+
+/* printf into one of 64 static buffers used in turn: the result stays
+ * valid for the next 63 calls, plenty for one test case, and nothing
+ * needs freeing. */
+static inline char *test_strf(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+static inline char *test_strf(const char *fmt, ...) {
+  static char ring[64][4400];
+  static unsigned next;
+  char *s = ring[next++ % 64];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(s, sizeof ring[0], fmt, ap);
+  va_end(ap);
+  return s;
+}
+
+/* Seconds on the monotonic clock. */
+static inline double test_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Sleep ms milliseconds, through signals. */
+static inline void test_sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
 }
 
 /* Write bytes to a file; returns 0 on success. */

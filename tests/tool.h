@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tool.h - running the real imgstream binary ($IMGSTREAM_BIN, set by
- * ims_add_test) from a test: the child side of a fork. Include after
- * test.h.
+ * ims_add_test) from a test: the child side of a fork, and removing the
+ * folders runs leave. Include after test.h, in a file that asks for
+ * POSIX 2008 or XSI (nftw).
  */
 #ifndef IMS_TEST_TOOL_H
 #define IMS_TEST_TOOL_H
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* In a forked child: stdin from /dev/null, stdout and stderr to the files
@@ -34,6 +37,19 @@ static inline void tool_exec(const char *const *args, const char *out,
   argv[n] = NULL;
   if (argv[0] != NULL) execv(argv[0], argv);
   _exit(127);
+}
+
+static inline int tool__rm_one(const char *p, const struct stat *sb, int f,
+                               struct FTW *ftw) {
+  (void)sb, (void)f, (void)ftw;
+  chmod(p, 0700); /* so that unreadable fixtures can go too */
+  remove(p);
+  return 0;
+}
+
+/* rm -rf `path`. */
+static inline void tool_rm_rf(const char *path) {
+  nftw(path, tool__rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 #endif /* IMS_TEST_TOOL_H */
