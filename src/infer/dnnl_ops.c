@@ -621,7 +621,10 @@ fail:
 
 /* Drop the primitives and buffer views of the previous batch size. */
 static void release_batch(ims__dnnl_step *d) {
-  for (size_t i = 0; d->src != NULL && i < d->ctx->threads; i++) {
+  /* The four arrays are allocated together: any may be missing after an
+   * allocation failed. */
+  if (!d->prims || !d->src || !d->dst || !d->pad) return;
+  for (size_t i = 0; i < d->ctx->threads; i++) {
     if (d->prims[i] != NULL) dnnl_primitive_destroy(d->prims[i]);
     if (d->src[i] != NULL) dnnl_memory_destroy(d->src[i]);
     if (d->dst[i] != NULL) dnnl_memory_destroy(d->dst[i]);

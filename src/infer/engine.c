@@ -230,8 +230,12 @@ static ims_status start_backend(ims_engine *e, const ims_engine_options *o,
   }
   if (e->flags & IMS_ENGINE_FLAG_FORCE_XNNPACK) return IMS_OK;
   ims_status st = ims__dnnl_ctx_create(threads, &e->dnnl, err);
-  if (st != IMS_OK && !(e->flags & IMS_ENGINE_FLAG_FORCE_ONEDNN))
-    st = IMS_OK; /* the default only prefers oneDNN: run on XNNPACK */
+  /* The default only prefers oneDNN: where it cannot start, run on
+   * XNNPACK; but out of memory is the caller's to know, not a reason to
+   * change backends. */
+  if (st != IMS_OK && st != IMS_ERR_NO_MEMORY &&
+      !(e->flags & IMS_ENGINE_FLAG_FORCE_ONEDNN))
+    st = IMS_OK;
   return st;
 }
 

@@ -106,6 +106,12 @@ ims_status ims__step_run(ims__step *step, size_t batch, pthreadpool_t pool,
 /* Message for an xnn_status ("unsupported parameter"). */
 const char *ims__xnn_status_str(enum xnn_status s);
 
+/* IMS_OK for xnn_status_success; otherwise fails `err` with "<node>
+ * (operator N): XNNPACK <what> failed: <status>", as IMS_ERR_NO_MEMORY,
+ * IMS_ERR_UNSUPPORTED or IMS_ERR_BACKEND after the status. */
+ims_status ims__xnn_result(enum xnn_status xs, const ims__step *s,
+                           const char *what, ims_error *err);
+
 /* Quantized clamp bounds [*lo, *hi] of 8-bit output t with fused `act`. */
 void ims__q8_range(const ims__tensor *t, ims__activation act, int32_t *lo,
                    int32_t *hi);

@@ -85,15 +85,8 @@ static void run_concat(const ims__step *s, size_t batch) {
 ims_status ims__step_run(ims__step *s, size_t batch, pthreadpool_t pool,
                          float *scratch, ims_error *err) {
   switch (s->kind) {
-    case IMS__STEP_XNN: {
-      enum xnn_status xs = xnn_run_operator(s->op, pool);
-      if (xs != xnn_status_success)
-        return ims__fail(err, IMS_ERR_BACKEND,
-                         "%s (operator %u): XNNPACK run failed: %s",
-                         s->node->source_name, s->node->source_index,
-                         ims__xnn_status_str(xs));
-      return IMS_OK;
-    }
+    case IMS__STEP_XNN:
+      return ims__xnn_result(xnn_run_operator(s->op, pool), s, "run", err);
     case IMS__STEP_DNNL: return ims__dnnl_step_run(s, pool, err);
     case IMS__STEP_DW:
       ims__dw_layer_run(s->dw, s->in, s->out, batch, pool);

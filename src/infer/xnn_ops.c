@@ -55,8 +55,8 @@ static const ims__tensor *tout(const ims_model *m, const ims__step *s) {
   return &m->tensors[s->node->output];
 }
 
-static ims_status xnn_result(enum xnn_status xs, const ims__step *s,
-                             const char *what, ims_error *err) {
+ims_status ims__xnn_result(enum xnn_status xs, const ims__step *s,
+                           const char *what, ims_error *err) {
   if (xs == xnn_status_success) return IMS_OK;
   ims_status st = (xs == xnn_status_out_of_memory) ? IMS_ERR_NO_MEMORY
                   : (xs == xnn_status_unsupported_parameter)
@@ -193,7 +193,7 @@ static ims_status conv_create_qu8(const ims_model *m, ims__step *s,
       in->scale, (uint8_t)w->zero_point, w->scale, w->data, bias,
       (uint8_t)o->zero_point, o->scale, (uint8_t)lo, (uint8_t)hi, g->flags,
       &s->op);
-  return xnn_result(xs, s, "convolution (qu8) creation", err);
+  return ims__xnn_result(xs, s, "convolution (qu8) creation", err);
 }
 
 /* Per-channel scales of an int8 weight tensor, replicated if per-tensor.
@@ -227,7 +227,7 @@ static ims_status conv_create_qc8(const ims_model *m, ims__step *s,
       w->data, bias, (int8_t)o->zero_point, o->scale, (int8_t)lo,
       (int8_t)hi, g->flags, &s->op);
   free(scales); /* XNNPACK folds the scales into its packed weights */
-  return xnn_result(xs, s, "convolution (qc8) creation", err);
+  return ims__xnn_result(xs, s, "convolution (qc8) creation", err);
 }
 
 static ims_status conv_create_f32(const ims_model *m, ims__step *s,
@@ -242,7 +242,7 @@ static ims_status conv_create_f32(const ims_model *m, ims__step *s,
       g->sh, g->sw, g->dh, g->dw, g->groups, g->gic, g->goc,
       g->groups * g->gic, g->groups * g->goc, w->data, bias, lo, hi,
       g->flags, &s->op);
-  return xnn_result(xs, s, "convolution (f32) creation", err);
+  return ims__xnn_result(xs, s, "convolution (f32) creation", err);
 }
 
 static ims_status conv_create(const ims_model *m, ims__step *s,
@@ -283,7 +283,7 @@ static ims_status fc_create_q8(const ims_model *m, ims__step *s,
       (uint8_t)in->zero_point, in->scale, (uint8_t)w->zero_point, w->scale,
       w->data, bias, (uint8_t)o->zero_point, o->scale, (uint8_t)lo,
       (uint8_t)hi, 0, &s->op);
-  return xnn_result(xs, s, "fully connected (qu8) creation", err);
+  return ims__xnn_result(xs, s, "fully connected (qu8) creation", err);
 }
 
 static ims_status fc_create(const ims_model *m, ims__step *s,
@@ -301,7 +301,7 @@ static ims_status fc_create(const ims_model *m, ims__step *s,
   enum xnn_status xs = xnn_create_fully_connected_nc_f32(
       w->shape[1], w->shape[0], w->shape[1], w->shape[0], w->data, bias, lo,
       hi, 0, &s->op);
-  return xnn_result(xs, s, "fully connected (f32) creation", err);
+  return ims__xnn_result(xs, s, "fully connected (f32) creation", err);
 }
 
 /* Float MUL, SUB, DIV (ADD: add_create). */
@@ -324,7 +324,7 @@ static ims_status binary_create(const ims_model *m, ims__step *s,
     s->variant = V_DIV_F32;
     xs = xnn_create_divide_nd_f32(lo, hi, 0, &s->op);
   }
-  return xnn_result(xs, s, "binary operator creation", err);
+  return ims__xnn_result(xs, s, "binary operator creation", err);
 }
 
 /* Float element-wise SIGMOID / HARD_SWISH / CLAMP over rows of the last
@@ -353,7 +353,7 @@ static ims_status unary_create(const ims_model *m, ims__step *s,
     xs = xnn_create_clamp_nc_f32(c, c, c, s->node->act_min,
                                  s->node->act_max, 0, &s->op);
   }
-  return xnn_result(xs, s, "element-wise operator creation", err);
+  return ims__xnn_result(xs, s, "element-wise operator creation", err);
 }
 
 static ims_status max_pool_create(const ims_model *m, ims__step *s,
@@ -372,7 +372,7 @@ static ims_status max_pool_create(const ims_model *m, ims__step *s,
       p.top, p.right, p.bottom, p.left, n->filter_h, n->filter_w,
       n->stride_h, n->stride_w, n->dilation_h ? n->dilation_h : 1,
       n->dilation_w ? n->dilation_w : 1, c, c, c, lo, hi, 0, &s->op);
-  return xnn_result(xs, s, "max pooling creation", err);
+  return ims__xnn_result(xs, s, "max pooling creation", err);
 }
 
 /* Concatenation along the last dimension: kernels.c copies rows. */
@@ -420,7 +420,7 @@ static ims_status add_create(const ims_model *m, ims__step *s,
     s->variant = V_ADD_F32;
     xs = xnn_create_add_nd_f32(flo, fhi, 0, &s->op);
   }
-  return xnn_result(xs, s, "add creation", err);
+  return ims__xnn_result(xs, s, "add creation", err);
 }
 
 /* Real value of raw byte b of a quantized tensor. */
@@ -457,7 +457,7 @@ static ims_status gap_create(const ims_model *m, ims__step *s,
   } else {
     return unsupported(s, "mixed input/output types", err);
   }
-  return xnn_result(xs, s, "global average pooling creation", err);
+  return ims__xnn_result(xs, s, "global average pooling creation", err);
 }
 
 static bool pool_is_global(const ims_model *m, const ims__step *s) {
@@ -499,7 +499,7 @@ static ims_status avg_pool_create(const ims_model *m, ims__step *s,
   } else {
     return unsupported(s, "non-global int8 average pooling", err);
   }
-  return xnn_result(xs, s, "average pooling creation", err);
+  return ims__xnn_result(xs, s, "average pooling creation", err);
 }
 
 static ims_status pad_create(const ims_model *m, ims__step *s,
@@ -516,7 +516,7 @@ static ims_status pad_create(const ims_model *m, ims__step *s,
     s->variant = V_PAD_X32;
     xs = xnn_create_constant_pad_nd_x32(&value, 0, &s->op);
   }
-  return xnn_result(xs, s, "constant pad creation", err);
+  return ims__xnn_result(xs, s, "constant pad creation", err);
 }
 
 static uint8_t q8_quantize(const ims__tensor *t, float real) {
@@ -551,7 +551,7 @@ static ims_status quantize_create(const ims_model *m, ims__step *s,
                                        (int8_t)o->zero_point, -128, 127, 0,
                                        &s->op);
   }
-  return xnn_result(xs, s, "float to 8-bit conversion creation", err);
+  return ims__xnn_result(xs, s, "float to 8-bit conversion creation", err);
 }
 
 static ims_status dequantize_create(const ims_model *m, ims__step *s,
@@ -587,7 +587,7 @@ static ims_status softmax_create(const ims_model *m, ims__step *s,
   s->variant = V_SOFTMAX_F32;
   enum xnn_status xs = xnn_create_softmax_nc_f32(s->channels, s->channels,
                                                  s->channels, 0, &s->op);
-  return xnn_result(xs, s, "softmax creation", err);
+  return ims__xnn_result(xs, s, "softmax creation", err);
 }
 
 ims_status ims__step_create(const ims_model *m, ims__step *s,
@@ -766,5 +766,5 @@ ims_status ims__step_setup(const ims_model *m, ims__step *s, size_t batch,
       xs = setup_rows(m, s, batch, pool);
       break;
   }
-  return xnn_result(xs, s, "setup", err);
+  return ims__xnn_result(xs, s, "setup", err);
 }

@@ -1,0 +1,417 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * faults.c - failures that real inputs cannot provoke, injected by the
+ * linker: this test is linked with --wrap for the allocation functions and
+ * for the backends' run calls (tests/faults.cmake), so every call the
+ * library's own objects make to malloc, calloc, realloc, aligned_alloc,
+ * strdup, xnn_run_operator or dnnl_primitive_execute goes through the
+ * __wrap_ functions here first. Calls inside the shared libraries
+ * (XNNPACK's, oneDNN's, libjpeg's own allocations) are not wrapped.
+ *
+ * Out of memory, SQLite's way: count the allocations one operation makes,
+ * then run it again once for each of them, failing that one. Every run
+ * must end in IMS_ERR_NO_MEMORY with a message and nothing returned; the
+ * sanitizer build's leak check and valgrind (CI) see that the half-built
+ * objects were freed. The operations: loading the shared quantized model,
+ * its float twin and an ONNX model; creating engines on them with batch
+ * helpers (the threaded engine's one-thread helper engines); loading the
+ * label file; decoding and preprocessing a JPEG, a BMP and a PNG.
+ *
+ * A backend run that fails: on an engine that splits a batch into shares
+ * (one per thread), a failed XNNPACK or oneDNN run in the share on the
+ * pool's worker thread, or on the calling thread, is reported by
+ * ims_engine_run with the backend's message, and the next run gives every
+ * image the scores a one-thread engine gives it.
+ */
+#define _GNU_SOURCE /* strdup */
+#include <dnnl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <xnnpack.h>
+
+#include "float_model.h"
+#include "image_fixtures.h"
+#include "imgstream/imgstream.h"
+#include "model_onnx_common.h"
+#include "test.h"
+
+/* ---- 1. the wrappers --------------------------------------------------- */
+
+/* Allocations: counted while armed; number fail_at (1-based) fails. */
+static atomic_long alloc_calls;
+static atomic_long alloc_fail_at;
+static atomic_bool alloc_armed;
+
+static bool alloc_fails(void) {
+  if (!atomic_load(&alloc_armed)) return false;
+  long n = atomic_fetch_add(&alloc_calls, 1) + 1;
+  return n == atomic_load(&alloc_fail_at);
+}
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t k, size_t n);
+void *__real_realloc(void *p, size_t n);
+void *__real_aligned_alloc(size_t a, size_t n);
+char *__real_strdup(const char *s);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t k, size_t n);
+void *__wrap_realloc(void *p, size_t n);
+void *__wrap_aligned_alloc(size_t a, size_t n);
+char *__wrap_strdup(const char *s);
+
+void *__wrap_malloc(size_t n) {
+  return alloc_fails() ? NULL : __real_malloc(n);
+}
+void *__wrap_calloc(size_t k, size_t n) {
+  return alloc_fails() ? NULL : __real_calloc(k, n);
+}
+void *__wrap_realloc(void *p, size_t n) {
+  return alloc_fails() ? NULL : __real_realloc(p, n);
+}
+void *__wrap_aligned_alloc(size_t a, size_t n) {
+  return alloc_fails() ? NULL : __real_aligned_alloc(a, n);
+}
+char *__wrap_strdup(const char *s) {
+  return alloc_fails() ? NULL : __real_strdup(s);
+}
+
+/* Backend runs: when armed, the first call on a thread of the chosen
+ * kind (the test's own thread, or any other) fails, once, with the
+ * backend's "out of memory" or with another error. */
+enum { ON_MAIN, ON_WORKER };
+static pthread_t main_thread;
+static atomic_bool run_armed;
+static atomic_int run_where;
+static atomic_bool run_oom;
+static atomic_int run_fired;
+
+static bool run_fails(void) {
+  if (!atomic_load(&run_armed)) return false;
+  bool on_main = pthread_equal(pthread_self(), main_thread);
+  if (on_main != (atomic_load(&run_where) == ON_MAIN)) return false;
+  bool armed = true;
+  if (!atomic_compare_exchange_strong(&run_armed, &armed, false))
+    return false;
+  atomic_fetch_add(&run_fired, 1);
+  return true;
+}
+
+enum xnn_status __real_xnn_run_operator(xnn_operator_t op,
+                                        pthreadpool_t pool);
+enum xnn_status __wrap_xnn_run_operator(xnn_operator_t op,
+                                        pthreadpool_t pool);
+enum xnn_status __wrap_xnn_run_operator(xnn_operator_t op,
+                                        pthreadpool_t pool) {
+  if (run_fails())
+    return run_oom ? xnn_status_out_of_memory : xnn_status_invalid_state;
+  return __real_xnn_run_operator(op, pool);
+}
+
+dnnl_status_t __real_dnnl_primitive_execute(const_dnnl_primitive_t p,
+                                            dnnl_stream_t s, int nargs,
+                                            const dnnl_exec_arg_t *args);
+dnnl_status_t __wrap_dnnl_primitive_execute(const_dnnl_primitive_t p,
+                                            dnnl_stream_t s, int nargs,
+                                            const dnnl_exec_arg_t *args);
+dnnl_status_t __wrap_dnnl_primitive_execute(const_dnnl_primitive_t p,
+                                            dnnl_stream_t s, int nargs,
+                                            const dnnl_exec_arg_t *args) {
+  if (run_fails()) return run_oom ? dnnl_out_of_memory : dnnl_runtime_error;
+  return __real_dnnl_primitive_execute(p, s, nargs, args);
+}
+
+/* ---- 2. out of memory --------------------------------------------------- */
+
+/* One operation under test: returns its status; on success it has made
+ * (and must free) what it built. */
+typedef ims_status (*operation)(const void *ctx, ims_error *err);
+
+/* How many wrapped allocations `op` makes when none fails. */
+static long count_allocations(operation op, const void *ctx) {
+  ims_error err = {0};
+  atomic_store(&alloc_calls, 0);
+  atomic_store(&alloc_fail_at, 0);
+  atomic_store(&alloc_armed, true);
+  ims_status st = op(ctx, &err);
+  atomic_store(&alloc_armed, false);
+  ASSERT_OK(st, &err);
+  return atomic_load(&alloc_calls);
+}
+
+/* Run `op` once per allocation it makes, failing that one; every run
+ * must fail cleanly with IMS_ERR_NO_MEMORY. Returns the count. */
+static long fail_each_allocation(const char *what, operation op,
+                                 const void *ctx) {
+  long total = count_allocations(op, ctx);
+  ASSERT(total > 0);
+  for (long k = 1; k <= total; k++) {
+    ims_error err = {0};
+    atomic_store(&alloc_calls, 0);
+    atomic_store(&alloc_fail_at, k);
+    atomic_store(&alloc_armed, true);
+    ims_status st = op(ctx, &err);
+    atomic_store(&alloc_armed, false);
+    if (st != IMS_ERR_NO_MEMORY || err.message[0] == '\0')
+      TEST__FAIL("%s, allocation %ld of %ld failed: got %s \"%s\"", what,
+                 k, total, ims_status_name(st), err.message);
+  }
+  fprintf(stderr, "  %s: each of %ld allocations failed in turn: "
+          "IMS_ERR_NO_MEMORY every time\n", what, total);
+  return total;
+}
+
+typedef struct bytes {
+  const uint8_t *data;
+  size_t size;
+} bytes;
+
+static ims_status load_model(const void *ctx, ims_error *err) {
+  const bytes *b = ctx;
+  ims_model *m = NULL;
+  ims_status st = ims_model_load_memory(b->data, b->size, &m, err);
+  ASSERT((st == IMS_OK) == (m != NULL));
+  ims_model_destroy(m);
+  return st;
+}
+
+typedef struct engine_case {
+  const ims_model *model;
+  ims_engine_options options;
+} engine_case;
+
+static ims_status create_engine(const void *ctx, ims_error *err) {
+  const engine_case *c = ctx;
+  ims_engine *e = NULL;
+  ims_status st = ims_engine_create(c->model, &c->options, &e, err);
+  ASSERT((st == IMS_OK) == (e != NULL));
+  ims_engine_destroy(e);
+  return st;
+}
+
+static uint8_t *file_bytes(const char *rel, size_t *size) {
+  uint8_t *d = test_read_file(shared_path(rel), size);
+  if (d == NULL) TEST__FAIL("cannot read %s", shared_path(rel));
+  return d;
+}
+
+static ims_model *model_from(const uint8_t *data, size_t size) {
+  ims_error err = {0};
+  ims_model *m = NULL;
+  ASSERT_OK(ims_model_load_memory(data, size, &m, &err), &err);
+  return m;
+}
+
+/* The float32 twin of the shared quantized model (float_model.h). */
+static uint8_t *float_twin(const uint8_t *quant, size_t quant_size,
+                           size_t *size) {
+  ims_model *q = model_from(quant, quant_size);
+  char why[256];
+  uint8_t *d = fm_float_model(q, size, why, sizeof why);
+  ims_model_destroy(q);
+  if (d == NULL) TEST__FAIL("fm_float_model: %s", why);
+  return d;
+}
+
+/* Engines on `data`: one thread and batch 1, then two threads and batch
+ * 4, which adds a one-thread helper engine for the batch's second share:
+ * its allocations must be more, and each fail cleanly too. */
+static void engines_out_of_memory(const char *name, const uint8_t *data,
+                                  size_t size) {
+  ims_model *m = model_from(data, size);
+  engine_case one = {m, {.threads = 1, .max_batch = 1}};
+  engine_case two = {m, {.threads = 2, .max_batch = 4}};
+  long n1 = fail_each_allocation(test_strf("%s engine, 1 thread", name),
+                                 create_engine, &one);
+  long n2 = fail_each_allocation(
+      test_strf("%s engine, 2 threads, batch helpers", name), create_engine,
+      &two);
+  ASSERT(n2 > n1);
+  ims_model_destroy(m);
+}
+
+TEST(faults_model_load_out_of_memory) {
+  size_t qsize = 0, fsize = 0, osize = 0;
+  uint8_t *quant =
+      file_bytes("models/mobilenet_v2_1.0_224_quant.tflite", &qsize);
+  uint8_t *twin = float_twin(quant, qsize, &fsize);
+  uint8_t *onnx = tiny_model(TINY_RAW, NULL, &osize);
+  bytes q = {quant, qsize}, f = {twin, fsize}, o = {onnx, osize};
+  fail_each_allocation("quantized TFLite load", load_model, &q);
+  fail_each_allocation("float TFLite load", load_model, &f);
+  fail_each_allocation("ONNX load (BatchNormalization folded)", load_model,
+                       &o);
+  free(quant);
+  free(twin);
+  free(onnx);
+}
+
+TEST(faults_engine_create_out_of_memory) {
+  size_t qsize = 0, fsize = 0, osize = 0;
+  uint8_t *quant =
+      file_bytes("models/mobilenet_v2_1.0_224_quant.tflite", &qsize);
+  uint8_t *twin = float_twin(quant, qsize, &fsize);
+  uint8_t *onnx = tiny_model(TINY_RAW, NULL, &osize);
+  engines_out_of_memory("quantized", quant, qsize);
+  engines_out_of_memory("float", twin, fsize);
+  engines_out_of_memory("ONNX", onnx, osize);
+  free(quant);
+  free(twin);
+  free(onnx);
+}
+
+static ims_status load_labels(const void *ctx, ims_error *err) {
+  ims_labels *l = NULL;
+  ims_status st = ims_labels_load_file(ctx, &l, err);
+  ASSERT((st == IMS_OK) == (l != NULL));
+  ims_labels_destroy(l);
+  return st;
+}
+
+TEST(faults_labels_out_of_memory) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s",
+           shared_path("models/imagenet_labels.txt"));
+  fail_each_allocation("label file", load_labels, path);
+}
+
+/* Decode a file and resize + crop it to 224x224, as a stream does. */
+static ims_status decode_preprocess(const void *ctx, ims_error *err) {
+  ims_decoder *d = NULL;
+  ims_preprocessor *p = NULL;
+  ims_image img = {0};
+  static uint8_t out[224 * 224 * 3];
+  ims_preprocess_options po = {0};
+  ims_status st = ims_decoder_create(NULL, &d, err);
+  if (st == IMS_OK) st = ims_preprocessor_create(&po, &p, err);
+  if (st == IMS_OK) st = ims_decoder_decode_file(d, ctx, &img, err);
+  if (st == IMS_OK) st = ims_preprocess(p, &img, out, err);
+  ims_preprocessor_destroy(p);
+  ims_decoder_destroy(d);
+  return st;
+}
+
+/* A 300x200 RGB PNG (../shared has none) in the test's tmp folder. */
+static const char *write_png(void) {
+  static uint8_t raw[300 * 200 * 3];
+  fx_random(raw, sizeof raw, 7);
+  uint8_t *png = NULL;
+  size_t n = 0;
+  ASSERT_EQ(fx_png_encode(raw, 300, 200, 2, 8, NULL, 0, NULL, &png, &n), 0);
+  const char *path = tmp_path("faults_decode.png");
+  ASSERT_EQ(test_write_file(path, png, n), 0);
+  free(png);
+  return path;
+}
+
+TEST(faults_decode_out_of_memory) {
+  const char *files[] = {shared_path("data/images/parrot.jpg"), NULL,
+                         NULL};
+  files[0] = test_strf("%s", files[0]);
+  files[1] = test_strf("%s", shared_path("data/images/grace_hopper.bmp"));
+  files[2] = test_strf("%s", write_png());
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+    fail_each_allocation(test_strf("decode + preprocess %s", files[i]),
+                         decode_preprocess, files[i]);
+}
+
+/* ---- 3. a backend run that fails --------------------------------------- */
+
+#define IMG_BYTES (224 * 224 * 3)
+#define BATCH 4
+
+static uint8_t *load_batch(void) {
+  static const char *const names[BATCH] = {
+      "images__parrot", "images__cat_720p", "images__grace_hopper",
+      "images__sunflower"};
+  uint8_t *rgb = malloc(BATCH * IMG_BYTES);
+  ASSERT(rgb != NULL);
+  for (int i = 0; i < BATCH; i++) {
+    size_t n = 0;
+    uint8_t *one = test_read_file(
+        shared_path(test_strf("reference/armnn-cpuref/%s.rgb", names[i])),
+        &n);
+    ASSERT(one != NULL && n == IMG_BYTES);
+    memcpy(rgb + (size_t)i * IMG_BYTES, one, IMG_BYTES);
+    free(one);
+  }
+  return rgb;
+}
+
+/* What a failed run must return and say. */
+typedef struct expect {
+  ims_status status;
+  const char *says;
+} expect;
+
+/* On a two-thread engine that splits batches into shares (threads fixed:
+ * adaptive threading must not run the batch alone), the first backend run
+ * on `where` fails (out of memory if oom): ims_engine_run says so; the
+ * next run scores every image as a one-thread engine does (within tol). */
+static void share_fails(const uint8_t *model_bytes, size_t size, int where,
+                        bool oom, expect want_err, float tol) {
+  main_thread = pthread_self();
+  ims_model *m = model_from(model_bytes, size);
+  uint8_t *rgb = load_batch();
+  ims_error err = {0};
+  ims_engine *one = NULL, *two = NULL;
+  ims_engine_options o1 = {.threads = 1, .max_batch = BATCH};
+  ims_engine_options o2 = {.threads = 2, .max_batch = BATCH,
+                           .flags = IMS_ENGINE_FLAG_FIXED_THREADS};
+  ASSERT_OK(ims_engine_create(m, &o1, &one, &err), &err);
+  ASSERT_OK(ims_engine_create(m, &o2, &two, &err), &err);
+  static float want[BATCH * 1001], got[BATCH * 1001];
+  ASSERT_OK(ims_engine_run(one, rgb, BATCH, want, &err), &err);
+  /* The pool's worker may not take a share in a given run (the calling
+   * thread can take both): run until the failure has fired. */
+  ims_status st = IMS_OK;
+  atomic_store(&run_fired, 0);
+  atomic_store(&run_where, where);
+  atomic_store(&run_oom, oom);
+  for (int tries = 0; tries < 50 && atomic_load(&run_fired) == 0; tries++) {
+    atomic_store(&run_armed, true);
+    st = ims_engine_run(two, rgb, BATCH, got, &err);
+    atomic_store(&run_armed, false);
+  }
+  ASSERT_EQ(atomic_load(&run_fired), 1);
+  ASSERT_EQ(st, want_err.status);
+  ASSERT_CONTAINS(err.message, want_err.says);
+  ASSERT_OK(ims_engine_run(two, rgb, BATCH, got, &err), &err);
+  for (int k = 0; k < BATCH * 1001; k++) {
+    float a = fabsf(want[k]) > fabsf(got[k]) ? fabsf(want[k]) : fabsf(got[k]);
+    ASSERT_LE(fabsf(want[k] - got[k]), tol * a);
+  }
+  ims_engine_destroy(two);
+  ims_engine_destroy(one);
+  ims_model_destroy(m);
+  free(rgb);
+}
+
+TEST(faults_share_run_fails_xnnpack) {
+  size_t n = 0;
+  uint8_t *quant = file_bytes("models/mobilenet_v2_1.0_224_quant.tflite", &n);
+  expect backend = {IMS_ERR_BACKEND, "XNNPACK run failed: invalid state"};
+  expect oom = {IMS_ERR_NO_MEMORY, "XNNPACK run failed: out of memory"};
+  share_fails(quant, n, ON_WORKER, false, backend, 0);
+  share_fails(quant, n, ON_MAIN, false, backend, 0);
+  share_fails(quant, n, ON_WORKER, true, oom, 0);
+  free(quant);
+}
+
+TEST(faults_share_run_fails_onednn) {
+  size_t qn = 0, fn = 0;
+  uint8_t *quant = file_bytes("models/mobilenet_v2_1.0_224_quant.tflite",
+                              &qn);
+  uint8_t *twin = float_twin(quant, qn, &fn);
+  expect backend = {IMS_ERR_BACKEND, "oneDNN run failed"};
+  expect oom = {IMS_ERR_NO_MEMORY, "oneDNN run failed"};
+  share_fails(twin, fn, ON_WORKER, false, backend, 1e-5f);
+  share_fails(twin, fn, ON_MAIN, false, backend, 1e-5f);
+  share_fails(twin, fn, ON_WORKER, true, oom, 1e-5f);
+  free(twin);
+  free(quant);
+}
+
+TEST_MAIN(faults_model_load_out_of_memory,
+          faults_engine_create_out_of_memory, faults_labels_out_of_memory,
+          faults_decode_out_of_memory, faults_share_run_fails_xnnpack,
+          faults_share_run_fails_onednn)
