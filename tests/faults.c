@@ -11,20 +11,29 @@
  * Out of memory, SQLite's way: count the allocations one operation makes,
  * then run it again once for each of them, failing that one. Every run
  * must end in IMS_ERR_NO_MEMORY with a message and nothing returned; the
- * sanitizer build's leak check and valgrind (CI) see that the half-built
- * objects were freed. The operations: loading the shared quantized model,
- * its float twin and an ONNX model; creating engines on them with batch
- * helpers (the threaded engine's one-thread helper engines); loading the
- * label file; decoding and preprocessing a JPEG, a BMP and a PNG.
+ * sanitizer build's leak check (CI) sees that the half-built objects were
+ * freed. The operations: loading the shared quantized model, its float
+ * twin and an ONNX model; creating engines on them with batch helpers
+ * (the threaded engine's one-thread helper engines); loading the label
+ * file; decoding and preprocessing a JPEG, a BMP and a PNG; and a whole
+ * stream run (bucket, checkpoint, classifier threads, sink), after which
+ * a restart on the same checkpoint must give every image exactly once,
+ * classified: an image whose decode met out of memory fails its batch
+ * rather than become an error row.
  *
  * A backend run that fails: on an engine that splits a batch into shares
  * (one per thread), a failed XNNPACK or oneDNN run in the share on the
  * pool's worker thread, or on the calling thread, is reported by
  * ims_engine_run with the backend's message, and the next run gives every
  * image the scores a one-thread engine gives it.
+ *
+ * Sections: 1. the wrappers  2. out of memory  3. a backend run that
+ *           fails  4. a stream that runs out of memory
  */
-#define _GNU_SOURCE /* strdup */
+#define _GNU_SOURCE /* strdup, nftw */
+#include <dirent.h>
 #include <dnnl.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <xnnpack.h>
@@ -34,6 +43,7 @@
 #include "imgstream/imgstream.h"
 #include "model_onnx_common.h"
 #include "test.h"
+#include "tool.h"
 
 /* ---- 1. the wrappers --------------------------------------------------- */
 
@@ -411,7 +421,164 @@ TEST(faults_share_run_fails_onednn) {
   free(quant);
 }
 
+/* ---- 4. a stream that runs out of memory ------------------------------ */
+
+#define STREAM_IMAGES 8
+
+/* A dir:// bucket with STREAM_IMAGES flowers, half daisies, half tulips;
+ * returns its URL (a test_strf buffer). */
+static const char *flower_bucket(void) {
+  const char *root = test_strf("%s", tmp_path("faults_bucket"));
+  tool_rm_rf(root);
+  const char *url = test_strf("dir://%s", root);
+  ims_error err = {0};
+  ims_bucket *b = NULL;
+  ASSERT_OK(ims_bucket_open(url, IMS_BUCKET_CREATE, &b, &err), &err);
+  static const char *const kinds[2] = {"daisy", "tulip"};
+  for (int k = 0; k < 2; k++) {
+    const char *dir = test_strf("%s", shared_path(
+        test_strf("data/flowers/%s", kinds[k])));
+    DIR *d = opendir(dir);
+    if (d == NULL) TEST__FAIL("cannot list %s", dir);
+    int put = 0;
+    for (struct dirent *e; put < STREAM_IMAGES / 2 && (e = readdir(d));) {
+      if (e->d_name[0] == '.') continue;
+      size_t n = 0;
+      uint8_t *img = test_read_file(test_strf("%s/%s", dir, e->d_name), &n);
+      ASSERT(img != NULL);
+      ASSERT_OK(ims_bucket_put(b, test_strf("%s/%s", kinds[k], e->d_name),
+                               img, n, &err), &err);
+      free(img);
+      put++;
+    }
+    closedir(d);
+    ASSERT_EQ(put, STREAM_IMAGES / 2);
+  }
+  ims_bucket_close(b);
+  return url;
+}
+
+typedef struct stream_case {
+  char url[4200], checkpoint[4200], out[4200];
+  ims_classifier *clf;
+} stream_case;
+
+/* Open the bucket and a JSONL sink, create a stream on the checkpoint and
+ * run it until idle, then close everything. */
+static ims_status run_stream(const stream_case *c, ims_error *err) {
+  ims_bucket *b = NULL;
+  ims_sink *sink = NULL;
+  ims_stream *s = NULL;
+  ims_stream_options o = {.max_files_per_trigger = 4,
+                          .checkpoint_dir = c->checkpoint,
+                          .until_idle_ms = 200};
+  ims_status st = ims_bucket_open(c->url, IMS_BUCKET_WATCH, &b, err);
+  if (st == IMS_OK)
+    st = ims_sink_open(test_strf("jsonl:%s", c->out),
+                       IMS_SINK_TRUNCATE_REPLAY, NULL, &sink, err);
+  if (st == IMS_OK) st = ims_stream_create(b, c->clf, &sink, 1, &o, &s, err);
+  if (st == IMS_OK) st = ims_stream_run(s, err);
+  ims_stream_destroy(s);
+  ims_sink_close(sink);
+  ims_bucket_close(b);
+  return st;
+}
+
+/* The sink holds every image of the bucket once, each classified (no
+ * error row). */
+static void every_image_classified_once(const char *out) {
+  char *text = test_read_text(out);
+  json_t *seen = json_object();
+  size_t rows = 0;
+  for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
+       line = strtok_r(NULL, "\n", &save), rows++) {
+    json_t *row = json_loads(line, 0, NULL);
+    ASSERT(row != NULL);
+    const char *path = json_string_value(json_object_get(row, "path"));
+    ASSERT(path != NULL);
+    if (json_object_get(row, "error") != NULL)
+      TEST__FAIL("%s: an error row: %s", path, line);
+    if (json_object_get(seen, path) != NULL) TEST__FAIL("%s twice", path);
+    json_object_set_new(seen, path, json_true());
+    json_decref(row);
+  }
+  json_decref(seen);
+  free(text);
+  ASSERT_EQ(rows, STREAM_IMAGES);
+}
+
+/* A classifier as the stream's CLI makes one: two threads, batches of 4.
+ * A new one for every run: its lanes' decode buffers grow on first use,
+ * and those allocations must be among the ones that fail. */
+static ims_classifier *stream_classifier(void) {
+  char model[4096], labels[4096];
+  snprintf(model, sizeof model, "%s",
+           shared_path("models/mobilenet_v2_1.0_224_quant.tflite"));
+  snprintf(labels, sizeof labels, "%s",
+           shared_path("models/imagenet_class_index.json"));
+  ims_classifier_options o = {.model_path = model, .labels_path = labels,
+                              .threads = 2, .max_batch = 4};
+  ims_classifier *clf = NULL;
+  ims_error err = {0};
+  ASSERT_OK(ims_classifier_create(&o, &clf, &err), &err);
+  return clf;
+}
+
+/* A stream run on a new checkpoint and a new classifier, its allocation
+ * number fail_at failing (0: none); returns its status and, in *calls,
+ * how many allocations it made. */
+static ims_status stream_failing(stream_case *c, long fail_at, long *calls,
+                                 ims_error *err) {
+  tool_rm_rf(c->checkpoint);
+  c->clf = stream_classifier();
+  atomic_store(&alloc_calls, 0);
+  atomic_store(&alloc_fail_at, fail_at);
+  atomic_store(&alloc_armed, true);
+  ims_status st = run_stream(c, err);
+  atomic_store(&alloc_armed, false);
+  *calls = atomic_load(&alloc_calls);
+  return st;
+}
+
+/* A stream run whose k-th allocation fails (each k of a run's: listing,
+ * checkpoint, decoding on the classifier's threads, sink) stops with
+ * IMS_ERR_NO_MEMORY; a restart on the same checkpoint ends with every
+ * image classified exactly once. */
+TEST(faults_stream_out_of_memory) {
+  static stream_case c;
+  snprintf(c.url, sizeof c.url, "%s", flower_bucket());
+  snprintf(c.checkpoint, sizeof c.checkpoint, "%s", tmp_path("faults_ckpt"));
+  snprintf(c.out, sizeof c.out, "%s", tmp_path("faults_out.jsonl"));
+  ims_error err = {0};
+  long calls = 0, in_decode = 0, k = 1;
+  /* Until a run makes fewer allocations than k (their number varies a
+   * little with the threads' timing): that run must succeed. */
+  for (;; k++) {
+    memset(&err, 0, sizeof err);
+    ims_status st = stream_failing(&c, k, &calls, &err);
+    if (calls < k) {
+      ASSERT_OK(st, &err);
+      ims_classifier_destroy(c.clf);
+      every_image_classified_once(c.out);
+      break;
+    }
+    if (st != IMS_ERR_NO_MEMORY || err.message[0] == '\0')
+      TEST__FAIL("stream, allocation %ld failed: got %s \"%s\"", k,
+                 ims_status_name(st), err.message);
+    /* an image's decode: the batch fails, named, and is replayed */
+    in_decode += strstr(err.message, "(not committed: replayed") != NULL;
+    memset(&err, 0, sizeof err);
+    ASSERT_OK(run_stream(&c, &err), &err);
+    ims_classifier_destroy(c.clf);
+    every_image_classified_once(c.out);
+  }
+  ASSERT(in_decode > 0);
+  fprintf(stderr, "  stream: each of %ld allocations failed in turn (%ld "
+          "decoding an image): IMS_ERR_NO_MEMORY, then a restart "
+          "classified every image once\n", k - 1, in_decode);
+}
+
 TEST_MAIN(faults_model_load_out_of_memory,
           faults_engine_create_out_of_memory, faults_labels_out_of_memory,
           faults_decode_out_of_memory, faults_share_run_fails_xnnpack,
-          faults_share_run_fails_onednn)
+          faults_share_run_fails_onednn, faults_stream_out_of_memory)

@@ -4,7 +4,7 @@
 ims_add_test(NAME faults
              SOURCES faults.c float_model.c tflite_writer.c onnx_writer.c
                      image_fixtures.c
-             LIBS ims_core ims_model ims_image ims_infer)
+             LIBS imgstream)
 target_link_options(faults PRIVATE
   "LINKER:--wrap=malloc,--wrap=calloc,--wrap=realloc"
   "LINKER:--wrap=aligned_alloc,--wrap=strdup"

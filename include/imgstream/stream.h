@@ -180,6 +180,9 @@ IMS_API ims_status ims_stream_create(ims_bucket *bucket,
 ///                    comes after its batch's commit: nothing is replayed,
 ///                    the next engine finishes or redoes the compaction.
 /// @retval IMS_ERR_BACKEND  inference failed (batch not committed)
+/// @retval IMS_ERR_NO_MEMORY out of memory, also while decoding one image
+///                    (batch not committed: an image that met out of
+///                    memory is not bad, an error row would lose it)
 IMS_API ims_status ims_stream_run(ims_stream *s, ims_error *err);
 
 /// Ask a running engine to stop after the batch in flight. Async-signal-

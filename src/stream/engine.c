@@ -6,7 +6,9 @@
  *   1. take up to max_files_per_trigger new objects from the source
  *   2. checkpoint offsets/<id> (durable)      - skipped for a replay
  *   3. classify them (one classifier run: decode on all cores, one engine
- *      run); a bad image becomes an error row, never a failure. Objects
+ *      run); a bad image becomes an error row, never a failure, but an
+ *      image that met out of memory fails the batch: that is the
+ *      machine's state, not the image's, and a row would lose it. Objects
  *      of buckets without local files (s3://) are first read into
  *      per-slot buffers reused from batch to batch; a read that fails
  *      after the backend's retries fails the batch (it is replayed)
@@ -248,6 +250,22 @@ static ims_status write_sinks(ims_stream *s, const ims__batch_input *b,
   return IMS_OK;
 }
 
+/* The first image whose decode ran out of memory fails the batch. */
+static ims_status machine_failure(ims_stream *s, const ims__batch_input *b,
+                                  const ims_class_result *res,
+                                  ims_error *err) {
+  for (size_t i = 0; i < b->count; i++) {
+    if (res[i].error.status != IMS_ERR_NO_MEMORY || s->gone[i]) continue;
+    return ims__fail(err, IMS_ERR_NO_MEMORY,
+                     "batch %lld: %s: %s (not committed: replayed by the "
+                     "next run)",
+                     (long long)b->id, b->objects[i].key,
+                     strip_path(res[i].error.message,
+                                s->paths + i * PATH_CAP));
+  }
+  return IMS_OK;
+}
+
 /* Run one batch through steps 2-5 of the header. */
 static ims_status run_batch(ims_stream *s, const ims__batch_input *b,
                             bool replay, batch_times *t, size_t *nerr_out,
@@ -261,6 +279,7 @@ static ims_status run_batch(ims_stream *s, const ims__batch_input *b,
   t->offsets = t1 - t0;
   const ims_class_result *res = NULL;
   st = classify(s, b, &res, err);
+  if (st == IMS_OK) st = machine_failure(s, b, res, err);
   if (st != IMS_OK) return st;
   ims_classifier_stats cs;
   ims_classifier_get_stats(s->clf, &cs);
@@ -462,8 +481,6 @@ static ims_status alloc_state(ims_stream *s, ims_sink *const *sinks,
   s->datav = calloc(n, sizeof *s->datav);
   s->sizev = calloc(n, sizeof *s->sizev);
   s->nbufs = n;
-  if (s->ckpt_dir == NULL && s->opt.checkpoint_dir != NULL)
-    return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
   if (s->sinks == NULL || s->paths == NULL || s->pathv == NULL ||
       s->labels == NULL || s->out == NULL || s->failed == NULL ||
       s->gone == NULL || s->bufs == NULL || s->datav == NULL ||
@@ -495,9 +512,15 @@ static ims_status new_engine(ims_bucket *bucket, ims_classifier *clf,
   s->clf = clf;
   s->nsinks = nsinks;
   s->opt = o;
-  if (o.checkpoint_dir != NULL) s->ckpt_dir = strdup(o.checkpoint_dir);
-  s->opt.checkpoint_dir = s->ckpt_dir;
   *out = s;
+  if (o.checkpoint_dir != NULL) {
+    /* Without its copy the stream must not run: it would run without
+     * a checkpoint, and so without exactly-once. */
+    s->ckpt_dir = strdup(o.checkpoint_dir);
+    if (s->ckpt_dir == NULL)
+      return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
+  }
+  s->opt.checkpoint_dir = s->ckpt_dir;
   return alloc_state(s, sinks, err);
 }
 
