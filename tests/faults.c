@@ -464,14 +464,17 @@ typedef struct stream_case {
 } stream_case;
 
 /* Open the bucket and a JSONL sink, create a stream on the checkpoint and
- * run it until idle, then close everything. */
+ * run it until idle, then close everything. It leaves a snapshot of
+ * batches 0-1 (offsets/compact-1) and batch 2's files. */
 static ims_status run_stream(const stream_case *c, ims_error *err) {
   ims_bucket *b = NULL;
   ims_sink *sink = NULL;
   ims_stream *s = NULL;
-  ims_stream_options o = {.max_files_per_trigger = 4,
+  /* batches of 3, 3 and 2 images; after the second, a compaction: */
+  ims_stream_options o = {.max_files_per_trigger = 3,
                           .checkpoint_dir = c->checkpoint,
-                          .until_idle_ms = 200};
+                          .compact_interval = 2,
+                          .until_idle_ms = 50};
   ims_status st = ims_bucket_open(c->url, IMS_BUCKET_WATCH, &b, err);
   if (st == IMS_OK)
     st = ims_sink_open(test_strf("jsonl:%s", c->out),
@@ -524,12 +527,22 @@ static ims_classifier *stream_classifier(void) {
   return clf;
 }
 
-/* A stream run on a new checkpoint and a new classifier, its allocation
+/* The checkpoint and sink a stream run starts from: none, or those saved
+ * in <checkpoint>.saved and <out>.saved. */
+static void starting_state(const stream_case *c, bool saved) {
+  tool_rm_rf(c->checkpoint);
+  if (!saved) return;
+  ASSERT_EQ(system(test_strf("cp -a '%s.saved' '%s' && cp '%s.saved' '%s'",
+                             c->checkpoint, c->checkpoint, c->out, c->out)),
+            0);
+}
+
+/* A stream run from that state on a new classifier, its allocation
  * number fail_at failing (0: none); returns its status and, in *calls,
  * how many allocations it made. */
-static ims_status stream_failing(stream_case *c, long fail_at, long *calls,
-                                 ims_error *err) {
-  tool_rm_rf(c->checkpoint);
+static ims_status stream_failing(stream_case *c, bool saved, long fail_at,
+                                 long *calls, ims_error *err) {
+  starting_state(c, saved);
   c->clf = stream_classifier();
   atomic_store(&alloc_calls, 0);
   atomic_store(&alloc_fail_at, fail_at);
@@ -540,45 +553,83 @@ static ims_status stream_failing(stream_case *c, long fail_at, long *calls,
   return st;
 }
 
-/* A stream run whose k-th allocation fails (each k of a run's: listing,
- * checkpoint, decoding on the classifier's threads, sink) stops with
- * IMS_ERR_NO_MEMORY; a restart on the same checkpoint ends with every
- * image classified exactly once. */
-TEST(faults_stream_out_of_memory) {
-  static stream_case c;
-  snprintf(c.url, sizeof c.url, "%s", flower_bucket());
-  snprintf(c.checkpoint, sizeof c.checkpoint, "%s", tmp_path("faults_ckpt"));
-  snprintf(c.out, sizeof c.out, "%s", tmp_path("faults_out.jsonl"));
+/* Stream runs from the starting state whose k-th allocation fails, for
+ * each k, stop with IMS_ERR_NO_MEMORY; a restart on the same checkpoint
+ * ends with every image classified exactly once. Returns the number of
+ * allocations, and in *in_decode how many failed an image's decode. */
+static long fail_each_stream_allocation(stream_case *c, bool saved,
+                                        long *in_decode) {
   ims_error err = {0};
-  long calls = 0, in_decode = 0, k = 1;
+  long calls = 0, k = 1;
+  *in_decode = 0;
   /* Until a run makes fewer allocations than k (their number varies a
    * little with the threads' timing): that run must succeed. */
   for (;; k++) {
     memset(&err, 0, sizeof err);
-    ims_status st = stream_failing(&c, k, &calls, &err);
+    ims_status st = stream_failing(c, saved, k, &calls, &err);
     if (calls < k) {
       ASSERT_OK(st, &err);
-      ims_classifier_destroy(c.clf);
-      every_image_classified_once(c.out);
-      break;
+      ims_classifier_destroy(c->clf);
+      every_image_classified_once(c->out);
+      return k - 1;
     }
     if (st != IMS_ERR_NO_MEMORY || err.message[0] == '\0')
       TEST__FAIL("stream, allocation %ld failed: got %s \"%s\"", k,
                  ims_status_name(st), err.message);
     /* an image's decode: the batch fails, named, and is replayed */
-    in_decode += strstr(err.message, "(not committed: replayed") != NULL;
+    *in_decode += strstr(err.message, "(not committed: replayed") != NULL;
     memset(&err, 0, sizeof err);
-    ASSERT_OK(run_stream(&c, &err), &err);
-    ims_classifier_destroy(c.clf);
-    every_image_classified_once(c.out);
+    ASSERT_OK(run_stream(c, &err), &err);
+    ims_classifier_destroy(c->clf);
+    every_image_classified_once(c->out);
   }
+}
+
+static void stream_case_init(stream_case *c) {
+  snprintf(c->url, sizeof c->url, "%s", flower_bucket());
+  snprintf(c->checkpoint, sizeof c->checkpoint, "%s",
+           tmp_path("faults_ckpt"));
+  snprintf(c->out, sizeof c->out, "%s", tmp_path("faults_out.jsonl"));
+}
+
+/* From nothing: each allocation of a run (listing, checkpoint and its
+ * compaction, decoding on the classifier's threads, sink). */
+TEST(faults_stream_out_of_memory) {
+  static stream_case c;
+  stream_case_init(&c);
+  long in_decode = 0, n = fail_each_stream_allocation(&c, false, &in_decode);
   ASSERT(in_decode > 0);
   fprintf(stderr, "  stream: each of %ld allocations failed in turn (%ld "
           "decoding an image): IMS_ERR_NO_MEMORY, then a restart "
-          "classified every image once\n", k - 1, in_decode);
+          "classified every image once\n", n, in_decode);
+}
+
+/* From a checkpoint whose last batch was not committed (the process died
+ * after its sink write): each allocation of the recovery (the snapshot,
+ * then batch 2's offsets read back; the sink's rows of batch 2 cut off)
+ * and of the batch's replay. */
+TEST(faults_stream_recovery_out_of_memory) {
+  static stream_case c;
+  stream_case_init(&c);
+  ims_error err = {0};
+  long calls = 0, in_decode = 0;
+  ASSERT_OK(stream_failing(&c, false, 0, &calls, &err), &err);
+  ims_classifier_destroy(c.clf);
+  ASSERT_EQ(access(test_strf("%s/offsets/compact-1", c.checkpoint), R_OK),
+            0);
+  ASSERT_EQ(unlink(test_strf("%s/commits/2", c.checkpoint)), 0);
+  tool_rm_rf(test_strf("%s.saved", c.checkpoint));
+  ASSERT_EQ(rename(c.checkpoint, test_strf("%s.saved", c.checkpoint)), 0);
+  ASSERT_EQ(rename(c.out, test_strf("%s.saved", c.out)), 0);
+  long n = fail_each_stream_allocation(&c, true, &in_decode);
+  ASSERT(in_decode > 0);
+  fprintf(stderr, "  stream recovery and replay: each of %ld allocations "
+          "failed in turn: IMS_ERR_NO_MEMORY, then a restart classified "
+          "every image once\n", n);
 }
 
 TEST_MAIN(faults_model_load_out_of_memory,
           faults_engine_create_out_of_memory, faults_labels_out_of_memory,
           faults_decode_out_of_memory, faults_share_run_fails_xnnpack,
-          faults_share_run_fails_onednn, faults_stream_out_of_memory)
+          faults_share_run_fails_onednn, faults_stream_out_of_memory,
+          faults_stream_recovery_out_of_memory)

@@ -101,8 +101,10 @@ static ims_status decode_offsets(const char *path, int64_t id,
   /* ims__file_read, not json_load_file: a FIFO in offsets/ must fail,
    * not block fopen() forever (tests/hostile.c) */
   ims_error why;
-  if (ims__file_read(path, OFFSETS_MAX_FILE, &text, &size, &why) != IMS_OK)
-    return ims__fail(err, IMS_ERR_IO, "checkpoint %s", why.message);
+  ims_status rs = ims__file_read(path, OFFSETS_MAX_FILE, &text, &size, &why);
+  if (rs != IMS_OK) /* out of memory is not a damaged checkpoint */
+    return ims__fail(err, rs == IMS_ERR_NO_MEMORY ? rs : IMS_ERR_IO,
+                     "checkpoint %s", why.message);
   json_t *root = json_loadb(text, size, 0, &je);
   free(text);
   json_t *files = json_object_get(root, "files");
@@ -133,7 +135,9 @@ static ims_status decode_offsets(const char *path, int64_t id,
   json_decref(root);
   if (st != IMS_OK) {
     ims__batch_input_clear(b);
-    return ims__fail(err, st, "checkpoint %s: bad file entry", path);
+    return ims__fail(err, st, "checkpoint %s: %s", path,
+                     st == IMS_ERR_NO_MEMORY ? "out of memory"
+                                             : "bad file entry");
   }
   return IMS_OK;
 }
