@@ -15,7 +15,8 @@
  * freed. The operations: loading the shared quantized model, its float
  * twin and an ONNX model; creating engines on them with batch helpers
  * (the threaded engine's one-thread helper engines); loading the label
- * file; decoding and preprocessing a JPEG, a BMP and a PNG; and a whole
+ * file; creating a classifier (all of these, with its decode lanes);
+ * decoding and preprocessing a JPEG, a BMP and a PNG; and a whole
  * stream run (bucket, checkpoint, classifier threads, sink), after which
  * a restart on the same checkpoint must give every image exactly once,
  * classified: an image whose decode met out of memory fails its batch
@@ -282,6 +283,28 @@ TEST(faults_labels_out_of_memory) {
   snprintf(path, sizeof path, "%s",
            shared_path("models/imagenet_labels.txt"));
   fail_each_allocation("label file", load_labels, path);
+}
+
+static ims_status create_classifier(const void *ctx, ims_error *err) {
+  ims_classifier *c = NULL;
+  ims_status st = ims_classifier_create(ctx, &c, err);
+  ASSERT((st == IMS_OK) == (c != NULL));
+  ims_classifier_destroy(c);
+  return st;
+}
+
+/* The classifier a stream runs: model, labels, decode lanes with their
+ * engines, batch buffers. */
+TEST(faults_classifier_out_of_memory) {
+  char model[4096], labels[4096];
+  snprintf(model, sizeof model, "%s",
+           shared_path("models/mobilenet_v2_1.0_224_quant.tflite"));
+  snprintf(labels, sizeof labels, "%s",
+           shared_path("models/imagenet_class_index.json"));
+  ims_classifier_options o = {.model_path = model, .labels_path = labels,
+                              .threads = 2, .max_batch = 4};
+  fail_each_allocation("classifier, 2 threads, batch 4", create_classifier,
+                       &o);
 }
 
 /* Decode a file and resize + crop it to 224x224, as a stream does. */
@@ -630,6 +653,7 @@ TEST(faults_stream_recovery_out_of_memory) {
 
 TEST_MAIN(faults_model_load_out_of_memory,
           faults_engine_create_out_of_memory, faults_labels_out_of_memory,
+          faults_classifier_out_of_memory,
           faults_decode_out_of_memory, faults_share_run_fails_xnnpack,
           faults_share_run_fails_onednn, faults_stream_out_of_memory,
           faults_stream_recovery_out_of_memory)
