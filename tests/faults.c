@@ -28,8 +28,13 @@
  * ims_engine_run with the backend's message, and the next run gives every
  * image the scores a one-thread engine gives it.
  *
+ * A NATS worker (a real nats-server on loopback) whose allocations fail
+ * in turn must stop with IMS_ERR_NO_MEMORY and hand its batch back (a
+ * delayed nak), so that the next worker has every image within seconds.
+ *
  * Sections: 1. the wrappers  2. out of memory  3. a backend run that
- *           fails  4. a stream that runs out of memory
+ *           fails  4. a stream that runs out of memory  5. a NATS worker
+ *           that runs out of memory
  */
 #define _GNU_SOURCE /* strdup, nftw */
 #include <dirent.h>
@@ -42,7 +47,9 @@
 #include "float_model.h"
 #include "image_fixtures.h"
 #include "imgstream/imgstream.h"
+#include "imgstream/nats.h"
 #include "model_onnx_common.h"
+#include "nats_server.h"
 #include "test.h"
 #include "tool.h"
 
@@ -119,16 +126,16 @@ enum xnn_status __wrap_xnn_run_operator(xnn_operator_t op,
 }
 
 dnnl_status_t __real_dnnl_primitive_execute(const_dnnl_primitive_t p,
-                                            dnnl_stream_t s, int nargs,
+                                            dnnl_stream_t s, int n_args,
                                             const dnnl_exec_arg_t *args);
 dnnl_status_t __wrap_dnnl_primitive_execute(const_dnnl_primitive_t p,
-                                            dnnl_stream_t s, int nargs,
+                                            dnnl_stream_t s, int n_args,
                                             const dnnl_exec_arg_t *args);
 dnnl_status_t __wrap_dnnl_primitive_execute(const_dnnl_primitive_t p,
-                                            dnnl_stream_t s, int nargs,
+                                            dnnl_stream_t s, int n_args,
                                             const dnnl_exec_arg_t *args) {
   if (run_fails()) return run_oom ? dnnl_out_of_memory : dnnl_runtime_error;
-  return __real_dnnl_primitive_execute(p, s, nargs, args);
+  return __real_dnnl_primitive_execute(p, s, n_args, args);
 }
 
 /* ---- 2. out of memory --------------------------------------------------- */
@@ -510,27 +517,31 @@ static ims_status run_stream(const stream_case *c, ims_error *err) {
   return st;
 }
 
-/* The sink holds every image of the bucket once, each classified (no
- * error row). */
-static void every_image_classified_once(const char *out) {
+/* The sink holds every image of the bucket, each classified (no error
+ * row): once each, or (JetStream's at-least-once) at least once. */
+static void every_image_classified(const char *out, bool once) {
   char *text = test_read_text(out);
   json_t *seen = json_object();
-  size_t rows = 0;
   for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
-       line = strtok_r(NULL, "\n", &save), rows++) {
+       line = strtok_r(NULL, "\n", &save)) {
     json_t *row = json_loads(line, 0, NULL);
     ASSERT(row != NULL);
     const char *path = json_string_value(json_object_get(row, "path"));
     ASSERT(path != NULL);
     if (json_object_get(row, "error") != NULL)
       TEST__FAIL("%s: an error row: %s", path, line);
-    if (json_object_get(seen, path) != NULL) TEST__FAIL("%s twice", path);
+    if (once && json_object_get(seen, path) != NULL)
+      TEST__FAIL("%s twice", path);
     json_object_set_new(seen, path, json_true());
     json_decref(row);
   }
+  ASSERT_EQ(json_object_size(seen), STREAM_IMAGES);
   json_decref(seen);
   free(text);
-  ASSERT_EQ(rows, STREAM_IMAGES);
+}
+
+static void every_image_classified_once(const char *out) {
+  every_image_classified(out, true);
 }
 
 /* A classifier as the stream's CLI makes one: two threads, batches of 4.
@@ -651,9 +662,115 @@ TEST(faults_stream_recovery_out_of_memory) {
           "every image once\n", n);
 }
 
+/* ---- 5. a NATS worker that runs out of memory ------------------------ */
+
+/* Publish every object of the bucket at `url` to the JetStream stream of
+ * n, keyed and labelled as the producer does. */
+static void publish_bucket(ims_nats *n, const char *url) {
+  ims_error err = {0};
+  ims_bucket *b = NULL;
+  ims_object *objs = NULL;
+  size_t count = 0;
+  ASSERT_OK(ims_bucket_open(url, 0, &b, &err), &err);
+  ASSERT_OK(ims_bucket_list(b, &objs, &count, &err), &err);
+  ASSERT_EQ(count, STREAM_IMAGES);
+  for (size_t i = 0; i < count; i++) {
+    void *data = NULL;
+    size_t size = 0;
+    ASSERT_OK(ims_bucket_read(b, objs[i].key, &data, &size, &err), &err);
+    char label[64];
+    snprintf(label, sizeof label, "%.*s",
+             (int)(strchr(objs[i].key, '/') - objs[i].key), objs[i].key);
+    ims_nats_image img = {.id = objs[i].key, .key = objs[i].key,
+                          .label = label, .content_type = "image/jpeg",
+                          .upload_time_ms = objs[i].event_time_ms,
+                          .data = data, .size = size};
+    ASSERT_OK(ims_nats_publish_image(n, &img, NULL, &err), &err);
+    free(data);
+  }
+  ims_bucket_list_free(objs, count);
+  ims_bucket_close(b);
+}
+
+/* A worker on the durable consumer `consumer` of n, a new classifier and
+ * a new JSONL sink at out, until no image came for idle_ms; its
+ * allocation number fail_at failing (0: none). */
+static ims_status nats_worker(ims_nats *n, const char *consumer,
+                              const char *out, uint32_t idle_ms,
+                              long fail_at, long *calls, ims_error *err) {
+  ims_classifier *clf = stream_classifier();
+  ims_sink *sink = NULL;
+  ims_stream *s = NULL;
+  ims_nats_consumer_options co = {.name = consumer, .ack_wait_ms = 10000};
+  ims_stream_options o = {.max_files_per_trigger = 3,
+                          .until_idle_ms = idle_ms};
+  atomic_store(&alloc_calls, 0);
+  atomic_store(&alloc_fail_at, fail_at);
+  atomic_store(&alloc_armed, true);
+  ims_status st = ims_sink_open(test_strf("jsonl:%s", out), 0, NULL, &sink,
+                                err);
+  if (st == IMS_OK)
+    st = ims_stream_create_nats(n, &co, clf, &sink, 1, &o, &s, err);
+  if (st == IMS_OK) st = ims_stream_run(s, err);
+  ims_stream_destroy(s);
+  ims_sink_close(sink);
+  atomic_store(&alloc_armed, false);
+  *calls = atomic_load(&alloc_calls);
+  ims_classifier_destroy(clf);
+  return st;
+}
+
+/* A worker whose k-th allocation fails (k sampled over a run's: fetch,
+ * keys, decoding on the classifier's threads, sink, acks) stops with
+ * IMS_ERR_NO_MEMORY and acks none of the failed batch; a worker started
+ * next on the same consumer gets those images again within about a
+ * second (the failed batch is nakked with a delay, not left to the
+ * 10 s ack wait) and every image is in the sink, classified, at least
+ * once (JetStream's delivery). A new consumer for each k. */
+TEST(faults_nats_out_of_memory) {
+  static stream_case c;
+  stream_case_init(&c);
+  static nsrv srv;
+  nsrv_start(&srv, "faults_nats", 1, 0);
+  ims_error err = {0};
+  ims_nats *n = NULL;
+  ASSERT_OK(ims_nats_connect(nsrv_url(&srv, "FAULTS"), NULL, &n, &err),
+            &err);
+  ASSERT_OK(ims_nats_ensure_stream(n, NULL, &err), &err);
+  publish_bucket(n, c.url);
+  long total = 0, calls = 0, tried = 0;
+  unlink(c.out);
+  ASSERT_OK(nats_worker(n, "count", c.out, 500, 0, &total, &err), &err);
+  every_image_classified(c.out, true);
+  for (long k = 1; k <= total; k += total / 12 + 1, tried++) {
+    const char *consumer = test_strf("k%ld", k);
+    unlink(c.out);
+    memset(&err, 0, sizeof err);
+    ims_status st = nats_worker(n, consumer, c.out, 500, k, &calls, &err);
+    if (calls < k) { /* this run made fewer allocations: none failed */
+      ASSERT_OK(st, &err);
+    } else if (st != IMS_ERR_NO_MEMORY || err.message[0] == '\0') {
+      TEST__FAIL("NATS worker, allocation %ld failed: got %s \"%s\"", k,
+                 ims_status_name(st), err.message);
+    } else {
+      double t0 = test_now();
+      ASSERT_OK(nats_worker(n, consumer, c.out, 2500, 0, &calls, &err),
+                &err);
+      /* the idle wait, plus the redelivery: well under the ack wait */
+      ASSERT_LE(test_now() - t0, 8.0);
+    }
+    every_image_classified(c.out, false);
+  }
+  fprintf(stderr, "  NATS worker: %ld of its ~%ld allocations failed in "
+          "turn: IMS_ERR_NO_MEMORY, then a new worker classified every "
+          "image\n", tried, total);
+  ims_nats_close(n);
+  nsrv_stop(&srv);
+}
+
 TEST_MAIN(faults_model_load_out_of_memory,
           faults_engine_create_out_of_memory, faults_labels_out_of_memory,
           faults_classifier_out_of_memory,
           faults_decode_out_of_memory, faults_share_run_fails_xnnpack,
           faults_share_run_fails_onednn, faults_stream_out_of_memory,
-          faults_stream_recovery_out_of_memory)
+          faults_stream_recovery_out_of_memory, faults_nats_out_of_memory)

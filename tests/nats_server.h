@@ -357,9 +357,12 @@ static inline void nsrv_start(nsrv *s, const char *name, int n,
       snprintf(nd->name, sizeof nd->name, "n%d", i + 1);
       nd->port = nsrv_free_port();
       nd->route_port = n > 1 ? nsrv_free_port() : 0;
-      snprintf(nd->conf, sizeof nd->conf, "%s/%s.conf", s->dir, nd->name);
-      snprintf(nd->log, sizeof nd->log, "%s/%s.log", s->dir, nd->name);
-      snprintf(nd->store, sizeof nd->store, "%s/%s-store", s->dir,
+      /* precisions: gcc cannot always bound s->dir when this inlines */
+      snprintf(nd->conf, sizeof nd->conf, "%.4096s/%.15s.conf", s->dir,
+               nd->name);
+      snprintf(nd->log, sizeof nd->log, "%.4096s/%.15s.log", s->dir,
+               nd->name);
+      snprintf(nd->store, sizeof nd->store, "%.4096s/%.15s-store", s->dir,
                nd->name);
     }
     for (int i = 0; i < n; i++) nsrv__write_conf(s, i);
