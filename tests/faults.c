@@ -233,9 +233,8 @@ static uint8_t *float_twin(const uint8_t *quant, size_t quant_size,
 /* Engines on `data`: one thread and batch 1, then two threads and batch
  * 4, which adds a one-thread helper engine for the batch's second share:
  * its allocations must be more, and each fail cleanly too. */
-static void engines_out_of_memory(const char *name, const uint8_t *data,
-                                  size_t size) {
-  ims_model *m = model_from(data, size);
+static void engines_out_of_memory(const char *name, const bytes *file) {
+  ims_model *m = model_from(file->data, file->size);
   engine_case one = {m, {.threads = 1, .max_batch = 1}};
   engine_case two = {m, {.threads = 2, .max_batch = 4}};
   long n1 = fail_each_allocation(test_strf("%s engine, 1 thread", name),
@@ -247,34 +246,46 @@ static void engines_out_of_memory(const char *name, const uint8_t *data,
   ims_model_destroy(m);
 }
 
+/* The three model files the model and engine cases run on. */
+typedef struct model_files {
+  bytes quant; /* the shared quantized MobileNetV2 */
+  bytes twin;  /* its float32 twin */
+  bytes onnx;  /* model_onnx_common.h's small classifier */
+} model_files;
+
+static model_files make_model_files(void) {
+  model_files f;
+  size_t n = 0;
+  uint8_t *q = file_bytes("models/mobilenet_v2_1.0_224_quant.tflite", &n);
+  f.quant = (bytes){q, n};
+  uint8_t *t = float_twin(q, n, &n);
+  f.twin = (bytes){t, n};
+  uint8_t *o = tiny_model(TINY_RAW, NULL, &n);
+  f.onnx = (bytes){o, n};
+  return f;
+}
+
+static void free_model_files(model_files *f) {
+  free((void *)f->quant.data);
+  free((void *)f->twin.data);
+  free((void *)f->onnx.data);
+}
+
 TEST(faults_model_load_out_of_memory) {
-  size_t qsize = 0, fsize = 0, osize = 0;
-  uint8_t *quant =
-      file_bytes("models/mobilenet_v2_1.0_224_quant.tflite", &qsize);
-  uint8_t *twin = float_twin(quant, qsize, &fsize);
-  uint8_t *onnx = tiny_model(TINY_RAW, NULL, &osize);
-  bytes q = {quant, qsize}, f = {twin, fsize}, o = {onnx, osize};
-  fail_each_allocation("quantized TFLite load", load_model, &q);
-  fail_each_allocation("float TFLite load", load_model, &f);
+  model_files f = make_model_files();
+  fail_each_allocation("quantized TFLite load", load_model, &f.quant);
+  fail_each_allocation("float TFLite load", load_model, &f.twin);
   fail_each_allocation("ONNX load (BatchNormalization folded)", load_model,
-                       &o);
-  free(quant);
-  free(twin);
-  free(onnx);
+                       &f.onnx);
+  free_model_files(&f);
 }
 
 TEST(faults_engine_create_out_of_memory) {
-  size_t qsize = 0, fsize = 0, osize = 0;
-  uint8_t *quant =
-      file_bytes("models/mobilenet_v2_1.0_224_quant.tflite", &qsize);
-  uint8_t *twin = float_twin(quant, qsize, &fsize);
-  uint8_t *onnx = tiny_model(TINY_RAW, NULL, &osize);
-  engines_out_of_memory("quantized", quant, qsize);
-  engines_out_of_memory("float", twin, fsize);
-  engines_out_of_memory("ONNX", onnx, osize);
-  free(quant);
-  free(twin);
-  free(onnx);
+  model_files f = make_model_files();
+  engines_out_of_memory("quantized", &f.quant);
+  engines_out_of_memory("float", &f.twin);
+  engines_out_of_memory("ONNX", &f.onnx);
+  free_model_files(&f);
 }
 
 static ims_status load_labels(const void *ctx, ims_error *err) {
