@@ -47,11 +47,12 @@ static const run_out *run_to(const char *out_path, const char *const *args) {
   free(last.err);
   fflush(NULL);
   pid_t pid = fork();
-  if (pid == 0) tool_exec(args, out_path != NULL ? out_path : outf, false, errf, false);
+  if (pid == 0)
+    tool_exec(args, out_path != NULL ? out_path : outf, false, errf, false);
   int st = 0;
   waitpid(pid, &st, 0);
   last.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  last.out = out_path != NULL ? test_read_text("/dev/null") : test_read_text(outf);
+  last.out = test_read_text(out_path != NULL ? "/dev/null" : outf);
   last.err = test_read_text(errf);
   return &last;
 }

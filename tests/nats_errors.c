@@ -84,8 +84,8 @@ TEST(nats_errors_corrupt_image) {
   unsigned char *d = test_read_file(
       test_strf("%s/%s", shared_path("data/flowers"), donor), &n);
   ASSERT(d != NULL && n > 4000);
-  ASSERT(test_write_file(test_strf("%s/daisy/broken.jpg", root), d, n * 2 / 5) ==
-         0);
+  const char *broken = test_strf("%s/daisy/broken.jpg", root);
+  ASSERT(test_write_file(broken, d, n * 2 / 5) == 0);
   free(d);
 
   nsrv s;

@@ -52,7 +52,8 @@ static void start_run(const char *prefix, nsrv *s, nconn *c,
 static void finish_run(const char *prefix, nsrv *s, nconn *c, pid_t prod,
                        const pid_t *w) {
   nwait_ok(test_strf("%s_produce", prefix), prod, 600);
-  for (int i = 0; i < W; i++) nwait_ok(test_strf("%s_w%d", prefix, i), w[i], 600);
+  for (int i = 0; i < W; i++)
+    nwait_ok(test_strf("%s_w%d", prefix, i), w[i], 600);
   const char *root = shared_path("data/flowers");
   json_t *images = nimages(c, "IMAGES", root);
   ASSERT_EQ(json_object_size(images), N);
@@ -94,7 +95,8 @@ static void too_many_replicas(nsrv *s) {
   char *err = ntool_text("nats_c_wide", "err");
   if (code != 1 || strstr(err, "with 5 replicas") == NULL)
     TEST__FAIL("--replicas 5 on 3 servers: exit %d (want 1):\n%s", code, err);
-  fprintf(stderr, "--replicas 5 on 3 servers (%.1f s): %s", test_now() - t0, err);
+  fprintf(stderr, "--replicas 5 on 3 servers (%.1f s): %s", test_now() - t0,
+          err);
   free(err);
 }
 

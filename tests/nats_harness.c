@@ -173,7 +173,8 @@ TEST(nats_harness_cluster) {
   ASSERT(strncmp(nsrv_url(&s, "X"), "nats://127.0.0.1:", 17) == 0);
   nconn c = nconn_open(&s);
   add_stream(&c, "HC", 3);
-  for (int i = 0; i < 20; i++) jsPubAck_Destroy(publish_retry(&c, "HC.a", i, 30));
+  for (int i = 0; i < 20; i++)
+    jsPubAck_Destroy(publish_retry(&c, "HC.a", i, 30));
   nstream_wait_current(&c, "HC", 3);
 
   /* Kill the stream's leader: the other two elect a new one. */
@@ -184,7 +185,8 @@ TEST(nats_harness_cluster) {
   ASSERT(leader >= 0);
   nsrv_kill(&s, leader);
   double t0 = test_now();
-  for (int i = 20; i < 40; i++) jsPubAck_Destroy(publish_retry(&c, "HC.b", i, 60));
+  for (int i = 20; i < 40; i++)
+    jsPubAck_Destroy(publish_retry(&c, "HC.b", i, 60));
   fprintf(stderr, "20 publishes with %s down: %.1f s\n", s.node[leader].name,
           test_now() - t0);
   /* Re-sent ids are not stored twice. */

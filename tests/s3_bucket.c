@@ -316,8 +316,8 @@ TEST(s3_bucket_pagination) {
     ASSERT_EQ(objs[i].size, strlen(objs[i].key));
   }
   for (int i = 0; i < N; i++)
-    ASSERT(json_object_get(
-               seen, test_strf("c%d/img-%04d.jpg", i % 3, (i * 7919) % N)) != NULL);
+    ASSERT(json_object_get(seen, test_strf("c%d/img-%04d.jpg", i % 3,
+                                           (i * 7919) % N)) != NULL);
   json_decref(seen);
   ims_bucket_list_free(objs, count);
   ims_bucket_close(b);

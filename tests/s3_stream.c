@@ -205,9 +205,9 @@ TEST(s3_produce_stream) {
     const char *key = json_string_value(k);
     char *body = NULL, type[64];
     size_t n = 0, fn = 0;
-    ASSERT_EQ(
-        s3srv_get(&c.srv, test_strf("run/1/%s", key), &body, &n, type, sizeof type),
-        200);
+    ASSERT_EQ(s3srv_get(&c.srv, test_strf("run/1/%s", key), &body, &n, type,
+                        sizeof type),
+              200);
     unsigned char *file = test_read_file(test_strf("%s/%s", c.root, key), &fn);
     ASSERT(file != NULL && fn == n && memcmp(file, body, n) == 0);
     ASSERT_STR_EQ(type, "image/jpeg");
@@ -325,17 +325,29 @@ TEST(s3_errors_credentials) {
   case_end(&c);
 }
 
+/* Produce the case's images, start a stream on them (batches of 2, until
+ * idle for idle_ms, --s3-retry retry_ms) and kill the server as soon as
+ * the stream has made progress. Returns the stream's pid; *a holds its
+ * arguments, for a restart. */
+static pid_t stream_then_kill_server(s3case *c, const char *name,
+                                     const char *idle_ms,
+                                     const char *retry_ms, nargs *a) {
+  produce(test_strf("%s_produce", name), c->root, c->url);
+  stream_reset(name);
+  stream_args(a, name, c->url, "2", idle_ms);
+  nargs_add(a, "--s3-retry", retry_ms, NULL);
+  pid_t pid = ntool_start(name, a->v);
+  ASSERT(wait_growth(test_strf("%s.progress", tmp_path(name)), 0, pid));
+  s3srv_kill(&c->srv);
+  return pid;
+}
+
 TEST(s3_errors_server_restart) {
   s3case c;
   case_start(&c, "s3s_rs", 60, true, "r");
-  produce("s3s_rs_produce", c.root, c.url);
-  stream_reset("s3s_rs");
   nargs a = {{0}, 0};
-  stream_args(&a, "s3s_rs", c.url, "2", "4000");
-  nargs_add(&a, "--s3-retry", "120000", NULL);
-  pid_t pid = ntool_start("s3s_rs", a.v);
-  ASSERT(wait_growth(test_strf("%s.progress", tmp_path("s3s_rs")), 0, pid));
-  s3srv_kill(&c.srv); /* mid-run: a GET or a listing is cut or refused */
+  /* killed mid-run: a GET or a listing is cut or refused */
+  pid_t pid = stream_then_kill_server(&c, "s3s_rs", "4000", "120000", &a);
   test_sleep_ms(2500);
   s3srv_restart(&c.srv);
   int code = ntool_wait("s3s_rs", pid, 600);
@@ -352,14 +364,8 @@ TEST(s3_errors_server_restart) {
 TEST(s3_errors_server_gone) {
   s3case c;
   case_start(&c, "s3s_gone", 40, true, "g");
-  produce("s3s_gone_produce", c.root, c.url);
-  stream_reset("s3s_gone");
   nargs a = {{0}, 0};
-  stream_args(&a, "s3s_gone", c.url, "2", "1500");
-  nargs_add(&a, "--s3-retry", "1500", NULL);
-  pid_t pid = ntool_start("s3s_gone", a.v);
-  ASSERT(wait_growth(test_strf("%s.progress", tmp_path("s3s_gone")), 0, pid));
-  s3srv_kill(&c.srv);
+  pid_t pid = stream_then_kill_server(&c, "s3s_gone", "1500", "1500", &a);
   int code = ntool_wait("s3s_gone", pid, 120);
   char *err = ntool_text("s3s_gone", "err");
   if (code != 1) fprintf(stderr, "%s\n", err);
@@ -378,14 +384,8 @@ TEST(s3_errors_server_gone) {
 TEST(s3_errors_sigterm_retrying) {
   s3case c;
   case_start(&c, "s3s_term", 40, true, "t");
-  produce("s3s_term_produce", c.root, c.url);
-  stream_reset("s3s_term");
   nargs a = {{0}, 0};
-  stream_args(&a, "s3s_term", c.url, "2", "1500");
-  nargs_add(&a, "--s3-retry", "600000", NULL);
-  pid_t pid = ntool_start("s3s_term", a.v);
-  ASSERT(wait_growth(test_strf("%s.progress", tmp_path("s3s_term")), 0, pid));
-  s3srv_kill(&c.srv);
+  pid_t pid = stream_then_kill_server(&c, "s3s_term", "1500", "600000", &a);
   test_sleep_ms(1500); /* it is retrying now, for up to 10 minutes */
   kill(pid, SIGTERM);
   /* It stops at its next retry, not after --s3-retry. */
