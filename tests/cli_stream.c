@@ -111,10 +111,28 @@ typedef struct bucket_info {
   size_t count;    /* objects */
 } bucket_info;
 
-static void rm_rf(const char *path) {
-  char cmd[8300];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-  ASSERT(system(cmd) == 0);
+/* A stream case's files in the test tmp folder, removed so that it
+ * starts from nothing: <name>_ckpt, <name>.jsonl (sink: its "jsonl:"
+ * spec) and <name>.<ext> for each extension in ext (up to two). */
+typedef struct case_files {
+  char ckpt[4200], out[4200], sink[4300], extra[2][4200];
+} case_files;
+
+static void fresh_case_files(case_files *f, const char *name,
+                             const char *ext0, const char *ext1) {
+  snprintf(f->ckpt, sizeof f->ckpt, "%s_ckpt", tmp_path(name));
+  snprintf(f->out, sizeof f->out, "%s.jsonl", tmp_path(name));
+  snprintf(f->sink, sizeof f->sink, "jsonl:%s", f->out);
+  tool_rm_rf(f->ckpt);
+  unlink(f->out);
+  const char *ext[2] = {ext0, ext1};
+  for (int i = 0; i < 2; i++) {
+    f->extra[i][0] = '\0';
+    if (ext[i] == NULL) continue;
+    snprintf(f->extra[i], sizeof f->extra[i], "%s.%s", tmp_path(name),
+             ext[i]);
+    unlink(f->extra[i]);
+  }
 }
 
 /* A fresh bucket with n flowers, taken round-robin from the categories
@@ -122,7 +140,7 @@ static void rm_rf(const char *path) {
 static void make_bucket(bucket_info *bi, const char *name, size_t n) {
   snprintf(bi->dir, sizeof bi->dir, "%s", tmp_path(name));
   snprintf(bi->url, sizeof bi->url, "dir://%s", bi->dir);
-  rm_rf(bi->dir);
+  tool_rm_rf(bi->dir);
   ims_error err = {0};
   ims_bucket *b = NULL;
   ASSERT_OK(ims_bucket_open(bi->url, IMS_BUCKET_CREATE, &b, &err), &err);
@@ -325,16 +343,12 @@ TEST(cli_stream_exactly_once) {
   need_all();
   bucket_info bi;
   make_bucket(&bi, "stream_a_bucket", 200);
-  char ckpt[4200], out[4200];
-  snprintf(ckpt, sizeof ckpt, "%s", tmp_path("stream_a_ckpt"));
-  snprintf(out, sizeof out, "%s", tmp_path("stream_a.jsonl"));
-  rm_rf(ckpt);
-  unlink(out);
-  char sink[4300];
-  snprintf(sink, sizeof sink, "jsonl:%s", out);
+  case_files f;
+  fresh_case_files(&f, "stream_a", NULL, NULL);
+  const char *ckpt = f.ckpt, *out = f.out;
   const char *const args[] = {"stream", "--source", bi.url, "--model",
                               model_path, "--checkpoint", ckpt, "--sink",
-                              sink, "--max-files-per-trigger", "16",
+                              f.sink, "--max-files-per-trigger", "16",
                               "--threads", "2", "--until-idle", "500", NULL};
   ASSERT_EQ(finish(start("stream_a", 0, args)), 0);
   json_t *rows = sink_rows(out);
@@ -365,21 +379,15 @@ TEST(cli_stream_sigkill) {
   need_all();
   bucket_info bi;
   make_bucket(&bi, "stream_b_bucket", 300);
-  char ckpt[4200], out[4200], csv[4200], prog[4200];
-  snprintf(ckpt, sizeof ckpt, "%s", tmp_path("stream_b_ckpt"));
-  snprintf(out, sizeof out, "%s", tmp_path("stream_b.jsonl"));
-  snprintf(csv, sizeof csv, "%s", tmp_path("stream_b.csv"));
-  snprintf(prog, sizeof prog, "%s", tmp_path("stream_b.progress"));
-  rm_rf(ckpt);
-  unlink(out);
-  unlink(csv);
-  unlink(prog);
-  char s1[4300], s2[4300];
-  snprintf(s1, sizeof s1, "jsonl:%s", out);
+  case_files f;
+  fresh_case_files(&f, "stream_b", "csv", "progress");
+  const char *ckpt = f.ckpt, *out = f.out, *csv = f.extra[0],
+             *prog = f.extra[1];
+  char s2[4300];
   snprintf(s2, sizeof s2, "csv:%s", csv);
   const char *const args[] = {"stream", "--source", bi.url, "--model",
-                              model_path, "--checkpoint", ckpt, "--sink", s1,
-                              "--sink", s2, "--progress", prog,
+                              model_path, "--checkpoint", ckpt, "--sink",
+                              f.sink, "--sink", s2, "--progress", prog,
                               "--max-files-per-trigger", "3", "--threads",
                               "2", "--until-idle", "500",
                               "--compact-interval", "7", NULL};
@@ -413,19 +421,14 @@ TEST(cli_stream_sigterm) {
   need_all();
   bucket_info bi;
   make_bucket(&bi, "stream_c_bucket", 100);
-  char ckpt[4200], out[4200], prog[4200];
-  snprintf(ckpt, sizeof ckpt, "%s", tmp_path("stream_c_ckpt"));
-  snprintf(out, sizeof out, "%s", tmp_path("stream_c.jsonl"));
-  snprintf(prog, sizeof prog, "%s", tmp_path("stream_c.progress"));
-  rm_rf(ckpt);
-  unlink(out);
-  unlink(prog);
-  char s1[4300];
-  snprintf(s1, sizeof s1, "jsonl:%s", out);
+  case_files f;
+  fresh_case_files(&f, "stream_c", "progress", NULL);
+  const char *ckpt = f.ckpt, *out = f.out, *prog = f.extra[0];
   const char *const args[] = {"stream", "--source", bi.url, "--model",
-                              model_path, "--checkpoint", ckpt, "--sink", s1,
-                              "--progress", prog, "--max-files-per-trigger",
-                              "2", "--threads", "2", NULL};
+                              model_path, "--checkpoint", ckpt, "--sink",
+                              f.sink, "--progress", prog,
+                              "--max-files-per-trigger", "2", "--threads",
+                              "2", NULL};
   pid_t pid = start("stream_c", 0, args);
   ASSERT(wait_growth(prog, 0, pid));
   kill(pid, SIGTERM);
@@ -458,20 +461,14 @@ TEST(cli_stream_bad_files) {
   free(jpg);
   ims_bucket_close(b);
   bi.count = 24;
-  char ckpt[4200], out[4200], dl[4200];
-  snprintf(ckpt, sizeof ckpt, "%s", tmp_path("stream_d_ckpt"));
-  snprintf(out, sizeof out, "%s", tmp_path("stream_d.jsonl"));
-  snprintf(dl, sizeof dl, "%s", tmp_path("stream_d.dead"));
-  rm_rf(ckpt);
-  unlink(out);
-  unlink(dl);
-  char s1[4300];
-  snprintf(s1, sizeof s1, "jsonl:%s", out);
+  case_files f;
+  fresh_case_files(&f, "stream_d", "dead", NULL);
+  const char *ckpt = f.ckpt, *out = f.out, *dl = f.extra[0];
   const char *const args[] = {"stream", "--source", bi.url, "--model",
-                              model_path, "--checkpoint", ckpt, "--sink", s1,
-                              "--dead-letter", dl, "--max-files-per-trigger",
-                              "4", "--threads", "2", "--until-idle", "500",
-                              NULL};
+                              model_path, "--checkpoint", ckpt, "--sink",
+                              f.sink, "--dead-letter", dl,
+                              "--max-files-per-trigger", "4", "--threads",
+                              "2", "--until-idle", "500", NULL};
   for (int run = 0; run < 2; run++) {
     ASSERT_EQ(finish(start("stream_d", 0, args)), 0);
     json_t *rows = sink_rows(out);
@@ -501,18 +498,13 @@ TEST(cli_stream_file_too_large) {
   need_all();
   bucket_info bi;
   make_bucket(&bi, "stream_e_bucket", 60);
-  char ckpt[4200], out[4200];
-  snprintf(ckpt, sizeof ckpt, "%s", tmp_path("stream_e_ckpt"));
-  snprintf(out, sizeof out, "%s", tmp_path("stream_e.jsonl"));
-  rm_rf(ckpt);
-  unlink(out);
-  unlink(tmp_path("stream_e.err"));
-  char s1[4300];
-  snprintf(s1, sizeof s1, "jsonl:%s", out);
+  case_files f;
+  fresh_case_files(&f, "stream_e", "err", NULL);
+  const char *ckpt = f.ckpt, *out = f.out;
   const char *const args[] = {"stream", "--source", bi.url, "--model",
-                              model_path, "--checkpoint", ckpt, "--sink", s1,
-                              "--max-files-per-trigger", "4", "--threads",
-                              "2", "--until-idle", "500", NULL};
+                              model_path, "--checkpoint", ckpt, "--sink",
+                              f.sink, "--max-files-per-trigger", "4",
+                              "--threads", "2", "--until-idle", "500", NULL};
   /* Rows are ~280 bytes: the sink fills up after ~30 images. */
   ASSERT_EQ(finish(start("stream_e", 8000, args)), 1);
   char *err = test_read_text(tmp_path("stream_e.err"));
@@ -539,19 +531,16 @@ TEST(cli_stream_with_producer) {
   snprintf(bi.dir, sizeof bi.dir, "%s", tmp_path("stream_p_bucket"));
   snprintf(bi.url, sizeof bi.url, "dir://%s", bi.dir);
   bi.count = 200;
-  rm_rf(bi.dir);
+  tool_rm_rf(bi.dir);
   ASSERT_EQ(mkdir(bi.dir, 0755), 0);
-  char ckpt[4200], out[4200], flowers[4096];
-  snprintf(ckpt, sizeof ckpt, "%s", tmp_path("stream_p_ckpt"));
-  snprintf(out, sizeof out, "%s", tmp_path("stream_p.jsonl"));
+  case_files f;
+  fresh_case_files(&f, "stream_p", NULL, NULL);
+  const char *ckpt = f.ckpt, *out = f.out;
+  char flowers[4096];
   snprintf(flowers, sizeof flowers, "%s", shared_path("data/flowers"));
-  rm_rf(ckpt);
-  unlink(out);
-  char s1[4300];
-  snprintf(s1, sizeof s1, "jsonl:%s", out);
   const char *const stream[] = {"stream", "--source", bi.url, "--model",
                                 model_path, "--checkpoint", ckpt, "--sink",
-                                s1, "--max-files-per-trigger", "16",
+                                f.sink, "--max-files-per-trigger", "16",
                                 "--threads", "2", "--until-idle", "3000",
                                 NULL};
   const char *const produce[] = {"produce", "--from", flowers, "--to",
