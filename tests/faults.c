@@ -466,10 +466,10 @@ TEST(faults_share_run_fails_onednn) {
 
 #define STREAM_IMAGES 8
 
-/* A dir:// bucket with STREAM_IMAGES flowers, half daisies, half tulips;
- * returns its URL (a test_strf buffer). */
-static const char *flower_bucket(void) {
-  const char *root = test_strf("%s", tmp_path("faults_bucket"));
+/* A dir:// bucket <name>_bucket with STREAM_IMAGES flowers, half daisies,
+ * half tulips; returns its URL (a test_strf buffer). */
+static const char *flower_bucket(const char *name) {
+  const char *root = test_strf("%s_bucket", tmp_path(name));
   tool_rm_rf(root);
   const char *url = test_strf("dir://%s", root);
   ims_error err = {0};
@@ -630,18 +630,19 @@ static long fail_each_stream_allocation(stream_case *c, bool saved,
   }
 }
 
-static void stream_case_init(stream_case *c) {
-  snprintf(c->url, sizeof c->url, "%s", flower_bucket());
-  snprintf(c->checkpoint, sizeof c->checkpoint, "%s",
-           tmp_path("faults_ckpt"));
-  snprintf(c->out, sizeof c->out, "%s", tmp_path("faults_out.jsonl"));
+/* The case's bucket, checkpoint and sink, named after it: the NATS case
+ * runs as its own CTest test, at the same time as the others. */
+static void stream_case_init(stream_case *c, const char *name) {
+  snprintf(c->url, sizeof c->url, "%s", flower_bucket(name));
+  snprintf(c->checkpoint, sizeof c->checkpoint, "%s_ckpt", tmp_path(name));
+  snprintf(c->out, sizeof c->out, "%s.jsonl", tmp_path(name));
 }
 
 /* From nothing: each allocation of a run (listing, checkpoint and its
  * compaction, decoding on the classifier's threads, sink). */
 TEST(faults_stream_out_of_memory) {
   static stream_case c;
-  stream_case_init(&c);
+  stream_case_init(&c, "faults_stream");
   long in_decode = 0, n = fail_each_stream_allocation(&c, false, &in_decode);
   ASSERT(in_decode > 0);
   fprintf(stderr, "  stream: each of %ld allocations failed in turn (%ld "
@@ -655,7 +656,7 @@ TEST(faults_stream_out_of_memory) {
  * and of the batch's replay. */
 TEST(faults_stream_recovery_out_of_memory) {
   static stream_case c;
-  stream_case_init(&c);
+  stream_case_init(&c, "faults_recovery");
   ims_error err = {0};
   long calls = 0, in_decode = 0;
   ASSERT_OK(stream_failing(&c, false, 0, &calls, &err), &err);
@@ -740,9 +741,9 @@ static ims_status nats_worker(ims_nats *n, const char *consumer,
  * once (JetStream's delivery). A new consumer for each k. */
 TEST(faults_nats_out_of_memory) {
   static stream_case c;
-  stream_case_init(&c);
+  stream_case_init(&c, "faults_nats");
   static nsrv srv;
-  nsrv_start(&srv, "faults_nats", 1, 0);
+  nsrv_start(&srv, "faults_nats_server", 1, 0);
   ims_error err = {0};
   ims_nats *n = NULL;
   ASSERT_OK(ims_nats_connect(nsrv_url(&srv, "FAULTS"), NULL, &n, &err),

@@ -7,11 +7,12 @@
  *
  *   TEST_MAIN(case_a, case_b, ...)
  *
- * which runs every case (or only those named on the command line) and
- * exits 1 if any case failed, 77 (CTest's SKIP_RETURN_CODE, set on every
- * test) if every case called RETURN_SKIP, else 0: a case skipped because
- * this machine cannot run it (no VNNI, running as root) does not hide the
- * cases that ran. A failed assertion ends its case at once.
+ * which runs every case (or only those named on the command line, or all
+ * but those named there with a leading '-') and exits 1 if any case
+ * failed, 77 (CTest's SKIP_RETURN_CODE, set on every test) if every case
+ * called RETURN_SKIP, else 0: a case skipped because this machine cannot
+ * run it (no VNNI, running as root) does not hide the cases that ran. A
+ * failed assertion ends its case at once.
  *
  * Data: shared_path("models/x.tflite") resolves under $IMGSTREAM_SHARED
  * (default ../shared); tmp_path("name") under $IMGSTREAM_TEST_TMP (default
@@ -190,9 +191,16 @@ static inline int test__run(const test__case *cases, int n, int argc,
                             char **argv) {
   volatile int failed = 0, skipped = 0, passed = 0;
   for (volatile int i = 0; i < n; i++) {
-    int selected = argc <= 1;
-    for (int a = 1; a < argc; a++)
-      if (strcmp(argv[a], cases[i].name) == 0) selected = 1;
+    int selected = 1, excluded = 0;
+    for (int a = 1; a < argc; a++) {
+      if (argv[a][0] == '-')
+        excluded |= strcmp(argv[a] + 1, cases[i].name) == 0;
+      else
+        selected = 0; /* a name given: only the named cases */
+    }
+    for (int a = 1; a < argc && !selected; a++)
+      selected = strcmp(argv[a], cases[i].name) == 0;
+    if (excluded) selected = 0;
     if (!selected) continue;
     test__skipped = 0;
     int r = setjmp(test__jump);
