@@ -31,10 +31,13 @@
  * A NATS worker (a real nats-server on loopback) whose allocations fail
  * in turn must stop with IMS_ERR_NO_MEMORY and hand its batch back (a
  * delayed nak), so that the next worker has every image within seconds.
+ * A stream from an S3-protocol bucket (s3rver on loopback) as one from a
+ * folder.
  *
  * Sections: 1. the wrappers  2. out of memory  3. a backend run that
  *           fails  4. a stream that runs out of memory  5. a NATS worker
- *           that runs out of memory
+ *           that runs out of memory  6. an S3 stream that runs out of
+ *           memory
  */
 #define _GNU_SOURCE /* strdup, nftw */
 #include <dirent.h>
@@ -50,6 +53,7 @@
 #include "imgstream/nats.h"
 #include "model_onnx_common.h"
 #include "nats_server.h"
+#include "s3_server.h"
 #include "test.h"
 #include "tool.h"
 
@@ -676,9 +680,11 @@ TEST(faults_stream_recovery_out_of_memory) {
 
 /* ---- 5. a NATS worker that runs out of memory ------------------------ */
 
-/* Publish every object of the bucket at `url` to the JetStream stream of
- * n, keyed and labelled as the producer does. */
-static void publish_bucket(ims_nats *n, const char *url) {
+/* fn(ctx, object, its bytes) for every object of the bucket at url. */
+typedef void (*object_fn)(void *ctx, const ims_object *o, const void *data,
+                          size_t size);
+
+static void each_object(const char *url, object_fn fn, void *ctx) {
   ims_error err = {0};
   ims_bucket *b = NULL;
   ims_object *objs = NULL;
@@ -690,18 +696,26 @@ static void publish_bucket(ims_nats *n, const char *url) {
     void *data = NULL;
     size_t size = 0;
     ASSERT_OK(ims_bucket_read(b, objs[i].key, &data, &size, &err), &err);
-    char label[64];
-    snprintf(label, sizeof label, "%.*s",
-             (int)(strchr(objs[i].key, '/') - objs[i].key), objs[i].key);
-    ims_nats_image img = {.id = objs[i].key, .key = objs[i].key,
-                          .label = label, .content_type = "image/jpeg",
-                          .upload_time_ms = objs[i].event_time_ms,
-                          .data = data, .size = size};
-    ASSERT_OK(ims_nats_publish_image(n, &img, NULL, &err), &err);
+    fn(ctx, &objs[i], data, size);
     free(data);
   }
   ims_bucket_list_free(objs, count);
   ims_bucket_close(b);
+}
+
+/* An object to the JetStream stream of ctx (an ims_nats), keyed and
+ * labelled as the producer does. */
+static void publish_object(void *ctx, const ims_object *o, const void *data,
+                           size_t size) {
+  ims_error err = {0};
+  char label[64];
+  snprintf(label, sizeof label, "%.*s",
+           (int)(strchr(o->key, '/') - o->key), o->key);
+  ims_nats_image img = {.id = o->key, .key = o->key, .label = label,
+                        .content_type = "image/jpeg",
+                        .upload_time_ms = o->event_time_ms, .data = data,
+                        .size = size};
+  ASSERT_OK(ims_nats_publish_image(ctx, &img, NULL, &err), &err);
 }
 
 /* A worker on the durable consumer `consumer` of n, a new classifier and
@@ -749,7 +763,7 @@ TEST(faults_nats_out_of_memory) {
   ASSERT_OK(ims_nats_connect(nsrv_url(&srv, "FAULTS"), NULL, &n, &err),
             &err);
   ASSERT_OK(ims_nats_ensure_stream(n, NULL, &err), &err);
-  publish_bucket(n, c.url);
+  each_object(c.url, publish_object, n);
   long total = 0, calls = 0, tried = 0;
   unlink(c.out);
   ASSERT_OK(nats_worker(n, "count", c.out, 500, 0, &total, &err), &err);
@@ -780,9 +794,40 @@ TEST(faults_nats_out_of_memory) {
   nsrv_stop(&srv);
 }
 
+/* ---- 6. an S3 stream that runs out of memory -------------------------- */
+
+static void put_object(void *ctx, const ims_object *o, const void *data,
+                       size_t size) {
+  ims_error err = {0};
+  ASSERT_OK(ims_bucket_put(ctx, o->key, data, size, &err), &err);
+}
+
+/* As faults_stream_out_of_memory, from an S3-protocol bucket (s3rver on
+ * loopback): listing pages, downloads into the stream's reused buffers,
+ * decoding from memory. */
+TEST(faults_s3_stream_out_of_memory) {
+  static stream_case c;
+  static s3srv srv;
+  stream_case_init(&c, "faults_s3");
+  s3srv_start(&srv, "faults_s3");
+  ims_error err = {0};
+  ims_bucket *s3 = NULL;
+  ASSERT_OK(ims_bucket_open(s3srv_url("flowers"), 0, &s3, &err), &err);
+  each_object(c.url, put_object, s3);
+  ims_bucket_close(s3);
+  snprintf(c.url, sizeof c.url, "%s", s3srv_url("flowers"));
+  long in_decode = 0, n = fail_each_stream_allocation(&c, false, &in_decode);
+  ASSERT(in_decode > 0);
+  fprintf(stderr, "  S3 stream: each of %ld allocations failed in turn (%ld "
+          "decoding an image): IMS_ERR_NO_MEMORY, then a restart "
+          "classified every image once\n", n, in_decode);
+  s3srv_kill(&srv);
+}
+
 TEST_MAIN(faults_model_load_out_of_memory,
           faults_engine_create_out_of_memory, faults_labels_out_of_memory,
           faults_classifier_out_of_memory,
           faults_decode_out_of_memory, faults_share_run_fails_xnnpack,
           faults_share_run_fails_onednn, faults_stream_out_of_memory,
-          faults_stream_recovery_out_of_memory, faults_nats_out_of_memory)
+          faults_stream_recovery_out_of_memory, faults_nats_out_of_memory,
+          faults_s3_stream_out_of_memory)

@@ -249,7 +249,7 @@ TEST(s3_bucket_put_list_read) {
   ASSERT(size == n && memcmp(data, jpg, n) == 0);
   free(data);
   /* Reused buffer: grows once, then keeps its memory. */
-  ims__bucket_buf buf = {NULL, 0, 0};
+  ims__bucket_buf buf = {NULL, 0, 0, 0};
   ASSERT_OK(ims__bucket_read_into(b, "rose/a.jpg", &buf, &err), &err);
   ASSERT(buf.size == n - 1 && memcmp(buf.data, jpg, n - 1) == 0);
   void *kept = buf.data;

@@ -18,6 +18,8 @@ typedef struct ims__bucket_buf {
   void *data;  /* owned (free()), NULL until the first read */
   size_t size; /* bytes of the last object read */
   size_t cap;  /* bytes allocated */
+  int refused; /* s3: why the body was refused mid-transfer: 0, ENOMEM
+                  (out of memory) or EFBIG (over the size limit) */
 } ims__bucket_buf;
 
 typedef struct ims__bucket_ops {

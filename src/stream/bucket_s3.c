@@ -118,12 +118,19 @@ typedef struct s3_request {
 static size_t on_body(char *data, size_t size, size_t n, void *ctx) {
   ims__bucket_buf *buf = ctx;
   size_t len = size * n;
-  if (buf->size + len > MAX_OBJECT_BYTES) return 0; /* CURLE_WRITE_ERROR */
+  /* returning less than len ends the transfer: CURLE_WRITE_ERROR */
+  if (buf->size + len > MAX_OBJECT_BYTES) {
+    buf->refused = EFBIG;
+    return 0;
+  }
   if (buf->size + len + 1 > buf->cap) {
     size_t cap = buf->cap ? buf->cap : 64 * 1024;
     while (cap < buf->size + len + 1) cap *= 2;
     void *grown = realloc(buf->data, cap);
-    if (grown == NULL) return 0;
+    if (grown == NULL) {
+      buf->refused = ENOMEM;
+      return 0;
+    }
     buf->data = grown;
     buf->cap = cap;
   }
@@ -140,6 +147,7 @@ static void setup(const s3_bucket *b, CURL *c, const s3_request *r,
                   char *errbuf) {
   curl_easy_reset(c); /* keeps the live connections */
   r->out->size = 0;
+  r->out->refused = 0;
   errbuf[0] = '\0';
   curl_easy_setopt(c, CURLOPT_URL, b->url);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
@@ -198,6 +206,12 @@ static ims_status fail_request(const s3_bucket *b, const s3_request *r,
   char where[300];
   ims__s3_describe(&b->cfg, where, sizeof where);
   const char *key = r->key ? r->key : "";
+  if (cc == CURLE_WRITE_ERROR && r->out->refused != 0)
+    return ims__fail(err, r->out->refused == ENOMEM ? IMS_ERR_NO_MEMORY
+                                                    : IMS_ERR_TOO_LARGE,
+                     "s3 %s %s/%.200s: %s", r->method, b->cfg.bucket, key,
+                     r->out->refused == ENOMEM ? "out of memory"
+                                               : "reply larger than 1 GiB");
   if (cc == CURLE_OK && http == 404 && r->key != NULL &&
       strstr(why, "NoSuchBucket") == NULL)
     return ims__fail(err, IMS_ERR_NOT_FOUND, "s3 %s %s/%.200s: no such "
@@ -527,7 +541,7 @@ static ims_status s3_read_into(void *state, const char *key,
 
 static ims_status s3_read(void *state, const char *key, void **data,
                           size_t *size, ims_error *err) {
-  ims__bucket_buf buf = {NULL, 0, 0};
+  ims__bucket_buf buf = {NULL, 0, 0, 0};
   ims_status st = s3_read_into(state, key, &buf, err);
   if (st != IMS_OK) {
     ims__bucket_buf_clear(&buf);
