@@ -678,6 +678,55 @@ TEST(faults_stream_recovery_out_of_memory) {
           "every image once\n", n);
 }
 
+static ims_status scan_dataset(const void *ctx, ims_error *err) {
+  ims_dataset *d = NULL;
+  ims_status st = ims_dataset_scan(ctx, &d, err);
+  ASSERT((st == IMS_OK) == (d != NULL));
+  if (st == IMS_OK) ASSERT_EQ(ims_dataset_count(d), STREAM_IMAGES);
+  ims_dataset_destroy(d);
+  return st;
+}
+
+typedef struct put_case {
+  const char *url; /* a dir:// bucket */
+  const uint8_t *data;
+  size_t size;
+} put_case;
+
+/* Open the bucket, put one object, close: the object is whole or absent
+ * (the put writes a temporary file and renames it). */
+static ims_status put_object_fresh(const void *ctx, ims_error *err) {
+  const put_case *p = ctx;
+  ims_bucket *b = NULL;
+  ims_status st = ims_bucket_open(p->url, IMS_BUCKET_CREATE, &b, err);
+  if (st == IMS_OK) st = ims_bucket_put(b, "rose/new.jpg", p->data, p->size,
+                                        err);
+  ims_bucket_close(b);
+  /* stat, not a read: this runs armed, and a read's malloc would count */
+  const char *path = test_strf("%s/rose/new.jpg", p->url + strlen("dir://"));
+  struct stat sb;
+  bool there = stat(path, &sb) == 0;
+  if (st == IMS_OK ? !there || (size_t)sb.st_size != p->size : there)
+    TEST__FAIL("put gave %s, and %s is %s", ims_status_name(st), path,
+               there ? "there" : "missing");
+  unlink(path);
+  return st;
+}
+
+/* `imgstream produce`'s side: the scan of a labelled folder (category/
+ * file), and a put into a folder bucket. */
+TEST(faults_dataset_out_of_memory) {
+  const char *url = flower_bucket("faults_dataset");
+  char root[4200];
+  snprintf(root, sizeof root, "%s", url + strlen("dir://"));
+  fail_each_allocation("dataset scan", scan_dataset, root);
+  size_t n = 0;
+  uint8_t *jpg = file_bytes("data/images/parrot.jpg", &n);
+  put_case p = {test_strf("dir://%s", root), jpg, n};
+  fail_each_allocation("bucket put", put_object_fresh, &p);
+  free(jpg);
+}
+
 /* ---- 5. a NATS worker that runs out of memory ------------------------ */
 
 /* fn(ctx, object, its bytes) for every object of the bucket at url. */
@@ -829,5 +878,6 @@ TEST_MAIN(faults_model_load_out_of_memory,
           faults_classifier_out_of_memory,
           faults_decode_out_of_memory, faults_share_run_fails_xnnpack,
           faults_share_run_fails_onednn, faults_stream_out_of_memory,
-          faults_stream_recovery_out_of_memory, faults_nats_out_of_memory,
+          faults_stream_recovery_out_of_memory, faults_dataset_out_of_memory,
+          faults_nats_out_of_memory,
           faults_s3_stream_out_of_memory)

@@ -192,7 +192,9 @@ static ims_status scan_category(ims_dataset *ds, char *name, ims_error *err) {
   size_t cat = ds->ncats++;
   ds->cats[cat] = (category){name, 0};
   if (list_names(dir, &files, &nfiles) != 0) {
-    if (errno == ENOMEM) return ims__fail(err, IMS_ERR_NO_MEMORY, "oom");
+    if (errno == ENOMEM)
+      return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory listing %s",
+                       dir);
     return add_skip(ds, dir, strerror(errno)) == 0
                ? IMS_OK
                : ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
@@ -217,7 +219,9 @@ static ims_status scan_root(ims_dataset *ds, ims_error *err) {
   char **names = NULL;
   size_t n = 0;
   if (list_names(ds->root, &names, &n) != 0)
-    return ims__fail(err, errno == ENOENT ? IMS_ERR_NOT_FOUND : IMS_ERR_IO,
+    return ims__fail(err, errno == ENOENT   ? IMS_ERR_NOT_FOUND
+                          : errno == ENOMEM ? IMS_ERR_NO_MEMORY
+                                            : IMS_ERR_IO,
                      "dataset %s: %s", ds->root, strerror(errno));
   ims_status st = IMS_OK;
   size_t i = 0;
