@@ -142,6 +142,24 @@ dnnl_status_t __wrap_dnnl_primitive_execute(const_dnnl_primitive_t p,
   return __real_dnnl_primitive_execute(p, s, n_args, args);
 }
 
+/* nats.c's Fetch: when fetch_extra > 0, asked for `batch` it fetches up
+ * to batch + fetch_extra (as it was once seen to hand back more than
+ * asked). */
+static atomic_int fetch_extra;
+
+natsStatus __real_natsSubscription_Fetch(natsMsgList *list,
+                                         natsSubscription *sub, int batch,
+                                         int64_t timeout, jsErrCode *code);
+natsStatus __wrap_natsSubscription_Fetch(natsMsgList *list,
+                                         natsSubscription *sub, int batch,
+                                         int64_t timeout, jsErrCode *code);
+natsStatus __wrap_natsSubscription_Fetch(natsMsgList *list,
+                                         natsSubscription *sub, int batch,
+                                         int64_t timeout, jsErrCode *code) {
+  return __real_natsSubscription_Fetch(list, sub, batch + fetch_extra,
+                                       timeout, code);
+}
+
 /* ---- 2. out of memory --------------------------------------------------- */
 
 /* One operation under test: returns its status; on success it has made
@@ -843,6 +861,31 @@ TEST(faults_nats_out_of_memory) {
   nsrv_stop(&srv);
 }
 
+/* A fetch that hands back more images than the batch takes: the worker
+ * keeps a batch's worth, gives the rest back (nak) and gets them again;
+ * every image is classified (ASan: nothing written past the batch). */
+TEST(faults_nats_fetch_extra) {
+  static stream_case c;
+  stream_case_init(&c, "faults_fetch");
+  static nsrv srv;
+  nsrv_start(&srv, "faults_fetch_server", 1, 0);
+  ims_error err = {0};
+  ims_nats *n = NULL;
+  ASSERT_OK(ims_nats_connect(nsrv_url(&srv, "FETCH"), NULL, &n, &err),
+            &err);
+  ASSERT_OK(ims_nats_ensure_stream(n, NULL, &err), &err);
+  each_object(c.url, publish_object, n);
+  unlink(c.out);
+  long calls = 0;
+  atomic_store(&fetch_extra, 2);
+  ims_status st = nats_worker(n, "extra", c.out, 2500, 0, &calls, &err);
+  atomic_store(&fetch_extra, 0);
+  ASSERT_OK(st, &err);
+  every_image_classified(c.out, false);
+  ims_nats_close(n);
+  nsrv_stop(&srv);
+}
+
 /* ---- 6. an S3 stream that runs out of memory -------------------------- */
 
 static void put_object(void *ctx, const ims_object *o, const void *data,
@@ -879,5 +922,5 @@ TEST_MAIN(faults_model_load_out_of_memory,
           faults_decode_out_of_memory, faults_share_run_fails_xnnpack,
           faults_share_run_fails_onednn, faults_stream_out_of_memory,
           faults_stream_recovery_out_of_memory, faults_dataset_out_of_memory,
-          faults_nats_out_of_memory,
+          faults_nats_out_of_memory, faults_nats_fetch_extra,
           faults_s3_stream_out_of_memory)
