@@ -19,7 +19,8 @@ set_tests_properties(faults_nats PROPERTIES ENVIRONMENT "${faults_env}"
                      SKIP_RETURN_CODE 77)
 # s3rver comes from tests/s3.cmake's s3_server_install fixture.
 add_test(NAME faults_s3 COMMAND faults faults_s3_stream_out_of_memory)
+set(faults_s3rver
+    ${CMAKE_CURRENT_BINARY_DIR}/s3/node_modules/s3rver/bin/s3rver.js)
 set_tests_properties(faults_s3 PROPERTIES
-  ENVIRONMENT
-    "${faults_env};IMGSTREAM_S3RVER=${CMAKE_CURRENT_BINARY_DIR}/s3/node_modules/s3rver/bin/s3rver.js"
+  ENVIRONMENT "${faults_env};IMGSTREAM_S3RVER=${faults_s3rver}"
   FIXTURES_REQUIRED s3rver SKIP_RETURN_CODE 77)
