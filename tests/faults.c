@@ -4,8 +4,8 @@
  * linker: this test is linked with --wrap for the allocation functions and
  * for the backends' run calls (tests/faults.cmake), so every call the
  * library's own objects make to malloc, calloc, realloc, aligned_alloc,
- * strdup, xnn_run_operator or dnnl_primitive_execute goes through the
- * __wrap_ functions here first. Calls inside the shared libraries
+ * strdup, xnn_run_operator, dnnl_primitive_execute or
+ * natsSubscription_Fetch goes through the __wrap_ functions here first. Calls inside the shared libraries
  * (XNNPACK's, oneDNN's, libjpeg's own allocations) are not wrapped.
  *
  * Out of memory, SQLite's way: count the allocations one operation makes,
@@ -30,7 +30,9 @@
  *
  * A NATS worker (a real nats-server on loopback) whose allocations fail
  * in turn must stop with IMS_ERR_NO_MEMORY and hand its batch back (a
- * delayed nak), so that the next worker has every image within seconds.
+ * delayed nak), so that the next worker has every image within seconds;
+ * one whose Fetch hands back more messages than asked for (wrapped too)
+ * must take a batch's worth and give the rest back.
  * A stream from an S3-protocol bucket (s3rver on loopback) as one from a
  * folder.
  *
