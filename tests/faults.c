@@ -5,8 +5,9 @@
  * for the backends' run calls (tests/faults.cmake), so every call the
  * library's own objects make to malloc, calloc, realloc, aligned_alloc,
  * strdup, xnn_run_operator, dnnl_primitive_execute or
- * natsSubscription_Fetch goes through the __wrap_ functions here first. Calls inside the shared libraries
- * (XNNPACK's, oneDNN's, libjpeg's own allocations) are not wrapped.
+ * natsSubscription_Fetch goes through the __wrap_ functions here first.
+ * Calls inside the shared libraries (XNNPACK's, oneDNN's, libjpeg's own
+ * allocations) are not wrapped.
  *
  * Out of memory, SQLite's way: count the allocations one operation makes,
  * then run it again once for each of them, failing that one. Every run
@@ -207,28 +208,32 @@ typedef struct bytes {
   size_t size;
 } bytes;
 
-static ims_status load_model(const void *ctx, ims_error *err) {
-  const bytes *b = ctx;
-  ims_model *m = NULL;
-  ims_status st = ims_model_load_memory(b->data, b->size, &m, err);
-  ASSERT((st == IMS_OK) == (m != NULL));
-  ims_model_destroy(m);
-  return st;
-}
+/* An operation (for fail_each_allocation) that creates an object of
+ * `type` with `create` - an expression of ctx and err that leaves the
+ * object in obj - checks that it exists exactly when creation succeeded,
+ * and destroys it. */
+#define CREATE_DESTROY(name, type, destroy, create)      \
+  static ims_status name(const void *ctx, ims_error *err) { \
+    type *obj = NULL;                                       \
+    ims_status st = (create);                               \
+    ASSERT((st == IMS_OK) == (obj != NULL));                \
+    destroy(obj);                                           \
+    return st;                                              \
+  }
+
+CREATE_DESTROY(load_model, ims_model, ims_model_destroy,
+               ims_model_load_memory(((const bytes *)ctx)->data,
+                                     ((const bytes *)ctx)->size, &obj, err))
 
 typedef struct engine_case {
   const ims_model *model;
   ims_engine_options options;
 } engine_case;
 
-static ims_status create_engine(const void *ctx, ims_error *err) {
-  const engine_case *c = ctx;
-  ims_engine *e = NULL;
-  ims_status st = ims_engine_create(c->model, &c->options, &e, err);
-  ASSERT((st == IMS_OK) == (e != NULL));
-  ims_engine_destroy(e);
-  return st;
-}
+CREATE_DESTROY(create_engine, ims_engine, ims_engine_destroy,
+               ims_engine_create(((const engine_case *)ctx)->model,
+                                 &((const engine_case *)ctx)->options, &obj,
+                                 err))
 
 static uint8_t *file_bytes(const char *rel, size_t *size) {
   uint8_t *d = test_read_file(shared_path(rel), size);
@@ -312,13 +317,8 @@ TEST(faults_engine_create_out_of_memory) {
   free_model_files(&f);
 }
 
-static ims_status load_labels(const void *ctx, ims_error *err) {
-  ims_labels *l = NULL;
-  ims_status st = ims_labels_load_file(ctx, &l, err);
-  ASSERT((st == IMS_OK) == (l != NULL));
-  ims_labels_destroy(l);
-  return st;
-}
+CREATE_DESTROY(load_labels, ims_labels, ims_labels_destroy,
+               ims_labels_load_file(ctx, &obj, err))
 
 TEST(faults_labels_out_of_memory) {
   char path[4096];
@@ -327,24 +327,27 @@ TEST(faults_labels_out_of_memory) {
   fail_each_allocation("label file", load_labels, path);
 }
 
-static ims_status create_classifier(const void *ctx, ims_error *err) {
-  ims_classifier *c = NULL;
-  ims_status st = ims_classifier_create(ctx, &c, err);
-  ASSERT((st == IMS_OK) == (c != NULL));
-  ims_classifier_destroy(c);
-  return st;
+CREATE_DESTROY(create_classifier, ims_classifier, ims_classifier_destroy,
+               ims_classifier_create(ctx, &obj, err))
+
+/* A classifier as the stream's CLI makes one: the shared MobileNet, two
+ * threads, batches of 4. */
+static ims_classifier_options classifier_options(void) {
+  static char model[4096], labels[4096];
+  snprintf(model, sizeof model, "%s",
+           shared_path("models/mobilenet_v2_1.0_224_quant.tflite"));
+  snprintf(labels, sizeof labels, "%s",
+           shared_path("models/imagenet_class_index.json"));
+  return (ims_classifier_options){.model_path = model,
+                                  .labels_path = labels,
+                                  .threads = 2,
+                                  .max_batch = 4};
 }
 
 /* The classifier a stream runs: model, labels, decode lanes with their
  * engines, batch buffers. */
 TEST(faults_classifier_out_of_memory) {
-  char model[4096], labels[4096];
-  snprintf(model, sizeof model, "%s",
-           shared_path("models/mobilenet_v2_1.0_224_quant.tflite"));
-  snprintf(labels, sizeof labels, "%s",
-           shared_path("models/imagenet_class_index.json"));
-  ims_classifier_options o = {.model_path = model, .labels_path = labels,
-                              .threads = 2, .max_batch = 4};
+  ims_classifier_options o = classifier_options();
   fail_each_allocation("classifier, 2 threads, batch 4", create_classifier,
                        &o);
 }
@@ -579,17 +582,11 @@ static void every_image_classified_once(const char *out) {
   every_image_classified(out, true);
 }
 
-/* A classifier as the stream's CLI makes one: two threads, batches of 4.
- * A new one for every run: its lanes' decode buffers grow on first use,
- * and those allocations must be among the ones that fail. */
+/* The stream's classifier; a new one for every run: its lanes' decode
+ * buffers grow on first use, and those allocations must be among the
+ * ones that fail. */
 static ims_classifier *stream_classifier(void) {
-  char model[4096], labels[4096];
-  snprintf(model, sizeof model, "%s",
-           shared_path("models/mobilenet_v2_1.0_224_quant.tflite"));
-  snprintf(labels, sizeof labels, "%s",
-           shared_path("models/imagenet_class_index.json"));
-  ims_classifier_options o = {.model_path = model, .labels_path = labels,
-                              .threads = 2, .max_batch = 4};
+  ims_classifier_options o = classifier_options();
   ims_classifier *clf = NULL;
   ims_error err = {0};
   ASSERT_OK(ims_classifier_create(&o, &clf, &err), &err);
@@ -698,14 +695,14 @@ TEST(faults_stream_recovery_out_of_memory) {
           "every image once\n", n);
 }
 
-static ims_status scan_dataset(const void *ctx, ims_error *err) {
-  ims_dataset *d = NULL;
-  ims_status st = ims_dataset_scan(ctx, &d, err);
-  ASSERT((st == IMS_OK) == (d != NULL));
-  if (st == IMS_OK) ASSERT_EQ(ims_dataset_count(d), STREAM_IMAGES);
+/* The whole scan: every image of the folder in the dataset. */
+static void dataset_destroy_counted(ims_dataset *d) {
+  if (d != NULL) ASSERT_EQ(ims_dataset_count(d), STREAM_IMAGES);
   ims_dataset_destroy(d);
-  return st;
 }
+
+CREATE_DESTROY(scan_dataset, ims_dataset, dataset_destroy_counted,
+               ims_dataset_scan(ctx, &obj, err))
 
 typedef struct put_case {
   const char *url; /* a dir:// bucket */
@@ -815,6 +812,22 @@ static ims_status nats_worker(ims_nats *n, const char *consumer,
   return st;
 }
 
+/* The case's folder of flowers published to stream STREAM on a new
+ * nats-server; returns the connection. */
+static ims_nats *nats_case_start(stream_case *c, nsrv *srv,
+                                 const char *name) {
+  stream_case_init(c, name);
+  nsrv_start(srv, test_strf("%s_server", name), 1, 0);
+  ims_error err = {0};
+  ims_nats *n = NULL;
+  ASSERT_OK(ims_nats_connect(nsrv_url(srv, "STREAM"), NULL, &n, &err),
+            &err);
+  ASSERT_OK(ims_nats_ensure_stream(n, NULL, &err), &err);
+  each_object(c->url, publish_object, n);
+  unlink(c->out);
+  return n;
+}
+
 /* A worker whose k-th allocation fails (k sampled over a run's: fetch,
  * keys, decoding on the classifier's threads, sink, acks) stops with
  * IMS_ERR_NO_MEMORY and acks none of the failed batch; a worker started
@@ -824,17 +837,10 @@ static ims_status nats_worker(ims_nats *n, const char *consumer,
  * once (JetStream's delivery). A new consumer for each k. */
 TEST(faults_nats_out_of_memory) {
   static stream_case c;
-  stream_case_init(&c, "faults_nats");
   static nsrv srv;
-  nsrv_start(&srv, "faults_nats_server", 1, 0);
+  ims_nats *n = nats_case_start(&c, &srv, "faults_nats");
   ims_error err = {0};
-  ims_nats *n = NULL;
-  ASSERT_OK(ims_nats_connect(nsrv_url(&srv, "FAULTS"), NULL, &n, &err),
-            &err);
-  ASSERT_OK(ims_nats_ensure_stream(n, NULL, &err), &err);
-  each_object(c.url, publish_object, n);
   long total = 0, calls = 0, tried = 0;
-  unlink(c.out);
   ASSERT_OK(nats_worker(n, "count", c.out, 500, 0, &total, &err), &err);
   every_image_classified(c.out, true);
   for (long k = 1; k <= total; k += total / 12 + 1, tried++) {
@@ -868,16 +874,9 @@ TEST(faults_nats_out_of_memory) {
  * every image is classified (ASan: nothing written past the batch). */
 TEST(faults_nats_fetch_extra) {
   static stream_case c;
-  stream_case_init(&c, "faults_fetch");
   static nsrv srv;
-  nsrv_start(&srv, "faults_fetch_server", 1, 0);
+  ims_nats *n = nats_case_start(&c, &srv, "faults_fetch");
   ims_error err = {0};
-  ims_nats *n = NULL;
-  ASSERT_OK(ims_nats_connect(nsrv_url(&srv, "FETCH"), NULL, &n, &err),
-            &err);
-  ASSERT_OK(ims_nats_ensure_stream(n, NULL, &err), &err);
-  each_object(c.url, publish_object, n);
-  unlink(c.out);
   long calls = 0;
   atomic_store(&fetch_extra, 2);
   ims_status st = nats_worker(n, "extra", c.out, 2500, 0, &calls, &err);
