@@ -4,8 +4,8 @@
  * linker: this test is linked with --wrap for the allocation functions and
  * for the backends' run calls (tests/faults.cmake), so every call the
  * library's own objects make to malloc, calloc, realloc, aligned_alloc,
- * strdup, xnn_run_operator, dnnl_primitive_execute or
- * natsSubscription_Fetch goes through the __wrap_ functions here first.
+ * strdup, xnn_run_operator or dnnl_primitive_execute goes through the
+ * __wrap_ functions here first.
  * Calls inside the shared libraries (XNNPACK's, oneDNN's, libjpeg's own
  * allocations) are not wrapped.
  *
@@ -30,10 +30,8 @@
  * image the scores a one-thread engine gives it.
  *
  * A NATS worker (a real nats-server on loopback) whose allocations fail
- * in turn must stop with IMS_ERR_NO_MEMORY and hand its batch back (a
- * delayed nak), so that the next worker has every image within seconds;
- * one whose Fetch hands back more messages than asked for (wrapped too)
- * must take a batch's worth and give the rest back.
+ * in turn must stop with IMS_ERR_NO_MEMORY and ack none of its batch, so
+ * that the next worker has every image after the ack wait.
  * A stream from an S3-protocol bucket (s3rver on loopback) as one from a
  * folder.
  *
@@ -143,24 +141,6 @@ dnnl_status_t __wrap_dnnl_primitive_execute(const_dnnl_primitive_t p,
                                             const dnnl_exec_arg_t *args) {
   if (run_fails()) return run_oom ? dnnl_out_of_memory : dnnl_runtime_error;
   return __real_dnnl_primitive_execute(p, s, n_args, args);
-}
-
-/* nats.c's Fetch: when fetch_extra > 0, asked for `batch` it fetches up
- * to batch + fetch_extra (as it was once seen to hand back more than
- * asked). */
-static atomic_int fetch_extra;
-
-natsStatus __real_natsSubscription_Fetch(natsMsgList *list,
-                                         natsSubscription *sub, int batch,
-                                         int64_t timeout, jsErrCode *code);
-natsStatus __wrap_natsSubscription_Fetch(natsMsgList *list,
-                                         natsSubscription *sub, int batch,
-                                         int64_t timeout, jsErrCode *code);
-natsStatus __wrap_natsSubscription_Fetch(natsMsgList *list,
-                                         natsSubscription *sub, int batch,
-                                         int64_t timeout, jsErrCode *code) {
-  return __real_natsSubscription_Fetch(list, sub, batch + fetch_extra,
-                                       timeout, code);
 }
 
 /* ---- 2. out of memory --------------------------------------------------- */
@@ -793,7 +773,7 @@ static ims_status nats_worker(ims_nats *n, const char *consumer,
   ims_classifier *clf = stream_classifier();
   ims_sink *sink = NULL;
   ims_stream *s = NULL;
-  ims_nats_consumer_options co = {.name = consumer, .ack_wait_ms = 10000};
+  ims_nats_consumer_options co = {.name = consumer, .ack_wait_ms = 1000};
   ims_stream_options o = {.max_files_per_trigger = 3,
                           .until_idle_ms = idle_ms};
   atomic_store(&alloc_calls, 0);
@@ -831,10 +811,9 @@ static ims_nats *nats_case_start(stream_case *c, nsrv *srv,
 /* A worker whose k-th allocation fails (k sampled over a run's: fetch,
  * keys, decoding on the classifier's threads, sink, acks) stops with
  * IMS_ERR_NO_MEMORY and acks none of the failed batch; a worker started
- * next on the same consumer gets those images again within about a
- * second (the failed batch is nakked with a delay, not left to the
- * 10 s ack wait) and every image is in the sink, classified, at least
- * once (JetStream's delivery). A new consumer for each k. */
+ * next on the same consumer gets those images again after the ack wait
+ * (1 s here) and every image is in the sink, classified, at least once
+ * (JetStream's delivery). A new consumer for each k. */
 TEST(faults_nats_out_of_memory) {
   static stream_case c;
   static nsrv srv;
@@ -857,7 +836,7 @@ TEST(faults_nats_out_of_memory) {
       double t0 = test_now();
       ASSERT_OK(nats_worker(n, consumer, c.out, 2500, 0, &calls, &err),
                 &err);
-      /* the idle wait, plus the redelivery: well under the ack wait */
+      /* the redelivery after the ack wait, then the idle wait */
       ASSERT_LE(test_now() - t0, 8.0);
     }
     every_image_classified(c.out, false);
@@ -865,24 +844,6 @@ TEST(faults_nats_out_of_memory) {
   fprintf(stderr, "  NATS worker: %ld of its ~%ld allocations failed in "
           "turn: IMS_ERR_NO_MEMORY, then a new worker classified every "
           "image\n", tried, total);
-  ims_nats_close(n);
-  nsrv_stop(&srv);
-}
-
-/* A fetch that hands back more images than the batch takes: the worker
- * keeps a batch's worth, gives the rest back (nak) and gets them again;
- * every image is classified (ASan: nothing written past the batch). */
-TEST(faults_nats_fetch_extra) {
-  static stream_case c;
-  static nsrv srv;
-  ims_nats *n = nats_case_start(&c, &srv, "faults_fetch");
-  ims_error err = {0};
-  long calls = 0;
-  atomic_store(&fetch_extra, 2);
-  ims_status st = nats_worker(n, "extra", c.out, 2500, 0, &calls, &err);
-  atomic_store(&fetch_extra, 0);
-  ASSERT_OK(st, &err);
-  every_image_classified(c.out, false);
   ims_nats_close(n);
   nsrv_stop(&srv);
 }
@@ -923,5 +884,5 @@ TEST_MAIN(faults_model_load_out_of_memory,
           faults_decode_out_of_memory, faults_share_run_fails_xnnpack,
           faults_share_run_fails_onednn, faults_stream_out_of_memory,
           faults_stream_recovery_out_of_memory, faults_dataset_out_of_memory,
-          faults_nats_out_of_memory, faults_nats_fetch_extra,
+          faults_nats_out_of_memory,
           faults_s3_stream_out_of_memory)

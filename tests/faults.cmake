@@ -5,16 +5,13 @@
 ims_add_test(NAME faults
              SOURCES faults.c float_model.c tflite_writer.c onnx_writer.c
                      image_fixtures.c
-             ARGS -faults_nats_out_of_memory -faults_nats_fetch_extra
-                  -faults_s3_stream_out_of_memory)
+             ARGS -faults_nats_out_of_memory -faults_s3_stream_out_of_memory)
 target_link_options(faults PRIVATE
   "LINKER:--wrap=malloc,--wrap=calloc,--wrap=realloc"
   "LINKER:--wrap=aligned_alloc,--wrap=strdup"
-  "LINKER:--wrap=xnn_run_operator,--wrap=dnnl_primitive_execute"
-  "LINKER:--wrap=natsSubscription_Fetch")
+  "LINKER:--wrap=xnn_run_operator,--wrap=dnnl_primitive_execute")
 get_test_property(faults ENVIRONMENT faults_env)
-add_test(NAME faults_nats
-         COMMAND faults faults_nats_out_of_memory faults_nats_fetch_extra)
+add_test(NAME faults_nats COMMAND faults faults_nats_out_of_memory)
 set_tests_properties(faults_nats PROPERTIES ENVIRONMENT "${faults_env}"
                      SKIP_RETURN_CODE 77)
 # s3rver comes from tests/s3.cmake's s3_server_install fixture.

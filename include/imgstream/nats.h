@@ -143,8 +143,7 @@ typedef struct ims_nats_consumer_options {
 /// consumer `consumer` on the stream of `source`: fetch up to
 /// max_files_per_trigger images, classify them from memory, write the
 /// rows to the sinks, then ack each image (an image that failed to decode
-/// is terminated instead: never redelivered; a batch the engine fails is
-/// nakked with a delay of up to 1 s). checkpoint_dir must be NULL:
+/// is terminated instead: never redelivered). checkpoint_dir must be NULL:
 /// JetStream's acks are the checkpoint. Run, stop, destroy as any engine.
 /// @param source  BORROWED; the stream must exist (the producer creates
 ///                it) or IMS_ERR_NOT_FOUND.

@@ -4,8 +4,7 @@
  * micro-batches from (nats_internal.h). Every worker binds the same
  * durable consumer, so JetStream hands each image to one of them; this
  * file turns fetched messages into the engine's batch input and settles
- * them once the batch's rows are in every sink, or hands them back (a
- * nak) when the engine failed the batch.
+ * them once the batch's rows are in every sink.
  *
  * An image's key comes from its Imgstream-Key header, else its
  * Nats-Msg-Id, else "<subject's last token>/seq-<stream sequence>" (a
@@ -23,8 +22,7 @@
 
 #include "stream/nats_internal.h"
 
-#define KEY_MAX 1024          /* longest header accepted as a key */
-#define RELEASE_DELAY_MS 1000 /* a failed batch's redelivery, at most */
+#define KEY_MAX 1024 /* longest header accepted as a key */
 
 struct ims__queue {
   ims_nats *n;            /* BORROWED */
@@ -83,25 +81,9 @@ ims_status ims__queue_create(ims_nats *n, const ims_nats_consumer_options *o,
   return IMS_OK;
 }
 
-/* Hand back a batch the engine failed (never settled): a nak with a
- * short delay has JetStream redeliver its images within a second - to
- * this worker's next fetch or to another worker - instead of after the
- * whole ack wait; the delay keeps a failing worker from spinning through
- * the consumer's max_deliver. */
-static void release_unsettled(ims__queue *q) {
-  int64_t delay_ms = (int64_t)(q->ack_wait_ns / 1000000);
-  if (delay_ms > RELEASE_DELAY_MS) delay_ms = RELEASE_DELAY_MS;
-  for (int i = 0; i < q->list.Count; i++)
-    natsMsg_NakWithDelay(q->list.Msgs[i], delay_ms, NULL);
-  if (q->list.Count > 0)
-    natsConnection_FlushTimeout(ims__nats_conn(q->n),
-                                ims__nats_timeout_ms(q->n));
-  natsMsgList_Destroy(&q->list);
-}
-
 void ims__queue_destroy(ims__queue *q) {
   if (q == NULL) return;
-  release_unsettled(q);
+  natsMsgList_Destroy(&q->list);
   /* Destroy, not Unsubscribe: the durable consumer must stay for the
    * other workers and the next start. */
   natsSubscription_Destroy(q->sub);
@@ -156,24 +138,11 @@ static int take_message(ims__queue *q, natsMsg *m, ims__batch_input *b,
   return b->objects[i].key != NULL ? 0 : -1;
 }
 
-/* nats.c's Fetch can hand back more messages than it was asked for (seen
- * once in tests/nats_failover.c's server restart: 6 for a fetch of at
- * most 4), and the batch's arrays hold max: the rest go back at once (a
- * nak without delay), to be fetched again. */
-static void shed_extra(ims__queue *q, int max) {
-  for (int i = max; i < q->list.Count; i++) {
-    natsMsg_Nak(q->list.Msgs[i], NULL);
-    natsMsg_Destroy(q->list.Msgs[i]);
-    q->list.Msgs[i] = NULL;
-  }
-  q->list.Count = max;
-}
-
 ims_status ims__queue_fetch(ims__queue *q, size_t max, int wait_ms,
                             ims__batch_input *b, const void *const **data,
                             const size_t **sizes, ims_error *err) {
   if (max > q->max_batch) max = q->max_batch;
-  release_unsettled(q); /* a batch the engine failed */
+  natsMsgList_Destroy(&q->list); /* a batch not settled (engine failed) */
   b->count = 0;
   uint64_t t0 = ims__now_mono_ns();
   jsErrCode code = 0;
@@ -191,7 +160,6 @@ ims_status ims__queue_fetch(ims__queue *q, size_t max, int wait_ms,
     natsMsgList_Destroy(&q->list);
     return IMS_OK;
   }
-  if (q->list.Count > (int)max) shed_extra(q, (int)max);
   b->objects = calloc((size_t)q->list.Count, sizeof *b->objects);
   if (b->objects == NULL)
     return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
