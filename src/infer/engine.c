@@ -400,7 +400,6 @@ uint32_t ims_engine_threads_in_use(const ims_engine *e) {
   return (uint32_t)pthreadpool_get_threads_count(e->pool);
 }
 
-
 /* `batch` images through every step, one at a time: between two layers an
  * image's activations stay in the CPU's caches, where a whole batch's
  * would not (float MobileNetV2: 4.8 MB per image at the widest layer). */

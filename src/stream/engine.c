@@ -255,7 +255,7 @@ static ims_status machine_failure(ims_stream *s, const ims__batch_input *b,
                                   const ims_class_result *res,
                                   ims_error *err) {
   for (size_t i = 0; i < b->count; i++) {
-    if (res[i].error.status != IMS_ERR_NO_MEMORY || s->gone[i]) continue;
+    if (res[i].error.status != IMS_ERR_NO_MEMORY) continue;
     return ims__fail(err, IMS_ERR_NO_MEMORY,
                      "batch %lld: %s: %s (not committed: replayed by the "
                      "next run)",
