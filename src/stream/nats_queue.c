@@ -22,7 +22,8 @@
 
 #include "stream/nats_internal.h"
 
-#define KEY_MAX 1024 /* longest header accepted as a key */
+#define KEY_MAX 1024     /* longest header accepted as a key */
+#define FILL_WAIT_MS 5   /* wait for each image after a batch's first */
 
 struct ims__queue {
   ims_nats *n;            /* BORROWED */
@@ -138,6 +139,23 @@ static int take_message(ims__queue *q, natsMsg *m, ims__batch_input *b,
   return b->objects[i].key != NULL ? 0 : -1;
 }
 
+/* One natsSubscription_Fetch of a single message, appended to q->list
+ * (which has room). One at a time because libnats 3.4's Fetch of a batch
+ * can write past its own array when messages are already pending in the
+ * subscription as it starts (seen in tests/nats_failover.c: 9 messages in
+ * a 4-entry array, heap corruption and abort); a Fetch of one cannot. */
+static natsStatus fetch_one(ims__queue *q, int wait_ms, jsErrCode *code) {
+  natsMsgList one = {NULL, 0};
+  natsStatus s = natsSubscription_Fetch(&one, q->sub, 1,
+                                        wait_ms > 0 ? wait_ms : 1, code);
+  if (s == NATS_OK && one.Count > 0) {
+    q->list.Msgs[q->list.Count++] = one.Msgs[0];
+    one.Count = 0; /* taken: Destroy frees only the array */
+  }
+  natsMsgList_Destroy(&one);
+  return s;
+}
+
 ims_status ims__queue_fetch(ims__queue *q, size_t max, int wait_ms,
                             ims__batch_input *b, const void *const **data,
                             const size_t **sizes, ims_error *err) {
@@ -146,8 +164,15 @@ ims_status ims__queue_fetch(ims__queue *q, size_t max, int wait_ms,
   b->count = 0;
   uint64_t t0 = ims__now_mono_ns();
   jsErrCode code = 0;
-  natsStatus s = natsSubscription_Fetch(&q->list, q->sub, (int)max,
-                                        wait_ms > 0 ? wait_ms : 1, &code);
+  q->list.Msgs = calloc(max, sizeof *q->list.Msgs); /* freed by Destroy */
+  if (q->list.Msgs == NULL)
+    return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
+  /* the first image waits up to wait_ms, the rest of the batch only for
+   * what is there already */
+  natsStatus s = fetch_one(q, wait_ms, &code);
+  while (s == NATS_OK && q->list.Count > 0 && (size_t)q->list.Count < max &&
+         fetch_one(q, FILL_WAIT_MS, &code) == NATS_OK) {
+  }
   q->touched_ns = ims__now_mono_ns();
   q->fetch_ns += q->touched_ns - t0;
   if (s == NATS_CONNECTION_CLOSED || s == NATS_INVALID_SUBSCRIPTION)
