@@ -18,7 +18,7 @@
 #include <time.h>
 
 #include "imgstream/imgstream.h"
-#include "infer/infer.h"
+#include "infer/infer_int.h"
 
 #define PATHS 3
 

@@ -37,7 +37,7 @@
 #include <time.h>
 
 #include "imgstream/imgstream.h"
-#include "model/graph.h"
+#include "model/graph_int.h"
 
 typedef struct mac_count {
   double conv;      /* CONV_2D, all kernel sizes */

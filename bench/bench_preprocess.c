@@ -26,7 +26,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "image/preprocess.h"
+#include "image/preprocess_int.h"
 #include "imgstream/image.h"
 
 #define MAX_IMAGES 4096

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* core_status.c - status names/messages and ims__fail. */
-#include "core/error.h"
+#include "core/error_int.h"
 #include "imgstream/imgstream.h"
 #include "test.h"
 

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/graph.h"
+#include "model/graph_int.h"
 #include "tflite_writer.h"
 
 typedef struct fm {

@@ -62,9 +62,9 @@
 #include "image_fixtures.h"
 #include "imgstream/imgstream.h"
 #include "onnx_writer.h"
-#include "stream/dataset.h"
-#include "stream/internal.h"
-#include "stream/nats_internal.h"
+#include "produce/produce_int.h"
+#include "stream/stream_int.h"
+#include "nats/nats_int.h"
 #include "tflite_writer.h"
 
 #define HANG_SECONDS 30 /* far above any kind's run time, even in valgrind */

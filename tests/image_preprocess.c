@@ -8,7 +8,7 @@
  */
 #include <math.h>
 
-#include "image/preprocess.h"
+#include "image/preprocess_int.h"
 #include "image_fixtures.h"
 #include "imgstream/image.h"
 #include "test.h"

@@ -20,7 +20,7 @@
 #include <dirent.h>
 #include <math.h>
 
-#include "image/preprocess.h"
+#include "image/preprocess_int.h"
 #include "imgstream/image.h"
 #include "test.h"
 

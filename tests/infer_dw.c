@@ -19,7 +19,7 @@
  */
 
 #include "imgstream/imgstream.h"
-#include "infer/infer.h"
+#include "infer/infer_int.h"
 #include "test.h"
 #include "reference.h"
 

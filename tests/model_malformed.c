@@ -17,7 +17,7 @@
  * Threading: single-threaded test.
  */
 #include "imgstream/model.h"
-#include "model/graph.h"
+#include "model/graph_int.h"
 #include "test.h"
 
 #define QUANT_MODEL "models/mobilenet_v2_1.0_224_quant.tflite"

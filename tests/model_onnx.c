@@ -11,7 +11,7 @@
  * Threading: single-threaded test.
  */
 #include "imgstream/imgstream.h"
-#include "model/graph.h"
+#include "model/graph_int.h"
 #include "model_onnx_common.h"
 #include "test.h"
 

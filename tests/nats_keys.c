@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stream/nats_internal.h"
+#include "nats/nats_int.h"
 #include "test.h"
 
 /* A message on `subject` with up to two headers (NULL name: none). */

@@ -18,8 +18,9 @@
 #include <jansson.h>
 
 #include "s3_server.h"
-#include "stream/bucket.h"
-#include "stream/s3.h"
+#include "core/backoff_int.h"
+#include "bucket/bucket_int.h"
+#include "bucket/s3_int.h"
 
 static void clear_aws_env(void) {
   unsetenv("AWS_ENDPOINT_URL");
@@ -185,7 +186,7 @@ TEST(s3_units_retry) {
   uint32_t lo[8] = {0}, hi[8] = {0};
   for (int i = 0; i < 1000; i++) {
     for (unsigned a = 1; a <= 8; a++) {
-      uint32_t w = ims__s3_backoff_ms(a, 100, 5000, &rng);
+      uint32_t w = ims__backoff_ms(a - 1, 100, 5000, &rng);
       uint32_t step = 100u << (a - 1);
       if (step > 5000) step = 5000;
       ASSERT(w >= step / 2 && w <= step);

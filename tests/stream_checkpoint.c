@@ -28,7 +28,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "stream/internal.h"
+#include "stream/stream_int.h"
 #include "test.h"
 #include "fault_io.h"
 

@@ -41,7 +41,7 @@
 #include <stdint.h>
 #include <unistd.h>
 
-#include "image/preprocess.h" /* private: kernel paths */
+#include "image/preprocess_int.h" /* private: kernel paths */
 #include "imgstream/imgstream.h"
 #include "test.h"
 

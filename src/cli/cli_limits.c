@@ -11,7 +11,7 @@
  */
 #include <getopt.h>
 
-#include "cli/cli.h"
+#include "cli/cli_int.h"
 #include "imgstream/limits.h"
 
 int cli_limits_option(const char *cmd, int c, ims_limits *l) {

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "cli/cli_int.h"
 #include "imgstream/nats.h"
 
 int cli_nats_option(ims_nats_options *o, int c) {

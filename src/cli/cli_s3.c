@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "cli/cli_int.h"
 #include "imgstream/bucket.h"
 
 int cli_s3_option(const char *cmd, ims_s3_options *o, int c) {

@@ -24,8 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
-#include "cli/report.h"
+#include "cli/cli_int.h"
+#include "cli/report_int.h"
 #include "imgstream/classifier.h"
 #include "imgstream/imgstream.h"
 

@@ -40,11 +40,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
-#include "cli/report.h"
+#include "cli/cli_int.h"
+#include "cli/report_int.h"
 #include "imgstream/dataset.h"
 #include "imgstream/imgstream.h"
 #include "imgstream/nats.h"
+#include "core/backoff_int.h"
+#include "core/clock_int.h"
 
 /* ---- 1. options ---- */
 
@@ -262,33 +264,13 @@ static void install_signals(void) {
   sigaction(SIGTERM, &sa, NULL);
 }
 
-static double mono_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+static double mono_now(void) { return (double)ims__now_mono_ns() * 1e-9; }
 
 /* Sleep until monotonic time `t` (seconds), or until a stop signal. */
 static void sleep_until(double t) {
-  struct timespec ts;
-  ts.tv_sec = (time_t)t;
-  ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
-  if (ts.tv_nsec >= 1000000000L) ts.tv_nsec = 999999999L;
-  while (!stop_requested &&
-         clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
+  uint64_t deadline = (uint64_t)(t * 1e9);
+  while (!stop_requested && ims__sleep_until_ns(deadline) != 0) {
   }
-}
-
-/* A seed for runs without --seed. */
-static uint64_t random_seed(void) {
-  uint64_t s = 0;
-  if (getentropy(&s, sizeof s) != 0) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    s = (uint64_t)ts.tv_sec * 1000000007u ^ (uint64_t)ts.tv_nsec ^
-        (uint64_t)getpid() << 32;
-  }
-  return s;
 }
 
 /* ---- 3. setup ---- */
@@ -595,7 +577,7 @@ static int produce(const produce_opts *o) {
   produce_run r;
   memset(&r, 0, sizeof r);
   r.o = o;
-  r.seed = o->seed_set ? o->seed : random_seed();
+  r.seed = o->seed_set ? o->seed : ims__random_seed();
   setvbuf(stdout, NULL, _IOLBF, 0); /* a live feed, line by line */
   install_signals();
   int rc = setup(&r);

@@ -20,7 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "cli/cli_int.h"
 #include "imgstream/imgstream.h"
 #include "imgstream/nats.h"
 

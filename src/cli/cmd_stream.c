@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "cli/cli_int.h"
 #include "imgstream/imgstream.h"
 #include "imgstream/nats.h"
 #include "imgstream/stream.h"

@@ -23,7 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
+#include "cli/cli_int.h"
 
 /* Append "<base><suffix>" to dirs unless base is NULL or empty. */
 static void add_dir(cli_dirs *dirs, const char *base, const char *suffix) {

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "cli/cli_int.h"
 #include "imgstream/imgstream.h"
 
 typedef struct command {

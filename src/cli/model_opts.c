@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "cli/cli_int.h"
 #include "imgstream/classifier.h"
 
 /* "R,G,B" -> three floats; std values must be positive. */

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "cli/cli.h"
+#include "cli/cli_int.h"
 #include "imgstream/imgstream.h"
 
 int cli_parse_u64(const char *cmd, const char *name, const char *arg,

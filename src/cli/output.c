@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "cli/cli_int.h"
 
 int cli_finish_stdout(int code) {
   if (fflush(stdout) != 0 || ferror(stdout)) {

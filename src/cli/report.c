@@ -22,7 +22,7 @@
  *
  * Sections: 1. JSON helpers  2. plain table  3. progress  4. public calls
  */
-#include "cli/report.h"
+#include "cli/report_int.h"
 
 #include <jansson.h>
 #include <math.h>

@@ -7,7 +7,7 @@
  * devices, sockets, folders) are refused before the first read.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "core/file.h"
+#include "core/file_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/error.h"
+#include "core/error_int.h"
 
 static ims_status open_error(const char *path, int e, ims_error *err) {
   ims_status st = (e == ENOENT) ? IMS_ERR_NOT_FOUND : IMS_ERR_IO;

@@ -8,7 +8,7 @@
  *
  * Threading: pure functions over const tables; thread-safe.
  */
-#include "core/error.h"
+#include "core/error_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "core/error.h"
+#include "core/error_int.h"
 #include "imgstream/batch.h"
 
 typedef struct worker {

@@ -25,8 +25,8 @@
  */
 #include <string.h>
 
-#include "core/error.h"
-#include "image/codec.h"
+#include "core/error_int.h"
+#include "image/codec_int.h"
 
 enum { BI_RGB = 0, BI_BITFIELDS = 3, BI_ALPHABITFIELDS = 6 };
 

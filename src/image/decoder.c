@@ -30,9 +30,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/error.h"
-#include "core/file.h"
-#include "image/codec.h"
+#include "core/error_int.h"
+#include "core/file_int.h"
+#include "image/codec_int.h"
 
 enum { CODEC_JPEG, CODEC_PNG, CODEC_BMP, CODEC_COUNT };
 

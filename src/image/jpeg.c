@@ -40,8 +40,8 @@
 #include <jerror.h>
 #include <jpeglib.h>
 
-#include "core/error.h"
-#include "image/codec.h"
+#include "core/error_int.h"
+#include "image/codec_int.h"
 
 #define MAX_SCANS 1000 /* progressive scans allowed per image */
 

@@ -21,8 +21,8 @@
 
 #include <spng.h>
 
-#include "core/error.h"
-#include "image/codec.h"
+#include "core/error_int.h"
+#include "image/codec_int.h"
 
 #define CHUNK_SIZE_LIMIT (16u << 20)  /* bytes in one ancillary chunk */
 #define CHUNK_CACHE_LIMIT (64u << 20) /* bytes of ancillary chunks kept */

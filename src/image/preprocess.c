@@ -67,9 +67,9 @@
 #include <immintrin.h>
 #endif
 
-#include "core/error.h"
-#include "image/codec.h"
-#include "image/preprocess.h"
+#include "core/error_int.h"
+#include "image/codec_int.h"
+#include "image/preprocess_int.h"
 
 #define PRECISION_BITS (32 - 8 - 2) /* Pillow's fixed point for 8 bits */
 #define CACHE_SLOTS 4               /* input sizes whose tables are kept */

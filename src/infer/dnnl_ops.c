@@ -73,8 +73,8 @@
 
 #include <oneapi/dnnl/dnnl.h>
 
-#include "core/error.h"
-#include "infer/infer.h"
+#include "core/error_int.h"
+#include "infer/infer_int.h"
 
 /* libgomp's API, declared here rather than through <omp.h> so the file
  * builds without -fopenmp (clang's -fopenmp would link a second OpenMP

@@ -74,8 +74,8 @@
 #include <immintrin.h>
 #endif
 
-#include "core/error.h"
-#include "infer/infer.h"
+#include "core/error_int.h"
+#include "infer/infer_int.h"
 
 /* ---- 1. layer state and packing ------------------------------------- */
 

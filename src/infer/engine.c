@@ -39,8 +39,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/error.h"
-#include "infer/infer.h"
+#include "core/error_int.h"
+#include "infer/infer_int.h"
+#include "core/clock_int.h"
 
 struct ims_engine {
   const ims_model *model;   /* BORROWED: outlives the engine */
@@ -366,12 +367,6 @@ static void park_workers(pthreadpool_t pool) {
 
 #define PROBE_EVERY 32
 
-static double now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
 /* Whether this run skips the pool: the faster way so far, except one run
  * in PROBE_EVERY, which tries the other way to keep its figure fresh. */
 static bool run_solo(ims_engine *e) {
@@ -462,7 +457,7 @@ ims_status ims_engine_run(ims_engine *e, const uint8_t *images, size_t batch,
                      "batch of %zu images; this engine takes 1 to %zu",
                      batch, e->max_batch);
   bool solo = run_solo(e);
-  double start = now_ns();
+  double start = (double)ims__now_mono_ns();
   ims_status st;
   if (!solo && batch > 1 && e->helper_count > 0)
     st = run_shares(e, images, batch, scores_out, err);
@@ -473,7 +468,7 @@ ims_status ims_engine_run(ims_engine *e, const uint8_t *images, size_t batch,
   /* The first run pays for first touches (arena pages, JIT code) and
    * would count against the pool for many probes: not recorded. */
   if (e->pool != NULL && e->warm)
-    record_run(e, solo, (now_ns() - start) / batch);
+    record_run(e, solo, ((double)ims__now_mono_ns() - start) / batch);
   e->warm = true;
   e->last_solo = solo;
   return IMS_OK;

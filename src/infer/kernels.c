@@ -15,8 +15,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "infer/infer.h"
+#include "core/error_int.h"
+#include "infer/infer_int.h"
 
 static void run_lut8(const ims__step *s, size_t n) {
   const uint8_t *in = s->in;

@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "infer/infer.h"
+#include "core/error_int.h"
+#include "infer/infer_int.h"
 
 #define SLOT_ALIGN 64
 

@@ -29,8 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "infer/infer.h"
+#include "core/error_int.h"
+#include "infer/infer_int.h"
 
 /* ---- 1. helpers ------------------------------------------------------ */
 

@@ -14,13 +14,13 @@
  *
  * Threading: no shared state.
  */
-#include "model/flatbuf.h"
+#include "model/flatbuf_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "core/error_int.h"
 
 /* ---- 1. errors and raw reads ------------------------------------------ */
 

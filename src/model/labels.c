@@ -29,8 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "core/file.h"
+#include "core/error_int.h"
+#include "core/file_int.h"
 
 /* Largest label file read. */
 #define LABELS_MAX_FILE ((size_t)64 << 20)

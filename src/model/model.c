@@ -29,11 +29,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "core/file.h"
-#include "model/graph.h"
-#include "model/onnx.h"
-#include "model/tflite.h"
+#include "core/error_int.h"
+#include "core/file_int.h"
+#include "model/graph_int.h"
+#include "model/onnx_int.h"
+#include "model/tflite_int.h"
 
 /* ---- 1. graph helpers ------------------------------------------------- */
 

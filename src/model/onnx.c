@@ -32,7 +32,7 @@
  * Threading: no shared state; one call loads one model.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "model/onnx.h"
+#include "model/onnx_int.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -41,7 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "core/error_int.h"
 
 /* Most elements one constant may have (4 GiB of floats). */
 #define MAX_CONST_ELEMENTS ((size_t)1 << 30)

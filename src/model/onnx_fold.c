@@ -19,8 +19,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "model/onnx.h"
+#include "core/error_int.h"
+#include "model/onnx_int.h"
 
 /* ---- 1. helpers -------------------------------------------------------- */
 

@@ -33,8 +33,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "model/onnx.h"
+#include "core/error_int.h"
+#include "model/onnx_int.h"
 
 /* ---- 1. windows -------------------------------------------------------- */
 

@@ -10,13 +10,13 @@
  *
  * Threading: no shared state; a reader belongs to one thread.
  */
-#include "model/protobuf.h"
+#include "model/protobuf_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "core/error_int.h"
 
 /* ---- 1. errors -------------------------------------------------------- */
 

@@ -29,7 +29,7 @@
  *
  * Threading: no shared state.
  */
-#include "model/tflite.h"
+#include "model/tflite_int.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -37,8 +37,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "model/flatbuf.h"
+#include "core/error_int.h"
+#include "model/flatbuf_int.h"
 
 /* ---- 1. schema constants and state ------------------------------------ */
 

@@ -10,7 +10,7 @@
  *
  * Threading: a const table; thread-safe.
  */
-#include "model/tflite.h"
+#include "model/tflite_int.h"
 
 #include <stddef.h>
 

@@ -52,9 +52,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/error.h"
-#include "core/file.h"
-#include "stream/internal.h"
+#include "core/error_int.h"
+#include "core/file_int.h"
+#include "stream/stream_int.h"
 
 /* Largest offsets/<id> file read (a batch of ~1M keys). */
 #define OFFSETS_MAX_FILE ((size_t)1 << 30)

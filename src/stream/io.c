@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * io.c - the file-system hook table (ims_stream_io) and the durable-write
- * helpers built on it, plus the small buffer and time helpers the sinks
- * and the engine share.
+ * helpers built on it, plus the growing buffer the sinks share.
  *
  * Every write the checkpoint and the file sinks make goes through an
  * ims_stream_io, as SQLite routes its system calls through aSyscall[]:
@@ -13,7 +12,7 @@
  * fsync()ed and renamed over "dir/name", then the folder is fsync()ed, so
  * a reader sees the old file or the whole new one, never a torn one.
  *
- * Sections: 1. POSIX hooks  2. durable writes  3. buffers and time
+ * Sections: 1. POSIX hooks  2. durable writes  3. buffers
  *
  * Threading: no shared state (the POSIX table is const).
  */
@@ -26,8 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/error.h"
-#include "stream/internal.h"
+#include "core/error_int.h"
+#include "stream/stream_int.h"
 
 /* ---- 1. POSIX hooks ---- */
 
@@ -140,29 +139,4 @@ int ims__buf_append(char **buf, size_t *len, size_t *cap, const char *s,
   *len += n;
   (*buf)[*len] = '\0';
   return 0;
-}
-
-void ims__iso8601_ms(int64_t epoch_ms, char *out, size_t cap) {
-  time_t secs = (time_t)(epoch_ms / 1000);
-  int ms = (int)(epoch_ms % 1000);
-  if (ms < 0) {
-    ms += 1000;
-    secs -= 1;
-  }
-  struct tm tm;
-  gmtime_r(&secs, &tm);
-  snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
-}
-
-int64_t ims__now_epoch_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-uint64_t ims__now_mono_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }

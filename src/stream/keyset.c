@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "stream/internal.h"
+#include "core/error_int.h"
+#include "stream/stream_int.h"
 
 struct ims__keyset {
   char **slots;  /* owned: cap entries, NULL = empty */

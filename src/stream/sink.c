@@ -37,9 +37,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/error.h"
-#include "stream/internal.h"
-#include "stream/nats_internal.h"
+#include "core/error_int.h"
+#include "stream/stream_int.h"
+#include "nats/nats_int.h"
 
 /* ---- 1. the sink object ---- */
 

@@ -23,7 +23,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "stream/internal.h"
+#include "stream/stream_int.h"
 
 #define NCOLS 3
 #define CELL 160

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stream/internal.h"
+#include "stream/stream_int.h"
 
 #define HEADER                                                            \
   "batch,path,label,class,desc,score,processing_time,event_time,"         \

@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stream/internal.h"
+#include "stream/stream_int.h"
 
 static json_t *str_lossy(const char *s) {
   json_t *j = json_string(s != NULL ? s : "");

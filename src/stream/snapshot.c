@@ -42,9 +42,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/error.h"
-#include "core/file.h"
-#include "stream/internal.h"
+#include "core/error_int.h"
+#include "core/file_int.h"
+#include "stream/stream_int.h"
 
 #define MAGIC "imgstream-snapshot"
 #define KEY_MAX 4096 /* longest key an entry may hold, bytes */

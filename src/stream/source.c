@@ -23,9 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "stream/bucket.h"
-#include "stream/internal.h"
+#include "core/error_int.h"
+#include "bucket/bucket_int.h"
+#include "stream/stream_int.h"
 
 struct ims__source {
   ims_bucket *bucket;    /* BORROWED */

@@ -23,7 +23,7 @@
 #include <sys/stat.h>
 
 #include "fuzz.h"
-#include "stream/dataset.h"
+#include "produce/produce_int.h"
 
 static char out_real[PATH_MAX];
 

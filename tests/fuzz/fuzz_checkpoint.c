@@ -32,7 +32,7 @@
 #include <sys/stat.h>
 
 #include "fuzz.h"
-#include "stream/internal.h"
+#include "stream/stream_int.h"
 
 static int no_fsync(void *ctx, int fd) {
   (void)ctx;

@@ -29,8 +29,8 @@
 
 #include "fuzz.h"
 #include "imgstream/image.h"
-#include "stream/internal.h"
-#include "stream/nats_internal.h"
+#include "stream/stream_int.h"
+#include "nats/nats_int.h"
 
 /* Copy the next line (without '\n') of [*at, end) into a new string. */
 static char *next_line(const uint8_t *data, size_t size, size_t *at,

@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "stream/internal.h"
+#include "stream/stream_int.h"
 
 /* The id in the header line, or 0. */
 static int64_t header_id(const uint8_t *data, size_t size) {

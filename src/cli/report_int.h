@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * report.h - how `imgstream classify` prints its results: a plain table or
+ * one JSON object per line on stdout, error lines and progress on stderr.
+ *
+ * Threading: a cli_report belongs to the main thread.
+ */
+#ifndef IMS_CLI_REPORT_INT_H
+#define IMS_CLI_REPORT_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "imgstream/imgstream.h"
+
+/* The outcome for one image. */
+typedef struct cli_result {
+  const char *path;          /* input: the path as given; BORROWED */
+  const char *error;         /* input: NULL on success, else the message */
+  const ims_prediction *top; /* input: best first; index = label index */
+  size_t k;                  /* input: entries in top */
+} cli_result;
+
+/* Output settings and progress state. Zero-initialize, fill the inputs. */
+typedef struct cli_report {
+  const ims_labels *labels; /* input: BORROWED; names of the indexes */
+  bool json;                /* input: JSON lines instead of the table */
+  size_t top_k;             /* input: predictions per image */
+  int path_width;           /* input: width of the table's path column */
+  bool progress;            /* input: show "classified N/M" on stderr */
+  size_t total;             /* input: images in the run */
+  size_t done;              /* private: images reported so far */
+  bool progress_shown;      /* private: a progress line is on screen */
+} cli_report;
+
+/* Decide whether progress may be shown: stderr is a terminal and $CI is
+ * unset. */
+bool cli_report_want_progress(void);
+
+/* Print the table header (plain mode only). */
+void cli_report_begin(cli_report *r);
+
+/* Print one result: predictions to stdout; in plain mode an error goes to
+ * stderr as "imgstream: PATH: MESSAGE", in JSON mode to stdout as
+ * {"path":..,"error":..}. Returns 0, or -1 if out of memory. */
+int cli_report_result(cli_report *r, const cli_result *res);
+
+/* Update the progress line after a batch. */
+void cli_report_progress(cli_report *r);
+
+/* Clear the progress line, if any. */
+void cli_report_end(cli_report *r);
+
+#endif /* IMS_CLI_REPORT_INT_H */

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * nats_internal.h - private pieces of the JetStream layer (public:
+ * include/imgstream/nats.h), shared by
+ *
+ *   nats_conn.c     the ims_nats connection, URLs, stream creation, the
+ *                   retry loop every JetStream call goes through
+ *   nats_publish.c  image messages, the results sink, reading results
+ *   nats_queue.c    the pull consumer the stream engine takes batches from
+ *
+ * Threading: everything belongs to the thread using the ims_nats.
+ */
+#ifndef IMS_NATS_NATS_INT_H
+#define IMS_NATS_NATS_INT_H
+
+#include <nats/nats.h>
+
+#include "imgstream/nats.h"
+#include "core/error_int.h"
+#include "core/clock_int.h"
+#include "stream/stream_int.h"
+
+/* ---- nats_conn.c ---- */
+
+/* The nats.c handles of a connection. BORROWED from n. */
+natsConnection *ims__nats_conn(ims_nats *n);
+jsCtx *ims__nats_js(ims_nats *n);
+
+/* The URL for messages, passwords and tokens masked. BORROWED. */
+const char *ims__nats_url(const ims_nats *n);
+
+/* Asynchronous publishes of this connection that failed so far. */
+int ims__nats_async_failures(const ims_nats *n);
+
+/* options.retry_ms and options.timeout_ms (defaults applied). */
+uint32_t ims__nats_retry_ms(const ims_nats *n);
+uint32_t ims__nats_timeout_ms(const ims_nats *n);
+
+/* Whether a failed call may succeed if repeated: the connection is away
+ * or reconnecting, a request timed out, JetStream is electing a leader. */
+bool ims__nats_transient(natsStatus s, jsErrCode code);
+
+/* Sleep before attempt `attempt` (0-based) of a retry loop: 50 ms
+ * doubling to 1 s, with equal jitter from n's random state (seeded per
+ * process: core/backoff_int.h). Returns false once `deadline_ns`
+ * (monotonic) has passed. */
+bool ims__nats_backoff(ims_nats *n, unsigned attempt, uint64_t deadline_ns);
+
+/* "what: status text (last error detail)" into err as IMS_ERR_IO. */
+ims_status ims__nats_fail(ims_error *err, natsStatus s, jsErrCode code,
+                          const char *fmt, ...) IMS__PRINTF(4, 5);
+
+/* Append to `out` (cap bytes) the subject token for a category: letters,
+ * digits, '-' and '_' kept, anything else '_'; "_" for an empty one. */
+void ims__nats_subject(const char *stream, const char *category, char *out,
+                       size_t cap);
+
+/* ---- nats_publish.c ---- */
+
+/* Publish rows[0..n) as results (the results sink's write). */
+ims_status ims__nats_publish_rows(ims_nats *n, const ims_stream_row *rows,
+                                  size_t count, char **buf, size_t *len,
+                                  size_t *cap, ims_error *err);
+
+/* ---- nats_queue.c ---- */
+
+typedef struct ims__queue ims__queue;
+
+/* Bind (creating if absent) the durable pull consumer on the stream.
+ * max_batch: most messages per fetch. IMS_ERR_NOT_FOUND: no stream. */
+ims_status ims__queue_create(ims_nats *n, const ims_nats_consumer_options *o,
+                             size_t max_batch, ims__queue **out,
+                             ims_error *err);
+void ims__queue_destroy(ims__queue *q);
+
+/* Fetch up to `max` images, waiting at most wait_ms for the first one.
+ * Fills b (keys, event times) and points *data and *sizes at the bodies
+ * (BORROWED until ims__queue_settle). b->count 0: nothing came, or the
+ * connection is away (the next fetch retries). Only a closed connection
+ * or memory is an error. */
+ims_status ims__queue_fetch(ims__queue *q, size_t max, int wait_ms,
+                            ims__batch_input *b, const void *const **data,
+                            const size_t **sizes, ims_error *err);
+
+/* Between the steps of a batch: when a third of the ack wait has passed
+ * since the fetch (or the last call that acted), tell JetStream the
+ * batch's images are still being worked on, restarting their ack wait,
+ * so a slow batch (large, or a loaded machine) is not handed to another
+ * worker meanwhile. Best effort. */
+void ims__queue_keepalive(ims__queue *q);
+
+/* After every sink has the batch: ack each image, or terminate those
+ * with failed[i] (bad images: never redelivered). Then the messages are
+ * freed. An ack lost to a disconnect only means a redelivery (whose
+ * duplicate result JetStream drops). */
+void ims__queue_settle(ims__queue *q, const bool *failed);
+
+/* The key a fetched image message gets (nats_queue.c's header explains
+ * the fallbacks); `seq` is its stream sequence. malloc'd; NULL when out
+ * of memory. Exposed for the tests and fuzzers of hostile headers. */
+char *ims__nats_message_key(natsMsg *m, uint64_t seq);
+
+/* Nanoseconds spent in fetches so far. */
+uint64_t ims__queue_fetch_ns(const ims__queue *q);
+
+#endif /* IMS_NATS_NATS_INT_H */

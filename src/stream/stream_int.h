@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * internal.h - private pieces of the stream engine (public: stream.h):
+ *
+ *   1. io.c          durable file helpers over an ims_stream_io table
+ *   2. keyset.c      a hash set of object keys
+ *   3. checkpoint.c  offsets/ and commits/ under the checkpoint folder,
+ *      snapshot.c    and the snapshot format compaction writes
+ *   4. source.c      discovering new bucket objects in arrival order
+ *   5. sink.c        the ims_sink object and the file-sink formats vtable
+ *                    (sink_jsonl.c, sink_csv.c; sink_console.c)
+ *
+ * Clocks and timestamps: core/clock_int.h.
+ *
+ * Threading: everything here belongs to the engine's thread.
+ */
+#ifndef IMS_STREAM_STREAM_INT_H
+#define IMS_STREAM_STREAM_INT_H
+
+#include "imgstream/stream.h"
+#include "core/clock_int.h"
+
+/* ---- 1. io.c ---- */
+
+/* Write all of buf through io->write (retrying short writes and EINTR).
+ * Returns 0, or -1 with errno set (a short write with no errno = ENOSPC). */
+int ims__io_write_all(const ims_stream_io *io, int fd, const void *buf,
+                      size_t n);
+
+/* Write `dir/name` atomically and durably: "dir/.name.tmp", write, fsync,
+ * close, rename, fsync(dir). On failure the message names the file and
+ * the step; the temporary file may be left behind (ignored by readers). */
+ims_status ims__io_write_durable(const ims_stream_io *io, const char *dir,
+                                 const char *name, const void *data,
+                                 size_t n, ims_error *err);
+
+/* Remove a file through io->unlink (POSIX unlink when the hook is NULL).
+ * A file that is already gone is success (deletions are idempotent).
+ * 0 or -1 (errno). */
+int ims__io_unlink(const ims_stream_io *io, const char *path);
+
+/* fsync a directory through the hooks. 0 or -1 (errno). */
+int ims__io_fsync_dir(const ims_stream_io *io, const char *dir);
+
+/* ---- 2. keyset.c ---- */
+
+typedef struct ims__keyset ims__keyset;
+
+ims_status ims__keyset_create(ims__keyset **out, ims_error *err);
+void ims__keyset_destroy(ims__keyset *set);
+/* Add a copy of key. Returns 1 if added, 0 if present, -1 out of memory.
+ * O(1) on average. */
+int ims__keyset_add(ims__keyset *set, const char *key);
+bool ims__keyset_has(const ims__keyset *set, const char *key);
+size_t ims__keyset_count(const ims__keyset *set);
+
+/* ---- 3. checkpoint.c ---- */
+
+/* One batch's input: its id and objects (keys and event times owned). */
+typedef struct ims__batch_input {
+  int64_t id;          /* batch id */
+  size_t count;        /* objects */
+  ims_object *objects; /* owned: keys and event times (size unused) */
+} ims__batch_input;
+
+void ims__batch_input_clear(ims__batch_input *b);
+
+typedef struct ims__checkpoint ims__checkpoint;
+
+#define IMS__COMPACT_DEFAULT 100 /* batches between snapshots (at least) */
+/* The interval grows to (keys in the last snapshot / this) batches, so
+ * rewriting the snapshot costs at most about this many keys per batch,
+ * amortized, however long the stream runs (see checkpoint.c). */
+#define IMS__COMPACT_KEYS_PER_BATCH 1000
+
+/* Open (creating offsets/ and commits/ if needed) the checkpoint in dir.
+ * io: BORROWED, must outlive it; NULL = POSIX. compact_interval: as
+ * ims_stream_options (0 = IMS__COMPACT_DEFAULT, UINT32_MAX = never). */
+ims_status ims__checkpoint_open(const char *dir, const ims_stream_io *io,
+                                uint32_t compact_interval,
+                                ims__checkpoint **out, ims_error *err);
+void ims__checkpoint_close(ims__checkpoint *cp);
+
+/* Read the checkpoint: the newest valid snapshot, then the per-batch files
+ * after it. Every key of a committed batch goes into `committed`;
+ * *pending_out gets the uncommitted last batch (count 0 if none;
+ * TRANSFERRED, clear with ims__batch_input_clear); *next_id_out the id of
+ * the next new batch. Then finishes the deletions of an interrupted
+ * compaction. O(total keys) time; O(files) opens.
+ * IMS_ERR_IO when a file is unreadable, the history has a hole, or a
+ * damaged snapshot covers batches whose files are gone. */
+ims_status ims__checkpoint_recover(ims__checkpoint *cp,
+                                   ims__keyset *committed,
+                                   ims__batch_input *pending_out,
+                                   int64_t *next_id_out, ims_error *err);
+
+/* Durably write offsets/<id> (before the batch is processed). */
+ims_status ims__checkpoint_write_offsets(ims__checkpoint *cp,
+                                         const ims__batch_input *b,
+                                         ims_error *err);
+
+/* Durably write commits/<id> (after every sink has the batch), then
+ * compact if due (ims__checkpoint_compact). A compaction failure is
+ * IMS_ERR_IO "checkpoint compaction: ..."; the commit itself stands. */
+ims_status ims__checkpoint_commit(ims__checkpoint *cp, int64_t id,
+                                  ims_error *err);
+
+/* Compact now: write offsets/compact-<upto> (the previous snapshot's keys
+ * plus those of offsets/<snapshot+1..upto>), durably; only then delete
+ * offsets/ and commits/ files <= upto and older snapshots. Batch `upto`
+ * and all before it must be committed. Cost: O(keys committed) bytes
+ * read and written. */
+ims_status ims__checkpoint_compact(ims__checkpoint *cp, int64_t upto,
+                                   ims_error *err);
+
+/* Id of the snapshot in use, -1 none. */
+int64_t ims__checkpoint_snapshot_id(const ims__checkpoint *cp);
+
+/* -- snapshot.c: format of offsets/compact-<id> (header of snapshot.c) -- */
+
+#define IMS__SNAPSHOT_VERSION 1
+
+/* A verified snapshot file in memory. */
+typedef struct ims__snapshot {
+  char *data;      /* owned: the whole file, NUL-terminated */
+  size_t size;     /* bytes of the file */
+  int64_t id;      /* last batch it covers */
+  size_t count;    /* entries (keys) */
+  size_t body_off; /* offset of the first entry line in data */
+  size_t body_len; /* bytes of the entry lines */
+} ims__snapshot;
+
+/* Encoding into a growing buffer (ims__buf_append's): begin (resets *len
+ * to 0 and writes the header), add one entry per key, finish (trailer
+ * with `count` and the hash of everything before it). 0 or -1 (memory). */
+int ims__snapshot_begin(char **buf, size_t *len, size_t *cap, int64_t id);
+int ims__snapshot_add(char **buf, size_t *len, size_t *cap, const char *key,
+                      int64_t event_time_ms);
+int ims__snapshot_finish(char **buf, size_t *len, size_t *cap,
+                         size_t count);
+
+/* Read `path` and verify it whole (header, version, id == want_id,
+ * trailer, hash, every entry) before *out is set. IMS_ERR_IO naming the
+ * file and what is wrong ("checksum mismatch", "truncated (no trailer)");
+ * IMS_ERR_NO_MEMORY if the file does not fit in memory. Cost: one read
+ * of the file, two passes over it. */
+ims_status ims__snapshot_load(const char *path, int64_t want_id,
+                              ims__snapshot *out, ims_error *err);
+void ims__snapshot_clear(ims__snapshot *s);
+
+/* fn(ctx, key, event time) for each entry in file order; key is BORROWED
+ * for the call. Stops at and returns fn's first nonzero result; else 0. */
+int ims__snapshot_each(const ims__snapshot *s,
+                       int (*fn)(void *ctx, const char *key,
+                                 int64_t event_time_ms),
+                       void *ctx);
+
+/* ---- 4. source.c ---- */
+
+typedef struct ims__source ims__source;
+
+/* bucket: BORROWED. The source keeps the set of keys it has handed out
+ * or queued; keys never come out twice. */
+ims_status ims__source_create(ims_bucket *bucket, ims__source **out,
+                              ims_error *err);
+void ims__source_destroy(ims__source *src);
+
+/* Mark a key as taken (committed or replayed). -1 out of memory. */
+int ims__source_mark(ims__source *src, const char *key);
+
+/* The set of keys seen (for the checkpoint to fill). BORROWED. */
+ims__keyset *ims__source_seen(ims__source *src);
+
+/* Total time spent listing the bucket so far, ns. */
+uint64_t ims__source_list_ns(const ims__source *src);
+
+/* Look for new objects: if `wait_ms` > 0, first wait that long for a
+ * bucket change (inotify) - the listing is then skipped when nothing woke
+ * the wait and the last listing is younger than `relist_ms`. Appends new
+ * objects to the queue in (event time, key) order. Cost: one bucket
+ * listing, O(objects). */
+ims_status ims__source_refresh(ims__source *src, int wait_ms, int relist_ms,
+                               ims_error *err);
+
+/* Objects queued and not yet taken. */
+size_t ims__source_pending(const ims__source *src);
+
+/* Milliseconds since the last listing (monotonic). */
+int64_t ims__source_listing_age_ms(const ims__source *src);
+
+/* Move up to max queued objects into b->objects (keys TRANSFERRED).
+ * Returns the number taken, or -1 out of memory. */
+long ims__source_take(ims__source *src, size_t max, ims__batch_input *b);
+
+/* ---- 5. sink.c ---- */
+
+/* A file format: rows to bytes, and a line back to its batch id. */
+typedef struct ims__sink_format {
+  const char *prefix; /* "jsonl:" */
+  const char *header; /* first line of a new file, or NULL */
+  /* Append the lines of rows[0..n) to *buf (realloc'd; *len, *cap).
+   * Returns 0 or -1 out of memory. */
+  int (*format)(const ims_stream_row *rows, size_t n, char **buf,
+                size_t *len, size_t *cap);
+  /* Batch id of one complete line (without '\n'), -1 if none (header). */
+  int64_t (*line_batch)(const char *line, size_t len);
+} ims__sink_format;
+
+extern const ims__sink_format ims__sink_jsonl;
+extern const ims__sink_format ims__sink_dead_letter;
+extern const ims__sink_format ims__sink_csv;
+
+/* The console table (sink_console.c): rows of one batch to *buf. */
+int ims__console_format(int64_t batch, const ims_stream_row *rows, size_t n,
+                        char **buf, size_t *len, size_t *cap);
+
+/* Append bytes to a growing buffer. 0 or -1 out of memory. */
+int ims__buf_append(char **buf, size_t *len, size_t *cap, const char *s,
+                    size_t n);
+
+#endif /* IMS_STREAM_STREAM_INT_H */
