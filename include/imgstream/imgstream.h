@@ -3,15 +3,28 @@
  * imgstream.h - umbrella header of libimgstream: the version and every
  * public sub-header. Include this one.
  *
- *   status.h  status codes, ims_error, IMS_API
- *   image.h   decoding JPEG/PNG/BMP and the resize/crop preprocessing
- *   model.h   loading a model file into a graph and running it (the engine)
- *   labels.h  class label lists and top-K decoding of predictions
- *   batch.h   decode + preprocess a batch on several threads
- *   bucket.h  buckets of images (dir://) the producer fills, the stream reads
- *   classifier.h  decode + preprocess + inference + top-K as one object
- *   stream.h  the stream classifier: micro-batches, checkpoint, sinks
- *   dataset.h the producer: dataset scan, seeded shuffle, download
+ * In the order an image meets them (src/<area>/ implements each):
+ *
+ *   status.h      status codes, ims_error, IMS_API              (core)
+ *   limits.h      resource limits on untrusted input            (core)
+ *   dataset.h     the producer: dataset scan, seeded shuffle,
+ *                 download, leftover clean-up                   (produce)
+ *   bucket.h      buckets of images (dir://, s3://) the producer
+ *                 fills and the stream reads                    (bucket)
+ *   nats.h        NATS JetStream: publishing images, the shared
+ *                 work queue, the results stream                (nats)
+ *   image.h       decoding JPEG/PNG/BMP, resize/crop
+ *                 preprocessing                                 (image)
+ *   batch.h       decode + preprocess a batch on several
+ *                 threads                                       (image)
+ *   model.h       loading a model file into a graph and running
+ *                 it (the engine)                               (model,
+ *                                                               infer)
+ *   labels.h      class label lists, top-K decoding             (model)
+ *   classifier.h  decode + preprocess + inference + top-K as
+ *                 one object                                    (classify)
+ *   stream.h      the stream classifier: micro-batches,
+ *                 checkpoint, sinks                             (stream)
  */
 #ifndef IMGSTREAM_IMGSTREAM_H
 #define IMGSTREAM_IMGSTREAM_H
@@ -43,5 +56,6 @@ IMS_API const char *ims_version(void);
 #include "imgstream/classifier.h"
 #include "imgstream/stream.h"
 #include "imgstream/dataset.h"
+#include "imgstream/nats.h"
 
 #endif /* IMGSTREAM_IMGSTREAM_H */
