@@ -193,7 +193,7 @@ IMS_API ims_status ims_dataset_download(const char *url,
 
 /// Remove the temporary files a killed producer left in the category
 /// folders of `dataset` inside a dir:// bucket: names "." NAME "." PID "."
-/// N ".tmp" (see bucket_dir.c) older than `max_age_ms`, or whose PID is
+/// N ".tmp" (see src/bucket/dir.c) older than `max_age_ms`, or whose PID is
 /// not a running process on this machine (a put of another live producer
 /// on this machine is never touched). Caveat: a bucket folder shared by
 /// producers on several machines must not rely on the PID rule; pass

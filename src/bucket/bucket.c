@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bucket.c - ims_bucket: parse "scheme://location" and dispatch to the
- * backend's vtable (see src/stream/bucket.h). Key validation lives here
+ * backend's vtable (see bucket_int.h). Key validation lives here
  * so every backend refuses the same keys.
  *
  * Threading: one thread at a time per bucket.

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * bucket.h - the private vtable behind ims_bucket (public: bucket.h in
+ * bucket_int.h - the private vtable behind ims_bucket (public: bucket.h in
  * include/imgstream). bucket.c parses the URL and dispatches; each backend
- * (bucket_dir.c, bucket_s3.c) fills one ims__bucket_ops.
+ * (dir.c, s3.c) fills one ims__bucket_ops.
  */
 #ifndef IMS_BUCKET_BUCKET_INT_H
 #define IMS_BUCKET_BUCKET_INT_H

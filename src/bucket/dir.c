@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * bucket_dir.c - the dir:// bucket backend: a local folder whose files
+ * dir.c - the dir:// bucket backend: a local folder whose files
  * (any depth, usually "category/filename") are the objects.
  *
  * put: write "<dir>/.<name>.<pid>.<n>.tmp" (O_EXCL), fsync, rename over

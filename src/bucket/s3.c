@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * bucket_s3.c - the s3:// bucket backend: any object store speaking the
+ * s3.c - the s3:// bucket backend: any object store speaking the
  * S3 REST API (AWS S3, Google Cloud Storage's XML API with HMAC keys,
  * MinIO, Ceph, s3rver), over libcurl. Where requests go and with which
  * credentials is s3_config.c; replies are parsed by s3_xml.c; the retry

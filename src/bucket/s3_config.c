@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * s3_config.c - where an s3:// bucket's requests go and who signs them
- * (see s3.h, section 1): the URL "s3://BUCKET[/PREFIX]", ims_s3_options
+ * (see s3_int.h, section 1): the URL "s3://BUCKET[/PREFIX]", ims_s3_options
  * and the environment the AWS tools read, resolved once at open into an
  * ims__s3_config; then request URLs built from it.
  *

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * s3.h - private pieces of the s3:// bucket backend (bucket_s3.c), each
+ * s3_int.h - private pieces of the s3:// bucket backend (s3.c), each
  * pure and testable on its own:
  *
  *   1. s3_config.c  where requests go and who signs them: the s3:// URL,
@@ -11,10 +11,10 @@
  *                   canonicalizes them
  *   2. s3_xml.c     ListObjectsV2 replies and <Error> bodies, parsed with
  *                   libxml2 (never string searches)
- *   3. s3_retry.c   which failures are worth retrying, and the backoff
- *                   (exponential, capped, with jitter)
+ *   3. s3_retry.c   which failures are worth retrying (the backoff is
+ *                   core/backoff_int.h's, shared with NATS)
  *
- * The HTTP itself (libcurl, SigV4 via CURLOPT_AWS_SIGV4) is bucket_s3.c.
+ * The HTTP itself (libcurl, SigV4 via CURLOPT_AWS_SIGV4) is s3.c.
  *
  * Threading: no shared state; each function works on what it is given.
  */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * s3_retry.c - the retry policy of S3 requests (see s3.h, section 3).
+ * s3_retry.c - the retry policy of S3 requests (see s3_int.h, section 3).
  *
  * Worth retrying: anything where the request may not have reached the
  * server or the server says "later" - connection refused/reset, DNS and

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * s3_xml.c - the XML an S3-protocol server answers with (see s3.h,
+ * s3_xml.c - the XML an S3-protocol server answers with (see s3_int.h,
  * section 2), parsed with libxml2 into a tree and walked by element name:
  *
  *   <ListBucketResult>                    ListObjectsV2, one page

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * cli.h - what the subcommands of the imgstream tool share: exit codes,
+ * cli_int.h - what the subcommands of the imgstream tool share: exit codes,
  * the subcommand entry points, model lookup and small output helpers.
  *
  * Not here: anything of the library; the tool uses only the public API in

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * report.h - how `imgstream classify` prints its results: a plain table or
+ * report_int.h - how `imgstream classify` prints its results: a plain table or
  * one JSON object per line on stdout, error lines and progress on stderr.
  *
  * Threading: a cli_report belongs to the main thread.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * error.h - internal helpers for reporting failures through ims_error.
+ * error_int.h - internal helpers for reporting failures through ims_error.
  *
  *   return ims__fail(err, IMS_ERR_BAD_IMAGE, "truncated at byte %zu", n);
  *

@@ -5,7 +5,7 @@
  * (see produce_int.h).
  *
  * A leftover's name carries the PID of the process that made it (bucket
- * puts: ".NAME.PID.N.tmp", see bucket_dir.c; downloads:
+ * puts: ".NAME.PID.N.tmp", see src/bucket/dir.c; downloads:
  * ".NAME.PID.download" and ".NAME.PID.partial"). It is stale when that
  * process no longer runs here, or (bucket files) when it is older than
  * the caller's limit - which also covers a PID reused since.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * dataset.h - internals shared by the producer's library files
+ * produce_int.h - internals shared by the producer's library files
  * (public side: include/imgstream/dataset.h):
  *
  *   dataset.c        scan, shuffle, read, keys
