@@ -6,6 +6,7 @@
  *
  * Threading: one thread at a time per bucket.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,10 +64,15 @@ ims_status ims_bucket_open(const char *url, uint32_t flags,
     *bucket_out = b;
     return IMS_OK;
   }
+  char known[64] = "";
+  for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++) {
+    size_t n = strlen(known);
+    snprintf(known + n, sizeof known - n, "%s%s://", i ? ", " : "",
+             backends[i]->scheme);
+  }
   return ims__fail(err, IMS_ERR_INVALID_ARG,
-                   "bucket URL '%s': unknown scheme (supported: dir://, "
-                   "s3://)",
-                   url);
+                   "bucket URL '%s': unknown scheme (supported: %s)", url,
+                   known);
 }
 
 ims_status ims_bucket_open_s3(const char *url, const ims_s3_options *options,
