@@ -57,10 +57,21 @@ void ims__nats_subject(const char *stream, const char *category, char *out,
 
 /* ---- nats_publish.c ---- */
 
-/* Publish rows[0..n) as results (the results sink's write). */
-ims_status ims__nats_publish_rows(ims_nats *n, const ims_stream_row *rows,
-                                  size_t count, char **buf, size_t *len,
-                                  size_t *cap, ims_error *err);
+/* One result message (ims__nats_publish_results). */
+typedef struct ims__nats_result {
+  const char *id;       /* Nats-Msg-Id: the image's key (de-duplication) */
+  const char *category; /* subject token source (ims__nats_subject) */
+  const char *data;     /* body, BORROWED for the call */
+  size_t size;          /* bytes of data */
+} ims__nats_result;
+
+/* Publish r[0..count) to subjects "STREAM.<category>" of n's stream: all
+ * asynchronously with their acks awaited together (one round trip); if
+ * any failed or the wait timed out, all of them again one by one with
+ * retries - the same ids, so the ones stored the first time are dropped
+ * as duplicates. IMS_ERR_IO once the retries are spent. */
+ims_status ims__nats_publish_results(ims_nats *n, const ims__nats_result *r,
+                                     size_t count, ims_error *err);
 
 /* ---- nats_queue.c ---- */
 

@@ -7,8 +7,10 @@
  *   3. checkpoint.c  offsets/ and commits/ under the checkpoint folder,
  *      snapshot.c    and the snapshot format compaction writes
  *   4. source.c      discovering new bucket objects in arrival order
- *   5. sink.c        the ims_sink object and the file-sink formats vtable
- *                    (sink_jsonl.c, sink_csv.c; sink_console.c)
+ *   5. sink.c        the ims_sink object over the ims__sink_ops table:
+ *                    console and file sinks (formats: sink_jsonl.c,
+ *                    sink_csv.c; the console table: sink_console.c);
+ *      sink_nats.c   results to a JetStream stream
  *
  * Clocks and timestamps: core/clock_int.h.
  *
@@ -193,6 +195,22 @@ int64_t ims__source_listing_age_ms(const ims__source *src);
 long ims__source_take(ims__source *src, size_t max, ims__batch_input *b);
 
 /* ---- 5. sink.c ---- */
+
+/* One kind of sink. `state` is the implementation's. */
+typedef struct ims__sink_ops {
+  const char *kind; /* "console", "file", "nats" */
+  /* ims_sink_write: the batch's rows, durable when this returns IMS_OK.
+   * `name`: the sink's name for messages (BORROWED). */
+  ims_status (*write)(void *state, const char *name, int64_t batch,
+                      const ims_stream_row *rows, size_t n,
+                      ims_error *err);
+  void (*close)(void *state);
+} ims__sink_ops;
+
+/* A sink named `name` (COPIED) over ops and state (TRANSFERRED: freed by
+ * ops->close, also when this fails). */
+ims_status ims__sink_new(const char *name, const ims__sink_ops *ops,
+                         void *state, ims_sink **out, ims_error *err);
 
 /* A file format: rows to bytes, and a line back to its batch id. */
 typedef struct ims__sink_format {
