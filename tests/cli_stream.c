@@ -293,6 +293,15 @@ TEST(cli_stream_help) {
                               "--model", model_path, "--sink", "kafka:x",
                               NULL};
   ASSERT_EQ(finish(start("stream_sink", 0, sink)), 2);
+  char *err = test_read_text(tmp_path("stream_sink.err"));
+  ASSERT_CONTAINS(err, "nats://HOST:PORT/RESULTS");
+  free(err);
+  /* an unknown --source scheme: the message names every one taken */
+  const char *const scheme[] = {"stream", "--source", "http://x", NULL};
+  ASSERT_EQ(finish(start("stream_scheme", 0, scheme)), 2);
+  err = test_read_text(tmp_path("stream_scheme.err"));
+  ASSERT_CONTAINS(err, "supported: dir://, s3://, nats://, tls://");
+  free(err);
 }
 
 /* `imgstream classify --json` over the bucket's files: {key: class}. */

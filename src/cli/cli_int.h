@@ -133,7 +133,10 @@ int cli_s3_option(const char *cmd, struct ims_s3_options *o, int c);
 
 /* Open the bucket `url` (dir:// or s3://) for subcommand `cmd`, s3://
  * with *o and retries reported on stderr. On failure prints the error and
- * returns IMS_EXIT_USAGE (malformed URL) or IMS_EXIT_FAILED, else 0. */
+ * returns IMS_EXIT_USAGE (malformed URL) or IMS_EXIT_FAILED, else 0.
+ * Every caller (stream --source, produce --to) also takes a NATS URL,
+ * which it opens itself, so an unknown scheme is reported with the whole
+ * list: dir://, s3://, nats://, tls://. */
 int cli_open_bucket(const char *cmd, const char *url, uint32_t flags,
                     struct ims_s3_options *o, struct ims_bucket **out);
 

@@ -349,6 +349,13 @@ static int open_sinks(stream_ctx *c, const stream_opts *o) {
     else
       snprintf(spec, sizeof spec, "dead-letter:%s", o->dead_letter);
     ims_status st = ims_sink_open(spec, flags, NULL, &c->sinks[i], &err);
+    if (st == IMS_ERR_INVALID_ARG && i < o->nsinks) {
+      /* the library's list lacks NATS: ims_sink_open_nats opens those */
+      fprintf(stderr, "imgstream stream: --sink '%s': want console, "
+                      "jsonl:FILE, csv:FILE, dead-letter:FILE or "
+                      "nats://HOST:PORT/RESULTS\n", spec);
+      return IMS_EXIT_USAGE;
+    }
     if (st != IMS_OK) {
       fprintf(stderr, "imgstream stream: %s\n", err.message);
       return st == IMS_ERR_INVALID_ARG ? IMS_EXIT_USAGE : IMS_EXIT_FAILED;

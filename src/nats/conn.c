@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * nats_conn.c - ims_nats: a connection to one JetStream stream, opened
+ * conn.c - ims_nats: a connection to one JetStream stream, opened
  * from "nats://HOST:PORT[,HOST:PORT...]/STREAM" (see nats.h), and the
  * pieces every JetStream call shares: the retry loop's backoff, which
  * failures are worth retrying, error messages.
@@ -100,7 +100,8 @@ static ims_status parse_url(const char *url, char *store, size_t store_cap,
   if (sep == NULL ||
       !(*tls || (scheme_len == 4 && strncmp(url, "nats", 4) == 0)))
     return ims__fail(err, IMS_ERR_INVALID_ARG,
-                     "'%s': want nats://HOST:PORT[,HOST:PORT...]/STREAM", url);
+                     "'%s': want nats://HOST:PORT[,HOST:PORT...]/STREAM "
+                     "(or tls://... for TLS)", url);
   const char *hosts = sep + 3, *slash = strchr(hosts, '/');
   if (slash == NULL || slash == hosts || !valid_name(slash + 1) ||
       strlen(slash + 1) >= stream_cap)

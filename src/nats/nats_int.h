@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * nats_internal.h - private pieces of the JetStream layer (public:
- * include/imgstream/nats.h), shared by
+ * nats_int.h - private pieces of the JetStream layer (public:
+ * include/imgstream/nats.h): what the producer (src/cli), the stream
+ * engine's NATS source (src/stream/source_nats.c) and its results sink
+ * (src/stream/sink_nats.c) use. Sections by file:
  *
- *   nats_conn.c     the ims_nats connection, URLs, stream creation, the
- *                   retry loop every JetStream call goes through
- *   nats_publish.c  image messages, the results sink, reading results
- *   nats_queue.c    the pull consumer the stream engine takes batches from
+ *   1. conn.c     the ims_nats connection, URLs, stream creation, the
+ *                 retry loop every JetStream call goes through
+ *   2. publish.c  image messages, result messages, reading results
+ *   3. queue.c    the durable pull consumer: fetch, keep alive, ack/term
+ *
+ * Not here: batches, rows and their formats - those are the stream
+ * engine's (src/stream/); this layer moves keys and bytes.
  *
  * Threading: everything belongs to the thread using the ims_nats.
  */
@@ -18,9 +23,8 @@
 #include "imgstream/nats.h"
 #include "core/error_int.h"
 #include "core/clock_int.h"
-#include "stream/stream_int.h"
 
-/* ---- nats_conn.c ---- */
+/* ---- 1. conn.c ---- */
 
 /* The nats.c handles of a connection. BORROWED from n. */
 natsConnection *ims__nats_conn(ims_nats *n);
@@ -55,14 +59,25 @@ ims_status ims__nats_fail(ims_error *err, natsStatus s, jsErrCode code,
 void ims__nats_subject(const char *stream, const char *category, char *out,
                        size_t cap);
 
-/* ---- nats_publish.c ---- */
+/* ---- 2. publish.c ---- */
 
-/* Publish rows[0..n) as results (the results sink's write). */
-ims_status ims__nats_publish_rows(ims_nats *n, const ims_stream_row *rows,
-                                  size_t count, char **buf, size_t *len,
-                                  size_t *cap, ims_error *err);
+/* One result message (ims__nats_publish_results). */
+typedef struct ims__nats_result {
+  const char *id;       /* Nats-Msg-Id: the image's key (de-duplication) */
+  const char *category; /* subject token source (ims__nats_subject) */
+  const char *data;     /* body, BORROWED for the call */
+  size_t size;          /* bytes of data */
+} ims__nats_result;
 
-/* ---- nats_queue.c ---- */
+/* Publish r[0..count) to subjects "STREAM.<category>" of n's stream: all
+ * asynchronously with their acks awaited together (one round trip); if
+ * any failed or the wait timed out, all of them again one by one with
+ * retries - the same ids, so the ones stored the first time are dropped
+ * as duplicates. IMS_ERR_IO once the retries are spent. */
+ims_status ims__nats_publish_results(ims_nats *n, const ims__nats_result *r,
+                                     size_t count, ims_error *err);
+
+/* ---- 3. queue.c ---- */
 
 typedef struct ims__queue ims__queue;
 
@@ -73,14 +88,16 @@ ims_status ims__queue_create(ims_nats *n, const ims_nats_consumer_options *o,
                              ims_error *err);
 void ims__queue_destroy(ims__queue *q);
 
-/* Fetch up to `max` images, waiting at most wait_ms for the first one.
- * Fills b (keys, event times) and points *data and *sizes at the bodies
- * (BORROWED until ims__queue_settle). b->count 0: nothing came, or the
- * connection is away (the next fetch retries). Only a closed connection
- * or memory is an error. */
+/* Fetch up to `max` (at most max_batch) images, waiting at most wait_ms
+ * for the first one. Fills objects[0..*count_out) - key (malloc'd,
+ * TRANSFERRED), event time (when JetStream stored it), size - and
+ * data[i], the bodies (BORROWED until ims__queue_settle or the next
+ * fetch); both arrays need room for `max`. *count_out 0: nothing came,
+ * or the connection is away (the next fetch retries). Only a closed
+ * connection or memory is an error (then no key is left to free). */
 ims_status ims__queue_fetch(ims__queue *q, size_t max, int wait_ms,
-                            ims__batch_input *b, const void *const **data,
-                            const size_t **sizes, ims_error *err);
+                            ims_object *objects, const void **data,
+                            size_t *count_out, ims_error *err);
 
 /* Between the steps of a batch: when a third of the ack wait has passed
  * since the fetch (or the last call that acted), tell JetStream the
@@ -95,7 +112,7 @@ void ims__queue_keepalive(ims__queue *q);
  * duplicate result JetStream drops). */
 void ims__queue_settle(ims__queue *q, const bool *failed);
 
-/* The key a fetched image message gets (nats_queue.c's header explains
+/* The key a fetched image message gets (queue.c's header explains
  * the fallbacks); `seq` is its stream sequence. malloc'd; NULL when out
  * of memory. Exposed for the tests and fuzzers of hostile headers. */
 char *ims__nats_message_key(natsMsg *m, uint64_t seq);

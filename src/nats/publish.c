@@ -1,17 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * nats_publish.c - everything imgstream writes to JetStream, and the
+ * publish.c - everything imgstream writes to JetStream, and the
  * results reader:
  *   - image messages (the producer): subject STREAM.<category>, the
  *     image bytes as body, the headers of docs/NATS.md
- *   - result rows (the results sink): the jsonl: sink's JSON object,
- *     subject RESULTS.<category>, Nats-Msg-Id = the image's key
+ *   - result messages (for the results sink, src/stream/sink_nats.c,
+ *     which makes each body: the jsonl: sink's JSON object), subject
+ *     RESULTS.<category>, Nats-Msg-Id = the image's key
  *   - ims_nats_read_results: an ordered consumer over the results stream
  *
  * Every publish waits for JetStream's acknowledgement and is retried with
  * the same Nats-Msg-Id while the failure is transient (server away,
  * leader election): a retry of a publish that was in fact stored is
  * dropped by the stream's duplicate window, so retrying never duplicates.
+ *
+ * Sections: 1. publish with retries  2. images  3. results
+ *           4. reading results
  *
  * Threading: the thread owning the ims_nats.
  */
@@ -26,6 +30,8 @@
  * max payload (nats.c counts headers and body together). */
 #define HEADER_ROOM 2048
 #define SUBJECT_CAP 512
+
+/* ---- 1. publish with retries ---- */
 
 /* Publish m with MsgId `id`, retrying transient failures until the
  * connection's retry deadline. */
@@ -52,14 +58,15 @@ static ims_status publish(ims_nats *n, natsMsg *m, const char *id,
       jsPubAck_Destroy(pa);
       return IMS_OK;
     }
-    if (!ims__nats_transient(s, code) || !ims__nats_backoff(n, attempt, deadline))
+    if (!ims__nats_transient(s, code) ||
+        !ims__nats_backoff(n, attempt, deadline))
       break;
   }
   return ims__nats_fail(err, s, code, "publish %s to stream %s on %s", id,
                         ims_nats_stream_name(n), ims__nats_url(n));
 }
 
-/* ---- images ---- */
+/* ---- 2. images ---- */
 
 static natsStatus set_headers(natsMsg *m, const ims_nats_image *img) {
   char when[40];
@@ -95,43 +102,36 @@ ims_status ims_nats_publish_image(ims_nats *n, const ims_nats_image *img,
   return st;
 }
 
-/* ---- result rows ----
+/* ---- 3. results ----
  *
- * A batch's rows are published asynchronously and their acks awaited
- * together (one round trip per batch instead of one per row); if any of
- * them failed or the wait timed out, the whole batch is published again
- * synchronously, with retries - the same Nats-Msg-Ids, so rows that were
- * stored the first time are dropped as duplicates. */
+ * A batch's results are published asynchronously and their acks awaited
+ * together (one round trip per batch instead of one per result); if any
+ * of them failed or the wait timed out, the whole batch is published
+ * again synchronously, with retries - the same Nats-Msg-Ids, so results
+ * that were stored the first time are dropped as duplicates. */
 
-/* Row i as a message (the jsonl: object without its newline). */
-static ims_status row_message(ims_nats *n, const ims_stream_row *row,
-                              char **buf, size_t *len, size_t *cap,
-                              natsMsg **out, ims_error *err) {
+/* Result r as a message on subject STREAM.<category>. */
+static ims_status result_message(ims_nats *n, const ims__nats_result *r,
+                                 natsMsg **out, ims_error *err) {
   char subject[SUBJECT_CAP];
-  *len = 0;
-  if (ims__sink_jsonl.format(row, 1, buf, len, cap) != 0)
-    return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
-  if (*len > 0 && (*buf)[*len - 1] == '\n') (*len)--;
-  ims__nats_subject(ims_nats_stream_name(n), row->label, subject,
+  ims__nats_subject(ims_nats_stream_name(n), r->category, subject,
                     sizeof subject);
-  natsStatus s = natsMsg_Create(out, subject, NULL, *buf, (int)*len);
+  natsStatus s = natsMsg_Create(out, subject, NULL, r->data, (int)r->size);
   return s == NATS_OK ? IMS_OK
                       : ims__nats_fail(err, s, 0, "result message");
 }
 
-/* The fast path: true if every row was acknowledged. */
-static bool publish_rows_async(ims_nats *n, const ims_stream_row *rows,
-                               size_t count, char **buf, size_t *len,
-                               size_t *cap) {
+/* The fast path: true if every result was acknowledged. */
+static bool publish_async(ims_nats *n, const ims__nats_result *r,
+                          size_t count) {
   int failures = ims__nats_async_failures(n);
   jsPubOptions po;
   jsPubOptions_Init(&po);
   po.ExpectStream = ims_nats_stream_name(n);
   for (size_t i = 0; i < count; i++) {
     natsMsg *m = NULL;
-    if (row_message(n, &rows[i], buf, len, cap, &m, NULL) != IMS_OK)
-      return false;
-    po.MsgId = rows[i].path;
+    if (result_message(n, &r[i], &m, NULL) != IMS_OK) return false;
+    po.MsgId = r[i].id;
     natsStatus s = js_PublishMsgAsync(ims__nats_js(n), &m, &po);
     natsMsg_Destroy(m); /* NULL once the library took it */
     if (s != NATS_OK) return false;
@@ -143,21 +143,20 @@ static bool publish_rows_async(ims_nats *n, const ims_stream_row *rows,
          ims__nats_async_failures(n) == failures;
 }
 
-ims_status ims__nats_publish_rows(ims_nats *n, const ims_stream_row *rows,
-                                  size_t count, char **buf, size_t *len,
-                                  size_t *cap, ims_error *err) {
-  if (publish_rows_async(n, rows, count, buf, len, cap)) return IMS_OK;
+ims_status ims__nats_publish_results(ims_nats *n, const ims__nats_result *r,
+                                     size_t count, ims_error *err) {
+  if (publish_async(n, r, count)) return IMS_OK;
   for (size_t i = 0; i < count; i++) {
     natsMsg *m = NULL;
-    ims_status st = row_message(n, &rows[i], buf, len, cap, &m, err);
-    if (st == IMS_OK) st = publish(n, m, rows[i].path, NULL, err);
+    ims_status st = result_message(n, &r[i], &m, err);
+    if (st == IMS_OK) st = publish(n, m, r[i].id, NULL, err);
     natsMsg_Destroy(m);
     if (st != IMS_OK) return st;
   }
   return IMS_OK;
 }
 
-/* ---- reading results ---- */
+/* ---- 4. reading results ---- */
 
 /* Sequence of the stream's last message now (0: empty). */
 static ims_status last_seq(ims_nats *n, uint64_t *out, ims_error *err) {

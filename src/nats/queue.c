@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * nats_queue.c - the durable pull consumer a stream worker takes its
- * micro-batches from (nats_internal.h). Every worker binds the same
- * durable consumer, so JetStream hands each image to one of them; this
- * file turns fetched messages into the engine's batch input and settles
- * them once the batch's rows are in every sink.
+ * queue.c - the durable pull consumer a stream worker takes its
+ * micro-batches from (nats_int.h). Every worker binds the same durable
+ * consumer, so JetStream hands each image to one of them; this file turns
+ * fetched messages into keys, event times and bodies, keeps them leased
+ * while they are worked on, and settles them (ack, or term for a bad
+ * image) when told to. What a batch is, and when to settle it, is the
+ * stream engine's NATS source (src/stream/source_nats.c).
  *
  * An image's key comes from its Imgstream-Key header, else its
  * Nats-Msg-Id, else "<subject's last token>/seq-<stream sequence>" (a
@@ -12,6 +14,8 @@
  * a header that is not a sane key (control characters, too long) is not
  * used. Its event time is when JetStream stored it (server clock), the
  * stream's equivalent of a bucket object's landing time.
+ *
+ * Fetching: one message per natsSubscription_Fetch (see fetch_one).
  *
  * Threading: the engine's thread.
  */
@@ -29,9 +33,7 @@ struct ims__queue {
   ims_nats *n;            /* BORROWED */
   natsSubscription *sub;  /* owned: the pull subscription */
   natsMsgList list;       /* owned: the batch in flight */
-  const void **data;      /* owned: max_batch bodies (into list) */
-  size_t *sizes;          /* owned: max_batch sizes */
-  size_t max_batch;       /* capacity of data and sizes */
+  size_t max_batch;       /* most messages per fetch */
   uint64_t fetch_ns;      /* time spent fetching */
   uint64_t ack_wait_ns;   /* the consumer's ack wait */
   uint64_t touched_ns;    /* when the batch's ack waits last restarted */
@@ -45,14 +47,7 @@ ims_status ims__queue_create(ims_nats *n, const ims_nats_consumer_options *o,
     return ims__fail(err, IMS_ERR_INVALID_ARG, "consumer name '%s': no "
                      "'.', '*', '>' or spaces", name);
   ims__queue *q = calloc(1, sizeof *q);
-  if (q != NULL) {
-    q->data = calloc(max_batch, sizeof *q->data);
-    q->sizes = calloc(max_batch, sizeof *q->sizes);
-  }
-  if (q == NULL || q->data == NULL || q->sizes == NULL) {
-    ims__queue_destroy(q);
-    return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
-  }
+  if (q == NULL) return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
   q->n = n;
   q->max_batch = max_batch;
   char subject[300];
@@ -88,8 +83,6 @@ void ims__queue_destroy(ims__queue *q) {
   /* Destroy, not Unsubscribe: the durable consumer must stay for the
    * other workers and the next start. */
   natsSubscription_Destroy(q->sub);
-  free(q->data);
-  free(q->sizes);
   free(q);
 }
 
@@ -120,9 +113,8 @@ char *ims__nats_message_key(natsMsg *m, uint64_t seq) {
   return strdup(key);
 }
 
-/* Fill object i of b from message m. -1 out of memory. */
-static int take_message(ims__queue *q, natsMsg *m, ims__batch_input *b,
-                        size_t i) {
+/* Fill *o and *data from message m. -1 out of memory. */
+static int take_message(natsMsg *m, ims_object *o, const void **data) {
   jsMsgMetaData *meta = NULL;
   uint64_t seq = 0;
   int64_t stored_ms = ims__now_epoch_ms();
@@ -131,12 +123,11 @@ static int take_message(ims__queue *q, natsMsg *m, ims__batch_input *b,
     stored_ms = meta->Timestamp / 1000000;
     jsMsgMetaData_Destroy(meta);
   }
-  b->objects[i].key = ims__nats_message_key(m, seq);
-  b->objects[i].event_time_ms = stored_ms;
-  b->objects[i].size = (uint64_t)natsMsg_GetDataLength(m);
-  q->data[i] = natsMsg_GetData(m);
-  q->sizes[i] = (size_t)natsMsg_GetDataLength(m);
-  return b->objects[i].key != NULL ? 0 : -1;
+  o->key = ims__nats_message_key(m, seq);
+  o->event_time_ms = stored_ms;
+  o->size = (uint64_t)natsMsg_GetDataLength(m);
+  *data = natsMsg_GetData(m);
+  return o->key != NULL ? 0 : -1;
 }
 
 /* One natsSubscription_Fetch of a single message, appended to q->list
@@ -156,12 +147,29 @@ static natsStatus fetch_one(ims__queue *q, int wait_ms, jsErrCode *code) {
   return s;
 }
 
+/* objects[0..list.Count) and data from the fetched messages. */
+static ims_status take_all(ims__queue *q, ims_object *objects,
+                           const void **data, size_t *count_out,
+                           ims_error *err) {
+  for (int i = 0; i < q->list.Count; i++) {
+    if (take_message(q->list.Msgs[i], &objects[i], &data[i]) != 0) {
+      while (i-- > 0) { /* the keys made so far */
+        free(objects[i].key);
+        objects[i].key = NULL;
+      }
+      return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
+    }
+  }
+  *count_out = (size_t)q->list.Count;
+  return IMS_OK;
+}
+
 ims_status ims__queue_fetch(ims__queue *q, size_t max, int wait_ms,
-                            ims__batch_input *b, const void *const **data,
-                            const size_t **sizes, ims_error *err) {
+                            ims_object *objects, const void **data,
+                            size_t *count_out, ims_error *err) {
   if (max > q->max_batch) max = q->max_batch;
   natsMsgList_Destroy(&q->list); /* a batch not settled (engine failed) */
-  b->count = 0;
+  *count_out = 0;
   uint64_t t0 = ims__now_mono_ns();
   jsErrCode code = 0;
   q->list.Msgs = calloc(max, sizeof *q->list.Msgs); /* freed by Destroy */
@@ -181,21 +189,12 @@ ims_status ims__queue_fetch(ims__queue *q, size_t max, int wait_ms,
   if (s != NATS_OK || q->list.Count == 0) {
     /* nothing came, or the server is away: back off a little so a dead
      * connection is not a busy loop, then the engine asks again */
-    if (s != NATS_OK && s != NATS_TIMEOUT) ims__nats_backoff(q->n, 3, UINT64_MAX);
+    if (s != NATS_OK && s != NATS_TIMEOUT)
+      ims__nats_backoff(q->n, 3, UINT64_MAX);
     natsMsgList_Destroy(&q->list);
     return IMS_OK;
   }
-  b->objects = calloc((size_t)q->list.Count, sizeof *b->objects);
-  if (b->objects == NULL)
-    return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
-  for (int i = 0; i < q->list.Count; i++) {
-    b->count = (size_t)i + 1;
-    if (take_message(q, q->list.Msgs[i], b, (size_t)i) != 0)
-      return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
-  }
-  *data = q->data;
-  *sizes = q->sizes;
-  return IMS_OK;
+  return take_all(q, objects, data, count_out, err);
 }
 
 void ims__queue_keepalive(ims__queue *q) {

@@ -1,36 +1,43 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * engine.c - the micro-batch engine behind ims_stream (see stream.h).
+ * stream.c - the micro-batch engine behind ims_stream (see stream.h and
+ * nats.h): one loop over a source (stream_int.h's ims__source_ops - the
+ * bucket source, source_bucket.c, or the JetStream source,
+ * source_nats.c), a classifier, and sinks (ims__sink_ops).
  *
  * One batch, in order (the exactly-once protocol):
  *   1. take up to max_files_per_trigger new objects from the source
- *   2. checkpoint offsets/<id> (durable)      - skipped for a replay
+ *      (bucket: from discovery's queue; NATS: one fetch from the shared
+ *      pull consumer)
+ *   2. begin: bucket + checkpoint: offsets/<id> (durable); not for a
+ *      replay; NATS: nothing (the fetch leased the images)
  *   3. classify them (one classifier run: decode on all cores, one engine
- *      run); a bad image becomes an error row, never a failure, but an
- *      image that met out of memory fails the batch: that is the
- *      machine's state, not the image's, and a row would lose it. Objects
- *      of buckets without local files (s3://) are first read into
- *      per-slot buffers reused from batch to batch; a read that fails
- *      after the backend's retries fails the batch (it is replayed)
+ *      run), from the files or the bodies in memory the source gives
+ *      (s3: read into per-slot buffers reused from batch to batch; a read
+ *      that fails after the backend's retries fails the batch). A bad
+ *      image becomes an error row, never a failure, but an image that met
+ *      out of memory fails the batch: that is the machine's state, not
+ *      the image's, and a row would lose it. Then the source's keepalive
+ *      (NATS: restart the ack wait of a slow batch)
  *   4. every sink writes and syncs the rows
- *   5. checkpoint commits/<id> (durable) - and, every compact_interval
- *      batches, the checkpoint's compaction (its time counts as
- *      "commit") - then the progress record
+ *   5. settle: bucket + checkpoint: commits/<id> (durable) - and, every
+ *      compact_interval batches, the checkpoint's compaction (its time
+ *      counts as "commit"); NATS: ack each image, terminate the failed
+ *      ones - then the progress record
  * A failure in 2-5 stops the run with an error naming what failed; the
- * batch stays uncommitted and the next engine on the checkpoint replays it.
+ * batch is not settled: the bucket's stays uncommitted and the next
+ * engine on the checkpoint replays it (before anything new: the source's
+ * replay step), NATS's is redelivered by JetStream after its ack wait.
  *
  * Scheduling: with trigger_interval_ms 0 a batch starts as soon as objects
- * are queued; when the queue is empty the engine waits on the bucket
- * (inotify) in slices of at most 100 ms (so a stop request is seen
- * quickly) and re-lists on a wake-up or every poll_interval_ms.
- *
- * A JetStream source (ims_stream_create_nats, nats_queue.c) replaces
- * steps 1, 2 and 5: a batch is one fetch from the shared pull consumer,
- * and after the sinks each image is acked (a failed one terminated)
- * instead of a commit; there is no replay, JetStream redelivers.
+ * are there; else at most one per interval, counted from when the
+ * previous one started (its trigger_ns). While nothing is due the source
+ * waits in slices (bucket: on inotify, at most 100 ms, re-listing on a
+ * wake-up or every poll_interval_ms; NATS: sleeps of 50 ms, then a fetch
+ * waiting at most 200 ms), so a stop request is seen quickly.
  *
  * Stop: ims_stream_stop sets a sig_atomic_t flag, checked between batches,
- * so the batch in flight is always finished and committed first - unless
+ * so the batch in flight is always finished and settled first - unless
  * the bucket is retrying an outage (s3): it sees the same flag and gives
  * up at its next retry, failing the batch, which stays uncommitted.
  *
@@ -47,15 +54,11 @@
 #include <string.h>
 
 #include "core/error_int.h"
-#include "bucket/bucket_int.h"
 #include "stream/stream_int.h"
-#include "nats/nats_int.h"
 
 /* ---- 1. state ---- */
 
 #define LATENCY_WINDOW 1000 /* rows in the latency percentiles */
-#define WAIT_SLICE_MS 100   /* longest bucket wait between stop checks */
-#define PATH_CAP 4096       /* bytes per local path */
 #define LABEL_CAP 256       /* bytes per label */
 
 /* Durations of one batch, ns. */
@@ -64,36 +67,22 @@ typedef struct batch_times {
 } batch_times;
 
 struct ims_stream {
-  ims_bucket *bucket;          /* BORROWED */
+  ims__source src;             /* owned: where batches come from */
   ims_classifier *clf;         /* BORROWED */
   ims_sink **sinks;            /* owned array of BORROWED sinks */
   size_t nsinks;               /* entries in sinks */
-  ims_stream_options opt;      /* copy; checkpoint_dir points to ckpt_dir */
-  char *ckpt_dir;              /* owned copy, NULL = no checkpoint */
-  ims__checkpoint *cp;         /* owned, NULL without a checkpoint */
-  ims__source *src;            /* owned; NULL with a queue */
-  ims__queue *queue;           /* owned: JetStream consumer, or NULL */
-  const void *const *qdata;    /* bodies of the queue's batch (BORROWED) */
-  const size_t *qsizes;        /* their sizes (BORROWED) */
-  bool *failed;                /* owned: max_files flags for settling */
-  ims__batch_input replay;     /* owned: uncommitted batch to redo */
-  int64_t next_id;             /* id of the next new batch */
+  ims_stream_options opt;      /* copy; checkpoint_dir not kept (the
+                                  source has opened it) */
   volatile sig_atomic_t stop;  /* set by ims_stream_stop */
-  uint64_t batches, rows;      /* committed by this engine */
-  char *paths;                 /* owned: max_files * PATH_CAP */
-  const char **pathv;          /* owned: max_files pointers into paths */
-  char *labels;                /* owned: max_files * LABEL_CAP */
-  ims__bucket_buf *bufs;       /* owned: max_files object bodies, reused
-                                  (buckets without local paths: s3) */
-  const void **datav;          /* owned: max_files pointers into bufs */
-  size_t *sizev;               /* owned: max_files sizes */
-  bool *gone;                  /* owned: max_files "listed, then 404" */
-  size_t nbufs;                /* entries of bufs, datav, sizev, gone */
-  ims_stream_row *out;         /* owned: max_files rows */
+  uint64_t batches, rows;      /* settled by this engine */
+  char *labels;                /* owned: cap * LABEL_CAP */
+  bool *failed;                /* owned: cap "gave an error row" */
+  ims_stream_row *out;         /* owned: cap rows */
+  size_t cap;                  /* images per batch at most */
   int64_t lat[LATENCY_WINDOW]; /* recent latencies, ms (ring) */
   size_t lat_count, lat_pos;   /* entries used / next slot */
   uint64_t prev_start_ns;      /* start of the previous batch, 0 none */
-  uint64_t list_ns_seen;       /* source listing time already reported */
+  uint64_t list_ns_seen;       /* source discovery time already reported */
 };
 
 /* ---- 2. progress ---- */
@@ -149,56 +138,17 @@ static void report_progress(ims_stream *s, int64_t id, size_t n,
 
 /* ---- 3. one batch ---- */
 
-/* Read b's objects into s->bufs (reused from batch to batch; s3: several
- * downloads at once) and classify them from memory. An object deleted
- * since it was listed becomes an error row (s->gone); any other read
- * failure - after the backend's retries - fails the batch, which stays
- * uncommitted and is read again on the next run. */
-static ims_status classify_fetched(ims_stream *s, const ims__batch_input *b,
-                                   const ims_class_result **results_out,
-                                   ims_error *err) {
-  for (size_t i = 0; i < b->count; i++) {
-    s->pathv[i] = b->objects[i].key;
-    snprintf(s->paths + i * PATH_CAP, PATH_CAP, "%s", s->pathv[i]);
-  }
-  ims_status st = ims__bucket_read_many(s->bucket, b->count, s->pathv,
-                                        s->bufs, s->gone, err);
-  if (st != IMS_OK) return st;
-  for (size_t i = 0; i < b->count; i++) {
-    s->datav[i] = s->gone[i] ? "" : s->bufs[i].data;
-    s->sizev[i] = s->gone[i] ? 0 : s->bufs[i].size;
-  }
-  return ims_classifier_run_memory(s->clf, b->count, s->datav, s->sizev,
+/* Classify the images of `in`; results_out as ims_classifier_run_*. */
+static ims_status classify(ims_stream *s, size_t n, const ims__bodies *in,
+                           const ims_class_result **results_out,
+                           ims_error *err) {
+  if (in->paths != NULL)
+    return ims_classifier_run_files(s->clf, n, in->paths, results_out, err);
+  return ims_classifier_run_memory(s->clf, n, in->data, in->sizes,
                                    results_out, err);
 }
 
-/* Classify b's objects; results_out as ims_classifier_run_*. Objects of
- * buckets without local paths are read into memory first; a queue's are
- * in memory already. */
-static ims_status classify(ims_stream *s, const ims__batch_input *b,
-                           const ims_class_result **results_out,
-                           ims_error *err) {
-  const char **paths = s->pathv;
-  memset(s->gone, 0, b->count * sizeof *s->gone);
-  if (s->queue == NULL && !ims__bucket_has_local_paths(s->bucket))
-    return classify_fetched(s, b, results_out, err);
-  if (s->queue != NULL) {
-    for (size_t i = 0; i < b->count; i++) /* for strip_path */
-      snprintf(s->paths + i * PATH_CAP, PATH_CAP, "%s", b->objects[i].key);
-    return ims_classifier_run_memory(s->clf, b->count, s->qdata, s->qsizes,
-                                     results_out, err);
-  }
-  for (size_t i = 0; i < b->count; i++) {
-    char *p = s->paths + i * PATH_CAP;
-    ims_status st = ims_bucket_local_path(s->bucket, b->objects[i].key, p,
-                                          PATH_CAP, err);
-    if (st != IMS_OK) return st;
-    paths[i] = p;
-  }
-  return ims_classifier_run_files(s->clf, b->count, paths, results_out, err);
-}
-
-/* The message without the "PATH: " prefix the decoder puts first. */
+/* The message without the "NAME: " prefix the decoder puts first. */
 static const char *strip_path(const char *msg, const char *path) {
   size_t n = strlen(path);
   if (strncmp(msg, path, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
@@ -206,9 +156,10 @@ static const char *strip_path(const char *msg, const char *path) {
   return msg;
 }
 
-/* Fill s->out from the results; returns the number of error rows. */
+/* Fill s->out and s->failed from the results; returns the number of
+ * error rows. */
 static size_t make_rows(ims_stream *s, const ims__batch_input *b,
-                        const ims_class_result *res) {
+                        const ims__bodies *in, const ims_class_result *res) {
   int64_t now = ims__now_epoch_ms();
   size_t nerr = 0;
   for (size_t i = 0; i < b->count; i++) {
@@ -223,17 +174,18 @@ static size_t make_rows(ims_stream *s, const ims__batch_input *b,
     r->label = label;
     r->event_time_ms = b->objects[i].event_time_ms;
     r->processing_time_ms = now;
-    if (s->gone[i]) {
+    if (in->gone[i]) {
       r->error = "object deleted from the bucket before it could be read";
       nerr++;
     } else if (res[i].error.status != IMS_OK) {
-      r->error = strip_path(res[i].error.message, s->paths + i * PATH_CAP);
+      r->error = strip_path(res[i].error.message, in->names[i]);
       nerr++;
     } else {
       r->class_id = res[i].top[0].class_id;
       r->desc = res[i].top[0].desc;
       r->score = res[i].top[0].score;
     }
+    s->failed[i] = res[i].error.status != IMS_OK;
     s->lat[s->lat_pos] = now - r->event_time_ms;
     s->lat_pos = (s->lat_pos + 1) % LATENCY_WINDOW;
     if (s->lat_count < LATENCY_WINDOW) s->lat_count++;
@@ -251,7 +203,8 @@ static ims_status write_sinks(ims_stream *s, const ims__batch_input *b,
 }
 
 /* The first image whose decode ran out of memory fails the batch. */
-static ims_status machine_failure(ims_stream *s, const ims__batch_input *b,
+static ims_status machine_failure(const ims__batch_input *b,
+                                  const ims__bodies *in,
                                   const ims_class_result *res,
                                   ims_error *err) {
   for (size_t i = 0; i < b->count; i++) {
@@ -260,92 +213,78 @@ static ims_status machine_failure(ims_stream *s, const ims__batch_input *b,
                      "batch %lld: %s: %s (not committed: replayed by the "
                      "next run)",
                      (long long)b->id, b->objects[i].key,
-                     strip_path(res[i].error.message,
-                                s->paths + i * PATH_CAP));
+                     strip_path(res[i].error.message, in->names[i]));
   }
   return IMS_OK;
 }
 
-/* Run one batch through steps 2-5 of the header. */
-static ims_status run_batch(ims_stream *s, const ims__batch_input *b,
-                            bool replay, batch_times *t, size_t *nerr_out,
-                            ims_error *err) {
-  uint64_t t0 = ims__now_mono_ns(), t1;
-  ims_status st = IMS_OK;
-  if (s->cp != NULL && !replay)
-    st = ims__checkpoint_write_offsets(s->cp, b, err);
+/* Steps 2-3 of the header: begin, then classify. */
+static ims_status begin_and_classify(ims_stream *s,
+                                     const ims__source_batch *b,
+                                     ims__bodies *in,
+                                     const ims_class_result **res,
+                                     batch_times *t, ims_error *err) {
+  const ims__source_ops *ops = s->src.ops;
+  uint64_t t0 = ims__now_mono_ns();
+  ims_status st = ops->begin(s->src.state, b, err);
   if (st != IMS_OK) return st;
-  t1 = ims__now_mono_ns();
-  t->offsets = t1 - t0;
-  const ims_class_result *res = NULL;
-  st = classify(s, b, &res, err);
-  if (st == IMS_OK) st = machine_failure(s, b, res, err);
+  t->offsets = ims__now_mono_ns() - t0;
+  st = ops->bodies(s->src.state, b, in, err);
+  if (st == IMS_OK) st = classify(s, b->in.count, in, res, err);
+  if (st == IMS_OK) st = machine_failure(&b->in, in, *res, err);
   if (st != IMS_OK) return st;
   ims_classifier_stats cs;
   ims_classifier_get_stats(s->clf, &cs);
   t->decode = cs.decode_ns;
   t->inference = cs.inference_ns;
-  if (s->queue != NULL) ims__queue_keepalive(s->queue);
-  *nerr_out = make_rows(s, b, res);
-  for (size_t i = 0; s->queue != NULL && i < b->count; i++)
-    s->failed[i] = res[i].error.status != IMS_OK;
-  t0 = ims__now_mono_ns();
-  st = write_sinks(s, b, err);
+  return IMS_OK;
+}
+
+/* Run one batch through steps 2-5 of the header. */
+static ims_status run_batch(ims_stream *s, const ims__source_batch *b,
+                            batch_times *t, size_t *nerr_out,
+                            ims_error *err) {
+  const ims__source_ops *ops = s->src.ops;
+  const ims_class_result *res = NULL;
+  ims__bodies in;
+  memset(&in, 0, sizeof in);
+  ims_status st = begin_and_classify(s, b, &in, &res, t, err);
   if (st != IMS_OK) return st;
-  t1 = ims__now_mono_ns();
+  ops->keepalive(s->src.state);
+  *nerr_out = make_rows(s, &b->in, &in, res);
+  uint64_t t0 = ims__now_mono_ns();
+  st = write_sinks(s, &b->in, err);
+  if (st != IMS_OK) return st;
+  uint64_t t1 = ims__now_mono_ns();
   t->sink = t1 - t0;
-  if (s->cp != NULL) st = ims__checkpoint_commit(s->cp, b->id, err);
-  if (s->queue != NULL) ims__queue_settle(s->queue, s->failed);
+  st = ops->settle(s->src.state, b, s->failed, err);
   if (st != IMS_OK) return st;
   t->commit = ims__now_mono_ns() - t1;
   s->batches++;
-  s->rows += b->count;
+  s->rows += b->in.count;
   return IMS_OK;
 }
 
 /* One batch with its timing and progress record. */
-static ims_status do_batch(ims_stream *s, const ims__batch_input *b,
-                           bool replay, ims_error *err) {
+static ims_status do_batch(ims_stream *s, const ims__source_batch *b,
+                           ims_error *err) {
   batch_times t;
   memset(&t, 0, sizeof t);
   uint64_t start = ims__now_mono_ns();
-  uint64_t listed = s->queue != NULL ? ims__queue_fetch_ns(s->queue)
-                                      : ims__source_list_ns(s->src);
+  uint64_t listed = s->src.ops->discovery_ns(s->src.state);
   t.discovery = listed - s->list_ns_seen;
   s->list_ns_seen = listed;
   size_t nerr = 0;
-  ims_status st = run_batch(s, b, replay, &t, &nerr, err);
+  ims_status st = run_batch(s, b, &t, &nerr, err);
   if (st != IMS_OK) return st;
   t.total = ims__now_mono_ns() - start + t.discovery;
   uint64_t since = s->prev_start_ns ? start - s->prev_start_ns : 0;
   s->prev_start_ns = start;
-  report_progress(s, b->id, b->count, nerr, &t, since, replay);
+  report_progress(s, b->in.id, b->in.count, nerr, &t, since, b->replay);
   return IMS_OK;
 }
 
 /* ---- 4. the loop ---- */
-
-/* Look for new objects, waiting at most one slice (less near the idle
- * deadline or the next trigger). */
-static ims_status discover(ims_stream *s, uint64_t idle_since,
-                           uint64_t next_trigger, ims_error *err) {
-  uint64_t now = ims__now_mono_ns();
-  int relist = (int)s->opt.poll_interval_ms;
-  size_t pending = ims__source_pending(s->src);
-  if (pending > 0 && now >= next_trigger) {
-    if (ims__source_listing_age_ms(s->src) < relist) return IMS_OK;
-    return ims__source_refresh(s->src, 0, relist, err);
-  }
-  int64_t wait = WAIT_SLICE_MS;
-  if (next_trigger > now && (int64_t)((next_trigger - now) / 1000000u) < wait)
-    wait = (int64_t)((next_trigger - now) / 1000000u);
-  if (s->opt.until_idle_ms > 0 && pending == 0) {
-    int64_t left = (int64_t)s->opt.until_idle_ms -
-                   (int64_t)((now - idle_since) / 1000000u);
-    if (left < wait) wait = left;
-  }
-  return ims__source_refresh(s->src, wait > 0 ? (int)wait : 1, relist, err);
-}
 
 static bool idle_expired(const ims_stream *s, uint64_t idle_since) {
   return s->opt.until_idle_ms > 0 &&
@@ -353,73 +292,37 @@ static bool idle_expired(const ims_stream *s, uint64_t idle_since) {
              (uint64_t)s->opt.until_idle_ms * 1000000u;
 }
 
-/* Replay the uncommitted batch of the checkpoint, if any. */
+/* Redo the batch the source has to replay, if any (bucket: the
+ * checkpoint's uncommitted batch), before anything new. */
 static ims_status replay(ims_stream *s, uint64_t *done, ims_error *err) {
-  if (s->replay.count == 0) return IMS_OK;
-  ims_status st = do_batch(s, &s->replay, true, err);
-  if (st != IMS_OK) return st;
-  ims__batch_input_clear(&s->replay);
-  (*done)++;
-  return IMS_OK;
-}
-
-/* The loop with a JetStream consumer for source: no listing, no
- * checkpoint (acks are), no replay (JetStream redelivers). */
-static ims_status run_queue(ims_stream *s, ims_error *err) {
-  uint64_t done = 0, idle_since = ims__now_mono_ns(), next_trigger = 0;
-  uint64_t interval = (uint64_t)s->opt.trigger_interval_ms * 1000000u;
-  ims_status st = IMS_OK;
-  while (st == IMS_OK && !s->stop &&
-         (s->opt.max_batches == 0 || done < s->opt.max_batches)) {
-    uint64_t now = ims__now_mono_ns();
-    if (now < next_trigger) {
-      /* at most 50 ms: a stop request from another thread is seen */
-      ims__sleep_until_ns(next_trigger < now + 50000000u ? next_trigger
-                                                         : now + 50000000u);
-      continue;
-    }
-    ims__batch_input b = {0};
-    st = ims__queue_fetch(s->queue, s->opt.max_files_per_trigger,
-                          WAIT_SLICE_MS * 2, &b, &s->qdata, &s->qsizes, err);
-    if (st == IMS_OK && b.count == 0) {
-      ims__batch_input_clear(&b);
-      if (idle_expired(s, idle_since)) break;
-      continue;
-    }
-    b.id = s->next_id++;
-    next_trigger = interval ? now + interval : 0;
-    if (st == IMS_OK) st = do_batch(s, &b, false, err);
-    ims__batch_input_clear(&b);
-    idle_since = ims__now_mono_ns();
-    done++;
-  }
+  const ims__source_batch *b = NULL;
+  ims_status st = s->src.ops->replay(s->src.state, &b, err);
+  if (st != IMS_OK || b == NULL) return st;
+  st = do_batch(s, b, err);
+  if (st == IMS_OK) (*done)++;
   return st;
 }
 
 ims_status ims_stream_run(ims_stream *s, ims_error *err) {
-  if (s->queue != NULL) return run_queue(s, err);
   uint64_t done = 0, next_trigger = 0;
   uint64_t idle_since = ims__now_mono_ns();
   uint64_t interval = (uint64_t)s->opt.trigger_interval_ms * 1000000u;
   ims_status st = replay(s, &done, err);
   while (st == IMS_OK && !s->stop &&
          (s->opt.max_batches == 0 || done < s->opt.max_batches)) {
-    st = discover(s, idle_since, next_trigger, err);
+    ims__take_plan plan = {.max = s->opt.max_files_per_trigger,
+                           .not_before_ns = next_trigger,
+                           .idle_since_ns = idle_since,
+                           .until_idle_ms = s->opt.until_idle_ms};
+    const ims__source_batch *b = NULL;
+    st = s->src.ops->take(s->src.state, &plan, &b, err);
     if (st != IMS_OK) break;
-    uint64_t now = ims__now_mono_ns();
-    if (ims__source_pending(s->src) == 0 || now < next_trigger) {
+    if (b == NULL) {
       if (idle_expired(s, idle_since)) break;
       continue;
     }
-    ims__batch_input b = {0};
-    if (ims__source_take(s->src, s->opt.max_files_per_trigger, &b) < 0) {
-      st = ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
-      break;
-    }
-    b.id = s->next_id++;
-    next_trigger = interval ? now + interval : 0;
-    st = do_batch(s, &b, false, err);
-    ims__batch_input_clear(&b);
+    next_trigger = interval ? b->trigger_ns + interval : 0;
+    st = do_batch(s, b, err);
     idle_since = ims__now_mono_ns();
     done++;
   }
@@ -446,59 +349,27 @@ static ims_status check_args(ims_classifier *clf, size_t nsinks,
   return IMS_OK;
 }
 
-/* Read the checkpoint into the source's set and s->replay. */
-static ims_status open_checkpoint(ims_stream *s, ims_error *err) {
-  ims_status st = ims__checkpoint_open(s->ckpt_dir, s->opt.io,
-                                       s->opt.compact_interval, &s->cp, err);
-  if (st == IMS_OK)
-    st = ims__checkpoint_recover(s->cp, ims__source_seen(s->src), &s->replay,
-                                 &s->next_id, err);
-  for (size_t i = 0; st == IMS_OK && i < s->replay.count; i++) {
-    if (ims__source_mark(s->src, s->replay.objects[i].key) != 0)
-      st = ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
-  }
-  if (st == IMS_OK && s->replay.count > s->opt.max_files_per_trigger &&
-      s->replay.count > ims_classifier_max_batch(s->clf))
-    st = ims__fail(err, IMS_ERR_INVALID_ARG,
-                   "stream: batch %lld to replay has %zu files; use "
-                   "--max-files-per-trigger %zu or more",
-                   (long long)s->replay.id, s->replay.count,
-                   s->replay.count);
-  return st;
-}
-
 static ims_status alloc_state(ims_stream *s, ims_sink *const *sinks,
                               ims_error *err) {
   size_t n = s->opt.max_files_per_trigger;
   size_t m = ims_classifier_max_batch(s->clf);
   if (m > n) n = m; /* a replayed batch may be larger than the trigger */
+  s->cap = n;
   s->sinks = calloc(s->nsinks, sizeof *s->sinks);
-  s->paths = malloc(n * PATH_CAP);
-  s->pathv = calloc(n, sizeof *s->pathv);
   s->labels = malloc(n * LABEL_CAP);
   s->out = calloc(n, sizeof *s->out);
   s->failed = calloc(n, sizeof *s->failed);
-  s->gone = calloc(n, sizeof *s->gone);
-  s->bufs = calloc(n, sizeof *s->bufs);
-  s->datav = calloc(n, sizeof *s->datav);
-  s->sizev = calloc(n, sizeof *s->sizev);
-  s->nbufs = n;
-  if (s->sinks == NULL || s->paths == NULL || s->pathv == NULL ||
-      s->labels == NULL || s->out == NULL || s->failed == NULL ||
-      s->gone == NULL || s->bufs == NULL || s->datav == NULL ||
-      s->sizev == NULL)
+  if (s->sinks == NULL || s->labels == NULL || s->out == NULL ||
+      s->failed == NULL)
     return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
   memcpy(s->sinks, sinks, s->nsinks * sizeof *sinks);
-  if (s->bucket == NULL) return IMS_OK; /* a queue is the source */
-  ims__bucket_set_cancel(s->bucket, &s->stop); /* undone by destroy */
-  return ims__source_create(s->bucket, &s->src, err);
+  return IMS_OK;
 }
 
-/* The engine without its source: options, buffers, and (bucket != NULL)
- * the bucket's source. */
-static ims_status new_engine(ims_bucket *bucket, ims_classifier *clf,
-                             ims_sink *const *sinks, size_t nsinks,
-                             const ims_stream_options *options,
+/* The engine without its source: options and buffers. *out is set
+ * whenever the engine was allocated (for ims_stream_destroy). */
+static ims_status new_engine(ims_classifier *clf, ims_sink *const *sinks,
+                             size_t nsinks, const ims_stream_options *options,
                              ims_stream **out, ims_error *err) {
   ims_stream_options o;
   memset(&o, 0, sizeof o);
@@ -510,19 +381,10 @@ static ims_status new_engine(ims_bucket *bucket, ims_classifier *clf,
   if (st != IMS_OK) return st;
   ims_stream *s = calloc(1, sizeof *s);
   if (s == NULL) return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
-  s->bucket = bucket;
   s->clf = clf;
   s->nsinks = nsinks;
   s->opt = o;
   *out = s;
-  if (o.checkpoint_dir != NULL) {
-    /* Without its copy the stream must not run: it would run without
-     * a checkpoint, and so without exactly-once. */
-    s->ckpt_dir = strdup(o.checkpoint_dir);
-    if (s->ckpt_dir == NULL)
-      return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
-  }
-  s->opt.checkpoint_dir = s->ckpt_dir;
   return alloc_state(s, sinks, err);
 }
 
@@ -531,8 +393,11 @@ ims_status ims_stream_create(ims_bucket *bucket, ims_classifier *clf,
                              const ims_stream_options *options,
                              ims_stream **out, ims_error *err) {
   ims_stream *s = NULL;
-  ims_status st = new_engine(bucket, clf, sinks, nsinks, options, &s, err);
-  if (st == IMS_OK && s->ckpt_dir != NULL) st = open_checkpoint(s, err);
+  ims_status st = new_engine(clf, sinks, nsinks, options, &s, err);
+  if (st == IMS_OK)
+    st = ims__source_bucket_create(bucket, &s->opt, s->cap, &s->stop,
+                                   &s->src, err);
+  if (st == IMS_OK) s->opt.checkpoint_dir = NULL; /* not ours to keep */
   if (st != IMS_OK) {
     ims_stream_destroy(s);
     return st;
@@ -552,10 +417,11 @@ ims_status ims_stream_create_nats(ims_nats *source,
                      "stream: no checkpoint with a JetStream source (its "
                      "acks are the checkpoint)");
   ims_stream *s = NULL;
-  ims_status st = new_engine(NULL, clf, sinks, nsinks, options, &s, err);
+  ims_status st = new_engine(clf, sinks, nsinks, options, &s, err);
   if (st == IMS_OK)
-    st = ims__queue_create(source, consumer, s->opt.max_files_per_trigger,
-                           &s->queue, err);
+    st = ims__source_nats_create(source, consumer,
+                                 s->opt.max_files_per_trigger, &s->stop,
+                                 &s->src, err);
   if (st != IMS_OK) {
     ims_stream_destroy(s);
     return st;
@@ -566,23 +432,10 @@ ims_status ims_stream_create_nats(ims_nats *source,
 
 void ims_stream_destroy(ims_stream *s) {
   if (s == NULL) return;
-  if (s->bucket != NULL) ims__bucket_set_cancel(s->bucket, NULL);
-  ims__checkpoint_close(s->cp);
-  ims__source_destroy(s->src);
-  ims__queue_destroy(s->queue);
-  ims__batch_input_clear(&s->replay);
-  free(s->ckpt_dir);
+  if (s->src.ops != NULL) s->src.ops->destroy(s->src.state);
   free(s->sinks);
-  free(s->paths);
-  free(s->pathv);
   free(s->labels);
   free(s->out);
   free(s->failed);
-  free(s->gone);
-  for (size_t i = 0; s->bufs != NULL && i < s->nbufs; i++)
-    ims__bucket_buf_clear(&s->bufs[i]);
-  free(s->bufs);
-  free(s->datav);
-  free(s->sizev);
   free(s);
 }

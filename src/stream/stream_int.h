@@ -1,14 +1,23 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * internal.h - private pieces of the stream engine (public: stream.h):
+ * stream_int.h - private pieces of the stream engine (public: stream.h,
+ * and nats.h's ims_stream_create_nats / ims_sink_open_nats). stream.c is
+ * the micro-batch engine; everything it stands on is here, by file:
  *
- *   1. io.c          durable file helpers over an ims_stream_io table
- *   2. keyset.c      a hash set of object keys
- *   3. checkpoint.c  offsets/ and commits/ under the checkpoint folder,
- *      snapshot.c    and the snapshot format compaction writes
- *   4. source.c      discovering new bucket objects in arrival order
- *   5. sink.c        the ims_sink object and the file-sink formats vtable
- *                    (sink_jsonl.c, sink_csv.c; sink_console.c)
+ *   1. io.c            durable file helpers over an ims_stream_io table
+ *   2. keyset.c        a hash set of object keys
+ *   3. checkpoint.c    offsets/ and commits/ under the checkpoint folder,
+ *      snapshot.c      and the snapshot format compaction writes
+ *   4. discovery.c     new bucket objects in arrival order
+ *   5. sources         the ims__source_ops table: where a batch comes
+ *                      from and how it is settled -
+ *      source_bucket.c   a bucket (discovery + checkpoint + replay)
+ *      source_nats.c     a JetStream work queue (src/nats/queue.c)
+ *   6. sinks           the ims__sink_ops table behind ims_sink -
+ *      sink.c            the ims_sink object, console and file sinks
+ *                        (formats: sink_jsonl.c, sink_csv.c;
+ *                        the console table: sink_console.c)
+ *      sink_nats.c       results to a JetStream stream
  *
  * Clocks and timestamps: core/clock_int.h.
  *
@@ -17,6 +26,9 @@
 #ifndef IMS_STREAM_STREAM_INT_H
 #define IMS_STREAM_STREAM_INT_H
 
+#include <signal.h>
+
+#include "imgstream/nats.h"
 #include "imgstream/stream.h"
 #include "core/clock_int.h"
 
@@ -155,44 +167,167 @@ int ims__snapshot_each(const ims__snapshot *s,
                                  int64_t event_time_ms),
                        void *ctx);
 
-/* ---- 4. source.c ---- */
+/* ---- 4. discovery.c ---- */
 
-typedef struct ims__source ims__source;
+typedef struct ims__discovery ims__discovery;
 
-/* bucket: BORROWED. The source keeps the set of keys it has handed out
+/* bucket: BORROWED. Discovery keeps the set of keys it has handed out
  * or queued; keys never come out twice. */
-ims_status ims__source_create(ims_bucket *bucket, ims__source **out,
-                              ims_error *err);
-void ims__source_destroy(ims__source *src);
+ims_status ims__discovery_create(ims_bucket *bucket, ims__discovery **out,
+                                 ims_error *err);
+void ims__discovery_destroy(ims__discovery *d);
 
 /* Mark a key as taken (committed or replayed). -1 out of memory. */
-int ims__source_mark(ims__source *src, const char *key);
+int ims__discovery_mark(ims__discovery *d, const char *key);
 
 /* The set of keys seen (for the checkpoint to fill). BORROWED. */
-ims__keyset *ims__source_seen(ims__source *src);
+ims__keyset *ims__discovery_seen(ims__discovery *d);
 
 /* Total time spent listing the bucket so far, ns. */
-uint64_t ims__source_list_ns(const ims__source *src);
+uint64_t ims__discovery_list_ns(const ims__discovery *d);
 
 /* Look for new objects: if `wait_ms` > 0, first wait that long for a
  * bucket change (inotify) - the listing is then skipped when nothing woke
  * the wait and the last listing is younger than `relist_ms`. Appends new
  * objects to the queue in (event time, key) order. Cost: one bucket
  * listing, O(objects). */
-ims_status ims__source_refresh(ims__source *src, int wait_ms, int relist_ms,
-                               ims_error *err);
+ims_status ims__discovery_refresh(ims__discovery *d, int wait_ms,
+                                  int relist_ms, ims_error *err);
 
 /* Objects queued and not yet taken. */
-size_t ims__source_pending(const ims__source *src);
+size_t ims__discovery_pending(const ims__discovery *d);
 
 /* Milliseconds since the last listing (monotonic). */
-int64_t ims__source_listing_age_ms(const ims__source *src);
+int64_t ims__discovery_listing_age_ms(const ims__discovery *d);
 
 /* Move up to max queued objects into b->objects (keys TRANSFERRED).
  * Returns the number taken, or -1 out of memory. */
-long ims__source_take(ims__source *src, size_t max, ims__batch_input *b);
+long ims__discovery_take(ims__discovery *d, size_t max,
+                         ims__batch_input *b);
 
-/* ---- 5. sink.c ---- */
+/* ---- 5. sources ----
+ *
+ * A source hands the engine its batches and settles them; the engine
+ * (stream.c) runs the same steps whatever the source:
+ *
+ *   replay  once per run, before anything new: the batch to redo
+ *   take    wait for the next batch
+ *   begin   before processing it (bucket: durable offsets/<id>)
+ *   bodies  where the classifier finds its images
+ *   keepalive  after classifying (NATS: restart the ack wait)
+ *   settle  after every sink has its rows (bucket: commits/<id>;
+ *           NATS: ack, or term the failed images)
+ *
+ * A batch is BORROWED from its source until the source's next replay or
+ * take call (or its destroy); its arrays have room for `cap` images, the
+ * cap given to the source's create. */
+
+/* When the engine wants its next batch (ims__source_ops.take). */
+typedef struct ims__take_plan {
+  size_t max;             /* most images in the batch */
+  uint64_t not_before_ns; /* monotonic: no batch starts earlier (the
+                             trigger interval); 0 = at once */
+  uint64_t idle_since_ns; /* monotonic: when the last batch ended, or the
+                             run started */
+  uint32_t until_idle_ms; /* the run ends after this long without
+                             images; 0 = never */
+} ims__take_plan;
+
+/* One batch as its source hands it out. */
+typedef struct ims__source_batch {
+  ims__batch_input in;  /* id, keys and event times */
+  bool replay;          /* the uncommitted batch of a checkpoint, redone */
+  uint64_t trigger_ns;  /* monotonic: when the batch counts as started;
+                           the next may start at this + the interval */
+} ims__source_batch;
+
+/* Where the classifier finds a batch's images: files (paths) or encoded
+ * images in memory (data, sizes). Arrays of the batch's count, BORROWED
+ * from the source until its next call. */
+typedef struct ims__bodies {
+  const char *const *paths; /* files, or NULL: the images are in data */
+  const void *const *data;  /* encoded images (when paths is NULL) */
+  const size_t *sizes;      /* their bytes */
+  const char *const *names; /* what a decoder's message starts with
+                               ("NAME: ..."): cut from error rows */
+  const bool *gone;         /* deleted before it could be read: an error
+                               row, not a failed batch */
+} ims__bodies;
+
+typedef struct ims__source_ops {
+  const char *name; /* "bucket", "nats" */
+  /* The batch to redo before anything new (*out NULL: none). The same
+   * batch again until it is settled. */
+  ims_status (*replay)(void *state, const ims__source_batch **out,
+                       ims_error *err);
+  /* Wait for the next batch as `plan` says, at most about one wait
+   * slice (so the engine sees a stop request); *out NULL: none yet. */
+  ims_status (*take)(void *state, const ims__take_plan *plan,
+                     const ims__source_batch **out, ims_error *err);
+  /* Before the batch is processed (timed as "offsets"). */
+  ims_status (*begin)(void *state, const ims__source_batch *b,
+                      ims_error *err);
+  /* The batch's images for the classifier, into *out. A failure fails
+   * the batch (it is not settled). */
+  ims_status (*bodies)(void *state, const ims__source_batch *b,
+                       ims__bodies *out, ims_error *err);
+  /* Between classifying and the sinks. Best effort. */
+  void (*keepalive)(void *state);
+  /* After every sink has the batch's rows; failed[i]: image i gave an
+   * error row (timed as "commit"). */
+  ims_status (*settle)(void *state, const ims__source_batch *b,
+                       const bool *failed, ims_error *err);
+  /* Time spent discovering (listing, fetching) so far, ns. */
+  uint64_t (*discovery_ns)(const void *state);
+  void (*destroy)(void *state);
+} ims__source_ops;
+
+/* A source: its table and its state (freed by ops->destroy). */
+typedef struct ims__source {
+  const ims__source_ops *ops; /* NULL until created */
+  void *state;                /* owned */
+} ims__source;
+
+/* The bucket source (source_bucket.c): new objects of `bucket` (BORROWED)
+ * in arrival order; with opt->checkpoint_dir, offsets before and a commit
+ * after each batch, and the uncommitted batch of the checkpoint as the
+ * replay (read here: O(committed keys)). opt: COPIED (checkpoint_dir,
+ * io, compact_interval, poll_interval_ms are used). cap: images per
+ * batch at most. stop: BORROWED, the engine's stop flag; the bucket
+ * gives up retrying when it is set. */
+ims_status ims__source_bucket_create(ims_bucket *bucket,
+                                     const ims_stream_options *opt,
+                                     size_t cap,
+                                     const volatile sig_atomic_t *stop,
+                                     ims__source *out, ims_error *err);
+
+/* The JetStream source (source_nats.c): batches fetched from the durable
+ * consumer `o` on the stream of n (BORROWED), acked or terminated on
+ * settle; no replay (JetStream redelivers). cap: images per fetch at
+ * most. stop: BORROWED; the wait for a trigger ends when it is set. */
+ims_status ims__source_nats_create(ims_nats *n,
+                                   const ims_nats_consumer_options *o,
+                                   size_t cap,
+                                   const volatile sig_atomic_t *stop,
+                                   ims__source *out, ims_error *err);
+
+/* ---- 6. sinks ---- */
+
+/* One kind of sink. `state` is the implementation's. */
+typedef struct ims__sink_ops {
+  const char *kind; /* "console", "file", "nats" */
+  /* ims_sink_write: the batch's rows, durable when this returns IMS_OK.
+   * `name`: the sink's name for messages (BORROWED). */
+  ims_status (*write)(void *state, const char *name, int64_t batch,
+                      const ims_stream_row *rows, size_t n,
+                      ims_error *err);
+  void (*close)(void *state);
+} ims__sink_ops;
+
+/* A sink named `name` (COPIED) over ops and state (TRANSFERRED: freed by
+ * ops->close, also when this fails). */
+ims_status ims__sink_new(const char *name, const ims__sink_ops *ops,
+                         void *state, ims_sink **out, ims_error *err);
 
 /* A file format: rows to bytes, and a line back to its batch id. */
 typedef struct ims__sink_format {
