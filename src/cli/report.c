@@ -23,6 +23,7 @@
  * Sections: 1. JSON helpers  2. plain table  3. progress  4. public calls
  */
 #include "cli/report_int.h"
+#include "core/json_int.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -33,21 +34,6 @@
 
 /* ---- 1. JSON helpers ---- */
 
-/* A JSON string of s; invalid UTF-8 is made ASCII-safe instead of failing.
- * Returns a new reference, or NULL if out of memory. */
-static json_t *json_str_lossy(const char *s) {
-  json_t *j = json_string(s);
-  if (j != NULL) return j;
-  char *copy = strdup(s);
-  if (copy == NULL) return NULL;
-  for (char *p = copy; *p != '\0'; p++) {
-    if ((unsigned char)*p >= 0x80) *p = '?';
-  }
-  j = json_string(copy);
-  free(copy);
-  return j;
-}
-
 static double round4(float score) { return round((double)score * 1e4) / 1e4; }
 
 /* The "top" array of one image. New reference or NULL. */
@@ -57,9 +43,9 @@ static json_t *json_top(const cli_report *r, const cli_result *res) {
     size_t idx = res->top[i].index;
     json_t *o = json_pack("{s:I, s:o, s:o, s:f}", "index", (json_int_t)idx,
                           "class",
-                          json_str_lossy(ims_labels_class(r->labels, idx)),
+                          ims__json_str_lossy(ims_labels_class(r->labels, idx)),
                           "desc",
-                          json_str_lossy(ims_labels_desc(r->labels, idx)),
+                          ims__json_str_lossy(ims_labels_desc(r->labels, idx)),
                           "score", round4(res->top[i].score));
     if (o == NULL || json_array_append_new(arr, o) != 0) {
       json_decref(arr);
@@ -72,10 +58,10 @@ static json_t *json_top(const cli_report *r, const cli_result *res) {
 static int print_json(const cli_report *r, const cli_result *res) {
   json_t *obj;
   if (res->error != NULL)
-    obj = json_pack("{s:o, s:o}", "path", json_str_lossy(res->path), "error",
-                    json_str_lossy(res->error));
+    obj = json_pack("{s:o, s:o}", "path", ims__json_str_lossy(res->path),
+                    "error", ims__json_str_lossy(res->error));
   else
-    obj = json_pack("{s:o, s:o}", "path", json_str_lossy(res->path), "top",
+    obj = json_pack("{s:o, s:o}", "path", ims__json_str_lossy(res->path), "top",
                     json_top(r, res));
   if (obj == NULL) return -1;
   int rc = json_dumpf(obj, stdout, JSON_COMPACT | JSON_REAL_PRECISION(4));

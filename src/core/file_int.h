@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * file_int.h - reading a whole file into memory, with errors that name the path.
+ * file_int.h - reading a whole file into memory, with errors naming the path.
  *
  * Only regular files are read: a FIFO would block open() or read() until
  * some writer came (a FIFO named x.jpg in a bucket folder hung a stream

@@ -25,24 +25,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json_int.h"
 #include "stream/stream_int.h"
 
-static json_t *str_lossy(const char *s) {
-  json_t *j = json_string(s != NULL ? s : "");
-  if (j != NULL) return j;
-  char *copy = strdup(s);
-  if (copy == NULL) return NULL;
-  for (char *p = copy; *p != '\0'; p++) {
-    if ((unsigned char)*p >= 0x80) *p = '?';
-  }
-  j = json_string(copy);
-  free(copy);
-  return j;
-}
-
 static json_t *prediction(const ims_stream_row *r) {
-  return json_pack("{s:o, s:o, s:f}", "class", str_lossy(r->class_id),
-                   "desc", str_lossy(r->desc), "score",
+  return json_pack("{s:o, s:o, s:f}", "class", ims__json_str_lossy(r->class_id),
+                   "desc", ims__json_str_lossy(r->desc), "score",
                    round((double)r->score * 1e4) / 1e4);
 }
 
@@ -50,23 +38,23 @@ static json_t *row_object(const ims_stream_row *r) {
   char pt[40], et[40];
   ims__iso8601_ms(r->processing_time_ms, pt, sizeof pt);
   ims__iso8601_ms(r->event_time_ms, et, sizeof et);
-  return json_pack("{s:I, s:o, s:o, s:o, s:s, s:s, s:I}", "batch",
-                   (json_int_t)r->batch, "path", str_lossy(r->path), "label",
-                   str_lossy(r->label),
-                   r->error != NULL ? "error" : "prediction",
-                   r->error != NULL ? str_lossy(r->error) : prediction(r),
-                   "processing_time", pt, "event_time", et, "latency_ms",
-                   (json_int_t)(r->processing_time_ms - r->event_time_ms));
+  return json_pack(
+      "{s:I, s:o, s:o, s:o, s:s, s:s, s:I}", "batch", (json_int_t)r->batch,
+      "path", ims__json_str_lossy(r->path), "label",
+      ims__json_str_lossy(r->label), r->error != NULL ? "error" : "prediction",
+      r->error != NULL ? ims__json_str_lossy(r->error) : prediction(r),
+      "processing_time", pt, "event_time", et, "latency_ms",
+      (json_int_t)(r->processing_time_ms - r->event_time_ms));
 }
 
 static json_t *dead_letter_object(const ims_stream_row *r) {
   char pt[40], et[40];
   ims__iso8601_ms(r->processing_time_ms, pt, sizeof pt);
   ims__iso8601_ms(r->event_time_ms, et, sizeof et);
-  return json_pack("{s:I, s:o, s:o, s:s, s:s}", "batch",
-                   (json_int_t)r->batch, "path", str_lossy(r->path), "error",
-                   str_lossy(r->error), "event_time", et, "processing_time",
-                   pt);
+  return json_pack("{s:I, s:o, s:o, s:s, s:s}", "batch", (json_int_t)r->batch,
+                   "path", ims__json_str_lossy(r->path), "error",
+                   ims__json_str_lossy(r->error), "event_time", et,
+                   "processing_time", pt);
 }
 
 /* Append one object as a line. */
