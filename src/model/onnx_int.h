@@ -191,7 +191,9 @@ ims_status ims__onnx_make_act(ims__onnx *x, const ims__onnx_node *n,
                               const int64_t *dims, int32_t producer);
 /* v becomes the same activation as src (a free view). */
 void ims__onnx_alias(ims__onnx_value *v, const ims__onnx_value *src);
-/* Require input k to be an activation / a float constant. */
+/* Require input k to be an activation / a float constant. Both always
+ * write *out: the value, or NULL when it is not one (then the status is
+ * the node's error) or, for an optional constant, absent. */
 ims_status ims__onnx_want_act(ims__onnx *x, const ims__onnx_node *n,
                               uint32_t k, uint32_t rank,
                               ims__onnx_value **out);

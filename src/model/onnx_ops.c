@@ -141,6 +141,10 @@ ims_status ims__onnx_want_act(ims__onnx *x, const ims__onnx_node *n,
                               uint32_t k, uint32_t rank,
                               ims__onnx_value **out) {
   ims__onnx_value *v = ims__onnx_in(x, n, k);
+  /* Written on every path: a failure's status comes from
+   * ims__onnx_node_fail in another file, which the compiler cannot see
+   * is never IMS_OK, so a caller's `a` would otherwise look unset. */
+  *out = NULL;
   if (v == NULL || v->kind != IMS__OV_ACT)
     return ims__onnx_node_fail(x, n, IMS_ERR_UNSUPPORTED,
                                "input %u must be an activation (computed "
