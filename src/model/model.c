@@ -1,30 +1,26 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * model.c - the ims_model object: loading (format detection, then the
- * format's backend), the model-owned arena, ims_model_get_info, and the
- * small graph helpers of graph.h.
+ * format's backend), the graph limits, destroy and ims_model_get_info.
  *
  * Format detection is by content: "TFL3" at bytes 4..7 is TFLite; a
  * protobuf message with a graph field (ModelProto field 7) is ONNX. The
  * file name is only used to find ONNX external data (its folder).
  *
- * Not here: parsing (tflite.c, onnx*.c), running (src/infer/).
+ * Not here: parsing (tflite.c, onnx*.c), the graph helpers and the arena
+ * (graph.c), running (src/infer/).
  *
  * Memory: a model owns one copy of the file (malloc()ed, so 16-byte
  * aligned on the platforms we build for: constant tensors point into it
- * and XNNPACK reads them in place), its tensor and node arrays, and an
- * arena: a chain of blocks, each a 16-byte aligned header + payload, for
- * whatever else a loader needs (per-channel scales, realigned weights).
+ * and XNNPACK reads them in place) and its graph (tensors, nodes and the
+ * arena of graph.c, freed by ims__graph_free).
  *
  * Sections (keep this order):
- *   1. graph helpers (op names, element counts, type sizes)
- *   2. the arena
- *   3. load / destroy / get_info
+ *   1. load / destroy / get_info
  *
  * Threading: a loaded model is immutable; every function here is
  * thread-safe on distinct or read-only models.
  */
-#include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,82 +31,11 @@
 #include "model/onnx_int.h"
 #include "model/tflite_int.h"
 
-/* ---- 1. graph helpers ------------------------------------------------- */
-
-const char *ims__op_name(ims__op op) {
-  switch (op) {
-    case IMS__OP_CONV_2D: return "CONV_2D";
-    case IMS__OP_DEPTHWISE_CONV_2D: return "DEPTHWISE_CONV_2D";
-    case IMS__OP_ADD: return "ADD";
-    case IMS__OP_AVERAGE_POOL_2D: return "AVERAGE_POOL_2D";
-    case IMS__OP_MEAN: return "MEAN";
-    case IMS__OP_FULLY_CONNECTED: return "FULLY_CONNECTED";
-    case IMS__OP_RESHAPE: return "RESHAPE";
-    case IMS__OP_SOFTMAX: return "SOFTMAX";
-    case IMS__OP_QUANTIZE: return "QUANTIZE";
-    case IMS__OP_DEQUANTIZE: return "DEQUANTIZE";
-    case IMS__OP_PAD: return "PAD";
-    case IMS__OP_MUL: return "MUL";
-    case IMS__OP_SUB: return "SUB";
-    case IMS__OP_DIV: return "DIV";
-    case IMS__OP_SIGMOID: return "SIGMOID";
-    case IMS__OP_HARD_SIGMOID: return "HARD_SIGMOID";
-    case IMS__OP_HARD_SWISH: return "HARD_SWISH";
-    case IMS__OP_CLAMP: return "CLAMP";
-    case IMS__OP_MAX_POOL_2D: return "MAX_POOL_2D";
-    case IMS__OP_CONCATENATE: return "CONCATENATE";
-    case IMS__OP_COUNT: break;
-  }
-  return "UNKNOWN";
-}
-
-size_t ims__tensor_elements(const ims__tensor *t) {
-  size_t n = 1;
-  for (uint32_t d = 0; d < t->rank; d++) n *= t->shape[d];
-  return n;
-}
-
-size_t ims__type_size(ims_tensor_type type) {
-  switch (type) {
-    case IMS_TENSOR_F32: return 4;
-    case IMS_TENSOR_U8: return 1;
-    case IMS_TENSOR_I8: return 1;
-    case IMS_TENSOR_I32: return 4;
-  }
-  return 0;
-}
-
-/* ---- 2. the arena ----------------------------------------------------- */
-
-typedef struct arena_block {
-  alignas(16) struct arena_block *next; /* older block, or NULL */
-} arena_block;
-
-void *ims__model_alloc(ims_model *model, size_t size) {
-  if (size > SIZE_MAX - sizeof(arena_block)) return NULL;
-  arena_block *b = calloc(1, sizeof *b + size);
-  if (b == NULL) return NULL;
-  b->next = model->arena;
-  model->arena = b;
-  return b + 1;
-}
-
-static void arena_free(void *arena) {
-  arena_block *b = arena;
-  while (b != NULL) {
-    arena_block *next = b->next;
-    free(b);
-    b = next;
-  }
-}
-
-/* ---- 3. load / destroy / get_info ------------------------------------- */
+/* ---- 1. load / destroy / get_info ------------------------------------- */
 
 void ims_model_destroy(ims_model *model) {
   if (model == NULL) return;
-  arena_free(model->arena);
-  free(model->tensors);
-  free(model->nodes);
+  ims__graph_free(model);
   free(model->file);
   free(model);
 }

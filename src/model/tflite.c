@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tflite.c - read a TFLite FlatBuffer (schema version 3) into the graph
- * form of graph.h: subgraph 0's tensors, its operators in file order, its
+ * form of graph_int.h: subgraph 0's tensors, its operators in file order, its
  * single input and output.
  *
  * Not here: executing anything (src/infer/), format detection and the model
@@ -94,16 +94,6 @@ typedef struct tfl {
   uint32_t op_index;   /* operator being read (for messages) */
   const char *op_name; /* its builtin name */
 } tfl;
-
-static const char *type_name(ims_tensor_type t) {
-  switch (t) {
-    case IMS_TENSOR_F32: return "FLOAT32";
-    case IMS_TENSOR_U8: return "UINT8";
-    case IMS_TENSOR_I8: return "INT8";
-    case IMS_TENSOR_I32: return "INT32";
-  }
-  return "?";
-}
 
 /* Fail for operator L->op_index with status st:
  * "operator 12 (CONV_2D): <message>". */
@@ -205,7 +195,7 @@ static ims_status zero_point_range(tfl *L, const ims__tensor *t, int64_t z) {
   }
   if (z < lo || z > hi)
     return ims__fb_fail(&L->fb, "zero point %lld out of range for %s",
-                        (long long)z, type_name(t->type));
+                        (long long)z, ims__type_name(t->type));
   return IMS_OK;
 }
 
@@ -228,7 +218,7 @@ static ims_status tensor_quant(tfl *L, uint32_t i, ims__fb_table t,
   if (scale.len == 0 || out->type == IMS_TENSOR_F32) {
     if (needs)
       return ims__fb_fail(fb, "%s tensor has no quantization scale",
-                          type_name(out->type));
+                          ims__type_name(out->type));
     return IMS_OK;
   }
   if (zp.len != 0 && zp.len != scale.len)
@@ -824,7 +814,7 @@ static ims_status check_input(tfl *L) {
     return ims__fail(L->err, IMS_ERR_UNSUPPORTED,
                      "graph input (tensor %u \"%s\") is %s rank %u with %u "
                      "channels; need a 4-D NHWC image with 3 channels",
-                     L->m->input, t->name, type_name(t->type), t->rank,
+                     L->m->input, t->name, ims__type_name(t->type), t->rank,
                      t->rank == 4 ? t->shape[3] : 0);
   L->ready[L->m->input] = 1;
   return IMS_OK;
