@@ -2,9 +2,9 @@
 /*
  * graph_int.h - the internal graph form every model loader produces and
  * the executor (src/infer/) runs, and the helpers graph.c keeps for it.
- * Format-neutral: the TFLite and ONNX loaders both build an ims_model out
- * of these structs (the ONNX loader turns NCHW graphs into this NHWC form
- * at load time, see onnx_int.h).
+ * Format-neutral: each loader of the format table (format_int.h) builds an
+ * ims_model out of these structs (the ONNX loader turns NCHW graphs into
+ * this NHWC form at load time, see onnx_int.h).
  *
  * Conventions (loaders must normalize to these):
  *  - Activations are NHWC. A 4-D activation's shape is {N, H, W, C}; N in
@@ -127,7 +127,8 @@ typedef struct ims__node {
 } ims__node;
 
 struct ims_model {
-  const char *format;       /* "tflite" or "onnx" (static strings) */
+  const char *format;       /* its ims__model_format's name ("tflite",
+                               "onnx"; static strings) */
   void *file;               /* owned copy of the file bytes */
   size_t file_size;         /* bytes at file */
   void *arena;              /* owned loader allocations (scales, realigned
