@@ -28,10 +28,10 @@
  *    the NHWC shapes; a constant operand keeps its own shape, an
  *    activation's first dimension scales with the batch); CONCATENATE: 2 or
  *    3 inputs joined along the last (channel) dimension; PAD: data,
- *    paddings (already decoded into pad_*); every other op: data only (RESHAPE/SQUEEZE's shape tensor and
- *    MEAN's axes are checked by the loader and dropped; the output tensor's
- *    shape says the result: MEAN's output is {N,1,1,C} with keep_dims or
- *    {N,C} without).
+ *    paddings (already decoded into pad_*); every other op: data only
+ *    (RESHAPE/SQUEEZE's shape tensor and MEAN's axes are checked by the
+ *    loader and dropped; the output tensor's shape says the result: MEAN's
+ *    output is {N,1,1,C} with keep_dims or {N,C} without).
  *  - Nodes are in execution order: every node input is a constant, the
  *    graph input, or the output of an earlier node; no tensor is written
  *    twice.

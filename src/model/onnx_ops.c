@@ -374,7 +374,8 @@ static ims_status const_operand(ims__onnx *x, const ims__onnx_node *n,
     size_t N = (size_t)d[0], C = (size_t)d[1], H = (size_t)d[2],
            W = (size_t)d[3];
     for (size_t a = 0; a < N * C * H * W; a++) {
-      size_t w = a % W, h = a / W % H, ch = a / (W * H) % C, b = a / (W * H * C);
+      size_t w = a % W, h = a / W % H, ch = a / (W * H) % C,
+             b = a / (W * H * C);
       data[((b * H + h) * W + w) * C + ch] = c->f[a];
     }
   }
@@ -664,7 +665,8 @@ static ims_status lower_concat(ims__onnx *x, const ims__onnx_node *n) {
     bool last = k + 1 == n->n_in;
     if (!last) {
       part[1] = 0;
-      for (uint32_t j = 0; j <= k; j++) part[1] += ims__onnx_in(x, n, j)->dims[1];
+      for (uint32_t j = 0; j <= k; j++)
+        part[1] += ims__onnx_in(x, n, j)->dims[1];
     }
     st = ims__onnx_make_act(x, n, y, a->rank, part, -1);
     if (st == IMS_OK) st = concat_node(x, n, ids, used, y->tensor, &producer);
