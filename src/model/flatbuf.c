@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * flatbuf.c - the bounds-checked FlatBuffers reader (see flatbuf.h for the
- * binary format and the sticky-error rules).
+ * flatbuf.c - the bounds-checked FlatBuffers reader (see flatbuf_int.h for
+ * the binary format and the sticky-error rules).
  *
  * Not here: any knowledge of a schema. Field ids, defaults and meanings
  * belong to the caller (tflite.c).

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * flatbuf.h - a small bounds-checked FlatBuffers reader, written for
+ * flatbuf_int.h - a small bounds-checked FlatBuffers reader, written for
  * imgstream's TFLite loader. Read-only; it never builds buffers.
  *
  * FlatBuffers binary format (all little-endian):

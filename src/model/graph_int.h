@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * graph.h - the internal graph form every model loader produces and the
- * executor (src/infer/) runs. Format-neutral: the TFLite and ONNX
- * loaders both build an ims_model out of these structs (the ONNX loader
- * turns NCHW graphs into this NHWC form at load time, see onnx.h).
+ * graph_int.h - the internal graph form every model loader produces and
+ * the executor (src/infer/) runs, and the helpers graph.c keeps for it.
+ * Format-neutral: each loader of the format table (format_int.h) builds an
+ * ims_model out of these structs (the ONNX loader turns NCHW graphs into
+ * this NHWC form at load time, see onnx_int.h).
  *
  * Conventions (loaders must normalize to these):
  *  - Activations are NHWC. A 4-D activation's shape is {N, H, W, C}; N in
@@ -27,13 +28,16 @@
  *    the NHWC shapes; a constant operand keeps its own shape, an
  *    activation's first dimension scales with the batch); CONCATENATE: 2 or
  *    3 inputs joined along the last (channel) dimension; PAD: data,
- *    paddings (already decoded into pad_*); every other op: data only (RESHAPE/SQUEEZE's shape tensor and
- *    MEAN's axes are checked by the loader and dropped; the output tensor's
- *    shape says the result: MEAN's output is {N,1,1,C} with keep_dims or
- *    {N,C} without).
+ *    paddings (already decoded into pad_*); every other op: data only
+ *    (RESHAPE/SQUEEZE's shape tensor and MEAN's axes are checked by the
+ *    loader and dropped; the output tensor's shape says the result: MEAN's
+ *    output is {N,1,1,C} with keep_dims or {N,C} without).
  *  - Nodes are in execution order: every node input is a constant, the
  *    graph input, or the output of an earlier node; no tensor is written
  *    twice.
+ *
+ * Sections: the graph structs; the helpers of graph.c (names and sizes,
+ * the arena, appending tensors and nodes, freeing).
  *
  * Threading: immutable after loading; shared read-only by engines.
  */
@@ -123,7 +127,8 @@ typedef struct ims__node {
 } ims__node;
 
 struct ims_model {
-  const char *format;       /* "tflite" or "onnx" (static strings) */
+  const char *format;       /* its ims__model_format's name ("tflite",
+                               "onnx"; static strings) */
   void *file;               /* owned copy of the file bytes */
   size_t file_size;         /* bytes at file */
   void *arena;              /* owned loader allocations (scales, realigned
@@ -139,8 +144,14 @@ struct ims_model {
                                at the end), as ONNX classifiers give */
 };
 
+/* ---- graph.c: names and sizes ---- */
+
 /* Name of an op kind for messages ("CONV_2D"). */
 const char *ims__op_name(ims__op op);
+
+/* Name of a tensor type for messages ("FLOAT32", TFLite's spelling);
+ * "?" for a value outside the enum. */
+const char *ims__type_name(ims_tensor_type type);
 
 /* Elements in a tensor (product of its shape; 1 for rank 0). */
 size_t ims__tensor_elements(const ims__tensor *t);
@@ -148,8 +159,25 @@ size_t ims__tensor_elements(const ims__tensor *t);
 /* Bytes per element of a type. */
 size_t ims__type_size(ims_tensor_type type);
 
+/* ---- graph.c: building and freeing ---- */
+
 /* Zeroed, 16-byte aligned memory owned by `model` (freed by
  * ims_model_destroy); NULL if out of memory. For loaders. */
 void *ims__model_alloc(ims_model *model, size_t size);
+
+/* Append a zeroed tensor / node to model->tensors / model->nodes, for
+ * loaders that do not know the count up front. *cap is the array's
+ * allocated length, kept by the caller (0 for none yet): the array
+ * doubles, from 64 entries, when full. The new entry's id / index goes
+ * to the last argument and the count grows by one.
+ * @retval IMS_ERR_NO_MEMORY  "out of memory"; the graph is unchanged */
+ims_status ims__graph_tensor_add(ims_model *model, uint32_t *cap,
+                                 ims_error *err, uint32_t *id_out);
+ims_status ims__graph_node_add(ims_model *model, uint32_t *cap,
+                               ims_error *err, uint32_t *index_out);
+
+/* Free the graph form: the arena, tensors and nodes (not model->file, not
+ * the model itself); leaves them NULL / 0. */
+void ims__graph_free(ims_model *model);
 
 #endif /* IMS_MODEL_GRAPH_INT_H */

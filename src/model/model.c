@@ -1,116 +1,79 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * model.c - the ims_model object: loading (format detection, then the
- * format's backend), the model-owned arena, ims_model_get_info, and the
- * small graph helpers of graph.h.
+ * model.c - the ims_model object: loading (walk the table of formats,
+ * then the chosen format's loader), the graph limits, destroy and
+ * ims_model_get_info.
  *
- * Format detection is by content: "TFL3" at bytes 4..7 is TFLite; a
- * protobuf message with a graph field (ModelProto field 7) is ONNX. The
- * file name is only used to find ONNX external data (its folder).
+ * Format detection is by content: each entry of `formats` below
+ * (format_int.h) sniffs the bytes, in order, and the first that accepts
+ * them loads the file: "TFL3" at bytes 4..7 is TFLite (tflite.c); a
+ * protobuf message with a graph field (ModelProto field 7) is ONNX
+ * (onnx.c). The file name is only used to find external data (its
+ * folder).
  *
- * Not here: parsing (tflite.c, onnx*.c), running (src/infer/).
+ * Not here: parsing (tflite.c, onnx*.c), the graph helpers and the arena
+ * (graph.c), running (src/infer/).
  *
  * Memory: a model owns one copy of the file (malloc()ed, so 16-byte
  * aligned on the platforms we build for: constant tensors point into it
- * and XNNPACK reads them in place), its tensor and node arrays, and an
- * arena: a chain of blocks, each a 16-byte aligned header + payload, for
- * whatever else a loader needs (per-channel scales, realigned weights).
+ * and XNNPACK reads them in place) and its graph (tensors, nodes and the
+ * arena of graph.c, freed by ims__graph_free).
  *
  * Sections (keep this order):
- *   1. graph helpers (op names, element counts, type sizes)
- *   2. the arena
- *   3. load / destroy / get_info
+ *   1. the table of formats
+ *   2. load / destroy / get_info
  *
  * Threading: a loaded model is immutable; every function here is
- * thread-safe on distinct or read-only models.
+ * thread-safe on distinct or read-only models. The table is const.
  */
-#include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error_int.h"
 #include "core/file_int.h"
+#include "model/format_int.h"
 #include "model/graph_int.h"
-#include "model/onnx_int.h"
-#include "model/tflite_int.h"
 
-/* ---- 1. graph helpers ------------------------------------------------- */
+/* ---- 1. the table of formats ------------------------------------------ */
 
-const char *ims__op_name(ims__op op) {
-  switch (op) {
-    case IMS__OP_CONV_2D: return "CONV_2D";
-    case IMS__OP_DEPTHWISE_CONV_2D: return "DEPTHWISE_CONV_2D";
-    case IMS__OP_ADD: return "ADD";
-    case IMS__OP_AVERAGE_POOL_2D: return "AVERAGE_POOL_2D";
-    case IMS__OP_MEAN: return "MEAN";
-    case IMS__OP_FULLY_CONNECTED: return "FULLY_CONNECTED";
-    case IMS__OP_RESHAPE: return "RESHAPE";
-    case IMS__OP_SOFTMAX: return "SOFTMAX";
-    case IMS__OP_QUANTIZE: return "QUANTIZE";
-    case IMS__OP_DEQUANTIZE: return "DEQUANTIZE";
-    case IMS__OP_PAD: return "PAD";
-    case IMS__OP_MUL: return "MUL";
-    case IMS__OP_SUB: return "SUB";
-    case IMS__OP_DIV: return "DIV";
-    case IMS__OP_SIGMOID: return "SIGMOID";
-    case IMS__OP_HARD_SIGMOID: return "HARD_SIGMOID";
-    case IMS__OP_HARD_SWISH: return "HARD_SWISH";
-    case IMS__OP_CLAMP: return "CLAMP";
-    case IMS__OP_MAX_POOL_2D: return "MAX_POOL_2D";
-    case IMS__OP_CONCATENATE: return "CONCATENATE";
-    case IMS__OP_COUNT: break;
+/* Sniffed in this order: the first format that accepts a file loads it.
+ * TFLite goes first: its check is exact, ONNX's is a heuristic. */
+static const ims__model_format *const formats[] = {
+    &ims__model_tflite,
+    &ims__model_onnx,
+};
+
+#define FORMAT_COUNT (sizeof formats / sizeof formats[0])
+
+/* The format that accepts these bytes, or NULL if none does. */
+static const ims__model_format *sniff_format(const void *data, size_t size) {
+  for (size_t k = 0; k < FORMAT_COUNT; k++) {
+    if (formats[k]->sniff(data, size)) return formats[k];
   }
-  return "UNKNOWN";
+  return NULL;
 }
 
-size_t ims__tensor_elements(const ims__tensor *t) {
-  size_t n = 1;
-  for (uint32_t d = 0; d < t->rank; d++) n *= t->shape[d];
-  return n;
-}
-
-size_t ims__type_size(ims_tensor_type type) {
-  switch (type) {
-    case IMS_TENSOR_F32: return 4;
-    case IMS_TENSOR_U8: return 1;
-    case IMS_TENSOR_I8: return 1;
-    case IMS_TENSOR_I32: return 4;
+/* IMS_ERR_BAD_MODEL for a file no format accepts, saying what each one
+ * missed: "not a TFLite model (...) nor an ONNX model (...)". */
+static ims_status unknown_format(ims_error *err) {
+  char msg[sizeof err->message];
+  size_t len = 0;
+  msg[0] = '\0';
+  for (size_t k = 0; k < FORMAT_COUNT && len < sizeof msg; k++) {
+    int n = snprintf(msg + len, sizeof msg - len, "%s%s",
+                     k == 0 ? "not " : " nor ", formats[k]->not_this);
+    if (n < 0) break;
+    len += (size_t)n;
   }
-  return 0;
+  return ims__fail(err, IMS_ERR_BAD_MODEL, "%s", msg);
 }
 
-/* ---- 2. the arena ----------------------------------------------------- */
-
-typedef struct arena_block {
-  alignas(16) struct arena_block *next; /* older block, or NULL */
-} arena_block;
-
-void *ims__model_alloc(ims_model *model, size_t size) {
-  if (size > SIZE_MAX - sizeof(arena_block)) return NULL;
-  arena_block *b = calloc(1, sizeof *b + size);
-  if (b == NULL) return NULL;
-  b->next = model->arena;
-  model->arena = b;
-  return b + 1;
-}
-
-static void arena_free(void *arena) {
-  arena_block *b = arena;
-  while (b != NULL) {
-    arena_block *next = b->next;
-    free(b);
-    b = next;
-  }
-}
-
-/* ---- 3. load / destroy / get_info ------------------------------------- */
+/* ---- 2. load / destroy / get_info ------------------------------------- */
 
 void ims_model_destroy(ims_model *model) {
   if (model == NULL) return;
-  arena_free(model->arena);
-  free(model->tensors);
-  free(model->nodes);
+  ims__graph_free(model);
   free(model->file);
   free(model);
 }
@@ -131,11 +94,11 @@ static ims_status check_graph(const ims_model *m, const ims_limits *l,
   return IMS_OK;
 }
 
-/* Take ownership of `file` (malloc()ed) and parse it; `dir` is the
- * file's folder (ONNX external data) or NULL. On failure frees
- * everything, `file` included. The graph limits are checked after the
- * parse: what a parse allocates is bounded by the file's size, which
- * max_model_bytes bounds. */
+/* Take ownership of `file` (malloc()ed) and parse it with the first
+ * format that accepts it; `dir` is the file's folder (external data) or
+ * NULL. On failure frees everything, `file` included. The graph limits
+ * are checked after the parse: what a parse allocates is bounded by the
+ * file's size, which max_model_bytes bounds. */
 static ims_status load_owned(void *file, size_t size, const char *dir,
                              const ims_limits *limits, ims_model **model_out,
                              ims_error *err) {
@@ -147,16 +110,12 @@ static ims_status load_owned(void *file, size_t size, const char *dir,
   }
   m->file = file;
   m->file_size = size;
-  if (size >= 8 && memcmp((const char *)file + 4, "TFL3", 4) == 0) {
-    m->format = "tflite";
-    st = ims__tflite_load(m, err);
-  } else if (ims__onnx_sniff(file, size)) {
-    m->format = "onnx";
-    st = ims__onnx_load(m, dir, err);
+  const ims__model_format *format = sniff_format(file, size);
+  if (format == NULL) {
+    st = unknown_format(err);
   } else {
-    st = ims__fail(err, IMS_ERR_BAD_MODEL,
-                   "not a TFLite model (no TFL3 identifier) nor an ONNX "
-                   "model (no protobuf ModelProto with a graph)");
+    m->format = format->name;
+    st = format->load(m, dir, err);
   }
   if (st == IMS_OK) st = check_graph(m, limits, err);
   if (st != IMS_OK) goto fail;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * onnx.c - reading an ONNX ModelProto (onnx.proto, IR version 3 and up)
- * into the loader state of onnx.h, then lowering it node by node
- * (onnx_ops.c, onnx_fold.c). Entry point: ims__onnx_load.
+ * onnx.c - the ONNX entry of the format table (format_int.h): reading an
+ * ONNX ModelProto (onnx.proto, IR version 3 and up) into the loader state
+ * of onnx_int.h, then lowering it node by node (onnx_ops.c, onnx_fold.c)
+ * into the graph form of graph_int.h. Entry: ims__model_onnx, at the end.
  *
  * Messages and fields read (onnx.proto numbers):
  *   ModelProto      7 graph, 8 opset_import {1 domain, 2 version}
@@ -27,7 +28,7 @@
  *   2. attributes
  *   3. tensors (inline and external data)
  *   4. nodes and the graph
- *   5. ims__onnx_sniff, ims__onnx_load
+ *   5. sniffing, loading, the format table entry (ims__model_onnx)
  *
  * Threading: no shared state; one call loads one model.
  */
@@ -42,6 +43,7 @@
 #include <string.h>
 
 #include "core/error_int.h"
+#include "model/format_int.h"
 
 /* Most elements one constant may have (4 GiB of floats). */
 #define MAX_CONST_ELEMENTS ((size_t)1 << 30)
@@ -643,9 +645,12 @@ static ims_status parse_values(ims__onnx *x) {
   return IMS_OK;
 }
 
-/* ---- 5. ims__onnx_sniff, ims__onnx_load ------------------------------- */
+/* ---- 5. sniffing, loading, the format table entry --------------------- */
 
-bool ims__onnx_sniff(const void *data, size_t size) {
+/* ims__model_format.sniff: does this look like an ONNX ModelProto? It
+ * starts with ir_version (key byte 0x08), or its top-level fields parse
+ * and include a graph (field 7). Cheap: reads the top level only. */
+static bool onnx_sniff(const void *data, size_t size) {
   /* Writers put ir_version (field 1, varint: key byte 0x08) first; such a
    * file gets the ONNX loader's precise errors even when broken. */
   if (size >= 2 && ((const uint8_t *)data)[0] == 0x08) return true;
@@ -823,8 +828,16 @@ static ims_status load_graph(ims__onnx *x) {
   return ims__onnx_bind_output(x, ims__onnx_find(x, x->output_name));
 }
 
-ims_status ims__onnx_load(ims_model *model, const char *dir,
-                          ims_error *err) {
+/* ims__model_format.load. `dir`: external data files are read from it;
+ * NULL (loading from memory) refuses external data.
+ * @retval IMS_ERR_BAD_MODEL    malformed; message names the node, tensor
+ *                              or byte offset
+ * @retval IMS_ERR_UNSUPPORTED  operator, type or attribute outside the set;
+ *                              message names the node and its op type
+ * @retval IMS_ERR_NOT_FOUND, IMS_ERR_IO  an external data file
+ * @retval IMS_ERR_NO_MEMORY */
+static ims_status onnx_load(ims_model *model, const char *dir,
+                            ims_error *err) {
   ims__onnx x;
   memset(&x, 0, sizeof x);
   x.m = model;
@@ -839,3 +852,10 @@ ims_status ims__onnx_load(ims_model *model, const char *dir,
   free(x.hash);
   return st;
 }
+
+const ims__model_format ims__model_onnx = {
+    .name = "onnx",
+    .not_this = "an ONNX model (no protobuf ModelProto with a graph)",
+    .sniff = onnx_sniff,
+    .load = onnx_load,
+};

@@ -4,7 +4,7 @@
  * constants are evaluated here and never reach the graph. This is how the
  * Shape -> Gather -> Unsqueeze -> Concat -> Reshape chains exporters emit
  * for `x.view(x.size(0), -1)` become a constant shape (Shape of an
- * activation is known: its batch dimension is 1, see onnx.h).
+ * activation is known: its batch dimension is 1, see onnx_int.h).
  *
  * Folded ops: Constant, Shape (of anything), Identity, Dropout, Cast (to
  * float / int32 / int64), Gather, Unsqueeze, Squeeze, Reshape, Flatten,

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * onnx.h - the ONNX backend of the model loader, and the internals its
- * three files share:
+ * onnx_int.h - the internals the ONNX loader's four files share (its
+ * entry, ims__model_onnx, is in format_int.h):
  *   onnx.c       reads the ModelProto (protobuf.c) into the loader state
  *                below: nodes, initializers (raw_data, typed fields or
- *                external files), the graph input and output; entry point
- *   onnx_ops.c   lowers each ONNX node to graph.h nodes: the dispatch
+ *                external files), the graph input and output; sniffing,
+ *                loading and the format table entry
+ *   onnx_ops.c   lowers each ONNX node to graph_int.h nodes: the dispatch
  *                table, element-wise ops, activations (fused into their
  *                producer where possible), reshapes, concatenation, and
- *                the graph tensors and nodes every lowering makes
+ *                the graph tensors and nodes every lowering makes (on
+ *                graph.c's appending helpers)
  *   onnx_layers.c  the layers with weights or windows: Conv (weights
  *                converted), BatchNormalization (folded), pooling,
  *                Gemm/MatMul
@@ -37,24 +39,6 @@
 
 #include "model/graph_int.h"
 #include "model/protobuf_int.h"
-
-/* Parse model->file as an ONNX ModelProto and fill tensors, nodes, input
- * and output. `dir` is the folder external data files are read from (the
- * model file's folder), or NULL when loading from memory (then external
- * data is refused). On failure the model may hold partial allocations;
- * the caller destroys it.
- * @retval IMS_ERR_BAD_MODEL    malformed; message names the node, tensor
- *                              or byte offset
- * @retval IMS_ERR_UNSUPPORTED  operator, type or attribute outside the set;
- *                              message names the node and its op type
- * @retval IMS_ERR_NOT_FOUND, IMS_ERR_IO  an external data file
- * @retval IMS_ERR_NO_MEMORY */
-ims_status ims__onnx_load(ims_model *model, const char *dir, ims_error *err);
-
-/* Does this look like an ONNX ModelProto? It starts with ir_version
- * (key byte 0x08), or its top-level fields parse and include a graph
- * (field 7). Cheap: reads the top level only. */
-bool ims__onnx_sniff(const void *data, size_t size);
 
 /* ---- loader internals (onnx*.c only) --------------------------------- */
 
@@ -191,7 +175,9 @@ ims_status ims__onnx_make_act(ims__onnx *x, const ims__onnx_node *n,
                               const int64_t *dims, int32_t producer);
 /* v becomes the same activation as src (a free view). */
 void ims__onnx_alias(ims__onnx_value *v, const ims__onnx_value *src);
-/* Require input k to be an activation / a float constant. */
+/* Require input k to be an activation / a float constant. Both always
+ * write *out: the value, or NULL when it is not one (then the status is
+ * the node's error) or, for an optional constant, absent. */
 ims_status ims__onnx_want_act(ims__onnx *x, const ims__onnx_node *n,
                               uint32_t k, uint32_t rank,
                               ims__onnx_value **out);

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * onnx_ops.c - lowering ONNX nodes to graph.h nodes: the dispatch table,
- * the graph input and output, activations, element-wise arithmetic,
+ * onnx_ops.c - lowering ONNX nodes to graph_int.h nodes: the dispatch
+ * table, the graph input and output, activations, element-wise arithmetic,
  * reshapes, concatenation, softmax; and the helpers every lowering uses
- * to make graph tensors and nodes (layers with weights: onnx_layers.c).
+ * to make graph tensors and nodes (on graph.c's ims__graph_tensor_add /
+ * ims__graph_node_add; layers with weights: onnx_layers.c).
  *
- * Layout rules (see onnx.h): a 4-D activation's graph tensor is NHWC.
+ * Layout rules (see onnx_int.h): a 4-D activation's graph tensor is NHWC.
  *  - Element-wise ops broadcast the NHWC shapes; a constant operand is
  *    expanded to the activation's rank and transposed to NHWC at load.
  *  - A reshape is a free view when it keeps the bytes in order: anything
@@ -26,7 +27,6 @@
  * Threading: one load is one thread; no shared state.
  */
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "core/error_int.h"
@@ -46,27 +46,13 @@ static ims__onnx_value *out0(ims__onnx *x, const ims__onnx_node *n) {
              : NULL;
 }
 
-static ims_status grow(ims__onnx *x, void **array, uint32_t *cap,
-                       uint32_t count, size_t size) {
-  if (count < *cap) return IMS_OK;
-  uint32_t next = *cap ? *cap * 2 : 64;
-  void *p = realloc(*array, (size_t)next * size);
-  if (p == NULL) return ims__fail(x->err, IMS_ERR_NO_MEMORY, "out of memory");
-  memset((char *)p + (size_t)*cap * size, 0, (size_t)(next - *cap) * size);
-  *array = p;
-  *cap = next;
-  return IMS_OK;
-}
-
 ims_status ims__onnx_tensor_new(ims__onnx *x, const char *name,
                                 uint32_t rank, const uint32_t *shape,
                                 const float *data, uint32_t *id_out) {
-  ims_model *m = x->m;
-  ims_status st = grow(x, (void **)&m->tensors, &x->tensor_cap,
-                       m->tensor_count, sizeof *m->tensors);
+  uint32_t id;
+  ims_status st = ims__graph_tensor_add(x->m, &x->tensor_cap, x->err, &id);
   if (st != IMS_OK) return st;
-  ims__tensor *t = &m->tensors[m->tensor_count];
-  memset(t, 0, sizeof *t);
+  ims__tensor *t = &x->m->tensors[id];
   t->name = name;
   t->type = IMS_TENSOR_F32;
   t->rank = rank;
@@ -74,18 +60,16 @@ ims_status ims__onnx_tensor_new(ims__onnx *x, const char *name,
   t->scale = 1.0f;
   t->data = data;
   if (data != NULL) t->data_size = ims__tensor_elements(t) * sizeof(float);
-  *id_out = m->tensor_count++;
+  *id_out = id;
   return IMS_OK;
 }
 
 ims_status ims__onnx_node_new(ims__onnx *x, const ims__onnx_node *n,
                               ims__op op, uint32_t *index_out) {
-  ims_model *m = x->m;
-  ims_status st = grow(x, (void **)&m->nodes, &x->node_cap, m->node_count,
-                       sizeof *m->nodes);
+  uint32_t at;
+  ims_status st = ims__graph_node_add(x->m, &x->node_cap, x->err, &at);
   if (st != IMS_OK) return st;
-  ims__node *g = &m->nodes[m->node_count];
-  memset(g, 0, sizeof *g);
+  ims__node *g = &x->m->nodes[at];
   g->op = op;
   g->source_index = n->index;
   g->source_name = n->op;
@@ -93,7 +77,7 @@ ims_status ims__onnx_node_new(ims__onnx *x, const ims__onnx_node *n,
   g->stride_h = g->stride_w = 1;
   g->depth_multiplier = 1;
   g->beta = 1.0f;
-  *index_out = m->node_count++;
+  *index_out = at;
   return IMS_OK;
 }
 
@@ -141,6 +125,10 @@ ims_status ims__onnx_want_act(ims__onnx *x, const ims__onnx_node *n,
                               uint32_t k, uint32_t rank,
                               ims__onnx_value **out) {
   ims__onnx_value *v = ims__onnx_in(x, n, k);
+  /* Written on every path: a failure's status comes from
+   * ims__onnx_node_fail in another file, which the compiler cannot see
+   * is never IMS_OK, so a caller's `a` would otherwise look unset. */
+  *out = NULL;
   if (v == NULL || v->kind != IMS__OV_ACT)
     return ims__onnx_node_fail(x, n, IMS_ERR_UNSUPPORTED,
                                "input %u must be an activation (computed "
@@ -386,7 +374,8 @@ static ims_status const_operand(ims__onnx *x, const ims__onnx_node *n,
     size_t N = (size_t)d[0], C = (size_t)d[1], H = (size_t)d[2],
            W = (size_t)d[3];
     for (size_t a = 0; a < N * C * H * W; a++) {
-      size_t w = a % W, h = a / W % H, ch = a / (W * H) % C, b = a / (W * H * C);
+      size_t w = a % W, h = a / W % H, ch = a / (W * H) % C,
+             b = a / (W * H * C);
       data[((b * H + h) * W + w) * C + ch] = c->f[a];
     }
   }
@@ -676,7 +665,8 @@ static ims_status lower_concat(ims__onnx *x, const ims__onnx_node *n) {
     bool last = k + 1 == n->n_in;
     if (!last) {
       part[1] = 0;
-      for (uint32_t j = 0; j <= k; j++) part[1] += ims__onnx_in(x, n, j)->dims[1];
+      for (uint32_t j = 0; j <= k; j++)
+        part[1] += ims__onnx_in(x, n, j)->dims[1];
     }
     st = ims__onnx_make_act(x, n, y, a->rank, part, -1);
     if (st == IMS_OK) st = concat_node(x, n, ids, used, y->tensor, &producer);

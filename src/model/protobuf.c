@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * protobuf.c - the bounds-checked Protocol Buffers wire-format reader of
- * protobuf.h (format and safety rules there).
+ * protobuf_int.h (format and safety rules there).
  *
  * Sections (keep this order):
  *   1. errors

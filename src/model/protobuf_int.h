@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * protobuf.h - a small bounds-checked Protocol Buffers wire-format reader,
- * written for imgstream's ONNX loader (in the manner of flatbuf.h for
- * TFLite). Read-only; schema-less: callers know the field numbers.
+ * protobuf_int.h - a small bounds-checked Protocol Buffers wire-format
+ * reader, written for imgstream's ONNX loader (in the manner of
+ * flatbuf_int.h for TFLite). Read-only; schema-less: callers know the
+ * field numbers.
  *
  * Wire format: a message is a sequence of fields, each a varint key
  * (field_number << 3 | wire_type) followed by its value:
@@ -20,7 +21,7 @@
  * sizes, so nothing wraps. Adversarial input can make the reader fail,
  * never read out of bounds.
  *
- * Errors are sticky, as in flatbuf.h: the first violation records
+ * Errors are sticky, as in flatbuf_int.h: the first violation records
  * IMS_ERR_BAD_MODEL and a message naming the byte offset ("node 3: field 5
  * at byte 1234: length 99999 runs past the end of its message (ends at
  * byte 2000)"); later calls return nothing.

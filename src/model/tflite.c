@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * tflite.c - read a TFLite FlatBuffer (schema version 3) into the graph
- * form of graph.h: subgraph 0's tensors, its operators in file order, its
- * single input and output.
+ * tflite.c - the TFLite entry of the format table (format_int.h): read a
+ * TFLite FlatBuffer (schema version 3) into the graph form of graph_int.h:
+ * subgraph 0's tensors, its operators in file order, its single input and
+ * output.
  *
- * Not here: executing anything (src/infer/), format detection and the model
- * object's lifetime (model.c), the FlatBuffers wire format (flatbuf.c: every
- * offset this file follows is bounds-checked there).
+ * Not here: executing anything (src/infer/), walking the format table and
+ * the model object's lifetime (model.c), the FlatBuffers wire format
+ * (flatbuf.c: every offset this file follows is bounds-checked there),
+ * operator code names (tflite_names.c).
  *
  * Format: TFLite's schema.fbs. Field ids used below are the schema's field
  * order (a union takes two ids: its type byte, then its value). Constant
@@ -25,7 +27,7 @@
  *   3. operator inputs/outputs and options helpers
  *   4. one function per supported operator
  *   5. operators: opcode lookup and dispatch
- *   6. ims__tflite_load
+ *   6. loading, the format table entry (ims__model_tflite)
  *
  * Threading: no shared state.
  */
@@ -39,6 +41,7 @@
 
 #include "core/error_int.h"
 #include "model/flatbuf_int.h"
+#include "model/format_int.h"
 
 /* ---- 1. schema constants and state ------------------------------------ */
 
@@ -94,16 +97,6 @@ typedef struct tfl {
   uint32_t op_index;   /* operator being read (for messages) */
   const char *op_name; /* its builtin name */
 } tfl;
-
-static const char *type_name(ims_tensor_type t) {
-  switch (t) {
-    case IMS_TENSOR_F32: return "FLOAT32";
-    case IMS_TENSOR_U8: return "UINT8";
-    case IMS_TENSOR_I8: return "INT8";
-    case IMS_TENSOR_I32: return "INT32";
-  }
-  return "?";
-}
 
 /* Fail for operator L->op_index with status st:
  * "operator 12 (CONV_2D): <message>". */
@@ -205,7 +198,7 @@ static ims_status zero_point_range(tfl *L, const ims__tensor *t, int64_t z) {
   }
   if (z < lo || z > hi)
     return ims__fb_fail(&L->fb, "zero point %lld out of range for %s",
-                        (long long)z, type_name(t->type));
+                        (long long)z, ims__type_name(t->type));
   return IMS_OK;
 }
 
@@ -228,7 +221,7 @@ static ims_status tensor_quant(tfl *L, uint32_t i, ims__fb_table t,
   if (scale.len == 0 || out->type == IMS_TENSOR_F32) {
     if (needs)
       return ims__fb_fail(fb, "%s tensor has no quantization scale",
-                          type_name(out->type));
+                          ims__type_name(out->type));
     return IMS_OK;
   }
   if (zp.len != 0 && zp.len != scale.len)
@@ -735,11 +728,12 @@ static ims_status op_output(tfl *L, ims__fb_vec out, ims__node *node) {
   return IMS_OK;
 }
 
-/* Make the output's dimension 0 the batch (1), as graph.h requires: TFLite
- * writes some outputs rows first (FULLY_CONNECTED without keep_num_dims
- * gives {rows, units}; a RESHAPE may give {4, 5}). The executor sizes
- * activations per image as elements / shape[0], so {4, 5} would get a
- * quarter of its bytes; {1, 4, 5} holds the same bytes and sizes right. */
+/* Make the output's dimension 0 the batch (1), as graph_int.h requires:
+ * TFLite writes some outputs rows first (FULLY_CONNECTED without
+ * keep_num_dims gives {rows, units}; a RESHAPE may give {4, 5}). The
+ * executor sizes activations per image as elements / shape[0], so {4, 5}
+ * would get a quarter of its bytes; {1, 4, 5} holds the same bytes and
+ * sizes right. */
 static ims_status batch_first(tfl *L, uint32_t id) {
   ims__tensor *t = &L->m->tensors[id];
   if (t->rank == 0 || t->shape[0] == 1) return IMS_OK;
@@ -797,7 +791,7 @@ static ims_status load_op(tfl *L, uint32_t i) {
   return st;
 }
 
-/* ---- 6. ims__tflite_load ---------------------------------------------- */
+/* ---- 6. loading, the format table entry ------------------------------- */
 
 /* The single entry of a subgraph's inputs or outputs vector. */
 static ims_status graph_io(tfl *L, ims__fb_vec v, const char *what,
@@ -824,7 +818,7 @@ static ims_status check_input(tfl *L) {
     return ims__fail(L->err, IMS_ERR_UNSUPPORTED,
                      "graph input (tensor %u \"%s\") is %s rank %u with %u "
                      "channels; need a 4-D NHWC image with 3 channels",
-                     L->m->input, t->name, type_name(t->type), t->rank,
+                     L->m->input, t->name, ims__type_name(t->type), t->rank,
                      t->rank == 4 ? t->shape[3] : 0);
   L->ready[L->m->input] = 1;
   return IMS_OK;
@@ -869,7 +863,13 @@ static ims_status read_model(tfl *L) {
   return st;
 }
 
-ims_status ims__tflite_load(ims_model *m, ims_error *err) {
+/* ims__model_format.load: `dir` is unused (TFLite keeps every buffer in
+ * the one file).
+ * @retval IMS_ERR_BAD_MODEL    malformed; message names the byte offset
+ * @retval IMS_ERR_UNSUPPORTED  operator, type or option outside the set
+ * @retval IMS_ERR_NO_MEMORY */
+static ims_status tflite_load(ims_model *m, const char *dir,
+                              ims_error *err) {
   tfl L;
   memset(&L, 0, sizeof L);
   L.m = m;
@@ -888,3 +888,15 @@ ims_status ims__tflite_load(ims_model *m, ims_error *err) {
   free(L.ready);
   return st;
 }
+
+/* The FlatBuffers file identifier "TFL3" at bytes 4..7. */
+static bool tflite_sniff(const void *data, size_t size) {
+  return size >= 8 && memcmp((const char *)data + 4, "TFL3", 4) == 0;
+}
+
+const ims__model_format ims__model_tflite = {
+    .name = "tflite",
+    .not_this = "a TFLite model (no TFL3 identifier)",
+    .sniff = tflite_sniff,
+    .load = tflite_load,
+};
