@@ -6,13 +6,13 @@
  *   bench_macs [--json] [--time S [--threads N] [--batch B]] MODEL
  *
  * Loads MODEL through ims_model_load_file and walks the internal graph
- * (src/model/graph.h): each CONV_2D adds output elements (N*H*W*O) times
+ * (src/model/graph_int.h): each CONV_2D adds output elements (N*H*W*O) times
  * KH*KW*I (its weights' {O, KH, KW, I}), each DEPTHWISE_CONV_2D output
  * elements times KH*KW (weights {1, KH, KW, C*M}), each FULLY_CONNECTED
  * batch times O*I (weights {O, I}). Every other op (add, pooling, softmax,
  * quantization) is left out: they are a fraction of a percent of the work
  * and have no multiply-accumulate kernel to measure a peak against. The
- * graph's own batch is 1 (graph.h's convention); the count is divided by
+ * graph's own batch is 1 (graph_int.h's convention); the count is divided by
  * the input's N anyway.
  *
  * Prints one line per op kind and the total, or with --json one object:
