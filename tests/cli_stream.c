@@ -122,7 +122,7 @@ static void fresh_case_files(case_files *f, const char *name,
                              const char *ext0, const char *ext1) {
   snprintf(f->ckpt, sizeof f->ckpt, "%s_ckpt", tmp_path(name));
   snprintf(f->out, sizeof f->out, "%s.jsonl", tmp_path(name));
-  snprintf(f->sink, sizeof f->sink, "jsonl:%s", f->out);
+  snprintf(f->sink, sizeof f->sink, "jsonl:%s.jsonl", tmp_path(name));
   tool_rm_rf(f->ckpt);
   unlink(f->out);
   const char *ext[2] = {ext0, ext1};
@@ -139,7 +139,7 @@ static void fresh_case_files(case_files *f, const char *name,
  * (so labels vary), stored with ims_bucket_put. */
 static void make_bucket(bucket_info *bi, const char *name, size_t n) {
   snprintf(bi->dir, sizeof bi->dir, "%s", tmp_path(name));
-  snprintf(bi->url, sizeof bi->url, "dir://%s", bi->dir);
+  snprintf(bi->url, sizeof bi->url, "dir://%s", tmp_path(name));
   tool_rm_rf(bi->dir);
   ims_error err = {0};
   ims_bucket *b = NULL;
@@ -529,7 +529,7 @@ TEST(cli_stream_with_producer) {
   need_all();
   bucket_info bi;
   snprintf(bi.dir, sizeof bi.dir, "%s", tmp_path("stream_p_bucket"));
-  snprintf(bi.url, sizeof bi.url, "dir://%s", bi.dir);
+  snprintf(bi.url, sizeof bi.url, "dir://%s", tmp_path("stream_p_bucket"));
   bi.count = 200;
   tool_rm_rf(bi.dir);
   ASSERT_EQ(mkdir(bi.dir, 0755), 0);

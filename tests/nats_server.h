@@ -347,23 +347,25 @@ static inline void nsrv_start(nsrv *s, const char *name, int n,
   memset(s, 0, sizeof *s);
   s->n = n;
   s->max_payload = max_payload;
-  snprintf(s->dir, sizeof s->dir, "%s", tmp_path(name));
+  /* The node paths are formatted from this local copy and the index, not
+   * from s->dir and nd->name: a source inside the object being written
+   * is what snprintf's restrict forbids (gcc -Wrestrict says so under
+   * -fsanitize=address). */
+  char dir[sizeof s->dir];
+  snprintf(dir, sizeof dir, "%s", tmp_path(name));
+  memcpy(s->dir, dir, sizeof dir);
   for (int attempt = 0;; attempt++) {
-    tool_rm_rf(s->dir);
-    if (mkdir(s->dir, 0755) != 0)
-      TEST__FAIL("mkdir %s: %s", s->dir, strerror(errno));
+    tool_rm_rf(dir);
+    if (mkdir(dir, 0755) != 0)
+      TEST__FAIL("mkdir %s: %s", dir, strerror(errno));
     for (int i = 0; i < n; i++) {
       nsrv_node *nd = &s->node[i];
       snprintf(nd->name, sizeof nd->name, "n%d", i + 1);
       nd->port = nsrv_free_port();
       nd->route_port = n > 1 ? nsrv_free_port() : 0;
-      /* precisions: gcc cannot always bound s->dir when this inlines */
-      snprintf(nd->conf, sizeof nd->conf, "%.4096s/%.15s.conf", s->dir,
-               nd->name);
-      snprintf(nd->log, sizeof nd->log, "%.4096s/%.15s.log", s->dir,
-               nd->name);
-      snprintf(nd->store, sizeof nd->store, "%.4096s/%.15s-store", s->dir,
-               nd->name);
+      snprintf(nd->conf, sizeof nd->conf, "%s/n%d.conf", dir, i + 1);
+      snprintf(nd->log, sizeof nd->log, "%s/n%d.log", dir, i + 1);
+      snprintf(nd->store, sizeof nd->store, "%s/n%d-store", dir, i + 1);
     }
     for (int i = 0; i < n; i++) nsrv__write_conf(s, i);
     for (int i = 0; i < n; i++) nsrv__spawn(s, i);
