@@ -53,7 +53,8 @@ static void need_all(void) {
 
 /* Start the tool with args (NULL-terminated); stdout/stderr to files
  * "<name>.out"/"<name>.err" under the test tmp folder. fsize_limit > 0
- * sets RLIMIT_FSIZE in the child (SIGXFSZ ignored: writes fail EFBIG). */
+ * sets the soft RLIMIT_FSIZE in the child (SIGXFSZ ignored: writes fail
+ * EFBIG). */
 static pid_t start(const char *name, long fsize_limit,
                    const char *const *args) {
   char out[4200], err[4200];
@@ -64,7 +65,10 @@ static pid_t start(const char *name, long fsize_limit,
   ASSERT(pid >= 0);
   if (pid > 0) return pid;
   if (fsize_limit > 0) {
-    struct rlimit rl = {(rlim_t)fsize_limit, (rlim_t)fsize_limit};
+    /* the soft limit only, as a user's `ulimit -S -f` would */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(125);
+    if ((rlim_t)fsize_limit < rl.rlim_max) rl.rlim_cur = (rlim_t)fsize_limit;
     signal(SIGXFSZ, SIG_IGN);
     if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(125);
   }

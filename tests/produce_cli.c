@@ -443,15 +443,22 @@ TEST(produce_bucket_write_fails) {
   need_flowers();
   char *b = ppath("fsize_bucket");
   tool_rm_rf(b);
-  struct rlimit old, small = {40 * 1024, 40 * 1024};
+  /* The tool inherits the limit. Only the soft limit is lowered: a user
+   * who is not root cannot raise a hard limit back, and the cases run
+   * after this one would inherit it. */
+  struct rlimit old, small, now;
   ASSERT(getrlimit(RLIMIT_FSIZE, &old) == 0);
+  small = old;
+  small.rlim_cur = old.rlim_max < 40 * 1024 ? old.rlim_max : 40 * 1024;
   signal(SIGXFSZ, SIG_IGN); /* write() fails with EFBIG instead */
   ASSERT(setrlimit(RLIMIT_FSIZE, &small) == 0);
   const prun_out *r = PRUN("produce", "--from", flowers, "--to",
                            bucket_url(b), "--interval", "0", "--seed", "1",
                            "--limit", "20");
-  setrlimit(RLIMIT_FSIZE, &old);
+  ASSERT(setrlimit(RLIMIT_FSIZE, &old) == 0);
   signal(SIGXFSZ, SIG_DFL);
+  ASSERT(getrlimit(RLIMIT_FSIZE, &now) == 0);
+  ASSERT(now.rlim_cur == old.rlim_cur && now.rlim_max == old.rlim_max);
   ASSERT_EQ(r->code, 1);
   ASSERT_CONTAINS(r->err, "cannot upload ");
   ASSERT_CONTAINS(r->err, "File too large");
