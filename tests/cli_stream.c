@@ -34,7 +34,7 @@
 
 #include "imgstream/imgstream.h"
 #include "test.h"
-#include "tool.h"
+#include "support/tool.h"
 
 /* ---- 1. processes ---- */
 

@@ -3,8 +3,7 @@
 # test's __wrap_ functions. The NATS and S3 cases (each with its server)
 # run as CTest tests of their own, in parallel with the rest.
 ims_add_test(NAME faults
-             SOURCES faults.c float_model.c tflite_writer.c onnx_writer.c
-                     image_fixtures.c
+             SOURCES faults.c
              ARGS -faults_nats_out_of_memory -faults_s3_stream_out_of_memory)
 target_link_options(faults PRIVATE
   "LINKER:--wrap=malloc,--wrap=calloc,--wrap=realloc"

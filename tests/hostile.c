@@ -59,13 +59,13 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "image_fixtures.h"
+#include "support/image_fixtures.h"
 #include "imgstream/imgstream.h"
-#include "onnx_writer.h"
+#include "support/onnx_writer.h"
 #include "produce/produce_int.h"
 #include "stream/stream_int.h"
 #include "nats/nats_int.h"
-#include "tflite_writer.h"
+#include "support/tflite_writer.h"
 
 #define HANG_SECONDS 30 /* far above any kind's run time, even in valgrind */
 

@@ -6,8 +6,7 @@
 # makes the PNG decompression bombs.
 find_package(ZLIB REQUIRED)
 ims_add_test(NAME hostile_corpus
-             SOURCES hostile.c image_fixtures.c tflite_writer.c
-                     onnx_writer.c
+             SOURCES hostile.c
              LIBS imgstream ZLIB::ZLIB)
 set_tests_properties(hostile_corpus PROPERTIES TIMEOUT 600)
 add_dependencies(hostile_corpus imgstream_tool) # the limit_cli kind

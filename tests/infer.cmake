@@ -2,7 +2,7 @@
 ims_add_test(NAME infer_reference SOURCES infer_reference.c
              LIBS ims_core ims_model ims_infer)
 ims_add_test(NAME infer_engine
-             SOURCES infer_engine.c float_model.c tflite_writer.c
+             SOURCES infer_engine.c
              LIBS ims_core ims_model ims_infer)
 # oneDNN (convolutions) and XNNPACK give bit-identical results.
 ims_add_test(NAME infer_backends SOURCES infer_backends.c

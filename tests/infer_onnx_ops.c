@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * infer_onnx_ops.c - the ONNX operators, end to end (loader + executor),
- * on small graphs built at test time with tests/onnx_writer.c, against
+ * on small graphs built at test time with tests/support/onnx_writer.c, against
  * answers computed here by plain NCHW loops in double precision, written
  * from the ONNX operator definitions (never from the engine's output).
  *
@@ -17,7 +17,7 @@
  * Threading: single-threaded test (the engine uses two workers).
  */
 #include "imgstream/imgstream.h"
-#include "onnx_writer.h"
+#include "support/onnx_writer.h"
 #include "test.h"
 
 #define H 5

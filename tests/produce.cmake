@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 # The producer, `imgstream produce`, run end to end (real binary, real
-# files, ../shared/data/flowers): tests/produce_*.c share produce_run.h.
+# files, ../shared/data/flowers): tests/produce_*.c share support/produce_run.h.
 #   produce_cli       scan, order, bad files, loop, JSON, restart, signals,
 #                     usage and exit codes
 #   produce_cli_unreadable  a chmod 000 image is skipped; SKIPs as root,

@@ -11,12 +11,17 @@
  * Threading: single-threaded; each case forks the tool.
  */
 #define _GNU_SOURCE
-#define PRUN_PREFIX "produce_cli"
+#include <fcntl.h>
 #include <jansson.h>
-
+#include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
 
-#include "produce_run.h"
+#include "support/produce_run.h"
+
+const char prun_prefix[] = "produce_cli";
 
 /* ---- 1. helpers ---- */
 

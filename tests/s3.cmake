@@ -3,8 +3,8 @@
 # S3-protocol server on 127.0.0.1: the npm package s3rver, pinned by
 # tests/s3/package-lock.json and installed into the build tree by the
 # s3_server_install fixture (tests/s3/setup.sh: `npm ci`; skips only
-# when node is missing, and fails instead with CI=true). tests/s3_server.h
-# starts, kills and restarts it.
+# when node is missing, and fails instead with CI=true).
+# tests/support/s3_server.h starts, kills and restarts it.
 #   s3_bucket   the backend through the library (tests/s3_bucket.c)
 #   s3_stream   produce --to s3:// and stream --source s3:// end to end
 #               (tests/s3_stream.c; one CTest entry per case)

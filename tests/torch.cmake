@@ -25,7 +25,8 @@ set_tests_properties(torch_export PROPERTIES FIXTURES_SETUP torch_models
 
 add_executable(torch_parity torch_parity.c)
 target_include_directories(torch_parity PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
-target_link_libraries(torch_parity PRIVATE imgstream ims_image ims_deps)
+target_link_libraries(torch_parity PRIVATE ims_test_support imgstream
+                      ims_image ims_deps)
 foreach(case mobilenet_v2 mobilenet_v2_opset11 mobilenet_v2_opset17
              resnet18 efficientnet_b0 efficientnet_b0_opset17)
   add_test(NAME torch_parity_${case}
@@ -43,7 +44,7 @@ endforeach()
 
 add_executable(torch_cli torch_cli.c)
 target_include_directories(torch_cli PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
-target_link_libraries(torch_cli PRIVATE imgstream ims_deps)
+target_link_libraries(torch_cli PRIVATE ims_test_support imgstream ims_deps)
 add_dependencies(torch_cli imgstream_tool)
 foreach(case torch_cli_classify torch_cli_overrides torch_cli_stream
              torch_cli_usage)
@@ -54,9 +55,8 @@ foreach(case torch_cli_classify torch_cli_overrides torch_cli_stream
 endforeach()
 
 # The Reshape lowering on exporter forms and hostile shapes (no PyTorch
-# needed: models from tests/onnx_writer.c).
-ims_add_test(NAME torch_onnx_reshape
-             SOURCES torch_onnx_reshape.c onnx_writer.c)
+# needed: models from tests/support/onnx_writer.c).
+ims_add_test(NAME torch_onnx_reshape SOURCES torch_onnx_reshape.c)
 
 # scripts/export-onnx.py's refusals: bad opset, model, seed, missing
 # --out or --calibrate file (tests/torch_export_errors.py).
