@@ -7,9 +7,22 @@
  *
  *   TEST_MAIN(case_a, case_b, ...)
  *
- * which runs every case (or only those named on the command line, or all
- * but those named there with a leading '-') and exits 1 if any case
- * failed, 77 (CTest's SKIP_RETURN_CODE, set on every test) if every case
+ * which makes main():
+ *
+ *   binary                   runs every case, in the order listed
+ *   binary case_a case_b     runs only the named cases
+ *   binary -case_a           runs all but the named ones (names and
+ *                            -names can be mixed: exclusions win)
+ *   binary --list            prints the case names, one a line, and
+ *                            runs nothing (tests/CMakeLists.txt builds
+ *                            the CTest entries from this list)
+ *
+ * A name, with or without '-', that is not a case of this binary is an
+ * error: "No test with that name: X", exit 1, nothing run - so a CTest
+ * entry or a command line naming a case that was renamed or removed
+ * fails instead of passing having run nothing. So is a selection that
+ * leaves no case to run. Otherwise the exit is 1 if any case failed, 77
+ * (CTest's SKIP_RETURN_CODE, set on every test) if every case that ran
  * called RETURN_SKIP, else 0: a case skipped because this machine cannot
  * run it (no VNNI, running as root) does not hide the cases that ran. A
  * failed assertion ends its case at once.
@@ -129,31 +142,20 @@ void test_sleep_ms(long ms);
 /* Write bytes to a file; returns 0 on success. */
 int test_write_file(const char *path, const void *data, size_t size);
 
-typedef struct test__case {
-  const char *name;
-  void (*fn)(void);
-} test__case;
+/* main() of a test file: the cases fns[0..n), whose names are the
+ * comma-separated identifiers in `names` (TEST_MAIN's #__VA_ARGS__), run
+ * as argv asks. Returns main()'s exit code. */
+int test__main(const char *names, void (*const *fns)(void), int n,
+               int argc, char **argv);
 
-/* Runs the cases of cases[0..n) that argv selects; returns main()'s exit
- * code. */
-int test__run(const test__case *cases, int n, int argc, char **argv);
-
-/* TEST_MAIN(a, b, c): build the case table from a list of TEST names. */
-#define TEST_MAIN(...)                                                   \
-  int main(int argc, char **argv) {                                      \
-    void (*fns_[])(void) = {__VA_ARGS__};                                \
-    static const char names_[] = #__VA_ARGS__;                           \
-    enum { n_ = sizeof fns_ / sizeof fns_[0] };                          \
-    test__case cases_[n_];                                               \
-    char namebuf_[sizeof names_];                                        \
-    memcpy(namebuf_, names_, sizeof names_);                             \
-    char *save_ = NULL, *tok_ = strtok_r(namebuf_, ", \n", &save_);      \
-    for (int i_ = 0; i_ < n_; i_++) {                                    \
-      cases_[i_].name = tok_ ? tok_ : "?";                               \
-      cases_[i_].fn = fns_[i_];                                          \
-      tok_ = strtok_r(NULL, ", \n", &save_);                             \
-    }                                                                    \
-    return test__run(cases_, n_, argc, argv);                            \
+/* TEST_MAIN(a, b, c): main() over the cases TEST(a), TEST(b), TEST(c).
+ * The names come from the same list as the functions, so the two cannot
+ * disagree. */
+#define TEST_MAIN(...)                                                  \
+  int main(int argc, char **argv) {                                     \
+    static void (*const fns_[])(void) = {__VA_ARGS__};                  \
+    return test__main(#__VA_ARGS__, fns_,                               \
+                      (int)(sizeof fns_ / sizeof fns_[0]), argc, argv); \
   }
 
 #endif /* IMS_TEST_H */

@@ -102,34 +102,122 @@ int test_write_file(const char *path, const void *data, size_t size) {
   return (fclose(f) == 0 && n == size) ? 0 : -1;
 }
 
-int test__run(const test__case *cases, int n, int argc, char **argv) {
+/* ---- the runner ---- */
+
+/* Index of the case called `name`, -1 if there is none. */
+static int test__find(const char *const *names, int n, const char *name) {
+  for (int i = 0; i < n; i++)
+    if (strcmp(names[i], name) == 0) return i;
+  return -1;
+}
+
+/* Split TEST_MAIN's "a, b,\n c" into names[0..n). Returns the buffer that
+ * holds them (the caller frees), NULL if the count is not n. */
+static char *test__split(const char *list, const char **names, int n) {
+  char *buf = strdup(list);
+  if (buf == NULL) return NULL;
+  int k = 0;
+  char *save = NULL;
+  for (char *t = strtok_r(buf, ", \t\n", &save); t != NULL;
+       t = strtok_r(NULL, ", \t\n", &save)) {
+    if (k == n) break;
+    names[k++] = t;
+  }
+  if (k != n) {
+    free(buf);
+    return NULL;
+  }
+  return buf;
+}
+
+/* Check argv before anything runs: every argument names a case of this
+ * binary (optionally with a leading '-'). Reports every bad one. */
+static int test__check_args(const char *const *names, int n, int argc,
+                            char **argv) {
+  int bad = 0;
+  for (int a = 1; a < argc; a++) {
+    const char *arg = argv[a];
+    if (arg[0] == '-' && arg[1] == '-') {
+      fprintf(stderr,
+              "%s: unknown option %s\n"
+              "usage: %s [--list] [CASE | -CASE]...\n",
+              argv[0], arg, argv[0]);
+      bad = 1;
+    } else if (test__find(names, n, arg[0] == '-' ? arg + 1 : arg) < 0) {
+      fprintf(stderr, "No test with that name: %s\n", arg);
+      bad = 1;
+    }
+  }
+  return bad;
+}
+
+/* Is case `name` selected by argv (already checked)? */
+static int test__selected(const char *name, int argc, char **argv) {
+  int named = 0, any_named = 0;
+  for (int a = 1; a < argc; a++) {
+    if (argv[a][0] == '-') {
+      if (strcmp(argv[a] + 1, name) == 0) return 0; /* excluded */
+    } else {
+      any_named = 1;
+      named |= strcmp(argv[a], name) == 0;
+    }
+  }
+  return !any_named || named;
+}
+
+/* Run the selected cases; main()'s exit code. */
+static int test__run(const char *const *names, void (*const *fns)(void),
+                     int n, int argc, char **argv) {
   volatile int failed = 0, skipped = 0, passed = 0;
   for (volatile int i = 0; i < n; i++) {
-    int selected = 1, excluded = 0;
-    for (int a = 1; a < argc; a++) {
-      if (argv[a][0] == '-')
-        excluded |= strcmp(argv[a] + 1, cases[i].name) == 0;
-      else
-        selected = 0; /* a name given: only the named cases */
-    }
-    for (int a = 1; a < argc && !selected; a++)
-      selected = strcmp(argv[a], cases[i].name) == 0;
-    if (excluded) selected = 0;
-    if (!selected) continue;
+    if (!test__selected(names[i], argc, argv)) continue;
     test__skipped = 0;
     int r = setjmp(test__jump);
     if (r == 0) {
-      cases[i].fn();
+      fns[i]();
       passed++;
-      fprintf(stderr, "ok   %s\n", cases[i].name);
+      fprintf(stderr, "ok   %s\n", names[i]);
     } else if (test__skipped) {
       skipped++;
-      fprintf(stderr, "skip %s\n", cases[i].name);
+      fprintf(stderr, "skip %s\n", names[i]);
     } else {
       failed++;
-      fprintf(stderr, "FAIL %s\n", cases[i].name);
+      fprintf(stderr, "FAIL %s\n", names[i]);
     }
+  }
+  if (failed + skipped + passed == 0) {
+    fprintf(stderr, "%s: the arguments leave no case to run\n", argv[0]);
+    return 1;
   }
   if (failed) return 1;
   return skipped && !passed ? 77 : 0;
+}
+
+int test__main(const char *list, void (*const *fns)(void), int n, int argc,
+               char **argv) {
+  const char **names = calloc((size_t)n, sizeof *names);
+  char *buf = names != NULL ? test__split(list, names, n) : NULL;
+  int code = 1;
+  if (buf == NULL) {
+    fprintf(stderr, "%s: TEST_MAIN's list is not %d names\n", argv[0], n);
+    goto done;
+  }
+  for (int i = 0; i < n; i++) {
+    if (test__find(names, i, names[i]) >= 0) {
+      fprintf(stderr, "%s: %s is listed twice in TEST_MAIN\n", argv[0],
+              names[i]);
+      goto done;
+    }
+  }
+  if (argc == 2 && strcmp(argv[1], "--list") == 0) {
+    for (int i = 0; i < n; i++) printf("%s\n", names[i]);
+    code = fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
+    goto done;
+  }
+  if (test__check_args(names, n, argc, argv)) goto done;
+  code = test__run(names, fns, n, argc, argv);
+done:
+  free(buf);
+  free(names);
+  return code;
 }
