@@ -1,13 +1,14 @@
+# SPDX-License-Identifier: Apache-2.0
 # Inference operators: small models written at test time
-# (tests/support/tflite_writer.c) covering every op/type path of the executor,
-# checked against naive reference kernels; plus the engine's refusals.
+# (tests/support/tflite_writer.c) covering every op/type path of the
+# executor, checked against naive reference kernels; plus the engine's
+# refusals.
 ims_add_test(NAME infer_ops SOURCES infer_ops.c
              LIBS ims_core ims_model ims_infer)
 
 # A float32 MobileNetV2 made by dequantizing the shared quantized model,
 # checked against the quantized model's Arm NN reference outputs.
-ims_add_test(NAME infer_float_model
-             SOURCES infer_float_model.c
+ims_add_test(NAME infer_float_model SOURCES infer_float_model.c
              LIBS ims_core ims_model ims_infer)
 
 # make_float_model OUT [IN]: the same float model as a file, for

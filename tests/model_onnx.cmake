@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The ONNX loader: well-formed models (tests/support/onnx_writer.c) and
 # malformed ones (truncations, byte flips, wrong wire types, cycles, bad
 # indices, unsupported operators, external data escaping the folder, huge

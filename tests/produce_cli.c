@@ -6,7 +6,8 @@
  * stderr, exit codes and the bucket's files byte by byte.
  *
  * Sections: 1. helpers  2. flowers: counts, keys, seeds  3. bad inputs
- *           4. loop, JSON, restart, signals, stale temporaries  5. usage
+ *           4. loop, JSON, restart, signals, stale temporaries  5. usage,
+ *           and a bucket write that fails (a file-size limit)
  *
  * Threading: single-threaded; each case forks the tool.
  */
@@ -475,5 +476,5 @@ TEST_MAIN(produce_flowers_limit_seed, produce_same_seed_same_order,
           produce_no_images_fails, produce_loop_rounds_get_new_names,
           produce_json_lines, produce_restart_skips_present_objects,
           produce_sigterm_stops_after_current_image,
-          produce_pacing_rate_and_interval, produce_removes_stale_temporaries, produce_usage_and_exit_codes,
-          produce_bucket_write_fails)
+          produce_pacing_rate_and_interval, produce_removes_stale_temporaries,
+          produce_usage_and_exit_codes, produce_bucket_write_fails)
