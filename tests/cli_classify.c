@@ -14,7 +14,7 @@
  *
  * Threading: single-threaded; each case forks the tool as a child.
  */
-#define _GNU_SOURCE /* nftw, in tool.h */
+#define _GNU_SOURCE
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -25,7 +25,7 @@
 
 #include "imgstream/imgstream.h"
 #include "test.h"
-#include "tool.h"
+#include "support/tool.h"
 
 /* ---- 1. running the tool ---- */
 

@@ -34,7 +34,7 @@
 
 #include "imgstream/imgstream.h"
 #include "test.h"
-#include "tool.h"
+#include "support/tool.h"
 
 /* ---- 1. processes ---- */
 
@@ -53,7 +53,8 @@ static void need_all(void) {
 
 /* Start the tool with args (NULL-terminated); stdout/stderr to files
  * "<name>.out"/"<name>.err" under the test tmp folder. fsize_limit > 0
- * sets RLIMIT_FSIZE in the child (SIGXFSZ ignored: writes fail EFBIG). */
+ * sets the soft RLIMIT_FSIZE in the child (SIGXFSZ ignored: writes fail
+ * EFBIG). */
 static pid_t start(const char *name, long fsize_limit,
                    const char *const *args) {
   char out[4200], err[4200];
@@ -64,7 +65,10 @@ static pid_t start(const char *name, long fsize_limit,
   ASSERT(pid >= 0);
   if (pid > 0) return pid;
   if (fsize_limit > 0) {
-    struct rlimit rl = {(rlim_t)fsize_limit, (rlim_t)fsize_limit};
+    /* the soft limit only, as a user's `ulimit -S -f` would */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(125);
+    if ((rlim_t)fsize_limit < rl.rlim_max) rl.rlim_cur = (rlim_t)fsize_limit;
     signal(SIGXFSZ, SIG_IGN);
     if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(125);
   }
@@ -122,7 +126,7 @@ static void fresh_case_files(case_files *f, const char *name,
                              const char *ext0, const char *ext1) {
   snprintf(f->ckpt, sizeof f->ckpt, "%s_ckpt", tmp_path(name));
   snprintf(f->out, sizeof f->out, "%s.jsonl", tmp_path(name));
-  snprintf(f->sink, sizeof f->sink, "jsonl:%s", f->out);
+  snprintf(f->sink, sizeof f->sink, "jsonl:%s.jsonl", tmp_path(name));
   tool_rm_rf(f->ckpt);
   unlink(f->out);
   const char *ext[2] = {ext0, ext1};
@@ -139,7 +143,7 @@ static void fresh_case_files(case_files *f, const char *name,
  * (so labels vary), stored with ims_bucket_put. */
 static void make_bucket(bucket_info *bi, const char *name, size_t n) {
   snprintf(bi->dir, sizeof bi->dir, "%s", tmp_path(name));
-  snprintf(bi->url, sizeof bi->url, "dir://%s", bi->dir);
+  snprintf(bi->url, sizeof bi->url, "dir://%s", tmp_path(name));
   tool_rm_rf(bi->dir);
   ims_error err = {0};
   ims_bucket *b = NULL;
@@ -538,7 +542,7 @@ TEST(cli_stream_with_producer) {
   need_all();
   bucket_info bi;
   snprintf(bi.dir, sizeof bi.dir, "%s", tmp_path("stream_p_bucket"));
-  snprintf(bi.url, sizeof bi.url, "dir://%s", bi.dir);
+  snprintf(bi.url, sizeof bi.url, "dir://%s", tmp_path("stream_p_bucket"));
   bi.count = 200;
   tool_rm_rf(bi.dir);
   ASSERT_EQ(mkdir(bi.dir, 0755), 0);

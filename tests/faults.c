@@ -46,17 +46,19 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <xnnpack.h>
 
-#include "float_model.h"
-#include "image_fixtures.h"
+#include "support/float_model.h"
+#include "support/image_fixtures.h"
 #include "imgstream/imgstream.h"
 #include "imgstream/nats.h"
-#include "model_onnx_common.h"
-#include "nats_server.h"
-#include "s3_server.h"
+#include "support/model_onnx_common.h"
+#include "support/nats_server.h"
+#include "support/s3_server.h"
 #include "test.h"
-#include "tool.h"
+#include "support/tool.h"
 
 /* ---- 1. the wrappers --------------------------------------------------- */
 

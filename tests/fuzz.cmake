@@ -44,11 +44,9 @@ foreach(h ${ims_fuzz_harnesses})
 endforeach()
 
 # fuzz_seeds OUTDIR: small valid TFLite models and images, seeds that need
-# the tests' C writers (tests/fuzz/make_seeds.py runs it).
+# the tests' C writers from ims_test_support (tests/fuzz/make_seeds.py
+# runs it).
 add_executable(fuzz_seeds ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/seeds.c
-               ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/seeds_onnx.c
-               ${CMAKE_CURRENT_SOURCE_DIR}/onnx_writer.c
-               ${CMAKE_CURRENT_SOURCE_DIR}/tflite_writer.c
-               ${CMAKE_CURRENT_SOURCE_DIR}/image_fixtures.c)
-target_include_directories(fuzz_seeds PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
-target_link_libraries(fuzz_seeds PRIVATE ims_core ims_model ims_deps)
+               ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/seeds_onnx.c)
+target_link_libraries(fuzz_seeds PRIVATE ims_test_support ims_core ims_model
+                      ims_deps)

@@ -17,7 +17,7 @@
  *              hidden or "." components
  *   archive    tar/zip entries with "..", absolute paths, escaping
  *              symbolic and hard links, FIFOs, devices; a gzip bomb;
- *              damaged and non-archives (src/stream/extract.c)
+ *              damaged and non-archives (src/produce/extract.c)
  *   tflite     cyclic graphs, out-of-range tensor and graph indices,
  *              short buffers, absurd and negative shapes, truncation
  *   onnx       cyclic graphs, undefined inputs, short raw_data, absurd
@@ -25,7 +25,7 @@
  *              data escaping the model's folder
  *   nats       messages with missing or lying headers and reply subjects
  *              (the key they get), bodies that are not images, empty or
- *              bombs (src/stream/nats_queue.c's message-to-image path)
+ *              bombs (src/nats/queue.c's message-to-image path)
  *   labels     deep JSON nesting, truncated JSON, absurd class indices,
  *              a FIFO as label file
  *   checkpoint a FIFO and garbage as offsets/ and snapshot files
@@ -33,10 +33,13 @@
  *              classifier, and the CLI options)
  *
  * Usage: hostile [KIND...]        run every kind (or those named)
+ *        hostile --list           print every kind's name, one a line
  *        hostile --write DIR      write each kind that is a byte string
  *                                 to DIR/<area>/<kind> (fuzz seeds:
  *                                 tests/fuzz/make_seeds.py) and exit
- * Exit 0 if every kind gave its defined outcome, 1 otherwise.
+ * Exit 0 if every kind gave its defined outcome, 1 otherwise; a KIND
+ * that is not in the corpus is an error before anything runs ("No test
+ * with that name", as test.h's runner says).
  *
  * Scratch files live in $IMGSTREAM_TEST_TMP/hostile-<pid>/, removed at
  * the end.
@@ -59,13 +62,13 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "image_fixtures.h"
+#include "support/image_fixtures.h"
 #include "imgstream/imgstream.h"
-#include "onnx_writer.h"
+#include "support/onnx_writer.h"
 #include "produce/produce_int.h"
 #include "stream/stream_int.h"
 #include "nats/nats_int.h"
-#include "tflite_writer.h"
+#include "support/tflite_writer.h"
 
 #define HANG_SECONDS 30 /* far above any kind's run time, even in valgrind */
 
@@ -1334,9 +1337,29 @@ static int write_corpus(const char *dir) {
   return 0;
 }
 
+/* Is `name` a kind of the corpus? */
+static int is_kind(const char *name) {
+  for (size_t i = 0; i < sizeof corpus / sizeof corpus[0]; i++)
+    if (strcmp(corpus[i].name, name) == 0) return 1;
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc == 3 && strcmp(argv[1], "--write") == 0)
     return write_corpus(argv[2]);
+  if (argc == 2 && strcmp(argv[1], "--list") == 0) {
+    for (size_t i = 0; i < sizeof corpus / sizeof corpus[0]; i++)
+      printf("%s\n", corpus[i].name);
+    return fflush(stdout) == 0 ? 0 : 1;
+  }
+  int unknown = 0;
+  for (int a = 1; a < argc; a++) {
+    if (!is_kind(argv[a])) {
+      fprintf(stderr, "No test with that name: %s\n", argv[a]);
+      unknown = 1;
+    }
+  }
+  if (unknown) return 1;
   const char *tmp = getenv("IMGSTREAM_TEST_TMP");
   snprintf(scratch, sizeof scratch, "%s/hostile-%ld",
            tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp", (long)getpid());

@@ -1,10 +1,6 @@
+# SPDX-License-Identifier: Apache-2.0
 # Image: decoding (JPEG/PNG/BMP), preprocessing, malformed input, and
 # bit-exactness against the reference tensors.
-ims_add_test(NAME image_reference SOURCES image_reference.c
-             LIBS ims_core ims_image)
-ims_add_test(NAME image_decode SOURCES image_decode.c image_fixtures.c
-             LIBS ims_core ims_image)
-ims_add_test(NAME image_malformed SOURCES image_malformed.c image_fixtures.c
-             LIBS ims_core ims_image)
-ims_add_test(NAME image_preprocess SOURCES image_preprocess.c image_fixtures.c
-             LIBS ims_core ims_image)
+foreach(t image_reference image_decode image_malformed image_preprocess)
+  ims_add_test(NAME ${t} SOURCES ${t}.c LIBS ims_core ims_image)
+endforeach()

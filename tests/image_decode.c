@@ -7,7 +7,7 @@
  * JPEG is lossy, so JPEG checks compare flat regions with a tolerance;
  * PNG and BMP are lossless and must match exactly.
  */
-#include "image_fixtures.h"
+#include "support/image_fixtures.h"
 #include "imgstream/image.h"
 #include "test.h"
 

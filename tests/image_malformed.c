@@ -4,7 +4,7 @@
  * message, never a crash, exit() or leak (run under the ASan build too).
  * Files are written under tmp_path() and read back with decode_file.
  */
-#include "image_fixtures.h"
+#include "support/image_fixtures.h"
 #include "imgstream/image.h"
 #include "test.h"
 

@@ -9,7 +9,7 @@
 #include <math.h>
 
 #include "image/preprocess_int.h"
-#include "image_fixtures.h"
+#include "support/image_fixtures.h"
 #include "imgstream/image.h"
 #include "test.h"
 

@@ -1,8 +1,8 @@
+# SPDX-License-Identifier: Apache-2.0
 # Inference: the engine alone against the independent reference outputs.
 ims_add_test(NAME infer_reference SOURCES infer_reference.c
              LIBS ims_core ims_model ims_infer)
-ims_add_test(NAME infer_engine
-             SOURCES infer_engine.c float_model.c tflite_writer.c
+ims_add_test(NAME infer_engine SOURCES infer_engine.c
              LIBS ims_core ims_model ims_infer)
 # oneDNN (convolutions) and XNNPACK give bit-identical results.
 ims_add_test(NAME infer_backends SOURCES infer_backends.c

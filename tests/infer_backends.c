@@ -19,7 +19,7 @@
 
 #include "imgstream/imgstream.h"
 #include "test.h"
-#include "reference.h"
+#include "support/reference.h"
 
 #define IMG_BYTES (224 * 224 * 3)
 #define OUTS 1001

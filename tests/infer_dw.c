@@ -21,7 +21,7 @@
 #include "imgstream/imgstream.h"
 #include "infer/infer_int.h"
 #include "test.h"
-#include "reference.h"
+#include "support/reference.h"
 
 #define IMG_BYTES (224 * 224 * 3)
 #define OUTS 1001

@@ -8,7 +8,7 @@
  * quantized and float models, and adaptive threading (running on the
  * calling thread alone when that is faster) changes no result.
  */
-#include "float_model.h"
+#include "support/float_model.h"
 #include "imgstream/imgstream.h"
 #include "test.h"
 

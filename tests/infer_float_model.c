@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * infer_float_model.c - a float32 MobileNetV2 made by dequantizing the
- * shared mobilenet_v2_1.0_224_quant.tflite (tests/float_model.c), run by
- * the engine on every Arm NN reference input, against the quantized
- * model's reference outputs (NAME.mobilenet_v2_1.0_224_quant.out).
+ * shared mobilenet_v2_1.0_224_quant.tflite (tests/support/float_model.c),
+ * run by the engine on every Arm NN reference input, against the
+ * quantized model's reference outputs (NAME.mobilenet_v2_1.0_224_quant.out).
  *
  * What it shows: the float paths of CONV_2D, DEPTHWISE_CONV_2D, ADD,
  * AVERAGE_POOL_2D, RESHAPE and SOFTMAX compute the same network as the
@@ -19,10 +19,10 @@
  * Threading: single-threaded test (the engine uses its own workers).
  */
 
-#include "float_model.h"
+#include "support/float_model.h"
 #include "imgstream/imgstream.h"
 #include "test.h"
-#include "reference.h"
+#include "support/reference.h"
 
 #define QUANT "mobilenet_v2_1.0_224_quant"
 #define IMG_BYTES (224 * 224 * 3)

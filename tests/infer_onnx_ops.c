@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * infer_onnx_ops.c - the ONNX operators, end to end (loader + executor),
- * on small graphs built at test time with tests/onnx_writer.c, against
+ * on small graphs built at test time with tests/support/onnx_writer.c, against
  * answers computed here by plain NCHW loops in double precision, written
  * from the ONNX operator definitions (never from the engine's output).
  *
@@ -17,7 +17,7 @@
  * Threading: single-threaded test (the engine uses two workers).
  */
 #include "imgstream/imgstream.h"
-#include "onnx_writer.h"
+#include "support/onnx_writer.h"
 #include "test.h"
 
 #define H 5
@@ -190,7 +190,8 @@ TEST(onnx_conv_relu) {
           st[2] = {2, 2};
   ow_init_f32(&w, "w", 4, wd, wt, OW_RAW);
   ow_init_f32(&w, "b", 1, bd, b, OW_TYPED);
-  ow_buf at[2] = {ow_attr_ints("pads", pads, 4), ow_attr_ints("strides", st, 2)};
+  ow_buf at[2] = {ow_attr_ints("pads", pads, 4),
+                  ow_attr_ints("strides", st, 2)};
   ow_node(&w, "Conv", "c", (const char *[]){"x", "w", "b", NULL},
           (const char *[]){"y", NULL}, at, 2);
   ow_node(&w, "Relu", "r", (const char *[]){"y", NULL},
@@ -274,10 +275,11 @@ TEST(onnx_batch_norm) {
         *v = (*v - mu[c]) / sqrt(var[c] + 1e-5) * sc[c] + bi[c];
       }
   start(&w, 11);
-  int64_t wd[4] = {4, 3, 3, 3}, d4[1] = {4}, d3[1] = {3}, pads[4] = {1, 1, 1, 1},
-          st[2] = {2, 2};
+  int64_t wd[4] = {4, 3, 3, 3}, d4[1] = {4}, d3[1] = {3},
+          pads[4] = {1, 1, 1, 1}, st[2] = {2, 2};
   ow_init_f32(&w, "w", 4, wd, wt, OW_RAW);
-  const char *n4[4] = {"sc", "bi", "mu", "var"}, *n3[4] = {"s3", "b3", "m3", "v3"};
+  const char *n4[4] = {"sc", "bi", "mu", "var"},
+             *n3[4] = {"s3", "b3", "m3", "v3"};
   float *p4[4] = {sc, bi, mu, var}, *p3[4] = {s3, b3, m3, v3};
   for (int k = 0; k < 4; k++) {
     ow_init_f32(&w, n4[k], 1, d4, p4[k], OW_RAW);
@@ -287,7 +289,8 @@ TEST(onnx_batch_norm) {
   ow_node(&w, "BatchNormalization", "bn0",
           (const char *[]){"x", "s3", "b3", "m3", "v3", NULL},
           (const char *[]){"xn", NULL}, &ae, 1);
-  ow_buf at[2] = {ow_attr_ints("pads", pads, 4), ow_attr_ints("strides", st, 2)};
+  ow_buf at[2] = {ow_attr_ints("pads", pads, 4),
+                  ow_attr_ints("strides", st, 2)};
   ow_node(&w, "Conv", "c", (const char *[]){"xn", "w", NULL},
           (const char *[]){"y", NULL}, at, 2);
   ow_node(&w, "BatchNormalization", "bn",
@@ -316,7 +319,9 @@ static void pool_case(const char *op, int k, int s, int pad, bool count_pad) {
 }
 
 TEST(onnx_max_pool) { pool_case("MaxPool", 3, 2, 1, false); }
-TEST(onnx_average_pool_exclude_pad) { pool_case("AveragePool", 3, 2, 1, false); }
+TEST(onnx_average_pool_exclude_pad) {
+  pool_case("AveragePool", 3, 2, 1, false);
+}
 TEST(onnx_average_pool_count_pad) { pool_case("AveragePool", 3, 1, 1, true); }
 
 /* Squeeze-excitation: GlobalAveragePool -> 1x1 conv -> Sigmoid -> Mul
@@ -394,7 +399,8 @@ static void flatten_gemm(bool shape_chain) {
   ow_init_f32(&w, "w", 4, wd, wt, OW_RAW);
   ow_init_f32(&w, "gw", 2, gd, gw, OW_RAW);
   ow_init_f32(&w, "gb", 1, bd, gb, OW_RAW);
-  ow_buf at[2] = {ow_attr_ints("pads", pads, 4), ow_attr_ints("strides", st, 2)};
+  ow_buf at[2] = {ow_attr_ints("pads", pads, 4),
+                  ow_attr_ints("strides", st, 2)};
   ow_node(&w, "Conv", "c", (const char *[]){"x", "w", NULL},
           (const char *[]){"y", NULL}, at, 2);
   if (shape_chain) {
@@ -489,9 +495,9 @@ TEST(onnx_concat_matmul_add) {
   free(x), free(a), free(b), free(c), free(g), free(z);
 }
 
-TEST_MAIN(onnx_conv_relu, onnx_grouped_depthwise_clip_inputs, onnx_grouped_depthwise_clip_attributes, onnx_batch_norm,
-                onnx_max_pool, onnx_average_pool_exclude_pad,
-                onnx_average_pool_count_pad,
-                onnx_squeeze_excitation_hard_activations,
-                onnx_flatten_gemm_softmax, onnx_shape_chain_reshape_gemm,
-                onnx_concat_matmul_add)
+TEST_MAIN(onnx_conv_relu, onnx_grouped_depthwise_clip_inputs,
+          onnx_grouped_depthwise_clip_attributes, onnx_batch_norm,
+          onnx_max_pool, onnx_average_pool_exclude_pad,
+          onnx_average_pool_count_pad,
+          onnx_squeeze_excitation_hard_activations, onnx_flatten_gemm_softmax,
+          onnx_shape_chain_reshape_gemm, onnx_concat_matmul_add)

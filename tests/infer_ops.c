@@ -2,7 +2,8 @@
 /*
  * infer_ops.c - every operator/type path of the executor that the two
  * shared MobileNetV2 files do not reach, on small models built at test time
- * with tests/tflite_writer.c, against answers computed here by plain loops.
+ * with tests/support/tflite_writer.c, against answers computed here by
+ * plain loops.
  *
  * The known answers come only from the naive reference kernels in section
  * 2 (double precision, written from the TFLite op definitions: TensorFlow
@@ -29,7 +30,7 @@
  */
 #include "imgstream/imgstream.h"
 #include "test.h"
-#include "tflite_writer.h"
+#include "support/tflite_writer.h"
 
 #define BATCH 2
 #define MAX_ELEMS 4096 /* per image, any tensor of these tests */

@@ -15,7 +15,7 @@
 
 #include "imgstream/imgstream.h"
 #include "test.h"
-#include "reference.h"
+#include "support/reference.h"
 
 
 static const char *const models[] = {"mobilenet_v2_1.0_224_quant",

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * make_float_model.c - write the float32 twin of a quantized TFLite model
- * (tests/float_model.c), e.g. a float MobileNetV2 for benchmarks:
+ * (tests/support/float_model.c), e.g. a float MobileNetV2 for benchmarks:
  *
  *   make_float_model OUT.tflite [IN.tflite]
  *
@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "float_model.h"
+#include "support/float_model.h"
 #include "imgstream/imgstream.h"
 
 #ifndef IMS_DEFAULT_QUANT_MODEL

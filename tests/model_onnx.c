@@ -12,7 +12,7 @@
  */
 #include "imgstream/imgstream.h"
 #include "model/graph_int.h"
-#include "model_onnx_common.h"
+#include "support/model_onnx_common.h"
 #include "test.h"
 
 /* The tiny model's scores for an all-`v` image (every input pixel v):

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "imgstream/imgstream.h"
-#include "model_onnx_common.h"
+#include "support/model_onnx_common.h"
 #include "test.h"
 
 static ims_error err;

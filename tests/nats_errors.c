@@ -27,7 +27,11 @@
  * Threading: single-threaded; the tool and the servers are children.
  */
 #define _GNU_SOURCE
-#include "nats_server.h"
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "support/nats_server.h"
 
 /* The first `per` keys of each category of `keys` (new reference). */
 static json_t *per_category(json_t *keys, size_t per) {

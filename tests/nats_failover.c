@@ -20,7 +20,7 @@
  * Threading: single-threaded; the tool and the servers are children.
  */
 #define _GNU_SOURCE
-#include "nats_server.h"
+#include "support/nats_server.h"
 
 enum { N = 100, W = 3 };
 

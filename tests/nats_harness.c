@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nats_harness.c - the nats-server harness of the nats_* tests
- * (tests/nats_server.h) checked on its own, through libnats only:
+ * (tests/support/nats_server.h) checked on its own, through libnats only:
  *
  *   single       one JetStream server: a stream, publishes with
  *                Nats-Msg-Id (a repeated id is a duplicate), a durable
@@ -16,7 +16,11 @@
  * Threading: single-threaded (libnats has its own threads).
  */
 #define _GNU_SOURCE
-#include "nats_server.h"
+#include <signal.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "support/nats_server.h"
 
 /* Publish "msg-<i>" to SUBJ with Nats-Msg-Id "id-<i>", retrying (same id,
  * so never stored twice) for up to timeout_s while a cluster elects. */

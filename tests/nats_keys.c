@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nats_keys.c - the key a fetched image message gets
- * (ims__nats_message_key, src/stream/nats_queue.c) when its headers are
+ * (ims__nats_message_key, src/nats/queue.c) when its headers are
  * missing or lie: Imgstream-Key if it is a sane key, else Nats-Msg-Id if
  * that is, else "<last subject token>/seq-<stream sequence>". No server:
  * messages are built with natsMsg_Create.

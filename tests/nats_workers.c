@@ -20,7 +20,10 @@
  * Threading: single-threaded; the tool and the servers are children.
  */
 #define _GNU_SOURCE
-#include "nats_server.h"
+#include <signal.h>
+#include <sys/types.h>
+
+#include "support/nats_server.h"
 
 TEST(nats_workers_one_result_each) {
   nscen_need();

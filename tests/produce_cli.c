@@ -6,17 +6,23 @@
  * stderr, exit codes and the bucket's files byte by byte.
  *
  * Sections: 1. helpers  2. flowers: counts, keys, seeds  3. bad inputs
- *           4. loop, JSON, restart, signals, stale temporaries  5. usage
+ *           4. loop, JSON, restart, signals, stale temporaries  5. usage,
+ *           and a bucket write that fails (a file-size limit)
  *
  * Threading: single-threaded; each case forks the tool.
  */
 #define _GNU_SOURCE
-#define PRUN_PREFIX "produce_cli"
+#include <fcntl.h>
 #include <jansson.h>
-
+#include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
 
-#include "produce_run.h"
+#include "support/produce_run.h"
+
+const char prun_prefix[] = "produce_cli";
 
 /* ---- 1. helpers ---- */
 
@@ -443,15 +449,22 @@ TEST(produce_bucket_write_fails) {
   need_flowers();
   char *b = ppath("fsize_bucket");
   tool_rm_rf(b);
-  struct rlimit old, small = {40 * 1024, 40 * 1024};
+  /* The tool inherits the limit. Only the soft limit is lowered: a user
+   * who is not root cannot raise a hard limit back, and the cases run
+   * after this one would inherit it. */
+  struct rlimit old, small, now;
   ASSERT(getrlimit(RLIMIT_FSIZE, &old) == 0);
+  small = old;
+  small.rlim_cur = old.rlim_max < 40 * 1024 ? old.rlim_max : 40 * 1024;
   signal(SIGXFSZ, SIG_IGN); /* write() fails with EFBIG instead */
   ASSERT(setrlimit(RLIMIT_FSIZE, &small) == 0);
   const prun_out *r = PRUN("produce", "--from", flowers, "--to",
                            bucket_url(b), "--interval", "0", "--seed", "1",
                            "--limit", "20");
-  setrlimit(RLIMIT_FSIZE, &old);
+  ASSERT(setrlimit(RLIMIT_FSIZE, &old) == 0);
   signal(SIGXFSZ, SIG_DFL);
+  ASSERT(getrlimit(RLIMIT_FSIZE, &now) == 0);
+  ASSERT(now.rlim_cur == old.rlim_cur && now.rlim_max == old.rlim_max);
   ASSERT_EQ(r->code, 1);
   ASSERT_CONTAINS(r->err, "cannot upload ");
   ASSERT_CONTAINS(r->err, "File too large");
@@ -463,5 +476,5 @@ TEST_MAIN(produce_flowers_limit_seed, produce_same_seed_same_order,
           produce_no_images_fails, produce_loop_rounds_get_new_names,
           produce_json_lines, produce_restart_skips_present_objects,
           produce_sigterm_stops_after_current_image,
-          produce_pacing_rate_and_interval, produce_removes_stale_temporaries, produce_usage_and_exit_codes,
-          produce_bucket_write_fails)
+          produce_pacing_rate_and_interval, produce_removes_stale_temporaries,
+          produce_usage_and_exit_codes, produce_bucket_write_fails)

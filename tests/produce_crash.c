@@ -14,8 +14,14 @@
  * Threading: single-threaded; the tool runs as a forked child.
  */
 #define _GNU_SOURCE
-#define PRUN_PREFIX "produce_crash"
-#include "produce_run.h"
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "support/produce_run.h"
+
+const char prun_prefix[] = "produce_crash";
 
 #define KILLS 8
 

@@ -11,15 +11,20 @@
  * Threading: single-threaded; the server and the tool are forked.
  */
 #define _GNU_SOURCE
-#define PRUN_PREFIX "produce_download"
 #include <archive.h>
 #include <archive_entry.h>
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/types.h>
+#include <unistd.h>
 
-#include "produce_run.h"
+#include "support/produce_run.h"
+
+const char prun_prefix[] = "produce_download";
 
 /* ---- 1. HTTP server ---- */
 

@@ -15,9 +15,10 @@
  *                        then one error naming the endpoint
  */
 #define _GNU_SOURCE
+#include <curl/curl.h>
 #include <jansson.h>
 
-#include "s3_server.h"
+#include "support/s3_server.h"
 #include "core/backoff_int.h"
 #include "bucket/bucket_int.h"
 #include "bucket/s3_int.h"

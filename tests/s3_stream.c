@@ -31,8 +31,13 @@
  *                          again; exactly once, right answers
  */
 #define _GNU_SOURCE
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
 #include "imgstream/bucket.h"
-#include "s3_server.h"
+#include "support/s3_server.h"
 
 /* ---- helpers ---- */
 

@@ -98,14 +98,21 @@ TEST(stream_bucket_failed_put_leaves_nothing) {
   ASSERT_OK(ims_bucket_open(fresh_bucket("bucket_full"), IMS_BUCKET_CREATE,
                             &b, &err), &err);
   /* A file-size limit makes write() fail with EFBIG part-way, as a full
-   * disk would with ENOSPC. */
-  struct rlimit old, lim = {4096, 4096};
-  getrlimit(RLIMIT_FSIZE, &old);
+   * disk would with ENOSPC. Only the soft limit is lowered: a user who
+   * is not root cannot raise a hard limit back, and the later cases of
+   * this process would inherit it. */
+  struct rlimit old, lim, now;
+  ASSERT(getrlimit(RLIMIT_FSIZE, &old) == 0);
+  lim = old;
+  lim.rlim_cur = old.rlim_max < 4096 ? old.rlim_max : 4096;
   signal(SIGXFSZ, SIG_IGN);
   ASSERT(setrlimit(RLIMIT_FSIZE, &lim) == 0);
   static char big[65536];
   ims_status st = ims_bucket_put(b, "rose/big.jpg", big, sizeof big, &err);
-  setrlimit(RLIMIT_FSIZE, &old);
+  ASSERT(setrlimit(RLIMIT_FSIZE, &old) == 0);
+  signal(SIGXFSZ, SIG_DFL);
+  ASSERT(getrlimit(RLIMIT_FSIZE, &now) == 0);
+  ASSERT(now.rlim_cur == old.rlim_cur && now.rlim_max == old.rlim_max);
   ASSERT_EQ(st, IMS_ERR_IO);
   ASSERT_CONTAINS(err.message, "File too large");
   ims_object *objs = NULL;

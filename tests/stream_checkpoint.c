@@ -30,7 +30,7 @@
 
 #include "stream/stream_int.h"
 #include "test.h"
-#include "fault_io.h"
+#include "support/fault_io.h"
 
 /* ---- 1. helpers ---- */
 

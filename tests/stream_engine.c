@@ -23,7 +23,7 @@
 
 #include "imgstream/imgstream.h"
 #include "test.h"
-#include "fault_io.h"
+#include "support/fault_io.h"
 
 /* ---- 1. helpers ---- */
 

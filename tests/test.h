@@ -7,9 +7,22 @@
  *
  *   TEST_MAIN(case_a, case_b, ...)
  *
- * which runs every case (or only those named on the command line, or all
- * but those named there with a leading '-') and exits 1 if any case
- * failed, 77 (CTest's SKIP_RETURN_CODE, set on every test) if every case
+ * which makes main():
+ *
+ *   binary                   runs every case, in the order listed
+ *   binary case_a case_b     runs only the named cases
+ *   binary -case_a           runs all but the named ones (names and
+ *                            -names can be mixed: exclusions win)
+ *   binary --list            prints the case names, one a line, and
+ *                            runs nothing (tests/CMakeLists.txt builds
+ *                            the CTest entries from this list)
+ *
+ * A name, with or without '-', that is not a case of this binary is an
+ * error: "No test with that name: X", exit 1, nothing run - so a CTest
+ * entry or a command line naming a case that was renamed or removed
+ * fails instead of passing having run nothing. So is a selection that
+ * leaves no case to run. Otherwise the exit is 1 if any case failed, 77
+ * (CTest's SKIP_RETURN_CODE, set on every test) if every case that ran
  * called RETURN_SKIP, else 0: a case skipped because this machine cannot
  * run it (no VNNI, running as root) does not hide the cases that ran. A
  * failed assertion ends its case at once.
@@ -17,6 +30,11 @@
  * Data: shared_path("models/x.tflite") resolves under $IMGSTREAM_SHARED
  * (default ../shared); tmp_path("name") under $IMGSTREAM_TEST_TMP (default
  * /tmp). Both return a static buffer that the next call overwrites.
+ *
+ * Only the macros live here. The runner, the helpers declared below and
+ * the jump buffer the assertions use are in support/test.c, built once
+ * into ims_test_support with the other shared helpers (tests/support/),
+ * which may assert and skip as a case does.
  */
 #ifndef IMS_TEST_H
 #define IMS_TEST_H
@@ -30,8 +48,11 @@
 #include <string.h>
 #include <time.h>
 
-static jmp_buf test__jump;
-static int test__skipped;
+/* Where a failed assertion or RETURN_SKIP jumps to: the runner's setjmp
+ * around the current case (support/test.c). Shared by every object of
+ * the test, the support library's helpers included. */
+extern jmp_buf test__jump;
+extern int test__skipped; /* the current case called RETURN_SKIP */
 
 #define TEST(name) static void name(void)
 
@@ -94,149 +115,47 @@ static int test__skipped;
     longjmp(test__jump, 2);               \
   } while (0)
 
-static inline const char *test__env_or(const char *name, const char *def) {
-  const char *v = getenv(name);
-  return (v != NULL && v[0] != '\0') ? v : def;
-}
+/* $name, or def if it is unset or empty. */
+const char *test__env_or(const char *name, const char *def);
 
-static inline const char *shared_path(const char *rel) {
-  static char buf[4096];
-  snprintf(buf, sizeof buf, "%s/%s",
-           test__env_or("IMGSTREAM_SHARED", "../shared"), rel);
-  return buf;
-}
-
-static inline const char *tmp_path(const char *rel) {
-  static char buf[4096];
-  snprintf(buf, sizeof buf, "%s/%s", test__env_or("IMGSTREAM_TEST_TMP", "/tmp"),
-           rel);
-  return buf;
-}
+const char *shared_path(const char *rel);
+const char *tmp_path(const char *rel);
 
 /* Read a whole file; returns malloc()ed bytes (caller frees) or NULL. */
-static inline unsigned char *test_read_file(const char *path, size_t *size) {
-  FILE *f = fopen(path, "rb");
-  if (f == NULL) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  unsigned char *buf = malloc(n > 0 ? (size_t)n : 1);
-  if (buf != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-    free(buf);
-    buf = NULL;
-  }
-  fclose(f);
-  if (buf != NULL) *size = (size_t)n;
-  return buf;
-}
+unsigned char *test_read_file(const char *path, size_t *size);
 
 /* The file at `path` as a NUL-terminated string; "" if it cannot be
  * read. Free with free(). */
-static inline char *test_read_text(const char *path) {
-  size_t n = 0;
-  unsigned char *d = test_read_file(path, &n);
-  char *s = malloc(n + 1);
-  ASSERT(s != NULL);
-  if (d != NULL) memcpy(s, d, n);
-  s[d != NULL ? n : 0] = '\0';
-  free(d);
-  return s;
-}
+char *test_read_text(const char *path);
 
 /* printf into one of 64 static buffers used in turn: the result stays
  * valid for the next 63 calls, plenty for one test case, and nothing
  * needs freeing. */
-static inline char *test_strf(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-static inline char *test_strf(const char *fmt, ...) {
-  static char ring[64][4400];
-  static unsigned next;
-  char *s = ring[next++ % 64];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(s, sizeof ring[0], fmt, ap);
-  va_end(ap);
-  return s;
-}
+char *test_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Seconds on the monotonic clock. */
-static inline double test_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+double test_now(void);
 
 /* Sleep ms milliseconds, through signals. */
-static inline void test_sleep_ms(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
-}
+void test_sleep_ms(long ms);
 
 /* Write bytes to a file; returns 0 on success. */
-static inline int test_write_file(const char *path, const void *data,
-                                  size_t size) {
-  FILE *f = fopen(path, "wb");
-  if (f == NULL) return -1;
-  size_t n = fwrite(data, 1, size, f);
-  return (fclose(f) == 0 && n == size) ? 0 : -1;
-}
+int test_write_file(const char *path, const void *data, size_t size);
 
-typedef struct test__case {
-  const char *name;
-  void (*fn)(void);
-} test__case;
+/* main() of a test file: the cases fns[0..n), whose names are the
+ * comma-separated identifiers in `names` (TEST_MAIN's #__VA_ARGS__), run
+ * as argv asks. Returns main()'s exit code. */
+int test__main(const char *names, void (*const *fns)(void), int n,
+               int argc, char **argv);
 
-static inline int test__run(const test__case *cases, int n, int argc,
-                            char **argv) {
-  volatile int failed = 0, skipped = 0, passed = 0;
-  for (volatile int i = 0; i < n; i++) {
-    int selected = 1, excluded = 0;
-    for (int a = 1; a < argc; a++) {
-      if (argv[a][0] == '-')
-        excluded |= strcmp(argv[a] + 1, cases[i].name) == 0;
-      else
-        selected = 0; /* a name given: only the named cases */
-    }
-    for (int a = 1; a < argc && !selected; a++)
-      selected = strcmp(argv[a], cases[i].name) == 0;
-    if (excluded) selected = 0;
-    if (!selected) continue;
-    test__skipped = 0;
-    int r = setjmp(test__jump);
-    if (r == 0) {
-      cases[i].fn();
-      passed++;
-      fprintf(stderr, "ok   %s\n", cases[i].name);
-    } else if (test__skipped) {
-      skipped++;
-      fprintf(stderr, "skip %s\n", cases[i].name);
-    } else {
-      failed++;
-      fprintf(stderr, "FAIL %s\n", cases[i].name);
-    }
-  }
-  if (failed) return 1;
-  return skipped && !passed ? 77 : 0;
-}
-
-
-/* TEST_MAIN(a, b, c): build the case table from a list of TEST names. */
-#define TEST_MAIN(...)                                                   \
-  int main(int argc, char **argv) {                                      \
-    void (*fns_[])(void) = {__VA_ARGS__};                                \
-    static const char names_[] = #__VA_ARGS__;                           \
-    enum { n_ = sizeof fns_ / sizeof fns_[0] };                          \
-    test__case cases_[n_];                                               \
-    char namebuf_[sizeof names_];                                        \
-    memcpy(namebuf_, names_, sizeof names_);                             \
-    char *save_ = NULL, *tok_ = strtok_r(namebuf_, ", \n", &save_);      \
-    for (int i_ = 0; i_ < n_; i_++) {                                    \
-      cases_[i_].name = tok_ ? tok_ : "?";                               \
-      cases_[i_].fn = fns_[i_];                                          \
-      tok_ = strtok_r(NULL, ", \n", &save_);                             \
-    }                                                                    \
-    return test__run(cases_, n_, argc, argv);                            \
+/* TEST_MAIN(a, b, c): main() over the cases TEST(a), TEST(b), TEST(c).
+ * The names come from the same list as the functions, so the two cannot
+ * disagree. */
+#define TEST_MAIN(...)                                                  \
+  int main(int argc, char **argv) {                                     \
+    static void (*const fns_[])(void) = {__VA_ARGS__};                  \
+    return test__main(#__VA_ARGS__, fns_,                               \
+                      (int)(sizeof fns_ / sizeof fns_[0]), argc, argv); \
   }
 
 #endif /* IMS_TEST_H */

@@ -4,18 +4,18 @@
 #
 # torch_export (fixture setup) runs tests/torch_reference.py: it exports
 # mobilenet_v2 (opsets 11, 13, 17), resnet18 and efficientnet_b0 (13, 17)
-# with seeded random weights, in several export forms, into tests/torch/ of the build dir and computes
-# PyTorch's logits and torchvision's preprocessed tensors there. It redoes
-# nothing while its stamp matches (same scripts, same torch), so the ~1 min
-# of exports happens once per build dir. Without PyTorch it skips (and so
+# with seeded random weights, in several export forms, into tests/torch/
+# of the build dir and computes PyTorch's logits and torchvision's
+# preprocessed tensors there. It redoes nothing while its stamp matches
+# (same scripts, same torch), so the ~1 min of exports happens once per
+# build dir. Without PyTorch it skips (and so
 # do the tests below), unless CI is set: then it fails.
 #
-# torch_parity_* and torch_preprocess: tests/torch_parity.c (library API).
-# torch_cli: tests/torch_cli.c (`imgstream classify` and `stream` with the
+# torch_parity_*, torch_preprocess, torch_decode, torch_input_errors:
+# tests/torch_parity.c (library API).
+# torch_cli_*: tests/torch_cli.c (`imgstream classify` and `stream` with the
 # .onnx models and the --resize/--mean/--std overrides).
 set(ims_torch_dir ${CMAKE_CURRENT_BINARY_DIR}/torch)
-set(ims_torch_env
-  "IMGSTREAM_SHARED=${IMS_SHARED_DIR};IMGSTREAM_BIN=$<TARGET_FILE:imgstream_tool>;IMGSTREAM_TEST_TMP=${CMAKE_CURRENT_BINARY_DIR}/tmp;IMGSTREAM_TORCH_DIR=${ims_torch_dir}")
 
 add_test(NAME torch_export
   COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/torch_reference.py
@@ -23,40 +23,23 @@ add_test(NAME torch_export
 set_tests_properties(torch_export PROPERTIES FIXTURES_SETUP torch_models
   TIMEOUT 1200 SKIP_RETURN_CODE 77)
 
-add_executable(torch_parity torch_parity.c)
-target_include_directories(torch_parity PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
-target_link_libraries(torch_parity PRIVATE imgstream ims_image ims_deps)
-foreach(case mobilenet_v2 mobilenet_v2_opset11 mobilenet_v2_opset17
-             resnet18 efficientnet_b0 efficientnet_b0_opset17)
-  add_test(NAME torch_parity_${case}
-           COMMAND torch_parity torch_parity_${case})
-  set_tests_properties(torch_parity_${case} PROPERTIES
-    ENVIRONMENT "${ims_torch_env}" FIXTURES_REQUIRED torch_models
-    TIMEOUT 900 SKIP_RETURN_CODE 77)
-endforeach()
-foreach(case torch_preprocess torch_decode torch_input_errors)
-  add_test(NAME ${case} COMMAND torch_parity ${case})
-  set_tests_properties(${case} PROPERTIES
-    ENVIRONMENT "${ims_torch_env}" FIXTURES_REQUIRED torch_models
-    TIMEOUT 900 SKIP_RETURN_CODE 77)
-endforeach()
-
-add_executable(torch_cli torch_cli.c)
-target_include_directories(torch_cli PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
-target_link_libraries(torch_cli PRIVATE imgstream ims_deps)
+# Every case of these two binaries is a CTest test of its own, named
+# after the case (torch_parity_resnet18, torch_preprocess,
+# torch_cli_stream ...).
+ims_add_test(NAME torch_parity SOURCES torch_parity.c
+             LIBS imgstream ims_image
+             ENV "IMGSTREAM_TORCH_DIR=${ims_torch_dir}"
+             PROPERTIES FIXTURES_REQUIRED torch_models TIMEOUT 900)
+ims_split_test(torch_parity CASES ".")
+ims_add_test(NAME torch_cli SOURCES torch_cli.c
+             ENV "IMGSTREAM_TORCH_DIR=${ims_torch_dir}"
+             PROPERTIES FIXTURES_REQUIRED torch_models TIMEOUT 900)
 add_dependencies(torch_cli imgstream_tool)
-foreach(case torch_cli_classify torch_cli_overrides torch_cli_stream
-             torch_cli_usage)
-  add_test(NAME ${case} COMMAND torch_cli ${case})
-  set_tests_properties(${case} PROPERTIES
-    ENVIRONMENT "${ims_torch_env}" FIXTURES_REQUIRED torch_models
-    TIMEOUT 900 SKIP_RETURN_CODE 77)
-endforeach()
+ims_split_test(torch_cli CASES ".")
 
 # The Reshape lowering on exporter forms and hostile shapes (no PyTorch
-# needed: models from tests/onnx_writer.c).
-ims_add_test(NAME torch_onnx_reshape
-             SOURCES torch_onnx_reshape.c onnx_writer.c)
+# needed: models from tests/support/onnx_writer.c).
+ims_add_test(NAME torch_onnx_reshape SOURCES torch_onnx_reshape.c)
 
 # scripts/export-onnx.py's refusals: bad opset, model, seed, missing
 # --out or --calibrate file (tests/torch_export_errors.py).

@@ -28,7 +28,7 @@
 
 #include "imgstream/imgstream.h"
 #include "test.h"
-#include "tool.h"
+#include "support/tool.h"
 
 #define NIMG 20
 #define NCLASS 1000

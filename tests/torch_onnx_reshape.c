@@ -2,8 +2,8 @@
 /*
  * torch_onnx_reshape.c - the ONNX loader's Reshape lowering on the shape
  * lists PyTorch exporters emit and on hostile ones. Models are written
- * by tests/onnx_writer.c: x [1, 3, 2, 2] -> GlobalAveragePool -> Reshape
- * (constant shape) -> y; no PyTorch needed.
+ * by tests/support/onnx_writer.c: x [1, 3, 2, 2] -> GlobalAveragePool ->
+ * Reshape (constant shape) -> y; no PyTorch needed.
  *
  *   torch_onnx_reshape_forms    [1, -1], [0, -1], [-1, 3], [1, 3] (what
  *                               x.view(x.size(0), -1) and x.flatten(1)
@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #include "imgstream/imgstream.h"
-#include "onnx_writer.h"
+#include "support/onnx_writer.h"
 #include "test.h"
 
 /* The test model with Reshape shape `shape` (n values); ONNX bytes. */

@@ -6,9 +6,10 @@
  *
  *   torch_parity_MODEL   the 20 flower photos through imgstream's decoder,
  *                        preprocessor and engine (one batch of 20, on
- *                        1 thread and on 2) vs PyTorch's logits: logits within 1e-3 of the
- *                        image's largest |logit|, top-5 indices identical
- *                        wherever neighbouring logits differ by > 1e-4.
+ *                        1 thread and on 2) vs PyTorch's logits: logits
+ *                        within 1e-3 of the image's largest |logit|,
+ *                        top-5 indices identical wherever neighbouring
+ *                        logits differ by > 1e-4.
  *                        MODEL: mobilenet_v2 (opsets 11, 13, 17),
  *                        resnet18, efficientnet_b0 (13, 17); the
  *                        variants keep BatchNormalization nodes, raw

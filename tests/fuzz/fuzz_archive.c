@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_archive.c - fuzz harness for the producer's archive extraction
- * (src/stream/extract.c, reached by `imgstream produce --download URL`):
+ * (src/produce/extract.c, reached by `imgstream produce --download URL`):
  * the input is an archive file (tar, zip, cpio, ..., optionally gzip- or
  * otherwise compressed: libarchive sniffs it), extracted with
  * ims__archive_extract into an empty folder with a 1 MB content limit.

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_nats.c - fuzz harness for what a stream worker does with a fetched
- * NATS image message (src/stream/nats_queue.c, take_message): the JetStream
+ * NATS image message (src/nats/queue.c, take_message): the JetStream
  * metadata of its reply subject gives the stream sequence, its headers
  * (ims__nats_message_key) the object key, and its body goes to the image
  * decoder and preprocessor. No server: the message is built with

@@ -9,8 +9,9 @@
  *
  * Inputs that do not look like ONNX go to the TFLite reader or are
  * refused at once; the dictionary (onnx.dict: field keys, operator and
- * attribute names) and the seeds (small models from tests/onnx_writer.c,
- * written by fuzz_seeds) keep most runs inside the ONNX reader.
+ * attribute names) and the seeds (small models from
+ * tests/support/onnx_writer.c, written by fuzz_seeds) keep most runs
+ * inside the ONNX reader.
  *
  * Invariants, as fuzz_tflite.c: a failed load says why (non-empty
  * message, status recorded) and leaves model_out alone; a model that

@@ -6,12 +6,13 @@
  *                   supported operator pattern (mutating a 3.6 MB
  *                   MobileNet wastes most runs on weights; these keep
  *                   every byte structural), written with the test-only
- *                   tests/tflite_writer.c and loaded back (the tool fails
- *                   if the loader refuses one);
- *   OUTDIR/onnx/    small ONNX models (seeds_onnx.c, tests/onnx_writer.c);
+ *                   tests/support/tflite_writer.c and loaded back (the
+ *                   tool fails if the loader refuses one);
+ *   OUTDIR/onnx/    small ONNX models (seeds_onnx.c,
+ *                   tests/support/onnx_writer.c);
  *   OUTDIR/image/   small JPEGs (baseline, progressive, gray, CMYK, YCCK,
  *                   each EXIF orientation) and PNGs (every colour type
- *                   and bit depth) from tests/image_fixtures.c.
+ *                   and bit depth) from tests/support/image_fixtures.c.
  * tests/fuzz/make_seeds.py runs it and adds the seeds it can write in
  * Python.
  *
@@ -25,8 +26,8 @@
 #include <string.h>
 
 #include "imgstream/model.h"
-#include "image_fixtures.h"
-#include "tflite_writer.h"
+#include "support/image_fixtures.h"
+#include "support/tflite_writer.h"
 
 static int32_t act4(tfw *w, int8_t type, int h, int wd, int c) {
   int32_t shape[4] = {1, h, wd, c};

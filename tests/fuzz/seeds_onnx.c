@@ -2,7 +2,7 @@
 /*
  * seeds_onnx.c - the ONNX part of the fuzz_seeds tool: small ONNX models
  * (a few hundred bytes to a few KB each) written with the test-only
- * tests/onnx_writer.c, one per group of operators the loader lowers, so
+ * tests/support/onnx_writer.c, one per group of operators the loader lowers, so
  * the fuzzer mutates structure rather than weights:
  *   tiny_raw / tiny_typed  Conv, BatchNormalization, Relu,
  *                          GlobalAveragePool, Flatten, Gemm (the
@@ -22,8 +22,8 @@
 #include <stdlib.h>
 
 #include "imgstream/model.h"
-#include "model_onnx_common.h"
-#include "onnx_writer.h"
+#include "support/model_onnx_common.h"
+#include "support/onnx_writer.h"
 
 int fuzz_seeds_onnx(const char *dir);
 

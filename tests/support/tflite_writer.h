@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * tflite_writer.h - a small, test-only TFLite FlatBuffer writer: tests
+ * support/tflite_writer.h - a small, test-only TFLite FlatBuffer writer: tests
  * describe a model (constant buffers, tensors, operators, the graph input
  * and output) and get back the bytes of a "TFL3" file that
  * ims_model_load_memory() (or any TFLite reader) accepts.

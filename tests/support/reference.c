@@ -1,26 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * reference.h - test helpers for the independent reference outputs in
- * ../shared/reference/armnn-cpuref: listing its inputs, reading its files,
- * and running an engine over all of them. Include after test.h.
+ * support/reference.c - see reference.h.
  *
- * Every NAME.rgb there is one 224x224x3 uint8 input tensor (HWC); NAME.
- * MODEL.out the model's raw uint8 output (1001 values, q/256).
+ * Threading: single-threaded (ref_load_inputs keeps its names in a static
+ * table).
  */
-#ifndef IMS_TEST_REFERENCE_H
-#define IMS_TEST_REFERENCE_H
+#include "support/reference.h"
 
 #include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
 
-#include "imgstream/model.h"
+#include "imgstream/imgstream.h"
+#include "test.h"
 
-#define REF_DIR "reference/armnn-cpuref"
-#define REF_MAX_INPUTS 64
-#define REF_IMG_BYTES (224 * 224 * 3)
-#define REF_OUTS 1001
-
-/* Names (without .rgb) of every reference input, sorted; the count. */
-static inline size_t ref_list_inputs(char names[][128]) {
+size_t ref_list_inputs(char names[][128]) {
   DIR *d = opendir(shared_path(REF_DIR));
   size_t n = 0;
   struct dirent *ent;
@@ -37,10 +31,7 @@ static inline size_t ref_list_inputs(char names[][128]) {
   return n;
 }
 
-/* NAME + ext of the reference folder, which must be `want` bytes; the
- * caller frees. */
-static inline unsigned char *ref_read(const char *name, const char *ext,
-                                      size_t want) {
+unsigned char *ref_read(const char *name, const char *ext, size_t want) {
   char rel[512];
   size_t size = 0;
   snprintf(rel, sizeof rel, REF_DIR "/%.200s%.200s", name, ext);
@@ -50,9 +41,7 @@ static inline unsigned char *ref_read(const char *name, const char *ext,
   return data;
 }
 
-/* Every reference input, sorted by name, back to back into rgb (room for
- * REF_MAX_INPUTS); returns the count. */
-static inline size_t ref_load_inputs(unsigned char *rgb) {
+size_t ref_load_inputs(unsigned char *rgb) {
   static char names[REF_MAX_INPUTS][128];
   size_t n = ref_list_inputs(names);
   for (size_t i = 0; i < n; i++) {
@@ -63,12 +52,8 @@ static inline size_t ref_load_inputs(unsigned char *rgb) {
   return n;
 }
 
-/* Scores of all n images in batches of `step` on `threads` threads with
- * engine `flags`; the caller frees. NULL if FORCE_ONEDNN is asked for and
- * refused with IMS_ERR_UNSUPPORTED (a machine without oneDNN's kernels). */
-static inline float *ref_run_all(const ims_model *model, uint32_t flags,
-                                 uint32_t threads, const unsigned char *rgb,
-                                 size_t n, size_t step) {
+float *ref_run_all(const ims_model *model, uint32_t flags, uint32_t threads,
+                   const unsigned char *rgb, size_t n, size_t step) {
   ims_error err = {0};
   ims_engine *engine = NULL;
   ims_engine_options opt = {.threads = threads, .max_batch = (uint32_t)step,
@@ -88,4 +73,3 @@ static inline float *ref_run_all(const ims_model *model, uint32_t flags,
   return scores;
 }
 
-#endif /* IMS_TEST_REFERENCE_H */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * float_model.h - turn a loaded quantized model (graph.h form) into a
+ * support/float_model.h - turn a loaded quantized model (graph.h form) into a
  * float32 TFLite file with the same operators: every weight dequantized
  * (real = scale * (q - zero_point), per channel where the tensor is),
  * int32 biases scaled by input_scale * weight_scale, activations float32,
@@ -8,7 +8,7 @@
  *
  * Used by the infer_float_model test and the make_float_model tool (a
  * float MobileNetV2 for benchmarks). Test-only: written with
- * tests/tflite_writer.c.
+ * support/tflite_writer.c.
  *
  * Threading: no shared state.
  */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * image_fixtures.h - test-time image fixtures for the image tests: known
- * pixel patterns encoded with libjpeg-turbo and libspng, and BMP files
- * written byte by byte, so every expected pixel comes from construction.
+ * support/image_fixtures.h - test-time image fixtures for the image
+ * tests: known pixel patterns encoded with libjpeg-turbo and libspng, and
+ * BMP files written byte by byte, so every expected pixel comes from
+ * construction.
  *
  * Threading: none (tests are single-threaded).
  */

@@ -1,29 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * model_onnx_common.h - the small ONNX classifier the model_onnx* tests
- * start from: [N,3,8,8] -> Conv 3x3 (4 channels) -> BatchNormalization ->
- * Relu -> GlobalAveragePool -> Flatten -> Gemm (3 scores), written with
- * tests/onnx_writer.c. `weights` chooses where the conv weights live:
- * inline raw_data, typed float_data, or an external file (location,
- * offset 16).
+ * support/model_onnx_common.c - see model_onnx_common.h.
  *
- * Threading: test-only, single-threaded.
+ * Threading: no shared state.
  */
-#ifndef IMS_TESTS_MODEL_ONNX_COMMON_H
-#define IMS_TESTS_MODEL_ONNX_COMMON_H
+#include "support/model_onnx_common.h"
 
-#include <string.h>
-
-#include "onnx_writer.h"
-
-enum { TINY_RAW, TINY_TYPED, TINY_EXTERNAL };
-
-static inline void tiny_weights(float *w, size_t n) {
+void tiny_weights(float *w, size_t n) {
   for (size_t k = 0; k < n; k++) w[k] = (float)((int)(k % 7) - 3) / 8.0f;
 }
 
-/* The writer for the tiny model up to (not including) its output. */
-static inline void tiny_graph(onnx_w *w, int weights, const char *location) {
+void tiny_graph(onnx_w *w, int weights, const char *location) {
   float cw[4 * 3 * 9], bn[4] = {1, 0.5f, 2, 1}, gw[3 * 4], gb[3] = {1, 2, 3};
   tiny_weights(cw, 108);
   tiny_weights(gw, 12);
@@ -58,12 +45,10 @@ static inline void tiny_graph(onnx_w *w, int weights, const char *location) {
           (const char *[]){"logits", NULL}, &tb, 1);
 }
 
-static inline uint8_t *tiny_model(int weights, const char *location,
-                                  size_t *size) {
+uint8_t *tiny_model(int weights, const char *location, size_t *size) {
   onnx_w w;
   tiny_graph(&w, weights, location);
   ow_output(&w, "logits");
   return ow_finish(&w, size);
 }
 
-#endif /* IMS_TESTS_MODEL_ONNX_COMMON_H */

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * float_model.c - the float32 twin of a quantized model (see
+ * support/float_model.c - the float32 twin of a quantized model (see
  * float_model.h). Reads the graph form the project's loader produced and
- * writes TFLite operators back with tests/tflite_writer.c; the loader's
+ * writes TFLite operators back with support/tflite_writer.c; the loader's
  * dropped inputs are restored (MEAN's axes {1,2}, RESHAPE's shape, PAD's
  * paddings) so the result is an ordinary TFLite file.
  *
@@ -11,7 +11,7 @@
  *
  * Threading: no shared state.
  */
-#include "float_model.h"
+#include "support/float_model.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "model/graph_int.h"
-#include "tflite_writer.h"
+#include "support/tflite_writer.h"
 
 typedef struct fm {
   const ims_model *m;   /* BORROWED: the quantized model */

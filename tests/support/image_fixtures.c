@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * image_fixtures.c - see image_fixtures.h. Encoders run the real libraries
- * (libjpeg-turbo, libspng), so the decoder is tested against files those
- * libraries wrote, not against our own output.
+ * support/image_fixtures.c - see image_fixtures.h. Encoders run the real
+ * libraries (libjpeg-turbo, libspng), so the decoder is tested against
+ * files those libraries wrote, not against our own output.
  */
-#include "image_fixtures.h"
+#include "support/image_fixtures.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,49 +1,24 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * nats_server.h - what the nats_* tests share: real nats-server processes
- * ($IMGSTREAM_NATS_SERVER) on free 127.0.0.1 ports - one JetStream server
- * or a 3-server JetStream cluster - that a test can SIGKILL and restart
- * on the same store; the real imgstream tool ($IMGSTREAM_BIN) run in the
- * background; and libnats helpers to look at streams and consumers
- * directly. Include after test.h.
+ * support/nats_server.c - see nats_server.h: nats-server processes and
+ * the tool as children of the test, libnats look-ups, and the scenario
+ * checks the nats_*, s3_* and faults tests share.
  *
- *   nsrv s;
- *   nsrv_start(&s, "case", 3, 0);      3 servers, default max payload
- *   nsrv_url(&s, "IMAGES")             "nats://127.0.0.1:P1,...:P3/IMAGES"
- *   nsrv_kill(&s, i); nsrv_restart(&s, i);
- *   nsrv_stop(&s);                     kill all, remove the stores
+ * Sections (as in the header): 0. small things  1. children  2. servers
+ * 3. libnats helpers  4. the tool  5. scenarios
  *
- * No process outlives the test: every child (server or tool) is forked
- * with PR_SET_PDEATHSIG = SIGKILL (so it dies with the test process, even
- * when CTest kills that on a timeout), and is also SIGKILLed by an atexit
- * handler and by nchild_kill_all(), which each case calls first so that
- * a failed case leaves nothing running for the next.
- *
- * Failures end the current case (TEST__FAIL) with the server's log tail.
- * Every temporary name is under $IMGSTREAM_TEST_TMP and starts with the
- * name the test passes, so tests that CTest runs in parallel never share
- * a file.
- *
- * Sections: 1. children  2. servers  3. libnats helpers  4. the tool
- *           5. scenarios: datasets, known answers (`imgstream classify
- *              --json`), the image and result streams read back
- *
- * Threading: single-threaded (libnats runs its own threads inside).
+ * Threading: single-threaded (libnats runs its own threads inside); the
+ * child table is process-wide.
  */
-#ifndef IMS_TESTS_NATS_SERVER_H
-#define IMS_TESTS_NATS_SERVER_H
+#define _GNU_SOURCE
+#include "support/nats_server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <jansson.h>
-#include <nats/nats.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,16 +26,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
-
-#include "test.h"
-#include "tool.h"
 
 /* ---- 0. small things ---- */
 
-/* Print the last `bytes` bytes of a file to stderr (for failures). */
-static inline void ntail(const char *path, long bytes) {
+void ntail(const char *path, long bytes) {
   char *t = test_read_text(path);
   size_t n = strlen(t);
   const char *from = n > (size_t)bytes ? t + n - (size_t)bytes : t;
@@ -71,11 +41,10 @@ static inline void ntail(const char *path, long bytes) {
 /* ---- 1. children ---- */
 
 #define NCHILD_MAX 64
-static pid_t nchild__pids[NCHILD_MAX];
-static bool nchild__atexit;
+static pid_t nchild__pids[NCHILD_MAX]; /* 0: a free slot */
+static bool nchild__atexit;            /* nchild_kill_all is registered */
 
-/* SIGKILL and reap every child still running. */
-static inline void nchild_kill_all(void) {
+void nchild_kill_all(void) {
   for (int i = 0; i < NCHILD_MAX; i++) {
     if (nchild__pids[i] <= 0) continue;
     kill(nchild__pids[i], SIGKILL);
@@ -85,14 +54,12 @@ static inline void nchild_kill_all(void) {
   }
 }
 
-static inline void nchild__forget(pid_t pid) {
+static void nchild__forget(pid_t pid) {
   for (int i = 0; i < NCHILD_MAX; i++)
     if (nchild__pids[i] == pid) nchild__pids[i] = 0;
 }
 
-/* fork(); the child dies with this process (PR_SET_PDEATHSIG) and is
- * killed at exit. Returns as fork() does; fails the case if it cannot. */
-static inline pid_t nchild_fork(void) {
+pid_t nchild_fork(void) {
   if (!nchild__atexit) {
     atexit(nchild_kill_all);
     nchild__atexit = true;
@@ -114,9 +81,7 @@ static inline pid_t nchild_fork(void) {
   return pid;
 }
 
-/* Wait for a child at most timeout_s seconds. Returns its exit code, or
- * 128 + signal, or -1 if it is still running after the timeout. */
-static inline int nchild_wait(pid_t pid, double timeout_s) {
+int nchild_wait(pid_t pid, double timeout_s) {
   double end = test_now() + timeout_s;
   for (;;) {
     int st = 0;
@@ -132,9 +97,7 @@ static inline int nchild_wait(pid_t pid, double timeout_s) {
   }
 }
 
-/* True if the child has exited (then it is reaped; *code gets the code,
- * or 128 + signal). */
-static inline bool nchild_exited(pid_t pid, int *code) {
+bool nchild_exited(pid_t pid, int *code) {
   int st = 0;
   if (waitpid(pid, &st, WNOHANG) != pid) return false;
   nchild__forget(pid);
@@ -143,17 +106,14 @@ static inline bool nchild_exited(pid_t pid, int *code) {
   return true;
 }
 
-/* True if the child has exited; it is not reaped (nchild_wait gets its
- * code). */
-static inline bool nchild_gone(pid_t pid) {
+bool nchild_gone(pid_t pid) {
   siginfo_t si;
   memset(&si, 0, sizeof si);
   return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
          si.si_pid == pid;
 }
 
-/* SIGKILL a child and reap it. */
-static inline void nchild_kill(pid_t pid) {
+void nchild_kill(pid_t pid) {
   if (pid <= 0) return;
   kill(pid, SIGKILL);
   while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
@@ -163,35 +123,14 @@ static inline void nchild_kill(pid_t pid) {
 
 /* ---- 2. servers ---- */
 
-#define NSRV_MAX 3
-
-typedef struct nsrv_node {
-  char name[16];   /* server_name: n1, n2, n3 */
-  int port;        /* client port */
-  int route_port;  /* cluster port (clusters only) */
-  char conf[4200]; /* config file */
-  char log[4200];  /* stdout + stderr, appended to across restarts */
-  char store[4200];
-  pid_t pid;       /* 0: not running */
-} nsrv_node;
-
-typedef struct nsrv {
-  int n;            /* 1: one server; 3: a cluster */
-  long max_payload; /* 0: the server's default (1 MiB) */
-  char dir[4096];   /* everything of this set lives under it */
-  nsrv_node node[NSRV_MAX];
-} nsrv;
-
-/* The nats-server binary, or skip the case. */
-static inline const char *nsrv_binary(void) {
+const char *nsrv_binary(void) {
   const char *b = getenv("IMGSTREAM_NATS_SERVER");
   if (b == NULL || access(b, X_OK) != 0)
     RETURN_SKIP("IMGSTREAM_NATS_SERVER is not an executable");
   return b;
 }
 
-/* A port nothing listens on right now (the kernel's choice). */
-static inline int nsrv_free_port(void) {
+int nsrv_free_port(void) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) TEST__FAIL("socket: %s", strerror(errno));
   struct sockaddr_in a;
@@ -208,7 +147,7 @@ static inline int nsrv_free_port(void) {
   return ntohs(a.sin_port);
 }
 
-static inline void nsrv__write_conf(const nsrv *s, int i) {
+static void nsrv__write_conf(const nsrv *s, int i) {
   const nsrv_node *nd = &s->node[i];
   FILE *f = fopen(nd->conf, "w");
   if (f == NULL) TEST__FAIL("%s: %s", nd->conf, strerror(errno));
@@ -230,7 +169,7 @@ static inline void nsrv__write_conf(const nsrv *s, int i) {
   if (fclose(f) != 0) TEST__FAIL("%s: write failed", nd->conf);
 }
 
-static inline void nsrv__spawn(nsrv *s, int i) {
+static void nsrv__spawn(nsrv *s, int i) {
   const char *bin = nsrv_binary();
   nsrv_node *nd = &s->node[i];
   pid_t pid = nchild_fork();
@@ -247,8 +186,7 @@ static inline void nsrv__spawn(nsrv *s, int i) {
   nd->pid = pid;
 }
 
-/* A client URL list for libnats: "nats://127.0.0.1:P1,nats://...". */
-static inline const char *nsrv_servers(const nsrv *s) {
+const char *nsrv_servers(const nsrv *s) {
   char *b = test_strf("%s", "");
   size_t len = 0;
   for (int i = 0; i < s->n; i++)
@@ -257,8 +195,7 @@ static inline const char *nsrv_servers(const nsrv *s) {
   return b;
 }
 
-/* imgstream's URL (docs/NATS.md): "nats://127.0.0.1:P1[,...]/STREAM". */
-static inline const char *nsrv_url(const nsrv *s, const char *stream) {
+const char *nsrv_url(const nsrv *s, const char *stream) {
   char *b = test_strf("%s", "nats://");
   size_t len = strlen(b);
   for (int i = 0; i < s->n; i++)
@@ -269,8 +206,7 @@ static inline const char *nsrv_url(const nsrv *s, const char *stream) {
 }
 
 /* libnats options: these servers, reconnecting for ever every 100 ms. */
-static inline natsOptions *nsrv__options(const char *servers,
-                                         bool reconnect) {
+static natsOptions *nsrv__options(const char *servers, bool reconnect) {
   natsOptions *o = NULL;
   const char *list[NSRV_MAX];
   char buf[4400];
@@ -294,7 +230,7 @@ static inline natsOptions *nsrv__options(const char *servers,
 /* JetStream answers on server i: connected to it alone, account info
  * comes back (in a cluster only the meta leader answers it, so this also
  * means the cluster has one). */
-static inline bool nsrv__js_ready(const nsrv *s, int i) {
+static bool nsrv__js_ready(const nsrv *s, int i) {
   natsOptions *o =
       nsrv__options(test_strf("nats://127.0.0.1:%d", s->node[i].port), false);
   natsConnection *nc = NULL;
@@ -313,16 +249,16 @@ static inline bool nsrv__js_ready(const nsrv *s, int i) {
   return ok;
 }
 
-static inline void nsrv__fail_logs(const nsrv *s, const char *what, int i)
+static void nsrv__fail_logs(const nsrv *s, const char *what, int i)
     __attribute__((noreturn));
-static inline void nsrv__fail_logs(const nsrv *s, const char *what, int i) {
+static void nsrv__fail_logs(const nsrv *s, const char *what, int i) {
   for (int j = 0; j < s->n; j++) ntail(s->node[j].log, 1500);
   TEST__FAIL("nats-server %s (%s)", what, s->node[i].name);
 }
 
 /* Wait until server i answers JetStream requests. False if it exited
  * (its pid is then 0) or did not answer in timeout_s. */
-static inline bool nsrv__wait_ready(nsrv *s, int i, double timeout_s) {
+static bool nsrv__wait_ready(nsrv *s, int i, double timeout_s) {
   double end = test_now() + timeout_s;
   while (test_now() < end) {
     if (s->node[i].pid > 0 && nchild_exited(s->node[i].pid, NULL)) {
@@ -335,35 +271,31 @@ static inline bool nsrv__wait_ready(nsrv *s, int i, double timeout_s) {
   return false;
 }
 
-/* Start one JetStream server (n = 1) or a 3-server cluster (n = 3) on
- * free loopback ports, stores under a fresh $IMGSTREAM_TEST_TMP/<name>,
- * and wait until JetStream answers on every server (a cluster: with a
- * meta leader). max_payload > 0 sets the servers' max_payload. Skips the
- * case if nats-server is not installed. */
-static inline void nsrv_start(nsrv *s, const char *name, int n,
-                              long max_payload) {
+void nsrv_start(nsrv *s, const char *name, int n, long max_payload) {
   nsrv_binary();
   if (n < 1 || n > NSRV_MAX) TEST__FAIL("nsrv_start: %d servers", n);
   memset(s, 0, sizeof *s);
   s->n = n;
   s->max_payload = max_payload;
-  snprintf(s->dir, sizeof s->dir, "%s", tmp_path(name));
+  /* The node paths are formatted from this local copy and the index, not
+   * from s->dir and nd->name: a source inside the object being written
+   * is what snprintf's restrict forbids (gcc -Wrestrict says so under
+   * -fsanitize=address). */
+  char dir[sizeof s->dir];
+  snprintf(dir, sizeof dir, "%s", tmp_path(name));
+  memcpy(s->dir, dir, sizeof dir);
   for (int attempt = 0;; attempt++) {
-    tool_rm_rf(s->dir);
-    if (mkdir(s->dir, 0755) != 0)
-      TEST__FAIL("mkdir %s: %s", s->dir, strerror(errno));
+    tool_rm_rf(dir);
+    if (mkdir(dir, 0755) != 0)
+      TEST__FAIL("mkdir %s: %s", dir, strerror(errno));
     for (int i = 0; i < n; i++) {
       nsrv_node *nd = &s->node[i];
       snprintf(nd->name, sizeof nd->name, "n%d", i + 1);
       nd->port = nsrv_free_port();
       nd->route_port = n > 1 ? nsrv_free_port() : 0;
-      /* precisions: gcc cannot always bound s->dir when this inlines */
-      snprintf(nd->conf, sizeof nd->conf, "%.4096s/%.15s.conf", s->dir,
-               nd->name);
-      snprintf(nd->log, sizeof nd->log, "%.4096s/%.15s.log", s->dir,
-               nd->name);
-      snprintf(nd->store, sizeof nd->store, "%.4096s/%.15s-store", s->dir,
-               nd->name);
+      snprintf(nd->conf, sizeof nd->conf, "%s/n%d.conf", dir, i + 1);
+      snprintf(nd->log, sizeof nd->log, "%s/n%d.log", dir, i + 1);
+      snprintf(nd->store, sizeof nd->store, "%s/n%d-store", dir, i + 1);
     }
     for (int i = 0; i < n; i++) nsrv__write_conf(s, i);
     for (int i = 0; i < n; i++) nsrv__spawn(s, i);
@@ -381,43 +313,31 @@ static inline void nsrv_start(nsrv *s, const char *name, int n,
   }
 }
 
-/* SIGKILL server i (no chance to flush or say goodbye). */
-static inline void nsrv_kill(nsrv *s, int i) {
+void nsrv_kill(nsrv *s, int i) {
   nchild_kill(s->node[i].pid);
   s->node[i].pid = 0;
 }
 
-/* Start server i again with its config and store; wait until JetStream
- * answers on it. */
-static inline void nsrv_restart(nsrv *s, int i) {
+void nsrv_restart(nsrv *s, int i) {
   if (s->node[i].pid > 0) TEST__FAIL("%s is running", s->node[i].name);
   nsrv__spawn(s, i);
   if (!nsrv__wait_ready(s, i, 90)) nsrv__fail_logs(s, "did not restart", i);
 }
 
-/* Index of the server named `name` (n1, n2...), -1 if none. */
-static inline int nsrv_index(const nsrv *s, const char *name) {
+int nsrv_index(const nsrv *s, const char *name) {
   for (int i = 0; name != NULL && i < s->n; i++)
     if (strcmp(s->node[i].name, name) == 0) return i;
   return -1;
 }
 
-/* Stop every server, then remove their stores and logs (kept if
- * $IMS_TEST_KEEP is set, for a look after the test). */
-static inline void nsrv_stop(nsrv *s) {
+void nsrv_stop(nsrv *s) {
   for (int i = 0; i < s->n; i++) nsrv_kill(s, i);
   if (getenv("IMS_TEST_KEEP") == NULL) tool_rm_rf(s->dir);
 }
 
 /* ---- 3. libnats helpers ---- */
 
-typedef struct nconn {
-  natsConnection *nc;
-  jsCtx *js;
-} nconn;
-
-/* Connect to the set (any server; reconnects for ever). */
-static inline nconn nconn_open(const nsrv *s) {
+nconn nconn_open(const nsrv *s) {
   nconn c = {NULL, NULL};
   natsOptions *o = nsrv__options(nsrv_servers(s), true);
   natsStatus st = natsConnection_Connect(&c.nc, o);
@@ -432,17 +352,14 @@ static inline nconn nconn_open(const nsrv *s) {
   return c;
 }
 
-static inline void nconn_close(nconn *c) {
+void nconn_close(nconn *c) {
   jsCtx_Destroy(c->js);
   natsConnection_Destroy(c->nc);
   c->js = NULL;
   c->nc = NULL;
 }
 
-/* Stream info, retried for up to timeout_s (a cluster may be electing);
- * NULL if the stream does not exist. Caller destroys. */
-static inline jsStreamInfo *nstream_info(nconn *c, const char *stream,
-                                         double timeout_s) {
+jsStreamInfo *nstream_info(nconn *c, const char *stream, double timeout_s) {
   double end = test_now() + timeout_s;
   for (;;) {
     jsStreamInfo *si = NULL;
@@ -457,10 +374,8 @@ static inline jsStreamInfo *nstream_info(nconn *c, const char *stream,
   }
 }
 
-/* Wait until the stream exists (at most timeout_s) or the child `pid`
- * (if > 0) exits. */
-static inline bool nstream_wait_exists(nconn *c, const char *stream,
-                                       double timeout_s, pid_t pid) {
+bool nstream_wait_exists(nconn *c, const char *stream, double timeout_s,
+                         pid_t pid) {
   double end = test_now() + timeout_s;
   while (test_now() < end) {
     jsStreamInfo *si = nstream_info(c, stream, 30);
@@ -474,19 +389,14 @@ static inline bool nstream_wait_exists(nconn *c, const char *stream,
   return false;
 }
 
-/* Messages in the stream (0 if it does not exist). */
-static inline uint64_t nstream_count(nconn *c, const char *stream) {
+uint64_t nstream_count(nconn *c, const char *stream) {
   jsStreamInfo *si = nstream_info(c, stream, 60);
   uint64_t n = si != NULL ? si->State.Msgs : 0;
   jsStreamInfo_Destroy(si);
   return n;
 }
 
-/* Call fn for every message of the stream, in order (js_GetMsg, retried
- * while a cluster elects). fn returns nonzero to stop. */
-typedef int (*nstream_fn)(void *ctx, natsMsg *m);
-static inline void nstream_each(nconn *c, const char *stream, nstream_fn fn,
-                                void *ctx) {
+void nstream_each(nconn *c, const char *stream, nstream_fn fn, void *ctx) {
   jsStreamInfo *si = nstream_info(c, stream, 60);
   if (si == NULL) TEST__FAIL("no stream %s", stream);
   uint64_t first = si->State.FirstSeq, last = si->State.LastSeq;
@@ -514,9 +424,7 @@ static inline void nstream_each(nconn *c, const char *stream, nstream_fn fn,
   }
 }
 
-/* Wait until the stream's leader and every replica are current and
- * online: n of them (at most 90 s). */
-static inline void nstream_wait_current(nconn *c, const char *stream, int n) {
+void nstream_wait_current(nconn *c, const char *stream, int n) {
   double end = test_now() + 90;
   for (;;) {
     jsStreamInfo *si = nstream_info(c, stream, 60);
@@ -537,8 +445,7 @@ static inline void nstream_wait_current(nconn *c, const char *stream, int n) {
   }
 }
 
-/* Index of the server leading the stream (-1: no leader right now). */
-static inline int nstream_leader(nconn *c, const nsrv *s, const char *stream) {
+int nstream_leader(nconn *c, const nsrv *s, const char *stream) {
   jsStreamInfo *si = nstream_info(c, stream, 60);
   int i = si != NULL && si->Cluster != NULL
               ? nsrv_index(s, si->Cluster->Leader)
@@ -547,9 +454,7 @@ static inline int nstream_leader(nconn *c, const nsrv *s, const char *stream) {
   return i;
 }
 
-/* Consumer info, retried for up to 60 s; fails if there is none. */
-static inline jsConsumerInfo *nconsumer_info(nconn *c, const char *stream,
-                                             const char *name) {
+jsConsumerInfo *nconsumer_info(nconn *c, const char *stream, const char *name) {
   double end = test_now() + 60;
   for (;;) {
     jsConsumerInfo *ci = NULL;
@@ -565,15 +470,13 @@ static inline jsConsumerInfo *nconsumer_info(nconn *c, const char *stream,
 
 /* ---- 4. the tool ---- */
 
-static inline void ntool_need(void) {
+void ntool_need(void) {
   const char *bin = getenv("IMGSTREAM_BIN");
   if (bin == NULL || access(bin, X_OK) != 0)
     RETURN_SKIP("IMGSTREAM_BIN is not an executable");
 }
 
-/* The tool in the background: stdout to $TMP/<name>.out, stderr to
- * $TMP/<name>.err (both truncated first). */
-static inline pid_t ntool_start(const char *name, const char *const *args) {
+pid_t ntool_start(const char *name, const char *const *args) {
   char out[4200], err[4200];
   snprintf(out, sizeof out, "%s.out", tmp_path(name));
   snprintf(err, sizeof err, "%s.err", tmp_path(name));
@@ -582,16 +485,13 @@ static inline pid_t ntool_start(const char *name, const char *const *args) {
   return pid;
 }
 
-/* $TMP/<name>.<ext> ("out" or "err") as a string; caller frees. */
-static inline char *ntool_text(const char *name, const char *ext) {
+char *ntool_text(const char *name, const char *ext) {
   char path[4200];
   snprintf(path, sizeof path, "%s.%s", tmp_path(name), ext);
   return test_read_text(path);
 }
 
-/* Wait for the tool started as `name`; fails the case (printing its
- * stderr) if it runs longer than timeout_s. Returns its exit code. */
-static inline int ntool_wait(const char *name, pid_t pid, double timeout_s) {
+int ntool_wait(const char *name, pid_t pid, double timeout_s) {
   int code = nchild_wait(pid, timeout_s);
   if (code < 0) {
     nchild_kill(pid);
@@ -603,19 +503,15 @@ static inline int ntool_wait(const char *name, pid_t pid, double timeout_s) {
   return code;
 }
 
-/* Run the tool to the end (at most timeout_s). */
-static inline int ntool_run(const char *name, const char *const *args,
-                            double timeout_s) {
+int ntool_run(const char *name, const char *const *args, double timeout_s) {
   return ntool_wait(name, ntool_start(name, args), timeout_s);
 }
 
 /* ---- 5. scenarios ---- */
 
-static char nmodel[4096]; /* the shared quantized model */
+char nmodel[4096];
 
-/* Everything a scenario needs (else skip), and nothing left running from
- * an earlier case. */
-static inline void nscen_need(void) {
+void nscen_need(void) {
   nchild_kill_all();
   ntool_need();
   nsrv_binary();
@@ -626,14 +522,7 @@ static inline void nscen_need(void) {
     RETURN_SKIP("no shared flowers");
 }
 
-/* An argument vector built piece by piece (strings are not copied). */
-typedef struct nargs {
-  const char *v[96];
-  int n;
-} nargs;
-
-/* Append the NULL-terminated list of strings. */
-static inline void nargs_add(nargs *a, ...) {
+void nargs_add(nargs *a, ...) {
   va_list ap;
   va_start(ap, a);
   for (const char *s = va_arg(ap, const char *); s != NULL;
@@ -645,10 +534,7 @@ static inline void nargs_add(nargs *a, ...) {
   a->v[a->n] = NULL;
 }
 
-/* The shared flowers, category by category: "category/file" keys of the
- * JPEGs whose size is in [min_size, max_size] (0: no bound), sorted. A
- * JSON array (new reference). */
-static inline json_t *nflowers(long min_size, long max_size) {
+json_t *nflowers(long min_size, long max_size) {
   char cmd[4400], line[1024];
   snprintf(cmd, sizeof cmd, "cd '%s' && ls -1 */*.jpg | LC_ALL=C sort",
            shared_path("data/flowers"));
@@ -668,8 +554,7 @@ static inline json_t *nflowers(long min_size, long max_size) {
   return keys;
 }
 
-/* Copy shared flowers (keys) into a fresh dataset folder `root`. */
-static inline void ndataset(const char *root, json_t *keys) {
+void ndataset(const char *root, json_t *keys) {
   tool_rm_rf(root);
   if (mkdir(root, 0755) != 0) TEST__FAIL("mkdir %s", root);
   size_t i;
@@ -690,17 +575,12 @@ static inline void ndataset(const char *root, json_t *keys) {
   }
 }
 
-/* The category of a key "category/file" (a test_strf buffer). */
-static inline const char *ncategory(const char *key) {
+const char *ncategory(const char *key) {
   const char *slash = strchr(key, '/');
   return test_strf("%.*s", slash ? (int)(slash - key) : 0, key);
 }
 
-/* The known answers: `imgstream classify --json` on root/<key> for each
- * key of the object `keys`: {key: top-1 class, or null if it failed}
- * (new reference). */
-static inline json_t *nclassify(const char *name, const char *root,
-                                json_t *keys) {
+json_t *nclassify(const char *name, const char *root, json_t *keys) {
   size_t n = json_object_size(keys);
   const char **args = calloc(n + 8, sizeof *args);
   char **paths = calloc(n + 1, sizeof *paths);
@@ -752,22 +632,18 @@ static inline json_t *nclassify(const char *name, const char *root,
   return want;
 }
 
-/* The image stream read back: every message checked against the
- * contract of docs/NATS.md (subject, headers, body = the file's bytes
- * under root, Nats-Msg-Id = key) and no key twice. Returns {key: true}
- * (new reference). */
-typedef struct nimages__ctx {
-  const char *stream;
-  const char *root;
-  json_t *keys;
-} nimages__ctx;
-
-static inline const char *nhdr(natsMsg *m, const char *name) {
+const char *nhdr(natsMsg *m, const char *name) {
   const char *v = NULL;
   return natsMsgHeader_Get(m, name, &v) == NATS_OK ? v : NULL;
 }
 
-static inline int nimages__one(void *ctx, natsMsg *m) {
+typedef struct nimages__ctx {
+  const char *stream; /* its name, for messages */
+  const char *root;   /* the dataset folder the files came from */
+  json_t *keys;       /* {key: true} so far */
+} nimages__ctx;
+
+static int nimages__one(void *ctx, natsMsg *m) {
   nimages__ctx *c = ctx;
   const char *key = nhdr(m, "Imgstream-Key");
   const char *id = nhdr(m, "Nats-Msg-Id");
@@ -801,23 +677,19 @@ static inline int nimages__one(void *ctx, natsMsg *m) {
   return 0;
 }
 
-static inline json_t *nimages(nconn *c, const char *stream,
-                              const char *root) {
+json_t *nimages(nconn *c, const char *stream, const char *root) {
   nimages__ctx ctx = {stream, root, json_object()};
   nstream_each(c, stream, nimages__one, &ctx);
   return ctx.keys;
 }
 
-/* The results stream read back: {path: row}. Fails on a path twice, a
- * body that is not a JSON row, a subject other than RESULTS.<category>,
- * a Nats-Msg-Id other than the path. *msgs_out: messages read. */
 typedef struct nresults__ctx {
-  const char *stream;
-  json_t *rows;
-  size_t msgs;
+  const char *stream; /* its name, for messages */
+  json_t *rows;       /* {path: row} so far */
+  size_t msgs;        /* messages read */
 } nresults__ctx;
 
-static inline int nresults__one(void *ctx, natsMsg *m) {
+static int nresults__one(void *ctx, natsMsg *m) {
   nresults__ctx *c = ctx;
   c->msgs++;
   json_error_t jerr;
@@ -838,18 +710,14 @@ static inline int nresults__one(void *ctx, natsMsg *m) {
   return 0;
 }
 
-static inline json_t *nresults(nconn *c, const char *stream,
-                               size_t *msgs_out) {
+json_t *nresults(nconn *c, const char *stream, size_t *msgs_out) {
   nresults__ctx ctx = {stream, json_object(), 0};
   nstream_each(c, stream, nresults__one, &ctx);
   if (msgs_out != NULL) *msgs_out = ctx.msgs;
   return ctx.rows;
 }
 
-/* JSON lines of text as {path: row}; *counts: {path: times seen} (both
- * new references; counts may be NULL: then a path twice fails). */
-static inline json_t *nrows_text(const char *what, const char *text,
-                                 json_t *counts) {
+json_t *nrows_text(const char *what, const char *text, json_t *counts) {
   char *copy = strdup(text);
   if (copy == NULL) abort();
   json_t *rows = json_object();
@@ -872,8 +740,7 @@ static inline json_t *nrows_text(const char *what, const char *text,
   return rows;
 }
 
-/* `imgstream results --source URL --json`: {path: row}, each path once. */
-static inline json_t *nresults_cli(const char *name, const char *url) {
+json_t *nresults_cli(const char *name, const char *url) {
   nargs a = {{0}, 0};
   nargs_add(&a, "results", "--source", url, "--json", NULL);
   int code = ntool_run(name, a.v, 120);
@@ -887,11 +754,8 @@ static inline json_t *nresults_cli(const char *name, const char *url) {
   return rows;
 }
 
-/* Start stream worker i ("<prefix>_w<i>", jsonl sink
- * <tmp>/<prefix>_w<i>.jsonl) on the set's IMAGES, results to RESULTS, the
- * durable consumer "workers"; `extra`: more arguments (NULL-terminated). */
-static inline pid_t nworker_start(const char *prefix, int i, const nsrv *s,
-                                  const char *const *extra) {
+pid_t nworker_start(const char *prefix, int i, const nsrv *s,
+                    const char *const *extra) {
   static char jsonl[8][4400], name[8][256];
   if (i < 0 || i >= 8) TEST__FAIL("worker %d", i);
   snprintf(name[i], sizeof name[i], "%s_w%d", prefix, i);
@@ -906,9 +770,7 @@ static inline pid_t nworker_start(const char *prefix, int i, const nsrv *s,
   return ntool_start(name[i], a.v);
 }
 
-/* The union of workers 0..n-1's jsonl sinks: {path: times written} (new
- * reference). */
-static inline json_t *njsonl_counts(const char *prefix, int workers) {
+json_t *njsonl_counts(const char *prefix, int workers) {
   json_t *counts = json_object();
   for (int i = 0; i < workers; i++) {
     char path[4400];
@@ -920,9 +782,7 @@ static inline json_t *njsonl_counts(const char *prefix, int workers) {
   return counts;
 }
 
-/* Wait for the tool started as `name`; it must exit 0 (else its stderr is
- * shown). */
-static inline void nwait_ok(const char *name, pid_t pid, double timeout_s) {
+void nwait_ok(const char *name, pid_t pid, double timeout_s) {
   int code = ntool_wait(name, pid, timeout_s);
   if (code != 0) {
     char *err = ntool_text(name, "err");
@@ -930,12 +790,7 @@ static inline void nwait_ok(const char *name, pid_t pid, double timeout_s) {
   }
 }
 
-/* Rows (path -> row) against the images (key -> anything) and the known
- * answers (key -> class or null): the same set of paths; each row's label
- * is its category and its top-1 class is classify's (or both failed: then
- * the row has an "error" and no prediction). */
-static inline void ncheck_rows(const char *what, json_t *rows, json_t *images,
-                               json_t *want) {
+void ncheck_rows(const char *what, json_t *rows, json_t *images, json_t *want) {
   const char *key;
   json_t *v;
   json_object_foreach(images, key, v) {
@@ -965,10 +820,8 @@ static inline void ncheck_rows(const char *what, json_t *rows, json_t *images,
   ASSERT_EQ(json_object_size(rows), json_object_size(images));
 }
 
-/* Wait until the stream holds at least n messages (at most timeout_s);
- * false if not. */
-static inline bool nstream_wait_count(nconn *c, const char *stream,
-                                      uint64_t n, double timeout_s) {
+bool nstream_wait_count(nconn *c, const char *stream, uint64_t n,
+                        double timeout_s) {
   double end = test_now() + timeout_s;
   while (test_now() < end) {
     jsStreamInfo *si = nstream_info(c, stream, 60);
@@ -980,8 +833,7 @@ static inline bool nstream_wait_count(nconn *c, const char *stream,
   return false;
 }
 
-/* Lines in a file (0 if it does not exist). */
-static inline size_t nlines(const char *path) {
+size_t nlines(const char *path) {
   char *t = test_read_text(path);
   size_t n = 0;
   for (const char *p = t; *p; p++) n += *p == '\n';
@@ -989,4 +841,3 @@ static inline size_t nlines(const char *path) {
   return n;
 }
 
-#endif /* IMS_TESTS_NATS_SERVER_H */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * onnx_writer.c - the test-only ONNX writer of onnx_writer.h.
+ * support/onnx_writer.c - the test-only ONNX writer of onnx_writer.h.
  *
  * Field numbers (onnx.proto): ModelProto 1 ir_version, 7 graph,
  * 8 opset_import {1 domain, 2 version}; GraphProto 1 node, 2 name,
@@ -16,7 +16,7 @@
  *
  * Threading: a writer belongs to one thread.
  */
-#include "onnx_writer.h"
+#include "support/onnx_writer.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * tflite_writer.c - the test-only TFLite writer (see tflite_writer.h for
- * what it writes and its limits).
+ * support/tflite_writer.c - the test-only TFLite writer (see
+ * tflite_writer.h for what it writes and its limits).
  *
  * FlatBuffers layout as written here (little-endian throughout):
  *  - bytes 0..3: u32 offset of the root table; bytes 4..7: "TFL3".
@@ -25,7 +25,7 @@
  *
  * Threading: a writer belongs to one thread.
  */
-#include "tflite_writer.h"
+#include "support/tflite_writer.h"
 
 #include <stdbool.h>
 #include <stdlib.h>

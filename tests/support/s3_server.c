@@ -1,51 +1,35 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * s3_server.h - what the s3_* tests share: a real S3-protocol server
- * (s3rver, an npm package the s3_server_install fixture puts into the
- * build tree: $IMGSTREAM_S3RVER is its bin/s3rver.js) run by node on a
- * free 127.0.0.1 port, with one bucket "imgs", storing under the test's
- * tmp folder so that a test can SIGKILL it and restart it on the same
- * data. Include after nats_server.h, whose process helpers (nchild_*,
- * ntool_*, test_strf, nargs ...) it uses.
+ * support/s3_server.c - see s3_server.h: s3rver under node as a child of
+ * the test (nats_server.c's nchild_fork), a libcurl GET that bypasses
+ * imgstream, and a forking TCP proxy that cuts connections and answers
+ * 503 SlowDown.
  *
- *   s3srv s;
- *   s3srv_start(&s, "case");   server up, AWS_* set for the tool
- *   s3srv_kill(&s); s3srv_restart(&s);
- *   s3proxy_start(s.port, min, max, every, seed, &port)   a proxy
- *                              that cuts connections mid-reply and
- *                              answers some requests 503 SlowDown
+ * Sections: 1. the server  2. a proxy that cuts connections
  *
- * What s3rver checks: the access key id (S3RVER), bucket and key
- * existence, ListObjectsV2 pagination (1000 keys a page). What it does
- * not: SigV4 signatures (it accepts any secret) and Content-MD5 (it
- * stores the body as sent) - the tests check the stored bytes instead.
- * s3rver's continuation tokens use DES, which Node's OpenSSL 3 has only
- * in its legacy provider: node runs with --openssl-legacy-provider.
- *
- * Skips: only when node is not installed, and never with CI=true.
- *
- * Threading: single-threaded.
+ * Threading: single-threaded; the proxy runs in child processes.
  */
-#ifndef IMS_TESTS_S3_SERVER_H
-#define IMS_TESTS_S3_SERVER_H
+#define _GNU_SOURCE
+#include "support/s3_server.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#include "nats_server.h"
+/* ---- 1. the server ---- */
 
-#define S3SRV_BUCKET "imgs"
-
-typedef struct s3srv {
-  int port;          /* 127.0.0.1 port */
-  char dir[4096];    /* its data folder */
-  char log[4200];    /* its stdout + stderr, appended across restarts */
-  char endpoint[64]; /* "http://127.0.0.1:PORT" */
-  pid_t pid;         /* 0: not running */
-} s3srv;
-
-/* node and the installed server, or skip (fail in CI). */
-static inline const char *s3srv_script(void) {
+const char *s3srv_script(void) {
   bool ci = strcmp(test__env_or("CI", ""), "true") == 0;
   if (system("command -v node >/dev/null 2>&1") != 0) {
     if (ci) TEST__FAIL("node is not installed (CI=true: not skipping)");
@@ -60,7 +44,7 @@ static inline const char *s3srv_script(void) {
   return js;
 }
 
-static inline bool s3srv__up(int port) {
+static bool s3srv__up(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a;
   memset(&a, 0, sizeof a);
@@ -72,7 +56,7 @@ static inline bool s3srv__up(int port) {
   return ok;
 }
 
-static inline void s3srv__spawn(s3srv *s) {
+static void s3srv__spawn(s3srv *s) {
   const char *js = s3srv_script();
   pid_t pid = nchild_fork();
   if (pid == 0) {
@@ -101,9 +85,7 @@ static inline void s3srv__spawn(s3srv *s) {
   }
 }
 
-/* Start a fresh server (empty data folder) and point the AWS_* variables
- * the tool reads at it. */
-static inline void s3srv_start(s3srv *s, const char *name) {
+void s3srv_start(s3srv *s, const char *name) {
   memset(s, 0, sizeof *s);
   s->port = nsrv_free_port();
   snprintf(s->dir, sizeof s->dir, "%s", tmp_path(test_strf("%s_s3data", name)));
@@ -120,28 +102,23 @@ static inline void s3srv_start(s3srv *s, const char *name) {
   s3srv__spawn(s);
 }
 
-static inline void s3srv_kill(s3srv *s) {
+void s3srv_kill(s3srv *s) {
   nchild_kill(s->pid);
   s->pid = 0;
 }
 
-/* Start it again on the same port and data. */
-static inline void s3srv_restart(s3srv *s) { s3srv__spawn(s); }
+void s3srv_restart(s3srv *s) { s3srv__spawn(s); }
 
-/* "s3://imgs/<prefix>" (a test_strf buffer). */
-static inline const char *s3srv_url(const char *prefix) {
+const char *s3srv_url(const char *prefix) {
   return test_strf("s3://%s/%s", S3SRV_BUCKET, prefix);
 }
 
-/* An anonymous GET of bucket key `key` straight through libcurl (no
- * imgstream code): the body into *body (malloc'd), the Content-Type
- * into type. Returns the HTTP status. */
 typedef struct s3srv__buf {
   char *data; /* malloc'd, NUL-terminated */
   size_t len; /* bytes */
 } s3srv__buf;
 
-static inline size_t s3srv__body(char *p, size_t size, size_t n, void *ctx) {
+static size_t s3srv__body(char *p, size_t size, size_t n, void *ctx) {
   s3srv__buf *b = ctx;
   char *grown = realloc(b->data, b->len + size * n + 1);
   if (grown == NULL) return 0;
@@ -152,8 +129,8 @@ static inline size_t s3srv__body(char *p, size_t size, size_t n, void *ctx) {
   return size * n;
 }
 
-static inline long s3srv_get(const s3srv *s, const char *key, char **body,
-                             size_t *len, char *type, size_t type_cap) {
+long s3srv_get(const s3srv *s, const char *key, char **body, size_t *len,
+               char *type, size_t type_cap) {
   CURL *c = curl_easy_init();
   if (c == NULL) TEST__FAIL("curl_easy_init");
   s3srv__buf buf = {NULL, 0};
@@ -174,10 +151,10 @@ static inline long s3srv_get(const s3srv *s, const char *key, char **body,
   return http;
 }
 
-/* ---- a proxy that cuts connections ---- */
+/* ---- 2. a proxy that cuts connections ---- */
 
 /* Copy up to n bytes; -1 on error/EOF. */
-static inline long s3proxy__pass(int from, int to, long n) {
+static long s3proxy__pass(int from, int to, long n) {
   char buf[16384];
   ssize_t r =
       read(from, buf, (size_t)(n < (long)sizeof buf ? n : (long)sizeof buf));
@@ -192,7 +169,7 @@ static inline long s3proxy__pass(int from, int to, long n) {
 
 /* Serve one client: forward to upstream_port until either side closes or
  * `budget` bytes went to the client; then reset the client (RST). */
-static inline void s3proxy__serve(int client, int upstream_port, long budget) {
+static void s3proxy__serve(int client, int upstream_port, long budget) {
   int up = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a;
   memset(&a, 0, sizeof a);
@@ -222,7 +199,7 @@ static inline void s3proxy__serve(int client, int upstream_port, long budget) {
 }
 
 /* Answer the request on `client` with AWS's 503 SlowDown and close. */
-static inline void s3proxy__slowdown(int client) {
+static void s3proxy__slowdown(int client) {
   static const char reply[] =
       "HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\n"
       "Connection: close\r\nContent-Length: 126\r\n\r\n"
@@ -235,15 +212,8 @@ static inline void s3proxy__slowdown(int client) {
   close(client);
 }
 
-/* A proxy on a free 127.0.0.1 port (*port_out) to 127.0.0.1:upstream_port
- * that cuts each connection after a random number of bytes sent to the
- * client, from min_bytes to max_bytes (mid-body of some replies): a
- * network that fails mid-download; and answers the first request of
- * every `slowdown_every`-th connection (0: none) with 503 SlowDown, as an
- * overloaded S3 does. */
-static inline pid_t s3proxy_start(int upstream_port, long min_bytes,
-                                  long max_bytes, int slowdown_every,
-                                  unsigned seed, int *port_out) {
+pid_t s3proxy_start(int upstream_port, long min_bytes, long max_bytes,
+                    int slowdown_every, unsigned seed, int *port_out) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a;
   memset(&a, 0, sizeof a);
@@ -279,4 +249,3 @@ static inline pid_t s3proxy_start(int upstream_port, long min_bytes,
   return pid;
 }
 
-#endif /* IMS_TESTS_S3_SERVER_H */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * onnx_writer.h - a small, test-only ONNX (protobuf) writer: tests add
+ * support/onnx_writer.h - a small, test-only ONNX (protobuf) writer: tests add
  * graph inputs, initializers and nodes and get back the bytes of a
  * ModelProto that ims_model_load_memory() (or onnxruntime) accepts.
  *
