@@ -81,7 +81,8 @@ TEST(stream_bucket_hides_temporary_files) {
   ASSERT_OK(ims_bucket_open(url, IMS_BUCKET_CREATE, &b, &err), &err);
   ASSERT_OK(ims_bucket_put(b, "tulip/c.jpg", "C", 1, &err), &err);
   char path[4200];
-  snprintf(path, sizeof path, "%s/tulip/.d.jpg.123.0.tmp", url + 6);
+  int len = snprintf(path, sizeof path, "%s/tulip/.d.jpg.123.0.tmp", url + 6);
+  ASSERT(len > 0 && (size_t)len < sizeof path);
   ASSERT(test_write_file(path, "partial", 7) == 0);
   ims_object *objs = NULL;
   size_t n = 0;

@@ -130,7 +130,11 @@ static void quant_add_model(tfw *w) {
 static int write_file(const char *dir, const char *name, const uint8_t *p,
                       size_t n) {
   char path[4096];
-  snprintf(path, sizeof path, "%s/%s", dir, name);
+  int len = snprintf(path, sizeof path, "%s/%s", dir, name);
+  if (len < 0 || (size_t)len >= sizeof path) {
+    fprintf(stderr, "%s/%s: path too long\n", dir, name);
+    return 1;
+  }
   FILE *f = fopen(path, "wb");
   int bad = f == NULL || fwrite(p, 1, n, f) != n;
   if (f != NULL && fclose(f) != 0) bad = 1;
