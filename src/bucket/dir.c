@@ -34,6 +34,7 @@
 #include "core/error_int.h"
 #include "core/file_int.h"
 #include "bucket/bucket_int.h"
+#include "core/clock_int.h"
 #include "core/fs_int.h"
 
 #define MAX_OBJECT_BYTES ((size_t)1 << 31)
@@ -254,8 +255,8 @@ static int drain_events(int fd) {
 static ims_status dir_wait(void *state, int timeout_ms, ims_error *err) {
   dir_bucket *d = state;
   if (d->inotify_fd < 0) {
-    struct timespec ts = {timeout_ms / 1000, (timeout_ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+    ims__sleep_until_ns(ims__now_mono_ns() +
+                        (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000u);
     return IMS_OK;
   }
   struct pollfd p = {d->inotify_fd, POLLIN, 0};

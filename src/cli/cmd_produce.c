@@ -433,14 +433,8 @@ static bool already_there(const produce_run *r, const char *key,
 static void print_json(const produce_run *r, const char *key,
                        const ims_dataset_item *it, size_t size,
                        uint64_t round) {
-  struct timespec ts;
-  struct tm tm;
-  char when[64], stamp[32];
-  clock_gettime(CLOCK_REALTIME, &ts);
-  gmtime_r(&ts.tv_sec, &tm);
-  strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(when, sizeof when, "%s.%03dZ", stamp,
-           (int)(ts.tv_nsec / 1000000) % 1000);
+  char when[64];
+  ims__iso8601_ms(ims__now_epoch_ms(), when, sizeof when);
   json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "key", key,
                         "category", it->category, "source", it->path,
                         "bytes", (json_int_t)size, "round", (json_int_t)round,
@@ -484,9 +478,7 @@ static int publish_one(produce_run *r, const char *key,
                        size_t size) {
   ims_nats_image img = {key, key, it->category, content_type(data, size),
                         0, data, size};
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  img.upload_time_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  img.upload_time_ms = ims__now_epoch_ms();
   ims_nats_ack ack = {0, false};
   ims_error err = {0};
   ims_status st = ims_nats_publish_image(r->nats, &img, &ack, &err);
