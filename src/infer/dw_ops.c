@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * dw_ops.c - quantized 3x3 depthwise convolutions (IMS__STEP_DW steps):
- * our own kernel, bit-identical to XNNPACK's qu8/qc8 operators.
+ * dw_ops.c - quantized 3x3 depthwise convolutions, the step kind "dw"
+ * (ims__step_dw): our own kernel, bit-identical to XNNPACK's qu8/qc8
+ * operators.
  *
  * What it takes: DEPTHWISE_CONV_2D, 3x3, depth multiplier 1, no
  * dilation, equal strides 1 or 2, any padding (SAME, VALID, explicit;
@@ -54,18 +55,19 @@
  *   int8 tf2 model        1235  20335   1035     592
  * (XNNPACK's first layer varies run to run: 258-359 us.) AVX-512 is
  * 1.9-2.4x faster than XNNPACK on every one of the 17 layers, AVX2
- * 1.1-1.3x. So by default the engine takes this kernel for every
- * eligible layer when AVX2 or AVX-512 is there (AUTO: AVX-512, else
- * AVX2) and leaves the layer to XNNPACK otherwise: the C path is ~15x
- * slower than XNNPACK, a reference for the tests and for builds without
- * x86 SIMD (ims__dw_layer_create still takes it when asked).
+ * 1.1-1.3x. So by default step.c's ims__step_choose gives this kind
+ * every eligible layer when AVX2 or AVX-512 is there (ims__dw_preferred;
+ * AUTO: AVX-512, else AVX2) and the layer to XNNPACK otherwise: the C
+ * path is ~15x slower than XNNPACK, a reference for the tests and for
+ * builds without x86 SIMD (ims__dw_layer_create still takes it when
+ * asked).
  *
  * Threading: a layer is split by output rows (over all images of the
  * batch) on the engine's pthreadpool; layers are immutable after
  * creation, so runs only read them.
  *
  * Sections: 1. packing 2. portable C kernel 3. dispatch and run
- * 4. engine steps.
+ * 4. engine steps, the ops table.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -281,7 +283,7 @@ void ims__dw_layer_destroy(ims__dw_layer *l) {
 
 ims__dw_path ims__dw_layer_path(const ims__dw_layer *l) { return l->path; }
 
-/* ---- 4. engine steps ------------------------------------------------- */
+/* ---- 4. engine steps, the ops table ---------------------------------- */
 
 static const ims__tensor *tin(const ims_model *m, const ims__node *n, int k) {
   return &m->tensors[n->inputs[k]];
@@ -356,7 +358,27 @@ ims_status ims__dw_step_create(const ims_model *m, ims__step *s,
                      "%s (operator %u): output shape does not match padding",
                      s->node->source_name, s->node->source_index);
   }
-  s->kind = IMS__STEP_DW;
   s->dw = l;
+  s->ops = &ims__step_dw;
   return IMS_OK;
 }
+
+static ims_status dw_create(const ims__step_env *env, ims__step *s,
+                            ims_error *err) {
+  return ims__dw_step_create(env->model, s, IMS__DW_PATH_AUTO, err);
+}
+
+static ims_status dw_run(ims__step *s, size_t batch, pthreadpool_t pool,
+                         float *scratch, ims_error *err) {
+  ims__dw_layer_run(s->dw, s->in, s->out, batch, pool);
+  return IMS_OK;
+}
+
+static void dw_destroy(ims__step *s) {
+  ims__dw_layer_destroy(s->dw);
+  s->dw = NULL;
+}
+
+/* No setup: a run takes any batch. */
+const ims__step_ops ims__step_dw = {"dw", dw_create, NULL, dw_run,
+                                    dw_destroy};
