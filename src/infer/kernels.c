@@ -16,7 +16,7 @@
  * touch ~1 % of the bytes the convolutions do, so they run on the
  * calling thread. They need no setup: every run reads the batch size.
  *
- * Sections: 1. creation (tables) 2. kernels 3. the ops tables.
+ * Sections: 1. creation (tables) 2. kernels (run) 3. the ops tables.
  *
  * Threading: per engine; see infer_int.h.
  */
@@ -126,18 +126,30 @@ static ims_status concat_create(const ims__step_env *env, ims__step *s,
   return IMS_OK;
 }
 
-/* ---- 2. kernels ------------------------------------------------------ */
+/* ---- 2. kernels (run) ------------------------------------------------ */
 
-static void run_lut8(const ims__step *s, size_t n) {
-  const uint8_t *in = s->in;
-  uint8_t *out = s->out;
-  for (size_t i = 0; i < n; i++) out[i] = s->lut[in[i]];
+static ims_status view_run(ims__step *s, size_t batch, pthreadpool_t pool,
+                           float *scratch, ims_error *err) {
+  return IMS_OK; /* the output is the input */
 }
 
-static void run_dequant8(const ims__step *s, size_t n) {
+static ims_status lut8_run(ims__step *s, size_t batch, pthreadpool_t pool,
+                           float *scratch, ims_error *err) {
+  const uint8_t *in = s->in;
+  uint8_t *out = s->out;
+  size_t n = batch * s->in_per_image;
+  for (size_t i = 0; i < n; i++) out[i] = s->lut[in[i]];
+  return IMS_OK;
+}
+
+static ims_status dequant8_run(ims__step *s, size_t batch,
+                               pthreadpool_t pool, float *scratch,
+                               ims_error *err) {
   const uint8_t *in = s->in;
   float *out = s->out;
+  size_t n = batch * s->in_per_image;
   for (size_t i = 0; i < n; i++) out[i] = s->flut[in[i]];
+  return IMS_OK;
 }
 
 /* Softmax of one row of 8-bit logits into 8-bit probabilities. */
@@ -162,25 +174,33 @@ static void softmax_row(const ims__step *s, const uint8_t *in, uint8_t *out,
 
 /* `scratch` holds one row of floats; the output buffer of this step has
  * room only for bytes, so the engine lends its float scratch. */
-static void run_softmax_q8(const ims__step *s, size_t batch, float *scratch) {
+static ims_status softmax_q8_run(ims__step *s, size_t batch,
+                                 pthreadpool_t pool, float *scratch,
+                                 ims_error *err) {
   const uint8_t *in = s->in;
   uint8_t *out = s->out;
   for (size_t r = 0; r < batch * s->rows; r++)
     softmax_row(s, in + r * s->channels, out + r * s->channels, scratch);
+  return IMS_OK;
 }
 
-static void run_hard_sigmoid(const ims__step *s, size_t n) {
+static ims_status hard_sigmoid_run(ims__step *s, size_t batch,
+                                   pthreadpool_t pool, float *scratch,
+                                   ims_error *err) {
   const float *in = s->in;
   float *out = s->out;
   float a = s->node->alpha, b = s->node->beta;
+  size_t n = batch * s->in_per_image;
   for (size_t i = 0; i < n; i++) {
     float v = a * in[i] + b;
     out[i] = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
   }
+  return IMS_OK;
 }
 
 /* Rows of the output are the inputs' rows side by side. */
-static void run_concat(const ims__step *s, size_t batch) {
+static ims_status concat_run(ims__step *s, size_t batch, pthreadpool_t pool,
+                             float *scratch, ims_error *err) {
   float *out = s->out;
   size_t rows = batch * s->rows;
   for (size_t r = 0; r < rows; r++) {
@@ -190,48 +210,12 @@ static void run_concat(const ims__step *s, size_t batch) {
       out += s->parts[k];
     }
   }
+  return IMS_OK;
 }
 
 /* ---- 3. the ops tables ----------------------------------------------- */
 
-static ims_status view_run(ims__step *s, size_t batch, pthreadpool_t pool,
-                           float *scratch, ims_error *err) {
-  return IMS_OK; /* the output is the input */
-}
-
-static ims_status lut8_run(ims__step *s, size_t batch, pthreadpool_t pool,
-                           float *scratch, ims_error *err) {
-  run_lut8(s, batch * s->in_per_image);
-  return IMS_OK;
-}
-
-static ims_status dequant8_run(ims__step *s, size_t batch,
-                               pthreadpool_t pool, float *scratch,
-                               ims_error *err) {
-  run_dequant8(s, batch * s->in_per_image);
-  return IMS_OK;
-}
-
-static ims_status softmax_q8_run(ims__step *s, size_t batch,
-                                 pthreadpool_t pool, float *scratch,
-                                 ims_error *err) {
-  run_softmax_q8(s, batch, scratch);
-  return IMS_OK;
-}
-
-static ims_status hard_sigmoid_run(ims__step *s, size_t batch,
-                                   pthreadpool_t pool, float *scratch,
-                                   ims_error *err) {
-  run_hard_sigmoid(s, batch * s->in_per_image);
-  return IMS_OK;
-}
-
-static ims_status concat_run(ims__step *s, size_t batch, pthreadpool_t pool,
-                             float *scratch, ims_error *err) {
-  run_concat(s, batch);
-  return IMS_OK;
-}
-
+/* No setup (every run reads the batch size), nothing to destroy. */
 const ims__step_ops ims__step_view = {"view", view_create, NULL, view_run,
                                       NULL};
 const ims__step_ops ims__step_lut8 = {"lut8", lut8_create, NULL, lut8_run,
