@@ -12,8 +12,8 @@
  */
 #include <pthreadpool.h>
 #include <stdlib.h>
-#include <unistd.h>
 
+#include "core/cpu_int.h"
 #include "core/error_int.h"
 #include "imgstream/batch.h"
 
@@ -36,11 +36,6 @@ struct ims_batch_prep {
   size_t tile;                /* images per worker share */
 };
 
-static size_t online_cores(void) {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? (size_t)n : 1;
-}
-
 ims_status ims_batch_prep_create(const ims_decode_options *decode,
                                  const ims_preprocess_options *pre,
                                  uint32_t threads, ims_batch_prep **out,
@@ -48,7 +43,7 @@ ims_status ims_batch_prep_create(const ims_decode_options *decode,
   ims_status st = IMS_ERR_NO_MEMORY;
   ims_batch_prep *p = calloc(1, sizeof *p);
   if (p == NULL) goto fail;
-  p->threads = threads ? threads : online_cores();
+  p->threads = threads ? threads : ims__cpu_online();
   p->workers = calloc(p->threads, sizeof *p->workers);
   if (p->workers == NULL) goto fail;
   for (size_t i = 0; i < p->threads; i++) {

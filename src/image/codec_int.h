@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * codec.h - the private interface between decoder.c and its format
+ * codec_int.h - the private interface between decoder.c and its format
  * backends (jpeg.c, png.c, bmp.c), plus the grow-only buffer they share.
  *
  * decoder.c sniffs the format from the first bytes and calls one backend's

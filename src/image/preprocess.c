@@ -17,7 +17,7 @@
  *     then the vertical pass runs on its result.
  * Crop: top = round((h - crop_h) / 2), left likewise, with Python's
  * round-half-to-even (torchvision's CenterCrop).
- * (preprocess.h has a private IMS__GEOMETRY_ROUNDED mode that rounds the
+ * (preprocess_int.h has a private IMS__GEOMETRY_ROUNDED mode that rounds the
  * long side and floors the offsets instead, as the shared Arm NN reference
  * tensors do; it changes only those integers, never the resampling.)
  *
@@ -31,28 +31,24 @@
  * a fixed trip count; adding 0 * pixel changes no sum.
  *
  * Kernels: the portable C passes below run anywhere. On x86-64 (built
- * with GCC or Clang: IMS_HAVE_X86_SIMD) SSE4.1, AVX2 and AVX-512 kernels
- * are compiled with target attributes and chosen at run time
- * (__builtin_cpu_supports), so the library still runs on any x86-64.
- * They compute the very same int32 sums (pixel * 22-bit weight fits in
- * 31 bits, and a normalized window's sum stays below 2^31, so pmulld is
- * exact), and srai + packs + packus is clip8, so every path gives the
- * same bytes. The horizontal kernels split the crop's output bytes into
- * groups of 4: a group's bytes lie in at most two neighbouring pixels,
- * so (for shrink factors up to ~4) one 16-byte load per tap plus a pshufb
- * that zero-extends each byte into a dword feeds pmulld; AVX-512 does 16
- * output bytes from one 64-byte load with a masked vpermb per tap. Groups
- * whose loads would leave the row (crops at the right edge) or whose
- * bytes do not fit the window fall back to narrower kernels and finally
- * to plain C per byte, so no load ever reads outside the input row. The
- * vertical kernels are the byte-parallel loop with pmovzxbd + pmulld.
+ * with GCC or Clang: IMS_HAVE_X86_SIMD, core/cpu_int.h) SSE4.1, AVX2 and
+ * AVX-512 kernels (preprocess_x86.c) do the leading part of each row they
+ * can, chosen at run time (ims__cpu_has), so the library still runs on
+ * any x86-64; this file finishes each row in C. They compute the very
+ * same int32 sums, so every path gives the same bytes (see
+ * preprocess_x86.c). Section 2 lays the horizontal weights out for them:
+ * the crop's output bytes in groups of 4 (16-byte kernels) and blocks of
+ * 16 (AVX-512). Groups whose loads would leave the row (crops at the
+ * right edge) or whose bytes do not fit the load fall back to narrower
+ * kernels and finally to C, one byte at a time, so no load ever reads
+ * outside the input row.
  *
  * Memory: coefficient tables are cached per input size (CACHE_SLOTS
  * sizes, round-robin) and the scratch buffers only grow, so a stream of
  * images of a few repeating sizes allocates nothing after warm-up.
  *
  * Sections: 1. coefficient tables  2. SIMD tables  3. portable passes
- * 4. x86 kernels  5. dispatch  6. public functions
+ * 4. dispatch  5. public functions
  *
  * Threading: a preprocessor belongs to one thread at a time.
  */
@@ -60,18 +56,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* -DIMS_NO_SIMD builds the portable C passes only (for testing them). */
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && \
-    !defined(IMS_NO_SIMD)
-#define IMS_HAVE_X86_SIMD 1
-#include <immintrin.h>
-#endif
-
+#include "core/cpu_int.h"
 #include "core/error_int.h"
 #include "image/codec_int.h"
 #include "image/preprocess_int.h"
 
-#define PRECISION_BITS (32 - 8 - 2) /* Pillow's fixed point for 8 bits */
+#define PRECISION_BITS IMS__PRE_PRECISION_BITS /* short names here */
+#define GROUP IMS__PRE_GROUP
+#define ZBLOCK IMS__PRE_ZBLOCK
 #define CACHE_SLOTS 4               /* input sizes whose tables are kept */
 #define VBLOCK 32                   /* bytes per vertical-pass block */
 #if defined(__GNUC__) || defined(__clang__)
@@ -81,8 +73,6 @@
 #else
 #define IMS_NOINLINE
 #endif
-#define GROUP 4                     /* output bytes per SIMD group */
-#define ZBLOCK 16                   /* output bytes per AVX-512 block */
 
 /* Resampling weights along one axis, for the crop's outputs only. */
 typedef struct axis_table {
@@ -91,26 +81,11 @@ typedef struct axis_table {
   ims__buf coef;  /* int32_t[count * taps]: fixed-point weights */
 } axis_table;
 
-/* The horizontal weights rearranged for the x86 kernels (section 2).
- * Group g is output bytes 4g .. 4g+3 of a row; block b is groups
- * 4b .. 4b+3 (16 output bytes). */
-typedef struct hsimd_table {
-  uint32_t groups; /* leading groups the 16-byte kernels may do */
-  uint32_t blocks; /* leading blocks the AVX-512 kernel may do */
-  ims__buf off;    /* uint32_t[groups]: row byte offset of tap 0's load */
-  ims__buf ctl;    /* uint8_t[groups * 16]: pshufb control, byte i of the
-                      group -> dword i, zero-extended */
-  ims__buf coef;   /* int32_t[blocks4 * taps * 16]: weight of each output
-                      byte, per block of 4 groups and tap */
-  ims__buf zctl;   /* uint8_t[blocks * 64]: tap 0's vpermb control (group
-                      offsets relative to group 4b's load) */
-} hsimd_table;
-
 typedef struct cache_slot {
   uint32_t in_w, in_h; /* input size the tables are for; 0 = empty */
   axis_table x;        /* columns left .. left + crop_w - 1 */
   axis_table y;        /* rows top .. top + crop_h - 1 */
-  hsimd_table hs;      /* x again, for the SIMD kernels */
+  ims__hsimd_table hs; /* x again, for the SIMD kernels */
 } cache_slot;
 
 struct ims_preprocessor {
@@ -214,7 +189,7 @@ static int bytes_fit(const uint32_t *start, uint32_t first, uint32_t n,
 /* How many leading groups (16-byte kernels) and blocks (AVX-512) of an
  * nbytes-wide crop row can be done with SIMD: every load inside the row
  * (rowb bytes) and every byte inside its load. Stops at the first miss. */
-static void hsimd_counts(hsimd_table *h, const uint32_t *start,
+static void hsimd_counts(ims__hsimd_table *h, const uint32_t *start,
                          uint32_t taps, uint32_t nbytes, size_t rowb) {
   uint32_t ng = nbytes / GROUP, g = 0, b = 0;
   size_t reach = 3 * (size_t)(taps - 1); /* tap j loads 3j bytes later */
@@ -235,7 +210,7 @@ static void hsimd_counts(hsimd_table *h, const uint32_t *start,
 /* Rearrange the horizontal table `t` (crop row of nbytes output bytes,
  * input rows of rowb bytes) for the x86 kernels. Allocates only when the
  * buffers grow. */
-static ims_status build_hsimd(hsimd_table *h, const axis_table *t,
+static ims_status build_hsimd(ims__hsimd_table *h, const axis_table *t,
                               uint32_t nbytes, size_t rowb, ims_error *err) {
   const uint32_t *start = (const uint32_t *)(const void *)t->start.data;
   const int32_t *coef = (const int32_t *)(const void *)t->coef.data;
@@ -377,262 +352,7 @@ static inline void vertical_block(const uint8_t *base, const int32_t *k,
   for (size_t i = 0; i < n; i++) dst[i0 + i] = clip8(acc[i]);
 }
 
-/* ---- 4. x86 kernels ---------------------------------------------------- */
-#ifdef IMS_HAVE_X86_SIMD
-
-#define TARGET_SSE41 __attribute__((target("sse4.1")))
-#define TARGET_AVX2 __attribute__((target("avx2")))
-#define TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vbmi")))
-#define BIAS (1 << (PRECISION_BITS - 1))
-
-/* Loads from byte pointers; the intrinsics allow any alignment. */
-#define LD128(p) _mm_loadu_si128((const __m128i *)(const void *)(p))
-#define LD64(p) _mm_loadl_epi64((const __m128i *)(const void *)(p))
-#define LD256(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
-
-/* Four dword vectors of sums (output bytes in order) -> 16 clipped bytes:
- * srai + signed/unsigned saturating packs is exactly clip8. */
-TARGET_SSE41 static inline __m128i pack16_sse41(__m128i a, __m128i b,
-                                                __m128i c, __m128i d) {
-  a = _mm_srai_epi32(a, PRECISION_BITS);
-  b = _mm_srai_epi32(b, PRECISION_BITS);
-  c = _mm_srai_epi32(c, PRECISION_BITS);
-  d = _mm_srai_epi32(d, PRECISION_BITS);
-  return _mm_packus_epi16(_mm_packs_epi32(a, b), _mm_packs_epi32(c, d));
-}
-
-/* Horizontal pass, groups g0 .. g1 - 1 (multiples of 4) of every row. */
-TARGET_SSE41 static void hpass_sse41(const ims_image *src, uint32_t row0,
-                                     uint32_t rows, const hsimd_table *h,
-                                     uint32_t taps, uint32_t g0, uint32_t g1,
-                                     size_t rowb, uint8_t *tmp) {
-  const uint32_t *off = (const uint32_t *)(const void *)h->off.data;
-  const int32_t *hc = (const int32_t *)(const void *)h->coef.data;
-  for (uint32_t r = 0; r < rows; r++) {
-    const uint8_t *in = src->pixels + (size_t)(row0 + r) * src->stride;
-    uint8_t *o = tmp + r * rowb;
-    for (uint32_t g = g0; g < g1; g += 4) {
-      __m128i a[4];
-      for (uint32_t q = 0; q < 4; q++) {
-        const uint8_t *p = in + off[g + q];
-        const int32_t *k = hc + (size_t)(g / 4) * taps * 16 + q * 4;
-        __m128i ctl = LD128(h->ctl.data + (size_t)(g + q) * 16);
-        __m128i acc = _mm_set1_epi32(BIAS);
-        for (uint32_t j = 0; j < taps; j++, p += 3, k += 16) {
-          __m128i v = _mm_shuffle_epi8(LD128(p), ctl);
-          acc = _mm_add_epi32(acc, _mm_mullo_epi32(v, LD128(k)));
-        }
-        a[q] = acc;
-      }
-      _mm_storeu_si128((__m128i *)(void *)(o + g * GROUP),
-                       pack16_sse41(a[0], a[1], a[2], a[3]));
-    }
-  }
-}
-
-/* Vertical pass, bytes [0, n) (a multiple of 16) of one output row. */
-TARGET_SSE41 static void vrow_sse41(const uint8_t *base, const int32_t *k,
-                                    uint32_t taps, size_t rowb, size_t i0,
-                                    size_t n, uint8_t *dst) {
-  for (size_t i = i0; i < n; i += 16) {
-    __m128i a0 = _mm_set1_epi32(BIAS), a1 = a0, a2 = a0, a3 = a0;
-    for (uint32_t j = 0; j < taps; j++) {
-      __m128i v = LD128(base + j * rowb + i), w = _mm_set1_epi32(k[j]);
-      a0 = _mm_add_epi32(a0, _mm_mullo_epi32(_mm_cvtepu8_epi32(v), w));
-      v = _mm_srli_si128(v, 4);
-      a1 = _mm_add_epi32(a1, _mm_mullo_epi32(_mm_cvtepu8_epi32(v), w));
-      v = _mm_srli_si128(v, 4);
-      a2 = _mm_add_epi32(a2, _mm_mullo_epi32(_mm_cvtepu8_epi32(v), w));
-      v = _mm_srli_si128(v, 4);
-      a3 = _mm_add_epi32(a3, _mm_mullo_epi32(_mm_cvtepu8_epi32(v), w));
-    }
-    _mm_storeu_si128((__m128i *)(void *)(dst + i),
-                     pack16_sse41(a0, a1, a2, a3));
-  }
-}
-
-/* Four dword vectors (output bytes 0-7, 8-15, ... in order) -> 32 bytes.
- * The packs work per 128-bit lane; vpermd puts the dwords back. */
-TARGET_AVX2 static inline __m256i pack32_avx2(__m256i a, __m256i b,
-                                              __m256i c, __m256i d) {
-  a = _mm256_srai_epi32(a, PRECISION_BITS);
-  b = _mm256_srai_epi32(b, PRECISION_BITS);
-  c = _mm256_srai_epi32(c, PRECISION_BITS);
-  d = _mm256_srai_epi32(d, PRECISION_BITS);
-  __m256i v = _mm256_packus_epi16(_mm256_packs_epi32(a, b),
-                                  _mm256_packs_epi32(c, d));
-  return _mm256_permutevar8x32_epi32(v,
-                                     _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-}
-
-/* Horizontal pass, groups g0 .. g1 - 1 (multiples of 8) of every row:
- * two groups per ymm, one 16-byte load per group and tap. */
-TARGET_AVX2 static void hpass_avx2(const ims_image *src, uint32_t row0,
-                                   uint32_t rows, const hsimd_table *h,
-                                   uint32_t taps, uint32_t g0, uint32_t g1,
-                                   size_t rowb, uint8_t *tmp) {
-  const uint32_t *off = (const uint32_t *)(const void *)h->off.data;
-  const int32_t *hc = (const int32_t *)(const void *)h->coef.data;
-  for (uint32_t r = 0; r < rows; r++) {
-    const uint8_t *in = src->pixels + (size_t)(row0 + r) * src->stride;
-    uint8_t *o = tmp + r * rowb;
-    for (uint32_t g = g0; g < g1; g += 8) {
-      __m256i a[4];
-      for (uint32_t q = 0; q < 4; q++) {
-        uint32_t gg = g + 2 * q;
-        const uint8_t *p0 = in + off[gg], *p1 = in + off[gg + 1];
-        const int32_t *k = hc + (size_t)(gg / 4) * taps * 16 + (gg % 4) * 4;
-        __m256i ctl = LD256(h->ctl.data + (size_t)gg * 16);
-        __m256i acc = _mm256_set1_epi32(BIAS);
-        for (uint32_t j = 0; j < taps; j++, k += 16) {
-          __m256i v = _mm256_inserti128_si256(
-              _mm256_castsi128_si256(LD128(p0 + 3 * j)), LD128(p1 + 3 * j), 1);
-          v = _mm256_shuffle_epi8(v, ctl);
-          acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(v, LD256(k)));
-        }
-        a[q] = acc;
-      }
-      _mm256_storeu_si256((__m256i *)(void *)(o + g * GROUP),
-                          pack32_avx2(a[0], a[1], a[2], a[3]));
-    }
-  }
-}
-
-/* Vertical pass, bytes [i0, n) (n - i0 a multiple of 32) of one row. */
-TARGET_AVX2 static void vrow_avx2(const uint8_t *base, const int32_t *k,
-                                  uint32_t taps, size_t rowb, size_t i0,
-                                  size_t n, uint8_t *dst) {
-  for (size_t i = i0; i < n; i += 32) {
-    __m256i a0 = _mm256_set1_epi32(BIAS), a1 = a0, a2 = a0, a3 = a0;
-    for (uint32_t j = 0; j < taps; j++) {
-      const uint8_t *r = base + j * rowb + i;
-      __m256i w = _mm256_set1_epi32(k[j]);
-      a0 = _mm256_add_epi32(
-          a0, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(LD64(r)), w));
-      a1 = _mm256_add_epi32(
-          a1, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(LD64(r + 8)), w));
-      a2 = _mm256_add_epi32(
-          a2, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(LD64(r + 16)), w));
-      a3 = _mm256_add_epi32(
-          a3, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(LD64(r + 24)), w));
-    }
-    _mm256_storeu_si256((__m256i *)(void *)(dst + i),
-                        pack32_avx2(a0, a1, a2, a3));
-  }
-}
-
-/* 16 dword sums -> 16 clipped bytes (vpmovusdb after clamping at 0). */
-TARGET_AVX512 static inline __m128i pack16_avx512(__m512i a) {
-  a = _mm512_max_epi32(_mm512_srai_epi32(a, PRECISION_BITS),
-                       _mm512_setzero_si512());
-  return _mm512_cvtusepi32_epi8(a);
-}
-
-/* Horizontal pass, blocks 0 .. nb - 1 (16 output bytes each) of every
- * row: one 64-byte load per block, then per tap a masked vpermb that
- * zero-extends the 16 wanted bytes into dwords. */
-TARGET_AVX512 static void hpass_avx512(const ims_image *src, uint32_t row0,
-                                       uint32_t rows, const hsimd_table *h,
-                                       uint32_t taps, uint32_t nb,
-                                       size_t rowb, uint8_t *tmp) {
-  const uint32_t *off = (const uint32_t *)(const void *)h->off.data;
-  const int32_t *hc = (const int32_t *)(const void *)h->coef.data;
-  const __m512i three = _mm512_set1_epi8(3);
-  for (uint32_t r = 0; r < rows; r++) {
-    const uint8_t *in = src->pixels + (size_t)(row0 + r) * src->stride;
-    uint8_t *o = tmp + r * rowb;
-    for (uint32_t b = 0; b < nb; b++) {
-      __m512i data = _mm512_loadu_si512(in + off[b * 4]);
-      __m512i idx = _mm512_loadu_si512(h->zctl.data + (size_t)b * 64);
-      const int32_t *k = hc + (size_t)b * taps * 16;
-      __m512i acc = _mm512_set1_epi32(BIAS);
-      for (uint32_t j = 0; j < taps; j++, k += 16) {
-        __m512i v =
-            _mm512_maskz_permutexvar_epi8(0x1111111111111111ull, idx, data);
-        acc = _mm512_add_epi32(acc,
-                               _mm512_mullo_epi32(v, _mm512_loadu_si512(k)));
-        idx = _mm512_add_epi8(idx, three);
-      }
-      _mm_storeu_si128((__m128i *)(void *)(o + b * ZBLOCK),
-                       pack16_avx512(acc));
-    }
-  }
-}
-
-/* Vertical pass, bytes [0, n) (a multiple of 64) of one output row. */
-TARGET_AVX512 static void vrow_avx512(const uint8_t *base, const int32_t *k,
-                                      uint32_t taps, size_t rowb, size_t n,
-                                      uint8_t *dst) {
-  for (size_t i = 0; i < n; i += 64) {
-    __m512i a0 = _mm512_set1_epi32(BIAS), a1 = a0, a2 = a0, a3 = a0;
-    for (uint32_t j = 0; j < taps; j++) {
-      const uint8_t *r = base + j * rowb + i;
-      __m512i w = _mm512_set1_epi32(k[j]);
-      a0 = _mm512_add_epi32(
-          a0, _mm512_mullo_epi32(_mm512_cvtepu8_epi32(LD128(r)), w));
-      a1 = _mm512_add_epi32(
-          a1, _mm512_mullo_epi32(_mm512_cvtepu8_epi32(LD128(r + 16)), w));
-      a2 = _mm512_add_epi32(
-          a2, _mm512_mullo_epi32(_mm512_cvtepu8_epi32(LD128(r + 32)), w));
-      a3 = _mm512_add_epi32(
-          a3, _mm512_mullo_epi32(_mm512_cvtepu8_epi32(LD128(r + 48)), w));
-    }
-    _mm_storeu_si128((__m128i *)(void *)(dst + i), pack16_avx512(a0));
-    _mm_storeu_si128((__m128i *)(void *)(dst + i + 16), pack16_avx512(a1));
-    _mm_storeu_si128((__m128i *)(void *)(dst + i + 32), pack16_avx512(a2));
-    _mm_storeu_si128((__m128i *)(void *)(dst + i + 48), pack16_avx512(a3));
-  }
-}
-
-/* Run the SIMD horizontal kernels `path` allows, widest first; returns
- * the groups of each row done (the rest is left to portable C). */
-static uint32_t horizontal_x86(ims__preprocess_path path,
-                               const ims_image *src, uint32_t row0,
-                               uint32_t rows, const hsimd_table *h,
-                               uint32_t taps, size_t rowb, uint8_t *tmp) {
-  uint32_t g = 0, n;
-  if (path >= IMS__PATH_AVX512 && h->blocks > 0) {
-    hpass_avx512(src, row0, rows, h, taps, h->blocks, rowb, tmp);
-    g = h->blocks * 4;
-  }
-  n = (h->groups - g) & ~7u;
-  if (path >= IMS__PATH_AVX2 && n > 0) {
-    hpass_avx2(src, row0, rows, h, taps, g, g + n, rowb, tmp);
-    g += n;
-  }
-  n = (h->groups - g) & ~3u;
-  if (path >= IMS__PATH_SSE41 && n > 0) {
-    hpass_sse41(src, row0, rows, h, taps, g, g + n, rowb, tmp);
-    g += n;
-  }
-  return g;
-}
-
-/* Same for one row of the vertical pass; returns the bytes done. */
-static size_t vertical_x86(ims__preprocess_path path, const uint8_t *base,
-                           const int32_t *k, uint32_t taps, size_t rowb,
-                           uint8_t *dst) {
-  size_t i = 0, n;
-  if (path >= IMS__PATH_AVX512) {
-    i = rowb & ~(size_t)63;
-    vrow_avx512(base, k, taps, rowb, i, dst);
-  }
-  n = (rowb - i) & ~(size_t)31;
-  if (path >= IMS__PATH_AVX2 && n > 0) {
-    vrow_avx2(base, k, taps, rowb, i, i + n, dst);
-    i += n;
-  }
-  n = (rowb - i) & ~(size_t)15;
-  if (path >= IMS__PATH_SSE41 && n > 0) {
-    vrow_sse41(base, k, taps, rowb, i, i + n, dst);
-    i += n;
-  }
-  return i;
-}
-
-#endif /* IMS_HAVE_X86_SIMD */
-
-/* ---- 5. dispatch ------------------------------------------------------- */
+/* ---- 4. dispatch ------------------------------------------------------- */
 
 /* Horizontal pass over input rows row0 .. row0 + rows - 1 with `path`. */
 static void horizontal(ims__preprocess_path path, const ims_image *src,
@@ -641,8 +361,8 @@ static void horizontal(ims__preprocess_path path, const ims_image *src,
   uint32_t g = 0, rowb = 3 * cw;
 #ifdef IMS_HAVE_X86_SIMD
   if (path != IMS__PATH_SCALAR)
-    g = horizontal_x86(path, src, row0, rows, &slot->hs, slot->x.taps, rowb,
-                       tmp);
+    g = ims__hpass_x86(path, src, row0, rows, &slot->hs, slot->x.taps,
+                       rowb, tmp);
 #endif
   if (g == 0) {
     horizontal_c(src, &slot->x, row0, rows, cw, tmp);
@@ -670,7 +390,7 @@ static IMS_NOINLINE void vertical(ims__preprocess_path path,
     size_t i = 0;
 #ifdef IMS_HAVE_X86_SIMD
     if (path != IMS__PATH_SCALAR)
-      i = vertical_x86(path, base, k, t->taps, rowb, dst);
+      i = ims__vrow_x86(path, base, k, t->taps, rowb, dst);
 #endif
     for (; i + VBLOCK <= rowb; i += VBLOCK) /* portable C, or the tail */
       vertical_block(base, k, t->taps, rowb, i, VBLOCK, dst);
@@ -678,27 +398,20 @@ static IMS_NOINLINE void vertical(ims__preprocess_path path,
   }
 }
 
-/* ---- 6. public functions ----------------------------------------------- */
+/* ---- 5. public functions ----------------------------------------------- */
 
 static const char *const path_names[] = {"auto", "scalar", "sse41", "avx2",
                                          "avx512"};
 
 /* Can this build and this CPU run `path`? */
 static int path_supported(ims__preprocess_path path) {
-#ifdef IMS_HAVE_X86_SIMD
-  __builtin_cpu_init();
   switch (path) {
-    case IMS__PATH_SSE41: return __builtin_cpu_supports("sse4.1");
-    case IMS__PATH_AVX2: return __builtin_cpu_supports("avx2");
-    case IMS__PATH_AVX512:
-      return __builtin_cpu_supports("avx2") &&
-             __builtin_cpu_supports("avx512f") &&
-             __builtin_cpu_supports("avx512bw") &&
-             __builtin_cpu_supports("avx512vbmi");
-    default: break;
+    case IMS__PATH_SCALAR: return 1;
+    case IMS__PATH_SSE41: return ims__cpu_has(IMS__CPU_FOR_SSE41);
+    case IMS__PATH_AVX2: return ims__cpu_has(IMS__CPU_FOR_AVX2);
+    case IMS__PATH_AVX512: return ims__cpu_has(IMS__CPU_FOR_AVX512_VBMI);
+    default: return 0;
   }
-#endif
-  return path == IMS__PATH_SCALAR;
 }
 
 /* The fastest supported path. */

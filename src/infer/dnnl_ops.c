@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * dnnl_ops.c - convolutions and fully connected layers on oneDNN
- * (IMS__STEP_DNNL steps): 1x1 convolutions and fully connected layers as
+ * dnnl_ops.c - the step kind "onednn" (ims__step_dnnl): convolutions and
+ * fully connected layers on oneDNN: 1x1 convolutions and fully connected layers as
  * int8 matrix multiplications, other int8 convolutions with symmetric
  * weights (3x3, depthwise) as oneDNN convolutions, and float 1x1
  * convolutions as f32 matrix multiplications, other dense float ones as
@@ -22,8 +22,11 @@
  * Why: on CPUs with AVX-512 VNNI, oneDNN's JIT int8 kernels
  * ("brg:avx512_core_vnni") run these layers ~1.7x faster than the XNNPACK
  * snapshot we build with, which has no VNNI kernels, and 1x1 convolutions
- * are ~90 % of MobileNetV2's multiply-adds. Everything else stays on
- * XNNPACK (xnn_ops.c).
+ * are ~90 % of MobileNetV2's multiply-adds. step.c's ims__step_choose
+ * offers this kind the nodes ims__dnnl_eligible accepts (depthwise ones
+ * only when forced); create declines, without error, those for which
+ * oneDNN has no fast, exact kernel (impl_wanted), and step.c then gives
+ * them to another kind.
  *
  * The math: a 1x1 stride-1 convolution over NHWC activations is
  * dst[M x N] = src[M x K] * W[K x N] with M = batch * H * W pixels, K input
@@ -65,7 +68,7 @@
  * calling thread's OpenMP thread count is restored after each call.
  *
  * Sections: 1. helpers 2. context 3. create (weights packed once)
- * 4. setup (primitives per batch size) 5. run 6. destroy.
+ * 4. setup (primitives per batch size) 5. run 6. destroy, the ops table.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -569,49 +572,43 @@ static chunk whole_image(const ims__dnnl_step *d) {
   return c;
 }
 
-ims_status ims__dnnl_step_create(ims__dnnl_ctx *ctx, const ims_model *m,
-                                 ims__step *s, bool forced,
-                                 bool *taken_out, ims_error *err) {
+static void layer_destroy(ims__dnnl_step *d); /* section 6 */
+
+/* Node s->node on oneDNN, or declined (IMS_OK, s->ops left NULL) when
+ * oneDNN has no kernel impl_wanted takes. */
+static ims_status dnnl_create(const ims__step_env *env, ims__step *s,
+                              ims_error *err) {
   dnnl_primitive_desc_t pd = NULL;
   const char *impl = NULL;
   int omp = omp_single_begin();
   ims__dnnl_step *d = calloc(1, sizeof *d);
   dnnl_status_t ds = dnnl_out_of_memory;
-  *taken_out = false;
   if (d == NULL) goto fail;
-  d->ctx = ctx;
-  /* Depthwise: jit_int8:avx512_core_vnni measured no faster than
-   * XNNPACK's qc8 kernel (MobileNetV2, batch 1 and 16: ~1.3 ms per image
-   * both), so by default XNNPACK keeps it. */
-  if (!forced && s->node->op == IMS__OP_DEPTHWISE_CONV_2D) {
-    ds = dnnl_success;
-    goto fail;
-  }
-  ds = init_layer(d, m, s);
+  d->ctx = env->dnnl;
+  ds = init_layer(d, env->model, s);
   chunk one = whole_image(d);
   if (ds == dnnl_success) ds = make_pd(d, &one, NULL, &pd);
   if (ds == dnnl_success)
     ds = dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
   if (ds == dnnl_unimplemented ||
       (ds == dnnl_success && !impl_wanted(impl, d->type == dnnl_f32))) {
-    ds = dnnl_success; /* declined: XNNPACK takes the layer */
+    ds = dnnl_success; /* declined: another kind takes the layer */
     goto fail;
   }
   if (ds == dnnl_success) {
     snprintf(d->impl, sizeof d->impl, "%s", impl);
     d->wmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-    ds = pack_weights(d, tin(m, s->node, 1));
+    ds = pack_weights(d, tin(env->model, s->node, 1));
   }
   if (ds != dnnl_success) goto fail;
   dnnl_primitive_desc_destroy(pd);
   omp_single_end(omp);
-  s->kind = IMS__STEP_DNNL;
   s->dnnl = d;
-  *taken_out = true;
+  s->ops = &ims__step_dnnl;
   return IMS_OK;
 fail:
   if (pd != NULL) dnnl_primitive_desc_destroy(pd);
-  ims__dnnl_step_destroy(d);
+  layer_destroy(d);
   omp_single_end(omp);
   if (ds == dnnl_success) return IMS_OK;
   return dnnl_fail(ds, s->node, "primitive creation", err);
@@ -701,7 +698,8 @@ static dnnl_status_t make_chunk(ims__dnnl_step *d, size_t i, const chunk *c,
   return ds;
 }
 
-ims_status ims__dnnl_step_setup(ims__step *s, size_t batch, ims_error *err) {
+static ims_status dnnl_setup(const ims_model *m, ims__step *s, size_t batch,
+                             pthreadpool_t pool, ims_error *err) {
   ims__dnnl_step *d = s->dnnl;
   chunk *plan = calloc(d->ctx->threads, sizeof *plan);
   dnnl_status_t ds = dnnl_out_of_memory;
@@ -744,8 +742,8 @@ static void run_chunk(void *arg, size_t i) {
   omp_single_end(omp);
 }
 
-ims_status ims__dnnl_step_run(ims__step *s, pthreadpool_t pool,
-                              ims_error *err) {
+static ims_status dnnl_run(ims__step *s, size_t batch, pthreadpool_t pool,
+                           float *scratch, ims_error *err) {
   ims__dnnl_step *d = s->dnnl;
   d->failed = 0;
   if (pool == NULL || d->chunks == 1) {
@@ -758,12 +756,12 @@ ims_status ims__dnnl_step_run(ims__step *s, pthreadpool_t pool,
 }
 
 const char *ims__dnnl_step_impl(const ims__step *s) {
-  return s->kind == IMS__STEP_DNNL ? s->dnnl->impl : "";
+  return s->ops == &ims__step_dnnl ? s->dnnl->impl : "";
 }
 
-/* ---- 6. destroy ------------------------------------------------------ */
+/* ---- 6. destroy, the ops table --------------------------------------- */
 
-void ims__dnnl_step_destroy(ims__dnnl_step *d) {
+static void layer_destroy(ims__dnnl_step *d) {
   if (d == NULL) return;
   release_batch(d);
   free(d->prims);
@@ -775,3 +773,11 @@ void ims__dnnl_step_destroy(ims__dnnl_step *d) {
   if (d->attr != NULL) dnnl_primitive_attr_destroy(d->attr);
   free(d);
 }
+
+static void dnnl_destroy(ims__step *s) {
+  layer_destroy(s->dnnl);
+  s->dnnl = NULL;
+}
+
+const ims__step_ops ims__step_dnnl = {"onednn", dnnl_create, dnnl_setup,
+                                      dnnl_run, dnnl_destroy};

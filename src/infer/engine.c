@@ -3,14 +3,15 @@
  * engine.c - ims_engine: runs a loaded model on XNNPACK, with quantized
  * convolutions on oneDNN where that is faster and quantized 3x3 depthwise
  * ones on our own kernel (dw_ops.c) (see model.h for the contract and the
- * IMS_ENGINE_FLAG_* backend choice, infer.h for how a graph becomes
+ * IMS_ENGINE_FLAG_* backend choice, infer_int.h for how a graph becomes
  * steps).
  *
  * Create: initialize XNNPACK (and oneDNN unless forced off), make the
  * thread pool, plan the activation arena for one image, turn every node
- * into a step (XNNPACK and oneDNN pack the weights here, once), and for a
- * threaded engine that takes batches, one one-thread helper engine per
- * extra thread.
+ * into a step of the kind step.c chooses (XNNPACK and oneDNN pack the
+ * weights here, once), and for a threaded engine that takes batches, one
+ * one-thread helper engine per extra thread. The engine knows steps only
+ * through their ops tables (ims__step_setup / run / destroy).
  * Run: image by image, convert the RGB bytes into the model's input, run
  * the steps in order, dequantize the output into floats. One image on
  * threads: each step split over the pool. A batch on threads: one share
@@ -32,16 +33,16 @@
  * Sections: 1. input/output conversion 2. create/destroy 3. run.
  *
  * Threading: one thread at a time per engine; XNNPACK spreads each
- * operator over the engine's pthreadpool, and so does dnnl_ops.c.
+ * operator over the engine's pthreadpool, and so do dnnl_ops.c and
+ * dw_ops.c.
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "core/clock_int.h"
+#include "core/cpu_int.h"
 #include "core/error_int.h"
 #include "infer/infer_int.h"
-#include "core/clock_int.h"
 
 struct ims_engine {
   const ims_model *model;   /* BORROWED: outlives the engine */
@@ -153,28 +154,6 @@ static void set_output_table(ims_engine *e) {
   }
 }
 
-/* Our 3x3 depthwise kernel unless a flag says otherwise (dw_ops.c), else
- * oneDNN where it takes the node (see model.h), else XNNPACK. */
-static ims_status create_step(ims_engine *e, ims__step *s, ims_error *err) {
-  bool force = (e->flags & IMS_ENGINE_FLAG_FORCE_ONEDNN) != 0, taken = false;
-  uint32_t no_dw = IMS_ENGINE_FLAG_FORCE_XNNPACK |
-                   IMS_ENGINE_FLAG_FORCE_ONEDNN | IMS_ENGINE_FLAG_NO_DW_KERNEL;
-  if (!(e->flags & no_dw) && ims__dw_preferred() &&
-      ims__dw_eligible(e->model, s->node))
-    return ims__dw_step_create(e->model, s, IMS__DW_PATH_AUTO, err);
-  if (e->dnnl != NULL && ims__dnnl_eligible(e->model, s->node)) {
-    ims_status st =
-        ims__dnnl_step_create(e->dnnl, e->model, s, force, &taken, err);
-    if (st != IMS_OK || taken) return st;
-    if (force)
-      return ims__fail(err, IMS_ERR_UNSUPPORTED,
-                       "%s (operator %u): oneDNN has no exact int8 kernel for it "
-                       "on this CPU (needs AVX-512 VNNI, AVX-VNNI or AMX)",
-                       s->node->source_name, s->node->source_index);
-  }
-  return ims__step_create(e->model, s, err);
-}
-
 static bool is_binary(ims__op op) {
   return op == IMS__OP_ADD || op == IMS__OP_MUL || op == IMS__OP_SUB ||
          op == IMS__OP_DIV;
@@ -183,6 +162,7 @@ static bool is_binary(ims__op op) {
 /* Resolve each node's buffers and build its step. */
 static ims_status build_steps(ims_engine *e, ims_error *err) {
   const ims_model *m = e->model;
+  ims__step_env env = {m, e->dnnl, e->flags};
   size_t longest_row = 1;
   e->steps = calloc(m->node_count ? m->node_count : 1, sizeof *e->steps);
   if (e->steps == NULL)
@@ -200,7 +180,7 @@ static ims_status build_steps(ims_engine *e, ims_error *err) {
                       m->tensors[s->node->inputs[0]].shape[0];
     s->out_per_image = ims__tensor_elements(&m->tensors[s->node->output]) /
                        m->tensors[s->node->output].shape[0];
-    ims_status st = create_step(e, s, err);
+    ims_status st = ims__step_choose(&env, s, err);
     if (st != IMS_OK) return st;
     if (s->channels > longest_row) longest_row = s->channels;
   }
@@ -210,11 +190,6 @@ static ims_status build_steps(ims_engine *e, ims_error *err) {
   return IMS_OK;
 }
 
-static size_t default_threads(void) {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? (size_t)n : 1;
-}
-
 static ims_status start_backend(ims_engine *e, const ims_engine_options *o,
                                 ims_error *err) {
   enum xnn_status xs = xnn_initialize(NULL);
@@ -222,7 +197,7 @@ static ims_status start_backend(ims_engine *e, const ims_engine_options *o,
     return ims__fail(err, IMS_ERR_BACKEND, "XNNPACK initialization: %s",
                      ims__xnn_status_str(xs));
   e->xnn_ready = true;
-  size_t threads = (o != NULL && o->threads) ? o->threads : default_threads();
+  size_t threads = (o != NULL && o->threads) ? o->threads : ims__cpu_online();
   if (threads > 1) {
     e->pool = pthreadpool_create(threads);
     if (e->pool == NULL)
@@ -330,11 +305,8 @@ void ims_engine_destroy(ims_engine *e) {
   free(e->helpers);
   free(e->share_status);
   free(e->share_err);
-  for (uint32_t i = 0; e->steps != NULL && i < e->model->node_count; i++) {
-    if (e->steps[i].op != NULL) xnn_delete_operator(e->steps[i].op);
-    ims__dnnl_step_destroy(e->steps[i].dnnl);
-    ims__dw_layer_destroy(e->steps[i].dw);
-  }
+  for (uint32_t i = 0; e->steps != NULL && i < e->model->node_count; i++)
+    ims__step_destroy(&e->steps[i]);
   ims__dnnl_ctx_destroy(e->dnnl);
   free(e->steps);
   free(e->scratch);

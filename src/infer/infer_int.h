@@ -1,21 +1,35 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * infer.h - internals of the executor shared by engine.c (lifecycle and the
- * run loop), plan.c (activation memory), xnn_ops.c (graph nodes as XNNPACK
- * operators) and kernels.c (the few small portable kernels).
+ * infer_int.h - internals of the executor (src/infer/), shared by its
+ * files:
+ *   engine.c    ims_engine: lifecycle, input/output conversion, the run
+ *               loop, threads;
+ *   plan.c      activation memory: where in the arena each tensor lives;
+ *   step.c      the steps: which kind runs each node (the one place that
+ *               chooses), and the calls through the kind's ops table;
+ *   xnn_ops.c   kind "xnnpack": graph nodes as XNNPACK operators;
+ *   dnnl_ops.c  kind "onednn": int8/float convolutions and fully
+ *               connected layers on oneDNN;
+ *   dw_ops.c    kind "dw": our 3x3 depthwise kernel (its x86 kernels in
+ *               dw_x86.c, its insides in dw_int.h);
+ *   kernels.c   the small portable kinds: views, 8-bit tables, 8-bit
+ *               softmax, float hard sigmoid and concatenation.
  *
- * How a graph runs: every node becomes one `ims__step`. Heavy nodes
- * (convolutions, adds, pooling, fully connected, softmax) are XNNPACK
- * operators created once with their weights and re-set-up only when the
- * batch size changes; 8-bit requantizations are 256-entry lookup tables;
- * reshapes are views and cost nothing. Activations live at fixed offsets in
- * one arena sized for max_batch, so a run allocates nothing.
+ * How a graph runs: every node becomes one `ims__step` of one kind, and
+ * every kind is an ims__step_ops table (create / setup / run / destroy);
+ * the engine and step.c call a step only through its table, and no kind
+ * calls another's functions. ims__step_choose picks the kind: our
+ * depthwise kernel where it takes the node and the CPU has a SIMD path
+ * for it, else oneDNN where it takes the node and has a fast, exact
+ * kernel, else a portable kernel for the few nodes that have one, else
+ * XNNPACK. XNNPACK operators and oneDNN primitives are created once with
+ * their weights (packed then) and set up again only when the batch size
+ * changes; 8-bit requantizations are 256-entry lookup tables; reshapes
+ * are views and cost nothing. Activations live at fixed offsets in one
+ * arena sized for max_batch, so a run allocates nothing.
  *
- * Quantized convolutions and fully connected layers may instead run on
- * oneDNN (dnnl_ops.c): IMS__STEP_DNNL steps, whose weights oneDNN packs
- * once at creation, sharing the arena's NHWC buffers. Quantized 3x3
- * depthwise convolutions run on our own kernel (dw_ops.c, IMS__STEP_DW),
- * bit-identical to XNNPACK's and faster.
+ * Not here: the graph itself (model/graph_int.h), the public contract
+ * (include/imgstream/model.h).
  *
  * Threading: an engine and its steps belong to one thread at a time;
  * XNNPACK fans each operator out over the engine's pthreadpool, and
@@ -32,44 +46,122 @@
 
 #include "model/graph_int.h"
 
-typedef enum ims__step_kind {
-  IMS__STEP_XNN,          /* an XNNPACK operator */
-  IMS__STEP_VIEW,         /* reshape/squeeze: output aliases input */
-  IMS__STEP_LUT8,         /* 8-bit -> 8-bit requantization by table */
-  IMS__STEP_DEQUANT8,     /* 8-bit -> float32 by table */
-  IMS__STEP_SOFTMAX_Q8,   /* 8-bit softmax, computed in float */
-  IMS__STEP_DNNL,         /* oneDNN int8 matmul/conv (dnnl_ops.c) */
-  IMS__STEP_DW,           /* 3x3 depthwise, our kernel (dw_ops.c) */
-  IMS__STEP_HARD_SIGMOID, /* float clamp(alpha*x+beta, 0, 1) (kernels.c) */
-  IMS__STEP_CONCAT        /* float rows joined along channels (kernels.c) */
-} ims__step_kind;
-
+typedef struct ims__step_ops ims__step_ops;   /* a kind of step */
 typedef struct ims__dnnl_ctx ims__dnnl_ctx;   /* engine-wide oneDNN state */
 typedef struct ims__dnnl_step ims__dnnl_step; /* one oneDNN layer */
 typedef struct ims__dw_layer ims__dw_layer;   /* one dw_ops.c layer */
 
 typedef struct ims__step {
-  ims__step_kind kind;    /* how to run it */
+  const ims__step_ops *ops; /* its kind; NULL until created */
   const ims__node *node;  /* BORROWED from the model */
-  xnn_operator_t op;      /* IMS__STEP_XNN: owned operator */
-  ims__dnnl_step *dnnl;   /* IMS__STEP_DNNL: owned layer */
-  ims__dw_layer *dw;      /* IMS__STEP_DW: owned layer */
-  unsigned variant;       /* IMS__STEP_XNN: which xnn_setup_* (xnn_ops.c) */
+  union {                 /* the kind's own object, owned: */
+    xnn_operator_t op;    /* ims__step_xnn */
+    ims__dnnl_step *dnnl; /* ims__step_dnnl */
+    ims__dw_layer *dw;    /* ims__step_dw */
+  };
+  unsigned variant;       /* ims__step_xnn: which xnn_setup_* */
   void *in;               /* first input activation (arena or weights) */
   void *in2;              /* second input (ADD/MUL/SUB/DIV), else NULL */
   void *ins[IMS__MAX_NODE_INPUTS]; /* every input, in node order */
-  size_t parts[IMS__MAX_NODE_INPUTS]; /* CONCAT: channels of each input */
+  size_t parts[IMS__MAX_NODE_INPUTS]; /* concat: channels of each input */
   void *out;              /* output activation in the arena */
   size_t in_per_image;    /* elements of `in` per image */
   size_t out_per_image;   /* elements of `out` per image */
-  uint8_t lut[256];       /* IMS__STEP_LUT8: out = lut[in] */
-  float flut[256];        /* IMS__STEP_DEQUANT8 / SOFTMAX_Q8: real values */
-  size_t rows;            /* SOFTMAX_Q8: rows per image */
-  size_t channels;        /* SOFTMAX_Q8: row length */
-  float out_scale;        /* SOFTMAX_Q8: output quantization */
-  int32_t out_zero_point; /* SOFTMAX_Q8 */
-  bool out_u8;            /* SOFTMAX_Q8: uint8 output (else int8) */
+  uint8_t lut[256];       /* lut8: out = lut[in] */
+  float flut[256];        /* dequant8 / softmax_q8: real values */
+  size_t rows;            /* softmax_q8, concat: rows per image */
+  size_t channels;        /* softmax_q8: row length (the engine's float
+                             scratch holds the longest) */
+  float out_scale;        /* softmax_q8: output quantization */
+  int32_t out_zero_point; /* softmax_q8 */
+  bool out_u8;            /* softmax_q8: uint8 output (else int8) */
 } ims__step;
+
+/* What creating a step may use besides its node. */
+typedef struct ims__step_env {
+  const ims_model *model; /* BORROWED */
+  ims__dnnl_ctx *dnnl;    /* BORROWED: the engine's oneDNN state; NULL
+                             when oneDNN is not used */
+  uint32_t flags;         /* IMS_ENGINE_FLAG_* (include/imgstream/model.h) */
+} ims__step_env;
+
+/* One kind of step. Lifecycle: create (weights packed, tables filled) ->
+ * setup for a batch size (again when it changes) -> run (repeatable) ->
+ * destroy. */
+struct ims__step_ops {
+  const char *name; /* "xnnpack", "onednn", "dw", "lut8", ... */
+  /* Make `s` (node, in/out resolved) a step of this kind, and set s->ops
+   * to this table. A kind may decline a node only it can judge (oneDNN:
+   * no fast, exact kernel on this CPU): it returns IMS_OK and leaves
+   * s->ops NULL, owning nothing. On failure it owns nothing either. */
+  ims_status (*create)(const ims__step_env *env, ims__step *s,
+                       ims_error *err);
+  /* Bind to `batch` images. NULL: nothing to bind. */
+  ims_status (*setup)(const ims_model *m, ims__step *s, size_t batch,
+                      pthreadpool_t pool, ims_error *err);
+  /* Run over `batch` images, on `pool` (NULL: this thread). `scratch`
+   * holds s->channels floats (the engine's; steps do not allocate). */
+  ims_status (*run)(ims__step *s, size_t batch, pthreadpool_t pool,
+                    float *scratch, ims_error *err);
+  /* Free what create made. NULL: it made nothing. */
+  void (*destroy)(ims__step *s);
+};
+
+extern const ims__step_ops ims__step_xnn;          /* xnn_ops.c */
+extern const ims__step_ops ims__step_dnnl;         /* dnnl_ops.c */
+extern const ims__step_ops ims__step_dw;           /* dw_ops.c */
+extern const ims__step_ops ims__step_view;         /* kernels.c ... */
+extern const ims__step_ops ims__step_lut8;
+extern const ims__step_ops ims__step_dequant8;
+extern const ims__step_ops ims__step_softmax_q8;
+extern const ims__step_ops ims__step_hard_sigmoid;
+extern const ims__step_ops ims__step_concat;
+
+/* ---- steps (step.c) -------------------------------------------------- */
+
+/* Choose the kind for s's node (in/out resolved) and create s through its
+ * table: our depthwise kernel, unless a flag in env says otherwise, where
+ * it takes the node and the CPU has a SIMD path for it (its C path is
+ * slower than XNNPACK); else oneDNN, with env->dnnl, where it takes the
+ * node (depthwise only when forced) and has a fast, exact kernel; else a
+ * portable kernel (kernels.c) for the nodes that have one; else XNNPACK.
+ * With IMS_ENGINE_FLAG_FORCE_ONEDNN, a node oneDNN takes but has no
+ * kernel for fails (IMS_ERR_UNSUPPORTED). */
+ims_status ims__step_choose(const ims__step_env *env, ims__step *s,
+                            ims_error *err);
+
+/* The baseline: as ims__step_choose with XNNPACK and the portable kernels
+ * only (no oneDNN, no depthwise kernel), what the other kinds are checked
+ * against (tests, bench/bench_dw.c). */
+ims_status ims__step_create(const ims_model *model, ims__step *step,
+                            ims_error *err);
+
+/* Bind a created step to `batch` images. Called when batch changes. */
+ims_status ims__step_setup(const ims_model *model, ims__step *step,
+                           size_t batch, pthreadpool_t pool, ims_error *err);
+
+/* Run one step over `batch` images. `scratch` holds at least the longest
+ * softmax row in floats (the engine's; steps do not allocate). */
+ims_status ims__step_run(ims__step *step, size_t batch, pthreadpool_t pool,
+                         float *scratch, ims_error *err);
+
+/* Free what the step owns; a step never created (ops NULL): no-op. */
+void ims__step_destroy(ims__step *step);
+
+/* Fails `err` with IMS_ERR_UNSUPPORTED: "<node> (operator N): not
+ * supported: <why>". */
+ims_status ims__step_unsupported(const ims__step *s, const char *why,
+                                 ims_error *err);
+
+/* Quantized clamp bounds [*lo, *hi] of 8-bit output t with fused `act`. */
+void ims__q8_range(const ims__tensor *t, ims__activation act, int32_t *lo,
+                   int32_t *hi);
+
+static inline bool ims__is_q8(ims_tensor_type t) {
+  return t == IMS_TENSOR_U8 || t == IMS_TENSOR_I8;
+}
+
+/* ---- activation memory (plan.c) -------------------------------------- */
 
 /* Where each tensor lives: an offset into the arena, or constant data. */
 typedef struct ims__layout {
@@ -89,37 +181,14 @@ ims_status ims__layout_plan(const ims_model *model, size_t max_batch,
                             ims__layout *layout, ims_error *err);
 void ims__layout_free(ims__layout *layout);
 
-/* Turn one node into a step: create its XNNPACK operator or fill its table.
- * `in`, `in2`, `out` in step are already resolved by the caller. */
-ims_status ims__step_create(const ims_model *model, ims__step *step,
-                            ims_error *err);
-
-/* Bind a step to `batch` images (xnn_setup_*). Called when batch changes. */
-ims_status ims__step_setup(const ims_model *model, ims__step *step,
-                           size_t batch, pthreadpool_t pool, ims_error *err);
-
-/* Run one step over `batch` images. `scratch` holds at least the longest
- * softmax row in floats (the engine's; steps do not allocate). */
-ims_status ims__step_run(ims__step *step, size_t batch, pthreadpool_t pool,
-                         float *scratch, ims_error *err);
+/* ---- XNNPACK operators (xnn_ops.c) ----------------------------------- */
 
 /* Message for an xnn_status ("unsupported parameter"). */
 const char *ims__xnn_status_str(enum xnn_status s);
 
-/* IMS_OK for xnn_status_success; otherwise fails `err` with "<node>
- * (operator N): XNNPACK <what> failed: <status>", as IMS_ERR_NO_MEMORY,
- * IMS_ERR_UNSUPPORTED or IMS_ERR_BACKEND after the status. */
-ims_status ims__xnn_result(enum xnn_status xs, const ims__step *s,
-                           const char *what, ims_error *err);
-
-/* Quantized clamp bounds [*lo, *hi] of 8-bit output t with fused `act`. */
-void ims__q8_range(const ims__tensor *t, ims__activation act, int32_t *lo,
-                   int32_t *hi);
-
-/* ---- oneDNN layers (dnnl_ops.c) ---------------------------------------
- * Lifecycle: ctx_create -> per node dnnl_step_create (packs weights) ->
- * dnnl_step_setup per batch size -> dnnl_step_run (repeatable) ->
- * dnnl_step_destroy -> ctx_destroy. */
+/* ---- oneDNN layers (dnnl_ops.c) -----------------------------------------
+ * Lifecycle: ctx_create -> steps of kind ims__step_dnnl (created with
+ * env->dnnl, which must outlive them) -> ctx_destroy. */
 
 /* oneDNN state shared by an engine's layers: CPU engine, one stream and
  * scratchpad per worker. `threads` >= 1 is the engine's pool size.
@@ -130,31 +199,22 @@ void ims__dnnl_ctx_destroy(ims__dnnl_ctx *ctx); /* NULL: no-op */
 
 /* Whether dnnl_ops.c can run this node at all: a 1x1 stride-1 unpadded
  * CONV_2D or a FULLY_CONNECTED (int8 or uint8), or another int8 CONV_2D /
- * depthwise (multiplier 1) with symmetric weights. Pure; no oneDNN calls. */
+ * depthwise (multiplier 1) with symmetric weights, or a dense float
+ * CONV_2D. Pure; no oneDNN calls. Its create still declines nodes for
+ * which oneDNN has only a reference kernel, or for 8-bit ones no VNNI or
+ * AMX kernel (the others are not exact). */
 bool ims__dnnl_eligible(const ims_model *model, const ims__node *node);
 
-/* Make `step` (in/out resolved) an IMS__STEP_DNNL step. *taken_out is set
- * false (and IMS_OK returned) when oneDNN only has a reference kernel or,
- * unless `forced`, when it is not measurably faster than XNNPACK (no
- * VNNI/AMX kernel; depthwise) - the caller then uses XNNPACK. `ctx` is
- * BORROWED and must outlive the step. */
-ims_status ims__dnnl_step_create(ims__dnnl_ctx *ctx, const ims_model *model,
-                                 ims__step *step, bool forced,
-                                 bool *taken_out, ims_error *err);
-ims_status ims__dnnl_step_setup(ims__step *step, size_t batch,
-                                ims_error *err);
-ims_status ims__dnnl_step_run(ims__step *step, pthreadpool_t pool,
-                              ims_error *err);
-void ims__dnnl_step_destroy(ims__dnnl_step *d); /* NULL: no-op */
-
 /* Implementation name oneDNN chose for a step ("brg:avx512_core_vnni"),
- * BORROWED from the step; "" for steps that are not IMS__STEP_DNNL. */
+ * BORROWED from the step; "" for steps of other kinds. */
 const char *ims__dnnl_step_impl(const ims__step *step);
 
-/* ---- 3x3 depthwise convolutions (dw_ops.c) ----------------------------
- * Bit-identical to XNNPACK's qu8/qc8 depthwise operators. Lifecycle:
- * layer_create (packs weights) -> layer_run (repeatable, any batch) ->
- * layer_destroy. Layers are immutable after creation. */
+/* ---- 3x3 depthwise convolutions (dw_ops.c) ------------------------------
+ * Bit-identical to XNNPACK's qu8/qc8 depthwise operators. Steps of kind
+ * ims__step_dw wrap one layer each; tests and benchmarks also use layers
+ * alone. Lifecycle: layer_create (packs weights) -> layer_run
+ * (repeatable, any batch) -> layer_destroy. Layers are immutable after
+ * creation. */
 
 /* Which kernel a layer runs; AUTO picks the best this CPU supports. */
 typedef enum ims__dw_path {
@@ -203,7 +263,8 @@ ims__dw_path ims__dw_layer_path(const ims__dw_layer *l);
 
 /* Whether dw_ops.c can run node n. Pure. */
 bool ims__dw_eligible(const ims_model *m, const ims__node *n);
-/* Make `step` (in/out resolved, node eligible) an IMS__STEP_DW step. */
+/* Make `step` (in/out resolved, node eligible) an ims__step_dw step
+ * running `path` (ims__step_dw's create: AUTO). */
 ims_status ims__dw_step_create(const ims_model *m, ims__step *s,
                                ims__dw_path path, ims_error *err);
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * xnn_ops.c - graph nodes as XNNPACK operators (or as the small table
- * kernels of kernels.c where XNNPACK has nothing to offer).
+ * xnn_ops.c - the step kind "xnnpack" (ims__step_xnn): graph nodes as
+ * XNNPACK operators, created once with their weights, set up for a batch
+ * size, run, deleted.
  *
  * Type dispatch, per node:
  *   uint8 activations, uint8 per-tensor weights   -> XNNPACK *_qu8
@@ -10,20 +11,20 @@
  *                                                   and FC as 1x1 conv),
  *                                                   *_qs8 (add, pooling)
  *   float32                                      -> XNNPACK *_f32
- *   8-bit QUANTIZE (requantization)              -> 256-entry table
- *   DEQUANTIZE                                   -> 256-entry table
- *   8-bit SOFTMAX                                -> float kernel (tiny)
- *   float MUL/SUB/DIV, SIGMOID, HARD_SWISH,
- *   CLAMP, MAX_POOL_2D                           -> XNNPACK *_f32
- *   float HARD_SIGMOID, CONCATENATE              -> kernels.c (XNNPACK
- *                                                   here has neither)
- * Anything else fails at engine creation with IMS_ERR_UNSUPPORTED, naming
- * the operator and its index in the model file.
+ *   float QUANTIZE                               -> XNNPACK convert
+ *   float SOFTMAX, MUL/SUB/DIV, SIGMOID,
+ *   HARD_SWISH, CLAMP, MAX_POOL_2D               -> XNNPACK *_f32
+ * Not here: what step.c's ims__step_choose gives other kinds - 8-bit
+ * QUANTIZE and SOFTMAX, DEQUANTIZE, RESHAPE, float HARD_SIGMOID and
+ * CONCATENATE (kernels.c; XNNPACK here has no hard sigmoid or concat),
+ * and the convolutions oneDNN or our depthwise kernel take. Anything else
+ * fails at engine creation with IMS_ERR_UNSUPPORTED, naming the operator
+ * and its index in the model file.
  *
  * Sections: 1. helpers (ranges, padding, errors) 2. create, per op
- * 3. setup, per op 4. the step dispatcher.
+ * 3. setup, per op 4. run, destroy, the ops table.
  *
- * Threading: operators are owned by one engine; see infer.h.
+ * Threading: operators are owned by one engine; see infer_int.h.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -55,8 +56,11 @@ static const ims__tensor *tout(const ims_model *m, const ims__step *s) {
   return &m->tensors[s->node->output];
 }
 
-ims_status ims__xnn_result(enum xnn_status xs, const ims__step *s,
-                           const char *what, ims_error *err) {
+/* IMS_OK for xnn_status_success; otherwise fails `err` with "<node>
+ * (operator N): XNNPACK <what> failed: <status>", as IMS_ERR_NO_MEMORY,
+ * IMS_ERR_UNSUPPORTED or IMS_ERR_BACKEND after the status. */
+static ims_status xnn_result(enum xnn_status xs, const ims__step *s,
+                             const char *what, ims_error *err) {
   if (xs == xnn_status_success) return IMS_OK;
   ims_status st = (xs == xnn_status_out_of_memory) ? IMS_ERR_NO_MEMORY
                   : (xs == xnn_status_unsupported_parameter)
@@ -65,28 +69,6 @@ ims_status ims__xnn_result(enum xnn_status xs, const ims__step *s,
   return ims__fail(err, st, "%s (operator %u): XNNPACK %s failed: %s",
                    s->node->source_name, s->node->source_index, what,
                    ims__xnn_status_str(xs));
-}
-
-static ims_status unsupported(const ims__step *s, const char *why,
-                              ims_error *err) {
-  return ims__fail(err, IMS_ERR_UNSUPPORTED,
-                   "%s (operator %u): not supported: %s",
-                   s->node->source_name, s->node->source_index, why);
-}
-
-/* Quantized clamp bounds of an output with a fused activation. */
-void ims__q8_range(const ims__tensor *t, ims__activation act, int32_t *lo,
-                   int32_t *hi) {
-  int32_t qmin = t->type == IMS_TENSOR_U8 ? 0 : -128;
-  int32_t qmax = t->type == IMS_TENSOR_U8 ? 255 : 127;
-  *lo = qmin;
-  *hi = qmax;
-  if (act == IMS__ACT_RELU || act == IMS__ACT_RELU6)
-    *lo = t->zero_point > qmin ? t->zero_point : qmin;
-  if (act == IMS__ACT_RELU6) {
-    long six = lrintf(6.0f / t->scale) + t->zero_point;
-    *hi = six < qmax ? (int32_t)six : qmax;
-  }
 }
 
 static void f32_range(ims__activation act, float *lo, float *hi) {
@@ -119,12 +101,6 @@ static pads node_pads(const ims__node *n, const ims__tensor *in, uint32_t kh,
     p = (pads){n->pad_top, n->pad_right, n->pad_bottom, n->pad_left};
   }
   return p;
-}
-
-static float q8_real(const ims__tensor *t, unsigned b);
-
-static bool is_q8(ims_tensor_type t) {
-  return t == IMS_TENSOR_U8 || t == IMS_TENSOR_I8;
 }
 
 /* ---- 2. create ------------------------------------------------------- */
@@ -168,7 +144,8 @@ static ims_status conv_geometry(const ims_model *m, const ims__step *s,
     g->flags = XNN_FLAG_DEPTHWISE_CONVOLUTION;
   } else {
     if (w->shape[3] == 0 || in_c % w->shape[3] != 0)
-      return unsupported(s, "input channels do not match the weights", err);
+      return ims__step_unsupported(s, "input channels do not match the weights",
+                                   err);
     g->groups = in_c / w->shape[3];
     g->gic = w->shape[3];
     g->goc = w->shape[0] / g->groups;
@@ -184,7 +161,7 @@ static ims_status conv_create_qu8(const ims_model *m, ims__step *s,
   int32_t lo, hi;
   ims__q8_range(o, s->node->activation, &lo, &hi);
   if (w->channel_scales != NULL)
-    return unsupported(s, "per-channel uint8 weights", err);
+    return ims__step_unsupported(s, "per-channel uint8 weights", err);
   s->variant = V_CONV_QU8;
   enum xnn_status xs = xnn_create_convolution2d_nhwc_qu8(
       g->pad.top, g->pad.right, g->pad.bottom, g->pad.left, g->kh, g->kw,
@@ -193,7 +170,7 @@ static ims_status conv_create_qu8(const ims_model *m, ims__step *s,
       in->scale, (uint8_t)w->zero_point, w->scale, w->data, bias,
       (uint8_t)o->zero_point, o->scale, (uint8_t)lo, (uint8_t)hi, g->flags,
       &s->op);
-  return ims__xnn_result(xs, s, "convolution (qu8) creation", err);
+  return xnn_result(xs, s, "convolution (qu8) creation", err);
 }
 
 /* Per-channel scales of an int8 weight tensor, replicated if per-tensor.
@@ -212,9 +189,11 @@ static ims_status conv_create_qc8(const ims_model *m, ims__step *s,
   const int32_t *bias = s->node->input_count > 2 ? tin(m, s, 2)->data : NULL;
   size_t out_c = g->groups * g->goc;
   if (w->channel_scales != NULL && w->channel_count != out_c)
-    return unsupported(s, "weight scales are not per output channel", err);
+    return ims__step_unsupported(s, "weight scales are not per output channel",
+                                 err);
   if (w->zero_point != 0)
-    return unsupported(s, "int8 weights with a non-zero zero point", err);
+    return ims__step_unsupported(s, "int8 weights with a non-zero zero point",
+                                 err);
   float *scales = weight_scales(w, out_c);
   s->variant = V_CONV_QC8;
   if (scales == NULL) return ims__fail(err, IMS_ERR_NO_MEMORY, "no memory");
@@ -227,7 +206,7 @@ static ims_status conv_create_qc8(const ims_model *m, ims__step *s,
       w->data, bias, (int8_t)o->zero_point, o->scale, (int8_t)lo,
       (int8_t)hi, g->flags, &s->op);
   free(scales); /* XNNPACK folds the scales into its packed weights */
-  return ims__xnn_result(xs, s, "convolution (qc8) creation", err);
+  return xnn_result(xs, s, "convolution (qc8) creation", err);
 }
 
 static ims_status conv_create_f32(const ims_model *m, ims__step *s,
@@ -242,7 +221,7 @@ static ims_status conv_create_f32(const ims_model *m, ims__step *s,
       g->sh, g->sw, g->dh, g->dw, g->groups, g->gic, g->goc,
       g->groups * g->gic, g->groups * g->goc, w->data, bias, lo, hi,
       g->flags, &s->op);
-  return ims__xnn_result(xs, s, "convolution (f32) creation", err);
+  return xnn_result(xs, s, "convolution (f32) creation", err);
 }
 
 static ims_status conv_create(const ims_model *m, ims__step *s,
@@ -257,7 +236,7 @@ static ims_status conv_create(const ims_model *m, ims__step *s,
     return conv_create_qc8(m, s, &g, err);
   if (it == IMS_TENSOR_F32 && wt == IMS_TENSOR_F32)
     return conv_create_f32(m, s, &g, err);
-  return unsupported(s, "this input/weight type combination", err);
+  return ims__step_unsupported(s, "this input/weight type combination", err);
 }
 
 
@@ -274,7 +253,7 @@ static ims_status fc_create_q8(const ims_model *m, ims__step *s,
     return conv_create_qc8(m, s, &g, err);
   }
   if (w->channel_scales != NULL)
-    return unsupported(s, "per-channel uint8 weights", err);
+    return ims__step_unsupported(s, "per-channel uint8 weights", err);
   int32_t lo, hi;
   ims__q8_range(o, s->node->activation, &lo, &hi);
   s->variant = V_FC_QU8;
@@ -283,17 +262,18 @@ static ims_status fc_create_q8(const ims_model *m, ims__step *s,
       (uint8_t)in->zero_point, in->scale, (uint8_t)w->zero_point, w->scale,
       w->data, bias, (uint8_t)o->zero_point, o->scale, (uint8_t)lo,
       (uint8_t)hi, 0, &s->op);
-  return ims__xnn_result(xs, s, "fully connected (qu8) creation", err);
+  return xnn_result(xs, s, "fully connected (qu8) creation", err);
 }
 
 static ims_status fc_create(const ims_model *m, ims__step *s,
                             ims_error *err) {
   const ims__tensor *in = tin(m, s, 0), *w = tin(m, s, 1);
   if (w->rank != 2 || s->in_per_image % w->shape[1] != 0)
-    return unsupported(s, "weights are not {outputs, inputs}", err);
-  if (is_q8(in->type) && in->type == w->type) return fc_create_q8(m, s, err);
+    return ims__step_unsupported(s, "weights are not {outputs, inputs}", err);
+  if (ims__is_q8(in->type) && in->type == w->type)
+    return fc_create_q8(m, s, err);
   if (in->type != IMS_TENSOR_F32 || w->type != IMS_TENSOR_F32)
-    return unsupported(s, "this input/weight type combination", err);
+    return ims__step_unsupported(s, "this input/weight type combination", err);
   const float *bias = s->node->input_count > 2 ? tin(m, s, 2)->data : NULL;
   float lo, hi;
   f32_range(s->node->activation, &lo, &hi);
@@ -301,7 +281,7 @@ static ims_status fc_create(const ims_model *m, ims__step *s,
   enum xnn_status xs = xnn_create_fully_connected_nc_f32(
       w->shape[1], w->shape[0], w->shape[1], w->shape[0], w->data, bias, lo,
       hi, 0, &s->op);
-  return ims__xnn_result(xs, s, "fully connected (f32) creation", err);
+  return xnn_result(xs, s, "fully connected (f32) creation", err);
 }
 
 /* Float MUL, SUB, DIV (ADD: add_create). */
@@ -312,7 +292,7 @@ static ims_status binary_create(const ims_model *m, ims__step *s,
   float lo, hi;
   if (a->type != IMS_TENSOR_F32 || b->type != IMS_TENSOR_F32 ||
       o->type != IMS_TENSOR_F32)
-    return unsupported(s, "non-float arithmetic", err);
+    return ims__step_unsupported(s, "non-float arithmetic", err);
   f32_range(s->node->activation, &lo, &hi);
   if (s->node->op == IMS__OP_MUL) {
     s->variant = V_MUL_F32;
@@ -324,24 +304,20 @@ static ims_status binary_create(const ims_model *m, ims__step *s,
     s->variant = V_DIV_F32;
     xs = xnn_create_divide_nd_f32(lo, hi, 0, &s->op);
   }
-  return ims__xnn_result(xs, s, "binary operator creation", err);
+  return xnn_result(xs, s, "binary operator creation", err);
 }
 
 /* Float element-wise SIGMOID / HARD_SWISH / CLAMP over rows of the last
- * dimension; HARD_SIGMOID is a kernels.c loop. */
+ * dimension. */
 static ims_status unary_create(const ims_model *m, ims__step *s,
                                ims_error *err) {
   const ims__tensor *in = tin(m, s, 0), *o = tout(m, s);
   size_t c = in->rank > 0 ? in->shape[in->rank - 1] : 1;
   enum xnn_status xs;
   if (in->type != IMS_TENSOR_F32 || o->type != IMS_TENSOR_F32)
-    return unsupported(s, "non-float input", err);
+    return ims__step_unsupported(s, "non-float input", err);
   s->channels = c;
   s->rows = s->in_per_image / c;
-  if (s->node->op == IMS__OP_HARD_SIGMOID) {
-    s->kind = IMS__STEP_HARD_SIGMOID;
-    return IMS_OK;
-  }
   if (s->node->op == IMS__OP_SIGMOID) {
     s->variant = V_SIGMOID_F32;
     xs = xnn_create_sigmoid_nc_f32(c, c, c, 0, &s->op);
@@ -353,7 +329,7 @@ static ims_status unary_create(const ims_model *m, ims__step *s,
     xs = xnn_create_clamp_nc_f32(c, c, c, s->node->act_min,
                                  s->node->act_max, 0, &s->op);
   }
-  return ims__xnn_result(xs, s, "element-wise operator creation", err);
+  return xnn_result(xs, s, "element-wise operator creation", err);
 }
 
 static ims_status max_pool_create(const ims_model *m, ims__step *s,
@@ -361,8 +337,8 @@ static ims_status max_pool_create(const ims_model *m, ims__step *s,
   const ims__tensor *in = tin(m, s, 0);
   const ims__node *n = s->node;
   if (in->type != IMS_TENSOR_F32 || in->rank != 4)
-    return unsupported(s, "max pooling of a non-float or non-4-D tensor",
-                       err);
+    return ims__step_unsupported(
+        s, "max pooling of a non-float or non-4-D tensor", err);
   pads p = node_pads(n, in, n->filter_h, n->filter_w);
   size_t c = in->shape[3];
   float lo, hi;
@@ -372,28 +348,7 @@ static ims_status max_pool_create(const ims_model *m, ims__step *s,
       p.top, p.right, p.bottom, p.left, n->filter_h, n->filter_w,
       n->stride_h, n->stride_w, n->dilation_h ? n->dilation_h : 1,
       n->dilation_w ? n->dilation_w : 1, c, c, c, lo, hi, 0, &s->op);
-  return ims__xnn_result(xs, s, "max pooling creation", err);
-}
-
-/* Concatenation along the last dimension: kernels.c copies rows. */
-static ims_status concat_create(const ims_model *m, ims__step *s,
-                                ims_error *err) {
-  const ims__tensor *o = tout(m, s);
-  s->kind = IMS__STEP_CONCAT;
-  s->channels = o->shape[o->rank - 1];
-  s->rows = s->out_per_image / s->channels;
-  size_t sum = 0;
-  for (uint32_t k = 0; k < s->node->input_count; k++) {
-    const ims__tensor *t = tin(m, s, (int)k);
-    if (t->type != IMS_TENSOR_F32 || t->data != NULL)
-      return unsupported(s, "non-float or constant input", err);
-    s->parts[k] = t->shape[t->rank - 1];
-    sum += s->parts[k];
-  }
-  if (sum != s->channels)
-    return unsupported(s, "input channels do not add up to the output",
-                       err);
-  return IMS_OK;
+  return xnn_result(xs, s, "max pooling creation", err);
 }
 
 static ims_status add_create(const ims_model *m, ims__step *s,
@@ -402,7 +357,7 @@ static ims_status add_create(const ims_model *m, ims__step *s,
   enum xnn_status xs;
   int32_t lo, hi;
   if (a->type != b->type || a->type != o->type)
-    return unsupported(s, "mixed input types", err);
+    return ims__step_unsupported(s, "mixed input types", err);
   ims__q8_range(o, s->node->activation, &lo, &hi);
   if (a->type == IMS_TENSOR_U8) {
     s->variant = V_ADD_QU8;
@@ -420,13 +375,7 @@ static ims_status add_create(const ims_model *m, ims__step *s,
     s->variant = V_ADD_F32;
     xs = xnn_create_add_nd_f32(flo, fhi, 0, &s->op);
   }
-  return ims__xnn_result(xs, s, "add creation", err);
-}
-
-/* Real value of raw byte b of a quantized tensor. */
-static float q8_real(const ims__tensor *t, unsigned b) {
-  int32_t q = t->type == IMS_TENSOR_U8 ? (int32_t)b : (int32_t)(int8_t)b;
-  return t->scale * (float)(q - t->zero_point);
+  return xnn_result(xs, s, "add creation", err);
 }
 
 /* Average over all of H x W: MEAN over {1,2}, or a pool window covering
@@ -455,9 +404,9 @@ static ims_status gap_create(const ims_model *m, ims__step *s,
     xs = xnn_create_global_average_pooling_nwc_f32(c, c, c, flo, fhi, 0,
                                                    &s->op);
   } else {
-    return unsupported(s, "mixed input/output types", err);
+    return ims__step_unsupported(s, "mixed input/output types", err);
   }
-  return ims__xnn_result(xs, s, "global average pooling creation", err);
+  return xnn_result(xs, s, "global average pooling creation", err);
 }
 
 static bool pool_is_global(const ims_model *m, const ims__step *s) {
@@ -480,7 +429,8 @@ static ims_status avg_pool_create(const ims_model *m, ims__step *s,
      * pixels as zeros; TFLite averages the valid pixels only, so border
      * outputs would be wrong. Refuse instead (tests/infer_ops.c). */
     if (p.top || p.right || p.bottom || p.left)
-      return unsupported(s, "uint8 average pooling with padding", err);
+      return ims__step_unsupported(s, "uint8 average pooling with padding",
+                                   err);
     int32_t lo, hi;
     ims__q8_range(o, n->activation, &lo, &hi);
     s->variant = V_AVG_QU8;
@@ -497,17 +447,18 @@ static ims_status avg_pool_create(const ims_model *m, ims__step *s,
         p.top, p.right, p.bottom, p.left, n->filter_h, n->filter_w,
         n->stride_h, n->stride_w, c, c, c, lo, hi, 0, &s->op);
   } else {
-    return unsupported(s, "non-global int8 average pooling", err);
+    return ims__step_unsupported(s, "non-global int8 average pooling", err);
   }
-  return ims__xnn_result(xs, s, "average pooling creation", err);
+  return xnn_result(xs, s, "average pooling creation", err);
 }
 
 static ims_status pad_create(const ims_model *m, ims__step *s,
                              ims_error *err) {
   const ims__tensor *in = tin(m, s, 0);
   enum xnn_status xs;
-  if (in->rank != 4) return unsupported(s, "padding of a non-4-D tensor", err);
-  if (is_q8(in->type)) {
+  if (in->rank != 4)
+    return ims__step_unsupported(s, "padding of a non-4-D tensor", err);
+  if (ims__is_q8(in->type)) {
     uint8_t value = (uint8_t)in->zero_point;
     s->variant = V_PAD_X8;
     xs = xnn_create_constant_pad_nd_x8(&value, 0, &s->op);
@@ -516,28 +467,14 @@ static ims_status pad_create(const ims_model *m, ims__step *s,
     s->variant = V_PAD_X32;
     xs = xnn_create_constant_pad_nd_x32(&value, 0, &s->op);
   }
-  return ims__xnn_result(xs, s, "constant pad creation", err);
-}
-
-static uint8_t q8_quantize(const ims__tensor *t, float real) {
-  long q = lrintf(real / t->scale) + t->zero_point;
-  long lo = t->type == IMS_TENSOR_U8 ? 0 : -128;
-  long hi = t->type == IMS_TENSOR_U8 ? 255 : 127;
-  q = q < lo ? lo : (q > hi ? hi : q);
-  return (uint8_t)(int8_t)q;
+  return xnn_result(xs, s, "constant pad creation", err);
 }
 
 static ims_status quantize_create(const ims_model *m, ims__step *s,
                                   ims_error *err) {
   const ims__tensor *in = tin(m, s, 0), *o = tout(m, s);
-  if (is_q8(in->type) && is_q8(o->type)) {
-    s->kind = IMS__STEP_LUT8;
-    for (unsigned b = 0; b < 256; b++)
-      s->lut[b] = q8_quantize(o, q8_real(in, b));
-    return IMS_OK;
-  }
-  if (in->type != IMS_TENSOR_F32 || !is_q8(o->type))
-    return unsupported(s, "QUANTIZE between these types", err);
+  if (in->type != IMS_TENSOR_F32 || !ims__is_q8(o->type))
+    return ims__step_unsupported(s, "QUANTIZE between these types", err);
   enum xnn_status xs;
   size_t c = s->in_per_image;
   if (o->type == IMS_TENSOR_U8) {
@@ -551,17 +488,7 @@ static ims_status quantize_create(const ims_model *m, ims__step *s,
                                        (int8_t)o->zero_point, -128, 127, 0,
                                        &s->op);
   }
-  return ims__xnn_result(xs, s, "float to 8-bit conversion creation", err);
-}
-
-static ims_status dequantize_create(const ims_model *m, ims__step *s,
-                                    ims_error *err) {
-  const ims__tensor *in = tin(m, s, 0), *o = tout(m, s);
-  if (!is_q8(in->type) || o->type != IMS_TENSOR_F32)
-    return unsupported(s, "DEQUANTIZE between these types", err);
-  s->kind = IMS__STEP_DEQUANT8;
-  for (unsigned b = 0; b < 256; b++) s->flut[b] = q8_real(in, b);
-  return IMS_OK;
+  return xnn_result(xs, s, "float to 8-bit conversion creation", err);
 }
 
 static ims_status softmax_create(const ims_model *m, ims__step *s,
@@ -569,30 +496,19 @@ static ims_status softmax_create(const ims_model *m, ims__step *s,
   const ims__tensor *in = tin(m, s, 0), *o = tout(m, s);
   s->channels = in->shape[in->rank - 1];
   s->rows = s->in_per_image / s->channels;
-  if (is_q8(in->type) && is_q8(o->type)) {
-    /* Small (one row of ~1000 per image): exp in float is exact enough
-     * and cheaper than it looks; XNNPACK has no int8 softmax here. */
-    s->kind = IMS__STEP_SOFTMAX_Q8;
-    for (unsigned b = 0; b < 256; b++)
-      s->flut[b] = q8_real(in, b) * s->node->beta;
-    s->out_scale = o->scale;
-    s->out_zero_point = o->zero_point;
-    s->out_u8 = o->type == IMS_TENSOR_U8;
-    return IMS_OK;
-  }
   if (in->type != IMS_TENSOR_F32 || o->type != IMS_TENSOR_F32)
-    return unsupported(s, "SOFTMAX between these types", err);
+    return ims__step_unsupported(s, "SOFTMAX between these types", err);
   if (s->node->beta != 1.0f)
-    return unsupported(s, "float SOFTMAX with beta != 1", err);
+    return ims__step_unsupported(s, "float SOFTMAX with beta != 1", err);
   s->variant = V_SOFTMAX_F32;
   enum xnn_status xs = xnn_create_softmax_nc_f32(s->channels, s->channels,
                                                  s->channels, 0, &s->op);
-  return ims__xnn_result(xs, s, "softmax creation", err);
+  return xnn_result(xs, s, "softmax creation", err);
 }
 
-ims_status ims__step_create(const ims_model *m, ims__step *s,
+/* The operator for node s->node. */
+static ims_status create_op(const ims_model *m, ims__step *s,
                             ims_error *err) {
-  s->kind = IMS__STEP_XNN;
   switch (s->node->op) {
     case IMS__OP_CONV_2D:
     case IMS__OP_DEPTHWISE_CONV_2D: return conv_create(m, s, err);
@@ -602,21 +518,21 @@ ims_status ims__step_create(const ims_model *m, ims__step *s,
     case IMS__OP_AVERAGE_POOL_2D: return avg_pool_create(m, s, err);
     case IMS__OP_PAD: return pad_create(m, s, err);
     case IMS__OP_QUANTIZE: return quantize_create(m, s, err);
-    case IMS__OP_DEQUANTIZE: return dequantize_create(m, s, err);
     case IMS__OP_SOFTMAX: return softmax_create(m, s, err);
-    case IMS__OP_RESHAPE: s->kind = IMS__STEP_VIEW; return IMS_OK;
     case IMS__OP_MUL:
     case IMS__OP_SUB:
     case IMS__OP_DIV: return binary_create(m, s, err);
     case IMS__OP_SIGMOID:
-    case IMS__OP_HARD_SIGMOID:
     case IMS__OP_HARD_SWISH:
     case IMS__OP_CLAMP: return unary_create(m, s, err);
     case IMS__OP_MAX_POOL_2D: return max_pool_create(m, s, err);
-    case IMS__OP_CONCATENATE: return concat_create(m, s, err);
+    case IMS__OP_RESHAPE:
+    case IMS__OP_DEQUANTIZE:
+    case IMS__OP_HARD_SIGMOID:
+    case IMS__OP_CONCATENATE: /* kernels.c's kinds */
     case IMS__OP_COUNT: break;
   }
-  return unsupported(s, "unknown graph operation", err);
+  return ims__step_unsupported(s, "unknown graph operation", err);
 }
 
 /* ---- 3. setup -------------------------------------------------------- */
@@ -745,10 +661,8 @@ static enum xnn_status setup_rows(const ims_model *m, ims__step *s,
   }
 }
 
-ims_status ims__step_setup(const ims_model *m, ims__step *s, size_t batch,
-                           pthreadpool_t pool, ims_error *err) {
-  if (s->kind == IMS__STEP_DNNL) return ims__dnnl_step_setup(s, batch, err);
-  if (s->kind != IMS__STEP_XNN) return IMS_OK;
+static ims_status xnn_setup(const ims_model *m, ims__step *s, size_t batch,
+                            pthreadpool_t pool, ims_error *err) {
   enum xnn_status xs;
   switch (s->variant) {
     case V_ADD_QU8: case V_ADD_QS8: case V_ADD_F32: case V_MUL_F32:
@@ -766,5 +680,27 @@ ims_status ims__step_setup(const ims_model *m, ims__step *s, size_t batch,
       xs = setup_rows(m, s, batch, pool);
       break;
   }
-  return ims__xnn_result(xs, s, "setup", err);
+  return xnn_result(xs, s, "setup", err);
 }
+
+/* ---- 4. run, destroy, the ops table ---------------------------------- */
+
+static ims_status xnn_create(const ims__step_env *env, ims__step *s,
+                             ims_error *err) {
+  ims_status st = create_op(env->model, s, err);
+  if (st == IMS_OK) s->ops = &ims__step_xnn;
+  return st;
+}
+
+static ims_status xnn_run(ims__step *s, size_t batch, pthreadpool_t pool,
+                          float *scratch, ims_error *err) {
+  return xnn_result(xnn_run_operator(s->op, pool), s, "run", err);
+}
+
+static void xnn_destroy(ims__step *s) {
+  if (s->op != NULL) xnn_delete_operator(s->op);
+  s->op = NULL;
+}
+
+const ims__step_ops ims__step_xnn = {"xnnpack", xnn_create, xnn_setup,
+                                     xnn_run, xnn_destroy};
