@@ -39,6 +39,7 @@
 #include "core/error_int.h"
 #include "imgstream/batch.h"
 #include "core/clock_int.h"
+#include "core/cpu_int.h"
 
 /* One image-parallel worker: its own decoder pool of one and engine. */
 typedef struct lane {
@@ -193,11 +194,6 @@ static ims_status create_lanes(ims_classifier *c, size_t threads,
   return IMS_OK;
 }
 
-static size_t online_cores(void) {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? (size_t)n : 1;
-}
-
 ims_status ims_classifier_create(const ims_classifier_options *o,
                                  ims_classifier **out, ims_error *err) {
   if (o == NULL || o->model_path == NULL || o->labels_path == NULL ||
@@ -222,7 +218,7 @@ ims_status ims_classifier_create(const ims_classifier_options *o,
   size_t nlabels = ims_labels_count(c->labels);
   c->top_k = o->top_k != 0 ? o->top_k : 1;
   if (c->top_k > nlabels) c->top_k = nlabels;
-  st = create_lanes(c, o->threads ? o->threads : online_cores(), o, &pp,
+  st = create_lanes(c, o->threads ? o->threads : ims__cpu_online(), o, &pp,
                     err);
   if (st == IMS_OK) st = alloc_buffers(c, err);
   if (st != IMS_OK) goto fail;
