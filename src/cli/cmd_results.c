@@ -66,7 +66,9 @@ static int parse_options(int argc, char **argv, results_opts *o) {
   memset(o, 0, sizeof *o);
   optind = 1;
   opterr = 0;
-  for (int c; (c = getopt_long(argc, argv, ":fhj", long_options, NULL)) != -1;) {
+  for (;;) {
+    int c = getopt_long(argc, argv, ":fhj", long_options, NULL);
+    if (c == -1) break;
     if (c == 'f') o->follow = true;
     else if (c == 'h') o->help = true;
     else if (c == 'j') o->json = true;
