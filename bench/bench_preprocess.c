@@ -9,7 +9,7 @@
  * relative to the source tree). Every image is decoded at full size
  * first; then each round preprocesses all of them, and the best and
  * median round are printed as milliseconds per image. NAME forces the
- * kernels (auto, scalar, sse41, avx2, avx512; see image/preprocess.h).
+ * kernels (auto, scalar, sse41, avx2, avx512; see image/preprocess_int.h).
  *
  * The last line is an FNV-1a hash of every output byte of one round, so
  * runs with different --path values can be compared for equality.

@@ -41,7 +41,7 @@ static void count_ops(const ims_model *m, unsigned counts[IMS__OP_COUNT]) {
   }
 }
 
-/* graph.h's conventions, checked for every node of a loaded model. */
+/* graph_int.h's conventions, checked for every node of a loaded model. */
 static void check_graph_invariants(const ims_model *m) {
   unsigned char *ready = calloc(m->tensor_count, 1);
   ASSERT(ready != NULL);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * stream_checkpoint.c - the checkpoint's compaction through the internal
- * API (stream/internal.h), no model needed: fake batches of fake keys are
+ * API (stream/stream_int.h), no model needed: fake batches of fake keys are
  * written, committed, compacted and recovered.
  *
  *   snapshot_format      round trip (keys with spaces and newlines); a

@@ -6,7 +6,7 @@
  * main() dispatches, then checks that stdout was written completely
  * (a full disk or closed pipe must not pass silently).
  *
- * Exit codes (shared by every subcommand, see cli.h): 0 success, 1 some
+ * Exit codes (shared by every subcommand, see cli_int.h): 0 success, 1 some
  * inputs failed, 2 usage error, 3 model or labels could not be loaded,
  * 4 output could not be written.
  */

@@ -8,7 +8,7 @@
  * default).
  *
  * Each command lists the four long options in its own alphasorted table
- * with the CLI_OPT_* ids of cli.h, passes getopt's result here
+ * with the CLI_OPT_* ids of cli_int.h, passes getopt's result here
  * (cli_model_option), checks the set once parsing is done
  * (cli_model_opts_check) and copies it into its classifier options
  * (cli_model_opts_apply). The library checks the values against the

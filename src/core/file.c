@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * file.c - read a whole file into memory (see file.h).
+ * file.c - read a whole file into memory (see file_int.h).
  *
  * Reads with read(2) in a loop rather than trusting st_size alone, so a
  * file that changes size underneath is handled. Non-regular files (FIFOs,
