@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * support/float_model.h - turn a loaded quantized model (graph_int.h
- * form) into a float32 TFLite file with the same operators: every weight dequantized
- * (real = scale * (q - zero_point), per channel where the tensor is),
+ * form) into a float32 TFLite file with the same operators: every weight
+ * dequantized (real = scale * (q - zero_point), per channel where the
+ * tensor is),
  * int32 biases scaled by input_scale * weight_scale, activations float32,
  * QUANTIZE / DEQUANTIZE dropped (their output aliases their input).
  *
