@@ -68,17 +68,8 @@ static void serve_one(int c) {
 static void start_server(void) {
   if (server_pid > 0) return;
   snprintf(serve_dir, sizeof serve_dir, "%s", prun_fresh_dir("www"));
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
+  int s = tool_listen_loopback(&server_port);
   ASSERT(s >= 0);
-  ASSERT_EQ(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-  ASSERT_EQ(listen(s, 16), 0);
-  ASSERT_EQ(getsockname(s, (struct sockaddr *)&a, &len), 0);
-  server_port = ntohs(a.sin_port);
   fflush(NULL);
   server_pid = fork();
   if (server_pid == 0) {

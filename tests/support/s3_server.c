@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include "support/s3_server.h"
+#include "support/tool.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -214,16 +215,8 @@ static void s3proxy__slowdown(int client) {
 
 pid_t s3proxy_start(int upstream_port, long min_bytes, long max_bytes,
                     int slowdown_every, unsigned seed, int *port_out) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-      listen(fd, 16) != 0 || getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-    TEST__FAIL("proxy socket: %s", strerror(errno));
-  *port_out = ntohs(a.sin_port);
+  int fd = tool_listen_loopback(port_out);
+  if (fd < 0) TEST__FAIL("proxy socket: %s", strerror(errno));
   pid_t pid = nchild_fork();
   if (pid == 0) {
     srand(seed);

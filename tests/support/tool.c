@@ -6,10 +6,14 @@
 #define _GNU_SOURCE
 #include "support/tool.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -44,3 +48,19 @@ void tool_rm_rf(const char *path) {
   nftw(path, tool__rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+int tool_listen_loopback(int *port_out) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 16) != 0 ||
+      getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+    close(fd);
+    return -1;
+  }
+  *port_out = ntohs(a.sin_port);
+  return fd;
+}
