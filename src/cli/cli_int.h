@@ -51,6 +51,25 @@ int cli_parse_double(const char *cmd, const char *name, const char *arg,
  * stderr) if anything written to it was lost, else `code`. */
 int cli_finish_stdout(int code);
 
+/* ---- classify's inputs (inputs.c) ---- */
+
+/* Image paths from the command line, folders walked. */
+typedef struct cli_inputs {
+  char **paths;  /* owned: count paths, each owned */
+  size_t count;  /* paths in order */
+  size_t cap;    /* private: room in paths */
+  bool failed;   /* a folder was unreadable or held no image (reported) */
+} cli_inputs;
+
+/* Expand args[0..nargs) into *in: a folder becomes its images (walked
+ * recursively, hidden names and non-image names skipped, symbolic links to
+ * folders not followed, sorted by strcmp); anything else is taken as
+ * given. Problems with a folder are printed on stderr and set in->failed.
+ * Returns 0, or -1 if out of memory; free *in with cli_inputs_free
+ * either way. */
+int cli_inputs_expand(cli_inputs *in, char **args, size_t nargs);
+void cli_inputs_free(cli_inputs *in);
+
 /* ---- NATS JetStream options (cli_nats.c) ---- */
 
 /* Options of every subcommand that talks to NATS. Their long-option

@@ -2,6 +2,7 @@
 /*
  * cmd_classify.c - `imgstream classify`: classify image files with a model,
  * printing the top-K ImageNet predictions per image (report.c formats them).
+ * Folder arguments are walked for images (inputs.c).
  *
  * Pipeline: one ims_classifier (model and labels loaded once, decoders
  * on --threads workers, one engine); then, for each chunk of up to --batch
@@ -10,8 +11,8 @@
  * An image that fails to decode is reported and left out of the batch; the
  * run goes on, and the exit code is 1 at the end if any image failed.
  *
- * Not here: model lookup (locate.c), output formats (report.c), anything
- * but the public API of libimgstream.
+ * Not here: model lookup (locate.c), output formats (report.c), walking
+ * folders (inputs.c), anything but the public API of libimgstream.
  *
  * Sections: 1. options  2. setup  3. batches  4. entry point
  *
@@ -73,9 +74,12 @@ typedef struct classify_opts {
 
 static void usage(FILE *out) {
   fprintf(out,
-      "usage: imgstream classify [options] IMAGE...\n\n"
+      "usage: imgstream classify [options] IMAGE|FOLDER...\n\n"
       "Classify JPEG, PNG and BMP files; print the top-K ImageNet classes\n"
-      "(WordNet id, name, probability) of each, in input order.\n\n"
+      "(WordNet id, name, probability) of each, in input order. A FOLDER\n"
+      "is walked recursively for *.jpg, *.jpeg, *.png and *.bmp (any\n"
+      "case), sorted by path; inside it, hidden names and links to\n"
+      "folders are skipped.\n\n"
       "options:\n"
       "  -m, --model FILE     TFLite or ONNX model; default %s\n"
       "                       from the first of: $IMGSTREAM_MODELS, the\n"
@@ -96,7 +100,8 @@ static void usage(FILE *out) {
       CLI_MODEL_HELP "\n"
       CLI_LIMITS_HELP "\n"
       "A failed image is reported (stderr, or an \"error\" object with\n"
-      "--json) and the run goes on.\n" CLI_EXIT_CODES_HELP,
+      "--json) and the run goes on; so is a folder without images (on\n"
+      "stderr). Either makes the exit code 1.\n" CLI_EXIT_CODES_HELP,
       CLI_DEFAULT_MODEL, CLI_DEFAULT_LABELS, DEFAULT_BATCH,
       IMS_DEFAULT_MAX_PIXELS);
 }
@@ -269,6 +274,16 @@ static int path_width(char **paths, size_t n, size_t top_k) {
 
 /* ---- 4. entry point ---- */
 
+/* Classify images[0..n) chunk by chunk. Returns 0 or -1 (out of
+ * memory). */
+static int classify_all(classify_ctx *c, char **images, size_t n) {
+  for (size_t i = 0; i < n && !ferror(stdout); i += c->batch) {
+    size_t chunk = n - i < c->batch ? n - i : c->batch;
+    if (classify_chunk(c, images + i, chunk) != 0) return -1;
+  }
+  return 0;
+}
+
 /* Run the whole job over images[0..n). Returns the exit code. */
 static int classify_run(const classify_opts *o, char **images, size_t n) {
   classify_ctx c;
@@ -284,13 +299,10 @@ static int classify_run(const classify_opts *o, char **images, size_t n) {
   c.report.progress = n > 1 && cli_report_want_progress();
   c.report.total = n;
   cli_report_begin(&c.report);
-  for (size_t i = 0; i < n && !ferror(stdout); i += c.batch) {
-    size_t chunk = n - i < c.batch ? n - i : c.batch;
-    if (classify_chunk(&c, images + i, chunk) != 0) {
-      fprintf(stderr, "imgstream: out of memory\n");
-      rc = IMS_EXIT_FAILED;
-      goto fail;
-    }
+  if (classify_all(&c, images, n) != 0) {
+    fprintf(stderr, "imgstream: out of memory\n");
+    rc = IMS_EXIT_FAILED;
+    goto fail;
   }
   rc = c.any_failed ? IMS_EXIT_FAILED : IMS_EXIT_OK;
 fail:
@@ -308,5 +320,14 @@ int cmd_classify(int argc, char **argv) {
                     "'imgstream classify --help'\n");
     return IMS_EXIT_USAGE;
   }
-  return classify_run(&o, argv + optind, (size_t)(argc - optind));
+  cli_inputs in;
+  int rc = IMS_EXIT_FAILED;
+  if (cli_inputs_expand(&in, argv + optind, (size_t)(argc - optind)) != 0)
+    fprintf(stderr, "imgstream: out of memory\n");
+  else if (in.count > 0)
+    rc = classify_run(&o, in.paths, in.count);
+  /* a folder without images is a failed input, reported when walked */
+  if (in.failed && rc == IMS_EXIT_OK) rc = IMS_EXIT_FAILED;
+  cli_inputs_free(&in);
+  return rc;
 }
