@@ -2,7 +2,8 @@
 /*
  * cmd_classify.c - `imgstream classify`: classify image files with a model,
  * printing the top-K ImageNet predictions per image (report.c formats them).
- * Folder arguments are walked for images (inputs.c).
+ * Folder arguments are walked for images (inputs.c); --accuracy ends the
+ * run with top-1 accuracy against the images' folder names (report.c).
  *
  * Pipeline: one ims_classifier (model and labels loaded once, decoders
  * on --threads workers, one engine); then, for each chunk of up to --batch
@@ -32,10 +33,11 @@
 
 /* ---- 1. options ---- */
 
-enum { OPT_MAX_PIXELS = 256 };
+enum { OPT_MAX_PIXELS = 256, OPT_ACCURACY };
 
 /* Long options. MUST stay alphasorted by name. */
 static const struct option long_options[] = {
+    {"accuracy", no_argument, NULL, OPT_ACCURACY},
     {"batch", required_argument, NULL, 'b'},
     {"crop", required_argument, NULL, CLI_OPT_CROP},
     {"help", no_argument, NULL, 'h'},
@@ -68,6 +70,7 @@ typedef struct classify_opts {
   cli_model_opts fit;   /* --resize, --crop, --mean, --std */
   ims_limits limits;    /* --max-*-bytes, --max-tensors, --max-operators */
   bool json;            /* --json */
+  bool accuracy;        /* --accuracy */
   bool help;            /* --help */
   bool version;         /* --version */
 } classify_opts;
@@ -94,6 +97,10 @@ static void usage(FILE *out) {
       "  -b, --batch N        images per inference run (default %d)\n"
       "      --max-pixels N   refuse larger images (default %u)\n"
       "  -j, --json           one JSON object per line instead of a table\n"
+      "      --accuracy       end with the top-1 accuracy and a confusion\n"
+      "                       matrix; an image's true label is its parent\n"
+      "                       folder's name, matched against the top-1\n"
+      "                       description\n"
       "  -h, --help           show this help\n"
       "      --version        show the version\n"
       "fitting images to the model (TFLite and ONNX alike):\n"
@@ -117,6 +124,7 @@ static int parse_ulong(const char *name, const char *arg, uint64_t min,
 /* Apply one option returned by getopt_long. Returns 0 or -1 (usage). */
 static int apply_option(classify_opts *o, int c, char **argv) {
   switch (c) {
+    case OPT_ACCURACY: o->accuracy = true; return 0;
     case 'b': return parse_ulong("batch", optarg, 1, 1024, &o->batch);
     case 'h': o->help = true; return 0;
     case 'j': o->json = true; return 0;
@@ -274,13 +282,16 @@ static int path_width(char **paths, size_t n, size_t top_k) {
 
 /* ---- 4. entry point ---- */
 
-/* Classify images[0..n) chunk by chunk. Returns 0 or -1 (out of
- * memory). */
-static int classify_all(classify_ctx *c, char **images, size_t n) {
+/* Classify images[0..n) chunk by chunk, then print the accuracy if asked.
+ * Returns 0 or -1 (out of memory). */
+static int classify_all(classify_ctx *c, const classify_opts *o,
+                        char **images, size_t n) {
   for (size_t i = 0; i < n && !ferror(stdout); i += c->batch) {
     size_t chunk = n - i < c->batch ? n - i : c->batch;
     if (classify_chunk(c, images + i, chunk) != 0) return -1;
   }
+  if (o->accuracy && !ferror(stdout))
+    return cli_report_accuracy(&c->report);
   return 0;
 }
 
@@ -298,8 +309,9 @@ static int classify_run(const classify_opts *o, char **images, size_t n) {
   c.report.path_width = path_width(images, n, c.report.top_k);
   c.report.progress = n > 1 && cli_report_want_progress();
   c.report.total = n;
+  c.report.accuracy = o->accuracy;
   cli_report_begin(&c.report);
-  if (classify_all(&c, images, n) != 0) {
+  if (classify_all(&c, o, images, n) != 0) {
     fprintf(stderr, "imgstream: out of memory\n");
     rc = IMS_EXIT_FAILED;
     goto fail;

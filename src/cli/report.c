@@ -20,12 +20,22 @@
  * it is a terminal and $CI is unset. No colors are used anywhere, so
  * NO_COLOR is honoured trivially.
  *
- * Sections: 1. JSON helpers  2. plain table  3. progress  4. public calls
+ * --accuracy keeps (parent folder name, top-1 description) per image and
+ * ends the output with "top-1 accuracy: C/T = P%" and a confusion matrix
+ * whose columns are the folder names plus "(other)" (a model has far more
+ * classes than a folder has labels), or with one JSON line:
+ *   {"accuracy":{"correct":C,"total":T,"failed":F,"top1":0.2023,
+ *    "labels":[..],"predicted":[..,"(other)"],"confusion":[[..],..]}}
+ *
+ * Sections: 1. JSON helpers  2. plain table  3. progress  4. accuracy
+ * 5. public calls
  */
+#define _GNU_SOURCE /* realpath, strdup */
 #include "cli/report_int.h"
 #include "core/json_int.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,7 +117,190 @@ static void progress_clear(cli_report *r) {
   r->progress_shown = false;
 }
 
-/* ---- 4. public calls ---- */
+/* ---- 4. accuracy ---- */
+
+static const char *const OTHER = "(other)";
+
+/* The name of path's parent folder, in a new string ("" if unknown).
+ * "x.jpg", "./x.jpg" and "../x.jpg" name no folder, so those are asked of
+ * the file system. */
+static char *folder_name(const char *path) {
+  const char *slash = strrchr(path, '/');
+  size_t end = slash != NULL ? (size_t)(slash - path) : 0;
+  while (end > 0 && path[end - 1] == '/') end--;
+  size_t start = end;
+  while (start > 0 && path[start - 1] != '/') start--;
+  size_t len = end - start;
+  const char *name = path + start;
+  if (len > 0 && !(len == 1 && name[0] == '.') &&
+      !(len == 2 && name[0] == '.' && name[1] == '.'))
+    return strndup(name, len);
+  char dir[PATH_MAX];
+  if (slash == NULL)
+    snprintf(dir, sizeof dir, ".");
+  else
+    snprintf(dir, sizeof dir, "%.*s/", (int)(slash - path), path);
+  char *real = realpath(dir, NULL);
+  if (real == NULL) return strdup("");
+  const char *base = strrchr(real, '/');
+  char *out = strdup(base != NULL ? base + 1 : real);
+  free(real);
+  return out;
+}
+
+/* Keep one image's outcome. Returns 0 or -1 (out of memory). */
+static int keep(cli_report *r, const cli_result *res) {
+  if (res->error != NULL || res->k == 0) {
+    r->failed++;
+    return 0;
+  }
+  if (r->nscored == r->capscored) {
+    size_t cap = r->capscored ? r->capscored * 2 : 256;
+    cli_scored *p = realloc(r->scored, cap * sizeof *p);
+    if (p == NULL) return -1;
+    r->scored = p;
+    r->capscored = cap;
+  }
+  size_t idx = res->top[0].index;
+  const char *pred = ims_labels_desc(r->labels, idx);
+  if (pred == NULL) pred = or_empty(ims_labels_class(r->labels, idx));
+  char *truth = folder_name(res->path);
+  if (truth == NULL) return -1;
+  r->scored[r->nscored++] = (cli_scored){truth, pred};
+  return 0;
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The tallies: sorted distinct true labels, and counts[row * (n + 1) +
+ * col] where col n is "(other)". */
+typedef struct tally {
+  const char **labels; /* owned array; strings BORROWED from scored */
+  size_t n;            /* distinct labels */
+  size_t *counts;      /* owned: n x (n + 1) */
+  size_t correct;      /* images whose top-1 is their label */
+} tally;
+
+static size_t find_label(const tally *t, const char *name) {
+  const char **hit = bsearch(&name, t->labels, t->n, sizeof *t->labels,
+                             cmp_str);
+  return hit != NULL ? (size_t)(hit - t->labels) : t->n;
+}
+
+/* Fill *t from r->scored. Returns 0 or -1 (out of memory). */
+static int tally_make(const cli_report *r, tally *t) {
+  memset(t, 0, sizeof *t);
+  t->labels = malloc((r->nscored + 1) * sizeof *t->labels);
+  if (t->labels == NULL) return -1;
+  for (size_t i = 0; i < r->nscored; i++) t->labels[i] = r->scored[i].truth;
+  qsort(t->labels, r->nscored, sizeof *t->labels, cmp_str);
+  for (size_t i = 0; i < r->nscored; i++)
+    if (t->n == 0 || strcmp(t->labels[t->n - 1], t->labels[i]) != 0)
+      t->labels[t->n++] = t->labels[i];
+  t->counts = calloc(t->n * (t->n + 1) + 1, sizeof *t->counts);
+  if (t->counts == NULL) return -1;
+  for (size_t i = 0; i < r->nscored; i++) {
+    size_t row = find_label(t, r->scored[i].truth);
+    size_t col = find_label(t, r->scored[i].pred);
+    t->counts[row * (t->n + 1) + col]++;
+    if (col == row) t->correct++;
+  }
+  return 0;
+}
+
+static void tally_free(tally *t) {
+  free(t->labels);
+  free(t->counts);
+}
+
+static const char *col_name(const tally *t, size_t col) {
+  return col < t->n ? t->labels[col] : OTHER;
+}
+
+static void print_accuracy_plain(const cli_report *r, const tally *t) {
+  size_t total = r->nscored;
+  printf("\ntop-1 accuracy: %zu/%zu", t->correct, total);
+  if (total > 0)
+    printf(" = %.1f%%", 100.0 * (double)t->correct / (double)total);
+  if (r->failed > 0)
+    printf(" (%zu failed image%s not counted)", r->failed,
+           r->failed == 1 ? "" : "s");
+  printf("\n\nconfusion matrix: rows are the true labels (parent folder\n"
+         "names), columns the top-1 predictions; %s is any class\n"
+         "that is not one of the folder names\n\n", OTHER);
+  int w0 = (int)strlen("true \\ predicted");
+  for (size_t i = 0; i < t->n; i++)
+    if ((int)strlen(t->labels[i]) > w0) w0 = (int)strlen(t->labels[i]);
+  printf("%-*s", w0, "true \\ predicted");
+  for (size_t c = 0; c <= t->n; c++) printf("  %5s", col_name(t, c));
+  putchar('\n');
+  for (size_t row = 0; row < t->n; row++) {
+    printf("%-*s", w0, t->labels[row]);
+    for (size_t c = 0; c <= t->n; c++) {
+      int w = (int)strlen(col_name(t, c));
+      printf("  %*zu", w > 5 ? w : 5, t->counts[row * (t->n + 1) + c]);
+    }
+    putchar('\n');
+  }
+}
+
+/* A JSON array of the names of columns 0..n (n + 1 for "(other)"). New
+ * reference or NULL. */
+static json_t *json_names(const tally *t, size_t n) {
+  json_t *arr = json_array();
+  for (size_t i = 0; arr != NULL && i < n; i++) {
+    if (json_array_append_new(arr, ims__json_str_lossy(col_name(t, i))) != 0) {
+      json_decref(arr);
+      arr = NULL;
+    }
+  }
+  return arr;
+}
+
+/* One row of the confusion matrix. New reference or NULL. */
+static json_t *json_row(const tally *t, size_t row) {
+  json_t *cells = json_array();
+  for (size_t c = 0; cells != NULL && c <= t->n; c++) {
+    json_int_t v = (json_int_t)t->counts[row * (t->n + 1) + c];
+    if (json_array_append_new(cells, json_integer(v)) != 0) {
+      json_decref(cells);
+      cells = NULL;
+    }
+  }
+  return cells;
+}
+
+static json_t *json_matrix(const tally *t) {
+  json_t *rows = json_array();
+  for (size_t row = 0; rows != NULL && row < t->n; row++) {
+    if (json_array_append_new(rows, json_row(t, row)) != 0) {
+      json_decref(rows);
+      rows = NULL;
+    }
+  }
+  return rows;
+}
+
+static int print_accuracy_json(const cli_report *r, const tally *t) {
+  size_t total = r->nscored;
+  double share = total > 0 ? (double)t->correct / (double)total : 0.0;
+  json_t *top1 = total > 0 ? json_real(round(share * 1e4) / 1e4)
+                           : json_null();
+  json_t *obj = json_pack(
+      "{s:{s:I, s:I, s:I, s:o, s:o, s:o, s:o}}", "accuracy", "correct",
+      (json_int_t)t->correct, "total", (json_int_t)total, "failed",
+      (json_int_t)r->failed, "top1", top1, "labels", json_names(t, t->n),
+      "predicted", json_names(t, t->n + 1), "confusion", json_matrix(t));
+  if (obj == NULL) return -1;
+  int rc = json_dumpf(obj, stdout, JSON_COMPACT | JSON_REAL_PRECISION(4));
+  json_decref(obj);
+  putchar('\n');
+  return rc == 0 ? 0 : -1;
+}
+
+/* ---- 5. public calls ---- */
 
 void cli_report_begin(cli_report *r) {
   if (r->json) return;
@@ -119,6 +312,7 @@ void cli_report_begin(cli_report *r) {
 int cli_report_result(cli_report *r, const cli_result *res) {
   r->done++;
   progress_clear(r);
+  if (r->accuracy && keep(r, res) != 0) return -1;
   if (r->json) return print_json(r, res);
   print_plain(r, res);
   return 0;
@@ -132,4 +326,20 @@ void cli_report_progress(cli_report *r) {
   r->progress_shown = true;
 }
 
-void cli_report_end(cli_report *r) { progress_clear(r); }
+int cli_report_accuracy(cli_report *r) {
+  progress_clear(r);
+  tally t;
+  int rc = tally_make(r, &t);
+  if (rc == 0 && r->json) rc = print_accuracy_json(r, &t);
+  else if (rc == 0) print_accuracy_plain(r, &t);
+  tally_free(&t);
+  return rc;
+}
+
+void cli_report_end(cli_report *r) {
+  progress_clear(r);
+  for (size_t i = 0; i < r->nscored; i++) free(r->scored[i].truth);
+  free(r->scored);
+  r->scored = NULL;
+  r->nscored = r->capscored = 0;
+}
