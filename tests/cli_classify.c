@@ -10,16 +10,19 @@
  * WordNet ids through ../shared/models/imagenet_class_index.json.
  *
  * Sections: 1. running the tool  2. reference data  3. usage and exit
- * codes  4. classification  5. failures
+ * codes  4. classification  5. failures  6. folders and --accuracy
  *
  * Threading: single-threaded; each case forks the tool as a child.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <jansson.h>
+#include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,6 +39,7 @@ typedef struct run_out {
 } run_out;
 
 static run_out last; /* output of the latest run, freed by the next */
+static unsigned run_alarm; /* if not 0: SIGALRM ends a run after this (s) */
 
 /* Run the tool with args (NULL-terminated); stdout goes to out_path, or to
  * a temporary file that is read back when out_path is NULL. */
@@ -47,8 +51,10 @@ static const run_out *run_to(const char *out_path, const char *const *args) {
   free(last.err);
   fflush(NULL);
   pid_t pid = fork();
-  if (pid == 0)
+  if (pid == 0) {
+    alarm(run_alarm); /* survives the exec: a hung tool is killed */
     tool_exec(args, out_path != NULL ? out_path : outf, false, errf, false);
+  }
   int st = 0;
   waitpid(pid, &st, 0);
   last.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
@@ -427,9 +433,304 @@ TEST(cli_bad_image_plain) {
   ASSERT(strstr(r->out, bad[0]) == NULL);
 }
 
+/* ---- 6. folders and --accuracy ---- */
+
+/* Copy the shared file src to dst. */
+static void copy_file(const char *src, const char *dst) {
+  size_t n = 0;
+  unsigned char *bytes = test_read_file(src, &n);
+  ASSERT(bytes != NULL);
+  int rc = test_write_file(dst, bytes, n);
+  free(bytes);
+  ASSERT_EQ(rc, 0);
+}
+
+/* Make tmp_path(rel) a fresh empty folder; its path goes to dir. */
+static void fresh_dir(const char *rel, char dir[4096]) {
+  snprintf(dir, 4096, "%s", tmp_path(rel));
+  tool_rm_rf(dir);
+  ASSERT_EQ(mkdir(dir, 0755), 0);
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Run the tool with head[] (NULL-terminated) followed by paths[0..n). */
+static const run_out *run_with(const char *const *head, char **paths,
+                               size_t n) {
+  const char *args[64];
+  size_t k = 0;
+  for (; head[k] != NULL; k++) args[k] = head[k];
+  ASSERT(k + n < sizeof args / sizeof args[0]);
+  for (size_t i = 0; i < n; i++) args[k + i] = paths[i];
+  args[k + n] = NULL;
+  return run_to(NULL, args);
+}
+
+/* (a) A folder gives the output of its files listed in strcmp order. */
+TEST(cli_folder_matches_files) {
+  need_shared();
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", shared_path("data/images"));
+  char *files[4];
+  for (int i = 0; i < 4; i++) files[i] = strdup(image_paths[i]);
+  qsort(files, 4, sizeof *files, cmp_str);
+  const char *const modes[][4] = {{"--json", "--top", "3", NULL},
+                                  {"--top", "1", NULL}};
+  for (int m = 0; m < 2; m++) {
+    const char *head[8] = {"classify", "--model", model_paths[0]};
+    for (int j = 0; modes[m][j] != NULL; j++) head[3 + j] = modes[m][j];
+    const run_out *r = run_with(head, files, 4);
+    ASSERT_EQ(r->code, 0);
+    char *listed = strdup(r->out);
+    r = run_with(head, (char *[]){dir}, 1);
+    ASSERT_EQ(r->code, 0);
+    ASSERT_STR_EQ(r->out, listed);
+    ASSERT_STR_EQ(r->err, "");
+    free(listed);
+  }
+  for (int i = 0; i < 4; i++) free(files[i]);
+}
+
+/* (b) Recursion; hidden names, other extensions and links to folders are
+ * skipped; links to files and any-case extensions are taken. */
+TEST(cli_folder_walk) {
+  need_shared();
+  char root[4096];
+  fresh_dir("cli_walk", root);
+  char real[4096];
+  ASSERT(realpath(image_paths[0], real) != NULL);
+  const char *const dirs[] = {"sub", "sub/deep", ".cache"};
+  for (int i = 0; i < 3; i++)
+    ASSERT_EQ(mkdir(test_strf("%s/%s", root, dirs[i]), 0755), 0);
+  copy_file(image_paths[0], test_strf("%s/b.jpg", root));
+  copy_file(image_paths[3], test_strf("%s/A.BMP", root));
+  copy_file(image_paths[1], test_strf("%s/sub/deep/c.Jpeg", root));
+  copy_file(image_paths[1], test_strf("%s/.hidden.jpg", root));
+  copy_file(image_paths[1], test_strf("%s/.cache/x.jpg", root));
+  copy_file(image_paths[1], test_strf("%s/sub/cat.jpg.txt", root));
+  ASSERT_EQ(test_write_file(test_strf("%s/notes", root), "hi\n", 3), 0);
+  ASSERT_EQ(symlink(real, test_strf("%s/sub/link.jpg", root)), 0);
+  ASSERT_EQ(symlink("..", test_strf("%s/sub/up.jpg", root)), 0);
+  ASSERT_EQ(symlink(".", test_strf("%s/sub/loop", root)), 0);
+  const run_out *r = RUN("classify", "--json", "--model", model_paths[0],
+                         root);
+  ASSERT_EQ(r->code, 0);
+  ASSERT_STR_EQ(r->err, "");
+  json_t *lines = json_lines(r->out);
+  const char *const want[] = {"A.BMP", "b.jpg", "sub/deep/c.Jpeg",
+                              "sub/link.jpg"};
+  const size_t want_idx[] = {985, 88, 285, 88};
+  ASSERT_EQ(json_array_size(lines), 4);
+  for (size_t i = 0; i < 4; i++)
+    ASSERT_EQ(check_prediction(json_array_get(lines, i),
+                               test_strf("%s/%s", root, want[i]), 1),
+              want_idx[i]);
+  tool_rm_rf(root);
+}
+
+/* The parent folder's name in path (the text between its last two '/'). */
+static const char *parent_name(const char *path) {
+  const char *end = strrchr(path, '/');
+  ASSERT(end != NULL && end > path);
+  const char *start = end;
+  while (start > path && start[-1] != '/') start--;
+  return test_strf("%.*s", (int)(end - start), start);
+}
+
+/* Check the closing {"accuracy":..} object against the image lines
+ * before it; returns how many were right. */
+static size_t check_accuracy(json_t *lines, size_t nimages) {
+  ASSERT_EQ(json_array_size(lines), nimages + 1);
+  json_t *acc = json_object_get(json_array_get(lines, nimages), "accuracy");
+  ASSERT(acc != NULL);
+  json_t *labels = json_object_get(acc, "labels");
+  size_t n = json_array_size(labels), correct = 0;
+  ASSERT(n > 0 && n <= 16);
+  size_t counts[16][17] = {{0}};
+  for (size_t i = 0; i < nimages; i++) {
+    json_t *o = json_array_get(lines, i);
+    const char *truth = parent_name(
+        json_string_value(json_object_get(o, "path")));
+    const char *desc = json_string_value(json_object_get(
+        json_array_get(json_object_get(o, "top"), 0), "desc"));
+    ASSERT(desc != NULL);
+    size_t row = n, col = n;
+    for (size_t j = 0; j < n; j++) {
+      const char *l = json_string_value(json_array_get(labels, j));
+      if (j > 0)
+        ASSERT(strcmp(json_string_value(json_array_get(labels, j - 1)),
+                      l) < 0);
+      if (strcmp(l, truth) == 0) row = j;
+      if (strcmp(l, desc) == 0) col = j;
+    }
+    ASSERT(row < n);
+    counts[row][col]++;
+    correct += row == col;
+  }
+  json_t *pred = json_object_get(acc, "predicted");
+  ASSERT_EQ(json_array_size(pred), n + 1);
+  ASSERT_STR_EQ(json_string_value(json_array_get(pred, n)), "(other)");
+  json_t *m = json_object_get(acc, "confusion");
+  ASSERT_EQ(json_array_size(m), n);
+  for (size_t row = 0; row < n; row++) {
+    ASSERT_STR_EQ(json_string_value(json_array_get(pred, row)),
+                  json_string_value(json_array_get(labels, row)));
+    json_t *cells = json_array_get(m, row);
+    ASSERT_EQ(json_array_size(cells), n + 1);
+    for (size_t col = 0; col <= n; col++)
+      ASSERT_EQ(json_integer_value(json_array_get(cells, col)),
+                counts[row][col]);
+  }
+  ASSERT_EQ(json_integer_value(json_object_get(acc, "correct")), correct);
+  ASSERT_EQ(json_integer_value(json_object_get(acc, "total")), nimages);
+  ASSERT_EQ(json_integer_value(json_object_get(acc, "failed")), 0);
+  double top1 = json_number_value(json_object_get(acc, "top1"));
+  ASSERT(fabs(top1 - (double)correct / (double)nimages) <= 0.00005);
+  return correct;
+}
+
+/* (c) --accuracy on the 430 flowers agrees with the run's own lines. */
+TEST(cli_accuracy_flowers) {
+  need_shared();
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", shared_path("data/flowers"));
+  if (access(dir, R_OK) != 0) RETURN_SKIP("no shared flowers");
+  const run_out *r = RUN("classify", "--json", "--accuracy", "--model",
+                         model_paths[0], dir);
+  ASSERT_EQ(r->code, 0);
+  json_t *lines = json_lines(r->out);
+  size_t correct = check_accuracy(lines, 430);
+  json_t *labels = json_object_get(
+      json_object_get(json_array_get(lines, 430), "accuracy"), "labels");
+  ASSERT_EQ(json_array_size(labels), 5);
+  ASSERT_STR_EQ(json_string_value(json_array_get(labels, 0)), "daisy");
+  fprintf(stderr, "flowers, quant model: top-1 %zu/430\n", correct);
+  ASSERT(correct > 0); /* ImageNet's daisy class finds daisies */
+}
+
+/* A reference flower: "flowers/CLASS/FILE.jpg", its top-1 output index and
+ * whether that leads the top-2 clearly. */
+typedef struct ref_flower {
+  char name[256];
+  long top1;
+  bool clear;
+} ref_flower;
+
+/* The reference's flowers for model m, in file order; returns how many. */
+static size_t ref_flowers(int m, ref_flower out[32]) {
+  char *tsv = test_read_text(shared_path(
+      test_strf("reference/armnn-cpuref/%s.top5.tsv", models[m])));
+  size_t n = 0;
+  for (char *p = strstr(tsv, "\nflowers/"); p != NULL && n < 32;
+       p = strstr(p + 1, "\nflowers/")) {
+    char *tab = strchr(p + 1, '\t'), *end = NULL;
+    ASSERT(tab != NULL && tab - p - 1 < 256);
+    snprintf(out[n].name, sizeof out[n].name, "%.*s", (int)(tab - p - 1),
+             p + 1);
+    char *scores = strchr(tab + 1, '\t') + 1;
+    out[n].top1 = strtol(scores, &end, 10);
+    double p1 = strtod(end + 1, &end);
+    strtol(end, &end, 10);
+    double p2 = strtod(end + 1, &end);
+    out[n].clear = p1 - p2 >= 0.1;
+    n++;
+  }
+  free(tsv);
+  return n;
+}
+
+/* (d) The 20 reference flowers, linked into a folder tree of their own:
+ * classify on the folder agrees with the reference's clear top-1s, and
+ * --accuracy's table agrees with the JSON lines. */
+TEST(cli_folder_reference) {
+  need_shared();
+  ref_flower ref[32];
+  size_t n = ref_flowers(0, ref);
+  ASSERT_EQ(n, 20);
+  char root[4096];
+  fresh_dir("cli_ref_flowers", root);
+  ASSERT_EQ(mkdir(test_strf("%s/flowers", root), 0755), 0);
+  for (size_t i = 0; i < n; i++) {
+    char real[4096];
+    ASSERT(realpath(shared_path(test_strf("data/%s", ref[i].name)), real) !=
+           NULL);
+    const char *link = test_strf("%s/%s", root, ref[i].name);
+    char *slash = strrchr(link, '/');
+    *slash = '\0';
+    mkdir(link, 0755); /* exists after its class's first flower */
+    *slash = '/';
+    ASSERT_EQ(symlink(real, link), 0);
+  }
+  const run_out *r = RUN("classify", "--json", "--accuracy", "--model",
+                         model_paths[0], root);
+  ASSERT_EQ(r->code, 0);
+  json_t *lines = json_lines(r->out);
+  size_t correct = check_accuracy(lines, n), compared = 0;
+  for (size_t i = 0; i < n; i++) {
+    json_t *o = json_array_get(lines, i);
+    size_t got = check_prediction(o, test_strf("%s/%s", root, ref[i].name),
+                                  1);
+    if (!ref[i].clear) continue;
+    compared++;
+    if ((long)got != ref[i].top1 - 1)
+      TEST__FAIL("%s: got %zu, reference top-1 %ld", ref[i].name, got,
+                 ref[i].top1 - 1);
+  }
+  ASSERT(compared >= 10);
+  r = RUN("classify", "--accuracy", "--model", model_paths[0], root);
+  ASSERT_EQ(r->code, 0);
+  ASSERT_CONTAINS(r->out, test_strf("\ntop-1 accuracy: %zu/20 = %.1f%%\n",
+                                    correct, 100.0 * (double)correct / 20));
+  ASSERT_CONTAINS(r->out, "(other)\ndaisy ");
+  tool_rm_rf(root);
+}
+
+/* (e) An empty folder, and folders whose links loop, end promptly with
+ * the documented result. */
+TEST(cli_folder_empty_and_loops) {
+  need_shared();
+  char empty[4096], loops[4096];
+  fresh_dir("cli_empty", empty);
+  const run_out *r = RUN("classify", "--model", model_paths[0], empty);
+  ASSERT_EQ(r->code, 1);
+  ASSERT_STR_EQ(r->out, "");
+  ASSERT_CONTAINS(r->err, test_strf("imgstream: %s: no images", empty));
+  r = RUN("classify", "--json", "--model", model_paths[0], empty,
+          image_paths[0]);
+  ASSERT_EQ(r->code, 1);
+  ASSERT_EQ(check_prediction(json_array_get(json_lines(r->out), 0),
+                             image_paths[0], 1), 88);
+  fresh_dir("cli_loops", loops);
+  ASSERT_EQ(symlink(".", test_strf("%s/again", loops)), 0);
+  ASSERT_EQ(symlink("..", test_strf("%s/up", loops)), 0);
+  run_alarm = 60;
+  r = RUN("classify", "--model", model_paths[0], loops);
+  ASSERT_EQ(r->code, 1);
+  ASSERT_CONTAINS(r->err, "no images");
+  copy_file(image_paths[0], test_strf("%s/p.jpg", loops));
+  ASSERT_EQ(symlink("self.jpg", test_strf("%s/self.jpg", loops)), 0);
+  r = RUN("classify", "--json", "--model", model_paths[0], loops);
+  run_alarm = 0;
+  ASSERT_EQ(r->code, 1);
+  json_t *lines = json_lines(r->out);
+  ASSERT_EQ(json_array_size(lines), 2);
+  ASSERT_EQ(check_prediction(json_array_get(lines, 0),
+                             test_strf("%s/p.jpg", loops), 1), 88);
+  json_t *bad = json_array_get(lines, 1);
+  ASSERT_STR_EQ(json_string_value(json_object_get(bad, "path")),
+                test_strf("%s/self.jpg", loops));
+  ASSERT(json_object_get(bad, "error") != NULL);
+  tool_rm_rf(empty);
+  tool_rm_rf(loops);
+}
+
 TEST_MAIN(cli_help, cli_version, cli_usage_errors, cli_missing_model,
           cli_stdout_full, cli_labels_wrong_count, cli_reference_quant,
           cli_reference_tf2_ptq, cli_json_format, cli_top5_sorted,
           cli_plain_table, cli_batch_matches_single,
           cli_default_model_from_env, cli_bad_image_json,
-          cli_bad_image_plain)
+          cli_bad_image_plain, cli_folder_matches_files, cli_folder_walk,
+          cli_accuracy_flowers, cli_folder_reference,
+          cli_folder_empty_and_loops)
