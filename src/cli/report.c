@@ -227,7 +227,9 @@ static void print_accuracy_plain(const cli_report *r, const tally *t) {
   if (r->failed > 0)
     printf(" (%zu failed image%s not counted)", r->failed,
            r->failed == 1 ? "" : "s");
-  printf("\n\nconfusion matrix: rows are the true labels (parent folder\n"
+  putchar('\n');
+  if (t->n == 0) return; /* no image classified: no matrix */
+  printf("\nconfusion matrix: rows are the true labels (parent folder\n"
          "names), columns the top-1 predictions; %s is any class\n"
          "that is not one of the folder names\n\n", OTHER);
   int w0 = (int)strlen("true \\ predicted");
