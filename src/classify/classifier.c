@@ -8,7 +8,9 @@
  * moves the images that succeeded to the front of its slots (failed ones
  * are packed out), and runs its own single-threaded engine over them, all
  * lanes at once. Then each result gets its top-K with label strings
- * borrowed from the label list.
+ * borrowed from the label list. With IMS_ENGINE_FLAG_FEATURES in the
+ * engine flags, the engines also write each image's features into one
+ * buffer packed as the scores are, and each result points into it.
  *
  * Why by image and not by layer: splitting each layer over both threads
  * (one engine with 2 threads) needs a barrier per layer; on 2 cores the
