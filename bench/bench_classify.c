@@ -8,6 +8,7 @@
  *   bench_classify [--model FILE] [--labels FILE] [--data DIR]
  *                  [--seconds S] [--batch N]
  *                  [--backend auto|xnnpack|onednn|nodw] [--threads 1|2]
+ *                  [--features]
  *
  * Images are read into memory first, so the figures measure the CPU work,
  * not the disk. Each measurement repeats over the data until at least
@@ -20,7 +21,9 @@
  * --backend picks the engine's IMS_ENGINE_FLAG_FORCE_* flag (auto: none,
  * oneDNN per layer where it has VNNI kernels; nodw: auto but depthwise
  * layers on XNNPACK instead of src/infer/dw_ops.c), for before/after
- * figures.
+ * figures. --features makes the inference rows ask for the penultimate
+ * features too (IMS_ENGINE_FLAG_FEATURES, ims_engine_run_features), to
+ * measure what they cost; the other rows do not use them.
  *
  * Threading: the main thread plus short-lived decode workers.
  */
@@ -107,9 +110,11 @@ typedef struct bench_config {
   uint32_t batch;         /* --batch: end-to-end and large-batch size */
   uint32_t flags;         /* --backend: IMS_ENGINE_FLAG_FORCE_* or 0 */
   uint32_t threads;       /* --threads: only this column; 0 = both */
+  bool features;          /* --features: inference rows keep features */
 } bench_config;
 
 static uint32_t engine_flags; /* --backend, for every engine made here */
+static bool with_features;    /* --features, for the inference rows */
 
 /* Decode + preprocess only: images/s with `threads` workers. */
 static double bench_prep(const dataset *ds, uint32_t threads, double secs,
@@ -146,21 +151,30 @@ static double bench_infer(const ims_model *model, const uint8_t *tensors,
   ims_engine *engine = NULL;
   ims_engine_options opt = {.threads = threads, .max_batch = batch,
                             .flags = engine_flags};
+  if (with_features) opt.flags |= IMS_ENGINE_FLAG_FEATURES;
   ims_model_info info;
   ims_model_get_info(model, &info);
   if (ims_engine_create(model, &opt, &engine, &err) != IMS_OK)
     die("engine", &err);
   float *scores = malloc((size_t)batch * info.output_count * sizeof *scores);
+  float *feats =
+      malloc((size_t)batch * (ims_engine_feature_count(engine) + 1) *
+             sizeof *feats);
   size_t done = 0;
   ims_engine_run(engine, tensors, batch, scores, &err); /* warm-up */
   double t0 = now_s(), t;
   do {
-    if (ims_engine_run(engine, tensors, batch, scores, &err) != IMS_OK)
-      die("run", &err);
+    ims_status st =
+        with_features
+            ? ims_engine_run_features(engine, tensors, batch, scores, feats,
+                                      &err)
+            : ims_engine_run(engine, tensors, batch, scores, &err);
+    if (st != IMS_OK) die("run", &err);
     done += batch;
     t = now_s() - t0;
   } while (t < secs);
   free(scores);
+  free(feats);
   ims_engine_destroy(engine);
   return (double)done / t;
 }
@@ -218,7 +232,8 @@ static void usage(FILE *out) {
           "  --seconds S    minimum seconds per measurement (default 3)\n"
           "  --batch N      large batch size (default 16, max 256)\n"
           "  --backend B    auto (default), xnnpack, onednn or nodw\n"
-          "  --threads T    measure only the T-thread column (1 or 2)\n");
+          "  --threads T    measure only the T-thread column (1 or 2)\n"
+          "  --features     inference rows also give the features\n");
 }
 
 static int parse_args(int argc, char **argv, bench_config *cfg) {
@@ -226,6 +241,7 @@ static int parse_args(int argc, char **argv, bench_config *cfg) {
       {"backend", required_argument, NULL, 'B'},
       {"batch", required_argument, NULL, 'b'},
       {"data", required_argument, NULL, 'd'},
+      {"features", no_argument, NULL, 'f'},
       {"help", no_argument, NULL, 'h'},
       {"labels", required_argument, NULL, 'l'},
       {"model", required_argument, NULL, 'm'},
@@ -233,7 +249,7 @@ static int parse_args(int argc, char **argv, bench_config *cfg) {
       {"threads", required_argument, NULL, 't'},
       {NULL, 0, NULL, 0}};
   int c;
-  while ((c = getopt_long(argc, argv, "B:b:d:hl:m:s:t:", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "B:b:d:fhl:m:s:t:", opts, NULL)) != -1) {
     switch (c) {
       case 'B':
         if (strcmp(optarg, "auto") == 0) cfg->flags = 0;
@@ -247,6 +263,7 @@ static int parse_args(int argc, char **argv, bench_config *cfg) {
         break;
       case 'b': cfg->batch = (uint32_t)atoi(optarg); break;
       case 'd': cfg->data_dir = optarg; break;
+      case 'f': cfg->features = true; break;
       case 'l': cfg->labels_path = optarg; break;
       case 'm': cfg->model_path = optarg; break;
       case 's': cfg->seconds = atof(optarg); break;
@@ -267,9 +284,10 @@ int main(int argc, char **argv) {
   bench_config cfg = {
       "../shared/models/mobilenet_v2_1.0_224_quant.tflite",
       "../shared/models/imagenet_class_index.json", "../shared/data/flowers",
-      3.0, 16, 0, 0};
+      3.0, 16, 0, 0, false};
   if (parse_args(argc, argv, &cfg) != 0) return 2;
   engine_flags = cfg.flags;
+  with_features = cfg.features;
   static dataset ds;
   load_dataset(cfg.data_dir, &ds);
   if (ds.count == 0) {
@@ -297,12 +315,13 @@ int main(int argc, char **argv) {
   free(errs);
 
   printf("model: %s\ndata: %s (%zu images)\nbatch: %u, %.1f s per "
-         "measurement, backend: %s\n\n", cfg.model_path, cfg.data_dir,
+         "measurement, backend: %s%s\n\n", cfg.model_path, cfg.data_dir,
          ds.count, cfg.batch, cfg.seconds,
          cfg.flags == IMS_ENGINE_FLAG_FORCE_XNNPACK  ? "xnnpack"
          : cfg.flags == IMS_ENGINE_FLAG_FORCE_ONEDNN ? "onednn"
          : cfg.flags == IMS_ENGINE_FLAG_NO_DW_KERNEL ? "nodw"
-                                                     : "auto");
+                                                     : "auto",
+         cfg.features ? ", inference with features" : "");
   printf("| stage | 1 thread (images/s) | 2 threads (images/s) |\n");
   printf("| --- | ---: | ---: |\n");
   double r[4][2];

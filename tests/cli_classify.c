@@ -320,6 +320,45 @@ TEST(cli_json_format) {
   ASSERT_EQ(strchr(r->out, '\n') - r->out + 1, strlen(r->out));
 }
 
+/* --features: 1280 floats per image that decoded, none for one that
+ * did not, the same top as without them, the same values on 1 and 2
+ * threads; only with --json. */
+TEST(cli_json_features) {
+  need_shared();
+  const run_out *r = RUN("classify", "--json", "--model", model_paths[0],
+                         image_paths[0], image_paths[1]);
+  ASSERT_EQ(r->code, 0);
+  char *plain = strdup(r->out);
+  r = RUN("classify", "--json", "--features", "--threads", "2", "--model",
+          model_paths[0], image_paths[0], "no_such.jpg", image_paths[1]);
+  ASSERT_EQ(r->code, 1);
+  char *two = strdup(r->out);
+  json_t *before = json_incref(json_lines(plain)), *lines = json_lines(two);
+  ASSERT_EQ(json_array_size(lines), 3);
+  ASSERT(json_object_get(json_array_get(lines, 1), "features") == NULL);
+  for (size_t i = 0; i < 3; i += 2) {
+    json_t *o = json_array_get(lines, i);
+    json_t *f = json_object_get(o, "features");
+    ASSERT_EQ(json_array_size(f), 1280);
+    for (size_t k = 0; k < 1280; k++)
+      ASSERT(json_is_real(json_array_get(f, k)) &&
+             json_real_value(json_array_get(f, k)) >= 0);
+    ASSERT(json_equal(json_object_get(o, "top"),
+                      json_object_get(json_array_get(before, i / 2),
+                                      "top")));
+  }
+  r = RUN("classify", "--json", "--features", "--threads", "1", "--model",
+          model_paths[0], image_paths[0], "no_such.jpg", image_paths[1]);
+  ASSERT_STR_EQ(r->out, two);
+  json_decref(before);
+  free(plain);
+  free(two);
+  r = RUN("classify", "--features", "--model", model_paths[0],
+          image_paths[0]);
+  ASSERT_EQ(r->code, 2);
+  ASSERT_CONTAINS(r->err, "--features needs --json");
+}
+
 TEST(cli_top5_sorted) {
   need_shared();
   const run_out *r = RUN("classify", "--json", "--top", "5", "--model",
@@ -728,7 +767,8 @@ TEST(cli_folder_empty_and_loops) {
 
 TEST_MAIN(cli_help, cli_version, cli_usage_errors, cli_missing_model,
           cli_stdout_full, cli_labels_wrong_count, cli_reference_quant,
-          cli_reference_tf2_ptq, cli_json_format, cli_top5_sorted,
+          cli_reference_tf2_ptq, cli_json_format, cli_json_features,
+          cli_top5_sorted,
           cli_plain_table, cli_batch_matches_single,
           cli_default_model_from_env, cli_bad_image_json,
           cli_bad_image_plain, cli_folder_matches_files, cli_folder_walk,

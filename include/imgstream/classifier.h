@@ -49,7 +49,9 @@ typedef struct ims_classifier_options {
   ims_preprocess_options preprocess; /* input: crop 0 = the model's input
                                         size; resize 0 = crop * 256/224
                                         (torchvision's ratio) */
-  uint32_t engine_flags;   /* input: IMS_ENGINE_FLAG_* for every engine */
+  uint32_t engine_flags;   /* input: IMS_ENGINE_FLAG_* for every engine;
+                              IMS_ENGINE_FLAG_FEATURES also fills each
+                              result's features */
   float mean[3];           /* input: float models: per-channel mean of the
                               [0,1] RGB input; used when std is set */
   float std[3];            /* input: float models: per-channel std; all 0
@@ -84,6 +86,12 @@ typedef struct ims_class_result {
   size_t k;                        /* output: entries in top (0 if failed) */
   const ims_class_prediction *top; /* output: best first; BORROWED, valid
                                       until the next run or destroy */
+  const float *features;           /* output: with IMS_ENGINE_FLAG_FEATURES,
+                                      the image's penultimate features
+                                      (ims_engine_run_features), else
+                                      NULL (and if failed); BORROWED as
+                                      top */
+  size_t feature_count;            /* output: floats at features */
 } ims_class_result;
 
 /* Wall-clock split of the latest run. */

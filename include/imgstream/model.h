@@ -20,6 +20,11 @@
  * stay in cache between layers; the results are the same bits as single
  * runs).
  *
+ * Features: an engine created with IMS_ENGINE_FLAG_FEATURES also gives,
+ * from the same run as the scores, each image's penultimate features -
+ * the input of the final classifier layer, found from the graph
+ * (ims_model_feature_layer) or named - as floats (ims_engine_run_features).
+ *
  * Threading: an ims_model is immutable once loaded and may be shared by
  * engines on any threads. An ims_engine belongs to one thread at a time; it
  * has its own pool of `threads` workers. One image has each operator split
@@ -111,6 +116,41 @@ IMS_API void ims_model_destroy(ims_model *model);
 /// Describe a model's input and output. Never fails.
 IMS_API void ims_model_get_info(const ims_model *model, ims_model_info *out);
 
+/* Where a classifier's penultimate features are, filled by
+ * ims_model_feature_layer(). */
+typedef struct ims_model_feature_info {
+  const char *tensor_name; /* output: the tensor's name in the file
+                              (BORROWED from the model; "" if unnamed) */
+  uint32_t count;          /* output: values per image (MobileNetV2:
+                              1280) */
+  ims_tensor_type type;    /* output: element type in the graph; the
+                              engine gives them as float either way */
+  float scale;             /* output: quantization scale (1 if float) */
+  int32_t zero_point;      /* output: quantization zero point */
+} ims_model_feature_info;
+
+/// Find the tensor holding the model's penultimate features: with
+/// `name` NULL, the data input of its final classifier layer - walking
+/// back from the output through softmax, reshape/flatten and
+/// (de)quantize operators to the last fully connected layer or
+/// convolution (TFLite CONV_2D / FULLY_CONNECTED, ONNX Gemm / Conv);
+/// MobileNetV2: the 1280 values after global average pooling. Else the
+/// activation tensor of that name in the file. Cheap (walks the graph);
+/// allocates nothing.
+/// @param name      BORROWED for the call; NULL = found from the graph.
+/// @param info_out  written on IMS_OK only.
+/// @retval IMS_OK
+/// @retval IMS_ERR_INVALID_ARG  NULL model or info_out; `name` is a
+///                              constant tensor or the model's input
+/// @retval IMS_ERR_NOT_FOUND    no tensor named `name`, or no classifier
+///                              layer ends the graph; the message names
+///                              the name or the last operator
+/// @retval IMS_ERR_UNSUPPORTED  the tensor holds int32 values
+IMS_API ims_status ims_model_feature_layer(const ims_model *model,
+                                           const char *name,
+                                           ims_model_feature_info *info_out,
+                                           ims_error *err);
+
 /* Backend choice, for ims_engine_options.flags. With no flag the
  * engine picks per layer: float convolutions other than depthwise run on
  * oneDNN (1x1 as its JIT f32 GEMM, the others as its direct JIT
@@ -151,6 +191,11 @@ IMS_API void ims_model_get_info(const ims_model *model, ims_model_info *out);
 /// an idle machine). Results are the same either way. For benchmarks of
 /// the threaded path.
 #define IMS_ENGINE_FLAG_FIXED_THREADS 0x8u
+/// Keep the penultimate features of every image (the tensor
+/// ims_model_feature_layer() finds for options->feature_layer), for
+/// ims_engine_run_features(). Costs one copy of them per image, right
+/// after the layer that writes them; engines without it run as before.
+#define IMS_ENGINE_FLAG_FEATURES 0x10u
 
 /* Options of ims_engine_create. Zero fields take the defaults. */
 typedef struct ims_engine_options {
@@ -163,6 +208,10 @@ typedef struct ims_engine_options {
                          ImageNet (0.229, 0.224, 0.225) */
   uint32_t flags;     /* input: 0 or IMS_ENGINE_FLAG_* bits; both FORCE
                          flags together are IMS_ERR_INVALID_ARG */
+  const char *feature_layer; /* input: with IMS_ENGINE_FLAG_FEATURES, the
+                         name of the tensor to give as features; NULL =
+                         found from the graph (ims_model_feature_layer).
+                         BORROWED for ims_engine_create only */
 } ims_engine_options;
 
 typedef struct ims_engine ims_engine;
@@ -178,6 +227,7 @@ typedef struct ims_engine ims_engine;
 ///                              cannot take a layer
 /// @retval IMS_ERR_BACKEND      XNNPACK or oneDNN failed to initialize
 /// @retval IMS_ERR_NO_MEMORY
+/// (with IMS_ENGINE_FLAG_FEATURES, also those of ims_model_feature_layer)
 IMS_API ims_status ims_engine_create(const ims_model *model,
                                      const ims_engine_options *options,
                                      ims_engine **engine_out, ims_error *err);
@@ -203,6 +253,28 @@ IMS_API void ims_engine_destroy(ims_engine *engine);
 IMS_API ims_status ims_engine_run(ims_engine *engine, const uint8_t *images,
                                   size_t batch, float *scores_out,
                                   ims_error *err);
+
+/// Values per image that ims_engine_run_features() writes: 0 for an
+/// engine created without IMS_ENGINE_FLAG_FEATURES. Never fails.
+IMS_API size_t ims_engine_feature_count(const ims_engine *engine);
+
+/// ims_engine_run, also giving each image's penultimate features (see
+/// IMS_ENGINE_FLAG_FEATURES) from the same run. The scores are those
+/// ims_engine_run gives, and the features the same bits whatever the
+/// batch and threads (float models on threads: see the threading note).
+/// Allocates nothing.
+/// @param features_out  batch * ims_engine_feature_count() floats, image
+///                      after image: quantized tensors dequantized,
+///                      real = scale * (q - zero_point).
+/// @retval IMS_OK
+/// @retval IMS_ERR_INVALID_STATE  the engine was created without
+///                                IMS_ENGINE_FLAG_FEATURES
+/// (and every status of ims_engine_run)
+IMS_API ims_status ims_engine_run_features(ims_engine *engine,
+                                           const uint8_t *images,
+                                           size_t batch, float *scores_out,
+                                           float *features_out,
+                                           ims_error *err);
 
 /// The float input tensor ims_engine_run feeds a float model for `batch`
 /// images: per channel (x/255 - mean)/std with the engine's mean/std, in

@@ -8,7 +8,9 @@
  * moves the images that succeeded to the front of its slots (failed ones
  * are packed out), and runs its own single-threaded engine over them, all
  * lanes at once. Then each result gets its top-K with label strings
- * borrowed from the label list.
+ * borrowed from the label list. With IMS_ENGINE_FLAG_FEATURES in the
+ * engine flags, the engines also write each image's features into one
+ * buffer packed as the scores are, and each result points into it.
  *
  * Why by image and not by layer: splitting each layer over both threads
  * (one engine with 2 threads) needs a barrier per layer; on 2 cores the
@@ -61,6 +63,9 @@ struct ims_classifier {
   size_t image_bytes;         /* H*W*3 of one preprocessed image */
   uint8_t *pixels;            /* max_batch * image_bytes */
   float *scores;              /* max_batch * output_count */
+  float *features;            /* owned: max_batch * feature_count, with
+                                 IMS_ENGINE_FLAG_FEATURES; else NULL */
+  size_t feature_count;       /* features per image; 0 = not asked */
   ims_prediction *scratch;    /* top_k: ims_top_k output */
   ims_class_prediction *top;  /* max_batch * top_k predictions */
   ims_class_result *results;  /* max_batch results */
@@ -165,6 +170,11 @@ static ims_status alloc_buffers(ims_classifier *c, ims_error *err) {
       c->top == NULL || c->results == NULL || c->errors == NULL ||
       c->slot == NULL)
     return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
+  c->feature_count = ims_engine_feature_count(c->lanes[0].engine);
+  if (c->feature_count == 0) return IMS_OK;
+  c->features = calloc(b * c->feature_count, sizeof *c->features);
+  if (c->features == NULL)
+    return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
   return IMS_OK;
 }
 
@@ -241,6 +251,7 @@ void ims_classifier_destroy(ims_classifier *c) {
   ims_model_destroy(c->model);
   free(c->pixels);
   free(c->scores);
+  free(c->features);
   free(c->scratch);
   free(c->top);
   free(c->results);
@@ -288,9 +299,15 @@ static void decode_top(ims_classifier *c, size_t i) {
   memset(&r->error, 0, sizeof r->error);
   r->top = top;
   r->k = 0;
+  r->features = NULL;
+  r->feature_count = 0;
   if (c->slot[i] < 0) {
     r->error = c->errors[i];
     return;
+  }
+  if (c->features != NULL) {
+    r->features = c->features + (size_t)c->slot[i] * c->feature_count;
+    r->feature_count = c->feature_count;
   }
   float *s = c->scores + (size_t)c->slot[i] * c->info.output_count;
   size_t n = c->info.output_count - c->offset;
@@ -323,10 +340,13 @@ static void run_lane(void *ctx, size_t l) {
                           c->sizes + start, px, c->errors + start);
   size_t used = pack(c, start, end);
   uint64_t t1 = ims__now_mono_ns();
-  if (used > 0)
-    ln->status = ims_engine_run(ln->engine, px, used,
-                                c->scores + start * c->info.output_count,
-                                &ln->error);
+  float *scores = c->scores + start * c->info.output_count;
+  if (used > 0 && c->features != NULL)
+    ln->status = ims_engine_run_features(
+        ln->engine, px, used, scores,
+        c->features + start * c->feature_count, &ln->error);
+  else if (used > 0)
+    ln->status = ims_engine_run(ln->engine, px, used, scores, &ln->error);
   ln->decode_ns = t1 - t0;
   ln->infer_ns = ims__now_mono_ns() - t1;
 }

@@ -33,13 +33,14 @@
 
 /* ---- 1. options ---- */
 
-enum { OPT_MAX_PIXELS = 256, OPT_ACCURACY };
+enum { OPT_MAX_PIXELS = 256, OPT_ACCURACY, OPT_FEATURES };
 
 /* Long options. MUST stay alphasorted by name. */
 static const struct option long_options[] = {
     {"accuracy", no_argument, NULL, OPT_ACCURACY},
     {"batch", required_argument, NULL, 'b'},
     {"crop", required_argument, NULL, CLI_OPT_CROP},
+    {"features", no_argument, NULL, OPT_FEATURES},
     {"help", no_argument, NULL, 'h'},
     {"json", no_argument, NULL, 'j'},
     {"labels", required_argument, NULL, 'l'},
@@ -71,6 +72,7 @@ typedef struct classify_opts {
   ims_limits limits;    /* --max-*-bytes, --max-tensors, --max-operators */
   bool json;            /* --json */
   bool accuracy;        /* --accuracy */
+  bool features;        /* --features (needs --json) */
   bool help;            /* --help */
   bool version;         /* --version */
 } classify_opts;
@@ -101,6 +103,9 @@ static void usage(FILE *out) {
       "                       matrix; an image's true label is its parent\n"
       "                       folder's name, matched against the top-1\n"
       "                       description\n"
+      "      --features       with --json, also each image's penultimate\n"
+      "                       features (the final classifier layer's\n"
+      "                       input, as floats) as \"features\"\n"
       "  -h, --help           show this help\n"
       "      --version        show the version\n"
       "fitting images to the model (TFLite and ONNX alike):\n"
@@ -128,6 +133,7 @@ static int apply_option(classify_opts *o, int c, char **argv) {
     case 'b': return parse_ulong("batch", optarg, 1, 1024, &o->batch);
     case 'h': o->help = true; return 0;
     case 'j': o->json = true; return 0;
+    case OPT_FEATURES: o->features = true; return 0;
     case 'l': o->labels = optarg; return 0;
     case OPT_MAX_PIXELS:
       return cli_parse_u64("classify", "max-pixels", optarg, 1, UINT64_MAX / 2,
@@ -167,6 +173,10 @@ static int parse_options(int argc, char **argv, classify_opts *o) {
     int c = getopt_long(argc, argv, ":b:hjk:l:m:t:", long_options, NULL);
     if (c == -1) break;
     if (apply_option(o, c, argv) != 0) return -1;
+  }
+  if (o->features && !o->json) {
+    fprintf(stderr, "imgstream classify: --features needs --json\n");
+    return -1;
   }
   return cli_model_opts_check("classify", &o->fit);
 }
@@ -208,6 +218,7 @@ static int create_pipeline(classify_ctx *c, const classify_opts *o,
   co.top_k = (uint32_t)(o->top < UINT32_MAX ? o->top : UINT32_MAX);
   co.decode.max_pixels = o->max_pixels;
   cli_model_opts_apply(&o->fit, &co);
+  if (o->features) co.engine_flags |= IMS_ENGINE_FLAG_FEATURES;
   co.limits = &o->limits;
   ims_error err = {0};
   ims_status st = ims_classifier_create(&co, &c->clf, &err);
@@ -237,7 +248,7 @@ static void destroy_pipeline(classify_ctx *c) {
 /* Report one image. Returns 0 or -1 (out of memory). */
 static int report_image(classify_ctx *c, const char *path,
                         const ims_class_result *r) {
-  cli_result res = {path, NULL, c->top, 0};
+  cli_result res = {.path = path, .top = c->top};
   if (r->error.status != IMS_OK) {
     res.error = strip_path(r->error.message, path);
     c->any_failed = true;
@@ -247,6 +258,8 @@ static int report_image(classify_ctx *c, const char *path,
       c->top[j].score = r->top[j].score;
     }
     res.k = r->k;
+    res.features = r->features;
+    res.feature_count = r->feature_count;
   }
   return cli_report_result(&c->report, &res);
 }
@@ -261,7 +274,7 @@ static int classify_chunk(classify_ctx *c, char **paths, size_t n) {
                                            (const char *const *)paths,
                                            &results, &err);
   for (size_t i = 0; i < n; i++) {
-    ims_class_result failed = {err, 0, NULL};
+    ims_class_result failed = {.error = err};
     failed.error.status = st;
     if (report_image(c, paths[i], st == IMS_OK ? &results[i] : &failed) != 0)
       return -1;

@@ -65,6 +65,17 @@ static json_t *json_top(const cli_report *r, const cli_result *res) {
   return arr;
 }
 
+/* The "features" array of one image. New reference or NULL. */
+static json_t *json_features(const cli_result *res) {
+  json_t *arr = json_array();
+  for (size_t i = 0; arr != NULL && i < res->feature_count; i++)
+    if (json_array_append_new(arr, json_real(res->features[i])) != 0) {
+      json_decref(arr);
+      arr = NULL;
+    }
+  return arr;
+}
+
 static int print_json(const cli_report *r, const cli_result *res) {
   json_t *obj;
   if (res->error != NULL)
@@ -73,8 +84,17 @@ static int print_json(const cli_report *r, const cli_result *res) {
   else
     obj = json_pack("{s:o, s:o}", "path", ims__json_str_lossy(res->path), "top",
                     json_top(r, res));
+  if (obj != NULL && res->error == NULL && res->features != NULL &&
+      json_object_set_new(obj, "features", json_features(res)) != 0) {
+    json_decref(obj);
+    obj = NULL;
+  }
   if (obj == NULL) return -1;
-  int rc = json_dumpf(obj, stdout, JSON_COMPACT | JSON_REAL_PRECISION(4));
+  /* Features keep a float's 9 digits; rows without them print as ever
+   * (the scores are rounded to 4 decimals either way). */
+  size_t digits = res->features != NULL ? 9 : 4;
+  int rc = json_dumpf(obj, stdout,
+                      JSON_COMPACT | JSON_REAL_PRECISION(digits));
   json_decref(obj);
   putchar('\n');
   return rc == 0 ? 0 : -1;

@@ -20,6 +20,9 @@ typedef struct cli_result {
   const char *error;         /* input: NULL on success, else the message */
   const ims_prediction *top; /* input: best first; index = label index */
   size_t k;                  /* input: entries in top */
+  const float *features;     /* input: --features: the image's features
+                                (JSON "features"), or NULL; BORROWED */
+  size_t feature_count;      /* input: floats at features */
 } cli_result;
 
 /* One classified image, kept for --accuracy. */

@@ -20,6 +20,12 @@
  * threads went from 175 to 214 images/s (1 thread: 111).
  * Nothing on the run path allocates.
  *
+ * Features (IMS_ENGINE_FLAG_FEATURES): the layer is found at create
+ * (model/features.c); a run splits each image's steps after the node
+ * writing it and copies the values out then, dequantized, since the
+ * arena slot is reused by later layers. Without the flag the loop is the
+ * same steps with no copy.
+ *
  * Adaptive threading: pthreadpool ends every layer by waiting until each
  * worker has checked in, so when other processes hold the cores, every
  * layer waits for a descheduled worker's next time slice: on a loaded
@@ -73,6 +79,9 @@ struct ims_engine {
   bool last_solo;           /* the last run skipped the pool */
   bool warm;                /* adaptive: a first (cold) run is done */
   float out_lut[256];       /* 8-bit output byte -> real value */
+  bool features;            /* IMS_ENGINE_FLAG_FEATURES was given */
+  ims__feature_layer feat;  /* with features: where they are */
+  float feat_lut[256];      /* 8-bit feature byte -> real value */
 };
 
 static const float imagenet_mean[3] = {0.485f, 0.456f, 0.406f};
@@ -122,6 +131,19 @@ static void convert_output(const ims_engine *e, size_t batch, float *out) {
   for (size_t i = 0; i < n; i++) out[i] = e->out_lut[q[i]];
 }
 
+/* Image k's features, dequantized, right after feat.producer has run:
+ * later layers may reuse their arena slot. */
+static void copy_features(const ims_engine *e, float *dst) {
+  const ims__tensor *t = &e->model->tensors[e->feat.tensor];
+  const void *src = tensor_ptr(e, e->feat.tensor);
+  if (t->type == IMS_TENSOR_F32) {
+    memcpy(dst, src, e->feat.count * sizeof *dst);
+    return;
+  }
+  const uint8_t *q = src;
+  for (size_t i = 0; i < e->feat.count; i++) dst[i] = e->feat_lut[q[i]];
+}
+
 static void set_normalization(ims_engine *e, const ims_engine_options *o) {
   bool given = false;
   for (int c = 0; c < 3; c++) given |= o != NULL && o->std[c] != 0.0f;
@@ -146,12 +168,28 @@ static ims_status check_io(const ims_model *m, ims_error *err) {
   return IMS_OK;
 }
 
-static void set_output_table(ims_engine *e) {
-  const ims__tensor *t = &e->model->tensors[e->model->output];
+/* lut[b] = the real value of byte b of 8-bit tensor t. */
+static void fill_lut(const ims__tensor *t, float *lut) {
   for (unsigned b = 0; b < 256; b++) {
     int32_t q = t->type == IMS_TENSOR_I8 ? (int8_t)b : (int32_t)b;
-    e->out_lut[b] = t->scale * (float)(q - t->zero_point);
+    lut[b] = t->scale * (float)(q - t->zero_point);
   }
+}
+
+static void set_output_table(ims_engine *e) {
+  fill_lut(&e->model->tensors[e->model->output], e->out_lut);
+}
+
+/* With IMS_ENGINE_FLAG_FEATURES: find the feature tensor. */
+static ims_status set_features(ims_engine *e, const ims_engine_options *o,
+                               ims_error *err) {
+  if (!(e->flags & IMS_ENGINE_FLAG_FEATURES)) return IMS_OK;
+  ims_status st = ims__feature_find(e->model, o->feature_layer, &e->feat,
+                                    err);
+  if (st != IMS_OK) return st;
+  e->features = true;
+  fill_lut(&e->model->tensors[e->feat.tensor], e->feat_lut);
+  return IMS_OK;
 }
 
 static bool is_binary(ims__op op) {
@@ -275,7 +313,8 @@ ims_status ims_engine_create(const ims_model *model,
                  ims__type_size(model->tensors[model->output].type);
   set_normalization(e, options);
   set_output_table(e);
-  st = start_backend(e, options, err);
+  st = set_features(e, options, err);
+  if (st == IMS_OK) st = start_backend(e, options, err);
   if (st != IMS_OK) goto fail;
   /* Steps run one image at a time (see ims_engine_run): the arena holds
    * one image's activations. */
@@ -373,18 +412,32 @@ uint32_t ims_engine_threads_in_use(const ims_engine *e) {
   return (uint32_t)pthreadpool_get_threads_count(e->pool);
 }
 
+/* Steps [from, to) over the image in the arena. */
+static ims_status run_steps(ims_engine *e, uint32_t from, uint32_t to,
+                            pthreadpool_t pool, ims_error *err) {
+  for (uint32_t i = from; i < to; i++) {
+    ims_status st = ims__step_run(&e->steps[i], 1, pool, e->scratch, err);
+    if (st != IMS_OK) return st;
+  }
+  return IMS_OK;
+}
+
 /* `batch` images through every step, one at a time: between two layers an
  * image's activations stay in the CPU's caches, where a whole batch's
- * would not (float MobileNetV2: 4.8 MB per image at the widest layer). */
+ * would not (float MobileNetV2: 4.8 MB per image at the widest layer).
+ * With `feats` (NULL: none), each image's features are copied there as
+ * soon as their layer has run. */
 static ims_status run_images(ims_engine *e, const uint8_t *images,
-                             size_t batch, float *scores_out,
+                             size_t batch, float *scores_out, float *feats,
                              pthreadpool_t pool, ims_error *err) {
+  uint32_t split = feats != NULL ? e->feat.producer + 1 : 0;
   for (size_t k = 0; k < batch; k++) {
     convert_input(e, images + k * e->in_pixels * 3, 1);
-    for (uint32_t i = 0; i < e->model->node_count; i++) {
-      ims_status st = ims__step_run(&e->steps[i], 1, pool, e->scratch, err);
-      if (st != IMS_OK) return st;
-    }
+    ims_status st = run_steps(e, 0, split, pool, err);
+    if (st != IMS_OK) return st;
+    if (feats != NULL) copy_features(e, feats + k * e->feat.count);
+    st = run_steps(e, split, e->model->node_count, pool, err);
+    if (st != IMS_OK) return st;
     convert_output(e, 1, scores_out + k * e->out_count);
   }
   return IMS_OK;
@@ -394,6 +447,7 @@ typedef struct batch_run {
   ims_engine *e;           /* the engine; share i > 0 on helper i - 1 */
   const uint8_t *images;   /* the whole batch */
   float *scores;           /* its scores */
+  float *feats;            /* its features, or NULL */
   size_t batch, shares;
 } batch_run;
 
@@ -403,16 +457,18 @@ static void run_share(void *arg, size_t i) {
   ims_engine *e = i == 0 ? r->e : r->e->helpers[i - 1];
   size_t first = i * r->batch / r->shares;
   size_t end = (i + 1) * r->batch / r->shares;
+  float *feats = r->feats != NULL ? r->feats + first * e->feat.count : NULL;
   r->e->share_status[i] = run_images(
       e, r->images + first * e->in_pixels * 3, end - first,
-      r->scores + first * e->out_count, NULL, &r->e->share_err[i]);
+      r->scores + first * e->out_count, feats, NULL, &r->e->share_err[i]);
 }
 
 /* The batch split over the engine and its helpers, one thread each. */
 static ims_status run_shares(ims_engine *e, const uint8_t *images,
-                             size_t batch, float *scores_out, ims_error *err) {
+                             size_t batch, float *scores_out, float *feats,
+                             ims_error *err) {
   size_t shares = e->helper_count + 1 < batch ? e->helper_count + 1 : batch;
-  batch_run r = {e, images, scores_out, batch, shares};
+  batch_run r = {e, images, scores_out, feats, batch, shares};
   pthreadpool_parallelize_1d(e->pool, run_share, &r, shares, 0);
   for (size_t i = 0; i < shares; i++)
     if (e->share_status[i] != IMS_OK) {
@@ -426,10 +482,8 @@ static ims_status run_shares(ims_engine *e, const uint8_t *images,
  * image has each layer split over the pool; a batch is split into shares,
  * one per thread, each running whole images on its own engine: no thread
  * waits for another between layers. */
-ims_status ims_engine_run(ims_engine *e, const uint8_t *images, size_t batch,
-                          float *scores_out, ims_error *err) {
-  if (e == NULL || images == NULL || scores_out == NULL)
-    return ims__fail(err, IMS_ERR_INVALID_ARG, "NULL argument");
+static ims_status run(ims_engine *e, const uint8_t *images, size_t batch,
+                      float *scores_out, float *feats, ims_error *err) {
   if (batch == 0 || batch > e->max_batch)
     return ims__fail(err, IMS_ERR_INVALID_ARG,
                      "batch of %zu images; this engine takes 1 to %zu",
@@ -438,9 +492,10 @@ ims_status ims_engine_run(ims_engine *e, const uint8_t *images, size_t batch,
   double start = (double)ims__now_mono_ns();
   ims_status st;
   if (!solo && batch > 1 && e->helper_count > 0)
-    st = run_shares(e, images, batch, scores_out, err);
+    st = run_shares(e, images, batch, scores_out, feats, err);
   else
-    st = run_images(e, images, batch, scores_out, solo ? NULL : e->pool, err);
+    st = run_images(e, images, batch, scores_out, feats,
+                    solo ? NULL : e->pool, err);
   if (!solo) park_workers(e->pool);
   if (st != IMS_OK) return st;
   /* The first run pays for first touches (arena pages, JIT code) and
@@ -450,6 +505,30 @@ ims_status ims_engine_run(ims_engine *e, const uint8_t *images, size_t batch,
   e->warm = true;
   e->last_solo = solo;
   return IMS_OK;
+}
+
+ims_status ims_engine_run(ims_engine *e, const uint8_t *images, size_t batch,
+                          float *scores_out, ims_error *err) {
+  if (e == NULL || images == NULL || scores_out == NULL)
+    return ims__fail(err, IMS_ERR_INVALID_ARG, "NULL argument");
+  return run(e, images, batch, scores_out, NULL, err);
+}
+
+size_t ims_engine_feature_count(const ims_engine *e) {
+  return e != NULL && e->features ? e->feat.count : 0;
+}
+
+ims_status ims_engine_run_features(ims_engine *e, const uint8_t *images,
+                                   size_t batch, float *scores_out,
+                                   float *features_out, ims_error *err) {
+  if (e == NULL || images == NULL || scores_out == NULL ||
+      features_out == NULL)
+    return ims__fail(err, IMS_ERR_INVALID_ARG, "NULL argument");
+  if (!e->features)
+    return ims__fail(err, IMS_ERR_INVALID_STATE,
+                     "features asked of an engine created without "
+                     "IMS_ENGINE_FLAG_FEATURES");
+  return run(e, images, batch, scores_out, features_out, err);
 }
 
 ims_status ims_engine_input_f32(const ims_engine *e, const uint8_t *images,

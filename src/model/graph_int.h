@@ -37,7 +37,8 @@
  *    twice.
  *
  * Sections: the graph structs; the helpers of graph.c (names and sizes,
- * the arena, appending tensors and nodes, freeing).
+ * the arena, appending tensors and nodes, freeing); the feature layer
+ * (features.c).
  *
  * Threading: immutable after loading; shared read-only by engines.
  */
@@ -179,5 +180,25 @@ ims_status ims__graph_node_add(ims_model *model, uint32_t *cap,
 /* Free the graph form: the arena, tensors and nodes (not model->file, not
  * the model itself); leaves them NULL / 0. */
 void ims__graph_free(ims_model *model);
+
+/* ---- features.c: the penultimate features ---- */
+
+/* Where a classifier's features are (see ims_model_feature_layer). */
+typedef struct ims__feature_layer {
+  uint32_t tensor;   /* tensor id holding them (an activation) */
+  uint32_t producer; /* index of the node writing it: the values are
+                        final once that node has run */
+  size_t count;      /* values per image */
+} ims__feature_layer;
+
+/* The tensor named `name` (NULL: the data input of the final classifier
+ * layer, found by walking back from the output through softmax, reshape
+ * and (de)quantize nodes to a CONV_2D or FULLY_CONNECTED).
+ * @retval IMS_ERR_NOT_FOUND    no tensor of that name / no classifier
+ *                              layer; the message names it
+ * @retval IMS_ERR_INVALID_ARG  the name is a constant or the input
+ * @retval IMS_ERR_UNSUPPORTED  int32 values, or no node writes it */
+ims_status ims__feature_find(const ims_model *m, const char *name,
+                             ims__feature_layer *out, ims_error *err);
 
 #endif /* IMS_MODEL_GRAPH_INT_H */
