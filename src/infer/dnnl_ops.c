@@ -2,10 +2,10 @@
 /*
  * dnnl_ops.c - the step kind "onednn" (ims__step_dnnl): convolutions and
  * fully connected layers on oneDNN: 1x1 convolutions and fully connected
- * layers as int8 matrix multiplications, other int8 convolutions with symmetric
- * weights (3x3, depthwise) as oneDNN convolutions, and float 1x1
- * convolutions as f32 matrix multiplications, other dense float ones as
- * f32 oneDNN convolutions.
+ * layers as int8 matrix multiplications, other int8 convolutions with
+ * symmetric weights (3x3, depthwise) as oneDNN convolutions, and float
+ * 1x1 convolutions as f32 matrix multiplications, other dense float ones
+ * as f32 oneDNN convolutions.
  *
  * Why float: oneDNN's JIT f32 GEMM runs MobileNetV2's 1x1 layers well
  * ahead of the XNNPACK snapshot's f32 kernels: the float ONNX model,
