@@ -175,7 +175,9 @@ int cli_inputs_expand(cli_inputs *in, char **args, size_t nargs) {
     }
     size_t first = in->count;
     if (walk(in, args[i]) != 0) return -1;
-    qsort(in->paths + first, in->count - first, sizeof *in->paths, cmp_path);
+    if (in->count > first) /* paths may still be NULL: no image yet */
+      qsort(in->paths + first, in->count - first, sizeof *in->paths,
+            cmp_path);
     if (in->count == first) {
       fprintf(stderr,
               "imgstream: %s: no images (.jpg, .jpeg, .png, .bmp) in this "
