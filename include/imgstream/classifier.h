@@ -52,6 +52,10 @@ typedef struct ims_classifier_options {
   uint32_t engine_flags;   /* input: IMS_ENGINE_FLAG_* for every engine;
                               IMS_ENGINE_FLAG_FEATURES also fills each
                               result's features */
+  const char *feature_layer; /* input: with IMS_ENGINE_FLAG_FEATURES, the
+                              tensor to read them from; NULL = found from
+                              the graph (ims_model_feature_layer).
+                              BORROWED for the call */
   float mean[3];           /* input: float models: per-channel mean of the
                               [0,1] RGB input; used when std is set */
   float std[3];            /* input: float models: per-channel std; all 0
@@ -124,6 +128,13 @@ IMS_API size_t ims_classifier_max_batch(const ims_classifier *c);
 
 /// The label list. BORROWED: lives as long as the classifier.
 IMS_API const ims_labels *ims_classifier_labels(const ims_classifier *c);
+
+/// The model. BORROWED: lives as long as the classifier.
+IMS_API const ims_model *ims_classifier_model(const ims_classifier *c);
+
+/// Name of the tensor the features come from (with
+/// IMS_ENGINE_FLAG_FEATURES; "" if unnamed), else NULL. BORROWED.
+IMS_API const char *ims_classifier_feature_layer(const ims_classifier *c);
 
 /// Classify `count` files (1 <= count <= max_batch).
 /// @param paths        BORROWED for the call.

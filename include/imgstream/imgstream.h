@@ -23,6 +23,8 @@
  *   labels.h      class label lists, top-K decoding             (model)
  *   classifier.h  decode + preprocess + inference + top-K as
  *                 one object                                    (classify)
+ *   head.h        the user's own classes learned online from the
+ *                 model's features                              (learn)
  *   stream.h      the stream classifier: micro-batches,
  *                 checkpoint, sinks                             (stream)
  */
@@ -54,6 +56,7 @@ IMS_API const char *ims_version(void);
 #include "imgstream/batch.h"
 #include "imgstream/bucket.h"
 #include "imgstream/classifier.h"
+#include "imgstream/head.h"
 #include "imgstream/stream.h"
 #include "imgstream/dataset.h"
 #include "imgstream/nats.h"

@@ -116,6 +116,16 @@ IMS_API void ims_model_destroy(ims_model *model);
 /// Describe a model's input and output. Never fails.
 IMS_API void ims_model_get_info(const ims_model *model, ims_model_info *out);
 
+/* "sha256:" + 64 hex digits + NUL. */
+#define IMS_MODEL_FINGERPRINT_SIZE 72
+
+/// The model's identity: "sha256:<hex>" of its file's bytes (what a
+/// learned head records, so a head is never used with another model).
+/// Cost: one SHA-256 of the file (about 10 ms for 3.5 MB).
+/// @param out  IMS_MODEL_FINGERPRINT_SIZE bytes.
+IMS_API void ims_model_fingerprint(const ims_model *model,
+                                   char out[IMS_MODEL_FINGERPRINT_SIZE]);
+
 /* Where a classifier's penultimate features are, filled by
  * ims_model_feature_layer(). */
 typedef struct ims_model_feature_info {

@@ -47,7 +47,8 @@ extern "C" {
   XX(ERR_UNSUPPORTED, 8, "unsupported", "unsupported model feature")         \
   XX(ERR_BAD_LABELS, 9, "bad-labels", "malformed or mismatched label file")  \
   XX(ERR_BACKEND, 10, "backend", "inference backend failure")                \
-  XX(ERR_INVALID_STATE, 11, "invalid-state", "call made in the wrong state")
+  XX(ERR_INVALID_STATE, 11, "invalid-state", "call made in the wrong state") \
+  XX(ERR_BAD_HEAD, 12, "bad-head", "malformed or mismatched learned head")
 
 typedef enum ims_status {
 #define IMS_XX(e, n, name, msg) IMS_##e = n,

@@ -64,6 +64,8 @@ struct ims_classifier {
   float *features;            /* owned: max_batch * feature_count, with
                                  IMS_ENGINE_FLAG_FEATURES; else NULL */
   size_t feature_count;       /* features per image; 0 = not asked */
+  ims_model_feature_info feature_info; /* where they come from (count 0 =
+                                          not asked) */
   ims_prediction *scratch;    /* top_k: ims_top_k output */
   ims_class_prediction *top;  /* max_batch * top_k predictions */
   ims_class_result *results;  /* max_batch results */
@@ -143,7 +145,8 @@ static ims_status check_batch_bytes(const ims_classifier *c,
   uint64_t px = (uint64_t)c->info.input_width * c->info.input_height *
                 c->info.input_channels;
   uint64_t in = c->info.input_type == IMS_TENSOR_F32 ? 4 * px : px;
-  uint64_t per_image = px + in + 2 * 4 * (uint64_t)c->info.output_count;
+  uint64_t per_image = px + in + 2 * 4 * (uint64_t)c->info.output_count +
+                       4 * (uint64_t)c->feature_info.count;
   uint64_t need = sat_mul(per_image, c->max_batch);
   if (need <= l->max_batch_bytes) return IMS_OK;
   return ims__fail(err, IMS_ERR_TOO_LARGE,
@@ -189,6 +192,7 @@ static ims_status create_lanes(ims_classifier *c, size_t threads,
   ims_engine_options eo = {0};
   eo.threads = 1;
   eo.flags = o->engine_flags;
+  eo.feature_layer = o->feature_layer;
   memcpy(eo.mean, o->mean, sizeof eo.mean);
   memcpy(eo.std, o->std, sizeof eo.std);
   eo.max_batch = (uint32_t)((c->max_batch + threads - 1) / threads);
@@ -221,7 +225,10 @@ ims_status ims_classifier_create(const ims_classifier_options *o,
   if (st == IMS_OK) st = fill_preprocess(c, &o->preprocess, &pp, err);
   if (st != IMS_OK) goto fail;
   c->max_batch = o->max_batch != 0 ? o->max_batch : 1;
-  st = check_batch_bytes(c, &l, err);
+  if (o->engine_flags & IMS_ENGINE_FLAG_FEATURES)
+    st = ims_model_feature_layer(c->model, o->feature_layer, &c->feature_info,
+                                 err);
+  if (st == IMS_OK) st = check_batch_bytes(c, &l, err);
   if (st != IMS_OK) goto fail;
   size_t nlabels = ims_labels_count(c->labels);
   c->top_k = o->top_k != 0 ? o->top_k : 1;
@@ -235,6 +242,14 @@ ims_status ims_classifier_create(const ims_classifier_options *o,
 fail:
   ims_classifier_destroy(c);
   return st;
+}
+
+const ims_model *ims_classifier_model(const ims_classifier *c) {
+  return c->model;
+}
+
+const char *ims_classifier_feature_layer(const ims_classifier *c) {
+  return c->feature_info.count ? c->feature_info.tensor_name : NULL;
 }
 
 void ims_classifier_destroy(ims_classifier *c) {

@@ -26,6 +26,7 @@
  * Threading: a loaded model is immutable; every function here is
  * thread-safe on distinct or read-only models. The table is const.
  */
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,6 +190,17 @@ ims_status ims_model_load_memory_limits(const void *data, size_t size,
 ims_status ims_model_load_memory(const void *data, size_t size,
                                  ims_model **model_out, ims_error *err) {
   return ims_model_load_memory_limits(data, size, NULL, model_out, err);
+}
+
+void ims_model_fingerprint(const ims_model *model,
+                           char out[IMS_MODEL_FINGERPRINT_SIZE]) {
+  unsigned char sha[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(model->file, model->file_size, sha, &len, EVP_sha256(), NULL);
+  memcpy(out, "sha256:", 7);
+  for (unsigned i = 0; i < len && i < 32; i++)
+    snprintf(out + 7 + 2 * i, 3, "%02x", sha[i]);
+  out[7 + 64] = '\0';
 }
 
 void ims_model_get_info(const ims_model *model, ims_model_info *out) {

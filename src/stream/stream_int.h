@@ -4,7 +4,7 @@
  * and nats.h's ims_stream_create_nats / ims_sink_open_nats). stream.c is
  * the micro-batch engine; everything it stands on is here, by file:
  *
- *   1. io.c            durable file helpers over an ims_stream_io table
+ *   1. core/io.c       durable file helpers over an ims_stream_io table
  *   2. keyset.c        a hash set of object keys
  *   3. checkpoint.c    offsets/ and commits/ under the checkpoint folder,
  *      snapshot.c      and the snapshot format compaction writes
@@ -31,28 +31,9 @@
 #include "imgstream/nats.h"
 #include "imgstream/stream.h"
 #include "core/clock_int.h"
+#include "core/io_int.h"
 
-/* ---- 1. io.c ---- */
-
-/* Write all of buf through io->write (retrying short writes and EINTR).
- * Returns 0, or -1 with errno set (a short write with no errno = ENOSPC). */
-int ims__io_write_all(const ims_stream_io *io, int fd, const void *buf,
-                      size_t n);
-
-/* Write `dir/name` atomically and durably: "dir/.name.tmp", write, fsync,
- * close, rename, fsync(dir). On failure the message names the file and
- * the step; the temporary file may be left behind (ignored by readers). */
-ims_status ims__io_write_durable(const ims_stream_io *io, const char *dir,
-                                 const char *name, const void *data,
-                                 size_t n, ims_error *err);
-
-/* Remove a file through io->unlink (POSIX unlink when the hook is NULL).
- * A file that is already gone is success (deletions are idempotent).
- * 0 or -1 (errno). */
-int ims__io_unlink(const ims_stream_io *io, const char *path);
-
-/* fsync a directory through the hooks. 0 or -1 (errno). */
-int ims__io_fsync_dir(const ims_stream_io *io, const char *dir);
+/* ---- 1. io.c: core/io_int.h (durable writes through ims_stream_io) ---- */
 
 /* ---- 2. keyset.c ---- */
 
@@ -349,8 +330,5 @@ extern const ims__sink_format ims__sink_csv;
 int ims__console_format(int64_t batch, const ims_stream_row *rows, size_t n,
                         char **buf, size_t *len, size_t *cap);
 
-/* Append bytes to a growing buffer. 0 or -1 out of memory. */
-int ims__buf_append(char **buf, size_t *len, size_t *cap, const char *s,
-                    size_t n);
 
 #endif /* IMS_STREAM_STREAM_INT_H */

@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "core/error_int.h"
-#include "stream/stream_int.h"
+#include "core/io_int.h"
 
 /* ---- 1. POSIX hooks ---- */
 

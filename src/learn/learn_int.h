@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * learn_int.h - the learned head's state, shared by head.c (the
+ * arithmetic: learning, prediction, the covariance refit) and
+ * head_file.c (its file format). Public API: imgstream/head.h.
+ *
+ * Notation (docs/LEARNING.md): d features, C classes, N samples learned,
+ * n_c of class c, f a transformed feature vector (signed square root,
+ * then unit length), S_c = sum of class c's f, Q = sum of f f^T,
+ * P = the precision matrix of the last refit, U_c = P S_c.
+ *
+ * Threading: one thread at a time per head.
+ */
+#ifndef IMS_LEARN_LEARN_INT_H
+#define IMS_LEARN_LEARN_INT_H
+
+#include <stdbool.h>
+
+#include "imgstream/head.h"
+
+/* Samples whose outer products wait in `pending` before one rank-k update
+ * folds them into Q: a rank-1 update per sample would read and write all
+ * of Q (13 MB at d = 1280) for each. A fixed size, so Q's rounding
+ * depends on the order of samples only, never on how they were batched. */
+#define IMS__HEAD_FOLD 32u
+
+#define IMS__HEAD_MAX_FEATURES 65536u
+
+typedef struct ims__head_class {
+  char *label;    /* owned, NUL-terminated */
+  uint64_t count; /* n_c */
+  double *sum;    /* owned: S_c, d values */
+  double *usum;   /* owned: U_c = P S_c, d values (kappa S_c before the
+                     first refit) */
+  double bias;    /* 0.5 S_c.U_c / n_c^2, kept with S_c and U_c */
+} ims__head_class;
+
+struct ims_head {
+  char *model_id;       /* owned */
+  char *feature_layer;  /* owned ("" = found from the graph) */
+  uint32_t d;           /* features per sample */
+  uint32_t max_classes; /* most classes */
+  uint32_t flags;       /* IMS_HEAD_FLAG_* */
+  uint32_t refit_min;   /* fewest samples between refits */
+  uint32_t refit_growth_pct;
+
+  uint64_t learned;    /* N */
+  uint64_t next_refit; /* N at which the next refit happens */
+  uint64_t refits;     /* refits done */
+
+  size_t class_count;
+  size_t class_cap;
+  ims__head_class *classes; /* owned array of class_cap */
+
+  double *q;        /* owned: Q, d*d row-major, upper triangle used */
+  float *pending;   /* owned: IMS__HEAD_FOLD * d features not yet in Q */
+  uint32_t pending_count;
+  bool has_precision; /* P was fitted (else P = kappa I) */
+  float *precision;   /* owned: P, d*d, both triangles filled */
+
+  /* Scratch, reused by every call (never part of the state). */
+  float *f;         /* d: the transformed sample */
+  float *pf;        /* d: P f */
+  double *fold;     /* IMS__HEAD_FOLD * d: pending as doubles */
+  double *cov;      /* d*d: the covariance being fitted */
+  float *factor;    /* d*d: its Cholesky factor, then inverse */
+  double *probs;    /* class_cap: scores, then probabilities */
+};
+
+/* Scale of P before the first refit: unit-length features spread over d
+ * dimensions have a variance of about 1/d each, so P = d I makes the
+ * first scores posterior-like, as a fitted P does. */
+static inline double ims__head_kappa(const ims_head *h) { return h->d; }
+
+/* head.c: allocate the fixed-size state arrays and scratch of a head
+ * whose d is set (classes grow with ims__head_reserve_class).
+ * IMS_ERR_NO_MEMORY. */
+ims_status ims__head_alloc(ims_head *h, ims_error *err);
+/* head.c: make room in `classes` and `probs` for class_count + 1
+ * classes. 0 or -1. */
+int ims__head_reserve_class(ims_head *h);
+/* head.c: recompute classes[c].bias from its sum and usum. */
+void ims__head_class_bias(ims_head *h, size_t c);
+
+#endif /* IMS_LEARN_LEARN_INT_H */
