@@ -34,6 +34,7 @@
 
 #include "imgstream/imgstream.h"
 #include "test.h"
+#include "support/stream_run.h"
 #include "support/tool.h"
 
 /* ---- 1. processes ---- */
@@ -51,161 +52,11 @@ static void need_all(void) {
     RETURN_SKIP("no shared flowers");
 }
 
-/* Start the tool with args (NULL-terminated); stdout/stderr to files
- * "<name>.out"/"<name>.err" under the test tmp folder. fsize_limit > 0
- * sets the soft RLIMIT_FSIZE in the child (SIGXFSZ ignored: writes fail
- * EFBIG). */
-static pid_t start(const char *name, long fsize_limit,
-                   const char *const *args) {
-  char out[4200], err[4200];
-  snprintf(out, sizeof out, "%s.out", tmp_path(name));
-  snprintf(err, sizeof err, "%s.err", tmp_path(name));
-  fflush(NULL);
-  pid_t pid = fork();
-  ASSERT(pid >= 0);
-  if (pid > 0) return pid;
-  if (fsize_limit > 0) {
-    /* the soft limit only, as a user's `ulimit -S -f` would */
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(125);
-    if ((rlim_t)fsize_limit < rl.rlim_max) rl.rlim_cur = (rlim_t)fsize_limit;
-    signal(SIGXFSZ, SIG_IGN);
-    if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(125);
-  }
-  tool_exec(args, out, false, err, true);
-  return -1; /* not reached */
-}
-
-/* Exit code, or 128 + signal. */
-static int finish(pid_t pid) {
-  int st = 0;
-  ASSERT(waitpid(pid, &st, 0) == pid);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static void sleep_ms(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
-
-static long file_size(const char *path) {
-  struct stat st;
-  return stat(path, &st) == 0 ? (long)st.st_size : 0;
-}
-
-/* Wait (at most 120 s: sanitizer builds are slow) until `path` grows past
- * `size` or the child exits. Returns true if it grew. */
-static bool wait_growth(const char *path, long size, pid_t pid) {
-  for (int i = 0; i < 12000; i++) {
-    if (file_size(path) > size) return true;
-    if (waitpid(pid, NULL, WNOHANG) == pid) return false;
-    sleep_ms(10);
-  }
-  TEST__FAIL("%s did not grow in 120 s", path);
-}
-
 /* ---- 2. buckets and sinks ---- */
-
-static const char *const cats[5] = {"daisy", "dandelion", "rose",
-                                    "sunflower", "tulip"};
-
-typedef struct bucket_info {
-  char dir[4096];  /* bucket folder */
-  char url[4200];  /* dir://... */
-  size_t count;    /* objects */
-} bucket_info;
-
-/* A stream case's files in the test tmp folder, removed so that it
- * starts from nothing: <name>_ckpt, <name>.jsonl (sink: its "jsonl:"
- * spec) and <name>.<ext> for each extension in ext (up to two). */
-typedef struct case_files {
-  char ckpt[4200], out[4200], sink[4300], extra[2][4200];
-} case_files;
-
-static void fresh_case_files(case_files *f, const char *name,
-                             const char *ext0, const char *ext1) {
-  snprintf(f->ckpt, sizeof f->ckpt, "%s_ckpt", tmp_path(name));
-  snprintf(f->out, sizeof f->out, "%s.jsonl", tmp_path(name));
-  snprintf(f->sink, sizeof f->sink, "jsonl:%s.jsonl", tmp_path(name));
-  tool_rm_rf(f->ckpt);
-  unlink(f->out);
-  const char *ext[2] = {ext0, ext1};
-  for (int i = 0; i < 2; i++) {
-    f->extra[i][0] = '\0';
-    if (ext[i] == NULL) continue;
-    snprintf(f->extra[i], sizeof f->extra[i], "%s.%s", tmp_path(name),
-             ext[i]);
-    unlink(f->extra[i]);
-  }
-}
-
-/* A fresh bucket with n flowers, taken round-robin from the categories
- * (so labels vary), stored with ims_bucket_put. */
-static void make_bucket(bucket_info *bi, const char *name, size_t n) {
-  snprintf(bi->dir, sizeof bi->dir, "%s", tmp_path(name));
-  snprintf(bi->url, sizeof bi->url, "dir://%s", tmp_path(name));
-  tool_rm_rf(bi->dir);
-  ims_error err = {0};
-  ims_bucket *b = NULL;
-  ASSERT_OK(ims_bucket_open(bi->url, IMS_BUCKET_CREATE, &b, &err), &err);
-  char cmd[4300], line[1024], key[1200];
-  snprintf(cmd, sizeof cmd, "cd '%s' && ls -1 */*.jpg",
-           shared_path("data/flowers"));
-  FILE *ls = popen(cmd, "r");
-  ASSERT(ls != NULL);
-  char *names[5][100];
-  size_t counts[5] = {0};
-  while (fgets(line, sizeof line, ls) != NULL) {
-    line[strcspn(line, "\n")] = '\0';
-    for (int c = 0; c < 5; c++) {
-      size_t len = strlen(cats[c]);
-      if (strncmp(line, cats[c], len) == 0 && line[len] == '/' &&
-          counts[c] < 100)
-        names[c][counts[c]++] = strdup(line);
-    }
-  }
-  pclose(ls);
-  bi->count = 0;
-  for (size_t i = 0; bi->count < n && i < 100; i++) {
-    for (int c = 0; c < 5 && bi->count < n; c++) {
-      if (i >= counts[c]) continue;
-      snprintf(key, sizeof key, "data/flowers/%s", names[c][i]);
-      size_t size = 0;
-      unsigned char *d = test_read_file(shared_path(key), &size);
-      ASSERT(d != NULL);
-      ASSERT_OK(ims_bucket_put(b, names[c][i], d, size, &err), &err);
-      free(d);
-      bi->count++;
-    }
-  }
-  for (int c = 0; c < 5; c++)
-    for (size_t i = 0; i < counts[c]; i++) free(names[c][i]);
-  ims_bucket_close(b);
-  ASSERT_EQ(bi->count, n);
-}
-
-/* Parse a JSONL sink into {path: row}; fails on a duplicate path or a
- * line that is not JSON. Returns a new reference. */
-static json_t *sink_rows(const char *path) {
-  char *text = test_read_text(path);
-  json_t *rows = json_object();
-  char *save = NULL;
-  for (char *l = strtok_r(text, "\n", &save); l != NULL;
-       l = strtok_r(NULL, "\n", &save)) {
-    json_t *o = json_loads(l, 0, NULL);
-    if (o == NULL) TEST__FAIL("%s: not JSON: %s", path, l);
-    const char *p = json_string_value(json_object_get(o, "path"));
-    ASSERT(p != NULL);
-    if (json_object_get(rows, p) != NULL) TEST__FAIL("%s: %s twice", path, p);
-    json_object_set_new(rows, p, o);
-  }
-  free(text);
-  return rows;
-}
 
 /* Each object of the bucket once in rows, with its folder as label and
  * a prediction (or an error if `errors_ok`). */
-static void check_rows(json_t *rows, const bucket_info *bi) {
+static void check_rows(json_t *rows, const srun_bucket *bi) {
   ASSERT_EQ(json_object_size(rows), bi->count);
   const char *key;
   json_t *o;
@@ -221,7 +72,7 @@ static void check_rows(json_t *rows, const bucket_info *bi) {
 }
 
 /* CSV sink: the header and each key exactly once. */
-static void check_csv(const char *path, const bucket_info *bi) {
+static void check_csv(const char *path, const srun_bucket *bi) {
   char *text = test_read_text(path);
   json_t *seen = json_object();
   char *save = NULL;
@@ -283,33 +134,33 @@ static size_t check_all_committed(const char *ckpt) {
 TEST(cli_stream_help) {
   need_all();
   const char *const h[] = {"stream", "--help", NULL};
-  ASSERT_EQ(finish(start("stream_help", 0, h)), 0);
+  ASSERT_EQ(srun_finish(srun_start("stream_help", 0, h)), 0);
   char *out = test_read_text(tmp_path("stream_help.out"));
   ASSERT_CONTAINS(out, "usage: imgstream stream --source");
   ASSERT_CONTAINS(out, "--checkpoint DIR");
   free(out);
   const char *const bad[] = {"stream", "--max-files-per-trigger", "0",
                              "--source", "dir:///nonexistent", NULL};
-  ASSERT_EQ(finish(start("stream_bad", 0, bad)), 2);
+  ASSERT_EQ(srun_finish(srun_start("stream_bad", 0, bad)), 2);
   const char *const nosrc[] = {"stream", NULL};
-  ASSERT_EQ(finish(start("stream_nosrc", 0, nosrc)), 2);
+  ASSERT_EQ(srun_finish(srun_start("stream_nosrc", 0, nosrc)), 2);
   const char *const sink[] = {"stream", "--source", "dir:///tmp",
                               "--model", model_path, "--sink", "kafka:x",
                               NULL};
-  ASSERT_EQ(finish(start("stream_sink", 0, sink)), 2);
+  ASSERT_EQ(srun_finish(srun_start("stream_sink", 0, sink)), 2);
   char *err = test_read_text(tmp_path("stream_sink.err"));
   ASSERT_CONTAINS(err, "nats://HOST:PORT/RESULTS");
   free(err);
   /* an unknown --source scheme: the message names every one taken */
   const char *const scheme[] = {"stream", "--source", "http://x", NULL};
-  ASSERT_EQ(finish(start("stream_scheme", 0, scheme)), 2);
+  ASSERT_EQ(srun_finish(srun_start("stream_scheme", 0, scheme)), 2);
   err = test_read_text(tmp_path("stream_scheme.err"));
   ASSERT_CONTAINS(err, "supported: dir://, s3://, nats://, tls://");
   free(err);
 }
 
 /* `imgstream classify --json` over the bucket's files: {key: class}. */
-static json_t *classify_all(const bucket_info *bi) {
+static json_t *classify_all(const srun_bucket *bi) {
   static char paths[300][5200];
   const char *args[320];
   int n = 0;
@@ -333,7 +184,7 @@ static json_t *classify_all(const bucket_info *bi) {
     pclose(ls);
   }
   args[n] = NULL;
-  ASSERT_EQ(finish(start("stream_classify", 0, args)), 0);
+  ASSERT_EQ(srun_finish(srun_start("stream_classify", 0, args)), 0);
   char *out = test_read_text(tmp_path("stream_classify.out"));
   json_t *by_key = json_object();
   char *save = NULL;
@@ -354,17 +205,17 @@ static json_t *classify_all(const bucket_info *bi) {
 
 TEST(cli_stream_exactly_once) {
   need_all();
-  bucket_info bi;
-  make_bucket(&bi, "stream_a_bucket", 200);
-  case_files f;
-  fresh_case_files(&f, "stream_a", NULL, NULL);
+  srun_bucket bi;
+  srun_make_bucket(&bi, "stream_a_bucket", 200);
+  srun_case_files f;
+  srun_fresh_case_files(&f, "stream_a", NULL, NULL);
   const char *ckpt = f.ckpt, *out = f.out;
   const char *const args[] = {"stream", "--source", bi.url, "--model",
                               model_path, "--checkpoint", ckpt, "--sink",
                               f.sink, "--max-files-per-trigger", "16",
                               "--threads", "2", "--until-idle", "500", NULL};
-  ASSERT_EQ(finish(start("stream_a", 0, args)), 0);
-  json_t *rows = sink_rows(out);
+  ASSERT_EQ(srun_finish(srun_start("stream_a", 0, args)), 0);
+  json_t *rows = srun_sink_rows(out);
   check_rows(rows, &bi);
   ASSERT_EQ(check_all_committed(ckpt), (200 + 15) / 16);
   json_t *want = classify_all(&bi);
@@ -382,18 +233,18 @@ TEST(cli_stream_exactly_once) {
   json_decref(want);
   json_decref(rows);
   /* A second run on the same checkpoint takes nothing again. */
-  ASSERT_EQ(finish(start("stream_a", 0, args)), 0);
-  rows = sink_rows(out);
+  ASSERT_EQ(srun_finish(srun_start("stream_a", 0, args)), 0);
+  rows = srun_sink_rows(out);
   ASSERT_EQ(json_object_size(rows), 200);
   json_decref(rows);
 }
 
 TEST(cli_stream_sigkill) {
   need_all();
-  bucket_info bi;
-  make_bucket(&bi, "stream_b_bucket", 300);
-  case_files f;
-  fresh_case_files(&f, "stream_b", "csv", "progress");
+  srun_bucket bi;
+  srun_make_bucket(&bi, "stream_b_bucket", 300);
+  srun_case_files f;
+  srun_fresh_case_files(&f, "stream_b", "csv", "progress");
   const char *ckpt = f.ckpt, *out = f.out, *csv = f.extra[0],
              *prog = f.extra[1];
   char s2[4300];
@@ -407,19 +258,19 @@ TEST(cli_stream_sigkill) {
   srand(20240601);
   int kills = 0;
   for (int round = 0; round < 10; round++) {
-    long before = file_size(prog);
-    pid_t pid = start("stream_b", 0, args);
+    long before = srun_file_size(prog);
+    pid_t pid = srun_start("stream_b", 0, args);
     /* Kill after it made progress, at a random moment 0-150 ms later. */
-    if (wait_growth(prog, before, pid)) {
-      sleep_ms(rand() % 150);
+    if (srun_wait_growth(prog, before, pid)) {
+      srun_sleep_ms(rand() % 150);
       kill(pid, SIGKILL);
-      kills += finish(pid) == 128 + SIGKILL;
+      kills += srun_finish(pid) == 128 + SIGKILL;
     }
   }
   fprintf(stderr, "killed %d times\n", kills);
   ASSERT(kills >= 5); /* most rounds must have died mid-stream */
-  ASSERT_EQ(finish(start("stream_b", 0, args)), 0);
-  json_t *rows = sink_rows(out);
+  ASSERT_EQ(srun_finish(srun_start("stream_b", 0, args)), 0);
+  json_t *rows = srun_sink_rows(out);
   check_rows(rows, &bi);
   json_decref(rows);
   check_csv(csv, &bi);
@@ -432,31 +283,31 @@ TEST(cli_stream_sigkill) {
 
 TEST(cli_stream_sigterm) {
   need_all();
-  bucket_info bi;
-  make_bucket(&bi, "stream_c_bucket", 100);
-  case_files f;
-  fresh_case_files(&f, "stream_c", "progress", NULL);
+  srun_bucket bi;
+  srun_make_bucket(&bi, "stream_c_bucket", 100);
+  srun_case_files f;
+  srun_fresh_case_files(&f, "stream_c", "progress", NULL);
   const char *ckpt = f.ckpt, *out = f.out, *prog = f.extra[0];
   const char *const args[] = {"stream", "--source", bi.url, "--model",
                               model_path, "--checkpoint", ckpt, "--sink",
                               f.sink, "--progress", prog,
                               "--max-files-per-trigger", "2", "--threads",
                               "2", NULL};
-  pid_t pid = start("stream_c", 0, args);
-  ASSERT(wait_growth(prog, 0, pid));
+  pid_t pid = srun_start("stream_c", 0, args);
+  ASSERT(srun_wait_growth(prog, 0, pid));
   kill(pid, SIGTERM);
-  ASSERT_EQ(finish(pid), 0);
+  ASSERT_EQ(srun_finish(pid), 0);
   size_t batches = check_all_committed(ckpt);
   ASSERT(batches >= 1);
-  json_t *rows = sink_rows(out);
+  json_t *rows = srun_sink_rows(out);
   ASSERT_EQ(json_object_size(rows), batches * 2 < 100 ? batches * 2 : 100);
   json_decref(rows);
 }
 
 TEST(cli_stream_bad_files) {
   need_all();
-  bucket_info bi;
-  make_bucket(&bi, "stream_d_bucket", 20);
+  srun_bucket bi;
+  srun_make_bucket(&bi, "stream_d_bucket", 20);
   ims_error err = {0};
   ims_bucket *b = NULL;
   ASSERT_OK(ims_bucket_open(bi.url, 0, &b, &err), &err);
@@ -474,8 +325,8 @@ TEST(cli_stream_bad_files) {
   free(jpg);
   ims_bucket_close(b);
   bi.count = 24;
-  case_files f;
-  fresh_case_files(&f, "stream_d", "dead", NULL);
+  srun_case_files f;
+  srun_fresh_case_files(&f, "stream_d", "dead", NULL);
   const char *ckpt = f.ckpt, *out = f.out, *dl = f.extra[0];
   const char *const args[] = {"stream", "--source", bi.url, "--model",
                               model_path, "--checkpoint", ckpt, "--sink",
@@ -483,8 +334,8 @@ TEST(cli_stream_bad_files) {
                               "--max-files-per-trigger", "4", "--threads",
                               "2", "--until-idle", "500", NULL};
   for (int run = 0; run < 2; run++) {
-    ASSERT_EQ(finish(start("stream_d", 0, args)), 0);
-    json_t *rows = sink_rows(out);
+    ASSERT_EQ(srun_finish(srun_start("stream_d", 0, args)), 0);
+    json_t *rows = srun_sink_rows(out);
     check_rows(rows, &bi);
     size_t errors = 0;
     const char *key;
@@ -498,7 +349,7 @@ TEST(cli_stream_bad_files) {
     ASSERT(json_object_get(json_object_get(rows, "tulip/notes.txt"),
                            "error") != NULL);
     json_decref(rows);
-    json_t *dead = sink_rows(dl);
+    json_t *dead = srun_sink_rows(dl);
     ASSERT_EQ(json_object_size(dead), 4);
     ASSERT(json_object_get(dead, "daisy/truncated.jpg") != NULL);
     ASSERT(json_object_get(dead, "rose/corrupt.jpg") != NULL);
@@ -509,28 +360,28 @@ TEST(cli_stream_bad_files) {
 
 TEST(cli_stream_file_too_large) {
   need_all();
-  bucket_info bi;
-  make_bucket(&bi, "stream_e_bucket", 60);
-  case_files f;
-  fresh_case_files(&f, "stream_e", "err", NULL);
+  srun_bucket bi;
+  srun_make_bucket(&bi, "stream_e_bucket", 60);
+  srun_case_files f;
+  srun_fresh_case_files(&f, "stream_e", "err", NULL);
   const char *ckpt = f.ckpt, *out = f.out;
   const char *const args[] = {"stream", "--source", bi.url, "--model",
                               model_path, "--checkpoint", ckpt, "--sink",
                               f.sink, "--max-files-per-trigger", "4",
                               "--threads", "2", "--until-idle", "500", NULL};
   /* Rows are ~280 bytes: the sink fills up after ~30 images. */
-  ASSERT_EQ(finish(start("stream_e", 8000, args)), 1);
+  ASSERT_EQ(srun_finish(srun_start("stream_e", 8000, args)), 1);
   char *err = test_read_text(tmp_path("stream_e.err"));
   ASSERT_CONTAINS(err, out);
   ASSERT_CONTAINS(err, "File too large");
   free(err);
-  ASSERT(file_size(out) <= 8000);
-  json_t *rows = sink_rows(out);
+  ASSERT(srun_file_size(out) <= 8000);
+  json_t *rows = srun_sink_rows(out);
   size_t partial = json_object_size(rows);
   json_decref(rows);
   ASSERT(partial > 0 && partial < 60);
-  ASSERT_EQ(finish(start("stream_e", 0, args)), 0);
-  rows = sink_rows(out);
+  ASSERT_EQ(srun_finish(srun_start("stream_e", 0, args)), 0);
+  rows = srun_sink_rows(out);
   check_rows(rows, &bi);
   json_decref(rows);
   check_all_committed(ckpt);
@@ -540,14 +391,14 @@ TEST(cli_stream_file_too_large) {
  * bucket while the stream runs; each of the 200 images once. */
 TEST(cli_stream_with_producer) {
   need_all();
-  bucket_info bi;
+  srun_bucket bi;
   snprintf(bi.dir, sizeof bi.dir, "%s", tmp_path("stream_p_bucket"));
   snprintf(bi.url, sizeof bi.url, "dir://%s", tmp_path("stream_p_bucket"));
   bi.count = 200;
   tool_rm_rf(bi.dir);
   ASSERT_EQ(mkdir(bi.dir, 0755), 0);
-  case_files f;
-  fresh_case_files(&f, "stream_p", NULL, NULL);
+  srun_case_files f;
+  srun_fresh_case_files(&f, "stream_p", NULL, NULL);
   const char *ckpt = f.ckpt, *out = f.out;
   char flowers[4096];
   snprintf(flowers, sizeof flowers, "%s", shared_path("data/flowers"));
@@ -559,10 +410,10 @@ TEST(cli_stream_with_producer) {
   const char *const produce[] = {"produce", "--from", flowers, "--to",
                                  bi.url, "--interval", "0", "--limit", "200",
                                  "--seed", "3", "--quiet", NULL};
-  pid_t sp = start("stream_p", 0, stream);
-  ASSERT_EQ(finish(start("stream_p_produce", 0, produce)), 0);
-  ASSERT_EQ(finish(sp), 0);
-  json_t *rows = sink_rows(out);
+  pid_t sp = srun_start("stream_p", 0, stream);
+  ASSERT_EQ(srun_finish(srun_start("stream_p_produce", 0, produce)), 0);
+  ASSERT_EQ(srun_finish(sp), 0);
+  json_t *rows = srun_sink_rows(out);
   check_rows(rows, &bi);
   json_decref(rows);
   check_all_committed(ckpt);

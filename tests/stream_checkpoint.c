@@ -76,7 +76,7 @@ static ims_status fake_batch(ims__checkpoint *cp, int64_t id, bool commit,
   }
   ims__batch_input b = {id, KEYS_PER_BATCH, objs};
   ims_status st = ims__checkpoint_write_offsets(cp, &b, err);
-  if (st == IMS_OK && commit) st = ims__checkpoint_commit(cp, id, err);
+  if (st == IMS_OK && commit) st = ims__checkpoint_commit(cp, id, NULL, err);
   return st;
 }
 

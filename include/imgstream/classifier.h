@@ -132,6 +132,9 @@ IMS_API const ims_labels *ims_classifier_labels(const ims_classifier *c);
 /// The model. BORROWED: lives as long as the classifier.
 IMS_API const ims_model *ims_classifier_model(const ims_classifier *c);
 
+/// Features per image (with IMS_ENGINE_FLAG_FEATURES), else 0.
+IMS_API size_t ims_classifier_feature_count(const ims_classifier *c);
+
 /// Name of the tensor the features come from (with
 /// IMS_ENGINE_FLAG_FEATURES; "" if unnamed), else NULL. BORROWED.
 IMS_API const char *ims_classifier_feature_layer(const ims_classifier *c);

@@ -40,6 +40,7 @@
 
 #include "imgstream/bucket.h"
 #include "imgstream/classifier.h"
+#include "imgstream/head.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -78,6 +79,11 @@ typedef struct ims_stream_row {
   const char *error;          /* input: NULL, or why the image failed */
   int64_t event_time_ms;      /* input: when the object landed (epoch ms) */
   int64_t processing_time_ms; /* input: when it was classified (epoch ms) */
+  const char *learned_label;  /* input: with a learned head (options.head),
+                                 its prediction, made before this row's
+                                 own label was learned; NULL: no head, an
+                                 error row, or the head knew no class */
+  float learned_score;        /* input: its probability */
 } ims_stream_row;
 
 typedef struct ims_sink ims_sink;
@@ -87,6 +93,10 @@ typedef struct ims_sink ims_sink;
 /// batches >= N the file already holds (set when a checkpoint is used;
 /// without it, file sinks only append).
 #define IMS_SINK_TRUNCATE_REPLAY 0x1u
+/// The stream learns (ims_stream_options.head): the console gets a
+/// `learned` column, CSV `learned_label,learned_score` (last columns).
+/// JSON lines get "learned" whenever a row has a learned prediction.
+#define IMS_SINK_LEARNED 0x2u
 
 /// Open a sink.
 /// @param spec  "console" (table on stdout), "jsonl:FILE", "csv:FILE" or
@@ -147,6 +157,19 @@ typedef struct ims_stream_options {
                                      this many committed batches (at
                                      least; see docs/STREAM.md); 0 = 100,
                                      UINT32_MAX = never */
+  ims_head *head;                 /* input: learn the rows' labels
+                                     (test-then-train: each row gets the
+                                     head's prediction, then its label is
+                                     learned); NULL = no learning.
+                                     BORROWED; with a checkpoint its state
+                                     is replaced by the checkpoint's (see
+                                     docs/LEARNING.md) */
+  const char *head_path;          /* input: with head, the file the head
+                                     is saved to (atomically) when the
+                                     checkpoint is compacted, every 100
+                                     batches without a checkpoint, and
+                                     when the run ends; NULL = never.
+                                     COPIED */
 } ims_stream_options;
 
 /// Create an engine. Reads the checkpoint (if any): the newest valid

@@ -248,6 +248,10 @@ const ims_model *ims_classifier_model(const ims_classifier *c) {
   return c->model;
 }
 
+size_t ims_classifier_feature_count(const ims_classifier *c) {
+  return c->feature_info.count;
+}
+
 const char *ims_classifier_feature_layer(const ims_classifier *c) {
   return c->feature_info.count ? c->feature_info.tensor_name : NULL;
 }

@@ -282,6 +282,19 @@ int cli_find_labels(const char *model_path, const cli_dirs *dirs, char *out);
 /* Print "looked in:" and every directory of *dirs to `f`. */
 void cli_print_dirs(FILE *f, const cli_dirs *dirs, const char *name);
 
+/* ---- cli_head.c ---- */
+
+/* The learned head at `path` for classifier clf (made with features):
+ * loaded, with its identity checked against the model; with `create`, a
+ * new empty head when the file does not exist. On failure explains on
+ * stderr (naming the file) and returns IMS_EXIT_MODEL (IMS_EXIT_FAILED
+ * out of memory); else 0 and *out (free with ims_head_destroy). */
+struct ims_classifier;
+struct ims_head;
+int cli_open_head(const char *cmd, const char *path,
+                  struct ims_classifier *clf, uint32_t max_classes,
+                  bool create, struct ims_head **out);
+
 /* Resolve --model and --labels (NULL = the defaults, searched as above)
  * into model_out and labels_out (CLI_PATH_MAX bytes each). Returns 0, or
  * IMS_EXIT_MODEL after explaining on stderr where it looked and how to get

@@ -36,7 +36,7 @@ enum {
   OPT_ACK_WAIT = 256, OPT_CHECKPOINT, OPT_COMPACT, OPT_CONSUMER,
   OPT_DEAD_LETTER, OPT_DUP_WINDOW, OPT_MAX_BATCHES, OPT_MAX_DELIVER,
   OPT_MAX_FILES, OPT_POLL, OPT_PROGRESS, OPT_REPLICAS, OPT_SINK, OPT_SOURCE,
-  OPT_TRIGGER, OPT_UNTIL_IDLE
+  OPT_TRIGGER, OPT_UNTIL_IDLE, OPT_LEARN, OPT_MAX_CLASSES, OPT_FEATURE_LAYER
 };
 
 /* Long options. MUST stay alphasorted by name. */
@@ -48,6 +48,9 @@ static const struct option long_options[] = {
     {"crop", required_argument, NULL, CLI_OPT_CROP},
     {"dead-letter", required_argument, NULL, OPT_DEAD_LETTER},
     {"dup-window", required_argument, NULL, OPT_DUP_WINDOW},
+    {"feature-layer", required_argument, NULL, OPT_FEATURE_LAYER},
+    {"learn", required_argument, NULL, OPT_LEARN},
+    {"max-classes", required_argument, NULL, OPT_MAX_CLASSES},
     {"help", no_argument, NULL, 'h'},
     {"labels", required_argument, NULL, 'l'},
     CLI_LIMIT_BATCH_BYTES,
@@ -86,6 +89,9 @@ typedef struct stream_opts {
   const char *checkpoint;      /* --checkpoint DIR */
   const char *dead_letter;     /* --dead-letter FILE */
   const char *progress;        /* --progress FILE */
+  const char *learn;           /* --learn HEAD */
+  const char *feature_layer;   /* --feature-layer NAME */
+  uint64_t max_classes;        /* --max-classes, 0 = default */
   const char *sinks[MAX_SINKS];/* --sink SPEC, in order */
   size_t nsinks;               /* entries in sinks */
   uint64_t max_files;          /* --max-files-per-trigger */
@@ -127,6 +133,21 @@ static void usage(FILE *out) {
       "  -l, --labels FILE            class labels (default: next to the "
       "model)\n"
       "      --max-files-per-trigger N  images per micro-batch (default 1)\n"
+      "      --learn HEAD             learn the labels (category folders)\n"
+      "                               as they stream: each row also gets\n"
+      "                               the learned head's prediction, made\n"
+      "                               before its own label is learned.\n"
+      "                               HEAD is loaded if it exists, else\n"
+      "                               created; saved atomically (with a\n"
+      "                               checkpoint, its state commits with\n"
+      "                               each batch: docs/LEARNING.md)\n"
+      "      --max-classes N          most classes the head learns "
+      "(default\n"
+      "                               1000); a row with a new label over\n"
+      "                               it is an error row\n"
+      "      --feature-layer NAME     tensor the head learns from "
+      "(default:\n"
+      "                               the final classifier layer's input)\n"
       "      --trigger-interval MS    0 (default): a batch as soon as "
       "images\n"
       "                               land; else at most one batch per MS\n"
@@ -170,7 +191,8 @@ static void usage(FILE *out) {
       "(and a dead-letter line); the stream goes on.\n"
       "exit codes: 0 ok, 1 the stream stopped on an error (sink, "
       "checkpoint\n"
-      "            or bucket), 2 usage error, 3 model or labels unusable,\n"
+      "            or bucket), 2 usage error, 3 model, labels or learned\n"
+      "            head unusable,\n"
       "            4 output not written\n",
       CLI_DEFAULT_MODEL);
 }
@@ -212,6 +234,11 @@ static int apply_option(stream_opts *o, int c, char **argv) {
       return cli_parse_u64("stream", "compact-interval", optarg, 1,
                            UINT32_MAX - 1, &o->compact);
     case OPT_DEAD_LETTER: o->dead_letter = optarg; return 0;
+    case OPT_FEATURE_LAYER: o->feature_layer = optarg; return 0;
+    case OPT_LEARN: o->learn = optarg; return 0;
+    case OPT_MAX_CLASSES:
+      return cli_parse_u64("stream", "max-classes", optarg, 1, 1000000,
+                           &o->max_classes);
     case 'h': o->help = true; return 0;
     case 'l': o->labels = optarg; return 0;
     case OPT_MAX_BATCHES:
@@ -287,6 +314,7 @@ typedef struct stream_ctx {
   ims_sink *sinks[MAX_SINKS + 1]; /* --sink ones, then the dead letter */
   size_t nsinks;                /* entries in sinks */
   ims_stream *stream;           /* the engine */
+  ims_head *head;               /* --learn, or NULL */
   FILE *progress;               /* --progress file, or NULL */
   bool verbose;                 /* -v */
 } stream_ctx;
@@ -303,6 +331,8 @@ static int open_classifier(stream_ctx *c, const stream_opts *o) {
   co.max_batch = (uint32_t)o->max_files;
   co.top_k = 1;
   cli_model_opts_apply(&o->fit, &co);
+  if (o->learn != NULL) co.engine_flags |= IMS_ENGINE_FLAG_FEATURES;
+  co.feature_layer = o->feature_layer;
   co.limits = &o->limits;
   ims_error err = {0};
   ims_status st = ims_classifier_create(&co, &c->clf, &err);
@@ -314,7 +344,9 @@ static int open_classifier(stream_ctx *c, const stream_opts *o) {
     fprintf(stderr, "imgstream: %s\n", err.message);
     return st == IMS_ERR_NO_MEMORY ? IMS_EXIT_FAILED : IMS_EXIT_MODEL;
   }
-  return 0;
+  if (o->learn == NULL) return 0;
+  return cli_open_head("stream", o->learn, c->clf,
+                       (uint32_t)o->max_classes, true, &c->head);
 }
 
 /* A nats:// sink: connect, create the results stream if absent. */
@@ -335,6 +367,7 @@ static int open_nats_sink(stream_ctx *c, const stream_opts *o, size_t i) {
 /* Open the --sink sinks and the dead-letter file. */
 static int open_sinks(stream_ctx *c, const stream_opts *o) {
   uint32_t flags = o->checkpoint != NULL ? IMS_SINK_TRUNCATE_REPLAY : 0;
+  if (o->learn != NULL) flags |= IMS_SINK_LEARNED;
   char spec[CLI_PATH_MAX + 16];
   ims_error err = {0};
   for (size_t i = 0; i <= o->nsinks; i++) {
@@ -437,6 +470,8 @@ static int create_engine(stream_ctx *c, const stream_opts *o,
                               &c->stream, &err);
   if (st == IMS_OK) return 0;
   fprintf(stderr, "imgstream stream: %s\n", err.message);
+  /* the checkpoint's head is another model's, or over --max-classes */
+  if (st == IMS_ERR_BAD_HEAD || st == IMS_ERR_TOO_LARGE) return IMS_EXIT_MODEL;
   return IMS_EXIT_FAILED;
 }
 
@@ -464,12 +499,15 @@ static int open_all(stream_ctx *c, const stream_opts *o) {
   so.poll_interval_ms = (uint32_t)o->poll_ms;
   so.on_progress = on_progress;
   so.progress_ctx = c;
+  so.head = c->head;
+  so.head_path = o->learn;
   return create_engine(c, o, &so);
 }
 
 static void close_all(stream_ctx *c) {
   ims_stream_destroy(c->stream);
   for (size_t i = 0; i < c->nsinks; i++) ims_sink_close(c->sinks[i]);
+  ims_head_destroy(c->head);
   ims_classifier_destroy(c->clf);
   ims_bucket_close(c->bucket);
   bool nats = c->source_nats != NULL;

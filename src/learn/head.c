@@ -395,6 +395,15 @@ void ims_head_predict(ims_head *h, const float *features, float *probs) {
   for (size_t c = 0; c < h->class_count; c++) probs[c] = (float)h->probs[c];
 }
 
+void ims__head_swap(ims_head *a, ims_head *b) {
+  ims_head t = *a;
+  *a = *b;
+  *b = t;
+  uint32_t m = a->max_classes;
+  a->max_classes = b->max_classes;
+  b->max_classes = m;
+}
+
 /* ---- 4. accessors ---- */
 
 size_t ims_head_class_count(const ims_head *h) { return h->class_count; }

@@ -79,6 +79,9 @@ ims_status ims__head_alloc(ims_head *h, ims_error *err);
 /* head.c: make room in `classes` and `probs` for class_count + 1
  * classes. 0 or -1. */
 int ims__head_reserve_class(ims_head *h);
+/* head.c: exchange the whole states of a and b (each keeps its own
+ * max_classes): how a head the caller holds takes on a checkpoint's. */
+void ims__head_swap(ims_head *a, ims_head *b);
 /* head.c: recompute classes[c].bias from its sum and usum. */
 void ims__head_class_bias(ims_head *h, size_t c);
 

@@ -61,12 +61,16 @@
 
 struct ims__checkpoint {
   const ims_stream_io *io; /* BORROWED hooks */
+  char dir[4096];          /* DIR */
   char offsets[4096];      /* DIR/offsets */
   char commits[4096];      /* DIR/commits */
   uint32_t interval;       /* batches between snapshots, at least;
                               UINT32_MAX = never */
   int64_t snap_id;         /* snapshot in use (compact-<id>), -1 none */
   size_t snap_keys;        /* keys it holds */
+  int64_t committed_end;   /* 1 + the last committed batch (recover) */
+  ims__compact_hook hook;  /* before each compaction, or NULL */
+  void *hook_ctx;          /* its context */
 };
 
 /* ---- 1. JSON encode/decode ---- */
@@ -361,6 +365,9 @@ ims_status ims__checkpoint_recover(ims__checkpoint *cp,
   if (st == IMS_OK && r.stale) st = cleanup(cp, r.base_id, err);
   if (st != IMS_OK) goto fail;
   *next_id_out = r.o.count > 0 ? r.o.ids[r.o.count - 1] + 1 : r.base_id + 1;
+  cp->committed_end = r.base_id + 1;
+  if (r.c.count > 0 && r.c.ids[r.c.count - 1] + 1 > cp->committed_end)
+    cp->committed_end = r.c.ids[r.c.count - 1] + 1;
   *pending_out = pending;
   recovery_free(&r);
   return IMS_OK;
@@ -509,6 +516,7 @@ ims_status ims__checkpoint_open(const char *dir, const ims_stream_io *io,
   cp->io = io != NULL ? io : ims_stream_io_posix();
   cp->interval = compact_interval ? compact_interval : IMS__COMPACT_DEFAULT;
   cp->snap_id = -1;
+  snprintf(cp->dir, sizeof cp->dir, "%s", dir);
   snprintf(cp->offsets, sizeof cp->offsets, "%s/offsets", dir);
   snprintf(cp->commits, sizeof cp->commits, "%s/commits", dir);
   ims_status st = make_dir(dir, err);
@@ -543,14 +551,78 @@ ims_status ims__checkpoint_write_offsets(ims__checkpoint *cp,
   return st;
 }
 
+/* Before a compaction deletes the commits up to `upto`, whoever keeps
+ * state in them (the learned head) saves it. */
+static ims_status run_hook(ims__checkpoint *cp, int64_t upto,
+                           ims_error *err) {
+  if (cp->hook == NULL) return IMS_OK;
+  ims_error e = {0};
+  ims_status st = cp->hook(cp->hook_ctx, upto, &e);
+  if (st != IMS_OK)
+    return ims__fail(err, st, "checkpoint compaction: %s", e.message);
+  return IMS_OK;
+}
+
+/* {"batchId":N} or {"batchId":N,EXTRA}, malloc()ed; NULL out of memory. */
+static char *commit_text(int64_t id, const char *extra, size_t *len) {
+  char head[64];
+  int n = snprintf(head, sizeof head, "{\"batchId\":%lld", (long long)id);
+  char *text = NULL;
+  size_t cap = 0;
+  *len = 0;
+  bool ok = ims__buf_append(&text, len, &cap, head, (size_t)n) == 0;
+  if (ok && extra != NULL)
+    ok = ims__buf_append(&text, len, &cap, ",", 1) == 0 &&
+         ims__buf_append(&text, len, &cap, extra, strlen(extra)) == 0;
+  if (ok) ok = ims__buf_append(&text, len, &cap, "}", 1) == 0;
+  if (!ok) {
+    free(text);
+    return NULL;
+  }
+  return text;
+}
+
 ims_status ims__checkpoint_commit(ims__checkpoint *cp, int64_t id,
-                                  ims_error *err) {
-  char name[32], text[64];
+                                  const char *extra, ims_error *err) {
+  char name[32];
+  size_t len;
   snprintf(name, sizeof name, "%lld", (long long)id);
-  int n = snprintf(text, sizeof text, "{\"batchId\":%lld}", (long long)id);
-  ims_status st = ims__io_write_durable(cp->io, cp->commits, name, text,
-                                        (size_t)n, err);
-  if (st == IMS_OK && compaction_due(cp, id))
-    st = ims__checkpoint_compact(cp, id, err);
+  char *text = commit_text(id, extra, &len);
+  if (text == NULL) return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
+  ims_status st =
+      ims__io_write_durable(cp->io, cp->commits, name, text, len, err);
+  free(text);
+  if (st != IMS_OK) return st;
+  cp->committed_end = id + 1;
+  if (!compaction_due(cp, id)) return IMS_OK;
+  st = run_hook(cp, id, err);
+  if (st == IMS_OK) st = ims__checkpoint_compact(cp, id, err);
   return st;
+}
+
+ims_status ims__checkpoint_read_commit(const ims__checkpoint *cp, int64_t id,
+                                       json_t **out, ims_error *err) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/%lld", cp->commits, (long long)id);
+  json_error_t je;
+  json_t *j = json_load_file(path, 0, &je);
+  if (j == NULL || !json_is_object(j)) {
+    json_decref(j);
+    return ims__fail(err, IMS_ERR_IO, "checkpoint: %s: %s", path,
+                     j == NULL ? je.text : "not a JSON object");
+  }
+  *out = j;
+  return IMS_OK;
+}
+
+void ims__checkpoint_set_compact_hook(ims__checkpoint *cp,
+                                      ims__compact_hook hook, void *ctx) {
+  cp->hook = hook;
+  cp->hook_ctx = ctx;
+}
+
+const char *ims__checkpoint_dir(const ims__checkpoint *cp) { return cp->dir; }
+
+int64_t ims__checkpoint_committed_end(const ims__checkpoint *cp) {
+  return cp->committed_end;
 }

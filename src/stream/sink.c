@@ -148,9 +148,12 @@ static ims_status recover_file(file_sink *s, const char *name,
     return sink_io_fail(s, name, "repair", errno, err);
   s->size = good;
   s->last_batch = good > 0 ? batch_of_line_before(s, good) : -1;
-  if (good == 0 && s->format->header != NULL) {
-    size_t n = strlen(s->format->header);
-    if (ims__io_write_all(s->io, s->fd, s->format->header, n) != 0 ||
+  const char *header = (s->flags & IMS_SINK_LEARNED)
+                           ? s->format->header_learned
+                           : s->format->header;
+  if (good == 0 && header != NULL) {
+    size_t n = strlen(header);
+    if (ims__io_write_all(s->io, s->fd, header, n) != 0 ||
         s->io->fsync(s->io->ctx, s->fd) != 0)
       return sink_io_fail(s, name, "write", errno, err);
     s->size = (int64_t)n;
@@ -207,7 +210,7 @@ static ims_status file_write(void *state, const char *name, int64_t batch,
       return sink_io_fail(s, name, "replay cut of", errno, err);
   }
   s->len = 0;
-  if (s->format->format(rows, n, &s->buf, &s->len, &s->cap) != 0)
+  if (s->format->format(rows, n, s->flags, &s->buf, &s->len, &s->cap) != 0)
     return ims__fail(err, IMS_ERR_NO_MEMORY, "sink %s: out of memory",
                      name);
   if (s->len == 0) return IMS_OK;
@@ -227,7 +230,8 @@ static ims_status console_write(void *state, const char *name,
                                 size_t n, ims_error *err) {
   file_sink *s = state;
   s->len = 0;
-  if (ims__console_format(batch, rows, n, &s->buf, &s->len, &s->cap) != 0)
+  if (ims__console_format(batch, rows, n, s->flags, &s->buf, &s->len,
+                          &s->cap) != 0)
     return ims__fail(err, IMS_ERR_NO_MEMORY, "sink console: out of memory");
   if (ims__io_write_all(s->io, s->fd, s->buf, s->len) != 0)
     return sink_io_fail(s, name, "write", errno, err);

@@ -25,11 +25,13 @@
 
 #include "stream/stream_int.h"
 
-#define NCOLS 3
+#define MAXCOLS 4
 #define CELL 160
 
+/* Columns: label, prediction, [learned,] processing_time. */
 typedef struct cells {
-  char c[NCOLS][CELL]; /* label, prediction, processing_time */
+  int n; /* columns in use */
+  char c[MAXCOLS][CELL];
 } cells;
 
 static void spark_time(int64_t ms, char *out, size_t cap) {
@@ -40,21 +42,31 @@ static void spark_time(int64_t ms, char *out, size_t cap) {
   snprintf(out, cap, "%s", iso);
 }
 
-static void fill(const ims_stream_row *r, cells *out) {
-  snprintf(out->c[0], CELL, "%s", r->label != NULL ? r->label : "");
+static void fill(const ims_stream_row *r, uint32_t flags, cells *out) {
+  int c = 0;
+  snprintf(out->c[c++], CELL, "%s", r->label != NULL ? r->label : "");
   if (r->error != NULL)
-    snprintf(out->c[1], CELL, "{error: %.60s}", r->error);
+    snprintf(out->c[c++], CELL, "{error: %.60s}", r->error);
   else
-    snprintf(out->c[1], CELL, "{%s, %s, %.4f}", r->class_id, r->desc,
+    snprintf(out->c[c++], CELL, "{%s, %s, %.4f}", r->class_id, r->desc,
              (double)r->score);
-  spark_time(r->processing_time_ms, out->c[2], CELL);
+  if (flags & IMS_SINK_LEARNED) {
+    if (r->learned_label != NULL)
+      snprintf(out->c[c++], CELL, "{%.100s, %.4f}", r->learned_label,
+               (double)r->learned_score);
+    else
+      out->c[c++][0] = '\0';
+  }
+  spark_time(r->processing_time_ms, out->c[c++], CELL);
+  out->n = c;
 }
 
-static int rule(const size_t *w, char **buf, size_t *len, size_t *cap) {
-  char line[3 * CELL + 8];
+static int rule(const cells *w_of, const size_t *w, char **buf, size_t *len,
+                size_t *cap) {
+  char line[MAXCOLS * (CELL + 1) + 8];
   size_t n = 0;
   line[n++] = '+';
-  for (int c = 0; c < NCOLS; c++) {
+  for (int c = 0; c < w_of->n; c++) {
     memset(line + n, '-', w[c]);
     n += w[c];
     line[n++] = '+';
@@ -63,25 +75,43 @@ static int rule(const size_t *w, char **buf, size_t *len, size_t *cap) {
   return ims__buf_append(buf, len, cap, line, n);
 }
 
-static int row(const size_t *w, const char *const *v, char **buf,
-               size_t *len, size_t *cap) {
-  char line[3 * CELL + 8];
-  int n = snprintf(line, sizeof line, "|%-*s|%-*s|%-*s|\n", (int)w[0], v[0],
-                   (int)w[1], v[1], (int)w[2], v[2]);
-  return ims__buf_append(buf, len, cap, line, (size_t)n);
+static int row(const cells *v, const size_t *w, char **buf, size_t *len,
+               size_t *cap) {
+  char line[MAXCOLS * (CELL + 1) + 8];
+  size_t n = 0;
+  line[n++] = '|';
+  for (int c = 0; c < v->n; c++) {
+    n += (size_t)snprintf(line + n, sizeof line - n, "%-*s|", (int)w[c],
+                          v->c[c]);
+  }
+  line[n++] = '\n';
+  return ims__buf_append(buf, len, cap, line, n);
+}
+
+static void names_of(uint32_t flags, cells *out) {
+  static const char *const all[MAXCOLS] = {"label", "prediction", "learned",
+                                           "processing_time"};
+  int c = 0;
+  for (int i = 0; i < MAXCOLS; i++) {
+    if (i == 2 && !(flags & IMS_SINK_LEARNED))
+      continue;
+    snprintf(out->c[c++], CELL, "%s", all[i]);
+  }
+  out->n = c;
 }
 
 int ims__console_format(int64_t batch, const ims_stream_row *rows, size_t n,
-                        char **buf, size_t *len, size_t *cap) {
-  static const char *const names[NCOLS] = {"label", "prediction",
-                                           "processing_time"};
-  size_t w[NCOLS];
-  cells cur;
-  for (int c = 0; c < NCOLS; c++) w[c] = strlen(names[c]);
+                        uint32_t flags, char **buf, size_t *len, size_t *cap) {
+  size_t w[MAXCOLS];
+  cells names, cur;
+  names_of(flags, &names);
+  for (int c = 0; c < names.n; c++)
+    w[c] = strlen(names.c[c]);
   for (size_t i = 0; i < n; i++) {
-    fill(&rows[i], &cur);
-    for (int c = 0; c < NCOLS; c++) {
-      if (strlen(cur.c[c]) > w[c]) w[c] = strlen(cur.c[c]);
+    fill(&rows[i], flags, &cur);
+    for (int c = 0; c < cur.n; c++) {
+      if (strlen(cur.c[c]) > w[c])
+        w[c] = strlen(cur.c[c]);
     }
   }
   char head[128];
@@ -91,15 +121,19 @@ int ims__console_format(int64_t batch, const ims_stream_row *rows, size_t n,
                     "-------------------------------------------\n",
                     (long long)batch);
   int rc = ims__buf_append(buf, len, cap, head, (size_t)hn);
-  if (rc == 0) rc = rule(w, buf, len, cap);
-  if (rc == 0) rc = row(w, names, buf, len, cap);
-  if (rc == 0) rc = rule(w, buf, len, cap);
+  if (rc == 0)
+    rc = rule(&names, w, buf, len, cap);
+  if (rc == 0)
+    rc = row(&names, w, buf, len, cap);
+  if (rc == 0)
+    rc = rule(&names, w, buf, len, cap);
   for (size_t i = 0; rc == 0 && i < n; i++) {
-    fill(&rows[i], &cur);
-    const char *v[NCOLS] = {cur.c[0], cur.c[1], cur.c[2]};
-    rc = row(w, v, buf, len, cap);
+    fill(&rows[i], flags, &cur);
+    rc = row(&cur, w, buf, len, cap);
   }
-  if (rc == 0) rc = rule(w, buf, len, cap);
-  if (rc == 0) rc = ims__buf_append(buf, len, cap, "\n", 1);
+  if (rc == 0)
+    rc = rule(&names, w, buf, len, cap);
+  if (rc == 0)
+    rc = ims__buf_append(buf, len, cap, "\n", 1);
   return rc;
 }

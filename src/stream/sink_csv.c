@@ -20,9 +20,11 @@
 
 #include "stream/stream_int.h"
 
-#define HEADER                                                            \
+#define HEADER_FIELDS                                                     \
   "batch,path,label,class,desc,score,processing_time,event_time,"         \
-  "latency_ms,error\r\n"
+  "latency_ms,error"
+#define HEADER HEADER_FIELDS "\r\n"
+#define HEADER_LEARNED HEADER_FIELDS ",learned_label,learned_score\r\n"
 
 /* Append one field (quoted if needed) and a separator. */
 static int field(const char *s, const char *sep, char **buf, size_t *len,
@@ -41,33 +43,37 @@ static int field(const char *s, const char *sep, char **buf, size_t *len,
   return rc;
 }
 
-static int format_row(const ims_stream_row *r, char **buf, size_t *len,
-                      size_t *cap) {
-  char batch[32], score[32], pt[40], et[40], lat[32];
+static int format_row(const ims_stream_row *r, uint32_t flags, char **buf,
+                      size_t *len, size_t *cap) {
+  char batch[32], score[32], pt[40], et[40], lat[32], learned[32] = "";
   snprintf(batch, sizeof batch, "%lld", (long long)r->batch);
   snprintf(score, sizeof score, "%.4f", (double)r->score);
   ims__iso8601_ms(r->processing_time_ms, pt, sizeof pt);
   ims__iso8601_ms(r->event_time_ms, et, sizeof et);
   snprintf(lat, sizeof lat, "%lld",
            (long long)(r->processing_time_ms - r->event_time_ms));
+  if (r->learned_label != NULL)
+    snprintf(learned, sizeof learned, "%.4f", (double)r->learned_score);
   bool ok = r->error == NULL;
   const char *const cells[] = {batch,  r->path, r->label,
                                ok ? r->class_id : "",
                                ok ? r->desc : "", ok ? score : "",
                                pt,     et,      lat,
-                               ok ? "" : r->error};
+                               ok ? "" : r->error,
+                               r->learned_label, learned};
   enum { NCELLS = sizeof cells / sizeof cells[0] };
-  for (int i = 0; i < NCELLS; i++) {
-    if (field(cells[i], i + 1 < NCELLS ? "," : "\r\n", buf, len, cap) != 0)
+  int ncells = (flags & IMS_SINK_LEARNED) ? NCELLS : NCELLS - 2;
+  for (int i = 0; i < ncells; i++) {
+    if (field(cells[i], i + 1 < ncells ? "," : "\r\n", buf, len, cap) != 0)
       return -1;
   }
   return 0;
 }
 
-static int format_rows(const ims_stream_row *rows, size_t n, char **buf,
-                       size_t *len, size_t *cap) {
+static int format_rows(const ims_stream_row *rows, size_t n, uint32_t flags,
+                       char **buf, size_t *len, size_t *cap) {
   for (size_t i = 0; i < n; i++) {
-    if (format_row(&rows[i], buf, len, cap) != 0) return -1;
+    if (format_row(&rows[i], flags, buf, len, cap) != 0) return -1;
   }
   return 0;
 }
@@ -80,5 +86,5 @@ static int64_t line_batch(const char *line, size_t len) {
   return *end == ',' ? v : -1;
 }
 
-const ims__sink_format ims__sink_csv = {"csv:", HEADER, format_rows,
-                                        line_batch};
+const ims__sink_format ims__sink_csv = {"csv:", HEADER, HEADER_LEARNED,
+                                        format_rows, line_batch};

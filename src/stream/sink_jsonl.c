@@ -38,13 +38,23 @@ static json_t *row_object(const ims_stream_row *r) {
   char pt[40], et[40];
   ims__iso8601_ms(r->processing_time_ms, pt, sizeof pt);
   ims__iso8601_ms(r->event_time_ms, et, sizeof et);
-  return json_pack(
+  json_t *o = json_pack(
       "{s:I, s:o, s:o, s:o, s:s, s:s, s:I}", "batch", (json_int_t)r->batch,
       "path", ims__json_str_lossy(r->path), "label",
       ims__json_str_lossy(r->label), r->error != NULL ? "error" : "prediction",
       r->error != NULL ? ims__json_str_lossy(r->error) : prediction(r),
       "processing_time", pt, "event_time", et, "latency_ms",
       (json_int_t)(r->processing_time_ms - r->event_time_ms));
+  if (o != NULL && r->learned_label != NULL &&
+      json_object_set_new(
+          o, "learned",
+          json_pack("{s:o, s:f}", "label",
+                    ims__json_str_lossy(r->learned_label), "score",
+                    round((double)r->learned_score * 1e4) / 1e4)) != 0) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
 }
 
 static json_t *dead_letter_object(const ims_stream_row *r) {
@@ -69,8 +79,8 @@ static int append_line(json_t *o, char **buf, size_t *len, size_t *cap) {
   return rc;
 }
 
-static int format_rows(const ims_stream_row *rows, size_t n, char **buf,
-                       size_t *len, size_t *cap) {
+static int format_rows(const ims_stream_row *rows, size_t n, uint32_t flags,
+                       char **buf, size_t *len, size_t *cap) {
   for (size_t i = 0; i < n; i++) {
     if (append_line(row_object(&rows[i]), buf, len, cap) != 0) return -1;
   }
@@ -78,7 +88,8 @@ static int format_rows(const ims_stream_row *rows, size_t n, char **buf,
 }
 
 static int format_dead_letters(const ims_stream_row *rows, size_t n,
-                               char **buf, size_t *len, size_t *cap) {
+                               uint32_t flags, char **buf, size_t *len,
+                               size_t *cap) {
   for (size_t i = 0; i < n; i++) {
     if (rows[i].error == NULL) continue;
     if (append_line(dead_letter_object(&rows[i]), buf, len, cap) != 0)
@@ -103,7 +114,7 @@ static int64_t line_batch(const char *line, size_t len) {
   return v;
 }
 
-const ims__sink_format ims__sink_jsonl = {"jsonl:", NULL, format_rows,
+const ims__sink_format ims__sink_jsonl = {"jsonl:", NULL, NULL, format_rows,
                                           line_batch};
 const ims__sink_format ims__sink_dead_letter = {
-    "dead-letter:", NULL, format_dead_letters, line_batch};
+    "dead-letter:", NULL, NULL, format_dead_letters, line_batch};

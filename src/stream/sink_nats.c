@@ -52,7 +52,8 @@ static int make_results(nats_sink *s, const ims_stream_row *rows,
   s->len = 0;
   for (size_t i = 0; i < n; i++) {
     size_t start = s->len;
-    if (ims__sink_jsonl.format(&rows[i], 1, &s->buf, &s->len, &s->cap) != 0)
+    if (ims__sink_jsonl.format(&rows[i], 1, 0, &s->buf, &s->len,
+                               &s->cap) != 0)
       return -1;
     if (s->len > start && s->buf[s->len - 1] == '\n') s->len--;
     s->results[i].size = s->len - start;

@@ -174,13 +174,20 @@ static ims_status bucket_begin(void *state, const ims__source_batch *b,
 static void bucket_keepalive(void *state) {}
 
 static ims_status bucket_settle(void *state, const ims__source_batch *b,
-                                const bool *failed, ims_error *err) {
+                                const bool *failed, const char *extra,
+                                ims_error *err) {
   bucket_source *bs = state;
   ims_status st = IMS_OK;
-  if (bs->cp != NULL) st = ims__checkpoint_commit(bs->cp, b->in.id, err);
+  if (bs->cp != NULL)
+    st = ims__checkpoint_commit(bs->cp, b->in.id, extra, err);
   if (st == IMS_OK && b == &bs->replay)
     ims__batch_input_clear(&bs->replay.in); /* redone: not again */
   return st;
+}
+
+static ims__checkpoint *bucket_checkpoint(void *state) {
+  bucket_source *bs = state;
+  return bs->cp;
 }
 
 static uint64_t bucket_discovery_ns(const void *state) {
@@ -217,6 +224,7 @@ static const ims__source_ops bucket_ops = {
     .bodies = bucket_bodies,
     .keepalive = bucket_keepalive,
     .settle = bucket_settle,
+    .checkpoint = bucket_checkpoint,
     .discovery_ns = bucket_discovery_ns,
     .destroy = bucket_destroy,
 };

@@ -122,11 +122,15 @@ static void nats_keepalive(void *state) {
 /* Acks are best effort: one lost to a disconnect is a redelivery, whose
  * duplicate result JetStream drops (queue.c). */
 static ims_status nats_settle(void *state, const ims__source_batch *b,
-                              const bool *failed, ims_error *err) {
+                              const bool *failed, const char *extra,
+                              ims_error *err) {
   nats_source *ns = state;
   ims__queue_settle(ns->queue, failed);
   return IMS_OK;
 }
+
+/* JetStream's acks are the checkpoint. */
+static ims__checkpoint *nats_checkpoint(void *state) { return NULL; }
 
 static uint64_t nats_discovery_ns(const void *state) {
   const nats_source *ns = state;
@@ -154,6 +158,7 @@ static const ims__source_ops nats_ops = {
     .bodies = nats_bodies,
     .keepalive = nats_keepalive,
     .settle = nats_settle,
+    .checkpoint = nats_checkpoint,
     .discovery_ns = nats_discovery_ns,
     .destroy = nats_destroy,
 };

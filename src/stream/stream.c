@@ -18,7 +18,9 @@
  *      image becomes an error row, never a failure, but an image that met
  *      out of memory fails the batch: that is the machine's state, not
  *      the image's, and a row would lose it. Then the source's keepalive
- *      (NATS: restart the ack wait of a slow batch)
+ *      (NATS: restart the ack wait of a slow batch). With a learned head
+ *      (learning.c), each row is predicted by it, then its label learned;
+ *      the samples learned go into the batch's commit
  *   4. every sink writes and syncs the rows
  *   5. settle: bucket + checkpoint: commits/<id> (durable) - and, every
  *      compact_interval batches, the checkpoint's compaction (its time
@@ -63,7 +65,7 @@
 
 /* Durations of one batch, ns. */
 typedef struct batch_times {
-  uint64_t discovery, offsets, decode, inference, sink, commit, total;
+  uint64_t discovery, offsets, decode, inference, learn, sink, commit, total;
 } batch_times;
 
 struct ims_stream {
@@ -83,6 +85,7 @@ struct ims_stream {
   size_t lat_count, lat_pos;   /* entries used / next slot */
   uint64_t prev_start_ns;      /* start of the previous batch, 0 none */
   uint64_t list_ns_seen;       /* source discovery time already reported */
+  ims__learner *learner;       /* owned, NULL without options.head */
 };
 
 /* ---- 2. progress ---- */
@@ -119,6 +122,8 @@ static void report_progress(ims_stream *s, int64_t id, size_t n,
                         "decode", ms(t->decode), "inference",
                         ms(t->inference), "sink", ms(t->sink), "commit",
                         ms(t->commit), "total", ms(t->total));
+  if (d != NULL && s->learner != NULL)
+    json_object_set_new(d, "learn", json_real(ms(t->learn)));
   json_t *o = json_pack(
       "{s:I, s:s, s:I, s:I, s:b, s:f, s:f, s:o, s:{s:I, s:I, s:I}}",
       "batchId", (json_int_t)id, "timestamp", ts, "numInputRows",
@@ -129,6 +134,8 @@ static void report_progress(ims_stream *s, int64_t id, size_t n,
       t->total ? (double)n * 1e9 / (double)t->total : 0.0, "durationMs", d,
       "latencyMs", "p50", (json_int_t)p50, "p99", (json_int_t)p99, "window",
       (json_int_t)s->lat_count);
+  if (o != NULL && s->learner != NULL)
+    json_object_set_new(o, "learned", ims__learner_progress(s->learner));
   char *text = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6))
                          : NULL;
   if (text != NULL) s->opt.on_progress(s->opt.progress_ctx, text);
@@ -252,12 +259,23 @@ static ims_status run_batch(ims_stream *s, const ims__source_batch *b,
   if (st != IMS_OK) return st;
   ops->keepalive(s->src.state);
   *nerr_out = make_rows(s, &b->in, &in, res);
+  const char *extra = NULL;
+  if (s->learner != NULL) {
+    uint64_t t0 = ims__now_mono_ns();
+    st = ims__learner_step(s->learner, s->out, res, s->failed, b->in.count,
+                           nerr_out, err);
+    if (st != IMS_OK) return st;
+    extra = ims__learner_commit_extra(s->learner);
+    t->learn = ims__now_mono_ns() - t0;
+  }
   uint64_t t0 = ims__now_mono_ns();
   st = write_sinks(s, &b->in, err);
   if (st != IMS_OK) return st;
   uint64_t t1 = ims__now_mono_ns();
   t->sink = t1 - t0;
-  st = ops->settle(s->src.state, b, s->failed, err);
+  st = ops->settle(s->src.state, b, s->failed, extra, err);
+  if (st == IMS_OK && s->learner != NULL)
+    st = ims__learner_batch_done(s->learner, err);
   if (st != IMS_OK) return st;
   t->commit = ims__now_mono_ns() - t1;
   s->batches++;
@@ -326,6 +344,10 @@ ims_status ims_stream_run(ims_stream *s, ims_error *err) {
     idle_since = ims__now_mono_ns();
     done++;
   }
+  /* Only a clean end saves HEAD: after a failure the head holds the
+   * failed batch, which is not committed. */
+  if (st == IMS_OK && s->learner != NULL)
+    st = ims__learner_finish(s->learner, err);
   return st;
 }
 
@@ -337,10 +359,29 @@ uint64_t ims_stream_rows_done(const ims_stream *s) { return s->rows; }
 
 /* ---- 5. create/destroy ---- */
 
+static ims_status check_head(ims_classifier *clf, const ims_head *head,
+                             ims_error *err) {
+  size_t have = ims_classifier_feature_count(clf);
+  if (have == 0)
+    return ims__fail(err, IMS_ERR_INVALID_ARG,
+                     "stream: learning needs a classifier made with "
+                     "IMS_ENGINE_FLAG_FEATURES");
+  if (have != ims_head_feature_count(head))
+    return ims__fail(err, IMS_ERR_BAD_HEAD,
+                     "stream: the learned head takes %u features; the model "
+                     "gives %zu",
+                     ims_head_feature_count(head), have);
+  return IMS_OK;
+}
+
 static ims_status check_args(ims_classifier *clf, size_t nsinks,
                              const ims_stream_options *o, ims_error *err) {
   if (nsinks == 0)
     return ims__fail(err, IMS_ERR_INVALID_ARG, "stream: no sinks");
+  if (o->head != NULL) {
+    ims_status st = check_head(clf, o->head, err);
+    if (st != IMS_OK) return st;
+  }
   if (ims_classifier_max_batch(clf) < o->max_files_per_trigger)
     return ims__fail(err, IMS_ERR_INVALID_ARG,
                      "stream: the classifier takes %zu images per run, "
@@ -388,6 +429,16 @@ static ims_status new_engine(ims_classifier *clf, ims_sink *const *sinks,
   return alloc_state(s, sinks, err);
 }
 
+/* The learner, once the source (and its checkpoint) is open. */
+static ims_status start_learning(ims_stream *s, ims_error *err) {
+  if (s->opt.head == NULL) return IMS_OK;
+  ims_status st = ims__learner_create(
+      s->opt.head, s->opt.head_path, s->src.ops->checkpoint(s->src.state),
+      s->opt.io, s->cap, &s->learner, err);
+  s->opt.head_path = NULL; /* copied by the learner */
+  return st;
+}
+
 ims_status ims_stream_create(ims_bucket *bucket, ims_classifier *clf,
                              ims_sink *const *sinks, size_t nsinks,
                              const ims_stream_options *options,
@@ -397,6 +448,7 @@ ims_status ims_stream_create(ims_bucket *bucket, ims_classifier *clf,
   if (st == IMS_OK)
     st = ims__source_bucket_create(bucket, &s->opt, s->cap, &s->stop,
                                    &s->src, err);
+  if (st == IMS_OK) st = start_learning(s, err);
   if (st == IMS_OK) s->opt.checkpoint_dir = NULL; /* not ours to keep */
   if (st != IMS_OK) {
     ims_stream_destroy(s);
@@ -422,6 +474,7 @@ ims_status ims_stream_create_nats(ims_nats *source,
     st = ims__source_nats_create(source, consumer,
                                  s->opt.max_files_per_trigger, &s->stop,
                                  &s->src, err);
+  if (st == IMS_OK) st = start_learning(s, err);
   if (st != IMS_OK) {
     ims_stream_destroy(s);
     return st;
@@ -432,6 +485,7 @@ ims_status ims_stream_create_nats(ims_nats *source,
 
 void ims_stream_destroy(ims_stream *s) {
   if (s == NULL) return;
+  ims__learner_destroy(s->learner); /* before the checkpoint it hooks */
   if (s->src.ops != NULL) s->src.ops->destroy(s->src.state);
   free(s->sinks);
   free(s->labels);

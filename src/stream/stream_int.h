@@ -26,6 +26,7 @@
 #ifndef IMS_STREAM_STREAM_INT_H
 #define IMS_STREAM_STREAM_INT_H
 
+#include <jansson.h>
 #include <signal.h>
 
 #include "imgstream/nats.h"
@@ -92,11 +93,33 @@ ims_status ims__checkpoint_write_offsets(ims__checkpoint *cp,
                                          const ims__batch_input *b,
                                          ims_error *err);
 
-/* Durably write commits/<id> (after every sink has the batch), then
- * compact if due (ims__checkpoint_compact). A compaction failure is
- * IMS_ERR_IO "checkpoint compaction: ..."; the commit itself stands. */
+/* Durably write commits/<id> (after every sink has the batch):
+ * {"batchId":N} or, with `extra` (JSON members, e.g. "learned":[...]),
+ * {"batchId":N,EXTRA} - one file, so what extra records commits with the
+ * batch, atomically. Then compact if due: first the compaction hook,
+ * then ims__checkpoint_compact. A compaction failure is IMS_ERR_IO
+ * "checkpoint compaction: ..."; the commit itself stands. */
 ims_status ims__checkpoint_commit(ims__checkpoint *cp, int64_t id,
-                                  ims_error *err);
+                                  const char *extra, ims_error *err);
+
+/* commits/<id> parsed (TRANSFERRED: json_decref). IMS_ERR_IO names the
+ * file. */
+ims_status ims__checkpoint_read_commit(const ims__checkpoint *cp, int64_t id,
+                                       json_t **out, ims_error *err);
+
+/* Called before a compaction deletes the commits up to `upto`: whoever
+ * keeps state in the commits saves it first. A failure fails the
+ * compaction (nothing is deleted). */
+typedef ims_status (*ims__compact_hook)(void *ctx, int64_t upto,
+                                        ims_error *err);
+void ims__checkpoint_set_compact_hook(ims__checkpoint *cp,
+                                      ims__compact_hook hook, void *ctx);
+
+/* DIR as given to ims__checkpoint_open. */
+const char *ims__checkpoint_dir(const ims__checkpoint *cp);
+
+/* 1 + the id of the last committed batch (after recover; 0 if none). */
+int64_t ims__checkpoint_committed_end(const ims__checkpoint *cp);
 
 /* Compact now: write offsets/compact-<upto> (the previous snapshot's keys
  * plus those of offsets/<snapshot+1..upto>), durably; only then delete
@@ -255,9 +278,13 @@ typedef struct ims__source_ops {
   /* Between classifying and the sinks. Best effort. */
   void (*keepalive)(void *state);
   /* After every sink has the batch's rows; failed[i]: image i gave an
-   * error row (timed as "commit"). */
+   * error row; extra: JSON members the commit records with the batch
+   * (the learned samples), or NULL (timed as "commit"). */
   ims_status (*settle)(void *state, const ims__source_batch *b,
-                       const bool *failed, ims_error *err);
+                       const bool *failed, const char *extra,
+                       ims_error *err);
+  /* The checkpoint the source commits to, or NULL (none, or NATS). */
+  ims__checkpoint *(*checkpoint)(void *state);
   /* Time spent discovering (listing, fetching) so far, ns. */
   uint64_t (*discovery_ns)(const void *state);
   void (*destroy)(void *state);
@@ -314,10 +341,11 @@ ims_status ims__sink_new(const char *name, const ims__sink_ops *ops,
 typedef struct ims__sink_format {
   const char *prefix; /* "jsonl:" */
   const char *header; /* first line of a new file, or NULL */
-  /* Append the lines of rows[0..n) to *buf (realloc'd; *len, *cap).
-   * Returns 0 or -1 out of memory. */
-  int (*format)(const ims_stream_row *rows, size_t n, char **buf,
-                size_t *len, size_t *cap);
+  const char *header_learned; /* the same with IMS_SINK_LEARNED */
+  /* Append the lines of rows[0..n) to *buf (realloc'd; *len, *cap);
+   * flags: the sink's IMS_SINK_*. Returns 0 or -1 out of memory. */
+  int (*format)(const ims_stream_row *rows, size_t n, uint32_t flags,
+                char **buf, size_t *len, size_t *cap);
   /* Batch id of one complete line (without '\n'), -1 if none (header). */
   int64_t (*line_batch)(const char *line, size_t len);
 } ims__sink_format;
@@ -328,7 +356,49 @@ extern const ims__sink_format ims__sink_csv;
 
 /* The console table (sink_console.c): rows of one batch to *buf. */
 int ims__console_format(int64_t batch, const ims_stream_row *rows, size_t n,
-                        char **buf, size_t *len, size_t *cap);
+                        uint32_t flags, char **buf, size_t *len,
+                        size_t *cap);
 
+/* ---- 7. learning.c: the learned head in the stream ---- */
+
+typedef struct ims__learner ims__learner;
+
+/* Learn with `head` (BORROWED). With cp (BORROWED; must outlive the
+ * learner), first restore the head's state from the checkpoint (its
+ * snapshot in DIR/learn/ plus the samples of the commits after it) and
+ * hook the snapshots to compaction; a checkpoint with no head yet gets
+ * the given head as its start. head_path: COPIED, NULL = never saved.
+ * cap: rows per batch at most. Errors: IMS_ERR_IO (damaged or missing
+ * files, named), IMS_ERR_BAD_HEAD / IMS_ERR_TOO_LARGE (the checkpoint's
+ * head is another model's or over the class limit). */
+ims_status ims__learner_create(ims_head *head, const char *head_path,
+                               ims__checkpoint *cp, const ims_stream_io *io,
+                               size_t cap, ims__learner **out,
+                               ims_error *err);
+void ims__learner_destroy(ims__learner *l);
+
+/* Predict, then learn, the n rows of a batch (res: the classifier's
+ * results, with features): fills each row's learned_label/score; a row
+ * whose label the head refuses (over max_classes, malformed) becomes an
+ * error row (failed[i] set, *nerr counted). Builds the commit's members
+ * (ims__learner_commit_extra). */
+ims_status ims__learner_step(ims__learner *l, ims_stream_row *rows,
+                             const ims_class_result *res, bool *failed,
+                             size_t n, size_t *nerr, ims_error *err);
+
+/* The members the batch's commit must record ("learned":[...]), or NULL
+ * without a checkpoint. BORROWED until the next step. */
+const char *ims__learner_commit_extra(const ims__learner *l);
+
+/* After a batch is settled (saves HEAD every 100 batches without a
+ * checkpoint). */
+ims_status ims__learner_batch_done(ims__learner *l, ims_error *err);
+
+/* The run ended cleanly: save HEAD. */
+ims_status ims__learner_finish(ims__learner *l, ims_error *err);
+
+/* The progress record's "learned" object (TRANSFERRED), NULL out of
+ * memory. */
+json_t *ims__learner_progress(const ims__learner *l);
 
 #endif /* IMS_STREAM_STREAM_INT_H */

@@ -101,7 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (st == IMS_OK && pending.count > 0) {
     if (pending.id != next - 1) fuzz_fail("pending id", "not next - 1");
     memset(&err, 0, sizeof err);
-    st = ims__checkpoint_commit(cp, pending.id, &err);
+    st = ims__checkpoint_commit(cp, pending.id, NULL, &err);
     expect_message(st, &err);
   }
   if (st == IMS_OK && next > 0) {
