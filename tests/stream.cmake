@@ -10,6 +10,10 @@ ims_add_test(NAME stream_engine SOURCES stream_engine.c
 # a full sink file (tests/cli_stream.c). Slow under sanitizers.
 ims_add_test(NAME cli_stream SOURCES cli_stream.c PROPERTIES TIMEOUT 1500)
 add_dependencies(cli_stream imgstream_tool)
+# `imgstream stream --learn`: the learned column byte-identical across
+# SIGKILLs, its outputs, class limit, bad heads, a damaged checkpoint.
+ims_add_test(NAME cli_learn SOURCES cli_learn.c PROPERTIES TIMEOUT 900)
+add_dependencies(cli_learn imgstream_tool)
 # The classifier object: lanes (split by image) give the same answers as
 # one image at a time, failed images included.
 ims_add_test(NAME stream_classifier SOURCES stream_classifier.c)
