@@ -11,6 +11,8 @@
 #                  mid-run and restarted
 #   nats_errors    no server behind the URL; an image over max_payload;
 #                  publishing refused; usage
+#   nats_learn     3 workers with --learn, one SIGKILLed: one head, the
+#                  same as one worker's
 # The long cases run as CTest tests of their own (ctest -j runs them
 # side by side), named after the case:
 #   nats_workers_sigkill   a worker SIGKILLed mid-run
@@ -19,7 +21,7 @@
 # result, terminated). Any other new case joins its binary's test.
 ims_add_test(NAME nats_harness SOURCES nats_harness.c
              PROPERTIES TIMEOUT 600)
-foreach(t nats_workers nats_failover nats_errors)
+foreach(t nats_workers nats_failover nats_errors nats_learn)
   ims_add_test(NAME ${t} SOURCES ${t}.c PROPERTIES TIMEOUT 900)
   add_dependencies(${t} imgstream_tool)
 endforeach()

@@ -164,6 +164,11 @@ typedef struct ims_stream_options {
                                      BORROWED; with a checkpoint its state
                                      is replaced by the checkpoint's (see
                                      docs/LEARNING.md) */
+  struct ims_nats *learn_nats;    /* input: with head and a nats://
+                                     source, the JetStream stream the
+                                     workers share their learned samples
+                                     through (required then; see
+                                     docs/LEARNING.md). BORROWED */
   const char *head_path;          /* input: with head, the file the head
                                      is saved to (atomically) when the
                                      checkpoint is compacted, every 100

@@ -36,7 +36,8 @@ enum {
   OPT_ACK_WAIT = 256, OPT_CHECKPOINT, OPT_COMPACT, OPT_CONSUMER,
   OPT_DEAD_LETTER, OPT_DUP_WINDOW, OPT_MAX_BATCHES, OPT_MAX_DELIVER,
   OPT_MAX_FILES, OPT_POLL, OPT_PROGRESS, OPT_REPLICAS, OPT_SINK, OPT_SOURCE,
-  OPT_TRIGGER, OPT_UNTIL_IDLE, OPT_LEARN, OPT_MAX_CLASSES, OPT_FEATURE_LAYER
+  OPT_TRIGGER, OPT_UNTIL_IDLE, OPT_LEARN, OPT_MAX_CLASSES, OPT_FEATURE_LAYER,
+  OPT_LEARN_STREAM
 };
 
 /* Long options. MUST stay alphasorted by name. */
@@ -50,6 +51,7 @@ static const struct option long_options[] = {
     {"dup-window", required_argument, NULL, OPT_DUP_WINDOW},
     {"feature-layer", required_argument, NULL, OPT_FEATURE_LAYER},
     {"learn", required_argument, NULL, OPT_LEARN},
+    {"learn-stream", required_argument, NULL, OPT_LEARN_STREAM},
     {"max-classes", required_argument, NULL, OPT_MAX_CLASSES},
     {"help", no_argument, NULL, 'h'},
     {"labels", required_argument, NULL, 'l'},
@@ -90,6 +92,7 @@ typedef struct stream_opts {
   const char *dead_letter;     /* --dead-letter FILE */
   const char *progress;        /* --progress FILE */
   const char *learn;           /* --learn HEAD */
+  const char *learn_stream;    /* --learn-stream NAME (nats://) */
   const char *feature_layer;   /* --feature-layer NAME */
   uint64_t max_classes;        /* --max-classes, 0 = default */
   const char *sinks[MAX_SINKS];/* --sink SPEC, in order */
@@ -141,6 +144,9 @@ static void usage(FILE *out) {
       "                               created; saved atomically (with a\n"
       "                               checkpoint, its state commits with\n"
       "                               each batch: docs/LEARNING.md)\n"
+      "      --learn-stream NAME      nats:// workers share what they learn\n"
+      "                               through this JetStream stream\n"
+      "                               (default STREAM_LEARN)\n"
       "      --max-classes N          most classes the head learns "
       "(default\n"
       "                               1000); a row with a new label over\n"
@@ -236,6 +242,7 @@ static int apply_option(stream_opts *o, int c, char **argv) {
     case OPT_DEAD_LETTER: o->dead_letter = optarg; return 0;
     case OPT_FEATURE_LAYER: o->feature_layer = optarg; return 0;
     case OPT_LEARN: o->learn = optarg; return 0;
+    case OPT_LEARN_STREAM: o->learn_stream = optarg; return 0;
     case OPT_MAX_CLASSES:
       return cli_parse_u64("stream", "max-classes", optarg, 1, 1000000,
                            &o->max_classes);
@@ -309,6 +316,7 @@ static int parse_options(int argc, char **argv, stream_opts *o) {
 typedef struct stream_ctx {
   ims_bucket *bucket;           /* the source: a bucket, */
   ims_nats *source_nats;        /* or a JetStream stream */
+  ims_nats *learn_nats;         /* --learn with nats://: the samples */
   ims_nats *sink_nats[MAX_SINKS]; /* connections of nats:// sinks */
   ims_classifier *clf;          /* model + decoders + engine */
   ims_sink *sinks[MAX_SINKS + 1]; /* --sink ones, then the dead letter */
@@ -434,6 +442,26 @@ static void on_progress(void *ctx, const char *json) {
 
 /* ---- 4. entry point ---- */
 
+/* --learn on nats://HOST/STREAM: the workers' shared samples stream,
+ * nats://HOST/NAME (--learn-stream, default STREAM_LEARN). */
+static int connect_learn_stream(stream_ctx *c, const stream_opts *o) {
+  char url[CLI_PATH_MAX];
+  const char *slash = strrchr(o->source, '/');
+  const char *stream = slash ? slash + 1 : "";
+  int n = o->learn_stream != NULL
+              ? snprintf(url, sizeof url, "%.*s/%s",
+                         (int)(slash - o->source), o->source,
+                         o->learn_stream)
+              : snprintf(url, sizeof url, "%.*s/%s_LEARN",
+                         (int)(slash - o->source), o->source, stream);
+  if (slash == NULL || n < 0 || (size_t)n >= sizeof url) {
+    fprintf(stderr, "imgstream stream: --learn: no stream name in %s\n",
+            o->source);
+    return IMS_EXIT_USAGE;
+  }
+  return cli_nats_connect("stream", url, &o->nats, &c->learn_nats);
+}
+
 /* Open the source: a bucket, or a stream (created if absent, so workers
  * may start before the producer). */
 static int open_source(stream_ctx *c, const stream_opts *o) {
@@ -448,6 +476,7 @@ static int open_source(stream_ctx *c, const stream_opts *o) {
     return rc;
   }
   int rc = cli_nats_connect("stream", o->source, &o->nats, &c->source_nats);
+  if (rc == 0 && o->learn != NULL) rc = connect_learn_stream(c, o);
   if (rc != 0) return rc;
   ims_nats_stream_config images;
   memset(&images, 0, sizeof images);
@@ -500,6 +529,7 @@ static int open_all(stream_ctx *c, const stream_opts *o) {
   so.on_progress = on_progress;
   so.progress_ctx = c;
   so.head = c->head;
+  so.learn_nats = c->learn_nats;
   so.head_path = o->learn;
   return create_engine(c, o, &so);
 }
@@ -512,6 +542,7 @@ static void close_all(stream_ctx *c) {
   ims_bucket_close(c->bucket);
   bool nats = c->source_nats != NULL;
   ims_nats_close(c->source_nats);
+  ims_nats_close(c->learn_nats);
   for (size_t i = 0; i < MAX_SINKS; i++) {
     nats = nats || c->sink_nats[i] != NULL;
     ims_nats_close(c->sink_nats[i]);

@@ -335,6 +335,13 @@ static long class_for(ims_head *h, const char *label) {
   return (long)h->class_count++;
 }
 
+ims_status ims__head_check_label(const ims_head *h, const char *label) {
+  if (!label_ok(label)) return IMS_ERR_INVALID_ARG;
+  if (find_class(h, label) < 0 && h->class_count >= h->max_classes)
+    return IMS_ERR_TOO_LARGE;
+  return IMS_OK;
+}
+
 /* Learn h->f as class c. */
 static void learn(ims_head *h, size_t c) {
   ims__head_class *k = &h->classes[c];

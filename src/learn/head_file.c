@@ -17,6 +17,8 @@
  *   u32 refit_min, u32 refit_growth_pct
  *   u64 N       samples learned (= the sum of the class counts)
  *   u64 next_refit (> N), u64 refits (<= N)
+ *   u64 source_seq  the last sequence of the JetStream stream of learned
+ *               samples folded in (NATS workers), 0 = none
  *   str model_id (1..1024 bytes), str feature_layer (0..1024 bytes)
  *   C x { str label (1..255 bytes, no control character, unique),
  *         u64 count (>= 1) }
@@ -89,7 +91,7 @@ static void put_str(writer *w, const char *s) {
 static size_t tri(size_t d) { return d * (d + 1) / 2; }
 
 static size_t encoded_size(const ims_head *h) {
-  size_t d = h->d, n = 8 + 4 * 8 + 8 * 3;
+  size_t d = h->d, n = 8 + 4 * 8 + 8 * 4;
   n += 4 + strlen(h->model_id) + 4 + strlen(h->feature_layer);
   for (size_t c = 0; c < h->class_count; c++)
     n += 4 + strlen(h->classes[c].label) + 8;
@@ -119,6 +121,7 @@ ims_status ims_head_encode(const ims_head *h, void **data_out,
   put_u64(&w, h->learned);
   put_u64(&w, h->next_refit);
   put_u64(&w, h->refits);
+  put_u64(&w, h->source_seq);
   put_str(&w, h->model_id);
   put_str(&w, h->feature_layer);
   for (size_t c = 0; c < h->class_count; c++) {
@@ -189,7 +192,7 @@ static char *get_str(reader *r, uint32_t max, bool may_be_empty) {
 
 typedef struct header {
   uint32_t version, flags, d, classes, fold, pending, refit_min, growth;
-  uint64_t learned, next_refit, refits;
+  uint64_t learned, next_refit, refits, source_seq;
 } header;
 
 static ims_status bad(ims_error *err, const char *what) {
@@ -211,7 +214,8 @@ static ims_status read_header(reader *r, header *hd, ims_error *err) {
       !get_u32(r, &hd->classes) || !get_u32(r, &hd->fold) ||
       !get_u32(r, &hd->pending) || !get_u32(r, &hd->refit_min) ||
       !get_u32(r, &hd->growth) || !get_u64(r, &hd->learned) ||
-      !get_u64(r, &hd->next_refit) || !get_u64(r, &hd->refits))
+      !get_u64(r, &hd->next_refit) || !get_u64(r, &hd->refits) ||
+      !get_u64(r, &hd->source_seq))
     return bad(err, "truncated header");
   if (hd->flags & ~(IMS_HEAD_FLAG_NCM | IMS_HEAD_FLAG_NO_SQRT | FLAG_PRECISION))
     return bad(err, "unknown flags");
@@ -367,6 +371,7 @@ ims_status ims_head_decode(const void *data, size_t size,
   h->learned = hd.learned;
   h->next_refit = hd.next_refit;
   h->refits = hd.refits;
+  h->source_seq = hd.source_seq;
   h->max_classes = expect && expect->max_classes
                        ? expect->max_classes
                        : IMS_HEAD_MAX_CLASSES_DEFAULT;

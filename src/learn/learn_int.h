@@ -47,6 +47,9 @@ struct ims_head {
   uint64_t learned;    /* N */
   uint64_t next_refit; /* N at which the next refit happens */
   uint64_t refits;     /* refits done */
+  uint64_t source_seq; /* the last sequence of a JetStream stream of
+                          samples folded in (src/stream/learning.c);
+                          0 = none */
 
   size_t class_count;
   size_t class_cap;
@@ -82,6 +85,10 @@ int ims__head_reserve_class(ims_head *h);
 /* head.c: exchange the whole states of a and b (each keeps its own
  * max_classes): how a head the caller holds takes on a checkpoint's. */
 void ims__head_swap(ims_head *a, ims_head *b);
+/* head.c: what ims_head_step would say of learning `label` now: IMS_OK,
+ * IMS_ERR_TOO_LARGE (a new class over max_classes) or
+ * IMS_ERR_INVALID_ARG (too long, a control character). */
+ims_status ims__head_check_label(const ims_head *h, const char *label);
 /* head.c: recompute classes[c].bias from its sum and usum. */
 void ims__head_class_bias(ims_head *h, size_t c);
 

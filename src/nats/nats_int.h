@@ -77,6 +77,10 @@ typedef struct ims__nats_result {
 ims_status ims__nats_publish_results(ims_nats *n, const ims__nats_result *r,
                                      size_t count, ims_error *err);
 
+/* Sequence of the stream's last message now (0: empty).
+ * IMS_ERR_NOT_FOUND: no such stream. */
+ims_status ims__nats_last_seq(ims_nats *n, uint64_t *out, ims_error *err);
+
 /* ---- 3. queue.c ---- */
 
 typedef struct ims__queue ims__queue;
@@ -119,5 +123,23 @@ char *ims__nats_message_key(natsMsg *m, uint64_t seq);
 
 /* Nanoseconds spent in fetches so far. */
 uint64_t ims__queue_fetch_ns(const ims__queue *q);
+
+/* ---- 4. samples.c: a stream read in order ---- */
+
+typedef struct ims__samples ims__samples;
+
+/* Read n's stream in sequence order from after `after_seq` (an ordered
+ * consumer: ephemeral, flow-controlled, gap-free). */
+ims_status ims__samples_open(ims_nats *n, uint64_t after_seq,
+                             ims__samples **out, ims_error *err);
+void ims__samples_close(ims__samples *s);
+
+/* The next message, waiting at most wait_ms (0: only what has come).
+ * *got false: none yet. *data (BORROWED until the next call or close),
+ * *size, *seq (its stream sequence). A connection away is "none yet";
+ * only a closed connection is an error. */
+ims_status ims__samples_next(ims__samples *s, int wait_ms, const void **data,
+                             size_t *size, uint64_t *seq, bool *got,
+                             ims_error *err);
 
 #endif /* IMS_NATS_NATS_INT_H */

@@ -158,8 +158,7 @@ ims_status ims__nats_publish_results(ims_nats *n, const ims__nats_result *r,
 
 /* ---- 4. reading results ---- */
 
-/* Sequence of the stream's last message now (0: empty). */
-static ims_status last_seq(ims_nats *n, uint64_t *out, ims_error *err) {
+ims_status ims__nats_last_seq(ims_nats *n, uint64_t *out, ims_error *err) {
   jsStreamInfo *si = NULL;
   jsErrCode code = 0;
   natsStatus s =
@@ -214,7 +213,7 @@ ims_status ims_nats_read_results(ims_nats *n, bool follow,
                                  ims_nats_result_fn fn, void *ctx,
                                  ims_error *err) {
   uint64_t last = 0;
-  ims_status st = last_seq(n, &last, err);
+  ims_status st = ims__nats_last_seq(n, &last, err);
   if (st != IMS_OK || (last == 0 && !follow)) return st;
   natsSubscription *sub = NULL;
   st = subscribe_all(n, &sub, err);

@@ -20,6 +20,17 @@
  * replayed uncommitted batch is then predicted by exactly the state the
  * first attempt saw.
  *
+ * NATS workers (a nats:// source) have no checkpoint; they share one
+ * head through a JetStream stream of samples (`shared`, "STREAM_LEARN"):
+ * each batch's labeled samples are published there, Nats-Msg-Id = the
+ * image's key (a redelivered image's sample is dropped as a duplicate),
+ * before its images are acked; rows are only predicted locally. Every
+ * worker folds the whole stream, in stream order, into its head before
+ * each batch (and to the stream's end when it stops), so all workers
+ * learn the same samples in the same order. The head records the last
+ * sequence folded (source_seq), so a worker restarted with its HEAD goes
+ * on from there.
+ *
  * The user's HEAD file (head_path) is a copy for `classify --head` and the
  * next fresh start: saved at each snapshot, every SAVE_EVERY batches
  * without a checkpoint, and when the run ends cleanly. With a checkpoint
@@ -41,6 +52,7 @@
 #include "core/base64_int.h"
 #include "core/error_int.h"
 #include "learn/learn_int.h"
+#include "nats/nats_int.h"
 #include "stream/stream_int.h"
 
 /* ---- 1. state ---- */
@@ -64,6 +76,13 @@ struct ims__learner {
   char *b64;                /* one sample in base64 */
   float *sample;            /* one sample decoded (recovery) */
   char *extra;              /* owned: the commit's members, or NULL */
+  ims_nats *shared;         /* BORROWED: the samples stream of NATS
+                               workers, or NULL */
+  ims__samples *reader;     /* owned: reads `shared` in order */
+  ims__nats_result *outbox; /* cap: the batch's samples to publish */
+  char *bodies;             /* cap * body_cap: their bodies */
+  size_t body_cap;          /* label, NUL, d float32 */
+  size_t outbox_n;          /* entries in outbox */
   uint64_t batches;         /* since the last HEAD save */
   uint64_t scored, correct; /* labeled rows of this run, right ones */
   bool recent[RECENT];      /* ring: right or wrong */
@@ -81,11 +100,11 @@ static void remember(ims__learner *l, bool right) {
     l->recent_n++;
 }
 
-/* Row i becomes an error row: the head refused its label. */
-static size_t refuse(ims__learner *l, ims_stream_row *r, bool *failed, size_t i,
-                     const ims_head_result *res) {
+/* Row i becomes an error row: the head refused its label (`why`). */
+static size_t refuse(ims__learner *l, ims_stream_row *r, bool *failed,
+                     size_t i, ims_status why) {
   char *m = l->messages + i * MESSAGE_CAP;
-  if (res->status == IMS_ERR_TOO_LARGE)
+  if (why == IMS_ERR_TOO_LARGE)
     snprintf(m, MESSAGE_CAP,
              "learned head: label \"%.200s\" would be class %zu, over the "
              "limit of %u (--max-classes)",
@@ -128,9 +147,58 @@ static ims_status encode_extra(ims__learner *l, size_t k, ims_error *err) {
   return IMS_OK;
 }
 
+/* NATS: queue row r's sample (label, NUL, features) for publishing. */
+static void to_outbox(ims__learner *l, const ims_stream_row *r,
+                      const float *features) {
+  char *body = l->bodies + l->outbox_n * l->body_cap;
+  size_t n = strlen(r->label) + 1;
+  size_t bytes = l->body_cap - IMS_HEAD_LABEL_MAX - 1;
+  memcpy(body, r->label, n);
+  memcpy(body + n, features, bytes);
+  ims__nats_result *o = &l->outbox[l->outbox_n++];
+  o->id = r->path;
+  o->category = r->label;
+  o->data = body;
+  o->size = n + bytes;
+}
+
+/* NATS: fold the samples stream into the head, waiting at most wait_ms
+ * for the first message; a malformed one is skipped (by every worker
+ * alike). */
+static ims_status fold_shared(ims__learner *l, int wait_ms, ims_error *err) {
+  size_t bytes = (size_t)ims_head_feature_count(l->head) * sizeof(float);
+  for (;;) {
+    const void *data;
+    size_t size;
+    uint64_t seq;
+    bool got;
+    ims_status st =
+        ims__samples_next(l->reader, wait_ms, &data, &size, &seq, &got, err);
+    if (st != IMS_OK || !got)
+      return st;
+    wait_ms = 0;
+    const char *label = data;
+    const char *nul = memchr(data, '\0', size);
+    if (nul != NULL && size - (size_t)(nul + 1 - label) == bytes) {
+      memcpy(l->sample, nul + 1, bytes); /* aligned for the head */
+      const float *f = l->sample;
+      ims_head_result r;
+      st = ims_head_step(l->head, 1, &f, &label, &r, err);
+      if (st != IMS_OK)
+        return st;
+    }
+    l->head->source_seq = seq;
+  }
+}
+
 ims_status ims__learner_step(ims__learner *l, ims_stream_row *rows,
                              const ims_class_result *res, bool *failed,
                              size_t n, size_t *nerr, ims_error *err) {
+  if (l->shared != NULL) {
+    ims_status st = fold_shared(l, 0, err);
+    if (st != IMS_OK)
+      return st;
+  }
   size_t k = 0;
   for (size_t i = 0; i < n; i++) {
     if (failed[i] || rows[i].error != NULL || res[i].features == NULL)
@@ -139,10 +207,13 @@ ims_status ims__learner_step(ims__learner *l, ims_stream_row *rows,
     l->labels[k] = rows[i].label != NULL ? rows[i].label : "";
     l->row_of[k++] = i;
   }
-  ims_status st =
-      ims_head_step(l->head, k, l->features, l->labels, l->results, err);
+  /* NATS workers only predict here: they learn from the shared stream */
+  ims_status st = ims_head_step(l->head, k, l->features,
+                                l->shared ? NULL : l->labels, l->results,
+                                err);
   if (st != IMS_OK)
     return st;
+  l->outbox_n = 0;
   for (size_t j = 0; j < k; j++) {
     ims_stream_row *r = &rows[l->row_of[j]];
     const ims_head_result *h = &l->results[j];
@@ -150,13 +221,27 @@ ims_status ims__learner_step(ims__learner *l, ims_stream_row *rows,
     r->learned_score = h->score;
     if (l->labels[j][0] == '\0')
       continue;
-    if (h->status != IMS_OK) {
-      *nerr += refuse(l, r, failed, l->row_of[j], h);
+    ims_status verdict = l->shared
+                             ? ims__head_check_label(l->head, l->labels[j])
+                             : h->status;
+    if (verdict != IMS_OK) {
+      *nerr += refuse(l, r, failed, l->row_of[j], verdict);
       continue;
     }
     remember(l, h->label != NULL && strcmp(h->label, r->label) == 0);
+    if (l->shared)
+      to_outbox(l, r, l->features[j]);
   }
   return l->cp != NULL ? encode_extra(l, k, err) : IMS_OK;
+}
+
+ims_status ims__learner_commit(ims__learner *l, ims_error *err) {
+  if (l->shared == NULL || l->outbox_n == 0)
+    return IMS_OK;
+  ims_status st =
+      ims__nats_publish_results(l->shared, l->outbox, l->outbox_n, err);
+  l->outbox_n = 0;
+  return st;
 }
 
 const char *ims__learner_commit_extra(const ims__learner *l) {
@@ -335,7 +420,31 @@ ims_status ims__learner_batch_done(ims__learner *l, ims_error *err) {
   return save_head_file(l, err);
 }
 
+/* NATS: fold the samples stream up to its last message now (so every
+ * worker that stops after the stream drained holds the same head). */
+static ims_status fold_to_end(ims__learner *l, ims_error *err) {
+  uint64_t last = 0;
+  ims_status st = ims__nats_last_seq(l->shared, &last, err);
+  uint64_t deadline = ims__now_mono_ns() +
+                      (uint64_t)ims__nats_retry_ms(l->shared) * 1000000u;
+  while (st == IMS_OK && l->head->source_seq < last) {
+    if (ims__now_mono_ns() > deadline)
+      return ims__fail(err, IMS_ERR_IO,
+                       "learned samples: stream %s stopped at %llu of %llu",
+                       ims_nats_stream_name(l->shared),
+                       (unsigned long long)l->head->source_seq,
+                       (unsigned long long)last);
+    st = fold_shared(l, 250, err);
+  }
+  return st;
+}
+
 ims_status ims__learner_finish(ims__learner *l, ims_error *err) {
+  if (l->shared != NULL) {
+    ims_status st = fold_to_end(l, err);
+    if (st != IMS_OK)
+      return st;
+  }
   return save_head_file(l, err);
 }
 
@@ -351,20 +460,45 @@ static ims_status alloc_learner(ims__learner *l, size_t cap, ims_error *err) {
   l->messages = calloc(cap, MESSAGE_CAP);
   l->b64 = malloc(ims__base64_size(d * sizeof(float)) + 1);
   l->sample = malloc(d * sizeof(float));
-  if (!l->features || !l->labels || !l->row_of || !l->results || !l->messages ||
-      !l->b64 || !l->sample)
+  l->body_cap = IMS_HEAD_LABEL_MAX + 1 + d * sizeof(float);
+  l->outbox = calloc(cap, sizeof *l->outbox);
+  l->bodies = malloc(cap * l->body_cap);
+  if (!l->features || !l->labels || !l->row_of || !l->results ||
+      !l->messages || !l->b64 || !l->sample || !l->outbox || !l->bodies)
     return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
   return IMS_OK;
 }
 
+/* NATS: the samples stream (created if absent) read after the last
+ * sequence the head has folded. */
+static ims_status open_shared(ims__learner *l, ims_error *err) {
+  ims_nats_stream_config cfg = {0};
+  uint64_t last = 0;
+  ims_status st = ims_nats_ensure_stream(l->shared, &cfg, err);
+  if (st == IMS_OK)
+    st = ims__nats_last_seq(l->shared, &last, err);
+  if (st == IMS_OK && l->head->source_seq > last)
+    return ims__fail(err, IMS_ERR_BAD_HEAD,
+                     "learned head has folded sample %llu of stream %s, "
+                     "which holds %llu: a head of another stream",
+                     (unsigned long long)l->head->source_seq,
+                     ims_nats_stream_name(l->shared),
+                     (unsigned long long)last);
+  if (st == IMS_OK)
+    st = ims__samples_open(l->shared, l->head->source_seq, &l->reader, err);
+  return st;
+}
+
 ims_status ims__learner_create(ims_head *head, const char *head_path,
-                               ims__checkpoint *cp, const ims_stream_io *io,
-                               size_t cap, ims__learner **out, ims_error *err) {
+                               ims__checkpoint *cp, ims_nats *shared,
+                               const ims_stream_io *io, size_t cap,
+                               ims__learner **out, ims_error *err) {
   ims__learner *l = calloc(1, sizeof *l);
   if (l == NULL)
     return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
   l->head = head;
   l->cp = cp;
+  l->shared = shared;
   l->io = io;
   l->head_path = head_path ? strdup(head_path) : NULL;
   ims_status st = alloc_learner(l, cap, err);
@@ -380,6 +514,8 @@ ims_status ims__learner_create(ims_head *head, const char *head_path,
     if (st == IMS_OK)
       ims__checkpoint_set_compact_hook(cp, before_compaction, l);
   }
+  if (st == IMS_OK && shared != NULL)
+    st = open_shared(l, err);
   if (st != IMS_OK) {
     ims__learner_destroy(l);
     return st;
@@ -401,6 +537,9 @@ void ims__learner_destroy(ims__learner *l) {
   free(l->messages);
   free(l->b64);
   free(l->sample);
+  ims__samples_close(l->reader);
+  free(l->outbox);
+  free(l->bodies);
   free(l->extra);
   free(l);
 }

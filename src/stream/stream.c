@@ -273,6 +273,10 @@ static ims_status run_batch(ims_stream *s, const ims__source_batch *b,
   if (st != IMS_OK) return st;
   uint64_t t1 = ims__now_mono_ns();
   t->sink = t1 - t0;
+  if (s->learner != NULL)
+    st = ims__learner_commit(s->learner, err);
+  if (st != IMS_OK)
+    return st;
   st = ops->settle(s->src.state, b, s->failed, extra, err);
   if (st == IMS_OK && s->learner != NULL)
     st = ims__learner_batch_done(s->learner, err);
@@ -429,12 +433,14 @@ static ims_status new_engine(ims_classifier *clf, ims_sink *const *sinks,
   return alloc_state(s, sinks, err);
 }
 
-/* The learner, once the source (and its checkpoint) is open. */
-static ims_status start_learning(ims_stream *s, ims_error *err) {
+/* The learner, once the source (and its checkpoint) is open; `shared`:
+ * the samples stream of NATS workers, else NULL. */
+static ims_status start_learning(ims_stream *s, ims_nats *shared,
+                                 ims_error *err) {
   if (s->opt.head == NULL) return IMS_OK;
   ims_status st = ims__learner_create(
       s->opt.head, s->opt.head_path, s->src.ops->checkpoint(s->src.state),
-      s->opt.io, s->cap, &s->learner, err);
+      shared, s->opt.io, s->cap, &s->learner, err);
   s->opt.head_path = NULL; /* copied by the learner */
   return st;
 }
@@ -448,7 +454,7 @@ ims_status ims_stream_create(ims_bucket *bucket, ims_classifier *clf,
   if (st == IMS_OK)
     st = ims__source_bucket_create(bucket, &s->opt, s->cap, &s->stop,
                                    &s->src, err);
-  if (st == IMS_OK) st = start_learning(s, err);
+  if (st == IMS_OK) st = start_learning(s, NULL, err);
   if (st == IMS_OK) s->opt.checkpoint_dir = NULL; /* not ours to keep */
   if (st != IMS_OK) {
     ims_stream_destroy(s);
@@ -474,7 +480,11 @@ ims_status ims_stream_create_nats(ims_nats *source,
     st = ims__source_nats_create(source, consumer,
                                  s->opt.max_files_per_trigger, &s->stop,
                                  &s->src, err);
-  if (st == IMS_OK) st = start_learning(s, err);
+  if (st == IMS_OK && s->opt.head != NULL && s->opt.learn_nats == NULL)
+    st = ims__fail(err, IMS_ERR_INVALID_ARG,
+                   "stream: learning with a JetStream source needs the "
+                   "stream of learned samples (learn_nats)");
+  if (st == IMS_OK) st = start_learning(s, s->opt.learn_nats, err);
   if (st != IMS_OK) {
     ims_stream_destroy(s);
     return st;

@@ -367,14 +367,16 @@ typedef struct ims__learner ims__learner;
  * learner), first restore the head's state from the checkpoint (its
  * snapshot in DIR/learn/ plus the samples of the commits after it) and
  * hook the snapshots to compaction; a checkpoint with no head yet gets
- * the given head as its start. head_path: COPIED, NULL = never saved.
+ * the given head as its start. With `shared` (NATS workers; BORROWED),
+ * learn from that stream of samples instead (learning.c's header).
+ * head_path: COPIED, NULL = never saved.
  * cap: rows per batch at most. Errors: IMS_ERR_IO (damaged or missing
  * files, named), IMS_ERR_BAD_HEAD / IMS_ERR_TOO_LARGE (the checkpoint's
  * head is another model's or over the class limit). */
 ims_status ims__learner_create(ims_head *head, const char *head_path,
-                               ims__checkpoint *cp, const ims_stream_io *io,
-                               size_t cap, ims__learner **out,
-                               ims_error *err);
+                               ims__checkpoint *cp, ims_nats *shared,
+                               const ims_stream_io *io, size_t cap,
+                               ims__learner **out, ims_error *err);
 void ims__learner_destroy(ims__learner *l);
 
 /* Predict, then learn, the n rows of a batch (res: the classifier's
@@ -385,6 +387,10 @@ void ims__learner_destroy(ims__learner *l);
 ims_status ims__learner_step(ims__learner *l, ims_stream_row *rows,
                              const ims_class_result *res, bool *failed,
                              size_t n, size_t *nerr, ims_error *err);
+
+/* NATS: publish the batch's samples to the shared stream (after the
+ * sinks, before the images are acked). IMS_ERR_IO fails the batch. */
+ims_status ims__learner_commit(ims__learner *l, ims_error *err);
 
 /* The members the batch's commit must record ("learned":[...]), or NULL
  * without a checkpoint. BORROWED until the next step. */
