@@ -146,7 +146,9 @@ void ims__head_class_bias(ims_head *h, size_t c) {
 }
 
 /* f = x with a signed square root (unless NO_SQRT), scaled to unit
- * length. A zero or non-finite vector becomes zeros. */
+ * length. A zero or non-finite vector becomes zeros: scaling a NaN or an
+ * infinity by 0 would keep a NaN, which learned would make every sum NaN
+ * and the head's file unreadable. */
 static void transform(ims_head *h, const float *x) {
   double norm = 0;
   for (uint32_t i = 0; i < h->d; i++) {
@@ -156,7 +158,11 @@ static void transform(ims_head *h, const float *x) {
     h->f[i] = v;
     norm += (double)v * v;
   }
-  float scale = (norm > 0 && isfinite(norm)) ? (float)(1.0 / sqrt(norm)) : 0;
+  if (!(norm > 0 && isfinite(norm))) {
+    memset(h->f, 0, h->d * sizeof *h->f);
+    return;
+  }
+  float scale = (float)(1.0 / sqrt(norm));
   for (uint32_t i = 0; i < h->d; i++) h->f[i] *= scale;
 }
 
