@@ -72,6 +72,19 @@ ims_status ims_head_create(const ims_head_options *o, ims_head **out,
     return ims__fail(err, IMS_ERR_INVALID_ARG,
                      "learned head: %u features (1..%u)", o->feature_count,
                      IMS__HEAD_MAX_FEATURES);
+  /* What the file cannot hold is refused now, not when it is read back. */
+  if (strlen(o->model_id) > IMS__HEAD_STR_MAX)
+    return ims__fail(err, IMS_ERR_INVALID_ARG,
+                     "learned head: model identity longer than %u bytes",
+                     IMS__HEAD_STR_MAX);
+  if (o->feature_layer && strlen(o->feature_layer) > IMS__HEAD_STR_MAX)
+    return ims__fail(err, IMS_ERR_INVALID_ARG,
+                     "learned head: feature layer name longer than %u bytes",
+                     IMS__HEAD_STR_MAX);
+  if (o->refit_growth_pct > IMS__HEAD_GROWTH_MAX)
+    return ims__fail(err, IMS_ERR_INVALID_ARG,
+                     "learned head: refit growth %u%% (at most %u)",
+                     o->refit_growth_pct, IMS__HEAD_GROWTH_MAX);
   ims_head *h = calloc(1, sizeof *h);
   if (h == NULL) return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
   h->d = o->feature_count;

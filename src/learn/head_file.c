@@ -16,7 +16,8 @@
  *   u32 pending samples not yet folded (< fold, <= N)
  *   u32 refit_min, u32 refit_growth_pct
  *   u64 N       samples learned (= the sum of the class counts)
- *   u64 next_refit (> N), u64 refits (<= N)
+ *   u64 next_refit (> N), u64 refits (a count only: ims_head_fit may
+ *       refit without new samples)
  *   str model_id (1..1024 bytes), str feature_layer (0..1024 bytes)
  *   C x { str label (1..255 bytes, no control character, unique),
  *         u64 count (>= 1) }
@@ -49,7 +50,7 @@
 #define MAGIC "IMSHEAD\n"
 #define VERSION 1u
 #define FLAG_PRECISION 0x100u
-#define STR_MAX 1024u
+#define STR_MAX IMS__HEAD_STR_MAX
 #define FILE_MAX ((size_t)1 << 31) /* d = 16384 with P: ~1.6 GB */
 
 /* ---- 1. encoding ---- */
@@ -220,8 +221,8 @@ static ims_status read_header(reader *r, header *hd, ims_error *err) {
   if (hd->fold != IMS__HEAD_FOLD || hd->pending >= hd->fold ||
       hd->pending > hd->learned)
     return bad(err, "pending samples out of range");
-  if (hd->refit_min == 0 || hd->growth == 0 || hd->growth > 100000 ||
-      hd->next_refit <= hd->learned || hd->refits > hd->learned)
+  if (hd->refit_min == 0 || hd->growth == 0 ||
+      hd->growth > IMS__HEAD_GROWTH_MAX || hd->next_refit <= hd->learned)
     return bad(err, "refit schedule out of range");
   return IMS_OK;
 }
