@@ -31,6 +31,12 @@
  * gives the same bytes, so an interrupted and an uninterrupted stream can
  * be compared byte for byte.
  *
+ * Decoding reads the fields up to the CRC only (a truncated file is
+ * reported as truncated, not misread from its checksum's bytes), checks
+ * the class count against expect->max_classes before reading any class,
+ * and finds duplicate labels by sorting (a hostile file of a million
+ * classes must not cost 10^12 comparisons).
+ *
  * Threading: no shared state.
  */
 #define _GNU_SOURCE
@@ -228,13 +234,33 @@ static ims_status read_header(reader *r, header *hd, ims_error *err) {
 }
 
 /* Bytes the arrays after the class list take: checked against what is
- * left before anything of that size is allocated, so a hostile header
- * cannot ask for gigabytes. */
+ * left before the CRC before anything of that size is allocated, so a
+ * hostile header cannot ask for gigabytes. */
 static bool arrays_fit(const reader *r, const header *hd) {
   double d = hd->d, bytes = hd->classes * d * 16 + d * (d + 1) / 2 * 8 +
-                            hd->pending * d * 4 + 4;
+                            hd->pending * d * 4;
   if (hd->flags & FLAG_PRECISION) bytes += d * (d + 1) / 2 * 4;
   return bytes == (double)(r->end - r->p);
+}
+
+static int cmp_label(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Does a label appear twice? Sorted copies of the pointers, then
+ * neighbours compared: O(C log C). -1 out of memory. */
+static int has_duplicate(const ims_head *h) {
+  if (h->class_count < 2) return 0;
+  char **sorted = malloc(h->class_count * sizeof *sorted);
+  if (sorted == NULL) return -1;
+  for (size_t c = 0; c < h->class_count; c++)
+    sorted[c] = h->classes[c].label;
+  qsort(sorted, h->class_count, sizeof *sorted, cmp_label);
+  int dup = 0;
+  for (size_t c = 1; c < h->class_count && !dup; c++)
+    dup = strcmp(sorted[c - 1], sorted[c]) == 0;
+  free(sorted);
+  return dup;
 }
 
 static ims_status read_classes(reader *r, ims_head *h, const header *hd,
@@ -250,15 +276,15 @@ static ims_status read_classes(reader *r, ims_head *h, const header *hd,
     h->class_count++;
     for (const unsigned char *p = (unsigned char *)k->label; *p; p++)
       if (*p < 0x20 || *p == 0x7f) return bad(err, "bad class label");
-    for (uint32_t o = 0; o < c; o++)
-      if (strcmp(h->classes[o].label, k->label) == 0)
-        return bad(err, "a class label appears twice");
     if (!get_u64(r, &k->count) || k->count == 0 ||
         k->count > hd->learned - total)
       return bad(err, "class counts do not add up");
     total += k->count;
   }
   if (total != hd->learned) return bad(err, "class counts do not add up");
+  int dup = has_duplicate(h);
+  if (dup < 0) return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
+  if (dup) return bad(err, "a class label appears twice");
   return IMS_OK;
 }
 
@@ -302,6 +328,17 @@ static ims_status read_arrays(reader *r, ims_head *h, const header *hd,
   return IMS_OK;
 }
 
+static uint32_t limit_of(const ims_head_options *e) {
+  return e && e->max_classes ? e->max_classes : IMS_HEAD_MAX_CLASSES_DEFAULT;
+}
+
+static ims_status too_many(size_t classes, uint32_t max, ims_error *err) {
+  return ims__fail(err, IMS_ERR_TOO_LARGE,
+                   "learned head has %zu classes, more than the limit %u "
+                   "(--max-classes)",
+                   classes, max);
+}
+
 static ims_status check_expected(const ims_head *h,
                                  const ims_head_options *e, ims_error *err) {
   if (e == NULL) return IMS_OK;
@@ -319,13 +356,8 @@ static ims_status check_expected(const ims_head *h,
     return ims__fail(err, IMS_ERR_BAD_HEAD,
                      "learned head has %u features; the model gives %u", h->d,
                      e->feature_count);
-  uint32_t max = e->max_classes ? e->max_classes
-                                : IMS_HEAD_MAX_CLASSES_DEFAULT;
-  if (h->class_count > max)
-    return ims__fail(err, IMS_ERR_TOO_LARGE,
-                     "learned head has %zu classes, more than the limit %u "
-                     "(--max-classes)",
-                     h->class_count, max);
+  if (h->class_count > limit_of(e))
+    return too_many(h->class_count, limit_of(e), err);
   return IMS_OK;
 }
 
@@ -351,12 +383,15 @@ ims_status ims_head_decode(const void *data, size_t size,
   if (size < 12 || size > FILE_MAX) return bad(err, "size out of range");
   uint32_t crc;
   memcpy(&crc, (const unsigned char *)data + size - 4, 4);
-  reader r = {data, (const unsigned char *)data + size};
+  reader r = {data, (const unsigned char *)data + size - 4};
   header hd = {0};
   ims_status st = read_header(&r, &hd, err);
   if (st != IMS_OK) return st;
   if (le32toh(crc) != (uint32_t)crc32(0L, data, (uInt)(size - 4)))
     return bad(err, "checksum mismatch (damaged file)");
+  /* Before any class is read: the limit bounds the work and memory. */
+  if (expect != NULL && hd.classes > limit_of(expect))
+    return too_many(hd.classes, limit_of(expect), err);
   ims_head *h = calloc(1, sizeof *h);
   if (h == NULL) return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
   h->d = hd.d;
@@ -368,9 +403,7 @@ ims_status ims_head_decode(const void *data, size_t size,
   h->learned = hd.learned;
   h->next_refit = hd.next_refit;
   h->refits = hd.refits;
-  h->max_classes = expect && expect->max_classes
-                       ? expect->max_classes
-                       : IMS_HEAD_MAX_CLASSES_DEFAULT;
+  h->max_classes = limit_of(expect);
   if (h->max_classes < hd.classes) h->max_classes = hd.classes;
   st = decode_body(&r, h, &hd, err);
   if (st == IMS_OK) st = check_expected(h, expect, err);
