@@ -256,27 +256,36 @@ static json_t *json_lines(const char *text) {
   return arr;
 }
 
-/* Check one {"path":..,"top":[..]} object; returns its top-1 label. */
-static size_t check_prediction(json_t *o, const char *path, size_t k) {
+/* Check one {"path":..,"top":[..]} object: k predictions, scores
+ * falling, each named as ImageNet names its index - or, with a learned
+ * head, class and desc both the head's label. Returns its top-1 index. */
+static size_t check_top(json_t *o, const char *path, size_t k,
+                        const ims_head *head) {
   ASSERT_STR_EQ(json_string_value(json_object_get(o, "path")), path);
   ASSERT(json_object_get(o, "error") == NULL);
   json_t *top = json_object_get(o, "top");
   ASSERT_EQ(json_array_size(top), k);
+  size_t count = head != NULL ? ims_head_class_count(head) : 1000;
   double prev = 2.0;
   for (size_t i = 0; i < k; i++) {
     json_t *e = json_array_get(top, i);
     json_int_t idx = json_integer_value(json_object_get(e, "index"));
     double score = json_number_value(json_object_get(e, "score"));
-    ASSERT(idx >= 0 && idx < 1000);
-    ASSERT_STR_EQ(json_string_value(json_object_get(e, "class")),
-                  wnid_of((size_t)idx));
-    ASSERT_STR_EQ(json_string_value(json_object_get(e, "desc")),
-                  desc_of((size_t)idx));
+    ASSERT(idx >= 0 && (size_t)idx < count);
+    const char *cls = head != NULL ? ims_head_class_label(head, (size_t)idx)
+                                   : wnid_of((size_t)idx);
+    const char *desc = head != NULL ? cls : desc_of((size_t)idx);
+    ASSERT_STR_EQ(json_string_value(json_object_get(e, "class")), cls);
+    ASSERT_STR_EQ(json_string_value(json_object_get(e, "desc")), desc);
     ASSERT(score >= 0.0 && score <= 1.0 && score <= prev);
     prev = score;
   }
   return (size_t)json_integer_value(
       json_object_get(json_array_get(top, 0), "index"));
+}
+
+static size_t check_prediction(json_t *o, const char *path, size_t k) {
+  return check_top(o, path, k, NULL);
 }
 
 static int in_list(const char *wnid, const char *const *list) {
@@ -897,28 +906,11 @@ static const head_fixture *head_fixture_get(void) {
   return &f;
 }
 
-/* Check one --head JSON line: k predictions, class == desc == a head
- * label, index its position, scores falling. Returns the top-1 index. */
+/* Check one --head JSON line (check_top), without features. */
 static int32_t check_head_line(const head_fixture *f, json_t *o,
                                const char *path, size_t k) {
-  ASSERT_STR_EQ(json_string_value(json_object_get(o, "path")), path);
   ASSERT(json_object_get(o, "features") == NULL);
-  json_t *top = json_object_get(o, "top");
-  ASSERT_EQ(json_array_size(top), k);
-  double prev = 2.0;
-  for (size_t i = 0; i < k; i++) {
-    json_t *e = json_array_get(top, i);
-    json_int_t idx = json_integer_value(json_object_get(e, "index"));
-    double score = json_number_value(json_object_get(e, "score"));
-    ASSERT(idx >= 0 && (size_t)idx < ims_head_class_count(f->head));
-    const char *label = ims_head_class_label(f->head, (size_t)idx);
-    ASSERT_STR_EQ(json_string_value(json_object_get(e, "class")), label);
-    ASSERT_STR_EQ(json_string_value(json_object_get(e, "desc")), label);
-    ASSERT(score >= 0.0 && score <= 1.0 && score <= prev);
-    prev = score;
-  }
-  return (int32_t)json_integer_value(
-      json_object_get(json_array_get(top, 0), "index"));
+  return (int32_t)check_top(o, path, k, f->head);
 }
 
 /* --json --top 2 --head on the held-out folder: the head's classes, as

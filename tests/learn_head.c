@@ -598,20 +598,28 @@ TEST(learn_head_magic_and_version) {
   free(b.p);
 }
 
-/* Set a u32 (or u64) field of a copy of b, fix the CRC, expect `what`. */
-static void bad_u32(bytes b, size_t at, uint32_t v, const char *what) {
+/* c decodes without `expect`; then it is freed. */
+static void accepted(bytes c) {
+  ims_head_destroy(decode_ok(c, NULL));
+  free(c.p);
+}
+
+/* Set the `width`-byte field at `at` of a copy of b to v, fix the CRC,
+ * expect `what`. */
+static void bad_field(bytes b, size_t at, int width, uint64_t v,
+                      const char *what) {
   bytes c = splice(b, 0, 0, "", 0);
-  put32(c.p + at, v);
+  if (width == 4) put32(c.p + at, (uint32_t)v);
+  else put64(c.p + at, v);
   fix_crc(c);
   refused(c, NULL, IMS_ERR_BAD_HEAD, what);
   free(c.p);
 }
+static void bad_u32(bytes b, size_t at, uint32_t v, const char *what) {
+  bad_field(b, at, 4, v, what);
+}
 static void bad_u64(bytes b, size_t at, uint64_t v, const char *what) {
-  bytes c = splice(b, 0, 0, "", 0);
-  put64(c.p + at, v);
-  fix_crc(c);
-  refused(c, NULL, IMS_ERR_BAD_HEAD, what);
-  free(c.p);
+  bad_field(b, at, 8, v, what);
 }
 
 TEST(learn_head_bad_header_fields) {
@@ -670,12 +678,8 @@ TEST(learn_head_bad_strings) {
     free(c.p);
   }
   /* the longest label and model identity are fine */
-  bytes c = set_str(b, l.label[1], big, 255);
-  ims_head_destroy(decode_ok(c, NULL));
-  free(c.p);
-  c = set_str(b, O_MODEL, big, 1024);
-  ims_head_destroy(decode_ok(c, NULL));
-  free(c.p);
+  accepted(set_str(b, l.label[1], big, 255));
+  accepted(set_str(b, O_MODEL, big, 1024));
   free(b.p);
 }
 
@@ -691,8 +695,7 @@ TEST(learn_head_bad_counts) {
   put64(c.p + l.count[0], c0 + 1);
   put64(c.p + l.count[1], c1 - 1);
   fix_crc(c);
-  ims_head_destroy(decode_ok(c, NULL));
-  free(c.p);
+  accepted(c);
   free(b.p);
 }
 

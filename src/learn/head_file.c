@@ -183,26 +183,35 @@ static bool get_f32(reader *r, float *v) {
   memcpy(v, &b, 4);
   return isfinite(*v);
 }
-/* A new string of 1..max bytes (0..max if may_be_empty). */
-static char *get_str(reader *r, uint32_t max, bool may_be_empty) {
+
+static ims_status bad(ims_error *err, const char *what) {
+  return ims__fail(err, IMS_ERR_BAD_HEAD, "not a valid learned head: %s",
+                   what);
+}
+
+/* *out = a new string of 1..max bytes (0..max if may_be_empty), named
+ * `what` in the message if the file's is not one. Copied with memcpy,
+ * not strndup: the bytes have no NUL after them, and strndup may look
+ * for one (ASan's strict_string_checks reports it). */
+static ims_status get_str(reader *r, uint32_t max, bool may_be_empty,
+                          const char *what, char **out, ims_error *err) {
   uint32_t n;
   if (!get_u32(r, &n) || n > max || (n == 0 && !may_be_empty) ||
       (size_t)(r->end - r->p) < n || memchr(r->p, '\0', n) != NULL)
-    return NULL;
-  char *s = strndup((const char *)r->p, n);
+    return bad(err, what);
+  char *s = malloc((size_t)n + 1);
+  if (s == NULL) return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
+  memcpy(s, r->p, n);
+  s[n] = '\0';
   r->p += n;
-  return s;
+  *out = s;
+  return IMS_OK;
 }
 
 typedef struct header {
   uint32_t version, flags, d, classes, fold, pending, refit_min, growth;
   uint64_t learned, next_refit, refits;
 } header;
-
-static ims_status bad(ims_error *err, const char *what) {
-  return ims__fail(err, IMS_ERR_BAD_HEAD, "not a valid learned head: %s",
-                   what);
-}
 
 static ims_status read_header(reader *r, header *hd, ims_error *err) {
   char magic[8];
@@ -271,8 +280,9 @@ static ims_status read_classes(reader *r, ims_head *h, const header *hd,
       return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
     ims__head_class *k = &h->classes[h->class_count];
     memset(k, 0, sizeof *k);
-    k->label = get_str(r, IMS_HEAD_LABEL_MAX, false);
-    if (k->label == NULL) return bad(err, "bad class label");
+    ims_status st = get_str(r, IMS_HEAD_LABEL_MAX, false, "bad class label",
+                            &k->label, err);
+    if (st != IMS_OK) return st;
     h->class_count++;
     for (const unsigned char *p = (unsigned char *)k->label; *p; p++)
       if (*p < 0x20 || *p == 0x7f) return bad(err, "bad class label");
@@ -363,11 +373,12 @@ static ims_status check_expected(const ims_head *h,
 
 static ims_status decode_body(reader *r, ims_head *h, const header *hd,
                               ims_error *err) {
-  h->model_id = get_str(r, STR_MAX, false);
-  if (h->model_id == NULL) return bad(err, "bad model identity");
-  h->feature_layer = get_str(r, STR_MAX, true);
-  if (h->feature_layer == NULL) return bad(err, "bad feature layer name");
-  ims_status st = read_classes(r, h, hd, err);
+  ims_status st = get_str(r, STR_MAX, false, "bad model identity",
+                          &h->model_id, err);
+  if (st == IMS_OK)
+    st = get_str(r, STR_MAX, true, "bad feature layer name",
+                 &h->feature_layer, err);
+  if (st == IMS_OK) st = read_classes(r, h, hd, err);
   if (st != IMS_OK) return st;
   if (!arrays_fit(r, hd)) return bad(err, "truncated or oversized arrays");
   st = ims__head_alloc(h, err);
