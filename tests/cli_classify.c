@@ -896,7 +896,7 @@ static const head_fixture *head_fixture_get(void) {
                         .feature_count = 1280};
   ASSERT_OK(ims_head_create(&o, &f.head, &err), &err);
   learn_images(c, f.head, ds, learn, nlearn);
-  ims_head_fit(f.head);
+  ASSERT_OK(ims_head_fit(f.head, &err), &err);
   snprintf(f.file, sizeof f.file, "%s", tmp_path("cli_flowers.head"));
   ASSERT_OK(ims_head_save(f.head, f.file, &err), &err);
   predict_held(&f, c);

@@ -348,7 +348,7 @@ TEST(learn_head_flowers_held_out) {
   ASSERT_OK(ims_head_step(h, 330, f->rows, (const char *const *)f->labels,
                           res, &err),
             &err);
-  ims_head_fit(h);
+  ASSERT_OK(ims_head_fit(h, &err), &err);
   size_t right = 0;
   for (size_t i = 330; i < f->n; i++) {
     float probs[5];
@@ -493,7 +493,8 @@ TEST(learn_head_round_trip) {
  * called again and again, and features that are not finite. */
 TEST(learn_head_round_trip_odd_use) {
   ims_head *h = learned_head(0, 12);
-  for (int i = 0; i < 40; i++) ims_head_fit(h);
+  ims_error err = {0};
+  for (int i = 0; i < 40; i++) ASSERT_OK(ims_head_fit(h, &err), &err);
   ASSERT(ims_head_refits(h) > ims_head_seen(h));
   bytes e = encode(h);
   ims_head_destroy(decode_ok(e, NULL));
@@ -510,10 +511,9 @@ TEST(learn_head_round_trip_odd_use) {
   const float *rows[3] = {bad[0], bad[1], bad[2]};
   const char *labels[3] = {"alpha", "beta", "epsilon"};
   ims_head_result res[3];
-  ims_error err = {0};
   ASSERT_OK(ims_head_step(h, 3, rows, labels, res, &err), &err);
   for (int i = 0; i < 3; i++) ASSERT(isfinite(res[i].score));
-  ims_head_fit(h);
+  ASSERT_OK(ims_head_fit(h, &err), &err);
   e = encode(h);
   ims_head *back = decode_ok(e, NULL);
   float probs[5];

@@ -301,17 +301,24 @@ static void schedule_next_refit(ims_head *h) {
   h->next_refit = h->learned + (grow > h->refit_min ? grow : h->refit_min);
 }
 
-/* Fold, fit and invert the covariance. Scratch for it is allocated on the
- * first refit only (a head used to predict never needs it). */
+/* The refit's scratch, allocated before the first refit (a head used to
+ * predict never needs it) and before anything of the sample that causes
+ * it is learned: a refit skipped for want of memory would give other
+ * bits than a replay of the same samples. 0 or -1. */
+static int refit_scratch(ims_head *h) {
+  if (h->flags & IMS_HEAD_FLAG_NCM) return 0;
+  size_t d = h->d;
+  if (h->cov == NULL) h->cov = malloc(d * d * sizeof *h->cov);
+  if (h->factor == NULL) h->factor = malloc(d * d * sizeof *h->factor);
+  return h->cov != NULL && h->factor != NULL ? 0 : -1;
+}
+
+/* Fold, fit and invert the covariance (refit_scratch has succeeded). */
 static void refit(ims_head *h) {
   fold_pending(h);
   schedule_next_refit(h);
   if (h->flags & IMS_HEAD_FLAG_NCM) return;
   if (h->learned <= h->class_count) return; /* no within-class spread */
-  size_t d = h->d;
-  if (h->cov == NULL) h->cov = malloc(d * d * sizeof *h->cov);
-  if (h->factor == NULL) h->factor = malloc(d * d * sizeof *h->factor);
-  if (h->cov == NULL || h->factor == NULL) return; /* retried next time */
   within_class_covariance(h);
   if (!invert_shrunk(h)) return;
   refresh_usums(h);
@@ -391,6 +398,11 @@ ims_status ims_head_step(ims_head *h, size_t n, const float *const *features,
       results[i].status = IMS_ERR_INVALID_ARG;
       continue;
     }
+    if (h->learned + 1 >= h->next_refit && refit_scratch(h) != 0)
+      return ims__fail(err, IMS_ERR_NO_MEMORY,
+                       "learned head: out of memory for its covariance "
+                       "(%u features)",
+                       h->d);
     long c = class_for(h, label);
     if (c == -1)
       return ims__fail(err, IMS_ERR_NO_MEMORY,
@@ -406,7 +418,15 @@ ims_status ims_head_step(ims_head *h, size_t n, const float *const *features,
   return IMS_OK;
 }
 
-void ims_head_fit(ims_head *h) { refit(h); }
+ims_status ims_head_fit(ims_head *h, ims_error *err) {
+  if (refit_scratch(h) != 0)
+    return ims__fail(err, IMS_ERR_NO_MEMORY,
+                     "learned head: out of memory for its covariance "
+                     "(%u features)",
+                     h->d);
+  refit(h);
+  return IMS_OK;
+}
 
 void ims_head_predict(ims_head *h, const float *features, float *probs) {
   transform(h, features);

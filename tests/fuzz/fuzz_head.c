@@ -65,7 +65,7 @@ static void learn_more(ims_head *h) {
   ims_error err = {0};
   if (ims_head_step(h, 3, rows, labels, res, &err) != IMS_OK)
     fuzz_fail("step", err.message);
-  ims_head_fit(h);
+  if (ims_head_fit(h, &err) != IMS_OK) fuzz_fail("fit", err.message);
   void *data = NULL;
   size_t size = 0;
   if (ims_head_encode(h, &data, &size, &err) != IMS_OK)
