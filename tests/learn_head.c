@@ -955,8 +955,9 @@ TEST(learn_head_files) {
   ASSERT_CONTAINS(err.message, test_strf("%s: is a directory", dir));
   ASSERT_EQ(ims_head_save(h, test_strf("%s/", dir), &err),
             IMS_ERR_INVALID_ARG);
-  ASSERT_EQ(ims_head_save(h, dir, &err), IMS_ERR_IO);
+  ASSERT_EQ(ims_head_save(h, dir, &err), IMS_ERR_IO); /* rename fails */
   ASSERT_CONTAINS(err.message, dir);
+  unlink(tmp_path(".learn_head_dir.tmp")); /* what the save left */
   rmdir(dir);
   unlink(path);
   free(e.p);
