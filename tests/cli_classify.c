@@ -9,8 +9,15 @@
  * include the background class: output 89 = label 88) and mapped to
  * WordNet ids through ../shared/models/imagenet_class_index.json.
  *
+ * Learned heads (--head): the test makes its own, through the library:
+ * the features of three in four shared flowers (uint8 model), learned
+ * with their folder names as labels and saved with ims_head_save; the
+ * fourth flower of each four is held out, linked into a folder tree the
+ * tool classifies. Right answers there are the folder names.
+ *
  * Sections: 1. running the tool  2. reference data  3. usage and exit
  * codes  4. classification  5. failures  6. folders and --accuracy
+ * 7. learned heads
  *
  * Threading: single-threaded; each case forks the tool as a child.
  */
@@ -249,27 +256,36 @@ static json_t *json_lines(const char *text) {
   return arr;
 }
 
-/* Check one {"path":..,"top":[..]} object; returns its top-1 label. */
-static size_t check_prediction(json_t *o, const char *path, size_t k) {
+/* Check one {"path":..,"top":[..]} object: k predictions, scores
+ * falling, each named as ImageNet names its index - or, with a learned
+ * head, class and desc both the head's label. Returns its top-1 index. */
+static size_t check_top(json_t *o, const char *path, size_t k,
+                        const ims_head *head) {
   ASSERT_STR_EQ(json_string_value(json_object_get(o, "path")), path);
   ASSERT(json_object_get(o, "error") == NULL);
   json_t *top = json_object_get(o, "top");
   ASSERT_EQ(json_array_size(top), k);
+  size_t count = head != NULL ? ims_head_class_count(head) : 1000;
   double prev = 2.0;
   for (size_t i = 0; i < k; i++) {
     json_t *e = json_array_get(top, i);
     json_int_t idx = json_integer_value(json_object_get(e, "index"));
     double score = json_number_value(json_object_get(e, "score"));
-    ASSERT(idx >= 0 && idx < 1000);
-    ASSERT_STR_EQ(json_string_value(json_object_get(e, "class")),
-                  wnid_of((size_t)idx));
-    ASSERT_STR_EQ(json_string_value(json_object_get(e, "desc")),
-                  desc_of((size_t)idx));
+    ASSERT(idx >= 0 && (size_t)idx < count);
+    const char *cls = head != NULL ? ims_head_class_label(head, (size_t)idx)
+                                   : wnid_of((size_t)idx);
+    const char *desc = head != NULL ? cls : desc_of((size_t)idx);
+    ASSERT_STR_EQ(json_string_value(json_object_get(e, "class")), cls);
+    ASSERT_STR_EQ(json_string_value(json_object_get(e, "desc")), desc);
     ASSERT(score >= 0.0 && score <= 1.0 && score <= prev);
     prev = score;
   }
   return (size_t)json_integer_value(
       json_object_get(json_array_get(top, 0), "index"));
+}
+
+static size_t check_prediction(json_t *o, const char *path, size_t k) {
+  return check_top(o, path, k, NULL);
 }
 
 static int in_list(const char *wnid, const char *const *list) {
@@ -765,6 +781,362 @@ TEST(cli_folder_empty_and_loops) {
   tool_rm_rf(loops);
 }
 
+/* ---- 7. learned heads ---- */
+
+#define HELD_MAX 128
+
+/* The head the tests share, and the flowers it has not seen. */
+typedef struct head_fixture {
+  char file[4096];      /* the head, saved */
+  char root[4096];      /* CLASS/FILE links to the held-out flowers */
+  char fingerprint[IMS_MODEL_FINGERPRINT_SIZE]; /* the uint8 model's */
+  char layer[256];      /* its feature layer */
+  size_t n;             /* held-out flowers */
+  char *held[HELD_MAX]; /* owned: their links, in strcmp order */
+  int32_t pred[HELD_MAX]; /* the head's top-1 of each, in process */
+  float score[HELD_MAX];  /* and its probability */
+  ims_head *head;       /* the head as saved */
+} head_fixture;
+
+static ims_classifier *feature_classifier(void) {
+  char labels[4096];
+  snprintf(labels, sizeof labels, "%s",
+           shared_path("models/imagenet_class_index.json"));
+  ims_classifier_options o = {.model_path = model_paths[0],
+                              .labels_path = labels, .max_batch = 16,
+                              .engine_flags = IMS_ENGINE_FLAG_FEATURES};
+  ims_classifier *c = NULL;
+  ims_error err = {0};
+  ASSERT_OK(ims_classifier_create(&o, &c, &err), &err);
+  return c;
+}
+
+/* Run paths[0..n) (n <= 16); results BORROWED until the next run. */
+static const ims_class_result *features_of(ims_classifier *c,
+                                           const char *const *paths,
+                                           size_t n) {
+  const ims_class_result *r = NULL;
+  ims_error err = {0};
+  ASSERT_OK(ims_classifier_run_files(c, n, paths, &r, &err), &err);
+  for (size_t i = 0; i < n; i++) ASSERT_OK(r[i].error.status, &r[i].error);
+  return r;
+}
+
+/* Learn images[0..n) of ds (indexes) with their folder names. */
+static void learn_images(ims_classifier *c, ims_head *h,
+                         const ims_dataset *ds, const size_t *idx,
+                         size_t n) {
+  for (size_t i = 0; i < n; i += 16) {
+    size_t k = n - i < 16 ? n - i : 16;
+    const char *paths[16], *labels[16];
+    const float *rows[16];
+    for (size_t j = 0; j < k; j++) {
+      const ims_dataset_item *it = ims_dataset_get(ds, idx[i + j]);
+      paths[j] = it->path;
+      labels[j] = it->category;
+    }
+    const ims_class_result *r = features_of(c, paths, k);
+    for (size_t j = 0; j < k; j++) rows[j] = r[j].features;
+    ims_head_result res[16];
+    ims_error err = {0};
+    ASSERT_OK(ims_head_step(h, k, rows, labels, res, &err), &err);
+  }
+}
+
+/* Link the held-out image it into f->root/CATEGORY/NAME. */
+static void hold_out(head_fixture *f, const ims_dataset_item *it) {
+  char real[4096];
+  ASSERT(f->n < HELD_MAX);
+  ASSERT(realpath(it->path, real) != NULL);
+  mkdir(test_strf("%s/%s", f->root, it->category), 0755);
+  f->held[f->n] = strdup(test_strf("%s/%s/%s", f->root, it->category,
+                                   it->name));
+  ASSERT_EQ(symlink(real, f->held[f->n]), 0);
+  f->n++;
+}
+
+/* The head's own top-1 for each held-out flower, in this process. */
+static void predict_held(head_fixture *f, ims_classifier *c) {
+  for (size_t i = 0; i < f->n; i += 16) {
+    size_t k = f->n - i < 16 ? f->n - i : 16;
+    const ims_class_result *r =
+        features_of(c, (const char *const *)f->held + i, k);
+    for (size_t j = 0; j < k; j++) {
+      float probs[8];
+      ASSERT(ims_head_class_count(f->head) <= 8);
+      ims_head_predict(f->head, r[j].features, probs);
+      ims_prediction top;
+      ASSERT_EQ(ims_top_k(probs, ims_head_class_count(f->head), 1, &top), 1);
+      f->pred[i + j] = (int32_t)top.index;
+      f->score[i + j] = top.score;
+    }
+  }
+}
+
+/* Learn and save the head, lay out the held-out tree (once a process). */
+static const head_fixture *head_fixture_get(void) {
+  static head_fixture f;
+  need_shared();
+  if (f.head != NULL) return &f;
+  ims_error err = {0};
+  ims_dataset *ds = NULL;
+  ASSERT_OK(ims_dataset_scan(shared_path("data/flowers"), &ds, &err), &err);
+  size_t total = ims_dataset_count(ds), nlearn = 0;
+  ASSERT(total >= 100);
+  size_t *learn = calloc(total, sizeof *learn);
+  fresh_dir("cli_head_held", f.root);
+  for (size_t i = 0; i < total; i++) {
+    if (i % 4 == 0) hold_out(&f, ims_dataset_get(ds, i));
+    else learn[nlearn++] = i;
+  }
+  ims_classifier *c = feature_classifier();
+  ims_model_fingerprint(ims_classifier_model(c), f.fingerprint);
+  snprintf(f.layer, sizeof f.layer, "%s", ims_classifier_feature_layer(c));
+  ims_head_options o = {.model_id = f.fingerprint, .feature_layer = f.layer,
+                        .feature_count = 1280};
+  ASSERT_OK(ims_head_create(&o, &f.head, &err), &err);
+  learn_images(c, f.head, ds, learn, nlearn);
+  ASSERT_OK(ims_head_fit(f.head, &err), &err);
+  snprintf(f.file, sizeof f.file, "%s", tmp_path("cli_flowers.head"));
+  ASSERT_OK(ims_head_save(f.head, f.file, &err), &err);
+  predict_held(&f, c);
+  ims_classifier_destroy(c);
+  ims_dataset_destroy(ds);
+  free(learn);
+  return &f;
+}
+
+/* Check one --head JSON line (check_top), without features. */
+static int32_t check_head_line(const head_fixture *f, json_t *o,
+                               const char *path, size_t k) {
+  ASSERT(json_object_get(o, "features") == NULL);
+  return (int32_t)check_top(o, path, k, f->head);
+}
+
+/* --json --top 2 --head on the held-out folder: the head's classes, as
+ * this process predicts them, mostly the flowers' folder names. */
+TEST(cli_head_json) {
+  const head_fixture *f = head_fixture_get();
+  const run_out *r = RUN("classify", "--json", "--top", "2", "--head",
+                         f->file, "--model", model_paths[0], f->root);
+  ASSERT_EQ(r->code, 0);
+  ASSERT_STR_EQ(r->err, "");
+  json_t *lines = json_lines(r->out);
+  ASSERT_EQ(json_array_size(lines), f->n);
+  size_t right = 0;
+  for (size_t i = 0; i < f->n; i++) {
+    json_t *o = json_array_get(lines, i);
+    int32_t got = check_head_line(f, o, f->held[i], 2);
+    ASSERT_EQ(got, f->pred[i]);
+    double score = json_number_value(json_object_get(
+        json_array_get(json_object_get(o, "top"), 0), "score"));
+    ASSERT(fabs(score - f->score[i]) <= 0.0001);
+    right += strcmp(ims_head_class_label(f->head, (size_t)got),
+                    parent_name(f->held[i])) == 0;
+  }
+  fprintf(stderr, "held-out flowers: %zu/%zu right\n", right, f->n);
+  ASSERT(right * 4 >= f->n * 3);
+  /* --top over the head's class count is cut to it */
+  r = RUN("classify", "--json", "--top", "9", "--head", f->file, "--model",
+          model_paths[0], f->held[0]);
+  ASSERT_EQ(r->code, 0);
+  check_head_line(f, json_array_get(json_lines(r->out), 0), f->held[0], 5);
+}
+
+/* The plain table: the head's label in the class and description
+ * columns; --features still prints the features. */
+TEST(cli_head_plain) {
+  const head_fixture *f = head_fixture_get();
+  const run_out *r = RUN("classify", "--head", f->file, "--model",
+                         model_paths[0], f->held[0], f->held[1]);
+  ASSERT_EQ(r->code, 0);
+  int w = (int)strlen(f->held[0]);
+  if ((int)strlen(f->held[1]) > w) w = (int)strlen(f->held[1]);
+  for (size_t i = 0; i < 2; i++) {
+    const char *label = ims_head_class_label(f->head, (size_t)f->pred[i]);
+    ASSERT_CONTAINS(r->out, test_strf("%-*s  %5d  %-9s  %6.4f  %s\n", w,
+                                      f->held[i], (int)f->pred[i], label,
+                                      (double)f->score[i], label));
+  }
+  r = RUN("classify", "--json", "--features", "--head", f->file,
+          "--model", model_paths[0], f->held[0]);
+  ASSERT_EQ(r->code, 0);
+  json_t *o = json_array_get(json_lines(r->out), 0);
+  ASSERT_EQ(json_array_size(json_object_get(o, "features")), 1280);
+}
+
+/* --accuracy with --head: the matrix is over the head's classes, even
+ * for a folder of two of them; the plain table agrees with the JSON. */
+TEST(cli_head_accuracy) {
+  const head_fixture *f = head_fixture_get();
+  char two[4096];
+  fresh_dir("cli_head_two", two);
+  size_t n = 0;
+  for (size_t i = 0; i < f->n; i++) {
+    const char *cls = parent_name(f->held[i]);
+    if (strcmp(cls, "daisy") != 0 && strcmp(cls, "rose") != 0) continue;
+    mkdir(test_strf("%s/%s", two, cls), 0755);
+    char real[4096];
+    ASSERT(realpath(f->held[i], real) != NULL);
+    ASSERT_EQ(symlink(real, test_strf("%s/%s/%zu.jpg", two, cls, i)), 0);
+    n++;
+  }
+  const run_out *r = RUN("classify", "--json", "--accuracy", "--head",
+                         f->file, "--model", model_paths[0], two);
+  ASSERT_EQ(r->code, 0);
+  json_t *lines = json_lines(r->out);
+  size_t correct = check_accuracy(lines, n);
+  json_t *acc = json_object_get(json_array_get(lines, n), "accuracy");
+  ASSERT_EQ(json_array_size(json_object_get(acc, "labels")), 5);
+  ASSERT(correct * 4 >= n * 3);
+  r = RUN("classify", "--json", "--accuracy", "--head", f->file, "--model",
+          model_paths[0], f->root);
+  ASSERT_EQ(r->code, 0);
+  correct = check_accuracy(json_lines(r->out), f->n);
+  r = RUN("classify", "--accuracy", "--head", f->file, "--model",
+          model_paths[0], f->root);
+  ASSERT_EQ(r->code, 0);
+  ASSERT_CONTAINS(r->out, test_strf("\ntop-1 accuracy: %zu/%zu = ", correct,
+                                    f->n));
+  ASSERT_CONTAINS(r->out, "the head's classes");
+  tool_rm_rf(two);
+}
+
+/* Exit 3, nothing on stdout, and stderr names the head file and why. */
+static void head_refused(const run_out *r, const char *file,
+                         const char *why) {
+  ASSERT_EQ(r->code, 3);
+  ASSERT_STR_EQ(r->out, "");
+  ASSERT_CONTAINS(r->err, test_strf("cannot load learned head %s: ", file));
+  ASSERT_CONTAINS(r->err, why);
+}
+
+/* Write f's head file, changed by `how` (0 truncated, 1 a byte flipped),
+ * to tmp_path(name); returns its path. */
+static const char *damaged_head(const head_fixture *f, const char *name,
+                                int how) {
+  size_t n = 0;
+  unsigned char *bytes = test_read_file(f->file, &n);
+  ASSERT(bytes != NULL && n > 100);
+  if (how == 0) n /= 2;
+  else bytes[n / 3] ^= 0x10;
+  const char *path = tmp_path(name);
+  ASSERT_EQ(test_write_file(path, bytes, n), 0);
+  free(bytes);
+  return path;
+}
+
+/* A head made like f's, but for model_id (2 samples of 2 classes), or
+ * with no class when model_id is f's. */
+static const char *other_head(const head_fixture *f, const char *model_id,
+                              const char *name) {
+  ims_head_options o = {.model_id = model_id, .feature_layer = f->layer,
+                        .feature_count = 1280};
+  ims_head *h = NULL;
+  ims_error err = {0};
+  ASSERT_OK(ims_head_create(&o, &h, &err), &err);
+  static float x[2][1280];
+  for (size_t i = 0; i < 1280; i++) x[i % 2][i] = 1.0f;
+  const float *rows[2] = {x[0], x[1]};
+  const char *labels[2] = {"one", "two"};
+  ims_head_result res[2];
+  if (strcmp(model_id, f->fingerprint) != 0)
+    ASSERT_OK(ims_head_step(h, 2, rows, labels, res, &err), &err);
+  const char *path = tmp_path(name);
+  ASSERT_OK(ims_head_save(h, path, &err), &err);
+  ims_head_destroy(h);
+  return path;
+}
+
+TEST(cli_head_bad_file) {
+  const head_fixture *f = head_fixture_get();
+  char path[4096];
+  snprintf(path, sizeof path, "%s",
+           damaged_head(f, "cli_head_truncated.head", 0));
+  head_refused(RUN("classify", "--head", path, "--model", model_paths[0],
+                   f->held[0]),
+               path, "not a valid learned head");
+  snprintf(path, sizeof path, "%s",
+           damaged_head(f, "cli_head_flipped.head", 1));
+  head_refused(RUN("classify", "--json", "--head", path, "--model",
+                   model_paths[0], f->held[0]),
+               path, "checksum");
+  snprintf(path, sizeof path, "%s", tmp_path("cli_head_missing.head"));
+  unlink(path);
+  head_refused(RUN("classify", "--head", path, "--model", model_paths[0],
+                   f->held[0]),
+               path, "No such file");
+  head_refused(RUN("classify", "--head", f->root, "--model", model_paths[0],
+                   f->held[0]),
+               f->root, "directory");
+  snprintf(path, sizeof path, "%s",
+           other_head(f, f->fingerprint, "cli_head_empty.head"));
+  head_refused(RUN("classify", "--head", path, "--model", model_paths[0],
+                   f->held[0]),
+               path, "learned no class");
+}
+
+/* A head of another model: made with the tf2 model's fingerprint, or
+ * f's head used with the tf2 model. */
+TEST(cli_head_other_model) {
+  const head_fixture *f = head_fixture_get();
+  ims_model *m = NULL;
+  ims_error err = {0};
+  ASSERT_OK(ims_model_load_file(model_paths[1], &m, &err), &err);
+  char tf2[IMS_MODEL_FINGERPRINT_SIZE];
+  ims_model_fingerprint(m, tf2);
+  ims_model_destroy(m);
+  ASSERT(strcmp(tf2, f->fingerprint) != 0);
+  char path[4096];
+  snprintf(path, sizeof path, "%s", other_head(f, tf2, "cli_head_tf2.head"));
+  const run_out *r = RUN("classify", "--head", path, "--model",
+                         model_paths[0], f->held[0]);
+  head_refused(r, path, test_strf("made with model %s", tf2));
+  ASSERT_CONTAINS(r->err, test_strf("this is %s", f->fingerprint));
+  r = RUN("classify", "--head", f->file, "--model", model_paths[1],
+          f->held[0]);
+  head_refused(r, f->file, f->fingerprint);
+  ASSERT_CONTAINS(r->err, tf2);
+}
+
+/* --max-classes and --feature-layer with --head; usage errors. */
+TEST(cli_head_options) {
+  const head_fixture *f = head_fixture_get();
+  head_refused(RUN("classify", "--max-classes", "4", "--head", f->file,
+                   "--model", model_paths[0], f->held[0]),
+               f->file, "5 classes, more than the limit 4");
+  ASSERT_EQ(RUN("classify", "--max-classes", "5", "--head", f->file,
+                "--model", model_paths[0], f->held[0])->code, 0);
+  ASSERT_EQ(RUN("classify", "--feature-layer", f->layer, "--head", f->file,
+                "--model", model_paths[0], f->held[0])->code, 0);
+  /* the 7x7x1280 tensor before the pooling: a layer, but not the head's */
+  const char *conv = "MobilenetV2/Conv_1/Relu6;MobilenetV2/Conv_1/add_fold;"
+                     "MobilenetV2/Conv_1/Conv2D_Fold;"
+                     "MobilenetV2/Conv_1/BatchNorm_Fold/bias";
+  const run_out *r = RUN("classify", "--feature-layer", conv, "--head",
+                         f->file, "--model", model_paths[0], f->held[0]);
+  head_refused(r, f->file, test_strf("feature layer \"%s\"", f->layer));
+  ASSERT_CONTAINS(r->err, conv);
+  r = RUN("classify", "--feature-layer", "no/such_layer", "--head", f->file,
+          "--model", model_paths[0], f->held[0]);
+  ASSERT_EQ(r->code, 3);
+  ASSERT_CONTAINS(r->err, "no/such_layer");
+  r = RUN("classify", "--max-classes", "5", f->held[0]);
+  ASSERT_EQ(r->code, 2);
+  ASSERT_CONTAINS(r->err, "--max-classes needs --head");
+  r = RUN("classify", "--feature-layer", f->layer, f->held[0]);
+  ASSERT_EQ(r->code, 2);
+  ASSERT_CONTAINS(r->err, "--feature-layer needs --features or --head");
+  r = RUN("classify", "--max-classes", "0", "--head", f->file, f->held[0]);
+  ASSERT_EQ(r->code, 2);
+  ASSERT_CONTAINS(r->err, "--max-classes");
+  r = RUN("classify", "--help");
+  ASSERT_CONTAINS(r->out, "--head FILE");
+  ASSERT_CONTAINS(r->out, "--feature-layer NAME");
+  ASSERT_CONTAINS(r->out, "--max-classes N");
+  ASSERT_CONTAINS(r->out, "3 model, labels or head unusable");
+}
+
 TEST_MAIN(cli_help, cli_version, cli_usage_errors, cli_missing_model,
           cli_stdout_full, cli_labels_wrong_count, cli_reference_quant,
           cli_reference_tf2_ptq, cli_json_format, cli_json_features,
@@ -773,4 +1145,6 @@ TEST_MAIN(cli_help, cli_version, cli_usage_errors, cli_missing_model,
           cli_default_model_from_env, cli_bad_image_json,
           cli_bad_image_plain, cli_folder_matches_files, cli_folder_walk,
           cli_accuracy_flowers, cli_folder_reference,
-          cli_folder_empty_and_loops)
+          cli_folder_empty_and_loops, cli_head_json, cli_head_plain,
+          cli_head_accuracy, cli_head_bad_file, cli_head_other_model,
+          cli_head_options)

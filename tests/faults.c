@@ -17,7 +17,10 @@
  * twin and an ONNX model; creating engines on them with batch helpers
  * (the threaded engine's one-thread helper engines); loading the label
  * file; creating a classifier (all of these, with its decode lanes);
- * decoding and preprocessing a JPEG, a BMP and a PNG; and a whole
+ * decoding and preprocessing a JPEG, a BMP and a PNG; a learned head
+ * made, taught samples that add classes and its first covariance refit,
+ * and encoded, and a head file decoded (after a failed step, the head's
+ * file must still decode: no half-added class); and a whole
  * stream run (bucket, checkpoint, classifier threads, sink), after which
  * a restart on the same checkpoint must give every image exactly once,
  * classified: an image whose decode met out of memory fails its batch
@@ -332,6 +335,83 @@ TEST(faults_classifier_out_of_memory) {
   ims_classifier_options o = classifier_options();
   fail_each_allocation("classifier, 2 threads, batch 4", create_classifier,
                        &o);
+}
+
+/* Samples of 8 features and 3 classes for the head case: 12 cross the
+ * first refit (after 10 samples). */
+enum { HEAD_D = 8, HEAD_N = 12 };
+static float head_x[HEAD_N][HEAD_D];
+static const float *head_rows[HEAD_N];
+static const char *head_labels[HEAD_N];
+
+static void head_samples(void) {
+  static const char *const names[] = {"daisy", "rose", "tulip"};
+  for (size_t i = 0; i < HEAD_N; i++) {
+    for (size_t j = 0; j < HEAD_D; j++)
+      head_x[i][j] = (float)((i + j) % 3) + (float)((i * j) % 5) * 0.1f;
+    head_rows[i] = head_x[i];
+    head_labels[i] = names[i % 3];
+  }
+}
+
+/* The head's file decodes (its state is whole). */
+static void head_file_readable(const ims_head *h) {
+  void *data = NULL;
+  size_t n = 0;
+  ims_head *back = NULL;
+  ims_error err = {0};
+  ASSERT_OK(ims_head_encode(h, &data, &n, &err), &err);
+  ASSERT_OK(ims_head_decode(data, n, NULL, &back, &err), &err);
+  ims_head_destroy(back);
+  free(data);
+}
+
+/* Create a head, teach it HEAD_N samples, encode it. */
+static ims_status head_learn(const void *ctx, ims_error *err) {
+  (void)ctx;
+  ims_head_options o = {.model_id = "sha256:faults", .feature_count = HEAD_D};
+  ims_head *h = NULL;
+  ims_status st = ims_head_create(&o, &h, err);
+  ASSERT((st == IMS_OK) == (h != NULL));
+  if (st != IMS_OK) return st;
+  ims_head_result res[HEAD_N];
+  st = ims_head_step(h, HEAD_N, head_rows, head_labels, res, err);
+  if (st != IMS_OK) {
+    head_file_readable(h);
+  } else {
+    ASSERT(ims_head_refits(h) >= 1);
+    void *data = NULL;
+    size_t n = 0;
+    st = ims_head_encode(h, &data, &n, err);
+    ASSERT((st == IMS_OK) == (data != NULL));
+    free(data);
+  }
+  ims_head_destroy(h);
+  return st;
+}
+
+CREATE_DESTROY(decode_head, ims_head, ims_head_destroy,
+               ims_head_decode(((const bytes *)ctx)->data,
+                               ((const bytes *)ctx)->size, NULL, &obj, err))
+
+TEST(faults_head_out_of_memory) {
+  head_samples();
+  fail_each_allocation("learned head: create, learn, refit, encode",
+                       head_learn, NULL);
+  ims_head_options o = {.model_id = "sha256:faults", .feature_count = HEAD_D};
+  ims_head *h = NULL;
+  ims_error err = {0};
+  ASSERT_OK(ims_head_create(&o, &h, &err), &err);
+  ims_head_result res[HEAD_N];
+  ASSERT_OK(ims_head_step(h, HEAD_N, head_rows, head_labels, res, &err),
+            &err);
+  void *data = NULL;
+  size_t n = 0;
+  ASSERT_OK(ims_head_encode(h, &data, &n, &err), &err);
+  bytes file = {data, n};
+  fail_each_allocation("learned head: decode", decode_head, &file);
+  free(data);
+  ims_head_destroy(h);
 }
 
 /* Decode a file and resize + crop it to 224x224, as a stream does. */
@@ -882,7 +962,7 @@ TEST(faults_s3_stream_out_of_memory) {
 
 TEST_MAIN(faults_model_load_out_of_memory,
           faults_engine_create_out_of_memory, faults_labels_out_of_memory,
-          faults_classifier_out_of_memory,
+          faults_classifier_out_of_memory, faults_head_out_of_memory,
           faults_decode_out_of_memory, faults_share_run_fails_xnnpack,
           faults_share_run_fails_onednn, faults_stream_out_of_memory,
           faults_stream_recovery_out_of_memory, faults_dataset_out_of_memory,

@@ -9,7 +9,8 @@
 #     (-fsanitize=fuzzer-no-link). scripts/fuzz configures build-fuzz/
 #     this way, with IMS_SANITIZE=ON, and runs them.
 option(IMS_FUZZ "Build the libFuzzer harnesses (needs clang)" OFF)
-set(ims_fuzz_harnesses tflite image checkpoint snapshot labels nats archive)
+set(ims_fuzz_harnesses tflite image checkpoint snapshot labels nats archive
+                       head)
 if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_onnx.c)
   list(APPEND ims_fuzz_harnesses onnx)
 endif()
@@ -43,10 +44,11 @@ foreach(h ${ims_fuzz_harnesses})
   endif()
 endforeach()
 
-# fuzz_seeds OUTDIR: small valid TFLite models and images, seeds that need
-# the tests' C writers from ims_test_support (tests/fuzz/make_seeds.py
-# runs it).
+# fuzz_seeds OUTDIR: small valid TFLite models, images and learned heads,
+# seeds that need the tests' C writers from ims_test_support or the
+# library itself (tests/fuzz/make_seeds.py runs it).
 add_executable(fuzz_seeds ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/seeds.c
-               ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/seeds_onnx.c)
+               ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/seeds_onnx.c
+               ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/seeds_head.c)
 target_link_libraries(fuzz_seeds PRIVATE ims_test_support ims_core ims_model
-                      ims_deps)
+                      ims_learn ims_deps)

@@ -103,8 +103,9 @@ static void compare_predictions(ims_head *a, ims_head *b,
     ASSERT(kb < c);
     ASSERT_EQ(ims_head_class_seen(a, k), ims_head_class_seen(b, kb));
   }
-  ims_head_fit(a);
-  ims_head_fit(b);
+  ims_error err = {0};
+  ASSERT_OK(ims_head_fit(a, &err), &err);
+  ASSERT_OK(ims_head_fit(b, &err), &err);
   float pa[64], pb[64];
   ASSERT(c <= 64);
   double worst = 0;

@@ -108,7 +108,8 @@ IMS_API void ims_head_destroy(ims_head *head);
 /// @param results   n results (an array of the caller's).
 /// @retval IMS_OK   also when some samples were not learned (their
 ///                  result's status says why)
-/// @retval IMS_ERR_NO_MEMORY  a new class could not be stored: the head is
+/// @retval IMS_ERR_NO_MEMORY  a new class, or the matrices of the first
+///                  covariance refit, could not be stored: the head is
 ///                  unchanged from the sample before (results up to it
 ///                  stand)
 IMS_API ims_status ims_head_step(ims_head *head, size_t n,
@@ -120,7 +121,9 @@ IMS_API ims_status ims_head_step(ims_head *head, size_t n,
 /// the next scheduled refit moves on as after any refit). A stream never
 /// calls it: its refits depend on the sample count only, so replays give
 /// the same bits.
-IMS_API void ims_head_fit(ims_head *head);
+/// @retval IMS_ERR_NO_MEMORY  no room for the refit's d x d matrices: the
+///                            head is unchanged
+IMS_API ims_status ims_head_fit(ims_head *head, ims_error *err);
 
 /// Class probabilities of one sample, without learning it.
 /// @param probs  ims_head_class_count(head) floats (none if 0).

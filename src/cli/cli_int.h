@@ -20,14 +20,14 @@ enum {
   IMS_EXIT_OK = 0,      /* everything succeeded */
   IMS_EXIT_FAILED = 1,  /* the run finished, but some inputs failed */
   IMS_EXIT_USAGE = 2,   /* bad command line */
-  IMS_EXIT_MODEL = 3,   /* model or labels could not be loaded */
+  IMS_EXIT_MODEL = 3,   /* model, labels or learned head unusable */
   IMS_EXIT_OUTPUT = 4   /* writing the results failed */
 };
 
 /* The exit-code paragraph every --help prints (same text as main.c). */
 #define CLI_EXIT_CODES_HELP                                          \
   "exit codes: 0 ok, 1 some inputs failed, 2 usage error,\n"         \
-  "            3 model or labels unusable, 4 output not written\n"
+  "            3 model, labels or head unusable, 4 output not written\n"
 
 int cmd_classify(int argc, char **argv);
 int cmd_produce(int argc, char **argv);

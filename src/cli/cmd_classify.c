@@ -5,6 +5,14 @@
  * Folder arguments are walked for images (inputs.c); --accuracy ends the
  * run with top-1 accuracy against the images' folder names (report.c).
  *
+ * --head FILE: the classes are a learned head's (imgstream/head.h, what
+ * `stream --learn` wrote) instead of ImageNet's. The engine then gives
+ * each image's features too; the head's probabilities of them, not the
+ * model's scores, make the top-K, and the report names the classes by
+ * the head's labels. The head must have been made with this model (its
+ * fingerprint), feature layer and feature count, which ims_head_load
+ * checks, else the run stops before any image, as for a bad model.
+ *
  * Pipeline: one ims_classifier (model and labels loaded once, decoders
  * on --threads workers, one engine); then, for each chunk of up to --batch
  * images (input order), the classifier decodes + resizes + crops every
@@ -15,7 +23,8 @@
  * Not here: model lookup (locate.c), output formats (report.c), walking
  * folders (inputs.c), anything but the public API of libimgstream.
  *
- * Sections: 1. options  2. setup  3. batches  4. entry point
+ * Sections: 1. options  2. setup  3. the learned head  4. batches
+ * 5. entry point
  *
  * Threading: main thread only; the engine runs on its own pool.
  */
@@ -33,18 +42,24 @@
 
 /* ---- 1. options ---- */
 
-enum { OPT_MAX_PIXELS = 256, OPT_ACCURACY, OPT_FEATURES };
+enum {
+  OPT_MAX_PIXELS = 256, OPT_ACCURACY, OPT_FEATURES, OPT_FEATURE_LAYER,
+  OPT_HEAD, OPT_MAX_CLASSES
+};
 
 /* Long options. MUST stay alphasorted by name. */
 static const struct option long_options[] = {
     {"accuracy", no_argument, NULL, OPT_ACCURACY},
     {"batch", required_argument, NULL, 'b'},
     {"crop", required_argument, NULL, CLI_OPT_CROP},
+    {"feature-layer", required_argument, NULL, OPT_FEATURE_LAYER},
     {"features", no_argument, NULL, OPT_FEATURES},
+    {"head", required_argument, NULL, OPT_HEAD},
     {"help", no_argument, NULL, 'h'},
     {"json", no_argument, NULL, 'j'},
     {"labels", required_argument, NULL, 'l'},
     CLI_LIMIT_BATCH_BYTES,
+    {"max-classes", required_argument, NULL, OPT_MAX_CLASSES},
     CLI_LIMIT_FILE_BYTES,
     CLI_LIMIT_MODEL_BYTES,
     CLI_LIMIT_OPERATORS,
@@ -64,6 +79,10 @@ static const struct option long_options[] = {
 typedef struct classify_opts {
   const char *model;    /* --model, NULL = search the models dirs */
   const char *labels;   /* --labels, NULL = next to the model */
+  const char *head;     /* --head: a learned head's file, or NULL */
+  const char *feature_layer; /* --feature-layer, NULL = from the graph */
+  uint64_t max_classes; /* --max-classes: most classes a head may have */
+  bool has_max_classes; /* --max-classes given */
   unsigned long top;    /* --top: predictions per image */
   unsigned long threads;/* --threads: 0 = all cores */
   unsigned long batch;  /* --batch: images per engine run */
@@ -106,6 +125,19 @@ static void usage(FILE *out) {
       "      --features       with --json, also each image's penultimate\n"
       "                       features (the final classifier layer's\n"
       "                       input, as floats) as \"features\"\n"
+      "      --head FILE      print the classes of a learned head (a file\n"
+      "                       of 'imgstream stream --learn', made with\n"
+      "                       this model) instead of ImageNet's: class\n"
+      "                       and description are the head's label,\n"
+      "                       scores its probabilities; --accuracy then\n"
+      "                       counts over the head's classes\n"
+      "      --feature-layer NAME\n"
+      "                       with --features or --head: the tensor the\n"
+      "                       features are read from (default: the final\n"
+      "                       classifier layer's input); a head must have\n"
+      "                       been learned on the same one\n"
+      "      --max-classes N  with --head: refuse a head of more classes\n"
+      "                       (default %u)\n"
       "  -h, --help           show this help\n"
       "      --version        show the version\n"
       "fitting images to the model (TFLite and ONNX alike):\n"
@@ -115,7 +147,7 @@ static void usage(FILE *out) {
       "--json) and the run goes on; so is a folder without images (on\n"
       "stderr). Either makes the exit code 1.\n" CLI_EXIT_CODES_HELP,
       CLI_DEFAULT_MODEL, CLI_DEFAULT_LABELS, DEFAULT_BATCH,
-      IMS_DEFAULT_MAX_PIXELS);
+      IMS_DEFAULT_MAX_PIXELS, IMS_HEAD_MAX_CLASSES_DEFAULT);
 }
 
 static int parse_ulong(const char *name, const char *arg, uint64_t min,
@@ -134,6 +166,12 @@ static int apply_option(classify_opts *o, int c, char **argv) {
     case 'h': o->help = true; return 0;
     case 'j': o->json = true; return 0;
     case OPT_FEATURES: o->features = true; return 0;
+    case OPT_FEATURE_LAYER: o->feature_layer = optarg; return 0;
+    case OPT_HEAD: o->head = optarg; return 0;
+    case OPT_MAX_CLASSES:
+      o->has_max_classes = true;
+      return cli_parse_u64("classify", "max-classes", optarg, 1, UINT32_MAX,
+                           &o->max_classes);
     case 'l': o->labels = optarg; return 0;
     case OPT_MAX_PIXELS:
       return cli_parse_u64("classify", "max-pixels", optarg, 1, UINT64_MAX / 2,
@@ -167,6 +205,7 @@ static int parse_options(int argc, char **argv, classify_opts *o) {
   o->top = 1;
   o->batch = DEFAULT_BATCH;
   o->max_pixels = IMS_DEFAULT_MAX_PIXELS;
+  o->max_classes = IMS_HEAD_MAX_CLASSES_DEFAULT;
   optind = 1;
   opterr = 0;
   for (;;) {
@@ -178,6 +217,16 @@ static int parse_options(int argc, char **argv, classify_opts *o) {
     fprintf(stderr, "imgstream classify: --features needs --json\n");
     return -1;
   }
+  if (o->feature_layer != NULL && !o->features && o->head == NULL) {
+    fprintf(stderr,
+            "imgstream classify: --feature-layer needs --features or "
+            "--head\n");
+    return -1;
+  }
+  if (o->has_max_classes && o->head == NULL) {
+    fprintf(stderr, "imgstream classify: --max-classes needs --head\n");
+    return -1;
+  }
   return cli_model_opts_check("classify", &o->fit);
 }
 
@@ -186,9 +235,12 @@ static int parse_options(int argc, char **argv, classify_opts *o) {
 /* Everything one run holds. */
 typedef struct classify_ctx {
   ims_classifier *clf;      /* model + labels + decode pool + engine */
+  ims_head *head;           /* --head, or NULL */
+  float *probs;             /* --head: one probability per head class */
   ims_prediction *top;      /* top_k entries, for the report */
   size_t batch;             /* images per engine run */
   cli_report report;        /* output settings */
+  bool print_features;      /* --features */
   bool any_failed;          /* some image failed */
 } classify_ctx;
 
@@ -201,24 +253,32 @@ static const char *strip_path(const char *msg, const char *path) {
   return msg;
 }
 
-/* Create the classifier for batches of min(nimages, --batch). Returns 0
- * or an exit code (message printed). */
+static int load_head(classify_ctx *c, const classify_opts *o);
+
+/* Create the classifier for batches of min(nimages, --batch), and load
+ * --head. Returns 0 or an exit code (message printed). */
 static int create_pipeline(classify_ctx *c, const classify_opts *o,
                            size_t nimages) {
   char model_path[CLI_PATH_MAX], labels_path[CLI_PATH_MAX];
   int rc = cli_resolve_model(o->model, o->labels, model_path, labels_path);
   if (rc != 0) return rc;
   c->batch = nimages < o->batch ? nimages : o->batch;
+  c->print_features = o->features;
   ims_classifier_options co;
   memset(&co, 0, sizeof co);
   co.model_path = model_path;
   co.labels_path = labels_path;
   co.threads = (uint32_t)o->threads;
   co.max_batch = (uint32_t)c->batch;
-  co.top_k = (uint32_t)(o->top < UINT32_MAX ? o->top : UINT32_MAX);
+  /* with a head, the model's own ranking is not printed */
+  co.top_k = o->head != NULL ? 1
+                             : (uint32_t)(o->top < UINT32_MAX ? o->top
+                                                               : UINT32_MAX);
   co.decode.max_pixels = o->max_pixels;
   cli_model_opts_apply(&o->fit, &co);
-  if (o->features) co.engine_flags |= IMS_ENGINE_FLAG_FEATURES;
+  if (o->features || o->head != NULL)
+    co.engine_flags |= IMS_ENGINE_FLAG_FEATURES;
+  co.feature_layer = o->feature_layer;
   co.limits = &o->limits;
   ims_error err = {0};
   ims_status st = ims_classifier_create(&co, &c->clf, &err);
@@ -230,6 +290,10 @@ static int create_pipeline(classify_ctx *c, const classify_opts *o,
     fprintf(stderr, "imgstream: %s\n", err.message);
     return st == IMS_ERR_NO_MEMORY ? IMS_EXIT_FAILED : IMS_EXIT_MODEL;
   }
+  if (o->head != NULL) {
+    rc = load_head(c, o);
+    if (rc != 0) return rc;
+  }
   c->top = calloc(o->top, sizeof *c->top);
   if (c->top == NULL) {
     fprintf(stderr, "imgstream: out of memory\n");
@@ -240,10 +304,65 @@ static int create_pipeline(classify_ctx *c, const classify_opts *o,
 
 static void destroy_pipeline(classify_ctx *c) {
   ims_classifier_destroy(c->clf);
+  ims_head_destroy(c->head);
+  free(c->probs);
   free(c->top);
 }
 
-/* ---- 3. batches ---- */
+/* ---- 3. the learned head ---- */
+
+static int head_error(const char *path, ims_status st, const char *why) {
+  fprintf(stderr, "imgstream: cannot load learned head %s: %s\n", path,
+          strip_path(why, path));
+  return st == IMS_ERR_NO_MEMORY ? IMS_EXIT_FAILED : IMS_EXIT_MODEL;
+}
+
+/* Load --head, checked against the classifier's model (its fingerprint),
+ * feature layer and feature count, and --max-classes. Returns 0 or an
+ * exit code (message printed): a head the run cannot use is as fatal as
+ * a model it cannot load. */
+static int load_head(classify_ctx *c, const classify_opts *o) {
+  const ims_model *m = ims_classifier_model(c->clf);
+  char fingerprint[IMS_MODEL_FINGERPRINT_SIZE];
+  ims_model_fingerprint(m, fingerprint);
+  ims_model_feature_info info;
+  ims_error err = {0};
+  ims_status st = ims_model_feature_layer(m, o->feature_layer, &info, &err);
+  if (st == IMS_OK) {
+    ims_head_options expect = {
+        .model_id = fingerprint,
+        .feature_layer = ims_classifier_feature_layer(c->clf),
+        .feature_count = info.count,
+        .max_classes = (uint32_t)o->max_classes};
+    st = ims_head_load(o->head, &expect, &c->head, &err);
+  }
+  if (st != IMS_OK) return head_error(o->head, st, err.message);
+  size_t n = ims_head_class_count(c->head);
+  if (n == 0)
+    return head_error(o->head, IMS_ERR_BAD_HEAD, "it has learned no class");
+  c->probs = calloc(n, sizeof *c->probs);
+  if (c->probs == NULL)
+    return head_error(o->head, IMS_ERR_NO_MEMORY, "out of memory");
+  return 0;
+}
+
+/* The head's top-K for one image's features, into c->top. */
+static size_t head_top(classify_ctx *c, const ims_class_result *r) {
+  ims_head_predict(c->head, r->features, c->probs);
+  return ims_top_k(c->probs, ims_head_class_count(c->head),
+                   c->report.top_k, c->top);
+}
+
+/* ---- 4. batches ---- */
+
+/* The model's top-K for one image, into c->top. */
+static size_t model_top(classify_ctx *c, const ims_class_result *r) {
+  for (size_t j = 0; j < r->k; j++) {
+    c->top[j].index = r->top[j].index;
+    c->top[j].score = r->top[j].score;
+  }
+  return r->k;
+}
 
 /* Report one image. Returns 0 or -1 (out of memory). */
 static int report_image(classify_ctx *c, const char *path,
@@ -253,13 +372,12 @@ static int report_image(classify_ctx *c, const char *path,
     res.error = strip_path(r->error.message, path);
     c->any_failed = true;
   } else {
-    for (size_t j = 0; j < r->k; j++) {
-      c->top[j].index = r->top[j].index;
-      c->top[j].score = r->top[j].score;
+    res.k = c->head != NULL ? head_top(c, r) : model_top(c, r);
+    /* --head asks for features to predict with, not to print them */
+    if (c->print_features) {
+      res.features = r->features;
+      res.feature_count = r->feature_count;
     }
-    res.k = r->k;
-    res.features = r->features;
-    res.feature_count = r->feature_count;
   }
   return cli_report_result(&c->report, &res);
 }
@@ -293,7 +411,7 @@ static int path_width(char **paths, size_t n, size_t top_k) {
   return (int)(w > 120 ? 120 : w);
 }
 
-/* ---- 4. entry point ---- */
+/* ---- 5. entry point ---- */
 
 /* Classify images[0..n) chunk by chunk, then print the accuracy if asked.
  * Returns 0 or -1 (out of memory). */
@@ -315,8 +433,10 @@ static int classify_run(const classify_opts *o, char **images, size_t n) {
   int rc = create_pipeline(&c, o, n);
   if (rc != 0) goto fail;
   const ims_labels *labels = ims_classifier_labels(c.clf);
-  size_t nlabels = ims_labels_count(labels);
+  size_t nlabels = c.head != NULL ? ims_head_class_count(c.head)
+                                  : ims_labels_count(labels);
   c.report.labels = labels;
+  c.report.head = c.head;
   c.report.json = o->json;
   c.report.top_k = o->top < nlabels ? o->top : nlabels;
   c.report.path_width = path_width(images, n, c.report.top_k);

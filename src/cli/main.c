@@ -7,8 +7,8 @@
  * (a full disk or closed pipe must not pass silently).
  *
  * Exit codes (shared by every subcommand, see cli_int.h): 0 success, 1 some
- * inputs failed, 2 usage error, 3 model or labels could not be loaded,
- * 4 output could not be written.
+ * inputs failed, 2 usage error, 3 model, labels or learned head could not
+ * be loaded, 4 output could not be written.
  */
 #include <stdio.h>
 #include <string.h>

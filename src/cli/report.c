@@ -12,7 +12,9 @@
  *   {"path":"p.jpg","top":[{"index":88,"class":"n01818515",
  *    "desc":"macaw","score":0.9961}, ...]}
  *   {"path":"x.jpg","error":"truncated JPEG data at byte 1234"}
- * `index` is the position in the label list. Scores are rounded to 4
+ * `index` is the position in the label list (with --head, in the head's
+ * classes, and `class` and `desc` are both the class's label; the plain
+ * table's class and description columns too). Scores are rounded to 4
  * decimals. Strings that are not valid UTF-8 have their non-ASCII bytes
  * replaced by '?', since JSON text must be UTF-8.
  *
@@ -23,7 +25,9 @@
  * --accuracy keeps (parent folder name, top-1 description) per image and
  * ends the output with "top-1 accuracy: C/T = P%" and a confusion matrix
  * whose columns are the folder names plus "(other)" (a model has far more
- * classes than a folder has labels), or with one JSON line:
+ * classes than a folder has labels; with --head, the rows and columns
+ * are the folder names and the head's classes, so a class no image is
+ * of still shows), or with one JSON line:
  *   {"accuracy":{"correct":C,"total":T,"failed":F,"top1":0.2023,
  *    "labels":[..],"predicted":[..,"(other)"],"confusion":[[..],..]}}
  *
@@ -44,6 +48,17 @@
 
 /* ---- 1. JSON helpers ---- */
 
+/* The class id and description of prediction idx: the head's label
+ * (--head), else the label file's. NULL if unknown. */
+static const char *class_of(const cli_report *r, size_t idx) {
+  if (r->head != NULL) return ims_head_class_label(r->head, idx);
+  return ims_labels_class(r->labels, idx);
+}
+static const char *desc_of(const cli_report *r, size_t idx) {
+  if (r->head != NULL) return ims_head_class_label(r->head, idx);
+  return ims_labels_desc(r->labels, idx);
+}
+
 static double round4(float score) { return round((double)score * 1e4) / 1e4; }
 
 /* The "top" array of one image. New reference or NULL. */
@@ -52,10 +67,8 @@ static json_t *json_top(const cli_report *r, const cli_result *res) {
   for (size_t i = 0; arr != NULL && i < res->k; i++) {
     size_t idx = res->top[i].index;
     json_t *o = json_pack("{s:I, s:o, s:o, s:f}", "index", (json_int_t)idx,
-                          "class",
-                          ims__json_str_lossy(ims_labels_class(r->labels, idx)),
-                          "desc",
-                          ims__json_str_lossy(ims_labels_desc(r->labels, idx)),
+                          "class", ims__json_str_lossy(class_of(r, idx)),
+                          "desc", ims__json_str_lossy(desc_of(r, idx)),
                           "score", round4(res->top[i].score));
     if (o == NULL || json_array_append_new(arr, o) != 0) {
       json_decref(arr);
@@ -116,10 +129,8 @@ static void print_plain(const cli_report *r, const cli_result *res) {
       printf("  %-*zu", r->path_width - 2, i + 1);
     else
       printf("%-*s", r->path_width, res->path);
-    printf("  %5zu  %-9s  %6.4f  %s\n", idx,
-           or_empty(ims_labels_class(r->labels, idx)),
-           (double)res->top[i].score,
-           or_empty(ims_labels_desc(r->labels, idx)));
+    printf("  %5zu  %-9s  %6.4f  %s\n", idx, or_empty(class_of(r, idx)),
+           (double)res->top[i].score, or_empty(desc_of(r, idx)));
   }
 }
 
@@ -182,8 +193,8 @@ static int keep(cli_report *r, const cli_result *res) {
     r->capscored = cap;
   }
   size_t idx = res->top[0].index;
-  const char *pred = ims_labels_desc(r->labels, idx);
-  if (pred == NULL) pred = or_empty(ims_labels_class(r->labels, idx));
+  const char *pred = desc_of(r, idx);
+  if (pred == NULL) pred = or_empty(class_of(r, idx));
   char *truth = folder_name(res->path);
   if (truth == NULL) return -1;
   r->scored[r->nscored++] = (cli_scored){truth, pred};
@@ -194,10 +205,11 @@ static int cmp_str(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* The tallies: sorted distinct true labels, and counts[row * (n + 1) +
- * col] where col n is "(other)". */
+/* The tallies: sorted distinct true labels (and head classes), and
+ * counts[row * (n + 1) + col] where col n is "(other)". */
 typedef struct tally {
-  const char **labels; /* owned array; strings BORROWED from scored */
+  const char **labels; /* owned array; strings BORROWED from scored or
+                          the head */
   size_t n;            /* distinct labels */
   size_t *counts;      /* owned: n x (n + 1) */
   size_t correct;      /* images whose top-1 is their label */
@@ -209,14 +221,19 @@ static size_t find_label(const tally *t, const char *name) {
   return hit != NULL ? (size_t)(hit - t->labels) : t->n;
 }
 
-/* Fill *t from r->scored. Returns 0 or -1 (out of memory). */
+/* Fill *t from r->scored (and r->head's classes). Returns 0 or -1 (out
+ * of memory). */
 static int tally_make(const cli_report *r, tally *t) {
   memset(t, 0, sizeof *t);
-  t->labels = malloc((r->nscored + 1) * sizeof *t->labels);
+  size_t nhead = r->head != NULL ? ims_head_class_count(r->head) : 0;
+  size_t all = r->nscored + nhead;
+  t->labels = malloc((all + 1) * sizeof *t->labels);
   if (t->labels == NULL) return -1;
   for (size_t i = 0; i < r->nscored; i++) t->labels[i] = r->scored[i].truth;
-  qsort(t->labels, r->nscored, sizeof *t->labels, cmp_str);
-  for (size_t i = 0; i < r->nscored; i++)
+  for (size_t i = 0; i < nhead; i++)
+    t->labels[r->nscored + i] = ims_head_class_label(r->head, i);
+  qsort(t->labels, all, sizeof *t->labels, cmp_str);
+  for (size_t i = 0; i < all; i++)
     if (t->n == 0 || strcmp(t->labels[t->n - 1], t->labels[i]) != 0)
       t->labels[t->n++] = t->labels[i];
   t->counts = calloc(t->n * (t->n + 1) + 1, sizeof *t->counts);
@@ -248,10 +265,15 @@ static void print_accuracy_plain(const cli_report *r, const tally *t) {
     printf(" (%zu failed image%s not counted)", r->failed,
            r->failed == 1 ? "" : "s");
   putchar('\n');
-  if (t->n == 0) return; /* no image classified: no matrix */
-  printf("\nconfusion matrix: rows are the true labels (parent folder\n"
-         "names), columns the top-1 predictions; %s is any class\n"
-         "that is not one of the folder names\n\n", OTHER);
+  if (r->nscored == 0) return; /* no image classified: no matrix */
+  if (r->head != NULL)
+    printf("\nconfusion matrix: rows are the true labels (parent folder\n"
+           "names) and the head's classes, columns the top-1 predictions;\n"
+           "%s is any class that is none of these names\n\n", OTHER);
+  else
+    printf("\nconfusion matrix: rows are the true labels (parent folder\n"
+           "names), columns the top-1 predictions; %s is any class\n"
+           "that is not one of the folder names\n\n", OTHER);
   int w0 = (int)strlen("true \\ predicted");
   for (size_t i = 0; i < t->n; i++)
     if ((int)strlen(t->labels[i]) > w0) w0 = (int)strlen(t->labels[i]);

@@ -34,6 +34,9 @@ typedef struct cli_scored {
 /* Output settings and progress state. Zero-initialize, fill the inputs. */
 typedef struct cli_report {
   const ims_labels *labels; /* input: BORROWED; names of the indexes */
+  const ims_head *head;     /* input: BORROWED; with --head, the names
+                               instead (class and description are both a
+                               head class's label), or NULL */
   bool json;                /* input: JSON lines instead of the table */
   size_t top_k;             /* input: predictions per image */
   int path_width;           /* input: width of the table's path column */
@@ -66,7 +69,8 @@ void cli_report_progress(cli_report *r);
  * the images reported so far (a table, or one {"accuracy":{..}} line in
  * JSON mode). An image's true label is the name of its parent folder; it
  * was right when its top-1 description equals that name. Failed images
- * count neither way. Returns 0, or -1 if out of memory. */
+ * count neither way. With a head, the matrix is over the folder names
+ * and the head's classes. Returns 0, or -1 if out of memory. */
 int cli_report_accuracy(cli_report *r);
 
 /* Clear the progress line, if any; free what --accuracy kept. */

@@ -72,6 +72,19 @@ ims_status ims_head_create(const ims_head_options *o, ims_head **out,
     return ims__fail(err, IMS_ERR_INVALID_ARG,
                      "learned head: %u features (1..%u)", o->feature_count,
                      IMS__HEAD_MAX_FEATURES);
+  /* What the file cannot hold is refused now, not when it is read back. */
+  if (strlen(o->model_id) > IMS__HEAD_STR_MAX)
+    return ims__fail(err, IMS_ERR_INVALID_ARG,
+                     "learned head: model identity longer than %u bytes",
+                     IMS__HEAD_STR_MAX);
+  if (o->feature_layer && strlen(o->feature_layer) > IMS__HEAD_STR_MAX)
+    return ims__fail(err, IMS_ERR_INVALID_ARG,
+                     "learned head: feature layer name longer than %u bytes",
+                     IMS__HEAD_STR_MAX);
+  if (o->refit_growth_pct > IMS__HEAD_GROWTH_MAX)
+    return ims__fail(err, IMS_ERR_INVALID_ARG,
+                     "learned head: refit growth %u%% (at most %u)",
+                     o->refit_growth_pct, IMS__HEAD_GROWTH_MAX);
   ims_head *h = calloc(1, sizeof *h);
   if (h == NULL) return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
   h->d = o->feature_count;
@@ -146,7 +159,9 @@ void ims__head_class_bias(ims_head *h, size_t c) {
 }
 
 /* f = x with a signed square root (unless NO_SQRT), scaled to unit
- * length. A zero or non-finite vector becomes zeros. */
+ * length. A zero or non-finite vector becomes zeros: scaling a NaN or an
+ * infinity by 0 would keep a NaN, which learned would make every sum NaN
+ * and the head's file unreadable. */
 static void transform(ims_head *h, const float *x) {
   double norm = 0;
   for (uint32_t i = 0; i < h->d; i++) {
@@ -156,7 +171,11 @@ static void transform(ims_head *h, const float *x) {
     h->f[i] = v;
     norm += (double)v * v;
   }
-  float scale = (norm > 0 && isfinite(norm)) ? (float)(1.0 / sqrt(norm)) : 0;
+  if (!(norm > 0 && isfinite(norm))) {
+    memset(h->f, 0, h->d * sizeof *h->f);
+    return;
+  }
+  float scale = (float)(1.0 / sqrt(norm));
   for (uint32_t i = 0; i < h->d; i++) h->f[i] *= scale;
 }
 
@@ -282,17 +301,24 @@ static void schedule_next_refit(ims_head *h) {
   h->next_refit = h->learned + (grow > h->refit_min ? grow : h->refit_min);
 }
 
-/* Fold, fit and invert the covariance. Scratch for it is allocated on the
- * first refit only (a head used to predict never needs it). */
+/* The refit's scratch, allocated before the first refit (a head used to
+ * predict never needs it) and before anything of the sample that causes
+ * it is learned: a refit skipped for want of memory would give other
+ * bits than a replay of the same samples. 0 or -1. */
+static int refit_scratch(ims_head *h) {
+  if (h->flags & IMS_HEAD_FLAG_NCM) return 0;
+  size_t d = h->d;
+  if (h->cov == NULL) h->cov = malloc(d * d * sizeof *h->cov);
+  if (h->factor == NULL) h->factor = malloc(d * d * sizeof *h->factor);
+  return h->cov != NULL && h->factor != NULL ? 0 : -1;
+}
+
+/* Fold, fit and invert the covariance (refit_scratch has succeeded). */
 static void refit(ims_head *h) {
   fold_pending(h);
   schedule_next_refit(h);
   if (h->flags & IMS_HEAD_FLAG_NCM) return;
   if (h->learned <= h->class_count) return; /* no within-class spread */
-  size_t d = h->d;
-  if (h->cov == NULL) h->cov = malloc(d * d * sizeof *h->cov);
-  if (h->factor == NULL) h->factor = malloc(d * d * sizeof *h->factor);
-  if (h->cov == NULL || h->factor == NULL) return; /* retried next time */
   within_class_covariance(h);
   if (!invert_shrunk(h)) return;
   refresh_usums(h);
@@ -379,6 +405,11 @@ ims_status ims_head_step(ims_head *h, size_t n, const float *const *features,
       results[i].status = IMS_ERR_INVALID_ARG;
       continue;
     }
+    if (h->learned + 1 >= h->next_refit && refit_scratch(h) != 0)
+      return ims__fail(err, IMS_ERR_NO_MEMORY,
+                       "learned head: out of memory for its covariance "
+                       "(%u features)",
+                       h->d);
     long c = class_for(h, label);
     if (c == -1)
       return ims__fail(err, IMS_ERR_NO_MEMORY,
@@ -394,7 +425,15 @@ ims_status ims_head_step(ims_head *h, size_t n, const float *const *features,
   return IMS_OK;
 }
 
-void ims_head_fit(ims_head *h) { refit(h); }
+ims_status ims_head_fit(ims_head *h, ims_error *err) {
+  if (refit_scratch(h) != 0)
+    return ims__fail(err, IMS_ERR_NO_MEMORY,
+                     "learned head: out of memory for its covariance "
+                     "(%u features)",
+                     h->d);
+  refit(h);
+  return IMS_OK;
+}
 
 void ims_head_predict(ims_head *h, const float *features, float *probs) {
   transform(h, features);

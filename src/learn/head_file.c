@@ -16,7 +16,8 @@
  *   u32 pending samples not yet folded (< fold, <= N)
  *   u32 refit_min, u32 refit_growth_pct
  *   u64 N       samples learned (= the sum of the class counts)
- *   u64 next_refit (> N), u64 refits (<= N)
+ *   u64 next_refit (> N), u64 refits (a count only: ims_head_fit may
+ *       refit without new samples)
  *   u64 source_seq  the last sequence of the JetStream stream of learned
  *               samples folded in (NATS workers), 0 = none
  *   str model_id (1..1024 bytes), str feature_layer (0..1024 bytes)
@@ -31,6 +32,12 @@
  * Every number must be finite. Encoding is deterministic: the same state
  * gives the same bytes, so an interrupted and an uninterrupted stream can
  * be compared byte for byte.
+ *
+ * Decoding reads the fields up to the CRC only (a truncated file is
+ * reported as truncated, not misread from its checksum's bytes), checks
+ * the class count against expect->max_classes before reading any class,
+ * and finds duplicate labels by sorting (a hostile file of a million
+ * classes must not cost 10^12 comparisons).
  *
  * Threading: no shared state.
  */
@@ -51,7 +58,7 @@
 #define MAGIC "IMSHEAD\n"
 #define VERSION 1u
 #define FLAG_PRECISION 0x100u
-#define STR_MAX 1024u
+#define STR_MAX IMS__HEAD_STR_MAX
 #define FILE_MAX ((size_t)1 << 31) /* d = 16384 with P: ~1.6 GB */
 
 /* ---- 1. encoding ---- */
@@ -179,26 +186,35 @@ static bool get_f32(reader *r, float *v) {
   memcpy(v, &b, 4);
   return isfinite(*v);
 }
-/* A new string of 1..max bytes (0..max if may_be_empty). */
-static char *get_str(reader *r, uint32_t max, bool may_be_empty) {
+
+static ims_status bad(ims_error *err, const char *what) {
+  return ims__fail(err, IMS_ERR_BAD_HEAD, "not a valid learned head: %s",
+                   what);
+}
+
+/* *out = a new string of 1..max bytes (0..max if may_be_empty), named
+ * `what` in the message if the file's is not one. Copied with memcpy,
+ * not strndup: the bytes have no NUL after them, and strndup may look
+ * for one (ASan's strict_string_checks reports it). */
+static ims_status get_str(reader *r, uint32_t max, bool may_be_empty,
+                          const char *what, char **out, ims_error *err) {
   uint32_t n;
   if (!get_u32(r, &n) || n > max || (n == 0 && !may_be_empty) ||
       (size_t)(r->end - r->p) < n || memchr(r->p, '\0', n) != NULL)
-    return NULL;
-  char *s = strndup((const char *)r->p, n);
+    return bad(err, what);
+  char *s = malloc((size_t)n + 1);
+  if (s == NULL) return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
+  memcpy(s, r->p, n);
+  s[n] = '\0';
   r->p += n;
-  return s;
+  *out = s;
+  return IMS_OK;
 }
 
 typedef struct header {
   uint32_t version, flags, d, classes, fold, pending, refit_min, growth;
   uint64_t learned, next_refit, refits, source_seq;
 } header;
-
-static ims_status bad(ims_error *err, const char *what) {
-  return ims__fail(err, IMS_ERR_BAD_HEAD, "not a valid learned head: %s",
-                   what);
-}
 
 static ims_status read_header(reader *r, header *hd, ims_error *err) {
   char magic[8];
@@ -224,20 +240,40 @@ static ims_status read_header(reader *r, header *hd, ims_error *err) {
   if (hd->fold != IMS__HEAD_FOLD || hd->pending >= hd->fold ||
       hd->pending > hd->learned)
     return bad(err, "pending samples out of range");
-  if (hd->refit_min == 0 || hd->growth == 0 || hd->growth > 100000 ||
-      hd->next_refit <= hd->learned || hd->refits > hd->learned)
+  if (hd->refit_min == 0 || hd->growth == 0 ||
+      hd->growth > IMS__HEAD_GROWTH_MAX || hd->next_refit <= hd->learned)
     return bad(err, "refit schedule out of range");
   return IMS_OK;
 }
 
 /* Bytes the arrays after the class list take: checked against what is
- * left before anything of that size is allocated, so a hostile header
- * cannot ask for gigabytes. */
+ * left before the CRC before anything of that size is allocated, so a
+ * hostile header cannot ask for gigabytes. */
 static bool arrays_fit(const reader *r, const header *hd) {
   double d = hd->d, bytes = hd->classes * d * 16 + d * (d + 1) / 2 * 8 +
-                            hd->pending * d * 4 + 4;
+                            hd->pending * d * 4;
   if (hd->flags & FLAG_PRECISION) bytes += d * (d + 1) / 2 * 4;
   return bytes == (double)(r->end - r->p);
+}
+
+static int cmp_label(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Does a label appear twice? Sorted copies of the pointers, then
+ * neighbours compared: O(C log C). -1 out of memory. */
+static int has_duplicate(const ims_head *h) {
+  if (h->class_count < 2) return 0;
+  char **sorted = malloc(h->class_count * sizeof *sorted);
+  if (sorted == NULL) return -1;
+  for (size_t c = 0; c < h->class_count; c++)
+    sorted[c] = h->classes[c].label;
+  qsort(sorted, h->class_count, sizeof *sorted, cmp_label);
+  int dup = 0;
+  for (size_t c = 1; c < h->class_count && !dup; c++)
+    dup = strcmp(sorted[c - 1], sorted[c]) == 0;
+  free(sorted);
+  return dup;
 }
 
 static ims_status read_classes(reader *r, ims_head *h, const header *hd,
@@ -248,20 +284,21 @@ static ims_status read_classes(reader *r, ims_head *h, const header *hd,
       return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
     ims__head_class *k = &h->classes[h->class_count];
     memset(k, 0, sizeof *k);
-    k->label = get_str(r, IMS_HEAD_LABEL_MAX, false);
-    if (k->label == NULL) return bad(err, "bad class label");
+    ims_status st = get_str(r, IMS_HEAD_LABEL_MAX, false, "bad class label",
+                            &k->label, err);
+    if (st != IMS_OK) return st;
     h->class_count++;
     for (const unsigned char *p = (unsigned char *)k->label; *p; p++)
       if (*p < 0x20 || *p == 0x7f) return bad(err, "bad class label");
-    for (uint32_t o = 0; o < c; o++)
-      if (strcmp(h->classes[o].label, k->label) == 0)
-        return bad(err, "a class label appears twice");
     if (!get_u64(r, &k->count) || k->count == 0 ||
         k->count > hd->learned - total)
       return bad(err, "class counts do not add up");
     total += k->count;
   }
   if (total != hd->learned) return bad(err, "class counts do not add up");
+  int dup = has_duplicate(h);
+  if (dup < 0) return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
+  if (dup) return bad(err, "a class label appears twice");
   return IMS_OK;
 }
 
@@ -305,6 +342,17 @@ static ims_status read_arrays(reader *r, ims_head *h, const header *hd,
   return IMS_OK;
 }
 
+static uint32_t limit_of(const ims_head_options *e) {
+  return e && e->max_classes ? e->max_classes : IMS_HEAD_MAX_CLASSES_DEFAULT;
+}
+
+static ims_status too_many(size_t classes, uint32_t max, ims_error *err) {
+  return ims__fail(err, IMS_ERR_TOO_LARGE,
+                   "learned head has %zu classes, more than the limit %u "
+                   "(--max-classes)",
+                   classes, max);
+}
+
 static ims_status check_expected(const ims_head *h,
                                  const ims_head_options *e, ims_error *err) {
   if (e == NULL) return IMS_OK;
@@ -322,23 +370,19 @@ static ims_status check_expected(const ims_head *h,
     return ims__fail(err, IMS_ERR_BAD_HEAD,
                      "learned head has %u features; the model gives %u", h->d,
                      e->feature_count);
-  uint32_t max = e->max_classes ? e->max_classes
-                                : IMS_HEAD_MAX_CLASSES_DEFAULT;
-  if (h->class_count > max)
-    return ims__fail(err, IMS_ERR_TOO_LARGE,
-                     "learned head has %zu classes, more than the limit %u "
-                     "(--max-classes)",
-                     h->class_count, max);
+  if (h->class_count > limit_of(e))
+    return too_many(h->class_count, limit_of(e), err);
   return IMS_OK;
 }
 
 static ims_status decode_body(reader *r, ims_head *h, const header *hd,
                               ims_error *err) {
-  h->model_id = get_str(r, STR_MAX, false);
-  if (h->model_id == NULL) return bad(err, "bad model identity");
-  h->feature_layer = get_str(r, STR_MAX, true);
-  if (h->feature_layer == NULL) return bad(err, "bad feature layer name");
-  ims_status st = read_classes(r, h, hd, err);
+  ims_status st = get_str(r, STR_MAX, false, "bad model identity",
+                          &h->model_id, err);
+  if (st == IMS_OK)
+    st = get_str(r, STR_MAX, true, "bad feature layer name",
+                 &h->feature_layer, err);
+  if (st == IMS_OK) st = read_classes(r, h, hd, err);
   if (st != IMS_OK) return st;
   if (!arrays_fit(r, hd)) return bad(err, "truncated or oversized arrays");
   st = ims__head_alloc(h, err);
@@ -354,12 +398,15 @@ ims_status ims_head_decode(const void *data, size_t size,
   if (size < 12 || size > FILE_MAX) return bad(err, "size out of range");
   uint32_t crc;
   memcpy(&crc, (const unsigned char *)data + size - 4, 4);
-  reader r = {data, (const unsigned char *)data + size};
+  reader r = {data, (const unsigned char *)data + size - 4};
   header hd = {0};
   ims_status st = read_header(&r, &hd, err);
   if (st != IMS_OK) return st;
   if (le32toh(crc) != (uint32_t)crc32(0L, data, (uInt)(size - 4)))
     return bad(err, "checksum mismatch (damaged file)");
+  /* Before any class is read: the limit bounds the work and memory. */
+  if (expect != NULL && hd.classes > limit_of(expect))
+    return too_many(hd.classes, limit_of(expect), err);
   ims_head *h = calloc(1, sizeof *h);
   if (h == NULL) return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
   h->d = hd.d;
@@ -372,9 +419,7 @@ ims_status ims_head_decode(const void *data, size_t size,
   h->next_refit = hd.next_refit;
   h->refits = hd.refits;
   h->source_seq = hd.source_seq;
-  h->max_classes = expect && expect->max_classes
-                       ? expect->max_classes
-                       : IMS_HEAD_MAX_CLASSES_DEFAULT;
+  h->max_classes = limit_of(expect);
   if (h->max_classes < hd.classes) h->max_classes = hd.classes;
   st = decode_body(&r, h, &hd, err);
   if (st == IMS_OK) st = check_expected(h, expect, err);

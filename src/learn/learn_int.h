@@ -25,6 +25,10 @@
 #define IMS__HEAD_FOLD 32u
 
 #define IMS__HEAD_MAX_FEATURES 65536u
+/* Longest model identity and feature layer name a file holds (bytes). */
+#define IMS__HEAD_STR_MAX 1024u
+/* Largest refit_growth_pct a file holds. */
+#define IMS__HEAD_GROWTH_MAX 100000u
 
 typedef struct ims__head_class {
   char *label;    /* owned, NUL-terminated */

@@ -10,14 +10,16 @@
  *                   tool fails if the loader refuses one);
  *   OUTDIR/onnx/    small ONNX models (seeds_onnx.c,
  *                   tests/support/onnx_writer.c);
+ *   OUTDIR/head/    small learned-head files, feature_count 4..16
+ *                   (seeds_head.c, through imgstream/head.h);
  *   OUTDIR/image/   small JPEGs (baseline, progressive, gray, CMYK, YCCK,
  *                   each EXIF orientation) and PNGs (every colour type
  *                   and bit depth) from tests/support/image_fixtures.c.
  * tests/fuzz/make_seeds.py runs it and adds the seeds it can write in
  * Python.
  *
- * Usage: fuzz_seeds OUTDIR   (OUTDIR/tflite, OUTDIR/onnx and OUTDIR/image
- *                          must exist)
+ * Usage: fuzz_seeds OUTDIR   (OUTDIR/tflite, OUTDIR/onnx, OUTDIR/image
+ *                          and OUTDIR/head must exist)
  *
  * Threading: single-threaded tool.
  */
@@ -211,8 +213,9 @@ static int emit(const char *dir, const char *name, tfw *w) {
   return 0;
 }
 
-/* seeds_onnx.c */
+/* seeds_onnx.c, seeds_head.c */
 int fuzz_seeds_onnx(const char *outdir);
+int fuzz_seeds_head(const char *outdir);
 
 int main(int argc, char **argv) {
   if (argc != 2) {
@@ -242,5 +245,6 @@ int main(int argc, char **argv) {
   quant_add_model(w);
   bad |= emit(models, "quant_add_i8", w);
   bad |= fuzz_seeds_onnx(argv[1]);
+  bad |= fuzz_seeds_head(argv[1]);
   return bad;
 }
