@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "cli/cli_int.h"
@@ -39,6 +40,7 @@ int cli_open_head(const char *cmd, const char *path, ims_classifier *clf,
   else
     s = ims_head_load(path, &o, out, &err);
   if (s == IMS_OK) return 0;
-  fprintf(stderr, "imgstream %s: %s\n", cmd, err.message);
+  fprintf(stderr, "imgstream %s: cannot load learned head %s: %s\n", cmd,
+          path, cli_strip_path(err.message, path));
   return s == IMS_ERR_NO_MEMORY ? IMS_EXIT_FAILED : IMS_EXIT_MODEL;
 }

@@ -51,6 +51,10 @@ int cli_parse_double(const char *cmd, const char *name, const char *arg,
  * stderr) if anything written to it was lost, else `code`. */
 int cli_finish_stdout(int code);
 
+/* A library message often starts with the path it is about ("PATH: ...");
+ * the rest of it, for a command that prints the path itself. */
+const char *cli_strip_path(const char *msg, const char *path);
+
 /* ---- classify's inputs (inputs.c) ---- */
 
 /* Image paths from the command line, folders walked. */

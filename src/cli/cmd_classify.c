@@ -244,15 +244,6 @@ typedef struct classify_ctx {
   bool any_failed;          /* some image failed */
 } classify_ctx;
 
-/* A library message often starts with the path it is about; drop that
- * prefix when we print the path ourselves. */
-static const char *strip_path(const char *msg, const char *path) {
-  size_t n = strlen(path);
-  if (strncmp(msg, path, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
-    return msg + n + 2;
-  return msg;
-}
-
 static int load_head(classify_ctx *c, const classify_opts *o);
 
 /* Create the classifier for batches of min(nimages, --batch), and load
@@ -313,7 +304,7 @@ static void destroy_pipeline(classify_ctx *c) {
 
 static int head_error(const char *path, ims_status st, const char *why) {
   fprintf(stderr, "imgstream: cannot load learned head %s: %s\n", path,
-          strip_path(why, path));
+          cli_strip_path(why, path));
   return st == IMS_ERR_NO_MEMORY ? IMS_EXIT_FAILED : IMS_EXIT_MODEL;
 }
 
@@ -322,21 +313,9 @@ static int head_error(const char *path, ims_status st, const char *why) {
  * exit code (message printed): a head the run cannot use is as fatal as
  * a model it cannot load. */
 static int load_head(classify_ctx *c, const classify_opts *o) {
-  const ims_model *m = ims_classifier_model(c->clf);
-  char fingerprint[IMS_MODEL_FINGERPRINT_SIZE];
-  ims_model_fingerprint(m, fingerprint);
-  ims_model_feature_info info;
-  ims_error err = {0};
-  ims_status st = ims_model_feature_layer(m, o->feature_layer, &info, &err);
-  if (st == IMS_OK) {
-    ims_head_options expect = {
-        .model_id = fingerprint,
-        .feature_layer = ims_classifier_feature_layer(c->clf),
-        .feature_count = info.count,
-        .max_classes = (uint32_t)o->max_classes};
-    st = ims_head_load(o->head, &expect, &c->head, &err);
-  }
-  if (st != IMS_OK) return head_error(o->head, st, err.message);
+  int rc = cli_open_head("classify", o->head, c->clf,
+                         (uint32_t)o->max_classes, false, &c->head);
+  if (rc != 0) return rc;
   size_t n = ims_head_class_count(c->head);
   if (n == 0)
     return head_error(o->head, IMS_ERR_BAD_HEAD, "it has learned no class");
@@ -369,7 +348,7 @@ static int report_image(classify_ctx *c, const char *path,
                         const ims_class_result *r) {
   cli_result res = {.path = path, .top = c->top};
   if (r->error.status != IMS_OK) {
-    res.error = strip_path(r->error.message, path);
+    res.error = cli_strip_path(r->error.message, path);
     c->any_failed = true;
   } else {
     res.k = c->head != NULL ? head_top(c, r) : model_top(c, r);
