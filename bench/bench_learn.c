@@ -28,12 +28,14 @@
  *    written here (the anchor; below), each with and without mirror
  *    features.
  * 4. Cost: the classifier's time per image against the head's
- *    (ims_head_step per batch, as a stream calls it), each the fastest of
- *    3 interleaved passes; the refits' count and time (steps of one
- *    sample, with OpenBLAS on its default threads and on 1); the
- *    mirror option's extra inference. And determinism: the head's file
- *    bytes after the same samples in the same order must not depend on
- *    how the samples were split into calls, nor on OpenBLAS's threads.
+ *    (ims_head_step per batch, as a stream calls it): each batch is
+ *    classified, then classified again and stepped, back to back, over 3
+ *    passes, averaged; the head alone on features in memory (steps of
+ *    one sample, refits apart, with OpenBLAS on its default threads and
+ *    on 1; one ims_head_fit at N = 430); the mirror option's extra
+ *    inference. And determinism: the head's file bytes after the same
+ *    samples in the same order must not depend on how the samples were
+ *    split into calls, nor on OpenBLAS's threads.
  *
  * The softmax anchor: multinomial logistic regression on the head's own
  * transform of the features (signed square root, unit length) plus a
