@@ -526,7 +526,7 @@ TEST(learn_head_round_trip_odd_use) {
 
 /* ---- 6. damaged files ---- */
 
-/* A head with 4 classes, a precision matrix and samples pending: every
+/* A head with 4 classes, a covariance factor and samples pending: every
  * section of the file is present. */
 static bytes full_file(void) {
   ims_head *h = learned_head(0, 100);
@@ -585,10 +585,13 @@ TEST(learn_head_magic_and_version) {
   b.p[0] = 'X';
   refused(b, NULL, IMS_ERR_BAD_HEAD, "no IMSHEAD signature");
   b.p[0] = 'I';
-  put32(b.p + O_VERSION, 2);
+  put32(b.p + O_VERSION, 1); /* the inverse's format, before the factor */
   fix_crc(b);
-  refused(b, NULL, IMS_ERR_BAD_HEAD, "version 2");
-  refused(b, NULL, IMS_ERR_BAD_HEAD, "reads version 1");
+  refused(b, NULL, IMS_ERR_BAD_HEAD, "version 1");
+  refused(b, NULL, IMS_ERR_BAD_HEAD, "reads version 2");
+  put32(b.p + O_VERSION, 3);
+  fix_crc(b);
+  refused(b, NULL, IMS_ERR_BAD_HEAD, "version 3");
   refused((bytes){(unsigned char *)"IMSHEAD\n", 8}, NULL, IMS_ERR_BAD_HEAD,
           "size");
   ims_head *h = NULL;
@@ -712,8 +715,8 @@ TEST(learn_head_not_finite) {
       {l.u + 8 * (D + 1), 0, "a class sum is not finite"},
       {l.q + 8 * 20, 0, "second moments are not finite"},
       {l.pend + 4 * 7, 1, "pending sample is not finite"},
-      {l.p + 4 * 30, 1, "precision matrix is not finite"},
-      {l.crc - 4, 1, "precision matrix is not finite"},
+      {l.p + 4 * 30, 1, "covariance factor is not finite"},
+      {l.crc - 4, 1, "covariance factor is not finite"},
   };
   const uint64_t d_bits[] = {0x7ff8000000000000ull, 0x7ff0000000000000ull,
                              0xfff0000000000000ull};
@@ -723,6 +726,10 @@ TEST(learn_head_not_finite) {
       if (cases[i].f32) bad_u32(b, cases[i].at, f_bits[k], cases[i].what);
       else bad_u64(b, cases[i].at, d_bits[k], cases[i].what);
     }
+  /* The factor's first diagonal entry zero, then negative: every solve
+   * would divide by it. */
+  bad_u32(b, l.p, 0x00000000u, "diagonal is not positive");
+  bad_u32(b, l.p, 0xbf800000u, "diagonal is not positive");
   free(b.p);
 }
 

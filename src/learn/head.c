@@ -6,32 +6,52 @@
  * Per sample x (d floats from the engine):
  *   f = signed sqrt of x, scaled to unit length (power normalisation: the
  *       pooled activations are heavy-tailed; measured in LEARNING.md)
- *   predict: score_c = f.U_c / n_c - 0.5 S_c.U_c / n_c^2, the LDA
- *       discriminant mu_c^T P f - 0.5 mu_c^T P mu_c with mu_c = S_c / n_c,
- *       U_c = P S_c (P symmetric); probabilities = softmax(score), the
- *       posterior under equal priors
- *   learn (label c): S_c += f, U_c += P f, n_c += 1, f joins `pending`;
+ *   z = L^-1 f, f whitened by the Cholesky factor L of the last refit's
+ *       covariance (Sigma = L L^T, so P = Sigma^-1 = L^-T L^-1): one
+ *       triangular solve
+ *   predict: score_c = z.V_c / n_c - 0.5 V_c.V_c / n_c^2, the LDA
+ *       discriminant mu_c^T P f - 0.5 mu_c^T P mu_c with mu_c = S_c / n_c
+ *       and V_c = L^-1 S_c; probabilities = softmax(score), the posterior
+ *       under equal priors
+ *   learn (label c): S_c += f, V_c += z, n_c += 1, f joins `pending`;
  *       every IMS__HEAD_FOLD samples Q += pending^T pending (one dsyrk)
  *   refit (when N reaches next_refit): Sigma = (Q - sum_c S_c S_c^T / n_c)
  *       / N, the within-class covariance; shrunk towards mu I by the
  *       Oracle Approximating Shrinkage coefficient (Chen et al. 2010,
  *       computed from trace(Sigma) and trace(Sigma^2) only, so it needs
- *       nothing but the sums); P = its inverse (Cholesky: spotrf +
- *       spotri); U_c = P S_c afresh.
+ *       nothing but the sums); L = its Cholesky factor (spotrf2);
+ *       V_c = L^-1 S_c afresh.
  *
  * Why these choices: the state is sums, so two heads merge by adding and
  * a replay gives the same bits; the refit schedule is a function of N
  * alone (next = N + max(refit_min, N * growth%)), so where batches begin
- * and end never changes a result; and a refit costs a d^3 factorisation
- * (about 40 ms at d = 1280), too much per sample, while its accuracy
- * changes slowly once a few hundred samples are in.
+ * and end never changes a result; and a refit costs a d^3 / 3
+ * factorisation (at d = 1280 about 8 ms of a 12 ms refit on one core of
+ * a Sapphire Rapids), too much per sample, while its accuracy changes
+ * slowly once a few hundred samples are in. The factor, not the inverse
+ * P: the inverse cost twice the factorisation again (spotri) and a d^2
+ * symmetrisation, and P f reads all d^2 floats where a solve with L
+ * reads half (docs/LEARNING.md has the before/after figures).
  *
- * Before the first refit P = kappa I (nearest class mean). Sums are
- * doubles (N can reach millions); P is float (it is refitted, never
- * accumulated) so the per-sample P f reads 6.5 MB, not 13.
+ * Before the first refit L = I / sqrt(kappa), i.e. P = kappa I (nearest
+ * class mean). Sums are doubles (N can reach millions); L is float (it is
+ * refitted, never accumulated) so the per-sample solve reads 3.3 MB, not
+ * 6.5.
+ *
+ * Row-major and column-major: L is kept column-major, lower triangle
+ * (what LAPACK and CBLAS are called with); the same bytes are the upper
+ * triangle of L^T by rows, which is how head_file.c writes it.
  *
  * Threading: one thread at a time per head. OpenBLAS may use its own
- * threads inside one call; the results do not depend on how many.
+ * threads inside one call; the results do not depend on how many: the
+ * per-sample solve (strsv) runs on the calling thread, dsyrk and dgemm
+ * split their output, never a sum, between threads, and the
+ * factorisation is LAPACK's recursive spotrf2 (strsm and ssyrk
+ * underneath, split the same way), not OpenBLAS's own spotrf, whose
+ * threaded and single-threaded paths block the matrix differently and
+ * round differently (measured: other bits on 1 thread than on 2; so do
+ * spotri and ssymv). The bits do depend on the CPU: OpenBLAS picks its
+ * kernels by instruction set.
  */
 #define _GNU_SOURCE
 #include <cblas.h>
@@ -51,12 +71,11 @@ ims_status ims__head_alloc(ims_head *h, ims_error *err) {
   size_t d = h->d;
   h->q = calloc(d * d, sizeof *h->q);
   h->pending = calloc((size_t)IMS__HEAD_FOLD * d, sizeof *h->pending);
-  h->precision = calloc(d * d, sizeof *h->precision);
+  h->factor = calloc(d * d, sizeof *h->factor);
   h->f = calloc(d, sizeof *h->f);
-  h->pf = calloc(d, sizeof *h->pf);
+  h->z = calloc(d, sizeof *h->z);
   h->fold = calloc((size_t)IMS__HEAD_FOLD * d, sizeof *h->fold);
-  if (!h->q || !h->pending || !h->precision || !h->f || !h->pf ||
-      !h->fold)
+  if (!h->q || !h->pending || !h->factor || !h->f || !h->z || !h->fold)
     return ims__fail(err, IMS_ERR_NO_MEMORY,
                      "learned head: out of memory for %u features", h->d);
   return IMS_OK;
@@ -112,17 +131,17 @@ void ims_head_destroy(ims_head *h) {
   for (size_t c = 0; c < h->class_count; c++) {
     free(h->classes[c].label);
     free(h->classes[c].sum);
-    free(h->classes[c].usum);
+    free(h->classes[c].vsum);
   }
   free(h->classes);
   free(h->q);
   free(h->pending);
-  free(h->precision);
-  free(h->f);
-  free(h->pf);
-  free(h->fold);
-  free(h->cov);
   free(h->factor);
+  free(h->f);
+  free(h->z);
+  free(h->fold);
+  free(h->means);
+  free(h->next);
   free(h->probs);
   free(h->model_id);
   free(h->feature_layer);
@@ -144,16 +163,10 @@ int ims__head_reserve_class(ims_head *h) {
 
 /* ---- 2. the arithmetic ---- */
 
-static double dot(const double *a, const float *b, size_t n) {
-  double s = 0;
-  for (size_t i = 0; i < n; i++) s += a[i] * b[i];
-  return s;
-}
-
 void ims__head_class_bias(ims_head *h, size_t c) {
   ims__head_class *k = &h->classes[c];
   double s = 0;
-  for (size_t i = 0; i < h->d; i++) s += k->sum[i] * k->usum[i];
+  for (size_t i = 0; i < h->d; i++) s += k->vsum[i] * k->vsum[i];
   double n = (double)k->count;
   k->bias = n > 0 ? 0.5 * s / (n * n) : 0;
 }
@@ -179,14 +192,33 @@ static void transform(ims_head *h, const float *x) {
   for (uint32_t i = 0; i < h->d; i++) h->f[i] *= scale;
 }
 
-/* Softmax of the discriminants of h->f into h->probs; returns the best
+/* h->z = L^-1 v (v may be h->z itself): forward substitution with the
+ * lower factor, column-major (file comment), on the calling thread. */
+static void whiten(ims_head *h, const float *v) {
+  if (v != h->z) memcpy(h->z, v, h->d * sizeof *h->z);
+  if (h->has_factor) {
+    cblas_strsv(CblasColMajor, CblasLower, CblasNoTrans, CblasNonUnit,
+                (int)h->d, h->factor, (int)h->d, h->z, 1);
+  } else {
+    float s = (float)sqrt(ims__head_kappa(h));
+    for (uint32_t i = 0; i < h->d; i++) h->z[i] *= s;
+  }
+}
+
+static double dot(const double *a, const float *b, size_t n) {
+  double s = 0;
+  for (size_t i = 0; i < n; i++) s += a[i] * b[i];
+  return s;
+}
+
+/* Softmax of the discriminants of h->z into h->probs; returns the best
  * class (-1 with no class). */
 static int32_t score(ims_head *h) {
   if (h->class_count == 0) return -1;
   int32_t best = 0;
   for (size_t c = 0; c < h->class_count; c++) {
     const ims__head_class *k = &h->classes[c];
-    h->probs[c] = dot(k->usum, h->f, h->d) / (double)k->count - k->bias;
+    h->probs[c] = dot(k->vsum, h->z, h->d) / (double)k->count - k->bias;
     if (h->probs[c] > h->probs[best]) best = (int32_t)c;
   }
   double top = h->probs[best], total = 0;
@@ -196,17 +228,6 @@ static int32_t score(ims_head *h) {
   }
   for (size_t c = 0; c < h->class_count; c++) h->probs[c] /= total;
   return best;
-}
-
-/* h->pf = P f. */
-static void precision_times_f(ims_head *h) {
-  if (h->has_precision) {
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)h->d, (int)h->d, 1.0f,
-                h->precision, (int)h->d, h->f, 1, 0.0f, h->pf, 1);
-  } else {
-    float kappa = (float)ims__head_kappa(h);
-    for (uint32_t i = 0; i < h->d; i++) h->pf[i] = kappa * h->f[i];
-  }
 }
 
 /* Q += pending^T pending. */
@@ -220,78 +241,92 @@ static void fold_pending(ims_head *h) {
   h->pending_count = 0;
 }
 
-/* cov (upper) = (Q - sum_c S_c S_c^T / n_c) / N. The class terms go
- * through dsyrk IMS__HEAD_FOLD classes at a time (rows S_c / sqrt(n_c)). */
-static void within_class_covariance(ims_head *h) {
-  size_t d = h->d;
-  memcpy(h->cov, h->q, d * d * sizeof *h->cov);
-  for (size_t c0 = 0; c0 < h->class_count; c0 += IMS__HEAD_FOLD) {
-    size_t m = h->class_count - c0;
-    if (m > IMS__HEAD_FOLD) m = IMS__HEAD_FOLD;
-    for (size_t j = 0; j < m; j++) {
-      const ims__head_class *k = &h->classes[c0 + j];
-      double s = 1.0 / sqrt((double)k->count);
-      for (size_t i = 0; i < d; i++) h->fold[j * d + i] = k->sum[i] * s;
-    }
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)d, (int)m, -1.0,
-                h->fold, (int)d, 1.0, h->cov, (int)d);
+/* next (upper triangle by rows) = the within-class covariance Sigma =
+ * (Q - sum_c S_c S_c^T / n_c) / N, as floats, a block of IMS__HEAD_FOLD
+ * rows at a time: the class terms of a block are one dgemm of the rows
+ * a_c = S_c / sqrt(n_c) (`means`) into `fold` (doubles), then Q is
+ * added and the rows rounded into next. One pass over Q, no d*d double
+ * scratch. Also returns tr(Sigma) and tr(Sigma^2), the latter from the
+ * upper triangle (off-diagonal terms twice), for the shrinkage; sums in
+ * double of the unrounded values. */
+static void within_class_covariance(ims_head *h, double *tr, double *tr2) {
+  size_t d = h->d, classes = h->class_count;
+  for (size_t c = 0; c < classes; c++) {
+    const ims__head_class *k = &h->classes[c];
+    double s = 1.0 / sqrt((double)k->count);
+    for (size_t i = 0; i < d; i++) h->means[c * d + i] = k->sum[i] * s;
   }
-  double inv_n = 1.0 / (double)h->learned;
-  for (size_t i = 0; i < d; i++)
-    for (size_t j = i; j < d; j++) h->cov[i * d + j] *= inv_n;
+  double inv_n = 1.0 / (double)h->learned, t = 0, t2 = 0;
+  for (size_t i0 = 0; i0 < d; i0 += IMS__HEAD_FOLD) {
+    size_t rows = d - i0 < IMS__HEAD_FOLD ? d - i0 : IMS__HEAD_FOLD;
+    size_t cols = d - i0;
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rows,
+                (int)cols, (int)classes, -1.0, h->means + i0, (int)d,
+                h->means + i0, (int)d, 0.0, h->fold, (int)cols);
+    for (size_t r = 0; r < rows; r++) {
+      size_t i = i0 + r, n = d - i;
+      double *v = &h->fold[r * cols + r]; /* (i, i..d-1) */
+      const double *q = &h->q[i * d + i];
+      float *dst = &h->next[i * d + i];
+      for (size_t j = 0; j < n; j++) {
+        v[j] += q[j];
+        dst[j] = (float)(v[j] * inv_n);
+      }
+      t += v[0];
+      t2 += 2 * cblas_ddot((int)n, v, 1, v, 1) - v[0] * v[0];
+    }
+  }
+  *tr = t * inv_n;
+  *tr2 = t2 * inv_n * inv_n;
 }
 
-/* Oracle Approximating Shrinkage: the weight of mu I in the shrunk
- * covariance, from tr(Sigma) and tr(Sigma^2) (scikit-learn's OAS). */
-static double oas_shrinkage(const ims_head *h, double *mu_out) {
-  size_t d = h->d;
-  double tr = 0, tr2 = 0;
-  for (size_t i = 0; i < d; i++) {
-    const double *row = &h->cov[i * d];
-    tr += row[i];
-    tr2 += row[i] * row[i];
-    for (size_t j = i + 1; j < d; j++) tr2 += 2 * row[j] * row[j];
-  }
-  double mu = tr / (double)d, alpha = tr2 / ((double)d * (double)d);
-  double den = ((double)h->learned + 1.0) * (alpha - mu * mu / (double)d);
+/* Oracle Approximating Shrinkage: the weight rho of mu I in the shrunk
+ * covariance (1 - rho) Sigma + rho mu I, from tr(Sigma) and tr(Sigma^2)
+ * (scikit-learn's OAS). */
+static double oas_shrinkage(const ims_head *h, double tr, double tr2,
+                            double *mu_out) {
+  double d = h->d, mu = tr / d, alpha = tr2 / (d * d);
+  double den = ((double)h->learned + 1.0) * (alpha - mu * mu / d);
   *mu_out = mu;
   double rho = den > 0 ? (alpha + mu * mu) / den : 1.0;
   return rho < 1.0 ? rho : 1.0;
 }
 
-/* P = inverse of (1 - rho) Sigma + rho mu I, in `factor`, then swapped
- * into `precision`. false when there is nothing to fit or the
- * factorisation fails (P and U stay as they were). */
-static bool invert_shrunk(ims_head *h) {
+/* L = the Cholesky factor of (1 - rho) Sigma + rho mu I, built in `next`
+ * (its upper triangle by rows is its lower triangle by columns, what
+ * LAPACK reads), then swapped into `factor`. false when there is nothing
+ * to fit or the factorisation fails (L and V stay as they were).
+ * LAPACKE's _work call: the plain one checks the whole matrix for NaNs
+ * first, and a row-major call transposes it in and out (together as long
+ * as the factorisation itself, measured). */
+static bool factorise_shrunk(ims_head *h) {
   size_t d = h->d;
-  double mu;
-  double rho = oas_shrinkage(h, &mu);
+  double tr, tr2, mu;
+  within_class_covariance(h, &tr, &tr2);
+  double rho = oas_shrinkage(h, tr, tr2, &mu);
   if (!(mu > 0) || !isfinite(rho)) return false;
   for (size_t i = 0; i < d; i++) {
-    for (size_t j = i; j < d; j++)
-      h->factor[i * d + j] = (float)((1 - rho) * h->cov[i * d + j]);
-    h->factor[i * d + i] += (float)(rho * mu);
+    float *row = &h->next[i * d];
+    for (size_t j = i; j < d; j++) row[j] = (float)((1 - rho) * row[j]);
+    row[i] += (float)(rho * mu);
   }
-  if (LAPACKE_spotrf(LAPACK_ROW_MAJOR, 'U', (int)d, h->factor, (int)d) != 0 ||
-      LAPACKE_spotri(LAPACK_ROW_MAJOR, 'U', (int)d, h->factor, (int)d) != 0)
+  if (LAPACKE_spotrf2_work(LAPACK_COL_MAJOR, 'L', (int)d, h->next,
+                           (int)d) != 0)
     return false;
-  for (size_t i = 0; i < d; i++)
-    for (size_t j = i + 1; j < d; j++)
-      h->factor[j * d + i] = h->factor[i * d + j];
-  float *t = h->precision;
-  h->precision = h->factor;
-  h->factor = t;
-  h->has_precision = true;
+  float *t = h->factor;
+  h->factor = h->next;
+  h->next = t;
+  h->has_factor = true;
   return true;
 }
 
-/* U_c = P S_c for every class, then the biases. */
-static void refresh_usums(ims_head *h) {
+/* V_c = L^-1 S_c for every class, then the biases. */
+static void refresh_vsums(ims_head *h) {
   for (size_t c = 0; c < h->class_count; c++) {
     ims__head_class *k = &h->classes[c];
-    for (uint32_t i = 0; i < h->d; i++) h->f[i] = (float)k->sum[i];
-    precision_times_f(h);
-    for (uint32_t i = 0; i < h->d; i++) k->usum[i] = h->pf[i];
+    for (uint32_t i = 0; i < h->d; i++) h->z[i] = (float)k->sum[i];
+    whiten(h, h->z);
+    for (uint32_t i = 0; i < h->d; i++) k->vsum[i] = h->z[i];
     ims__head_class_bias(h, c);
   }
 }
@@ -304,24 +339,29 @@ static void schedule_next_refit(ims_head *h) {
 /* The refit's scratch, allocated before the first refit (a head used to
  * predict never needs it) and before anything of the sample that causes
  * it is learned: a refit skipped for want of memory would give other
- * bits than a replay of the same samples. 0 or -1. */
+ * bits than a replay of the same samples. Room for one class more than
+ * now: the sample may bring a new one. 0 or -1. */
 static int refit_scratch(ims_head *h) {
   if (h->flags & IMS_HEAD_FLAG_NCM) return 0;
-  size_t d = h->d;
-  if (h->cov == NULL) h->cov = malloc(d * d * sizeof *h->cov);
-  if (h->factor == NULL) h->factor = malloc(d * d * sizeof *h->factor);
-  return h->cov != NULL && h->factor != NULL ? 0 : -1;
+  size_t d = h->d, want = h->class_count + 1;
+  if (h->next == NULL) h->next = malloc(d * d * sizeof *h->next);
+  if (h->means_cap < want) {
+    double *m = realloc(h->means, want * d * sizeof *m);
+    if (m == NULL) return -1;
+    h->means = m;
+    h->means_cap = want;
+  }
+  return h->next != NULL ? 0 : -1;
 }
 
-/* Fold, fit and invert the covariance (refit_scratch has succeeded). */
+/* Fold, fit and factorise the covariance (refit_scratch has succeeded). */
 static void refit(ims_head *h) {
   fold_pending(h);
   schedule_next_refit(h);
   if (h->flags & IMS_HEAD_FLAG_NCM) return;
   if (h->learned <= h->class_count) return; /* no within-class spread */
-  within_class_covariance(h);
-  if (!invert_shrunk(h)) return;
-  refresh_usums(h);
+  if (!factorise_shrunk(h)) return;
+  refresh_vsums(h);
   h->refits++;
 }
 
@@ -351,11 +391,11 @@ static long class_for(ims_head *h, const char *label) {
   memset(k, 0, sizeof *k);
   k->label = strdup(label);
   k->sum = calloc(h->d, sizeof *k->sum);
-  k->usum = calloc(h->d, sizeof *k->usum);
-  if (!k->label || !k->sum || !k->usum) {
+  k->vsum = calloc(h->d, sizeof *k->vsum);
+  if (!k->label || !k->sum || !k->vsum) {
     free(k->label);
     free(k->sum);
-    free(k->usum);
+    free(k->vsum);
     return -1;
   }
   return (long)h->class_count++;
@@ -368,13 +408,12 @@ ims_status ims__head_check_label(const ims_head *h, const char *label) {
   return IMS_OK;
 }
 
-/* Learn h->f as class c. */
+/* Learn h->f (whitened: h->z) as class c. */
 static void learn(ims_head *h, size_t c) {
   ims__head_class *k = &h->classes[c];
-  precision_times_f(h);
   for (uint32_t i = 0; i < h->d; i++) {
     k->sum[i] += h->f[i];
-    k->usum[i] += h->pf[i];
+    k->vsum[i] += h->z[i];
   }
   k->count++;
   ims__head_class_bias(h, c);
@@ -398,6 +437,7 @@ ims_status ims_head_step(ims_head *h, size_t n, const float *const *features,
                          ims_error *err) {
   for (size_t i = 0; i < n; i++) {
     transform(h, features[i]);
+    whiten(h, h->f);
     predict_one(h, &results[i]);
     const char *label = labels ? labels[i] : NULL;
     if (label == NULL || label[0] == '\0') continue;
@@ -437,6 +477,7 @@ ims_status ims_head_fit(ims_head *h, ims_error *err) {
 
 void ims_head_predict(ims_head *h, const float *features, float *probs) {
   transform(h, features);
+  whiten(h, h->f);
   if (score(h) < 0) return;
   for (size_t c = 0; c < h->class_count; c++) probs[c] = (float)h->probs[c];
 }

@@ -3,13 +3,14 @@
  * head_file.c - the learned head's file: encode, decode (every field
  * checked: the file may be hostile), load and save.
  *
- * Format, version 1. Little-endian; f64/f32 are IEEE 754; str is a u32
+ * Format, version 2. Little-endian; f64/f32 are IEEE 754; str is a u32
  * byte count then the bytes (no NUL). docs/LEARNING.md has the same
- * table.
+ * table. (Version 1, refused, held the precision matrix P = Sigma^-1
+ * and U_c = P S_c where version 2 holds L and V_c: the same sizes.)
  *
  *   magic       8 bytes "IMSHEAD\n"
- *   u32 version 1
- *   u32 flags   bit 0 NCM, bit 1 NO_SQRT, bit 8 has a precision matrix
+ *   u32 version 2
+ *   u32 flags   bit 0 NCM, bit 1 NO_SQRT, bit 8 has a covariance factor
  *   u32 d       features per sample (1..65536)
  *   u32 C       classes
  *   u32 fold    samples per fold into Q (32)
@@ -23,10 +24,13 @@
  *   str model_id (1..1024 bytes), str feature_layer (0..1024 bytes)
  *   C x { str label (1..255 bytes, no control character, unique),
  *         u64 count (>= 1) }
- *   f64 S[C][d], f64 U[C][d]
+ *   f64 S[C][d]  class sums of the transformed features
+ *   f64 V[C][d]  the same whitened: V_c = L^-1 S_c
  *   f64 Q, upper triangle by rows: (0,0..d-1), (1,1..d-1), ...
  *   f32 pending[pending][d]
- *   f32 P, upper triangle by rows, if flags bit 8
+ *   f32 L^T, upper triangle by rows (= L's lower triangle by
+ *       columns; diagonal > 0), if flags bit 8: the Cholesky factor of
+ *       the last refit's shrunk covariance, Sigma = L L^T
  *   u32 CRC-32 (zlib's) of every byte before it
  *
  * Every number must be finite. Encoding is deterministic: the same state
@@ -56,8 +60,8 @@
 #include "learn/learn_int.h"
 
 #define MAGIC "IMSHEAD\n"
-#define VERSION 1u
-#define FLAG_PRECISION 0x100u
+#define VERSION 2u
+#define FLAG_FACTOR 0x100u
 #define STR_MAX IMS__HEAD_STR_MAX
 #define FILE_MAX ((size_t)1 << 31) /* d = 16384 with P: ~1.6 GB */
 
@@ -104,7 +108,7 @@ static size_t encoded_size(const ims_head *h) {
     n += 4 + strlen(h->classes[c].label) + 8;
   n += h->class_count * d * 8 * 2 + tri(d) * 8;
   n += (size_t)h->pending_count * d * 4;
-  if (h->has_precision) n += tri(d) * 4;
+  if (h->has_factor) n += tri(d) * 4;
   return n + 4;
 }
 
@@ -118,7 +122,7 @@ ims_status ims_head_encode(const ims_head *h, void **data_out,
   writer w = {buf};
   put(&w, MAGIC, 8);
   put_u32(&w, VERSION);
-  put_u32(&w, h->flags | (h->has_precision ? FLAG_PRECISION : 0));
+  put_u32(&w, h->flags | (h->has_factor ? FLAG_FACTOR : 0));
   put_u32(&w, h->d);
   put_u32(&w, (uint32_t)h->class_count);
   put_u32(&w, IMS__HEAD_FOLD);
@@ -138,14 +142,14 @@ ims_status ims_head_encode(const ims_head *h, void **data_out,
   for (size_t c = 0; c < h->class_count; c++)
     for (size_t i = 0; i < d; i++) put_f64(&w, h->classes[c].sum[i]);
   for (size_t c = 0; c < h->class_count; c++)
-    for (size_t i = 0; i < d; i++) put_f64(&w, h->classes[c].usum[i]);
+    for (size_t i = 0; i < d; i++) put_f64(&w, h->classes[c].vsum[i]);
   for (size_t i = 0; i < d; i++)
     for (size_t j = i; j < d; j++) put_f64(&w, h->q[i * d + j]);
   for (size_t i = 0; i < (size_t)h->pending_count * d; i++)
     put_f32(&w, h->pending[i]);
-  if (h->has_precision)
+  if (h->has_factor)
     for (size_t i = 0; i < d; i++)
-      for (size_t j = i; j < d; j++) put_f32(&w, h->precision[i * d + j]);
+      for (size_t j = i; j < d; j++) put_f32(&w, h->factor[i * d + j]);
   put_u32(&w, (uint32_t)crc32(0L, buf, (uInt)(size - 4)));
   *data_out = buf;
   *size_out = size;
@@ -233,7 +237,7 @@ static ims_status read_header(reader *r, header *hd, ims_error *err) {
       !get_u64(r, &hd->next_refit) || !get_u64(r, &hd->refits) ||
       !get_u64(r, &hd->source_seq))
     return bad(err, "truncated header");
-  if (hd->flags & ~(IMS_HEAD_FLAG_NCM | IMS_HEAD_FLAG_NO_SQRT | FLAG_PRECISION))
+  if (hd->flags & ~(IMS_HEAD_FLAG_NCM | IMS_HEAD_FLAG_NO_SQRT | FLAG_FACTOR))
     return bad(err, "unknown flags");
   if (hd->d == 0 || hd->d > IMS__HEAD_MAX_FEATURES)
     return bad(err, "feature count out of range");
@@ -252,7 +256,7 @@ static ims_status read_header(reader *r, header *hd, ims_error *err) {
 static bool arrays_fit(const reader *r, const header *hd) {
   double d = hd->d, bytes = hd->classes * d * 16 + d * (d + 1) / 2 * 8 +
                             hd->pending * d * 4;
-  if (hd->flags & FLAG_PRECISION) bytes += d * (d + 1) / 2 * 4;
+  if (hd->flags & FLAG_FACTOR) bytes += d * (d + 1) / 2 * 4;
   return bytes == (double)(r->end - r->p);
 }
 
@@ -313,15 +317,15 @@ static ims_status read_arrays(reader *r, ims_head *h, const header *hd,
   size_t d = h->d;
   for (size_t c = 0; c < h->class_count; c++) {
     h->classes[c].sum = malloc(d * sizeof(double));
-    h->classes[c].usum = malloc(d * sizeof(double));
-    if (!h->classes[c].sum || !h->classes[c].usum)
+    h->classes[c].vsum = malloc(d * sizeof(double));
+    if (!h->classes[c].sum || !h->classes[c].vsum)
       return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
   }
   for (size_t c = 0; c < h->class_count; c++)
     if (!read_doubles(r, h->classes[c].sum, d))
       return bad(err, "a class sum is not finite");
   for (size_t c = 0; c < h->class_count; c++)
-    if (!read_doubles(r, h->classes[c].usum, d))
+    if (!read_doubles(r, h->classes[c].vsum, d))
       return bad(err, "a class sum is not finite");
   for (size_t i = 0; i < d; i++)
     if (!read_doubles(r, &h->q[i * d + i], d - i))
@@ -329,13 +333,17 @@ static ims_status read_arrays(reader *r, ims_head *h, const header *hd,
   for (size_t i = 0; i < (size_t)hd->pending * d; i++)
     if (!get_f32(r, &h->pending[i]))
       return bad(err, "a pending sample is not finite");
-  if (hd->flags & FLAG_PRECISION) {
+  if (hd->flags & FLAG_FACTOR) {
     for (size_t i = 0; i < d; i++)
       for (size_t j = i; j < d; j++) {
         float v;
         if (!get_f32(r, &v))
-          return bad(err, "the precision matrix is not finite");
-        h->precision[i * d + j] = h->precision[j * d + i] = v;
+          return bad(err, "the covariance factor is not finite");
+        /* A zero would divide by zero in every solve. */
+        if (j == i && !(v > 0))
+          return bad(err, "the covariance factor's diagonal is not "
+                          "positive");
+        h->factor[i * d + j] = v;
       }
   }
   for (size_t c = 0; c < h->class_count; c++) ims__head_class_bias(h, c);
@@ -411,7 +419,7 @@ ims_status ims_head_decode(const void *data, size_t size,
   if (h == NULL) return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
   h->d = hd.d;
   h->flags = hd.flags & (IMS_HEAD_FLAG_NCM | IMS_HEAD_FLAG_NO_SQRT);
-  h->has_precision = (hd.flags & FLAG_PRECISION) != 0;
+  h->has_factor = (hd.flags & FLAG_FACTOR) != 0;
   h->pending_count = hd.pending;
   h->refit_min = hd.refit_min;
   h->refit_growth_pct = hd.growth;

@@ -7,7 +7,8 @@
  * Notation (docs/LEARNING.md): d features, C classes, N samples learned,
  * n_c of class c, f a transformed feature vector (signed square root,
  * then unit length), S_c = sum of class c's f, Q = sum of f f^T,
- * P = the precision matrix of the last refit, U_c = P S_c.
+ * L = the Cholesky factor of the last refit's shrunk covariance
+ * (Sigma = L L^T), V_c = L^-1 S_c.
  *
  * Threading: one thread at a time per head.
  */
@@ -34,9 +35,9 @@ typedef struct ims__head_class {
   char *label;    /* owned, NUL-terminated */
   uint64_t count; /* n_c */
   double *sum;    /* owned: S_c, d values */
-  double *usum;   /* owned: U_c = P S_c, d values (kappa S_c before the
-                     first refit) */
-  double bias;    /* 0.5 S_c.U_c / n_c^2, kept with S_c and U_c */
+  double *vsum;   /* owned: V_c = L^-1 S_c, d values (sqrt(kappa) S_c
+                     before the first refit) */
+  double bias;    /* 0.5 V_c.V_c / n_c^2, kept with V_c */
 } ims__head_class;
 
 struct ims_head {
@@ -62,21 +63,25 @@ struct ims_head {
   double *q;        /* owned: Q, d*d row-major, upper triangle used */
   float *pending;   /* owned: IMS__HEAD_FOLD * d features not yet in Q */
   uint32_t pending_count;
-  bool has_precision; /* P was fitted (else P = kappa I) */
-  float *precision;   /* owned: P, d*d, both triangles filled */
+  bool has_factor;  /* L was fitted (else L = I / sqrt(kappa)) */
+  float *factor;    /* owned: L, d*d column-major, lower triangle used
+                       (the same bytes: L^T's upper triangle by rows) */
 
   /* Scratch, reused by every call (never part of the state). */
   float *f;         /* d: the transformed sample */
-  float *pf;        /* d: P f */
-  double *fold;     /* IMS__HEAD_FOLD * d: pending as doubles */
-  double *cov;      /* d*d: the covariance being fitted */
-  float *factor;    /* d*d: its Cholesky factor, then inverse */
+  float *z;         /* d: L^-1 f */
+  double *fold;     /* IMS__HEAD_FOLD * d: pending as doubles; in a
+                       refit, a block of the covariance's rows */
+  double *means;    /* means_cap * d: in a refit, S_c / sqrt(n_c) */
+  size_t means_cap; /* classes `means` holds */
+  float *next;      /* d*d: the covariance being fitted (upper by rows),
+                       shrunk, then its factor */
   double *probs;    /* class_cap: scores, then probabilities */
 };
 
-/* Scale of P before the first refit: unit-length features spread over d
- * dimensions have a variance of about 1/d each, so P = d I makes the
- * first scores posterior-like, as a fitted P does. */
+/* Scale of P = L^-T L^-1 before the first refit: unit-length features
+ * spread over d dimensions have a variance of about 1/d each, so P = d I
+ * makes the first scores posterior-like, as a fitted P does. */
 static inline double ims__head_kappa(const ims_head *h) { return h->d; }
 
 /* head.c: allocate the fixed-size state arrays and scratch of a head
@@ -93,7 +98,7 @@ void ims__head_swap(ims_head *a, ims_head *b);
  * IMS_ERR_TOO_LARGE (a new class over max_classes) or
  * IMS_ERR_INVALID_ARG (too long, a control character). */
 ims_status ims__head_check_label(const ims_head *h, const char *label);
-/* head.c: recompute classes[c].bias from its sum and usum. */
+/* head.c: recompute classes[c].bias from its vsum. */
 void ims__head_class_bias(ims_head *h, size_t c);
 
 #endif /* IMS_LEARN_LEARN_INT_H */
