@@ -149,7 +149,8 @@ static void fix_crc(bytes b) {
 /* Offsets of the fields of a version-1 file (head_file.c's table). */
 enum { O_VERSION = 8, O_FLAGS = 12, O_D = 16, O_C = 20, O_FOLD = 24,
        O_PENDING = 28, O_REFIT_MIN = 32, O_GROWTH = 36, O_N = 40,
-       O_NEXT = 48, O_REFITS = 56, O_SOURCE_SEQ = 64, O_MODEL = 72 };
+       O_NEXT = 48, O_REFITS = 56, O_CALIB = 64, O_SOURCE_SEQ = 232,
+       O_MODEL = 240 };
 
 typedef struct layout {
   size_t d, classes, pending;
@@ -364,6 +365,45 @@ TEST(learn_head_flowers_held_out) {
   }
   fprintf(stderr, "held out: %zu/100\n", right);
   ASSERT(right >= 80);
+  ims_head_destroy(h);
+}
+
+/* The scores mean something: over the prequential run, the expected
+ * calibration error (10 bins of the score) stays small - LDA's raw
+ * posteriors would say 1.0000 for nearly every row, right or wrong - and
+ * right predictions score higher than wrong ones on average. */
+TEST(learn_head_flowers_calibrated) {
+  static ims_head_result res[NFLOWERS];
+  const flowers *f = real_flowers();
+  ims_head *h = flower_head(f, 0);
+  ims_error err = {0};
+  ASSERT_OK(ims_head_step(h, f->n, f->rows, (const char *const *)f->labels,
+                          res, &err),
+            &err);
+  double n[10] = {0}, conf[10] = {0}, acc[10] = {0}, right = 0, wrong = 0;
+  size_t nright = 0, nwrong = 0, sure = 0, scored = 0;
+  for (size_t i = 0; i < f->n; i++) {
+    if (res[i].label == NULL) continue;
+    bool ok = strcmp(res[i].label, f->labels[i]) == 0;
+    int b = res[i].score >= 1 ? 9 : (int)(res[i].score * 10);
+    n[b]++;
+    conf[b] += res[i].score;
+    acc[b] += ok;
+    if (ok) right += res[i].score, nright++;
+    else wrong += res[i].score, nwrong++;
+    sure += res[i].score > 0.999f;
+    scored++;
+  }
+  double ece = 0;
+  for (int b = 0; b < 10; b++)
+    if (n[b] > 0) ece += fabs(conf[b] - acc[b]) / (double)scored;
+  fprintf(stderr,
+          "calibration: ECE %.3f, mean score right %.3f, wrong %.3f, "
+          "%zu of %zu above 0.999\n",
+          ece, right / (double)nright, wrong / (double)nwrong, sure, scored);
+  ASSERT(ece < 0.2);
+  ASSERT(right / (double)nright > wrong / (double)nwrong + 0.1);
+  ASSERT(sure < scored / 4);
   ims_head_destroy(h);
 }
 
@@ -643,6 +683,12 @@ TEST(learn_head_bad_header_fields) {
   bad_u64(b, O_N, n - 1, "class counts do not add up");
   bad_u32(b, O_C, 3, "class counts do not add up");
   bad_u32(b, O_C, 5, "not a valid learned head");
+  /* The calibration sums: negative, NaN, infinite. */
+  bad_u64(b, O_CALIB + 8 * 3, 0xbff0000000000000ull,
+          "calibration sums out of range");
+  bad_u64(b, O_CALIB, 0x7ff8000000000000ull, "calibration sums out of range");
+  bad_u64(b, O_CALIB + 8 * 20, 0x7ff0000000000000ull,
+          "calibration sums out of range");
   free(b.p);
 
   ims_head *h = learned_head(0, 3); /* N = 3, all pending */
@@ -973,6 +1019,7 @@ TEST(learn_head_files) {
 }
 
 TEST_MAIN(learn_head_flowers_prequential, learn_head_flowers_held_out,
+          learn_head_flowers_calibrated,
           learn_head_chunking_same_bits, learn_head_round_trip,
           learn_head_round_trip_odd_use, learn_head_truncated,
           learn_head_flipped_byte, learn_head_magic_and_version,

@@ -3,7 +3,9 @@
  * head.h - a classifier of the user's own classes, learned online from a
  * model's penultimate features (ims_engine_run_features): streaming
  * linear discriminant analysis with shrinkage (Hayes & Kanan, CVPR
- * Workshops 2020), on square-rooted, L2-normalised features.
+ * Workshops 2020), on square-rooted, L2-normalised features. Its
+ * probabilities are temperature-scaled, the temperature chosen online by
+ * the recent prequential log loss (docs/LEARNING.md).
  *
  * The head is test-then-train (prequential): ims_head_step predicts each
  * sample with what was learned before it, then learns its label. Its

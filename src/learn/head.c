@@ -143,6 +143,7 @@ void ims_head_destroy(ims_head *h) {
   free(h->means);
   free(h->next);
   free(h->probs);
+  free(h->raw);
   free(h->model_id);
   free(h->feature_layer);
   free(h);
@@ -154,6 +155,9 @@ int ims__head_reserve_class(ims_head *h) {
   ims__head_class *grown = realloc(h->classes, cap * sizeof *grown);
   if (grown == NULL) return -1;
   h->classes = grown;
+  double *raw = realloc(h->raw, cap * sizeof *raw);
+  if (raw == NULL) return -1;
+  h->raw = raw;
   double *probs = realloc(h->probs, cap * sizeof *probs);
   if (probs == NULL) return -1;
   h->probs = probs;
@@ -213,21 +217,51 @@ static double dot(const double *a, const float *b, size_t n) {
 
 /* Softmax of the discriminants of h->z into h->probs; returns the best
  * class (-1 with no class). */
+static double temperature_k(int k) { return exp2(0.5 * k); }
+
+/* The temperature of the lowest summed log loss (the first, T = 1,
+ * while nothing has been scored). */
+static double temperature(const ims_head *h) {
+  int best = 0;
+  for (int k = 1; k < IMS__HEAD_TEMPS; k++)
+    if (h->calib[k] < h->calib[best]) best = k;
+  return temperature_k(best);
+}
+
+/* The discriminants of h->z into h->raw, their softmax at the chosen
+ * temperature into h->probs; returns the best class (-1 with no class). */
 static int32_t score(ims_head *h) {
   if (h->class_count == 0) return -1;
   int32_t best = 0;
   for (size_t c = 0; c < h->class_count; c++) {
     const ims__head_class *k = &h->classes[c];
-    h->probs[c] = dot(k->vsum, h->z, h->d) / (double)k->count - k->bias;
-    if (h->probs[c] > h->probs[best]) best = (int32_t)c;
+    h->raw[c] = dot(k->vsum, h->z, h->d) / (double)k->count - k->bias;
+    if (h->raw[c] > h->raw[best]) best = (int32_t)c;
   }
-  double top = h->probs[best], total = 0;
+  double top = h->raw[best], total = 0, t = temperature(h);
   for (size_t c = 0; c < h->class_count; c++) {
-    h->probs[c] = exp(h->probs[c] - top);
+    h->probs[c] = exp((h->raw[c] - top) / t);
     total += h->probs[c];
   }
   for (size_t c = 0; c < h->class_count; c++) h->probs[c] /= total;
   return best;
+}
+
+/* Add the log loss of the sample just scored (h->raw), whose class is c,
+ * at each temperature. Only for a class it could have predicted, among
+ * two or more (else every temperature gives the same). */
+static void calibrate(ims_head *h, size_t c) {
+  if (h->class_count < 2 || c >= h->class_count) return;
+  double top = h->raw[0];
+  for (size_t j = 1; j < h->class_count; j++)
+    if (h->raw[j] > top) top = h->raw[j];
+  for (int k = 0; k < IMS__HEAD_TEMPS; k++) {
+    double t = temperature_k(k), total = 0;
+    for (size_t j = 0; j < h->class_count; j++)
+      total += exp((h->raw[j] - top) / t);
+    h->calib[k] = IMS__HEAD_CALIB_DECAY * h->calib[k] + log(total) -
+                  (h->raw[c] - top) / t;
+  }
 }
 
 /* Q += pending^T pending. */
@@ -450,6 +484,7 @@ ims_status ims_head_step(ims_head *h, size_t n, const float *const *features,
                        "learned head: out of memory for its covariance "
                        "(%u features)",
                        h->d);
+    size_t known = h->class_count;
     long c = class_for(h, label);
     if (c == -1)
       return ims__fail(err, IMS_ERR_NO_MEMORY,
@@ -458,6 +493,7 @@ ims_status ims_head_step(ims_head *h, size_t n, const float *const *features,
       results[i].status = IMS_ERR_TOO_LARGE;
       continue;
     }
+    if ((size_t)c < known) calibrate(h, (size_t)c); /* h->raw: this one's */
     learn(h, (size_t)c);
     /* The result's label pointer stays valid: class labels are never
      * freed or moved before the head is destroyed. */

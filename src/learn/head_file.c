@@ -19,6 +19,8 @@
  *   u64 N       samples learned (= the sum of the class counts)
  *   u64 next_refit (> N), u64 refits (a count only: ims_head_fit may
  *       refit without new samples)
+ *   f64 calib[21] the prequential log loss at temperatures 2^(k/2),
+ *               summed (finite, >= 0)
  *   u64 source_seq  the last sequence of the JetStream stream of learned
  *               samples folded in (NATS workers), 0 = none
  *   str model_id (1..1024 bytes), str feature_layer (0..1024 bytes)
@@ -102,7 +104,7 @@ static void put_str(writer *w, const char *s) {
 static size_t tri(size_t d) { return d * (d + 1) / 2; }
 
 static size_t encoded_size(const ims_head *h) {
-  size_t d = h->d, n = 8 + 4 * 8 + 8 * 4;
+  size_t d = h->d, n = 8 + 4 * 8 + 8 * 4 + 8 * IMS__HEAD_TEMPS;
   n += 4 + strlen(h->model_id) + 4 + strlen(h->feature_layer);
   for (size_t c = 0; c < h->class_count; c++)
     n += 4 + strlen(h->classes[c].label) + 8;
@@ -132,6 +134,7 @@ ims_status ims_head_encode(const ims_head *h, void **data_out,
   put_u64(&w, h->learned);
   put_u64(&w, h->next_refit);
   put_u64(&w, h->refits);
+  for (int k = 0; k < IMS__HEAD_TEMPS; k++) put_f64(&w, h->calib[k]);
   put_u64(&w, h->source_seq);
   put_str(&w, h->model_id);
   put_str(&w, h->feature_layer);
@@ -184,6 +187,23 @@ static bool get_f64(reader *r, double *v) {
   memcpy(v, &b, 8);
   return isfinite(*v);
 }
+/* The calibration sums, checked by the caller (a bad value is not a
+ * truncation). */
+static bool get_calib(reader *r, double *v) {
+  for (int k = 0; k < IMS__HEAD_TEMPS; k++) {
+    uint64_t b;
+    if (!get_u64(r, &b)) return false;
+    memcpy(&v[k], &b, 8);
+  }
+  return true;
+}
+
+static bool calib_ok(const double *v) {
+  for (int k = 0; k < IMS__HEAD_TEMPS; k++)
+    if (!isfinite(v[k]) || v[k] < 0) return false;
+  return true;
+}
+
 static bool get_f32(reader *r, float *v) {
   uint32_t b;
   if (!get_u32(r, &b)) return false;
@@ -218,6 +238,7 @@ static ims_status get_str(reader *r, uint32_t max, bool may_be_empty,
 typedef struct header {
   uint32_t version, flags, d, classes, fold, pending, refit_min, growth;
   uint64_t learned, next_refit, refits, source_seq;
+  double calib[IMS__HEAD_TEMPS];
 } header;
 
 static ims_status read_header(reader *r, header *hd, ims_error *err) {
@@ -235,8 +256,9 @@ static ims_status read_header(reader *r, header *hd, ims_error *err) {
       !get_u32(r, &hd->pending) || !get_u32(r, &hd->refit_min) ||
       !get_u32(r, &hd->growth) || !get_u64(r, &hd->learned) ||
       !get_u64(r, &hd->next_refit) || !get_u64(r, &hd->refits) ||
-      !get_u64(r, &hd->source_seq))
+      !get_calib(r, hd->calib) || !get_u64(r, &hd->source_seq))
     return bad(err, "truncated header");
+  if (!calib_ok(hd->calib)) return bad(err, "calibration sums out of range");
   if (hd->flags & ~(IMS_HEAD_FLAG_NCM | IMS_HEAD_FLAG_NO_SQRT | FLAG_FACTOR))
     return bad(err, "unknown flags");
   if (hd->d == 0 || hd->d > IMS__HEAD_MAX_FEATURES)
@@ -427,6 +449,7 @@ ims_status ims_head_decode(const void *data, size_t size,
   h->next_refit = hd.next_refit;
   h->refits = hd.refits;
   h->source_seq = hd.source_seq;
+  memcpy(h->calib, hd.calib, sizeof h->calib);
   h->max_classes = limit_of(expect);
   if (h->max_classes < hd.classes) h->max_classes = hd.classes;
   st = decode_body(&r, h, &hd, err);

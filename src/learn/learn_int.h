@@ -26,6 +26,16 @@
 #define IMS__HEAD_FOLD 32u
 
 #define IMS__HEAD_MAX_FEATURES 65536u
+
+/* The softmax temperatures the head chooses from, T_k = 2^(k/2), k =
+ * 0..IMS__HEAD_TEMPS-1 (1 to 1024): LDA's posteriors in 1280 dimensions
+ * are far too sure of themselves (1.0000 for a wrong class), so the
+ * probabilities use the temperature whose prequential log loss over the
+ * recent samples is lowest (calib[]: each sum decays by this factor per
+ * sample, a memory of about 50 samples, since the head's sharpness
+ * changes as it learns and at each refit). */
+#define IMS__HEAD_TEMPS 21
+#define IMS__HEAD_CALIB_DECAY 0.98
 /* Longest model identity and feature layer name a file holds (bytes). */
 #define IMS__HEAD_STR_MAX 1024u
 /* Largest refit_growth_pct a file holds. */
@@ -52,6 +62,8 @@ struct ims_head {
   uint64_t learned;    /* N */
   uint64_t next_refit; /* N at which the next refit happens */
   uint64_t refits;     /* refits done */
+  double calib[IMS__HEAD_TEMPS]; /* prequential log loss at each
+                                   temperature, summed */
   uint64_t source_seq; /* the last sequence of a JetStream stream of
                           samples folded in (src/stream/learning.c);
                           0 = none */
@@ -76,7 +88,8 @@ struct ims_head {
   size_t means_cap; /* classes `means` holds */
   float *next;      /* d*d: the covariance being fitted (upper by rows),
                        shrunk, then its factor */
-  double *probs;    /* class_cap: scores, then probabilities */
+  double *probs;    /* class_cap: probabilities */
+  double *raw;      /* class_cap: the discriminants they come from */
 };
 
 /* Scale of P = L^-T L^-1 before the first refit: unit-length features
@@ -88,7 +101,7 @@ static inline double ims__head_kappa(const ims_head *h) { return h->d; }
  * whose d is set (classes grow with ims__head_reserve_class).
  * IMS_ERR_NO_MEMORY. */
 ims_status ims__head_alloc(ims_head *h, ims_error *err);
-/* head.c: make room in `classes` and `probs` for class_count + 1
+/* head.c: make room in `classes`, `probs` and `raw` for class_count + 1
  * classes. 0 or -1. */
 int ims__head_reserve_class(ims_head *h);
 /* head.c: exchange the whole states of a and b (each keeps its own
