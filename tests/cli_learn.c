@@ -37,16 +37,7 @@
 
 static char model_path[4096];
 
-static void need_all(void) {
-  const char *bin = getenv("IMGSTREAM_BIN");
-  if (bin == NULL || access(bin, X_OK) != 0)
-    RETURN_SKIP("IMGSTREAM_BIN is not an executable");
-  snprintf(model_path, sizeof model_path, "%s",
-           shared_path("models/mobilenet_v2_1.0_224_quant.tflite"));
-  if (access(model_path, R_OK) != 0) RETURN_SKIP("no shared model");
-  if (access(shared_path("data/flowers/daisy"), R_OK) != 0)
-    RETURN_SKIP("no shared flowers");
-}
+static void need_all(void) { srun_need(model_path, sizeof model_path); }
 
 /* `stream --learn` of bucket `url` with a checkpoint, compacted every 5
  * batches; `progress` may be NULL. */
@@ -109,15 +100,6 @@ static void write_text(const char *path, const char *text) {
   ASSERT_EQ(test_write_file(path, text, strlen(text)), 0);
 }
 
-static bool same_file(const char *a, const char *b) {
-  size_t na = 0, nb = 0;
-  unsigned char *da = test_read_file(a, &na), *db = test_read_file(b, &nb);
-  bool same = da != NULL && db != NULL && na == nb && memcmp(da, db, na) == 0;
-  free(da);
-  free(db);
-  return same;
-}
-
 TEST(cli_learn_sigkill) {
   need_all();
   srun_bucket bi;
@@ -156,7 +138,7 @@ TEST(cli_learn_sigkill) {
     free(sa);
     free(sb);
   }
-  ASSERT(same_file(a.extra[0], b.extra[0]));
+  ASSERT(test_same_file(a.extra[0], b.extra[0]));
   double acc = accuracy_of(la);
   fprintf(stderr, "prequential accuracy %.3f over 120\n", acc);
   ASSERT(acc > 0.5); /* chance: 0.2 */

@@ -41,16 +41,7 @@
 
 static char model_path[4096];
 
-static void need_all(void) {
-  const char *bin = getenv("IMGSTREAM_BIN");
-  if (bin == NULL || access(bin, X_OK) != 0)
-    RETURN_SKIP("IMGSTREAM_BIN is not an executable");
-  snprintf(model_path, sizeof model_path, "%s",
-           shared_path("models/mobilenet_v2_1.0_224_quant.tflite"));
-  if (access(model_path, R_OK) != 0) RETURN_SKIP("no shared model");
-  if (access(shared_path("data/flowers/daisy"), R_OK) != 0)
-    RETURN_SKIP("no shared flowers");
-}
+static void need_all(void) { srun_need(model_path, sizeof model_path); }
 
 /* ---- 2. buckets and sinks ---- */
 

@@ -81,15 +81,6 @@ static ims_head *load(const char *path) {
   return h;
 }
 
-static bool same_bytes(const char *a, const char *b) {
-  size_t na = 0, nb = 0;
-  unsigned char *da = test_read_file(a, &na), *db = test_read_file(b, &nb);
-  bool same = da && db && na == nb && memcmp(da, db, na) == 0;
-  free(da);
-  free(db);
-  return same;
-}
-
 /* Top-1 of every flower under heads a and b (refitted) must agree. */
 static void compare_predictions(ims_head *a, ims_head *b,
                                 const flower_features *ff) {
@@ -164,7 +155,7 @@ TEST(nats_learn_one_head) {
 
   /* One head: the same bytes at every worker, every image learned once. */
   for (int i = 1; i < W; i++) {
-    if (!same_bytes(head_path(0), head_path(i)))
+    if (!test_same_file(head_path(0), head_path(i)))
       TEST__FAIL("worker %d's HEAD differs from worker 0's", i);
   }
   ims_head *shared = load(head_path(0));

@@ -43,6 +43,7 @@
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,6 +142,9 @@ void test_sleep_ms(long ms);
 
 /* Write bytes to a file; returns 0 on success. */
 int test_write_file(const char *path, const void *data, size_t size);
+
+/* Both files readable and the same bytes. */
+bool test_same_file(const char *a, const char *b);
 
 /* main() of a test file: the cases fns[0..n), whose names are the
  * comma-separated identifiers in `names` (TEST_MAIN's #__VA_ARGS__), run

@@ -21,6 +21,17 @@
 #include "support/tool.h"
 #include "test.h"
 
+void srun_need(char *model_out, size_t cap) {
+  const char *bin = getenv("IMGSTREAM_BIN");
+  if (bin == NULL || access(bin, X_OK) != 0)
+    RETURN_SKIP("IMGSTREAM_BIN is not an executable");
+  snprintf(model_out, cap, "%s",
+           shared_path("models/mobilenet_v2_1.0_224_quant.tflite"));
+  if (access(model_out, R_OK) != 0) RETURN_SKIP("no shared model");
+  if (access(shared_path("data/flowers/daisy"), R_OK) != 0)
+    RETURN_SKIP("no shared flowers");
+}
+
 /* Start the tool with args (NULL-terminated); stdout/stderr to files
  * "<name>.out"/"<name>.err" under the test tmp folder. fsize_limit > 0
  * sets the soft RLIMIT_FSIZE in the child (SIGXFSZ ignored: writes fail

@@ -15,6 +15,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* Skip the case unless $IMGSTREAM_BIN, the shared default model and the
+ * shared flowers are there; model_out gets the model's path. */
+void srun_need(char *model_out, size_t cap);
+
 /* Start the tool with args (NULL-terminated); stdout/stderr to files
  * "<name>.out"/"<name>.err" under the test tmp folder. fsize_limit > 0
  * sets the soft RLIMIT_FSIZE in the child (SIGXFSZ ignored: writes fail

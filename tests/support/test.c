@@ -102,6 +102,15 @@ int test_write_file(const char *path, const void *data, size_t size) {
   return (fclose(f) == 0 && n == size) ? 0 : -1;
 }
 
+bool test_same_file(const char *a, const char *b) {
+  size_t na = 0, nb = 0;
+  unsigned char *da = test_read_file(a, &na), *db = test_read_file(b, &nb);
+  bool same = da != NULL && db != NULL && na == nb && memcmp(da, db, na) == 0;
+  free(da);
+  free(db);
+  return same;
+}
+
 /* ---- the runner ---- */
 
 /* Index of the case called `name`, -1 if there is none. */
