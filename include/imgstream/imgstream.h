@@ -25,6 +25,7 @@
  *                 one object                                    (classify)
  *   head.h        the user's own classes learned online from the
  *                 model's features                              (learn)
+ *   metrics.h     Prometheus metrics and the HTTP server        (http)
  *   stream.h      the stream classifier: micro-batches,
  *                 checkpoint, sinks                             (stream)
  */
@@ -60,5 +61,6 @@ IMS_API const char *ims_version(void);
 #include "imgstream/stream.h"
 #include "imgstream/dataset.h"
 #include "imgstream/nats.h"
+#include "imgstream/metrics.h"
 
 #endif /* IMGSTREAM_IMGSTREAM_H */

@@ -169,6 +169,10 @@ typedef struct ims_stream_options {
                                      workers share their learned samples
                                      through (required then; see
                                      docs/LEARNING.md). BORROWED */
+  struct ims_metrics *metrics;    /* input: counted into after each batch
+                                     (imgstream/metrics.h), or NULL.
+                                     BORROWED; may be read by another
+                                     thread (an ims_http_server) */
   const char *head_path;          /* input: with head, the file the head
                                      is saved to (atomically) when the
                                      checkpoint is compacted, every 100

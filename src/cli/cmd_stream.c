@@ -37,7 +37,7 @@ enum {
   OPT_DEAD_LETTER, OPT_DUP_WINDOW, OPT_MAX_BATCHES, OPT_MAX_DELIVER,
   OPT_MAX_FILES, OPT_POLL, OPT_PROGRESS, OPT_REPLICAS, OPT_SINK, OPT_SOURCE,
   OPT_TRIGGER, OPT_UNTIL_IDLE, OPT_LEARN, OPT_MAX_CLASSES, OPT_FEATURE_LAYER,
-  OPT_LEARN_STREAM
+  OPT_LEARN_STREAM, OPT_HTTP
 };
 
 /* Long options. MUST stay alphasorted by name. */
@@ -50,6 +50,7 @@ static const struct option long_options[] = {
     {"dead-letter", required_argument, NULL, OPT_DEAD_LETTER},
     {"dup-window", required_argument, NULL, OPT_DUP_WINDOW},
     {"feature-layer", required_argument, NULL, OPT_FEATURE_LAYER},
+    {"http", required_argument, NULL, OPT_HTTP},
     {"learn", required_argument, NULL, OPT_LEARN},
     {"learn-stream", required_argument, NULL, OPT_LEARN_STREAM},
     {"max-classes", required_argument, NULL, OPT_MAX_CLASSES},
@@ -93,6 +94,7 @@ typedef struct stream_opts {
   const char *progress;        /* --progress FILE */
   const char *learn;           /* --learn HEAD */
   const char *learn_stream;    /* --learn-stream NAME (nats://) */
+  const char *http;            /* --http [HOST:]PORT */
   const char *feature_layer;   /* --feature-layer NAME */
   uint64_t max_classes;        /* --max-classes, 0 = default */
   const char *sinks[MAX_SINKS];/* --sink SPEC, in order */
@@ -136,6 +138,10 @@ static void usage(FILE *out) {
       "  -l, --labels FILE            class labels (default: next to the "
       "model)\n"
       "      --max-files-per-trigger N  images per micro-batch (default 1)\n"
+      "      --http [HOST:]PORT       serve /metrics (Prometheus), /healthz,\n"
+      "                               /readyz and /api/progress; HOST\n"
+      "                               defaults to 127.0.0.1 (0.0.0.0: all\n"
+      "                               interfaces); PORT 0 = any free one\n"
       "      --learn HEAD             learn the labels (category folders)\n"
       "                               as they stream: each row also gets\n"
       "                               the learned head's prediction, made\n"
@@ -243,6 +249,7 @@ static int apply_option(stream_opts *o, int c, char **argv) {
     case OPT_FEATURE_LAYER: o->feature_layer = optarg; return 0;
     case OPT_LEARN: o->learn = optarg; return 0;
     case OPT_LEARN_STREAM: o->learn_stream = optarg; return 0;
+    case OPT_HTTP: o->http = optarg; return 0;
     case OPT_MAX_CLASSES:
       return cli_parse_u64("stream", "max-classes", optarg, 1, 1000000,
                            &o->max_classes);
@@ -323,6 +330,8 @@ typedef struct stream_ctx {
   size_t nsinks;                /* entries in sinks */
   ims_stream *stream;           /* the engine */
   ims_head *head;               /* --learn, or NULL */
+  ims_metrics *metrics;         /* --http: what the server serves */
+  ims_http_server *http;        /* --http, or NULL */
   FILE *progress;               /* --progress file, or NULL */
   bool verbose;                 /* -v */
 } stream_ctx;
@@ -351,6 +360,13 @@ static int open_classifier(stream_ctx *c, const stream_opts *o) {
   if (st != IMS_OK) {
     fprintf(stderr, "imgstream: %s\n", err.message);
     return st == IMS_ERR_NO_MEMORY ? IMS_EXIT_FAILED : IMS_EXIT_MODEL;
+  }
+  if (c->metrics != NULL) { /* for imgstream_model_info */
+    char id[IMS_MODEL_FINGERPRINT_SIZE];
+    ims_model_info info;
+    ims_model_get_info(ims_classifier_model(c->clf), &info);
+    ims_model_fingerprint(ims_classifier_model(c->clf), id);
+    ims_metrics_set_model(c->metrics, model, info.format, id);
   }
   if (o->learn == NULL) return 0;
   return cli_open_head("stream", o->learn, c->clf,
@@ -504,8 +520,28 @@ static int create_engine(stream_ctx *c, const stream_opts *o,
   return IMS_EXIT_FAILED;
 }
 
+/* --http: the registry and its server, up before the model loads, so
+ * /readyz can say it is loading. */
+static int start_http(stream_ctx *c, const stream_opts *o) {
+  ims_error err = {0};
+  if (ims_metrics_create(&c->metrics, &err) != IMS_OK ||
+      ims_http_start(o->http, c->metrics, &c->http, &err) != IMS_OK) {
+    fprintf(stderr, "imgstream stream: --http %s: %s\n", o->http,
+            err.message);
+    return err.status == IMS_ERR_INVALID_ARG ? IMS_EXIT_USAGE
+                                             : IMS_EXIT_FAILED;
+  }
+  ims_metrics_set_ready(c->metrics, false,
+                     "starting: loading the model, opening the source");
+  const char *host = strchr(o->http, ':') ? o->http : "127.0.0.1:";
+  fprintf(stderr, "imgstream stream: serving http://%.*s:%u/metrics\n",
+          (int)(strcspn(host, ":")), host, (unsigned)ims_http_port(c->http));
+  return 0;
+}
+
 static int open_all(stream_ctx *c, const stream_opts *o) {
-  int rc = open_source(c, o);
+  int rc = o->http != NULL ? start_http(c, o) : 0;
+  if (rc == 0) rc = open_source(c, o);
   if (rc == 0) rc = open_classifier(c, o);
   if (rc == 0) rc = open_sinks(c, o);
   if (rc != 0) return rc;
@@ -530,11 +566,14 @@ static int open_all(stream_ctx *c, const stream_opts *o) {
   so.progress_ctx = c;
   so.head = c->head;
   so.learn_nats = c->learn_nats;
+  so.metrics = c->metrics;
   so.head_path = o->learn;
   return create_engine(c, o, &so);
 }
 
 static void close_all(stream_ctx *c) {
+  ims_http_stop(c->http); /* first: it reads the registry */
+  ims_metrics_destroy(c->metrics);
   ims_stream_destroy(c->stream);
   for (size_t i = 0; i < c->nsinks; i++) ims_sink_close(c->sinks[i]);
   ims_head_destroy(c->head);

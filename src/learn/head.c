@@ -249,19 +249,24 @@ static int32_t score(ims_head *h) {
 
 /* Add the log loss of the sample just scored (h->raw), whose class is c,
  * at each temperature. Only for a class it could have predicted, among
- * two or more (else every temperature gives the same). */
+ * two or more (else every temperature gives the same), and only when
+ * every loss is a number: discriminants that overflowed (a head whose
+ * sums were made huge) must not turn the sums into NaN, which its own
+ * file would then refuse. */
 static void calibrate(ims_head *h, size_t c) {
   if (h->class_count < 2 || c >= h->class_count) return;
-  double top = h->raw[0];
+  double top = h->raw[0], loss[IMS__HEAD_TEMPS];
   for (size_t j = 1; j < h->class_count; j++)
     if (h->raw[j] > top) top = h->raw[j];
   for (int k = 0; k < IMS__HEAD_TEMPS; k++) {
     double t = temperature_k(k), total = 0;
     for (size_t j = 0; j < h->class_count; j++)
       total += exp((h->raw[j] - top) / t);
-    h->calib[k] = IMS__HEAD_CALIB_DECAY * h->calib[k] + log(total) -
-                  (h->raw[c] - top) / t;
+    loss[k] = IMS__HEAD_CALIB_DECAY * h->calib[k] + log(total) -
+              (h->raw[c] - top) / t;
+    if (!isfinite(loss[k]) || loss[k] < 0) return;
   }
+  memcpy(h->calib, loss, sizeof loss);
 }
 
 /* Q += pending^T pending. */

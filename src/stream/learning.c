@@ -248,6 +248,15 @@ const char *ims__learner_commit_extra(const ims__learner *l) {
   return l->cp != NULL ? l->extra : NULL;
 }
 
+void ims__learner_stats(const ims__learner *l, double *accuracy_last_100,
+                        uint64_t *seen) {
+  size_t right = 0;
+  for (size_t i = 0; i < l->recent_n; i++)
+    right += l->recent[i];
+  *accuracy_last_100 = l->recent_n ? (double)right / (double)l->recent_n : 0;
+  *seen = ims_head_seen(l->head);
+}
+
 json_t *ims__learner_progress(const ims__learner *l) {
   size_t right = 0;
   for (size_t i = 0; i < l->recent_n; i++)

@@ -190,6 +190,11 @@ static ims__checkpoint *bucket_checkpoint(void *state) {
   return bs->cp;
 }
 
+static long bucket_backlog(const void *state) {
+  const bucket_source *bs = state;
+  return (long)ims__discovery_pending(bs->disc);
+}
+
 static uint64_t bucket_discovery_ns(const void *state) {
   const bucket_source *bs = state;
   return ims__discovery_list_ns(bs->disc);
@@ -225,6 +230,7 @@ static const ims__source_ops bucket_ops = {
     .keepalive = bucket_keepalive,
     .settle = bucket_settle,
     .checkpoint = bucket_checkpoint,
+    .backlog = bucket_backlog,
     .discovery_ns = bucket_discovery_ns,
     .destroy = bucket_destroy,
 };

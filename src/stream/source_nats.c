@@ -132,6 +132,10 @@ static ims_status nats_settle(void *state, const ims__source_batch *b,
 /* JetStream's acks are the checkpoint. */
 static ims__checkpoint *nats_checkpoint(void *state) { return NULL; }
 
+/* The consumer's pending count needs a request to the server per batch:
+ * not asked (yet). */
+static long nats_backlog(const void *state) { return -1; }
+
 static uint64_t nats_discovery_ns(const void *state) {
   const nats_source *ns = state;
   return ims__queue_fetch_ns(ns->queue);
@@ -159,6 +163,7 @@ static const ims__source_ops nats_ops = {
     .keepalive = nats_keepalive,
     .settle = nats_settle,
     .checkpoint = nats_checkpoint,
+    .backlog = nats_backlog,
     .discovery_ns = nats_discovery_ns,
     .destroy = nats_destroy,
 };

@@ -56,6 +56,7 @@
 #include <string.h>
 
 #include "core/error_int.h"
+#include "http/http_int.h"
 #include "stream/stream_int.h"
 
 /* ---- 1. state ---- */
@@ -86,6 +87,7 @@ struct ims_stream {
   uint64_t prev_start_ns;      /* start of the previous batch, 0 none */
   uint64_t list_ns_seen;       /* source discovery time already reported */
   ims__learner *learner;       /* owned, NULL without options.head */
+  int64_t *row_latency;        /* owned: cap, the batch's latencies (ms) */
 };
 
 /* ---- 2. progress ---- */
@@ -112,7 +114,7 @@ static double ms(uint64_t ns) { return (double)(ns / 1000) / 1000.0; }
 static void report_progress(ims_stream *s, int64_t id, size_t n,
                             size_t nerr, const batch_times *t,
                             uint64_t since_prev_ns, bool replay) {
-  if (s->opt.on_progress == NULL) return;
+  if (s->opt.on_progress == NULL && s->opt.metrics == NULL) return;
   int64_t p50, p99;
   percentiles(s, &p50, &p99);
   char ts[40];
@@ -138,7 +140,9 @@ static void report_progress(ims_stream *s, int64_t id, size_t n,
     json_object_set_new(o, "learned", ims__learner_progress(s->learner));
   char *text = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6))
                          : NULL;
-  if (text != NULL) s->opt.on_progress(s->opt.progress_ctx, text);
+  if (text != NULL && s->opt.on_progress != NULL)
+    s->opt.on_progress(s->opt.progress_ctx, text);
+  if (text != NULL) ims__metrics_progress(s->opt.metrics, text);
   free(text);
   json_decref(o);
 }
@@ -287,6 +291,29 @@ static ims_status run_batch(ims_stream *s, const ims__source_batch *b,
   return IMS_OK;
 }
 
+/* Count the batch into options.metrics. */
+static void record_metrics(ims_stream *s, const ims__source_batch *b,
+                           size_t nerr, const batch_times *t) {
+  if (s->opt.metrics == NULL) return;
+  for (size_t i = 0; i < b->in.count; i++)
+    s->row_latency[i] = s->out[i].processing_time_ms - s->out[i].event_time_ms;
+  ims__batch_metrics bm = {
+      .id = b->in.id,
+      .rows = b->in.count,
+      .errors = nerr,
+      .replay = b->replay,
+      .seconds = (double)t->total / 1e9,
+      .decode_seconds = (double)t->decode / 1e9,
+      .inference_seconds = (double)t->inference / 1e9,
+      .latency_ms = s->row_latency,
+      .learning = s->learner != NULL,
+      .backlog = s->src.ops->backlog(s->src.state),
+  };
+  if (s->learner != NULL)
+    ims__learner_stats(s->learner, &bm.learned_accuracy, &bm.learned_seen);
+  ims__metrics_batch(s->opt.metrics, &bm);
+}
+
 /* One batch with its timing and progress record. */
 static ims_status do_batch(ims_stream *s, const ims__source_batch *b,
                            ims_error *err) {
@@ -302,6 +329,7 @@ static ims_status do_batch(ims_stream *s, const ims__source_batch *b,
   t.total = ims__now_mono_ns() - start + t.discovery;
   uint64_t since = s->prev_start_ns ? start - s->prev_start_ns : 0;
   s->prev_start_ns = start;
+  record_metrics(s, b, nerr, &t);
   report_progress(s, b->in.id, b->in.count, nerr, &t, since, b->replay);
   return IMS_OK;
 }
@@ -329,6 +357,7 @@ ims_status ims_stream_run(ims_stream *s, ims_error *err) {
   uint64_t done = 0, next_trigger = 0;
   uint64_t idle_since = ims__now_mono_ns();
   uint64_t interval = (uint64_t)s->opt.trigger_interval_ms * 1000000u;
+  ims_metrics_set_ready(s->opt.metrics, true, NULL);
   ims_status st = replay(s, &done, err);
   while (st == IMS_OK && !s->stop &&
          (s->opt.max_batches == 0 || done < s->opt.max_batches)) {
@@ -352,6 +381,8 @@ ims_status ims_stream_run(ims_stream *s, ims_error *err) {
    * failed batch, which is not committed. */
   if (st == IMS_OK && s->learner != NULL)
     st = ims__learner_finish(s->learner, err);
+  ims_metrics_set_ready(s->opt.metrics, false,
+                     st == IMS_OK ? "stopped" : "the stream stopped on an error");
   return st;
 }
 
@@ -404,8 +435,9 @@ static ims_status alloc_state(ims_stream *s, ims_sink *const *sinks,
   s->labels = malloc(n * LABEL_CAP);
   s->out = calloc(n, sizeof *s->out);
   s->failed = calloc(n, sizeof *s->failed);
+  s->row_latency = calloc(n, sizeof *s->row_latency);
   if (s->sinks == NULL || s->labels == NULL || s->out == NULL ||
-      s->failed == NULL)
+      s->failed == NULL || s->row_latency == NULL)
     return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
   memcpy(s->sinks, sinks, s->nsinks * sizeof *sinks);
   return IMS_OK;
@@ -501,5 +533,6 @@ void ims_stream_destroy(ims_stream *s) {
   free(s->labels);
   free(s->out);
   free(s->failed);
+  free(s->row_latency);
   free(s);
 }

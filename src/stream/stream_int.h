@@ -285,6 +285,8 @@ typedef struct ims__source_ops {
                        ims_error *err);
   /* The checkpoint the source commits to, or NULL (none, or NATS). */
   ims__checkpoint *(*checkpoint)(void *state);
+  /* Images seen and not yet taken (the metrics' backlog), -1 unknown. */
+  long (*backlog)(const void *state);
   /* Time spent discovering (listing, fetching) so far, ns. */
   uint64_t (*discovery_ns)(const void *state);
   void (*destroy)(void *state);
@@ -406,5 +408,9 @@ ims_status ims__learner_finish(ims__learner *l, ims_error *err);
 /* The progress record's "learned" object (TRANSFERRED), NULL out of
  * memory. */
 json_t *ims__learner_progress(const ims__learner *l);
+
+/* accuracy_last_100 and the samples learned, for the metrics. */
+void ims__learner_stats(const ims__learner *l, double *accuracy_last_100,
+                        uint64_t *seen);
 
 #endif /* IMS_STREAM_STREAM_INT_H */

@@ -1,0 +1,7 @@
+# SPDX-License-Identifier: Apache-2.0
+# Watching a stream (src/http/, docs/METRICS.md): `imgstream stream
+# --http` checked with libcurl, promtool and a real Prometheus server
+# (Debian's prometheus package), all on 127.0.0.1; the registry alone.
+ims_add_test(NAME http_metrics SOURCES http_metrics.c
+             PROPERTIES TIMEOUT 600)
+add_dependencies(http_metrics imgstream_tool)

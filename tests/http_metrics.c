@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * http_metrics.c - `imgstream stream --http`: the real binary on real
+ * flowers, its server checked with libcurl, Debian's promtool and a real
+ * Prometheus server, all on 127.0.0.1.
+ *
+ *   endpoints     40 flowers: /metrics passes `promtool check metrics`
+ *                 and counts 40 images ok, 40 latencies, the model's
+ *                 sha256; /healthz 200; /readyz 200 while running;
+ *                 /api/progress the last progress record; 404 for other
+ *                 paths (../ included), 405 for POST, 400 for a malformed
+ *                 request line, an oversized request refused; the stream
+ *                 still exits 0
+ *   prometheus    a Prometheus server scraping the stream every second:
+ *                 its HTTP API reports imgstream_images_total{outcome=
+ *                 "ok"} = the images streamed
+ *   bind_errors   a port already taken (exit 1, the address named) and a
+ *                 malformed --http (exit 2)
+ *   render        the library alone: an empty registry and one with a
+ *                 model path full of quotes pass promtool
+ *
+ * Threading: single-threaded; the tool and the servers are children.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "imgstream/imgstream.h"
+#include "support/stream_run.h"
+#include "support/tool.h"
+#include "test.h"
+
+static char model_path[4096];
+
+/* ---- 1. HTTP from the test ---- */
+
+typedef struct body {
+  char *p;
+  size_t n;
+} body;
+
+static size_t collect(char *d, size_t size, size_t n, void *ctx) {
+  body *b = ctx;
+  char *grown = realloc(b->p, b->n + size * n + 1);
+  if (grown == NULL) return 0;
+  memcpy(grown + b->n, d, size * n);
+  b->p = grown;
+  b->n += size * n;
+  b->p[b->n] = '\0';
+  return size * n;
+}
+
+/* GET (or `method`) url; returns the status (0: no answer), *out the
+ * body (free()). */
+static long http(const char *method, const char *url, char **out) {
+  CURL *c = curl_easy_init();
+  ASSERT(c != NULL);
+  body b = {calloc(1, 1), 0};
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+  curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+  long code = 0;
+  if (curl_easy_perform(c) == CURLE_OK)
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+  curl_easy_cleanup(c);
+  if (out != NULL) *out = b.p;
+  else free(b.p);
+  return code;
+}
+
+/* Send raw bytes on a fresh connection; the first line of the answer
+ * (static buffer), "" if the server closed without one. */
+static const char *raw(int port, const char *req, size_t n) {
+  static char line[256];
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT(fd >= 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT(connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
+  signal(SIGPIPE, SIG_IGN);
+  for (size_t off = 0; off < n;) {
+    ssize_t w = write(fd, req + off, n - off);
+    if (w <= 0) break; /* the server may close early: fine */
+    off += (size_t)w;
+  }
+  shutdown(fd, SHUT_WR);
+  ssize_t r = read(fd, line, sizeof line - 1);
+  close(fd);
+  line[r > 0 ? r : 0] = '\0';
+  line[strcspn(line, "\r\n")] = '\0';
+  return line;
+}
+
+/* The value of a sample line `name` (labels included) in an exposition,
+ * -1 if absent. */
+static double sample(const char *text, const char *name) {
+  size_t n = strlen(name);
+  for (const char *p = text; p != NULL && *p; p = strchr(p, '\n')) {
+    if (*p == '\n') p++;
+    if (strncmp(p, name, n) == 0 && p[n] == ' ') return atof(p + n + 1);
+  }
+  return -1;
+}
+
+/* `promtool check metrics` on text: its exit code (77: no promtool). */
+static int promtool(const char *text) {
+  if (access("/usr/bin/promtool", X_OK) != 0) return 77;
+  const char *file = tmp_path("http_metrics.prom");
+  ASSERT_EQ(test_write_file(file, text, strlen(text)), 0);
+  char cmd[4400];
+  snprintf(cmd, sizeof cmd, "/usr/bin/promtool check metrics < '%s' >&2",
+           file);
+  int st = system(cmd);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+
+/* ---- 2. the stream ---- */
+
+/* The port the stream's stderr announced ("serving http://H:P/"), 0 if
+ * the stream exited first. Waits up to 120 s (sanitizer builds). */
+static int announced_port(const char *name, pid_t pid) {
+  char err[4400];
+  snprintf(err, sizeof err, "%s.err", tmp_path(name));
+  for (int i = 0; i < 12000; i++) {
+    char *t = test_read_text(err);
+    const char *p = t ? strstr(t, "serving http://127.0.0.1:") : NULL;
+    int port = p ? atoi(p + strlen("serving http://127.0.0.1:")) : 0;
+    free(t);
+    if (port > 0) return port;
+    if (waitpid(pid, NULL, WNOHANG) == pid) return 0;
+    srun_sleep_ms(10);
+  }
+  return 0;
+}
+
+static pid_t start_stream(const char *name, const srun_bucket *bi,
+                          const char *until_idle) {
+  const char *const args[] = {"stream", "--source", bi->url, "--model",
+                              model_path, "--http", "127.0.0.1:0",
+                              "--max-files-per-trigger", "4",
+                              "--until-idle", until_idle, "--sink",
+                              test_strf("jsonl:%s.jsonl", tmp_path(name)),
+                              NULL};
+  unlink(test_strf("%s.jsonl", tmp_path(name)));
+  return srun_start(name, 0, args);
+}
+
+/* Poll /metrics until `images` are counted ok; returns the exposition. */
+static char *metrics_once_done(int port, size_t images) {
+  for (int i = 0; i < 1200; i++) {
+    char *text = NULL;
+    if (http("GET", test_strf("http://127.0.0.1:%d/metrics", port), &text) ==
+            200 &&
+        sample(text, "imgstream_images_total{outcome=\"ok\"}") ==
+            (double)images)
+      return text;
+    free(text);
+    srun_sleep_ms(100);
+  }
+  TEST__FAIL("/metrics never counted %zu images", images);
+}
+
+TEST(http_endpoints) {
+  srun_need(model_path, sizeof model_path);
+  srun_bucket bi;
+  srun_make_bucket(&bi, "http_e_bucket", 40);
+  pid_t pid = start_stream("http_e", &bi, "6000");
+  int port = announced_port("http_e", pid);
+  ASSERT(port > 0);
+  char *text = metrics_once_done(port, 40);
+  ASSERT_EQ(sample(text, "imgstream_latency_seconds_count"), 40);
+  ASSERT_EQ(sample(text, "imgstream_images_total{outcome=\"error\"}"), 0);
+  ASSERT(sample(text, "imgstream_batches_total") >= 10);
+  ASSERT(strstr(text, "imgstream_model_info{path=") != NULL);
+  ASSERT(strstr(text, "sha256=\"") != NULL);
+  ASSERT(sample(text, "process_resident_memory_bytes") > 1e6);
+  int rc = promtool(text);
+  free(text);
+  if (rc != 77) ASSERT_EQ(rc, 0);
+  char *b = NULL;
+  ASSERT_EQ(http("GET", test_strf("http://127.0.0.1:%d/healthz", port), &b),
+            200);
+  ASSERT_STR_EQ(b, "ok\n");
+  free(b);
+  ASSERT_EQ(http("GET", test_strf("http://127.0.0.1:%d/readyz", port), NULL),
+            200);
+  ASSERT_EQ(
+      http("GET", test_strf("http://127.0.0.1:%d/api/progress", port), &b),
+      200);
+  ASSERT(strstr(b, "\"batchId\":") != NULL);
+  free(b);
+  ASSERT_EQ(http("GET", test_strf("http://127.0.0.1:%d/nope", port), NULL),
+            404);
+  ASSERT_EQ(http("POST", test_strf("http://127.0.0.1:%d/metrics", port),
+                 NULL),
+            405);
+  const char traversal[] = "GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT(strstr(raw(port, traversal, sizeof traversal - 1), " 404") != NULL);
+  const char garbage[] = "THIS IS NOT HTTP\r\n\r\n";
+  ASSERT(strstr(raw(port, garbage, sizeof garbage - 1), " 400") != NULL);
+  size_t big = 64 * 1024;
+  char *huge = malloc(big + 64);
+  ASSERT(huge != NULL);
+  int n = snprintf(huge, big, "GET /metrics HTTP/1.1\r\nX-Big: ");
+  memset(huge + n, 'a', big - (size_t)n - 4);
+  memcpy(huge + big - 4, "\r\n\r\n", 4);
+  const char *first = raw(port, huge, big);
+  free(huge);
+  /* refused: a 4xx status line, or the connection closed unanswered */
+  ASSERT(first[0] == '\0' || strstr(first, " 4") != NULL);
+  /* still serving, and the stream ends as usual */
+  ASSERT_EQ(http("GET", test_strf("http://127.0.0.1:%d/healthz", port), NULL),
+            200);
+  ASSERT_EQ(srun_finish(pid), 0);
+}
+
+/* ---- 3. a real Prometheus ---- */
+
+static int free_port(void) {
+  int port = 0;
+  int fd = tool_listen_loopback(&port);
+  ASSERT(fd >= 0);
+  close(fd);
+  return port;
+}
+
+TEST(http_prometheus_scrapes) {
+  srun_need(model_path, sizeof model_path);
+  if (access("/usr/bin/prometheus", X_OK) != 0)
+    RETURN_SKIP("no /usr/bin/prometheus (Debian package prometheus)");
+  srun_bucket bi;
+  srun_make_bucket(&bi, "http_p_bucket", 30);
+  pid_t pid = start_stream("http_p", &bi, "8000");
+  int port = announced_port("http_p", pid);
+  ASSERT(port > 0);
+  char conf[4400], data[4400];
+  snprintf(conf, sizeof conf, "%s", tmp_path("http_p_prometheus.yml"));
+  snprintf(data, sizeof data, "%s", tmp_path("http_p_tsdb"));
+  tool_rm_rf(data);
+  char *yml = test_strf("global:\n  scrape_interval: 1s\nscrape_configs:\n"
+                        "  - job_name: imgstream\n    static_configs:\n"
+                        "      - targets: ['127.0.0.1:%d']\n",
+                        port);
+  ASSERT_EQ(test_write_file(conf, yml, strlen(yml)), 0);
+  int web = free_port();
+  char listen[64], cfg[4500], tsdb[4500];
+  snprintf(listen, sizeof listen, "--web.listen-address=127.0.0.1:%d", web);
+  snprintf(cfg, sizeof cfg, "--config.file=%s", conf);
+  snprintf(tsdb, sizeof tsdb, "--storage.tsdb.path=%s", data);
+  fflush(NULL);
+  pid_t prom = fork();
+  ASSERT(prom >= 0);
+  if (prom == 0) {
+    freopen(tmp_path("http_p_prometheus.log"), "w", stderr);
+    execl("/usr/bin/prometheus", "prometheus", cfg, tsdb, listen,
+          (char *)NULL);
+    _exit(127);
+  }
+  double got = -1;
+  const char *q = test_strf(
+      "http://127.0.0.1:%d/api/v1/query?query=imgstream_images_total%%7B"
+      "outcome%%3D%%22ok%%22%%7D",
+      web);
+  for (int i = 0; i < 600 && got != 30; i++) {
+    char *b = NULL;
+    if (http("GET", q, &b) == 200 && strstr(b, "\"value\":[") != NULL) {
+      const char *v = strstr(b, "\"value\":[");
+      v = strchr(v, ',');
+      got = v ? atof(v + 2) : -1; /* ,"30" */
+    }
+    free(b);
+    if (got != 30) srun_sleep_ms(100);
+  }
+  kill(prom, SIGTERM);
+  waitpid(prom, NULL, 0);
+  fprintf(stderr, "Prometheus says imgstream_images_total{ok} = %g\n", got);
+  ASSERT_EQ(got, 30);
+  ASSERT_EQ(srun_finish(pid), 0);
+}
+
+/* ---- 4. errors and the library alone ---- */
+
+TEST(http_bind_errors) {
+  srun_need(model_path, sizeof model_path);
+  srun_bucket bi;
+  srun_make_bucket(&bi, "http_b_bucket", 2);
+  int port = 0;
+  int fd = tool_listen_loopback(&port); /* taken */
+  ASSERT(fd >= 0);
+  char bind[64];
+  snprintf(bind, sizeof bind, "127.0.0.1:%d", port);
+  const char *const taken[] = {"stream", "--source", bi.url, "--model",
+                               model_path, "--http", bind, "--until-idle",
+                               "300", NULL};
+  ASSERT_EQ(srun_finish(srun_start("http_b", 0, taken)), 1);
+  char *err = test_read_text(tmp_path("http_b.err"));
+  ASSERT(strstr(err, bind) != NULL && strstr(err, "cannot listen") != NULL);
+  free(err);
+  close(fd);
+  const char *const bad[] = {"stream", "--source", bi.url, "--model",
+                             model_path, "--http", "localhost:80x",
+                             "--until-idle", "300", NULL};
+  ASSERT_EQ(srun_finish(srun_start("http_b2", 0, bad)), 2);
+}
+
+TEST(http_render) {
+  ims_metrics *m = NULL;
+  ims_error err = {0};
+  ASSERT_OK(ims_metrics_create(&m, &err), &err);
+  char *text = NULL;
+  size_t len = 0;
+  ASSERT_OK(ims_metrics_render(m, &text, &len, &err), &err);
+  ASSERT_EQ(strlen(text), len);
+  ASSERT_EQ(sample(text, "imgstream_images_total{outcome=\"ok\"}"), 0);
+  ASSERT_EQ(sample(text, "imgstream_last_committed_batch"), -1);
+  int rc = promtool(text);
+  free(text);
+  if (rc != 77) ASSERT_EQ(rc, 0);
+  ims_metrics_set_model(m, "dir \"with\" quotes\\and\nnewline", "tflite",
+                        "sha256:00ff");
+  ASSERT_OK(ims_metrics_render(m, &text, &len, &err), &err);
+  ASSERT(strstr(text, "path=\"dir \\\"with\\\" quotes\\\\and\\nnewline\"") !=
+         NULL);
+  rc = promtool(text);
+  free(text);
+  if (rc != 77) ASSERT_EQ(rc, 0);
+  ims_metrics_destroy(m);
+}
+
+TEST_MAIN(http_endpoints, http_prometheus_scrapes, http_bind_errors,
+          http_render)
