@@ -153,6 +153,7 @@ static pid_t start_stream(const char *name, const srun_bucket *bi,
                               test_strf("jsonl:%s.jsonl", tmp_path(name)),
                               NULL};
   unlink(test_strf("%s.jsonl", tmp_path(name)));
+  unlink(test_strf("%s.err", tmp_path(name))); /* the tool appends */
   return srun_start(name, 0, args);
 }
 
