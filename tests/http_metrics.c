@@ -7,7 +7,9 @@
  *   endpoints     40 flowers: /metrics passes `promtool check metrics`
  *                 and counts 40 images ok, 40 latencies, the model's
  *                 sha256; /healthz 200; /readyz 200 while running;
- *                 /api/progress the last progress record; 404 for other
+ *                 /api/progress the last progress record; /api/rows the
+ *                 40 rows (and those after an id; 400 for a bad id); 404
+ *                 for other
  *                 paths (../ included), 405 for POST, 400 for a malformed
  *                 request line, an oversized request refused; the stream
  *                 still exits 0
@@ -24,6 +26,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <jansson.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -201,6 +204,38 @@ TEST(http_endpoints) {
       200);
   ASSERT(strstr(b, "\"batchId\":") != NULL);
   free(b);
+  /* the recent rows: all 40, each with its label and prediction; after
+   * row 35, five; a bad id is 400 */
+  ASSERT_EQ(http("GET", test_strf("http://127.0.0.1:%d/api/rows", port), &b),
+            200);
+  json_t *j = json_loads(b, 0, NULL);
+  free(b);
+  ASSERT(j != NULL);
+  ASSERT_EQ(json_array_size(json_object_get(j, "rows")), 40);
+  ASSERT_EQ(json_integer_value(json_object_get(j, "last")), 40);
+  size_t i;
+  json_t *row;
+  json_array_foreach(json_object_get(j, "rows"), i, row) {
+    ASSERT_EQ(json_integer_value(json_object_get(row, "id")), (long)i + 1);
+    const char *path = json_string_value(json_object_get(row, "path"));
+    const char *label = json_string_value(json_object_get(row, "label"));
+    ASSERT(path != NULL && label != NULL);
+    ASSERT(strncmp(path, label, strlen(label)) == 0); /* its folder */
+    ASSERT(json_object_get(row, "prediction") != NULL);
+  }
+  json_decref(j);
+  ASSERT_EQ(http("GET",
+                 test_strf("http://127.0.0.1:%d/api/rows?after=35", port),
+                 &b),
+            200);
+  j = json_loads(b, 0, NULL);
+  free(b);
+  ASSERT_EQ(json_array_size(json_object_get(j, "rows")), 5);
+  json_decref(j);
+  ASSERT_EQ(http("GET",
+                 test_strf("http://127.0.0.1:%d/api/rows?after=-1", port),
+                 NULL),
+            400);
   ASSERT_EQ(http("GET", test_strf("http://127.0.0.1:%d/nope", port), NULL),
             404);
   ASSERT_EQ(http("POST", test_strf("http://127.0.0.1:%d/metrics", port),

@@ -62,7 +62,8 @@ IMS_API ims_status ims_metrics_render(ims_metrics *m, char **text_out,
 typedef struct ims_http_server ims_http_server;
 
 /// Serve `m` over HTTP/1.1 on its own thread (libmicrohttpd):
-/// GET /metrics, /healthz, /readyz, /api/progress; anything else 404,
+/// GET /metrics, /healthz, /readyz, /api/progress, /api/rows?after=ID
+/// (the last 256 rows); anything else 404,
 /// other methods 405.
 /// @param bind  "PORT" (on 127.0.0.1) or "HOST:PORT"; HOST a numeric
 ///              IPv4 address; 0.0.0.0 serves every interface and must be

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 
 #include "imgstream/metrics.h"
+#include "imgstream/stream.h"
 
 /* One committed batch, as the engine saw it. */
 typedef struct ims__batch_metrics {
@@ -34,6 +35,16 @@ typedef struct ims__batch_metrics {
 
 /* Count a batch into the registry (NULL m: nothing). */
 void ims__metrics_batch(ims_metrics *m, const ims__batch_metrics *b);
+
+/* Keep copies of a batch's rows in the recent-rows window (the last
+ * IMS__RECENT_ROWS), numbered on from 1 (NULL m: nothing). */
+#define IMS__RECENT_ROWS 256
+void ims__metrics_rows(ims_metrics *m, const ims_stream_row *rows, size_t n);
+
+/* The rows of the window numbered after `after`, oldest first, as JSON
+ * {"rows":[...],"last":N} (malloc()ed, TRANSFERRED; NULL out of
+ * memory). */
+char *ims__metrics_rows_json(ims_metrics *m, uint64_t after);
 
 /* Keep a copy of the latest progress record (JSON) for /api/progress. */
 void ims__metrics_progress(ims_metrics *m, const char *json);

@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 
 #include "core/error_int.h"
 #include "core/io_int.h"
+#include "core/json_int.h"
 #include "http/http_int.h"
 #include "imgstream/imgstream.h"
 
@@ -57,8 +59,21 @@ typedef struct numbers {
   uint64_t learned_seen;
 } numbers;
 
+/* One row of the recent window, copied (the engine's strings live only
+ * for its batch). Long strings are cut. */
+typedef struct recent_row {
+  uint64_t id;
+  int64_t batch, event_ms, processing_ms;
+  float score, learned_score;
+  bool has_prediction, has_learned;
+  char path[256], label[128], class_id[64], desc[128], learned[128];
+  char error[256];
+} recent_row;
+
 struct ims_metrics {
   pthread_mutex_t lock;
+  recent_row *recent; /* owned: IMS__RECENT_ROWS, a ring */
+  uint64_t rows_seen; /* rows numbered so far (the last id) */
   numbers n;
   char *model_path, *model_format, *model_fingerprint; /* owned */
   char *progress; /* owned: the latest progress record, or NULL */
@@ -74,6 +89,11 @@ ims_status ims_metrics_create(ims_metrics **out, ims_error *err) {
   }
   m->n.last_batch = -1;
   m->n.backlog = -1;
+  m->recent = calloc(IMS__RECENT_ROWS, sizeof *m->recent);
+  if (m->recent == NULL) {
+    ims_metrics_destroy(m);
+    return ims__fail(err, IMS_ERR_NO_MEMORY, "metrics: out of memory");
+  }
   *out = m;
   return IMS_OK;
 }
@@ -81,6 +101,7 @@ ims_status ims_metrics_create(ims_metrics **out, ims_error *err) {
 void ims_metrics_destroy(ims_metrics *m) {
   if (m == NULL) return;
   pthread_mutex_destroy(&m->lock);
+  free(m->recent);
   free(m->model_path);
   free(m->model_format);
   free(m->model_fingerprint);
@@ -138,6 +159,77 @@ void ims__metrics_batch(ims_metrics *m, const ims__batch_metrics *b) {
   n->learned_accuracy = b->learned_accuracy;
   n->learned_seen = b->learned_seen;
   pthread_mutex_unlock(&m->lock);
+}
+
+static void copy_cut(char *dst, size_t cap, const char *s) {
+  snprintf(dst, cap, "%s", s ? s : "");
+}
+
+void ims__metrics_rows(ims_metrics *m, const ims_stream_row *rows,
+                       size_t n) {
+  if (m == NULL) return;
+  pthread_mutex_lock(&m->lock);
+  for (size_t i = 0; i < n; i++) {
+    const ims_stream_row *r = &rows[i];
+    recent_row *k = &m->recent[m->rows_seen % IMS__RECENT_ROWS];
+    k->id = ++m->rows_seen;
+    k->batch = r->batch;
+    k->event_ms = r->event_time_ms;
+    k->processing_ms = r->processing_time_ms;
+    k->has_prediction = r->error == NULL && r->class_id != NULL;
+    k->score = r->score;
+    k->has_learned = r->learned_label != NULL;
+    k->learned_score = r->learned_score;
+    copy_cut(k->path, sizeof k->path, r->path);
+    copy_cut(k->label, sizeof k->label, r->label);
+    copy_cut(k->class_id, sizeof k->class_id, r->class_id);
+    copy_cut(k->desc, sizeof k->desc, r->desc);
+    copy_cut(k->learned, sizeof k->learned, r->learned_label);
+    copy_cut(k->error, sizeof k->error, r->error);
+  }
+  pthread_mutex_unlock(&m->lock);
+}
+
+static json_t *row_json(const recent_row *k) {
+  json_t *o = json_pack("{s:I, s:I, s:o, s:o, s:I, s:I}", "id",
+                        (json_int_t)k->id, "batch", (json_int_t)k->batch,
+                        "path", ims__json_str_lossy(k->path), "label",
+                        ims__json_str_lossy(k->label), "event_time_ms",
+                        (json_int_t)k->event_ms, "processing_time_ms",
+                        (json_int_t)k->processing_ms);
+  if (o == NULL) return NULL;
+  if (k->has_prediction)
+    json_object_set_new(o, "prediction",
+                        json_pack("{s:o, s:o, s:f}", "class",
+                                  ims__json_str_lossy(k->class_id), "desc",
+                                  ims__json_str_lossy(k->desc), "score",
+                                  (double)k->score));
+  if (k->error[0] != '\0')
+    json_object_set_new(o, "error", ims__json_str_lossy(k->error));
+  if (k->has_learned)
+    json_object_set_new(o, "learned",
+                        json_pack("{s:o, s:f}", "label",
+                                  ims__json_str_lossy(k->learned), "score",
+                                  (double)k->learned_score));
+  return o;
+}
+
+char *ims__metrics_rows_json(ims_metrics *m, uint64_t after) {
+  json_t *rows = json_array();
+  pthread_mutex_lock(&m->lock);
+  uint64_t last = m->rows_seen;
+  uint64_t first = last > IMS__RECENT_ROWS ? last - IMS__RECENT_ROWS + 1 : 1;
+  if (after + 1 > first) first = after + 1;
+  for (uint64_t id = first; rows != NULL && id <= last; id++)
+    json_array_append_new(rows,
+                          row_json(&m->recent[(id - 1) % IMS__RECENT_ROWS]));
+  pthread_mutex_unlock(&m->lock);
+  json_t *o = rows ? json_pack("{s:o, s:I}", "rows", rows, "last",
+                               (json_int_t)last)
+                   : NULL;
+  char *text = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+  json_decref(o);
+  return text;
 }
 
 void ims__metrics_progress(ims_metrics *m, const char *json) {

@@ -9,6 +9,8 @@
  *                      loading, the source or checkpoint failed)
  *   GET /api/progress  the latest progress record (JSON), 404 before
  *                      the first batch
+ *   GET /api/rows?after=ID  the recent rows (the last 256) after row ID,
+ *                      oldest first: {"rows":[...],"last":N}
  *
  * and 404 for any other path, 405 for any other method. Requests are
  * bounded by libmicrohttpd: 16 KB of memory per connection (a larger
@@ -97,6 +99,23 @@ static enum MHD_Result progress(ims_http_server *s, struct MHD_Connection *c) {
   return reply(c, MHD_HTTP_OK, "application/json", json, strlen(json));
 }
 
+/* /api/rows?after=ID: the recent rows after ID (0 or absent: all). */
+static enum MHD_Result rows(ims_http_server *s, struct MHD_Connection *c) {
+  const char *after =
+      MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after");
+  uint64_t from = 0;
+  if (after != NULL) {
+    char *end = NULL;
+    unsigned long long v = strtoull(after, &end, 10);
+    if (*after < '0' || *after > '9' || *end != '\0' || strlen(after) > 19)
+      return text(c, MHD_HTTP_BAD_REQUEST, "after: a row id (digits)\n");
+    from = v;
+  }
+  char *json = ims__metrics_rows_json(s->metrics, from);
+  return reply(c, MHD_HTTP_OK, "application/json", json,
+               json ? strlen(json) : 0);
+}
+
 static enum MHD_Result answer(void *cls, struct MHD_Connection *c,
                               const char *url, const char *method,
                               const char *version, const char *upload,
@@ -119,6 +138,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c,
   if (strcmp(url, "/healthz") == 0) return text(c, MHD_HTTP_OK, "ok\n");
   if (strcmp(url, "/readyz") == 0) return ready(s, c);
   if (strcmp(url, "/api/progress") == 0) return progress(s, c);
+  if (strcmp(url, "/api/rows") == 0) return rows(s, c);
   return text(c, MHD_HTTP_NOT_FOUND, "not found\n");
 }
 

@@ -312,6 +312,7 @@ static void record_metrics(ims_stream *s, const ims__source_batch *b,
   if (s->learner != NULL)
     ims__learner_stats(s->learner, &bm.learned_accuracy, &bm.learned_seen);
   ims__metrics_batch(s->opt.metrics, &bm);
+  ims__metrics_rows(s->opt.metrics, s->out, b->in.count);
 }
 
 /* One batch with its timing and progress record. */
