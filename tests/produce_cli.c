@@ -75,7 +75,7 @@ static size_t check_bucket_matches(const char *dir, const char *source) {
     if (snprintf(a, sizeof a, "%s/%s", dir, f.rel[i]) >= (int)sizeof a ||
         snprintf(b, sizeof b, "%s/%s", source, f.rel[i]) >= (int)sizeof b)
       TEST__FAIL("path too long");
-    if (!prun_same_file(a, b)) TEST__FAIL("%s differs from %s", a, b);
+    if (!test_same_file(a, b)) TEST__FAIL("%s differs from %s", a, b);
   }
   ASSERT_EQ(f.hidden, 0);
   prun_files_free(&f);

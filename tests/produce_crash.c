@@ -97,7 +97,7 @@ TEST(produce_kill9_restart_exactly_once) {
     char a[8192], c[8192];
     snprintf(a, sizeof a, "%s/%s", b, got.rel[i]);
     snprintf(c, sizeof c, "%s/%s", flowers, got.rel[i]);
-    if (!prun_same_file(a, c)) TEST__FAIL("%s differs from %s", a, c);
+    if (!test_same_file(a, c)) TEST__FAIL("%s differs from %s", a, c);
   }
   check_no_key_twice(runs);
   char *last = test_read_text(run_out_path(runs - 1));

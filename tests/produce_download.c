@@ -184,9 +184,9 @@ TEST(produce_download_unpacks_and_uploads) {
   ASSERT_CONTAINS(r->err, "downloaded and unpacked to");
   char p[8192];
   snprintf(p, sizeof p, "%s/daisy/b.jpg", b);
-  ASSERT(prun_same_file(p, jpeg[1]));
+  ASSERT(test_same_file(p, jpeg[1]));
   snprintf(p, sizeof p, "%s/rose/c.jpg", b);
-  ASSERT(prun_same_file(p, jpeg[2]));
+  ASSERT(test_same_file(p, jpeg[2]));
   /* The cache holds the unpacked folder only: the archive is gone. */
   static prun_files f;
   prun_walk(cache, "", &f);

@@ -104,15 +104,6 @@ void prun_files_free(prun_files *f) {
   f->count = f->hidden = 0;
 }
 
-int prun_same_file(const char *a, const char *b) {
-  size_t na = 0, nb = 0;
-  unsigned char *da = test_read_file(a, &na), *db = test_read_file(b, &nb);
-  int same = da != NULL && db != NULL && na == nb && memcmp(da, db, na) == 0;
-  free(da);
-  free(db);
-  return same;
-}
-
 void prun_copy(const char *from, const char *to) {
   size_t n = 0;
   unsigned char *d = test_read_file(from, &n);

@@ -70,9 +70,6 @@ void prun_walk(const char *root, const char *sub, prun_files *f);
 /* Free f's paths; f can be walked into again. */
 void prun_files_free(prun_files *f);
 
-/* Are two files byte-identical? */
-int prun_same_file(const char *a, const char *b);
-
 /* Copy a file; aborts if it cannot. */
 void prun_copy(const char *from, const char *to);
 
