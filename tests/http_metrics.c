@@ -11,8 +11,9 @@
  *                 40 rows (and those after an id; 400 for a bad id); 404
  *                 for other
  *                 paths (../ included), 405 for POST, 400 for a malformed
- *                 request line, an oversized request refused; the stream
- *                 still exits 0
+ *                 request line, an oversized request refused, 200 idle
+ *                 connections held open while /metrics still answers;
+ *                 the stream still exits 0
  *   prometheus    a Prometheus server scraping the stream every second:
  *                 its HTTP API reports imgstream_images_total{outcome=
  *                 "ok"} = the images streamed
@@ -255,6 +256,18 @@ TEST(http_endpoints) {
   free(huge);
   /* refused: a 4xx status line, or the connection closed unanswered */
   ASSERT(first[0] == '\0' || strstr(first, " 4") != NULL);
+  /* 200 idle connections held open: the server still answers */
+  int idle[200];
+  for (int k = 0; k < 200; k++) {
+    idle[k] = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT(idle[k] >= 0 &&
+           connect(idle[k], (struct sockaddr *)&a, sizeof a) == 0);
+  }
+  ASSERT_EQ(http("GET", test_strf("http://127.0.0.1:%d/metrics", port), NULL),
+            200);
+  for (int k = 0; k < 200; k++) close(idle[k]);
   /* still serving, and the stream ends as usual */
   ASSERT_EQ(http("GET", test_strf("http://127.0.0.1:%d/healthz", port), NULL),
             200);
