@@ -12,7 +12,9 @@
  *              its sums each head predicts all 430 shared flowers like the
  *              head of one worker that saw all 150 images alone (same
  *              top-1; the largest probability difference is printed: the
- *              scores' temperature depends on the order samples came in)
+ *              scores' temperature depends on the order samples came in);
+ *              that lone worker's HEAD with an empty samples stream is
+ *              refused as a head of another stream (exit 3)
  *
  * Threading: single-threaded; the tool and the server are children.
  */
@@ -177,6 +179,18 @@ TEST(nats_learn_one_head) {
   nwait_ok("nats_l_solo", ntool_start("nats_l_solo", a.v), 600);
   ims_head *alone = load(solo);
   ASSERT_EQ(ims_head_seen(alone), N);
+
+  /* That HEAD has folded 150 samples of SOLO_LEARN: with an empty
+   * samples stream it is a head of another stream, refused (exit 3). */
+  nargs o = {{0}, 0};
+  nargs_add(&o, "stream", "--source", nsrv_url(&s, "IMAGES"), "--consumer",
+            "other", "--learn", solo, "--learn-stream", "OTHER_LEARN",
+            "--model", nmodel, "--until-idle", "1000", NULL);
+  ASSERT_EQ(ntool_wait("nats_l_other", ntool_start("nats_l_other", o.v), 300),
+            3);
+  char *err = ntool_text("nats_l_other", "err");
+  ASSERT(strstr(err, "a head of another stream") != NULL);
+  free(err);
 
   flower_features ff;
   ims_classifier *clf = NULL;
