@@ -38,6 +38,7 @@
 
 #include "imgstream/bucket.h"
 #include "support/s3_server.h"
+#include "support/stream_run.h"
 
 /* ---- helpers ---- */
 
@@ -114,7 +115,7 @@ static void stream_reset(const char *name) {
 static void check_exactly_once(const char *name, json_t *keys, json_t *want) {
   char *text = test_read_text(test_strf("%s.jsonl", tmp_path(name)));
   json_t *counts = json_object();
-  json_t *rows = nrows_text("jsonl sink", text, counts);
+  json_t *rows = srun_rows_text("jsonl sink", text, counts);
   free(text);
   const char *key;
   json_t *v;

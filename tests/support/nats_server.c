@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include "support/nats_server.h"
+#include "support/stream_run.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -717,29 +718,6 @@ json_t *nresults(nconn *c, const char *stream, size_t *msgs_out) {
   return ctx.rows;
 }
 
-json_t *nrows_text(const char *what, const char *text, json_t *counts) {
-  char *copy = strdup(text);
-  if (copy == NULL) abort();
-  json_t *rows = json_object();
-  char *save = NULL;
-  for (char *l = strtok_r(copy, "\n", &save); l != NULL;
-       l = strtok_r(NULL, "\n", &save)) {
-    json_t *o = json_loads(l, 0, NULL);
-    if (o == NULL) TEST__FAIL("%s: not JSON: %s", what, l);
-    const char *p = json_string_value(json_object_get(o, "path"));
-    if (p == NULL) TEST__FAIL("%s: no path: %s", what, l);
-    if (counts == NULL && json_object_get(rows, p) != NULL)
-      TEST__FAIL("%s: %s twice", what, p);
-    if (counts != NULL)
-      json_object_set_new(
-          counts, p,
-          json_integer(json_integer_value(json_object_get(counts, p)) + 1));
-    json_object_set_new(rows, p, o);
-  }
-  free(copy);
-  return rows;
-}
-
 json_t *nresults_cli(const char *name, const char *url) {
   nargs a = {{0}, 0};
   nargs_add(&a, "results", "--source", url, "--json", NULL);
@@ -749,7 +727,7 @@ json_t *nresults_cli(const char *name, const char *url) {
     char *err = ntool_text(name, "err");
     TEST__FAIL("imgstream results exit %d: %s", code, err);
   }
-  json_t *rows = nrows_text("imgstream results --json", out, NULL);
+  json_t *rows = srun_rows_text("imgstream results --json", out, NULL);
   free(out);
   return rows;
 }
@@ -776,7 +754,7 @@ json_t *njsonl_counts(const char *prefix, int workers) {
     char path[4400];
     snprintf(path, sizeof path, "%s_w%d.jsonl", tmp_path(prefix), i);
     char *t = test_read_text(path);
-    json_decref(nrows_text(path, t, counts));
+    json_decref(srun_rows_text(path, t, counts));
     free(t);
   }
   return counts;

@@ -234,9 +234,6 @@ json_t *nimages(nconn *c, const char *stream, const char *root);
  * a Nats-Msg-Id other than the path. *msgs_out: messages read. */
 json_t *nresults(nconn *c, const char *stream, size_t *msgs_out);
 
-/* JSON lines of text as {path: row}; *counts: {path: times seen} (both
- * new references; counts may be NULL: then a path twice fails). */
-json_t *nrows_text(const char *what, const char *text, json_t *counts);
 
 /* `imgstream results --source URL --json`: {path: row}, each path once. */
 json_t *nresults_cli(const char *name, const char *url);

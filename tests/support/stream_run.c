@@ -152,19 +152,32 @@ void srun_make_bucket(srun_bucket *bi, const char *name, size_t n) {
 
 /* Parse a JSONL sink into {path: row}; fails on a duplicate path or a
  * line that is not JSON. Returns a new reference. */
-json_t *srun_sink_rows(const char *path) {
-  char *text = test_read_text(path);
+json_t *srun_rows_text(const char *what, const char *text, json_t *counts) {
+  char *copy = strdup(text);
+  if (copy == NULL) abort();
   json_t *rows = json_object();
   char *save = NULL;
-  for (char *l = strtok_r(text, "\n", &save); l != NULL;
+  for (char *l = strtok_r(copy, "\n", &save); l != NULL;
        l = strtok_r(NULL, "\n", &save)) {
     json_t *o = json_loads(l, 0, NULL);
-    if (o == NULL) TEST__FAIL("%s: not JSON: %s", path, l);
+    if (o == NULL) TEST__FAIL("%s: not JSON: %s", what, l);
     const char *p = json_string_value(json_object_get(o, "path"));
-    ASSERT(p != NULL);
-    if (json_object_get(rows, p) != NULL) TEST__FAIL("%s: %s twice", path, p);
+    if (p == NULL) TEST__FAIL("%s: no path: %s", what, l);
+    if (counts == NULL && json_object_get(rows, p) != NULL)
+      TEST__FAIL("%s: %s twice", what, p);
+    if (counts != NULL)
+      json_object_set_new(
+          counts, p,
+          json_integer(json_integer_value(json_object_get(counts, p)) + 1));
     json_object_set_new(rows, p, o);
   }
+  free(copy);
+  return rows;
+}
+
+json_t *srun_sink_rows(const char *path) {
+  char *text = test_read_text(path);
+  json_t *rows = srun_rows_text(path, text, NULL);
   free(text);
   return rows;
 }

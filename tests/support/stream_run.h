@@ -60,6 +60,11 @@ typedef struct srun_case_files {
 void srun_fresh_case_files(srun_case_files *f, const char *name,
                            const char *ext0, const char *ext1);
 
+/* JSON lines of text as {path: row}; counts: {path: times seen} (both
+ * new references; counts may be NULL: then a path twice fails). `what`
+ * names the text in failures. */
+json_t *srun_rows_text(const char *what, const char *text, json_t *counts);
+
 /* Parse a JSONL sink into {path: row}; fails on a duplicate path or a
  * line that is not JSON. Returns a new reference. */
 json_t *srun_sink_rows(const char *path);
