@@ -16,7 +16,8 @@
  *                  classes are error rows naming the limit; the stream goes
  *                  on and exits 0
  *   bad_head       a garbage HEAD file and a head of another model: exit 3,
- *                  the message names the file; nothing is overwritten
+ *                  the message names the file; nothing is overwritten; a
+ *                  HEAD whose folder is missing cannot be saved: exit 1
  *   damaged_ckpt   a damaged head snapshot in the checkpoint (exit 3) and a
  *                  damaged learned sample in a commit (exit 1), each named
  *
@@ -260,6 +261,15 @@ TEST(cli_learn_bad_head) {
   char *text = test_read_text(head);
   ASSERT_STR_EQ(text, "not a head at all\n");
   free(text);
+  /* A HEAD that cannot be saved (its folder is missing): the rows are
+   * committed, the run ends with exit 1 naming the file. */
+  char unsaved[4300];
+  snprintf(unsaved, sizeof unsaved, "%s/no/such/folder/head",
+           tmp_path("learn_h_missing"));
+  const char *const nosave[] = {"stream", "--source", bi.url, "--model",
+                                model_path, "--learn", unsaved,
+                                "--until-idle", "300", NULL};
+  expect_failure("learn_h4", nosave, 1, "no/such/folder");
   /* A head of the other shared model. */
   snprintf(other, sizeof other, "%s",
            shared_path("models/tf2_mobilenet_v2_1.0_224_ptq.tflite"));
