@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "core/error_int.h"
+#include "http/assets_int.h"
 #include "http/http_int.h"
 
 #define CONNECTIONS 256
@@ -116,6 +117,23 @@ static enum MHD_Result rows(ims_http_server *s, struct MHD_Connection *c) {
                json ? strlen(json) : 0);
 }
 
+/* A file of the live page, from the binary (web/, assets_int.h). */
+static enum MHD_Result asset(struct MHD_Connection *c, const ims__asset *a) {
+  struct MHD_Response *r = MHD_create_response_from_buffer(
+      a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT);
+  if (r == NULL) return MHD_NO;
+  MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type);
+  MHD_add_response_header(r, "Cache-Control", "no-cache");
+  /* The page runs only its own files: no inline script, no third party. */
+  MHD_add_response_header(r, "Content-Security-Policy",
+                          "default-src 'self'; img-src 'self' data:; "
+                          "style-src 'self'; script-src 'self'");
+  MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+  enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
 static enum MHD_Result answer(void *cls, struct MHD_Connection *c,
                               const char *url, const char *method,
                               const char *version, const char *upload,
@@ -139,6 +157,8 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c,
   if (strcmp(url, "/readyz") == 0) return ready(s, c);
   if (strcmp(url, "/api/progress") == 0) return progress(s, c);
   if (strcmp(url, "/api/rows") == 0) return rows(s, c);
+  const ims__asset *a = ims__http_asset(url);
+  if (a != NULL) return asset(c, a);
   return text(c, MHD_HTTP_NOT_FOUND, "not found\n");
 }
 
