@@ -96,6 +96,10 @@ typedef struct ims_class_result {
                                       NULL (and if failed); BORROWED as
                                       top */
   size_t feature_count;            /* output: floats at features */
+  const uint8_t *pixels;           /* output: the image as the model saw
+                                      it (resized, cropped RGB, input_height
+                                      x input_width x 3, ims_model_info),
+                                      NULL if failed; BORROWED as top */
 } ims_class_result;
 
 /* Wall-clock split of the latest run. */

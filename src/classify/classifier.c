@@ -318,10 +318,12 @@ static void decode_top(ims_classifier *c, size_t i) {
   r->k = 0;
   r->features = NULL;
   r->feature_count = 0;
+  r->pixels = NULL;
   if (c->slot[i] < 0) {
     r->error = c->errors[i];
     return;
   }
+  r->pixels = c->pixels + (size_t)c->slot[i] * c->image_bytes;
   if (c->features != NULL) {
     r->features = c->features + (size_t)c->slot[i] * c->feature_count;
     r->feature_count = c->feature_count;
