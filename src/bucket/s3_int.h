@@ -102,10 +102,6 @@ void ims__s3_page_clear(ims__s3_page *page);
 void ims__s3_parse_error(const char *xml, size_t len, char *code,
                          size_t code_cap, char *msg, size_t msg_cap);
 
-/* "2026-01-31T12:34:56.789Z" (or without the fraction) to epoch ms.
- * Returns 0, or -1 if it is not such a time. */
-int ims__s3_parse_time(const char *s, int64_t *ms_out);
-
 /* ---- 3. s3_retry.c ---- */
 
 /* Is this outcome worth another try? curl_code: the CURLcode (0 = the

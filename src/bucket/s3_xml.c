@@ -31,6 +31,7 @@
 #include "core/error_int.h"
 #include "bucket/bucket_int.h"
 #include "bucket/s3_int.h"
+#include "core/clock_int.h"
 
 #define PARSE_FLAGS (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
 
@@ -57,24 +58,6 @@ static char *child_text(const xmlNode *parent, const char *name) {
 static xmlDoc *parse(const char *xml, size_t len) {
   if (len > (size_t)0x7fffffff) return NULL;
   return xmlReadMemory(xml, (int)len, "s3.xml", NULL, PARSE_FLAGS);
-}
-
-int ims__s3_parse_time(const char *s, int64_t *ms_out) {
-  struct tm tm;
-  memset(&tm, 0, sizeof tm);
-  const char *rest = s != NULL ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
-  if (rest == NULL) return -1;
-  int64_t ms = 0;
-  if (*rest == '.') {
-    int digits = 0;
-    for (rest++; *rest >= '0' && *rest <= '9'; rest++, digits++)
-      if (digits < 3) ms = ms * 10 + (*rest - '0');
-    if (digits == 0) return -1;
-    for (; digits < 3; digits++) ms *= 10;
-  }
-  if (strcmp(rest, "Z") != 0) return -1;
-  *ms_out = (int64_t)timegm(&tm) * 1000 + ms;
-  return 0;
 }
 
 /* ---- 2. listing ---- */
@@ -107,7 +90,7 @@ static ims_status add_contents(const xmlNode *c, const char *prefix,
   unsigned long long bytes = size ? strtoull(size, &end, 10) : 0;
   size_t plen = strlen(prefix);
   if (key == NULL || size == NULL || *end != '\0' ||
-      ims__s3_parse_time(when, &t) != 0) {
+      ims__parse_iso8601_ms(when, &t) != 0) {
     st = ims__fail(err, IMS_ERR_IO,
                    "S3 listing: an entry without a Key, a Size or a "
                    "LastModified time (key '%.200s')",

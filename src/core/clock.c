@@ -5,9 +5,10 @@
  *
  * Threading: no state.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* strptime, timegm */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "core/clock_int.h"
@@ -43,4 +44,22 @@ int ims__sleep_until_ns(uint64_t deadline_ns) {
   if (ims__now_mono_ns() >= deadline_ns) return 0;
   int rc = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
   return rc == EINTR ? -1 : 0;
+}
+
+int ims__parse_iso8601_ms(const char *s, int64_t *ms_out) {
+  struct tm tm;
+  memset(&tm, 0, sizeof tm);
+  const char *rest = s != NULL ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+  if (rest == NULL) return -1;
+  int64_t ms = 0;
+  if (*rest == '.') {
+    int digits = 0;
+    for (rest++; *rest >= '0' && *rest <= '9'; rest++, digits++)
+      if (digits < 3) ms = ms * 10 + (*rest - '0');
+    if (digits == 0) return -1;
+    for (; digits < 3; digits++) ms *= 10;
+  }
+  if (strcmp(rest, "Z") != 0) return -1;
+  *ms_out = (int64_t)timegm(&tm) * 1000 + ms;
+  return 0;
 }

@@ -27,6 +27,10 @@ int64_t ims__now_epoch_ms(void);
 /* "2025-01-31T12:34:56.789Z" (UTC) into out (>= 32 bytes). */
 void ims__iso8601_ms(int64_t epoch_ms, char *out, size_t cap);
 
+/* "YYYY-MM-DDTHH:MM:SS[.fff]Z" (UTC; S3's LastModified, the rows'
+ * times) to epoch ms. 0, or -1 if malformed. */
+int ims__parse_iso8601_ms(const char *s, int64_t *ms_out);
+
 /* Sleep until the monotonic time deadline_ns (ims__now_mono_ns's scale);
  * returns at once if it has passed. Returns early, with -1, when a signal
  * interrupts the sleep (so a SIGINT handler's flag is seen at once);
