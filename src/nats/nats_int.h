@@ -124,6 +124,10 @@ char *ims__nats_message_key(natsMsg *m, uint64_t seq);
 /* Nanoseconds spent in fetches so far. */
 uint64_t ims__queue_fetch_ns(const ims__queue *q);
 
+/* Messages of the consumer not yet delivered to any worker, as of the
+ * last message fetched (its metadata); -1 before the first. */
+long ims__queue_pending(const ims__queue *q);
+
 /* ---- 4. samples.c: a stream read in order ---- */
 
 typedef struct ims__samples ims__samples;

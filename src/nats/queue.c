@@ -20,6 +20,7 @@
  * Threading: the engine's thread.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,8 @@ struct ims__queue {
   uint64_t fetch_ns;      /* time spent fetching */
   uint64_t ack_wait_ns;   /* the consumer's ack wait */
   uint64_t touched_ns;    /* when the batch's ack waits last restarted */
+  long pending;           /* the consumer's pending count after the last
+                             message fetched; -1 before the first */
 };
 
 ims_status ims__queue_create(ims_nats *n, const ims_nats_consumer_options *o,
@@ -50,6 +53,7 @@ ims_status ims__queue_create(ims_nats *n, const ims_nats_consumer_options *o,
   if (q == NULL) return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
   q->n = n;
   q->max_batch = max_batch;
+  q->pending = -1;
   char subject[300];
   snprintf(subject, sizeof subject, "%s.>", ims_nats_stream_name(n));
   jsSubOptions so;
@@ -88,6 +92,8 @@ void ims__queue_destroy(ims__queue *q) {
 
 uint64_t ims__queue_fetch_ns(const ims__queue *q) { return q->fetch_ns; }
 
+long ims__queue_pending(const ims__queue *q) { return q->pending; }
+
 /* A header value usable as a key: printable, not empty, not too long. */
 static bool sane_key(const char *k) {
   size_t n = 0;
@@ -113,14 +119,19 @@ char *ims__nats_message_key(natsMsg *m, uint64_t seq) {
   return strdup(key);
 }
 
-/* Fill *o and *data from message m. -1 out of memory. */
-static int take_message(natsMsg *m, ims_object *o, const void **data) {
+/* Fill *o and *data from message m, and *pending from its metadata (the
+ * consumer's messages not yet delivered: the fleet's backlog, for free).
+ * -1 out of memory. */
+static int take_message(natsMsg *m, ims_object *o, const void **data,
+                        long *pending) {
   jsMsgMetaData *meta = NULL;
   uint64_t seq = 0;
   int64_t stored_ms = ims__now_epoch_ms();
   if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
     seq = meta->Sequence.Stream;
     stored_ms = meta->Timestamp / 1000000;
+    *pending = meta->NumPending > (uint64_t)LONG_MAX ? LONG_MAX
+                                                     : (long)meta->NumPending;
     jsMsgMetaData_Destroy(meta);
   }
   o->key = ims__nats_message_key(m, seq);
@@ -152,7 +163,8 @@ static ims_status take_all(ims__queue *q, ims_object *objects,
                            const void **data, size_t *count_out,
                            ims_error *err) {
   for (int i = 0; i < q->list.Count; i++) {
-    if (take_message(q->list.Msgs[i], &objects[i], &data[i]) != 0) {
+    if (take_message(q->list.Msgs[i], &objects[i], &data[i], &q->pending) !=
+        0) {
       while (i-- > 0) { /* the keys made so far */
         free(objects[i].key);
         objects[i].key = NULL;

@@ -132,9 +132,12 @@ static ims_status nats_settle(void *state, const ims__source_batch *b,
 /* JetStream's acks are the checkpoint. */
 static ims__checkpoint *nats_checkpoint(void *state) { return NULL; }
 
-/* The consumer's pending count needs a request to the server per batch:
- * not asked (yet). */
-static long nats_backlog(const void *state) { return -1; }
+/* The consumer's pending count, from the last message's metadata: no
+ * request of its own. */
+static long nats_backlog(const void *state) {
+  const nats_source *ns = state;
+  return ims__queue_pending(ns->queue);
+}
 
 static uint64_t nats_discovery_ns(const void *state) {
   const nats_source *ns = state;
