@@ -19,6 +19,14 @@
  *                 "ok"} = the images streamed
  *   bind_errors   a port already taken (exit 1, the address named) and a
  *                 malformed --http (exit 2)
+ *   live_page_api 80 flowers, paced: /events gives every row once, in
+ *                 order, with batch events; an event stream left open
+ *                 does not hold up the tool's exit; read_bytes_total is
+ *                 the bucket's bytes; /api/info, /api/history (one
+ *                 record per batch), rows marked right/wrong against
+ *                 their folder, /thumb/ID a 112x112 JPEG for the last 64
+ *                 rows, 404 for others, 400 for anything not digits
+ *                 (traversal included); / serves the page
  *   render        the library alone: an empty registry and one with a
  *                 model path full of quotes pass promtool
  *
@@ -274,7 +282,202 @@ TEST(http_endpoints) {
   ASSERT_EQ(srun_finish(pid), 0);
 }
 
-/* ---- 3. a real Prometheus ---- */
+/* ---- 3. the live page's side ---- */
+
+/* An SSE reader: counts row events, checks their ids run 1, 2, ... and
+ * stops (returns 0: curl aborts) once `want` rows came. */
+typedef struct sse {
+  char line[8192];
+  size_t len;
+  long rows, batches, want;
+  bool in_order;
+} sse;
+
+static void sse_line(sse *e) {
+  e->line[e->len] = '\0';
+  if (strncmp(e->line, "id: ", 4) == 0) {
+    long id = atol(e->line + 4);
+    e->in_order = e->in_order && id == e->rows + 1;
+    e->rows++;
+  } else if (strcmp(e->line, "event: batch") == 0) {
+    e->batches++;
+  }
+  e->len = 0;
+}
+
+static size_t sse_collect(char *d, size_t size, size_t n, void *ctx) {
+  sse *e = ctx;
+  for (size_t i = 0; i < size * n; i++) {
+    if (d[i] == '\n') sse_line(e);
+    else if (e->len + 1 < sizeof e->line) e->line[e->len++] = d[i];
+  }
+  return e->rows >= e->want ? 0 : size * n;
+}
+
+/* Read /events?after=0 until `want` rows came (or 120 s passed). */
+static sse read_events(int port, long want) {
+  sse e = {.want = want, .in_order = true};
+  CURL *c = curl_easy_init();
+  ASSERT(c != NULL);
+  curl_easy_setopt(c, CURLOPT_URL,
+                   test_strf("http://127.0.0.1:%d/events?after=0", port));
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sse_collect);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &e);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
+  curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+  curl_easy_perform(c);
+  curl_easy_cleanup(c);
+  return e;
+}
+
+/* Encoded bytes of every object in the bucket. */
+static double bucket_bytes(const srun_bucket *bi) {
+  ims_error err = {0};
+  ims_bucket *b = NULL;
+  ims_object *objs = NULL;
+  size_t n = 0;
+  ASSERT_OK(ims_bucket_open(bi->url, 0, &b, &err), &err);
+  ASSERT_OK(ims_bucket_list(b, &objs, &n, &err), &err);
+  double sum = 0;
+  for (size_t i = 0; i < n; i++) sum += (double)objs[i].size;
+  ims_bucket_list_free(objs, n);
+  ims_bucket_close(b);
+  return sum;
+}
+
+/* GET /thumb/ID: decodes as a JPEG of the model's input shrunk to
+ * 112 x 112. */
+static void check_thumb(int port, long id) {
+  char *b = NULL;
+  CURL *c = curl_easy_init();
+  body got = {calloc(1, 1), 0};
+  char *type = NULL;
+  curl_easy_setopt(c, CURLOPT_URL,
+                   test_strf("http://127.0.0.1:%d/thumb/%ld", port, id));
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &got);
+  curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+  ASSERT_EQ(curl_easy_perform(c), CURLE_OK);
+  curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &type);
+  ASSERT_STR_EQ(type, "image/jpeg");
+  curl_easy_cleanup(c);
+  ims_decoder *d = NULL;
+  ims_error err = {0};
+  ims_image im;
+  ASSERT_OK(ims_decoder_create(NULL, &d, &err), &err);
+  ASSERT_OK(ims_decoder_decode(d, got.p, got.n, &im, &err), &err);
+  ASSERT_EQ(im.width, 112);
+  ASSERT_EQ(im.height, 112);
+  ims_decoder_destroy(d);
+  free(got.p);
+  free(b);
+}
+
+TEST(http_live_page_api) {
+  srun_need(model_path, sizeof model_path);
+  srun_bucket bi;
+  srun_make_bucket(&bi, "http_l_bucket", 80);
+  const char *const args[] = {
+      "stream", "--source", bi.url, "--model", model_path, "--http",
+      "127.0.0.1:0", "--max-files-per-trigger", "4", "--trigger-interval",
+      "100", "--until-idle", "3000", "--sink",
+      test_strf("jsonl:%s.jsonl", tmp_path("http_l")), NULL};
+  unlink(test_strf("%s.jsonl", tmp_path("http_l")));
+  unlink(test_strf("%s.err", tmp_path("http_l")));
+  pid_t pid = srun_start("http_l", 0, args);
+  int port = announced_port("http_l", pid);
+  ASSERT(port > 0);
+  /* the events: every row once, in order, live, with batch events */
+  sse e = read_events(port, 80);
+  fprintf(stderr, "/events: %ld rows, %ld batches\n", e.rows, e.batches);
+  ASSERT_EQ(e.rows, 80);
+  ASSERT(e.in_order);
+  ASSERT(e.batches >= 1);
+  /* an event stream left open while the stream ends: it must not hold
+   * the tool up (the server ends suspended streams when it stops) */
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT(fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
+  const char ev[] = "GET /events HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(write(fd, ev, sizeof ev - 1), (ssize_t)(sizeof ev - 1));
+  char *text = metrics_once_done(port, 80);
+  ASSERT_EQ(sample(text, "imgstream_read_bytes_total"), bucket_bytes(&bi));
+  free(text);
+  /* /api/info */
+  char *b = NULL;
+  ASSERT_EQ(http("GET", test_strf("http://127.0.0.1:%d/api/info", port), &b),
+            200);
+  json_t *j = json_loads(b, 0, NULL);
+  free(b);
+  ASSERT(j != NULL);
+  ASSERT_STR_EQ(json_string_value(json_object_get(j, "mode")), "stream");
+  ASSERT_STR_EQ(json_string_value(json_object_get(j, "source")), bi.url);
+  json_t *totals = json_object_get(j, "totals");
+  ASSERT_EQ(json_integer_value(json_object_get(totals, "images_ok")), 80);
+  long batches = (long)json_integer_value(json_object_get(totals, "batches"));
+  json_decref(j);
+  /* /api/history: one record per batch */
+  ASSERT_EQ(
+      http("GET", test_strf("http://127.0.0.1:%d/api/history", port), &b),
+      200);
+  j = json_loads(b, 0, NULL);
+  free(b);
+  ASSERT_EQ((long)json_array_size(json_object_get(j, "batches")), batches);
+  json_decref(j);
+  /* rows: right/wrong against the folder label; a thumbnail for the
+   * last 64 only */
+  ASSERT_EQ(http("GET", test_strf("http://127.0.0.1:%d/api/rows", port), &b),
+            200);
+  j = json_loads(b, 0, NULL);
+  free(b);
+  size_t i, right = 0, wrong = 0;
+  json_t *row;
+  json_array_foreach(json_object_get(j, "rows"), i, row) {
+    json_t *pred = json_object_get(row, "prediction");
+    const char *label = json_string_value(json_object_get(row, "label"));
+    const char *desc = json_string_value(json_object_get(pred, "desc"));
+    bool correct = json_is_true(json_object_get(pred, "correct"));
+    ASSERT(json_is_boolean(json_object_get(pred, "correct")));
+    ASSERT_EQ(correct, strcmp(label, desc) == 0);
+    right += correct;
+    wrong += !correct;
+    ASSERT_EQ(json_is_true(json_object_get(row, "thumb")), i >= 16);
+  }
+  json_decref(j);
+  fprintf(stderr, "ImageNet right %zu, wrong %zu\n", right, wrong);
+  ASSERT(right > 0 && wrong > 0);
+  check_thumb(port, 80);
+  check_thumb(port, 17);
+  const char *missing[] = {"16", "81", "0", "99999999999999999999"};
+  for (size_t k = 0; k < 4; k++)
+    ASSERT_EQ(http("GET",
+                   test_strf("http://127.0.0.1:%d/thumb/%s", port,
+                             missing[k]),
+                   NULL),
+              k < 3 ? 404 : 400);
+  const char *bad[] = {"abc", "", "-1", "1x", "%2e%2e%2fetc%2fpasswd"};
+  for (size_t k = 0; k < 5; k++)
+    ASSERT_EQ(http("GET",
+                   test_strf("http://127.0.0.1:%d/thumb/%s", port, bad[k]),
+                   NULL),
+              400);
+  const char trav[] = "GET /thumb/1/../../../etc/passwd HTTP/1.1\r\n"
+                      "Host: x\r\n\r\n";
+  ASSERT(strstr(raw(port, trav, sizeof trav - 1), " 400") != NULL);
+  /* the page itself, built in */
+  ASSERT_EQ(http("GET", test_strf("http://127.0.0.1:%d/", port), &b), 200);
+  ASSERT(strstr(b, "<html") != NULL);
+  free(b);
+  ASSERT_EQ(srun_finish(pid), 0);
+  char rest[4096];
+  ssize_t got = 0, r;
+  while ((r = read(fd, rest, sizeof rest)) > 0) got += r;
+  close(fd);
+  ASSERT(got > 0); /* the event stream's headers, then its end */
+}
+
+/* ---- 4. a real Prometheus ---- */
 
 static int free_port(void) {
   int port = 0;
@@ -338,7 +541,7 @@ TEST(http_prometheus_scrapes) {
   ASSERT_EQ(srun_finish(pid), 0);
 }
 
-/* ---- 4. errors and the library alone ---- */
+/* ---- 5. errors and the library alone ---- */
 
 TEST(http_bind_errors) {
   srun_need(model_path, sizeof model_path);
@@ -387,5 +590,5 @@ TEST(http_render) {
   ims_metrics_destroy(m);
 }
 
-TEST_MAIN(http_endpoints, http_prometheus_scrapes, http_bind_errors,
-          http_render)
+TEST_MAIN(http_endpoints, http_live_page_api, http_prometheus_scrapes,
+          http_bind_errors, http_render)

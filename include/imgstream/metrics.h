@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "imgstream/status.h"
+#include "imgstream/stream.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -47,6 +48,26 @@ IMS_API void ims_metrics_set_model(ims_metrics *m, const char *path,
                                    const char *format,
                                    const char *fingerprint);
 
+/// What the page's /api/info says the server watches: `mode` "stream"
+/// (a stream's batches) or "results" (imgstream results --follow), and
+/// its source (a folder, a bucket or NATS URL). COPIED; NULL = "".
+IMS_API void ims_metrics_set_source(ims_metrics *m, const char *mode,
+                                    const char *source);
+
+/// Count rows that come from elsewhere (imgstream results --follow: the
+/// rows stream workers published) and keep them in the recent window:
+/// images by outcome, latency, the last batch id. A stream's own rows
+/// are counted by the stream (ims_stream_options.metrics); do not pass
+/// them here too. `rows` BORROWED for the call. NULL m is a no-op.
+IMS_API void ims_metrics_record_rows(ims_metrics *m,
+                                     const ims_stream_row *rows, size_t n);
+
+/// The same for one row as JSON, in the jsonl: sink's format (what
+/// stream workers publish to a results stream). `json` BORROWED.
+/// @return false if it is not a JSON object (nothing counted)
+IMS_API bool ims_metrics_record_result(ims_metrics *m, const char *json,
+                                       size_t len);
+
 /// What /readyz says: ready (200), or not and why (503; `why` COPIED).
 /// A new registry is not ready ("starting"); a stream sets it ready when
 /// it runs and not ready when it stops. NULL m is a no-op.
@@ -63,8 +84,9 @@ typedef struct ims_http_server ims_http_server;
 
 /// Serve `m` over HTTP/1.1 on its own thread (libmicrohttpd):
 /// GET /metrics, /healthz, /readyz, /api/progress, /api/rows?after=ID
-/// (the last 256 rows); anything else 404,
-/// other methods 405.
+/// (the last 256 rows), /api/history, /api/info, /thumb/ID, /events
+/// (Server-Sent Events) and the live page at /; anything else 404,
+/// other methods 405 (docs/METRICS.md).
 /// @param bind  "PORT" (on 127.0.0.1) or "HOST:PORT"; HOST a numeric
 ///              IPv4 address; 0.0.0.0 serves every interface and must be
 ///              asked for. PORT 0 = a free port (ims_http_port).

@@ -299,6 +299,25 @@ int cli_open_head(const char *cmd, const char *path,
                   struct ims_classifier *clf, uint32_t max_classes,
                   bool create, struct ims_head **out);
 
+/* ---- cli_http.c ---- */
+
+struct ims_metrics;
+struct ims_http_server;
+typedef struct cli_http {
+  struct ims_metrics *metrics;    /* owned: what the server serves */
+  struct ims_http_server *server; /* owned */
+} cli_http;
+
+/* --http BIND for command `cmd`: a registry (its /api/info says `mode`,
+ * "stream" or "results", and `source`) served on BIND, not ready yet,
+ * announced on stderr. 0, or IMS_EXIT_USAGE (malformed BIND) /
+ * IMS_EXIT_FAILED (cannot listen) after explaining on stderr. */
+int cli_http_start(const char *cmd, const char *bind, const char *mode,
+                   const char *source, cli_http *out);
+
+/* Stop the server, then free the registry. A zeroed h is a no-op. */
+void cli_http_stop(cli_http *h);
+
 /* Resolve --model and --labels (NULL = the defaults, searched as above)
  * into model_out and labels_out (CLI_PATH_MAX bytes each). Returns 0, or
  * IMS_EXIT_MODEL after explaining on stderr where it looked and how to get

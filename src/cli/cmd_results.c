@@ -24,12 +24,13 @@
 #include "imgstream/imgstream.h"
 #include "imgstream/nats.h"
 
-enum { OPT_SOURCE = 256 };
+enum { OPT_SOURCE = 256, OPT_HTTP };
 
 /* Long options. MUST stay alphasorted by name. */
 static const struct option long_options[] = {
     {"follow", no_argument, NULL, 'f'},
     {"help", no_argument, NULL, 'h'},
+    {"http", required_argument, NULL, OPT_HTTP},
     {"json", no_argument, NULL, 'j'},
     CLI_NATS_LONG_OPTIONS,
     {"source", required_argument, NULL, OPT_SOURCE},
@@ -38,6 +39,7 @@ static const struct option long_options[] = {
 
 typedef struct results_opts {
   const char *source;    /* --source URL */
+  const char *http;      /* --http [HOST:]PORT (with --follow) */
   bool follow, json;     /* --follow, --json */
   bool help, version;    /* --help, --version */
   ims_nats_options nats; /* --nats-* */
@@ -54,6 +56,9 @@ static void usage(FILE *out) {
       "      --source URL    the results stream\n"
       "  -j, --json          each result's JSON row, one per line\n"
       "  -f, --follow        keep printing new results until interrupted\n"
+      "      --http [HOST:]PORT  with --follow: serve the results on a\n"
+      "                      live page (/), /metrics, /events and /api/*\n"
+      "                      as 'imgstream stream --http' does\n"
       "  -h, --help          show this help\n"
       "      --version       show the version\n"
       CLI_NATS_HELP "\n"
@@ -74,6 +79,7 @@ static int parse_options(int argc, char **argv, results_opts *o) {
     else if (c == 'j') o->json = true;
     else if (c == 'V') o->version = true;
     else if (c == OPT_SOURCE) o->source = optarg;
+    else if (c == OPT_HTTP) o->http = optarg;
     else if (!cli_nats_option(&o->nats, c)) {
       fprintf(stderr, "imgstream results: %s '%s'; see 'imgstream results "
               "--help'\n", c == ':' ? "missing value for" : "unknown option",
@@ -92,6 +98,7 @@ static int parse_options(int argc, char **argv, results_opts *o) {
 /* ---- printing ---- */
 
 typedef struct printer {
+  ims_metrics *metrics; /* --http: the rows go there too; or NULL */
   bool json;      /* --json */
   uint64_t count; /* results printed */
   bool header;    /* the table header is out */
@@ -132,6 +139,7 @@ static void print_row(printer *p, const char *text, size_t len) {
 
 static int on_result(void *ctx, const char *json, size_t len) {
   printer *p = ctx;
+  if (p->metrics != NULL) ims_metrics_record_result(p->metrics, json, len);
   if (p->json)
     printf("%.*s\n", (int)len, json);
   else
@@ -153,15 +161,23 @@ static void on_signal(int sig) {
 
 static int read_results(const results_opts *o) {
   ims_nats *n = NULL;
-  int rc = cli_nats_connect("results", o->source, &o->nats, &n);
-  if (rc != 0) return rc;
+  cli_http http = {0};
+  int rc = o->http != NULL ? cli_http_start("results", o->http, "results",
+                                            o->source, &http)
+                           : 0;
+  if (rc == 0) rc = cli_nats_connect("results", o->source, &o->nats, &n);
+  if (rc != 0) {
+    cli_http_stop(&http);
+    return rc;
+  }
+  ims_metrics_set_ready(http.metrics, true, NULL);
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sigemptyset(&sa.sa_mask);
   sa.sa_handler = on_signal;
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
-  printer p = {o->json, 0, false};
+  printer p = {http.metrics, o->json, 0, false};
   ims_error err = {0};
   ims_status st = ims_nats_read_results(n, o->follow, &stop_requested,
                                         on_result, &p, &err);
@@ -171,6 +187,8 @@ static int read_results(const results_opts *o) {
   } else if (!o->json) {
     fprintf(stderr, "imgstream results: %" PRIu64 " results\n", p.count);
   }
+  ims_metrics_set_ready(http.metrics, false, "stopped");
+  cli_http_stop(&http);
   ims_nats_close(n);
   ims_nats_library_close();
   return rc;
@@ -183,6 +201,11 @@ int cmd_results(int argc, char **argv) {
   if (o.source == NULL || !cli_is_nats_url(o.source)) {
     fprintf(stderr, "imgstream results: --source nats://HOST:PORT/STREAM is "
                     "required; see 'imgstream results --help'\n");
+    return IMS_EXIT_USAGE;
+  }
+  if (o.http != NULL && !o.follow) {
+    fprintf(stderr, "imgstream results: --http needs --follow (without it "
+                    "the command exits once it has read the stream)\n");
     return IMS_EXIT_USAGE;
   }
   return read_results(&o);

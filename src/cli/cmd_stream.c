@@ -138,10 +138,11 @@ static void usage(FILE *out) {
       "  -l, --labels FILE            class labels (default: next to the "
       "model)\n"
       "      --max-files-per-trigger N  images per micro-batch (default 1)\n"
-      "      --http [HOST:]PORT       serve /metrics (Prometheus), /healthz,\n"
-      "                               /readyz and /api/progress; HOST\n"
-      "                               defaults to 127.0.0.1 (0.0.0.0: all\n"
-      "                               interfaces); PORT 0 = any free one\n"
+      "      --http [HOST:]PORT       serve a live page (/), /metrics\n"
+      "                               (Prometheus), /healthz, /readyz,\n"
+      "                               /events and /api/* (docs/METRICS.md);\n"
+      "                               HOST defaults to 127.0.0.1 (0.0.0.0:\n"
+      "                               all interfaces); PORT 0 = any free one\n"
       "      --learn HEAD             learn the labels (category folders)\n"
       "                               as they stream: each row also gets\n"
       "                               the learned head's prediction, made\n"
@@ -330,8 +331,8 @@ typedef struct stream_ctx {
   size_t nsinks;                /* entries in sinks */
   ims_stream *stream;           /* the engine */
   ims_head *head;               /* --learn, or NULL */
-  ims_metrics *metrics;         /* --http: what the server serves */
-  ims_http_server *http;        /* --http, or NULL */
+  cli_http http;                /* --http, or zeroed */
+  ims_metrics *metrics;         /* BORROWED from http: NULL without */
   FILE *progress;               /* --progress file, or NULL */
   bool verbose;                 /* -v */
 } stream_ctx;
@@ -520,27 +521,12 @@ static int create_engine(stream_ctx *c, const stream_opts *o,
   return IMS_EXIT_FAILED;
 }
 
-/* --http: the registry and its server, up before the model loads, so
- * /readyz can say it is loading. */
-static int start_http(stream_ctx *c, const stream_opts *o) {
-  ims_error err = {0};
-  if (ims_metrics_create(&c->metrics, &err) != IMS_OK ||
-      ims_http_start(o->http, c->metrics, &c->http, &err) != IMS_OK) {
-    fprintf(stderr, "imgstream stream: --http %s: %s\n", o->http,
-            err.message);
-    return err.status == IMS_ERR_INVALID_ARG ? IMS_EXIT_USAGE
-                                             : IMS_EXIT_FAILED;
-  }
-  ims_metrics_set_ready(c->metrics, false,
-                     "starting: loading the model, opening the source");
-  const char *host = strchr(o->http, ':') ? o->http : "127.0.0.1:";
-  fprintf(stderr, "imgstream stream: serving http://%.*s:%u/metrics\n",
-          (int)(strcspn(host, ":")), host, (unsigned)ims_http_port(c->http));
-  return 0;
-}
-
 static int open_all(stream_ctx *c, const stream_opts *o) {
-  int rc = o->http != NULL ? start_http(c, o) : 0;
+  int rc = 0;
+  if (o->http != NULL) { /* first, so /readyz can say it is loading */
+    rc = cli_http_start("stream", o->http, "stream", o->source, &c->http);
+    c->metrics = c->http.metrics;
+  }
   if (rc == 0) rc = open_source(c, o);
   if (rc == 0) rc = open_classifier(c, o);
   if (rc == 0) rc = open_sinks(c, o);
@@ -572,8 +558,7 @@ static int open_all(stream_ctx *c, const stream_opts *o) {
 }
 
 static void close_all(stream_ctx *c) {
-  ims_http_stop(c->http); /* first: it reads the registry */
-  ims_metrics_destroy(c->metrics);
+  cli_http_stop(&c->http);
   ims_stream_destroy(c->stream);
   for (size_t i = 0; i < c->nsinks; i++) ims_sink_close(c->sinks[i]);
   ims_head_destroy(c->head);

@@ -31,27 +31,77 @@ typedef struct ims__batch_metrics {
   double learned_accuracy;    /* its accuracy_last_100 */
   uint64_t learned_seen;      /* samples it has learned */
   long backlog;               /* images seen and not yet taken; -1 unknown */
+  uint64_t bytes;             /* encoded image bytes read */
 } ims__batch_metrics;
 
 /* Count a batch into the registry (NULL m: nothing). */
 void ims__metrics_batch(ims_metrics *m, const ims__batch_metrics *b);
 
+/* An image as the model saw it: RGB, height x width x 3. */
+typedef struct ims__row_image {
+  const uint8_t *pixels; /* NULL: none (an error row) */
+  uint32_t height, width;
+} ims__row_image;
+
 /* Keep copies of a batch's rows in the recent-rows window (the last
- * IMS__RECENT_ROWS), numbered on from 1 (NULL m: nothing). */
+ * IMS__RECENT_ROWS), numbered on from 1, with a thumbnail of each image
+ * (images NULL: none) for the last IMS__RECENT_THUMBS (NULL m:
+ * nothing). */
 #define IMS__RECENT_ROWS 256
-void ims__metrics_rows(ims_metrics *m, const ims_stream_row *rows, size_t n);
+#define IMS__RECENT_THUMBS 64
+#define IMS__THUMB_MAX 112 /* longest side, pixels */
+void ims__metrics_rows(ims_metrics *m, const ims_stream_row *rows, size_t n,
+                       const ims__row_image *images);
 
-/* The rows of the window numbered after `after`, oldest first, as JSON
- * {"rows":[...],"last":N} (malloc()ed, TRANSFERRED; NULL out of
- * memory). */
-char *ims__metrics_rows_json(ims_metrics *m, uint64_t after);
+/* The rows of the window numbered after `after`, oldest first, at most
+ * `limit`, as JSON {"rows":[...],"last":N} (malloc()ed, TRANSFERRED;
+ * NULL out of memory). */
+char *ims__metrics_rows_json(ims_metrics *m, uint64_t after, size_t limit);
 
-/* Keep a copy of the latest progress record (JSON) for /api/progress. */
+/* The same rows as Server-Sent Events ("event: row", "id: N", "data:
+ * ROW"); *next_out = the id to ask after next time. NULL: nothing new or
+ * out of memory (then *next_out = after). */
+char *ims__metrics_rows_sse(ims_metrics *m, uint64_t after, size_t limit,
+                            uint64_t *next_out);
+
+/* The last row id and progress record number so far. */
+void ims__metrics_positions(ims_metrics *m, uint64_t *rows,
+                            uint64_t *records);
+
+/* Row `id`'s thumbnail, copied into px (IMS__THUMB_MAX^2 * 3 bytes):
+ * false if the row left the thumbnail window or has no image. */
+bool ims__metrics_thumb(ims_metrics *m, uint64_t id, uint8_t *px,
+                        uint32_t *height, uint32_t *width);
+
+/* A thumbnail's RGB pixels as a JPEG (malloc()ed, TRANSFERRED; NULL
+ * on failure). thumb.c. */
+char *ims__thumb_jpeg(const uint8_t *rgb, uint32_t height, uint32_t width,
+                      size_t *len_out);
+
+/* Keep a copy of the latest progress record (JSON) for /api/progress,
+ * in the history window of the last IMS__HISTORY records. */
+#define IMS__HISTORY 600
 void ims__metrics_progress(ims_metrics *m, const char *json);
 
 /* The latest progress record (malloc()ed copy, TRANSFERRED; NULL if none
  * yet or out of memory). */
 char *ims__metrics_progress_copy(ims_metrics *m);
+
+/* The history window's records numbered after `after` (1 = the first
+ * record), oldest first: as {"batches":[...]} when `sse` is false, as
+ * "event: batch" events when true; *next_out as for rows. NULL: none
+ * (SSE) or out of memory. */
+char *ims__metrics_history(ims_metrics *m, uint64_t after, bool sse,
+                           uint64_t *next_out);
+
+/* /api/info: the source, model, start time and totals (malloc()ed JSON,
+ * TRANSFERRED; NULL out of memory). */
+char *ims__metrics_info_json(ims_metrics *m);
+
+/* Called (from the thread that recorded it, outside the registry's
+ * lock) after each batch or rows recorded: the server wakes its event
+ * streams. NULL fn: none. */
+void ims__metrics_listen(ims_metrics *m, void (*fn)(void *ctx), void *ctx);
 
 /* Ready? If not, *why_out gets a malloc()ed reason (TRANSFERRED). */
 bool ims__metrics_is_ready(ims_metrics *m, char **why_out);

@@ -88,6 +88,9 @@ struct ims_stream {
   uint64_t list_ns_seen;       /* source discovery time already reported */
   ims__learner *learner;       /* owned, NULL without options.head */
   int64_t *row_latency;        /* owned: cap, the batch's latencies (ms) */
+  ims__row_image *row_images;  /* owned: cap, the batch's model inputs
+                                  (options.metrics: thumbnails) */
+  uint64_t batch_bytes;        /* encoded bytes the batch read */
 };
 
 /* ---- 2. progress ---- */
@@ -204,6 +207,23 @@ static size_t make_rows(ims_stream *s, const ims__batch_input *b,
   return nerr;
 }
 
+/* What record_metrics needs of the batch after its buffers are reused:
+ * the bytes read, and where each image's model input is (valid until
+ * the next classifier run). */
+static void keep_for_metrics(ims_stream *s, const ims__batch_input *b,
+                             const ims__bodies *in,
+                             const ims_class_result *res) {
+  if (s->opt.metrics == NULL) return;
+  ims_model_info info;
+  ims_model_get_info(ims_classifier_model(s->clf), &info);
+  s->batch_bytes = 0;
+  for (size_t i = 0; i < b->count; i++) {
+    s->batch_bytes += in->sizes != NULL ? in->sizes[i] : b->objects[i].size;
+    s->row_images[i] = (ims__row_image){res[i].pixels, info.input_height,
+                                        info.input_width};
+  }
+}
+
 static ims_status write_sinks(ims_stream *s, const ims__batch_input *b,
                               ims_error *err) {
   for (size_t i = 0; i < s->nsinks; i++) {
@@ -263,6 +283,7 @@ static ims_status run_batch(ims_stream *s, const ims__source_batch *b,
   if (st != IMS_OK) return st;
   ops->keepalive(s->src.state);
   *nerr_out = make_rows(s, &b->in, &in, res);
+  keep_for_metrics(s, &b->in, &in, res);
   const char *extra = NULL;
   if (s->learner != NULL) {
     uint64_t t0 = ims__now_mono_ns();
@@ -308,11 +329,12 @@ static void record_metrics(ims_stream *s, const ims__source_batch *b,
       .latency_ms = s->row_latency,
       .learning = s->learner != NULL,
       .backlog = s->src.ops->backlog(s->src.state),
+      .bytes = s->batch_bytes,
   };
   if (s->learner != NULL)
     ims__learner_stats(s->learner, &bm.learned_accuracy, &bm.learned_seen);
   ims__metrics_batch(s->opt.metrics, &bm);
-  ims__metrics_rows(s->opt.metrics, s->out, b->in.count);
+  ims__metrics_rows(s->opt.metrics, s->out, b->in.count, s->row_images);
 }
 
 /* One batch with its timing and progress record. */
@@ -437,8 +459,9 @@ static ims_status alloc_state(ims_stream *s, ims_sink *const *sinks,
   s->out = calloc(n, sizeof *s->out);
   s->failed = calloc(n, sizeof *s->failed);
   s->row_latency = calloc(n, sizeof *s->row_latency);
+  s->row_images = calloc(n, sizeof *s->row_images);
   if (s->sinks == NULL || s->labels == NULL || s->out == NULL ||
-      s->failed == NULL || s->row_latency == NULL)
+      s->failed == NULL || s->row_latency == NULL || s->row_images == NULL)
     return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
   memcpy(s->sinks, sinks, s->nsinks * sizeof *sinks);
   return IMS_OK;
@@ -535,5 +558,6 @@ void ims_stream_destroy(ims_stream *s) {
   free(s->out);
   free(s->failed);
   free(s->row_latency);
+  free(s->row_images);
   free(s);
 }
