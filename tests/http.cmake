@@ -5,3 +5,8 @@
 ims_add_test(NAME http_metrics SOURCES http_metrics.c
              PROPERTIES TIMEOUT 600)
 add_dependencies(http_metrics imgstream_tool)
+# results --follow --http and a NATS worker's backlog gauge, over a real
+# nats-server (tests/support/nats_server.h).
+ims_add_test(NAME http_results SOURCES http_results.c
+             PROPERTIES TIMEOUT 600)
+add_dependencies(http_results imgstream_tool)

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * http_results.c - --http on a fleet over a real nats-server (started
+ * by the test on 127.0.0.1), with the real tool, model and flowers:
+ *
+ *   backlog   40 images in IMAGES, one worker with --http taking 4 a
+ *             batch: imgstream_backlog_images is its consumer's pending
+ *             count, seen falling by whole batches (36, 32, ...) to 0
+ *   results   `imgstream results --follow --http` on the worker's
+ *             RESULTS: /api/rows holds the 40 rows, /metrics counts 40
+ *             images ok, /api/info says mode "results" and the source;
+ *             rows have no thumbnail (404); SIGTERM ends it with 0;
+ *             --http without --follow is a usage error (2)
+ *
+ * Threading: single-threaded; the tool and the server are children.
+ */
+#define _GNU_SOURCE
+#include <curl/curl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support/nats_server.h"
+
+enum { N = 40 };
+
+typedef struct body {
+  char *p;
+  size_t n;
+} body;
+
+static size_t collect(char *d, size_t size, size_t n, void *ctx) {
+  body *b = ctx;
+  char *grown = realloc(b->p, b->n + size * n + 1);
+  if (grown == NULL) return 0;
+  memcpy(grown + b->n, d, size * n);
+  b->p = grown;
+  b->n += size * n;
+  b->p[b->n] = '\0';
+  return size * n;
+}
+
+/* GET http://127.0.0.1:port/path: the status (0: no answer), *out the
+ * body (free()). */
+static long get(int port, const char *path, char **out) {
+  CURL *c = curl_easy_init();
+  ASSERT(c != NULL);
+  body b = {calloc(1, 1), 0};
+  curl_easy_setopt(c, CURLOPT_URL,
+                   test_strf("http://127.0.0.1:%d%s", port, path));
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+  curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+  long code = 0;
+  if (curl_easy_perform(c) == CURLE_OK)
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+  curl_easy_cleanup(c);
+  if (out != NULL) *out = b.p;
+  else free(b.p);
+  return code;
+}
+
+/* A sample's value in an exposition; -1 if absent. */
+static double sample(const char *text, const char *name) {
+  size_t n = strlen(name);
+  for (const char *p = text; p != NULL && *p; p = strchr(p, '\n')) {
+    if (*p == '\n') p++;
+    if (strncmp(p, name, n) == 0 && p[n] == ' ') return atof(p + n + 1);
+  }
+  return -1;
+}
+
+/* The port `name` announced on stderr; 0 if it exited first. */
+static int announced_port(const char *name, pid_t pid) {
+  static const char key[] = "serving http://127.0.0.1:";
+  for (int i = 0; i < 12000; i++) {
+    char *t = ntool_text(name, "err");
+    const char *p = t ? strstr(t, key) : NULL;
+    int port = p ? atoi(p + strlen(key)) : 0;
+    free(t);
+    if (port > 0) return port;
+    if (nchild_gone(pid)) return 0;
+    test_sleep_ms(10);
+  }
+  return 0;
+}
+
+/* Scrape the worker until it exits: every backlog value seen must be N
+ * less whole batches of 4; at least one above 0 is seen, the last is 0. */
+static void watch_backlog(pid_t worker, int port) {
+  double last = -1;
+  int above_zero = 0;
+  while (!nchild_gone(worker)) {
+    char *text = NULL;
+    if (get(port, "/metrics", &text) == 200) {
+      double v = sample(text, "imgstream_backlog_images");
+      if (v >= 0) {
+        if (((long)v % 4) != 0 || v > N - 4 || (last >= 0 && v > last))
+          TEST__FAIL("backlog %g after %g: not N less whole batches", v,
+                     last);
+        above_zero += v > 0;
+        last = v;
+      }
+    }
+    free(text);
+    test_sleep_ms(20);
+  }
+  fprintf(stderr, "backlog: %d scrapes above 0, last %g\n", above_zero,
+          last);
+  ASSERT(above_zero > 0);
+  ASSERT_EQ(last, 0);
+}
+
+TEST(http_results_follow) {
+  nscen_need();
+  nsrv s;
+  nsrv_start(&s, "http_r_srv", 1, 0);
+  char from[4400];
+  snprintf(from, sizeof from, "%s", shared_path("data/flowers"));
+  nargs p = {{0}, 0};
+  nargs_add(&p, "produce", "--from", from, "--to", nsrv_url(&s, "IMAGES"),
+            "--rate", "1000", "--limit", "40", "--seed", "1", NULL);
+  nwait_ok("http_r_produce", ntool_start("http_r_produce", p.v), 120);
+
+  const char *const extra[] = {"--http", "127.0.0.1:0",
+                               "--max-files-per-trigger", "4",
+                               "--trigger-interval", "300", "--until-idle",
+                               "2000", NULL};
+  pid_t w = nworker_start("http_r", 0, &s, extra);
+  int port = announced_port("http_r_w0", w);
+  ASSERT(port > 0);
+  watch_backlog(w, port);
+  nwait_ok("http_r_w0", w, 60);
+
+  const char *const bad[] = {"results", "--source", nsrv_url(&s, "RESULTS"),
+                             "--http", "127.0.0.1:0", NULL};
+  ASSERT_EQ(ntool_run("http_r_bad", bad, 60), 2);
+  const char *const follow[] = {"results", "--source",
+                                nsrv_url(&s, "RESULTS"), "--json",
+                                "--follow", "--http", "127.0.0.1:0", NULL};
+  pid_t f = ntool_start("http_r_follow", follow);
+  port = announced_port("http_r_follow", f);
+  ASSERT(port > 0);
+  json_t *rows = NULL;
+  for (int i = 0; i < 600; i++) {
+    char *b = NULL;
+    json_decref(rows);
+    rows = get(port, "/api/rows", &b) == 200 ? json_loads(b, 0, NULL) : NULL;
+    free(b);
+    if (json_array_size(json_object_get(rows, "rows")) == N) break;
+    test_sleep_ms(100);
+  }
+  ASSERT_EQ(json_array_size(json_object_get(rows, "rows")), N);
+  size_t i;
+  json_t *row;
+  json_array_foreach(json_object_get(rows, "rows"), i, row) {
+    ASSERT(json_object_get(row, "prediction") != NULL);
+    ASSERT(json_is_false(json_object_get(row, "thumb")));
+    ASSERT(json_integer_value(json_object_get(row, "event_time_ms")) > 0);
+  }
+  json_decref(rows);
+  char *text = NULL;
+  ASSERT_EQ(get(port, "/metrics", &text), 200);
+  ASSERT_EQ(sample(text, "imgstream_images_total{outcome=\"ok\"}"), N);
+  ASSERT_EQ(sample(text, "imgstream_latency_seconds_count"), N);
+  free(text);
+  ASSERT_EQ(get(port, "/api/info", &text), 200);
+  json_t *info = json_loads(text, 0, NULL);
+  free(text);
+  ASSERT_STR_EQ(json_string_value(json_object_get(info, "mode")), "results");
+  ASSERT_STR_EQ(json_string_value(json_object_get(info, "source")),
+                nsrv_url(&s, "RESULTS"));
+  json_decref(info);
+  ASSERT_EQ(get(port, "/thumb/1", NULL), 404);
+  ASSERT_EQ(get(port, "/readyz", NULL), 200);
+  kill(f, SIGTERM);
+  ASSERT_EQ(ntool_wait("http_r_follow", f, 30), 0);
+  nsrv_stop(&s);
+}
+
+TEST_MAIN(http_results_follow)
