@@ -6,6 +6,9 @@
  *   backlog   40 images in IMAGES, one worker with --http taking 4 a
  *             batch: imgstream_backlog_images is its consumer's pending
  *             count, seen falling by whole batches (36, 32, ...) to 0
+ *   readyz    a worker with --http whose nats-server is SIGKILLed:
+ *             /readyz turns 503 naming NATS and the URL, and 200 again
+ *             once the server is back; SIGTERM ends the worker with 0
  *   results   `imgstream results --follow --http` on the worker's
  *             RESULTS: /api/rows holds the 40 rows, /metrics counts 40
  *             images ok, /api/info says mode "results" and the source;
@@ -71,6 +74,13 @@ static double sample(const char *text, const char *name) {
   return -1;
 }
 
+/* Start the tool as `name` with no stale stderr: the child truncates
+ * its files only once it runs, and an earlier run's port must not be
+ * read meanwhile. */
+static void forget(const char *name) {
+  unlink(test_strf("%s.err", tmp_path(name)));
+}
+
 /* The port `name` announced on stderr; 0 if it exited first. */
 static int announced_port(const char *name, pid_t pid) {
   static const char key[] = "serving http://127.0.0.1:";
@@ -127,6 +137,7 @@ TEST(http_results_follow) {
                                "--max-files-per-trigger", "4",
                                "--trigger-interval", "300", "--until-idle",
                                "2000", NULL};
+  forget("http_r_w0");
   pid_t w = nworker_start("http_r", 0, &s, extra);
   int port = announced_port("http_r_w0", w);
   ASSERT(port > 0);
@@ -139,6 +150,7 @@ TEST(http_results_follow) {
   const char *const follow[] = {"results", "--source",
                                 nsrv_url(&s, "RESULTS"), "--json",
                                 "--follow", "--http", "127.0.0.1:0", NULL};
+  forget("http_r_follow");
   pid_t f = ntool_start("http_r_follow", follow);
   port = announced_port("http_r_follow", f);
   ASSERT(port > 0);
@@ -179,4 +191,45 @@ TEST(http_results_follow) {
   nsrv_stop(&s);
 }
 
-TEST_MAIN(http_results_follow)
+/* Poll /readyz until it answers `code` (60 s at most); the body. */
+static char *readyz_until(int port, long code) {
+  for (int i = 0; i < 600; i++) {
+    char *b = NULL;
+    if (get(port, "/readyz", &b) == code) return b;
+    free(b);
+    test_sleep_ms(100);
+  }
+  TEST__FAIL("/readyz never answered %ld", code);
+}
+
+TEST(http_results_readyz_follows_nats) {
+  nscen_need();
+  nsrv s;
+  nsrv_start(&s, "http_y_srv", 1, 0);
+  char from[4400];
+  snprintf(from, sizeof from, "%s", shared_path("data/flowers"));
+  nargs p = {{0}, 0};
+  nargs_add(&p, "produce", "--from", from, "--to", nsrv_url(&s, "IMAGES"),
+            "--rate", "1000", "--limit", "4", "--seed", "1", NULL);
+  nwait_ok("http_y_produce", ntool_start("http_y_produce", p.v), 120);
+  const char *const extra[] = {"--http", "127.0.0.1:0", "--until-idle",
+                               "600000", NULL};
+  forget("http_y_w0");
+  pid_t w = nworker_start("http_y", 0, &s, extra);
+  int port = announced_port("http_y_w0", w);
+  ASSERT(port > 0);
+  free(readyz_until(port, 200));
+  nsrv_kill(&s, 0);
+  char *why = readyz_until(port, 503);
+  fprintf(stderr, "server killed: /readyz says %s", why);
+  ASSERT(strstr(why, "NATS") != NULL && strstr(why, "127.0.0.1") != NULL);
+  free(why);
+  nsrv_restart(&s, 0);
+  free(readyz_until(port, 200));
+  ASSERT(!nchild_gone(w));
+  kill(w, SIGTERM);
+  ASSERT_EQ(ntool_wait("http_y_w0", w, 60), 0);
+  nsrv_stop(&s);
+}
+
+TEST_MAIN(http_results_follow, http_results_readyz_follows_nats)

@@ -128,6 +128,10 @@ uint64_t ims__queue_fetch_ns(const ims__queue *q);
  * last message fetched (its metadata); -1 before the first. */
 long ims__queue_pending(const ims__queue *q);
 
+/* NULL while the connection is up, else why not ("NATS: reconnecting to
+ * URL"; BORROWED until the next call). */
+const char *ims__queue_unready(ims__queue *q);
+
 /* ---- 4. samples.c: a stream read in order ---- */
 
 typedef struct ims__samples ims__samples;

@@ -195,6 +195,10 @@ static long bucket_backlog(const void *state) {
   return (long)ims__discovery_pending(bs->disc);
 }
 
+/* A bucket that cannot be listed or read ends the stream (after the
+ * client's own retries): while it runs, it is reachable. */
+static const char *bucket_unready(void *state) { return NULL; }
+
 static uint64_t bucket_discovery_ns(const void *state) {
   const bucket_source *bs = state;
   return ims__discovery_list_ns(bs->disc);
@@ -231,6 +235,7 @@ static const ims__source_ops bucket_ops = {
     .settle = bucket_settle,
     .checkpoint = bucket_checkpoint,
     .backlog = bucket_backlog,
+    .unready = bucket_unready,
     .discovery_ns = bucket_discovery_ns,
     .destroy = bucket_destroy,
 };

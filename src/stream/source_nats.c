@@ -139,6 +139,11 @@ static long nats_backlog(const void *state) {
   return ims__queue_pending(ns->queue);
 }
 
+static const char *nats_unready(void *state) {
+  nats_source *ns = state;
+  return ims__queue_unready(ns->queue);
+}
+
 static uint64_t nats_discovery_ns(const void *state) {
   const nats_source *ns = state;
   return ims__queue_fetch_ns(ns->queue);
@@ -167,6 +172,7 @@ static const ims__source_ops nats_ops = {
     .settle = nats_settle,
     .checkpoint = nats_checkpoint,
     .backlog = nats_backlog,
+    .unready = nats_unready,
     .discovery_ns = nats_discovery_ns,
     .destroy = nats_destroy,
 };

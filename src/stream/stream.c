@@ -91,6 +91,7 @@ struct ims_stream {
   ims__row_image *row_images;  /* owned: cap, the batch's model inputs
                                   (options.metrics: thumbnails) */
   uint64_t batch_bytes;        /* encoded bytes the batch read */
+  bool ready;                  /* what options.metrics' /readyz says */
 };
 
 /* ---- 2. progress ---- */
@@ -365,6 +366,16 @@ static bool idle_expired(const ims_stream *s, uint64_t idle_since) {
              (uint64_t)s->opt.until_idle_ms * 1000000u;
 }
 
+/* /readyz follows the source: ready while it can deliver, not ready and
+ * why while it cannot (NATS reconnecting). Only a change is written. */
+static void follow_readiness(ims_stream *s) {
+  if (s->opt.metrics == NULL) return;
+  const char *why = s->src.ops->unready(s->src.state);
+  if ((why == NULL) == s->ready) return;
+  s->ready = why == NULL;
+  ims_metrics_set_ready(s->opt.metrics, s->ready, why);
+}
+
 /* Redo the batch the source has to replay, if any (bucket: the
  * checkpoint's uncommitted batch), before anything new. */
 static ims_status replay(ims_stream *s, uint64_t *done, ims_error *err) {
@@ -381,6 +392,7 @@ ims_status ims_stream_run(ims_stream *s, ims_error *err) {
   uint64_t idle_since = ims__now_mono_ns();
   uint64_t interval = (uint64_t)s->opt.trigger_interval_ms * 1000000u;
   ims_metrics_set_ready(s->opt.metrics, true, NULL);
+  s->ready = true;
   ims_status st = replay(s, &done, err);
   while (st == IMS_OK && !s->stop &&
          (s->opt.max_batches == 0 || done < s->opt.max_batches)) {
@@ -391,6 +403,7 @@ ims_status ims_stream_run(ims_stream *s, ims_error *err) {
     const ims__source_batch *b = NULL;
     st = s->src.ops->take(s->src.state, &plan, &b, err);
     if (st != IMS_OK) break;
+    follow_readiness(s);
     if (b == NULL) {
       if (idle_expired(s, idle_since)) break;
       continue;

@@ -287,6 +287,10 @@ typedef struct ims__source_ops {
   ims__checkpoint *(*checkpoint)(void *state);
   /* Images seen and not yet taken (the metrics' backlog), -1 unknown. */
   long (*backlog)(const void *state);
+  /* Why the source cannot deliver now (NATS: the connection is down and
+   * reconnecting), for /readyz; NULL when it can. BORROWED until the
+   * next call. */
+  const char *(*unready)(void *state);
   /* Time spent discovering (listing, fetching) so far, ns. */
   uint64_t (*discovery_ns)(const void *state);
   void (*destroy)(void *state);
