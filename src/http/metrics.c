@@ -187,6 +187,13 @@ void ims_metrics_record_rows(ims_metrics *m, const ims_stream_row *rows,
 
 /* ---- 3. /api/info ---- */
 
+/* The hex digest alone, as imgstream_model_info's sha256 label has it. */
+static const char *bare_sha256(const char *fingerprint) {
+  if (fingerprint == NULL) return "";
+  return strncmp(fingerprint, "sha256:", 7) == 0 ? fingerprint + 7
+                                                 : fingerprint;
+}
+
 char *ims__metrics_info_json(ims_metrics *m) {
   pthread_mutex_lock(&m->lock);
   const ims__numbers *n = &m->n;
@@ -198,7 +205,7 @@ char *ims__metrics_info_json(ims_metrics *m) {
       "path", ims__json_str_lossy(m->model_path ? m->model_path : ""),
       "format",
       m->model_format ? m->model_format : "", "sha256",
-      m->model_fingerprint ? m->model_fingerprint : "", "learn",
+      bare_sha256(m->model_fingerprint), "learn",
       n->learning, "started_ms", (json_int_t)m->started_ms, "now_ms",
       (json_int_t)ims__now_epoch_ms(), "totals", "images_ok",
       (json_int_t)n->images_ok, "images_error", (json_int_t)n->images_error,
