@@ -139,23 +139,6 @@ static int promtool(const char *text) {
 
 /* ---- 2. the stream ---- */
 
-/* The port the stream's stderr announced ("serving http://H:P/"), 0 if
- * the stream exited first. Waits up to 120 s (sanitizer builds). */
-static int announced_port(const char *name, pid_t pid) {
-  char err[4400];
-  snprintf(err, sizeof err, "%s.err", tmp_path(name));
-  for (int i = 0; i < 12000; i++) {
-    char *t = test_read_text(err);
-    const char *p = t ? strstr(t, "serving http://127.0.0.1:") : NULL;
-    int port = p ? atoi(p + strlen("serving http://127.0.0.1:")) : 0;
-    free(t);
-    if (port > 0) return port;
-    if (waitpid(pid, NULL, WNOHANG) == pid) return 0;
-    srun_sleep_ms(10);
-  }
-  return 0;
-}
-
 static pid_t start_stream(const char *name, const srun_bucket *bi,
                           const char *until_idle) {
   const char *const args[] = {"stream", "--source", bi->url, "--model",
@@ -189,7 +172,7 @@ TEST(http_endpoints) {
   srun_bucket bi;
   srun_make_bucket(&bi, "http_e_bucket", 40);
   pid_t pid = start_stream("http_e", &bi, "6000");
-  int port = announced_port("http_e", pid);
+  int port = srun_announced_port("http_e", pid, NULL);
   ASSERT(port > 0);
   char *text = metrics_once_done(port, 40);
   ASSERT_EQ(sample(text, "imgstream_latency_seconds_count"), 40);
@@ -385,7 +368,7 @@ TEST(http_live_page_api) {
   unlink(test_strf("%s.jsonl", tmp_path("http_l")));
   unlink(test_strf("%s.err", tmp_path("http_l")));
   pid_t pid = srun_start("http_l", 0, args);
-  int port = announced_port("http_l", pid);
+  int port = srun_announced_port("http_l", pid, NULL);
   ASSERT(port > 0);
   /* the events: every row once, in order, live, with batch events */
   sse e = read_events(port, 80);
@@ -494,7 +477,7 @@ TEST(http_prometheus_scrapes) {
   srun_bucket bi;
   srun_make_bucket(&bi, "http_p_bucket", 30);
   pid_t pid = start_stream("http_p", &bi, "8000");
-  int port = announced_port("http_p", pid);
+  int port = srun_announced_port("http_p", pid, NULL);
   ASSERT(port > 0);
   char conf[4400], data[4400];
   snprintf(conf, sizeof conf, "%s", tmp_path("http_p_prometheus.yml"));

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "support/nats_server.h"
+#include "support/stream_run.h"
 
 enum { N = 40 };
 
@@ -81,21 +82,6 @@ static void forget(const char *name) {
   unlink(test_strf("%s.err", tmp_path(name)));
 }
 
-/* The port `name` announced on stderr; 0 if it exited first. */
-static int announced_port(const char *name, pid_t pid) {
-  static const char key[] = "serving http://127.0.0.1:";
-  for (int i = 0; i < 12000; i++) {
-    char *t = ntool_text(name, "err");
-    const char *p = t ? strstr(t, key) : NULL;
-    int port = p ? atoi(p + strlen(key)) : 0;
-    free(t);
-    if (port > 0) return port;
-    if (nchild_gone(pid)) return 0;
-    test_sleep_ms(10);
-  }
-  return 0;
-}
-
 /* Scrape the worker until it exits: every backlog value seen must be N
  * less whole batches of 4; at least one above 0 is seen, the last is 0. */
 static void watch_backlog(pid_t worker, int port) {
@@ -139,7 +125,7 @@ TEST(http_results_follow) {
                                "2000", NULL};
   forget("http_r_w0");
   pid_t w = nworker_start("http_r", 0, &s, extra);
-  int port = announced_port("http_r_w0", w);
+  int port = srun_announced_port("http_r_w0", w, nchild_gone);
   ASSERT(port > 0);
   watch_backlog(w, port);
   nwait_ok("http_r_w0", w, 60);
@@ -152,7 +138,7 @@ TEST(http_results_follow) {
                                 "--follow", "--http", "127.0.0.1:0", NULL};
   forget("http_r_follow");
   pid_t f = ntool_start("http_r_follow", follow);
-  port = announced_port("http_r_follow", f);
+  port = srun_announced_port("http_r_follow", f, nchild_gone);
   ASSERT(port > 0);
   json_t *rows = NULL;
   for (int i = 0; i < 600; i++) {
@@ -216,7 +202,7 @@ TEST(http_results_readyz_follows_nats) {
                                "600000", NULL};
   forget("http_y_w0");
   pid_t w = nworker_start("http_y", 0, &s, extra);
-  int port = announced_port("http_y_w0", w);
+  int port = srun_announced_port("http_y_w0", w, nchild_gone);
   ASSERT(port > 0);
   free(readyz_until(port, 200));
   nsrv_kill(&s, 0);

@@ -50,22 +50,6 @@ static void need(const char *path, int mode, const char *what) {
   RETURN_SKIP("the browser test needs node, chromium and playwright-core");
 }
 
-/* The port the stream's stderr announced, 0 if it exited first. */
-static int announced_port(const char *name, pid_t pid) {
-  static const char key[] = "serving http://127.0.0.1:";
-  const char *err = test_strf("%s.err", tmp_path(name));
-  for (int i = 0; i < 12000; i++) {
-    char *t = test_read_text(err);
-    const char *p = t ? strstr(t, key) : NULL;
-    int port = p ? atoi(p + strlen(key)) : 0;
-    free(t);
-    if (port > 0) return port;
-    if (waitpid(pid, NULL, WNOHANG) == pid) return 0;
-    srun_sleep_ms(10);
-  }
-  return 0;
-}
-
 /* node SCRIPT URL SHOT, its output on ours; returns its exit code. */
 static int run_node(const char *node, const char *script, const char *url,
                     const char *shot) {
@@ -111,7 +95,7 @@ TEST(browser_live_page) {
                               NULL};
   unlink(test_strf("%s.jsonl", tmp_path("browser")));
   pid_t pid = srun_start("browser", 0, args);
-  int port = announced_port("browser", pid);
+  int port = srun_announced_port("browser", pid, NULL);
   ASSERT(port > 0);
   char flowers[4096];
   snprintf(flowers, sizeof flowers, "%s", shared_path("data/flowers"));

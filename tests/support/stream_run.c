@@ -69,6 +69,23 @@ void srun_sleep_ms(long ms) {
   nanosleep(&ts, NULL);
 }
 
+static bool reaped(pid_t pid) { return waitpid(pid, NULL, WNOHANG) == pid; }
+
+int srun_announced_port(const char *name, pid_t pid, bool (*gone)(pid_t)) {
+  static const char key[] = "serving http://127.0.0.1:";
+  const char *err = test_strf("%s.err", tmp_path(name));
+  for (int i = 0; i < 12000; i++) {
+    char *t = test_read_text(err);
+    const char *p = t ? strstr(t, key) : NULL;
+    int port = p ? atoi(p + sizeof key - 1) : 0;
+    free(t);
+    if (port > 0) return port;
+    if ((gone != NULL ? gone : reaped)(pid)) return 0;
+    srun_sleep_ms(10);
+  }
+  return 0;
+}
+
 long srun_file_size(const char *path) {
   struct stat st;
   return stat(path, &st) == 0 ? (long)st.st_size : 0;

@@ -31,6 +31,14 @@ int srun_finish(pid_t pid);
 
 void srun_sleep_ms(long ms);
 
+/* The port a tool started as `name` announced on its stderr
+ * ($TMP/<name>.err: "imgstream CMD: serving http://127.0.0.1:PORT/..."),
+ * waiting up to 120 s (sanitizer builds); 0 if it exited first. `gone`
+ * says whether it exited (NULL: waitpid(WNOHANG), for srun_start
+ * children; nchild_gone for nats_server.h's). Remove the .err file
+ * before starting the tool: the child truncates it only once it runs. */
+int srun_announced_port(const char *name, pid_t pid, bool (*gone)(pid_t));
+
 /* Bytes of a file, 0 if it is not there. */
 long srun_file_size(const char *path);
 
