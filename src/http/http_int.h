@@ -103,7 +103,16 @@ char *ims__metrics_info_json(ims_metrics *m);
  * streams. NULL fn: none. */
 void ims__metrics_listen(ims_metrics *m, void (*fn)(void *ctx), void *ctx);
 
-/* Ready? If not, *why_out gets a malloc()ed reason (TRANSFERRED). */
+/* Ready? If not, *why_out gets a malloc()ed reason (TRANSFERRED). Ready
+ * means set ready and, if a probe is set, the probe says so too. */
 bool ims__metrics_is_ready(ims_metrics *m, char **why_out);
+
+/* While set, /readyz (and /api/info) also ask probe(ctx, why, cap): true
+ * if ready, else false with why filled in. Called on the server's
+ * thread under the registry's lock; setting NULL returns only when no
+ * call runs, so ctx may go after it. NULL m: nothing. */
+void ims__metrics_set_probe(ims_metrics *m,
+                            bool (*probe)(void *ctx, char *why, size_t cap),
+                            void *ctx);
 
 #endif /* IMS_HTTP_HTTP_INT_H */

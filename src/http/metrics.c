@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include <jansson.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,13 +105,31 @@ void ims_metrics_set_ready(ims_metrics *m, bool ready, const char *why) {
   pthread_mutex_unlock(&m->lock);
 }
 
+bool ims__ready_locked(ims_metrics *m, char *why, size_t cap) {
+  if (!m->ready) {
+    snprintf(why, cap, "%s", m->not_ready ? m->not_ready : "starting");
+    return false;
+  }
+  return m->probe == NULL || m->probe(m->probe_ctx, why, cap);
+}
+
 bool ims__metrics_is_ready(ims_metrics *m, char **why_out) {
+  char why[600] = "";
   pthread_mutex_lock(&m->lock);
-  bool ready = m->ready;
-  *why_out = ready ? NULL
-                   : strdup(m->not_ready ? m->not_ready : "starting");
+  bool ready = ims__ready_locked(m, why, sizeof why);
   pthread_mutex_unlock(&m->lock);
+  *why_out = ready ? NULL : strdup(why);
   return ready;
+}
+
+void ims__metrics_set_probe(ims_metrics *m,
+                            bool (*probe)(void *ctx, char *why, size_t cap),
+                            void *ctx) {
+  if (m == NULL) return;
+  pthread_mutex_lock(&m->lock);
+  m->probe = probe;
+  m->probe_ctx = ctx;
+  pthread_mutex_unlock(&m->lock);
 }
 
 void ims__metrics_listen(ims_metrics *m, void (*fn)(void *ctx), void *ctx) {
@@ -195,7 +214,9 @@ static const char *bare_sha256(const char *fingerprint) {
 }
 
 char *ims__metrics_info_json(ims_metrics *m) {
+  char why[600] = "";
   pthread_mutex_lock(&m->lock);
+  bool ready = ims__ready_locked(m, why, sizeof why);
   const ims__numbers *n = &m->n;
   json_t *o = json_pack(
       "{s:s, s:s, s:o, s:{s:o, s:s, s:s}, s:b, s:I, s:I, "
@@ -211,10 +232,7 @@ char *ims__metrics_info_json(ims_metrics *m) {
       (json_int_t)n->images_ok, "images_error", (json_int_t)n->images_error,
       "images_replayed", (json_int_t)n->images_replayed, "batches",
       (json_int_t)n->batches, "bytes_read", (json_int_t)n->bytes_read,
-      "ready", m->ready, "not_ready",
-      ims__json_str_lossy(m->ready ? ""
-                                   : (m->not_ready ? m->not_ready
-                                                   : "starting")));
+      "ready", ready, "not_ready", ims__json_str_lossy(ready ? "" : why));
   pthread_mutex_unlock(&m->lock);
   char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
   json_decref(o);

@@ -72,10 +72,16 @@ struct ims_metrics {
   char *not_ready;         /* owned: why not */
   void (*listener)(void *ctx); /* ims__metrics_listen */
   void *listener_ctx;
+  bool (*probe)(void *ctx, char *why, size_t cap); /* set_probe */
+  void *probe_ctx;
 };
 
 /* "" for NULL; malloc()ed. */
 char *ims__dup_or_empty(const char *s);
+
+/* Ready, asking the probe too; if not, why in why[cap]. Under the
+ * lock. */
+bool ims__ready_locked(ims_metrics *m, char *why, size_t cap);
 
 /* Count one observation `times` times. */
 void ims__observe(ims__histogram *h, const double *le, size_t nle, double v,

@@ -128,9 +128,10 @@ uint64_t ims__queue_fetch_ns(const ims__queue *q);
  * last message fetched (its metadata); -1 before the first. */
 long ims__queue_pending(const ims__queue *q);
 
-/* NULL while the connection is up, else why not ("NATS: reconnecting to
- * URL"; BORROWED until the next call). */
-const char *ims__queue_unready(ims__queue *q);
+/* True while the connection is up, else false and why not in why[cap]
+ * ("NATS: reconnecting to URL"). Any thread: libnats locks the status,
+ * and q's connection and URL do not change while q lives. */
+bool ims__queue_connected(const ims__queue *q, char *why, size_t cap);
 
 /* ---- 4. samples.c: a stream read in order ---- */
 

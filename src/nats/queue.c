@@ -40,7 +40,6 @@ struct ims__queue {
   uint64_t touched_ns;    /* when the batch's ack waits last restarted */
   long pending;           /* the consumer's pending count after the last
                              message fetched; -1 before the first */
-  char unready[600];      /* ims__queue_unready's answer */
 };
 
 ims_status ims__queue_create(ims_nats *n, const ims_nats_consumer_options *o,
@@ -95,15 +94,14 @@ uint64_t ims__queue_fetch_ns(const ims__queue *q) { return q->fetch_ns; }
 
 long ims__queue_pending(const ims__queue *q) { return q->pending; }
 
-const char *ims__queue_unready(ims__queue *q) {
-  natsConnection *nc = ims__nats_conn(q->n);
-  natsConnStatus st = natsConnection_Status(nc);
-  if (st == NATS_CONN_STATUS_CONNECTED) return NULL;
-  snprintf(q->unready, sizeof q->unready, "NATS: %s %s",
+bool ims__queue_connected(const ims__queue *q, char *why, size_t cap) {
+  natsConnStatus st = natsConnection_Status(ims__nats_conn(q->n));
+  if (st == NATS_CONN_STATUS_CONNECTED) return true;
+  snprintf(why, cap, "NATS: %s %s",
            st == NATS_CONN_STATUS_RECONNECTING ? "reconnecting to"
                                                : "not connected to",
            ims__nats_url(q->n));
-  return q->unready;
+  return false;
 }
 
 /* A header value usable as a key: printable, not empty, not too long. */

@@ -197,7 +197,9 @@ static long bucket_backlog(const void *state) {
 
 /* A bucket that cannot be listed or read ends the stream (after the
  * client's own retries): while it runs, it is reachable. */
-static const char *bucket_unready(void *state) { return NULL; }
+static bool bucket_can_deliver(const void *state, char *why, size_t cap) {
+  return true;
+}
 
 static uint64_t bucket_discovery_ns(const void *state) {
   const bucket_source *bs = state;
@@ -235,7 +237,7 @@ static const ims__source_ops bucket_ops = {
     .settle = bucket_settle,
     .checkpoint = bucket_checkpoint,
     .backlog = bucket_backlog,
-    .unready = bucket_unready,
+    .can_deliver = bucket_can_deliver,
     .discovery_ns = bucket_discovery_ns,
     .destroy = bucket_destroy,
 };

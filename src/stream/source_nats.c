@@ -139,9 +139,9 @@ static long nats_backlog(const void *state) {
   return ims__queue_pending(ns->queue);
 }
 
-static const char *nats_unready(void *state) {
-  nats_source *ns = state;
-  return ims__queue_unready(ns->queue);
+static bool nats_can_deliver(const void *state, char *why, size_t cap) {
+  const nats_source *ns = state;
+  return ims__queue_connected(ns->queue, why, cap);
 }
 
 static uint64_t nats_discovery_ns(const void *state) {
@@ -172,7 +172,7 @@ static const ims__source_ops nats_ops = {
     .settle = nats_settle,
     .checkpoint = nats_checkpoint,
     .backlog = nats_backlog,
-    .unready = nats_unready,
+    .can_deliver = nats_can_deliver,
     .discovery_ns = nats_discovery_ns,
     .destroy = nats_destroy,
 };

@@ -91,7 +91,6 @@ struct ims_stream {
   ims__row_image *row_images;  /* owned: cap, the batch's model inputs
                                   (options.metrics: thumbnails) */
   uint64_t batch_bytes;        /* encoded bytes the batch read */
-  bool ready;                  /* what options.metrics' /readyz says */
 };
 
 /* ---- 2. progress ---- */
@@ -366,14 +365,11 @@ static bool idle_expired(const ims_stream *s, uint64_t idle_since) {
              (uint64_t)s->opt.until_idle_ms * 1000000u;
 }
 
-/* /readyz follows the source: ready while it can deliver, not ready and
- * why while it cannot (NATS reconnecting). Only a change is written. */
-static void follow_readiness(ims_stream *s) {
-  if (s->opt.metrics == NULL) return;
-  const char *why = s->src.ops->unready(s->src.state);
-  if ((why == NULL) == s->ready) return;
-  s->ready = why == NULL;
-  ims_metrics_set_ready(s->opt.metrics, s->ready, why);
+/* /readyz asks the source, on the server's thread, while the stream
+ * runs (ims__metrics_set_probe). */
+static bool source_probe(void *ctx, char *why, size_t cap) {
+  const ims_stream *s = ctx;
+  return s->src.ops->can_deliver(s->src.state, why, cap);
 }
 
 /* Redo the batch the source has to replay, if any (bucket: the
@@ -392,7 +388,7 @@ ims_status ims_stream_run(ims_stream *s, ims_error *err) {
   uint64_t idle_since = ims__now_mono_ns();
   uint64_t interval = (uint64_t)s->opt.trigger_interval_ms * 1000000u;
   ims_metrics_set_ready(s->opt.metrics, true, NULL);
-  s->ready = true;
+  ims__metrics_set_probe(s->opt.metrics, source_probe, s);
   ims_status st = replay(s, &done, err);
   while (st == IMS_OK && !s->stop &&
          (s->opt.max_batches == 0 || done < s->opt.max_batches)) {
@@ -403,7 +399,6 @@ ims_status ims_stream_run(ims_stream *s, ims_error *err) {
     const ims__source_batch *b = NULL;
     st = s->src.ops->take(s->src.state, &plan, &b, err);
     if (st != IMS_OK) break;
-    follow_readiness(s);
     if (b == NULL) {
       if (idle_expired(s, idle_since)) break;
       continue;
@@ -417,6 +412,7 @@ ims_status ims_stream_run(ims_stream *s, ims_error *err) {
    * failed batch, which is not committed. */
   if (st == IMS_OK && s->learner != NULL)
     st = ims__learner_finish(s->learner, err);
+  ims__metrics_set_probe(s->opt.metrics, NULL, NULL);
   ims_metrics_set_ready(s->opt.metrics, false,
                      st == IMS_OK ? "stopped" : "the stream stopped on an error");
   return st;

@@ -287,10 +287,11 @@ typedef struct ims__source_ops {
   ims__checkpoint *(*checkpoint)(void *state);
   /* Images seen and not yet taken (the metrics' backlog), -1 unknown. */
   long (*backlog)(const void *state);
-  /* Why the source cannot deliver now (NATS: the connection is down and
-   * reconnecting), for /readyz; NULL when it can. BORROWED until the
-   * next call. */
-  const char *(*unready)(void *state);
+  /* Can the source deliver now? If not (NATS: the connection is down
+   * and reconnecting) false, and why in why[cap]. For /readyz: called
+   * on the HTTP server's thread while the stream runs, so it reads only
+   * what does not change during a run and thread-safe library calls. */
+  bool (*can_deliver)(const void *state, char *why, size_t cap);
   /* Time spent discovering (listing, fetching) so far, ns. */
   uint64_t (*discovery_ns)(const void *state);
   void (*destroy)(void *state);
