@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "imgstream/imgstream.h"
+#include "support/http_get.h"
 #include "support/stream_run.h"
 #include "support/tool.h"
 #include "test.h"
@@ -53,43 +54,6 @@
 static char model_path[4096];
 
 /* ---- 1. HTTP from the test ---- */
-
-typedef struct body {
-  char *p;
-  size_t n;
-} body;
-
-static size_t collect(char *d, size_t size, size_t n, void *ctx) {
-  body *b = ctx;
-  char *grown = realloc(b->p, b->n + size * n + 1);
-  if (grown == NULL) return 0;
-  memcpy(grown + b->n, d, size * n);
-  b->p = grown;
-  b->n += size * n;
-  b->p[b->n] = '\0';
-  return size * n;
-}
-
-/* GET (or `method`) url; returns the status (0: no answer), *out the
- * body (free()). */
-static long http(const char *method, const char *url, char **out) {
-  CURL *c = curl_easy_init();
-  ASSERT(c != NULL);
-  body b = {calloc(1, 1), 0};
-  curl_easy_setopt(c, CURLOPT_URL, url);
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-  curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-  long code = 0;
-  if (curl_easy_perform(c) == CURLE_OK)
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-  curl_easy_cleanup(c);
-  if (out != NULL) *out = b.p;
-  else free(b.p);
-  return code;
-}
 
 /* Send raw bytes on a fresh connection; the first line of the answer
  * (static buffer), "" if the server closed without one. */
@@ -112,17 +76,6 @@ static const char *raw(int port, const char *req, size_t n) {
   line[r > 0 ? r : 0] = '\0';
   line[strcspn(line, "\r\n")] = '\0';
   return line;
-}
-
-/* The value of a sample line `name` (labels included) in an exposition,
- * -1 if absent. */
-static double sample(const char *text, const char *name) {
-  size_t n = strlen(name);
-  for (const char *p = text; p != NULL && *p; p = strchr(p, '\n')) {
-    if (*p == '\n') p++;
-    if (strncmp(p, name, n) == 0 && p[n] == ' ') return atof(p + n + 1);
-  }
-  return -1;
 }
 
 /* `promtool check metrics` on text: its exit code (77: no promtool). */
@@ -156,9 +109,9 @@ static pid_t start_stream(const char *name, const srun_bucket *bi,
 static char *metrics_once_done(int port, size_t images) {
   for (int i = 0; i < 1200; i++) {
     char *text = NULL;
-    if (http("GET", test_strf("http://127.0.0.1:%d/metrics", port), &text) ==
+    if (hget("GET", test_strf("http://127.0.0.1:%d/metrics", port), &text) ==
             200 &&
-        sample(text, "imgstream_images_total{outcome=\"ok\"}") ==
+        hget_sample(text, "imgstream_images_total{outcome=\"ok\"}") ==
             (double)images)
       return text;
     free(text);
@@ -175,30 +128,30 @@ TEST(http_endpoints) {
   int port = srun_announced_port("http_e", pid, NULL);
   ASSERT(port > 0);
   char *text = metrics_once_done(port, 40);
-  ASSERT_EQ(sample(text, "imgstream_latency_seconds_count"), 40);
-  ASSERT_EQ(sample(text, "imgstream_images_total{outcome=\"error\"}"), 0);
-  ASSERT(sample(text, "imgstream_batches_total") >= 10);
+  ASSERT_EQ(hget_sample(text, "imgstream_latency_seconds_count"), 40);
+  ASSERT_EQ(hget_sample(text, "imgstream_images_total{outcome=\"error\"}"), 0);
+  ASSERT(hget_sample(text, "imgstream_batches_total") >= 10);
   ASSERT(strstr(text, "imgstream_model_info{path=") != NULL);
   ASSERT(strstr(text, "sha256=\"") != NULL);
-  ASSERT(sample(text, "process_resident_memory_bytes") > 1e6);
+  ASSERT(hget_sample(text, "process_resident_memory_bytes") > 1e6);
   int rc = promtool(text);
   free(text);
   if (rc != 77) ASSERT_EQ(rc, 0);
   char *b = NULL;
-  ASSERT_EQ(http("GET", test_strf("http://127.0.0.1:%d/healthz", port), &b),
+  ASSERT_EQ(hget("GET", test_strf("http://127.0.0.1:%d/healthz", port), &b),
             200);
   ASSERT_STR_EQ(b, "ok\n");
   free(b);
-  ASSERT_EQ(http("GET", test_strf("http://127.0.0.1:%d/readyz", port), NULL),
+  ASSERT_EQ(hget("GET", test_strf("http://127.0.0.1:%d/readyz", port), NULL),
             200);
   ASSERT_EQ(
-      http("GET", test_strf("http://127.0.0.1:%d/api/progress", port), &b),
+      hget("GET", test_strf("http://127.0.0.1:%d/api/progress", port), &b),
       200);
   ASSERT(strstr(b, "\"batchId\":") != NULL);
   free(b);
   /* the recent rows: all 40, each with its label and prediction; after
    * row 35, five; a bad id is 400 */
-  ASSERT_EQ(http("GET", test_strf("http://127.0.0.1:%d/api/rows", port), &b),
+  ASSERT_EQ(hget("GET", test_strf("http://127.0.0.1:%d/api/rows", port), &b),
             200);
   json_t *j = json_loads(b, 0, NULL);
   free(b);
@@ -216,7 +169,7 @@ TEST(http_endpoints) {
     ASSERT(json_object_get(row, "prediction") != NULL);
   }
   json_decref(j);
-  ASSERT_EQ(http("GET",
+  ASSERT_EQ(hget("GET",
                  test_strf("http://127.0.0.1:%d/api/rows?after=35", port),
                  &b),
             200);
@@ -224,13 +177,13 @@ TEST(http_endpoints) {
   free(b);
   ASSERT_EQ(json_array_size(json_object_get(j, "rows")), 5);
   json_decref(j);
-  ASSERT_EQ(http("GET",
+  ASSERT_EQ(hget("GET",
                  test_strf("http://127.0.0.1:%d/api/rows?after=-1", port),
                  NULL),
             400);
-  ASSERT_EQ(http("GET", test_strf("http://127.0.0.1:%d/nope", port), NULL),
+  ASSERT_EQ(hget("GET", test_strf("http://127.0.0.1:%d/nope", port), NULL),
             404);
-  ASSERT_EQ(http("POST", test_strf("http://127.0.0.1:%d/metrics", port),
+  ASSERT_EQ(hget("POST", test_strf("http://127.0.0.1:%d/metrics", port),
                  NULL),
             405);
   const char traversal[] = "GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -256,11 +209,11 @@ TEST(http_endpoints) {
     ASSERT(idle[k] >= 0 &&
            connect(idle[k], (struct sockaddr *)&a, sizeof a) == 0);
   }
-  ASSERT_EQ(http("GET", test_strf("http://127.0.0.1:%d/metrics", port), NULL),
+  ASSERT_EQ(hget("GET", test_strf("http://127.0.0.1:%d/metrics", port), NULL),
             200);
   for (int k = 0; k < 200; k++) close(idle[k]);
   /* still serving, and the stream ends as usual */
-  ASSERT_EQ(http("GET", test_strf("http://127.0.0.1:%d/healthz", port), NULL),
+  ASSERT_EQ(hget("GET", test_strf("http://127.0.0.1:%d/healthz", port), NULL),
             200);
   ASSERT_EQ(srun_finish(pid), 0);
 }
@@ -333,11 +286,11 @@ static double bucket_bytes(const srun_bucket *bi) {
 static void check_thumb(int port, long id) {
   char *b = NULL;
   CURL *c = curl_easy_init();
-  body got = {calloc(1, 1), 0};
+  hget_body got = {calloc(1, 1), 0};
   char *type = NULL;
   curl_easy_setopt(c, CURLOPT_URL,
                    test_strf("http://127.0.0.1:%d/thumb/%ld", port, id));
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, hget_collect);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &got);
   curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
   ASSERT_EQ(curl_easy_perform(c), CURLE_OK);
@@ -385,11 +338,11 @@ TEST(http_live_page_api) {
   const char ev[] = "GET /events HTTP/1.1\r\nHost: x\r\n\r\n";
   ASSERT_EQ(write(fd, ev, sizeof ev - 1), (ssize_t)(sizeof ev - 1));
   char *text = metrics_once_done(port, 80);
-  ASSERT_EQ(sample(text, "imgstream_read_bytes_total"), bucket_bytes(&bi));
+  ASSERT_EQ(hget_sample(text, "imgstream_read_bytes_total"), bucket_bytes(&bi));
   free(text);
   /* /api/info */
   char *b = NULL;
-  ASSERT_EQ(http("GET", test_strf("http://127.0.0.1:%d/api/info", port), &b),
+  ASSERT_EQ(hget("GET", test_strf("http://127.0.0.1:%d/api/info", port), &b),
             200);
   json_t *j = json_loads(b, 0, NULL);
   free(b);
@@ -402,7 +355,7 @@ TEST(http_live_page_api) {
   json_decref(j);
   /* /api/history: one record per batch */
   ASSERT_EQ(
-      http("GET", test_strf("http://127.0.0.1:%d/api/history", port), &b),
+      hget("GET", test_strf("http://127.0.0.1:%d/api/history", port), &b),
       200);
   j = json_loads(b, 0, NULL);
   free(b);
@@ -410,7 +363,7 @@ TEST(http_live_page_api) {
   json_decref(j);
   /* rows: right/wrong against the folder label; a thumbnail for the
    * last 64 only */
-  ASSERT_EQ(http("GET", test_strf("http://127.0.0.1:%d/api/rows", port), &b),
+  ASSERT_EQ(hget("GET", test_strf("http://127.0.0.1:%d/api/rows", port), &b),
             200);
   j = json_loads(b, 0, NULL);
   free(b);
@@ -434,14 +387,14 @@ TEST(http_live_page_api) {
   check_thumb(port, 17);
   const char *missing[] = {"16", "81", "0", "99999999999999999999"};
   for (size_t k = 0; k < 4; k++)
-    ASSERT_EQ(http("GET",
+    ASSERT_EQ(hget("GET",
                    test_strf("http://127.0.0.1:%d/thumb/%s", port,
                              missing[k]),
                    NULL),
               k < 3 ? 404 : 400);
   const char *bad[] = {"abc", "", "-1", "1x", "%2e%2e%2fetc%2fpasswd"};
   for (size_t k = 0; k < 5; k++)
-    ASSERT_EQ(http("GET",
+    ASSERT_EQ(hget("GET",
                    test_strf("http://127.0.0.1:%d/thumb/%s", port, bad[k]),
                    NULL),
               400);
@@ -449,7 +402,7 @@ TEST(http_live_page_api) {
                       "Host: x\r\n\r\n";
   ASSERT(strstr(raw(port, trav, sizeof trav - 1), " 400") != NULL);
   /* the page itself, built in */
-  ASSERT_EQ(http("GET", test_strf("http://127.0.0.1:%d/", port), &b), 200);
+  ASSERT_EQ(hget("GET", test_strf("http://127.0.0.1:%d/", port), &b), 200);
   ASSERT(strstr(b, "<html") != NULL);
   free(b);
   ASSERT_EQ(srun_finish(pid), 0);
@@ -509,7 +462,7 @@ TEST(http_prometheus_scrapes) {
       web);
   for (int i = 0; i < 600 && got != 30; i++) {
     char *b = NULL;
-    if (http("GET", q, &b) == 200 && strstr(b, "\"value\":[") != NULL) {
+    if (hget("GET", q, &b) == 200 && strstr(b, "\"value\":[") != NULL) {
       const char *v = strstr(b, "\"value\":[");
       v = strchr(v, ',');
       got = v ? atof(v + 2) : -1; /* ,"30" */
@@ -557,8 +510,8 @@ TEST(http_render) {
   size_t len = 0;
   ASSERT_OK(ims_metrics_render(m, &text, &len, &err), &err);
   ASSERT_EQ(strlen(text), len);
-  ASSERT_EQ(sample(text, "imgstream_images_total{outcome=\"ok\"}"), 0);
-  ASSERT_EQ(sample(text, "imgstream_last_committed_batch"), -1);
+  ASSERT_EQ(hget_sample(text, "imgstream_images_total{outcome=\"ok\"}"), 0);
+  ASSERT_EQ(hget_sample(text, "imgstream_last_committed_batch"), -1);
   int rc = promtool(text);
   free(text);
   if (rc != 77) ASSERT_EQ(rc, 0);

@@ -18,61 +18,19 @@
  * Threading: single-threaded; the tool and the server are children.
  */
 #define _GNU_SOURCE
-#include <curl/curl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "support/http_get.h"
 #include "support/nats_server.h"
 #include "support/stream_run.h"
 
 enum { N = 40 };
 
-typedef struct body {
-  char *p;
-  size_t n;
-} body;
-
-static size_t collect(char *d, size_t size, size_t n, void *ctx) {
-  body *b = ctx;
-  char *grown = realloc(b->p, b->n + size * n + 1);
-  if (grown == NULL) return 0;
-  memcpy(grown + b->n, d, size * n);
-  b->p = grown;
-  b->n += size * n;
-  b->p[b->n] = '\0';
-  return size * n;
-}
-
-/* GET http://127.0.0.1:port/path: the status (0: no answer), *out the
- * body (free()). */
+/* GET http://127.0.0.1:port/path (hget). */
 static long get(int port, const char *path, char **out) {
-  CURL *c = curl_easy_init();
-  ASSERT(c != NULL);
-  body b = {calloc(1, 1), 0};
-  curl_easy_setopt(c, CURLOPT_URL,
-                   test_strf("http://127.0.0.1:%d%s", port, path));
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-  curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-  long code = 0;
-  if (curl_easy_perform(c) == CURLE_OK)
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-  curl_easy_cleanup(c);
-  if (out != NULL) *out = b.p;
-  else free(b.p);
-  return code;
-}
-
-/* A sample's value in an exposition; -1 if absent. */
-static double sample(const char *text, const char *name) {
-  size_t n = strlen(name);
-  for (const char *p = text; p != NULL && *p; p = strchr(p, '\n')) {
-    if (*p == '\n') p++;
-    if (strncmp(p, name, n) == 0 && p[n] == ' ') return atof(p + n + 1);
-  }
-  return -1;
+  return hget("GET", test_strf("http://127.0.0.1:%d%s", port, path), out);
 }
 
 /* Start the tool as `name` with no stale stderr: the child truncates
@@ -90,7 +48,7 @@ static void watch_backlog(pid_t worker, int port) {
   while (!nchild_gone(worker)) {
     char *text = NULL;
     if (get(port, "/metrics", &text) == 200) {
-      double v = sample(text, "imgstream_backlog_images");
+      double v = hget_sample(text, "imgstream_backlog_images");
       if (v >= 0) {
         if (((long)v % 4) != 0 || v > N - 4 || (last >= 0 && v > last))
           TEST__FAIL("backlog %g after %g: not N less whole batches", v,
@@ -160,8 +118,8 @@ TEST(http_results_follow) {
   json_decref(rows);
   char *text = NULL;
   ASSERT_EQ(get(port, "/metrics", &text), 200);
-  ASSERT_EQ(sample(text, "imgstream_images_total{outcome=\"ok\"}"), N);
-  ASSERT_EQ(sample(text, "imgstream_latency_seconds_count"), N);
+  ASSERT_EQ(hget_sample(text, "imgstream_images_total{outcome=\"ok\"}"), N);
+  ASSERT_EQ(hget_sample(text, "imgstream_latency_seconds_count"), N);
   free(text);
   ASSERT_EQ(get(port, "/api/info", &text), 200);
   json_t *info = json_loads(text, 0, NULL);
