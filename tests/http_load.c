@@ -226,23 +226,6 @@ TEST(http_load_wrong_server) {
 
 /* ---- 3. the stream under load ---- */
 
-/* The port the stream's stderr announced, 0 if the stream exited first
- * (waits up to 120 s: sanitizer builds load the model slowly). */
-static int announced_port(const char *name, pid_t pid) {
-  static const char key[] = "serving http://127.0.0.1:";
-  const char *err = test_strf("%s.err", tmp_path(name));
-  for (int i = 0; i < 12000; i++) {
-    char *t = test_read_text(err);
-    const char *p = strstr(t, key);
-    int port = p ? atoi(p + sizeof key - 1) : 0;
-    free(t);
-    if (port > 0) return port;
-    if (waitpid(pid, NULL, WNOHANG) == pid) return 0;
-    srun_sleep_ms(10);
-  }
-  return 0;
-}
-
 /* Lines in the file at path (0 if it is not there). */
 static long count_lines(const char *path) {
   char *t = test_read_text(path);
@@ -281,7 +264,7 @@ TEST(http_load_stream) {
       "400", "--threads", "2", "--until-idle", "60000", "--checkpoint",
       f.ckpt, "--sink", f.sink, NULL};
   pid_t pid = srun_start("http_load", 0, args);
-  int port = announced_port("http_load", pid);
+  int port = srun_announced_port("http_load", pid, NULL);
   ASSERT(port > 0);
   json_t *rep = NULL;
   int rc = run_load(port, "--rate 1000 --seconds 10 --connections 8", &rep);
