@@ -27,6 +27,15 @@
  * Nothing the server does takes the engine's time but the registry's
  * mutex for a copy (metrics.c).
  *
+ * libmicrohttpd runs in external polling mode (epoll: select would fail
+ * on a descriptor over 1023), from a thread of ours
+ * (serve: MHD_run_wait in a loop), not its internal one: stopping then
+ * joins that thread before MHD_stop_daemon, so no request is being
+ * answered while the daemon shuts down. libmicrohttpd 0.9.75 (Debian
+ * 12) crashes when its internal thread answers a malformed request
+ * with an error of its own during MHD_stop_daemon (fixed upstream in
+ * 1.0.1); tests/http_load.c's stop-under-load case found it.
+ *
  * Event streams never block the server's one thread: a stream with
  * nothing to send suspends its connection (MHD_suspend_connection) and
  * returns 0; the registry's listener (called after each batch) and a
@@ -38,8 +47,9 @@
  * (libmicrohttpd's `resuming` flag), so no wake-up is lost. At most 32
  * event streams (503 beyond).
  *
- * Threading: libmicrohttpd's thread calls `answer` and the event
- * readers; the engine's thread calls the listener; the ticker its own.
+ * Threading: serve()'s thread calls `answer` and the event readers
+ * (through MHD_run_wait); the engine's thread calls the listener; the
+ * ticker its own.
  * start/stop from the owner's thread.
  */
 #define _GNU_SOURCE
@@ -48,6 +58,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +74,7 @@
 #define MEMORY_PER_CONNECTION (16 * 1024)
 #define EVENT_STREAMS 32
 #define PING_SECONDS 15
+#define LOOP_WAIT_MS 100 /* serve()'s longest wait: how soon a stop ends it */
 #define EVENT_ROWS 64 /* rows per read of an event stream */
 
 typedef struct event_stream event_stream;
@@ -75,6 +87,9 @@ struct ims_http_server {
   pthread_cond_t tick;       /* the ticker's sleep; signalled at stop */
   pthread_t ticker;
   bool ticker_started;
+  pthread_t loop;            /* serve(): runs the daemon */
+  bool loop_started;
+  atomic_bool quit;          /* ends serve() */
   bool stopping;
   uint64_t generation;       /* bumped by every wake */
   event_stream *streams;     /* open event streams, a list */
@@ -437,6 +452,14 @@ bad:
                    bind);
 }
 
+/* The daemon's thread: every request is answered here. A resume wakes
+ * MHD_run_wait at once (libmicrohttpd's inter-thread channel). */
+static void *serve(void *arg) {
+  ims_http_server *s = arg;
+  while (!atomic_load(&s->quit)) MHD_run_wait(s->daemon, LOOP_WAIT_MS);
+  return NULL;
+}
+
 static void server_free(ims_http_server *s) {
   pthread_cond_destroy(&s->tick);
   pthread_mutex_destroy(&s->lock);
@@ -456,6 +479,7 @@ static ims_http_server *server_new(ims_metrics *m) {
     return NULL;
   }
   s->metrics = m;
+  atomic_init(&s->quit, false);
   return s;
 }
 
@@ -470,8 +494,7 @@ ims_status ims_http_start(const char *bind, ims_metrics *m,
   if (s == NULL) return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
   errno = 0;
   s->daemon = MHD_start_daemon(
-      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-          MHD_ALLOW_SUSPEND_RESUME,
+      MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME,
       0, NULL, NULL, answer, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
       MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTIONS,
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_SECONDS,
@@ -483,12 +506,13 @@ ims_status ims_http_start(const char *bind, ims_metrics *m,
     return ims__fail(err, IMS_ERR_IO, "http: cannot listen on %s: %s", bind,
                      e ? strerror(e) : "libmicrohttpd refused");
   }
-  if (pthread_create(&s->ticker, NULL, ticker, s) != 0) {
-    MHD_stop_daemon(s->daemon);
-    server_free(s);
+  s->loop_started = pthread_create(&s->loop, NULL, serve, s) == 0;
+  s->ticker_started =
+      s->loop_started && pthread_create(&s->ticker, NULL, ticker, s) == 0;
+  if (!s->ticker_started) {
+    ims_http_stop(s);
     return ims__fail(err, IMS_ERR_NO_MEMORY, "http: cannot start a thread");
   }
-  s->ticker_started = true;
   ims__metrics_listen(m, on_recorded, s);
   const union MHD_DaemonInfo *info =
       MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -500,7 +524,9 @@ ims_status ims_http_start(const char *bind, ims_metrics *m,
 uint16_t ims_http_port(const ims_http_server *s) { return s->port; }
 
 /* The listener goes first (it returns only when no call of it runs),
- * then every event stream is woken to end, then the daemon. */
+ * then the ticker and the daemon's thread; the suspended event streams
+ * are resumed (libmicrohttpd refuses to stop with any suspended), and
+ * the daemon stops with no thread of ours or its own inside it. */
 void ims_http_stop(ims_http_server *s) {
   if (s == NULL) return;
   ims__metrics_listen(s->metrics, NULL, NULL);
@@ -509,6 +535,8 @@ void ims_http_stop(ims_http_server *s) {
   pthread_cond_signal(&s->tick);
   pthread_mutex_unlock(&s->lock);
   if (s->ticker_started) pthread_join(s->ticker, NULL);
+  atomic_store(&s->quit, true);
+  if (s->loop_started) pthread_join(s->loop, NULL);
   wake(s, false);
   MHD_stop_daemon(s->daemon);
   server_free(s);
