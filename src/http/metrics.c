@@ -57,6 +57,8 @@ void ims_metrics_destroy(ims_metrics *m) {
   for (size_t i = 0; m->history != NULL && i < IMS__HISTORY; i++)
     free(m->history[i]);
   free(m->history);
+  for (size_t i = 0; m->recent != NULL && i < IMS__RECENT_ROWS; i++)
+    free(m->recent[i].json);
   free(m->recent);
   free(m->thumbs);
   free(m->model_path);

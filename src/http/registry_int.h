@@ -47,6 +47,12 @@ typedef struct ims__recent_row {
   bool has_prediction, has_learned, has_image;
   char path[256], label[128], class_id[64], desc[128], learned[128];
   char error[256];
+  /* Its JSON, rendered by the first request that wants it (the server's
+   * thread) and kept: a full /api/rows is then a copy, not 256 renders.
+   * Valid while json_id == id and json_thumb says what "thumb" said. */
+  char *json;         /* owned; NULL: none yet */
+  uint64_t json_id;
+  bool json_thumb;
 } ims__recent_row;
 
 /* A thumbnail of a recent row's image, kept for the last

@@ -143,16 +143,20 @@ static json_t *learned_json(const ims__recent_row *k) {
   return p;
 }
 
+static bool has_thumb(const ims_metrics *m, const ims__recent_row *k) {
+  const ims__thumb *t = &m->thumbs[(k->id - 1) % IMS__RECENT_THUMBS];
+  return k->has_image && t->id == k->id;
+}
+
 /* The row as JSON; "thumb" says whether /thumb/ID has its image. */
 static json_t *row_json(const ims_metrics *m, const ims__recent_row *k) {
-  const ims__thumb *t = &m->thumbs[(k->id - 1) % IMS__RECENT_THUMBS];
   json_t *o = json_pack("{s:I, s:I, s:o, s:o, s:I, s:I, s:b}", "id",
                         (json_int_t)k->id, "batch", (json_int_t)k->batch,
                         "path", ims__json_str_lossy(k->path), "label",
                         ims__json_str_lossy(k->label), "event_time_ms",
                         (json_int_t)k->event_ms, "processing_time_ms",
                         (json_int_t)k->processing_ms, "thumb",
-                        k->has_image && t->id == k->id);
+                        has_thumb(m, k));
   if (o == NULL) return NULL;
   if (k->has_prediction)
     json_object_set_new(o, "prediction", prediction_json(k));
@@ -178,19 +182,44 @@ static char *dump(json_t *o) {
   return text;
 }
 
+/* Row `id`'s JSON, rendered once and kept (the lock held). NULL out of
+ * memory. Only the rows new since the last request are rendered, so
+ * the lock is held for a few microseconds a row, once. */
+static const char *row_text(ims_metrics *m, uint64_t id) {
+  ims__recent_row *k = &m->recent[(id - 1) % IMS__RECENT_ROWS];
+  bool thumb = has_thumb(m, k);
+  if (k->json == NULL || k->json_id != k->id || k->json_thumb != thumb) {
+    free(k->json);
+    k->json = dump(row_json(m, k));
+    k->json_id = k->id;
+    k->json_thumb = thumb;
+  }
+  return k->json;
+}
+
 char *ims__metrics_rows_json(ims_metrics *m, uint64_t after, size_t limit) {
-  json_t *rows = json_array();
+  char *buf = NULL;
+  size_t len = 0, cap = 0;
   uint64_t first, last;
+  bool failed = ims__buf_append(&buf, &len, &cap, "{\"rows\":[", 9) != 0;
   pthread_mutex_lock(&m->lock);
   row_range(m, after, limit, &first, &last);
-  for (uint64_t id = first; rows != NULL && id <= last; id++)
-    json_array_append_new(
-        rows, row_json(m, &m->recent[(id - 1) % IMS__RECENT_ROWS]));
+  for (uint64_t id = first; !failed && id <= last; id++) {
+    const char *text = row_text(m, id);
+    failed = text == NULL ||
+             (id > first && ims__buf_append(&buf, &len, &cap, ",", 1)) ||
+             ims__buf_append(&buf, &len, &cap, text, strlen(text));
+  }
   uint64_t newest = m->rows_seen;
   pthread_mutex_unlock(&m->lock);
-  return rows ? dump(json_pack("{s:o, s:I}", "rows", rows, "last",
-                               (json_int_t)(last >= first ? last : newest)))
-              : NULL;
+  char tail[48];
+  int n = snprintf(tail, sizeof tail, "],\"last\":%" PRIu64 "}",
+                   last >= first ? last : newest);
+  if (failed || ims__buf_append(&buf, &len, &cap, tail, (size_t)n) != 0) {
+    free(buf);
+    return NULL;
+  }
+  return buf;
 }
 
 /* Append one event ("event: NAME", optional "id: N", "data: TEXT");
@@ -217,12 +246,8 @@ char *ims__metrics_rows_sse(ims_metrics *m, uint64_t after, size_t limit,
   bool failed = false;
   pthread_mutex_lock(&m->lock);
   row_range(m, after, limit, &first, &last);
-  for (id = first; !failed && id <= last; id++) {
-    char *text =
-        dump(row_json(m, &m->recent[(id - 1) % IMS__RECENT_ROWS]));
-    failed = put_event(&buf, &len, &cap, "row", id, text) != 0;
-    free(text);
-  }
+  for (id = first; !failed && id <= last; id++)
+    failed = put_event(&buf, &len, &cap, "row", id, row_text(m, id)) != 0;
   pthread_mutex_unlock(&m->lock);
   if (failed || buf == NULL) {
     free(buf);
