@@ -62,7 +62,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/error_int.h"
 #include "http/assets_int.h"
@@ -75,6 +78,7 @@
 #define EVENT_STREAMS 32
 #define PING_SECONDS 15
 #define LOOP_WAIT_MS 100 /* serve()'s longest wait: how soon a stop ends it */
+#define SERVE_NICE 10    /* serve()'s thread priority (nice) */
 #define EVENT_ROWS 64 /* rows per read of an event stream */
 
 typedef struct event_stream event_stream;
@@ -456,6 +460,10 @@ bad:
  * MHD_run_wait at once (libmicrohttpd's inter-thread channel). */
 static void *serve(void *arg) {
   ims_http_server *s = arg;
+  /* Below the stream: on a busy core the scheduler lets inference run
+   * on rather than preempt it for every request (Linux: a thread's own
+   * nice value). Failure only means the default priority. */
+  (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), SERVE_NICE);
   while (!atomic_load(&s->quit)) MHD_run_wait(s->daemon, LOOP_WAIT_MS);
   return NULL;
 }
