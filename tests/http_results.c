@@ -3,9 +3,9 @@
  * http_results.c - --http on a fleet over a real nats-server (started
  * by the test on 127.0.0.1), with the real tool, model and flowers:
  *
- *   backlog   40 images in IMAGES, one worker with --http taking 4 a
- *             batch: imgstream_backlog_images is its consumer's pending
- *             count, seen falling by whole batches (36, 32, ...) to 0
+ *   backlog   40 images in IMAGES, one worker with --http taking up to
+ *             4 a batch: imgstream_backlog_images is its consumer's
+ *             pending count, seen falling (36, 32, ...) to 0
  *   readyz    a worker with --http whose nats-server is SIGKILLed:
  *             /readyz turns 503 naming NATS and the URL, and 200 again
  *             once the server is back; SIGTERM ends the worker with 0
@@ -40,8 +40,10 @@ static void forget(const char *name) {
   unlink(test_strf("%s.err", tmp_path(name)));
 }
 
-/* Scrape the worker until it exits: every backlog value seen must be N
- * less whole batches of 4; at least one above 0 is seen, the last is 0. */
+/* Scrape the worker until it exits: the backlog seen never rises and is
+ * below N once a batch is taken (a batch may hold fewer than 4 when the
+ * machine is busy: it takes what came within 5 ms); at least one value
+ * above 0 is seen, the last is 0. */
 static void watch_backlog(pid_t worker, int port) {
   double last = -1;
   int above_zero = 0;
@@ -50,9 +52,8 @@ static void watch_backlog(pid_t worker, int port) {
     if (get(port, "/metrics", &text) == 200) {
       double v = hget_sample(text, "imgstream_backlog_images");
       if (v >= 0) {
-        if (((long)v % 4) != 0 || v > N - 4 || (last >= 0 && v > last))
-          TEST__FAIL("backlog %g after %g: not N less whole batches", v,
-                     last);
+        if (v > N - 1 || (last >= 0 && v > last))
+          TEST__FAIL("backlog %g after %g: not falling from N", v, last);
         above_zero += v > 0;
         last = v;
       }
