@@ -93,7 +93,9 @@ ims_status ims__queue_create(ims_nats *n, const ims_nats_consumer_options *o,
 void ims__queue_destroy(ims__queue *q);
 
 /* Fetch up to `max` (at most max_batch) images, waiting at most wait_ms
- * for the first one. Fills objects[0..*count_out) - key (malloc'd,
+ * for the first one (none if some were read ahead already: those
+ * ims__queue_keepalive also keeps leased and ims__queue_destroy gives
+ * back, -NAK). Fills objects[0..*count_out) - key (malloc'd,
  * TRANSFERRED), event time (when JetStream stored it), size - and
  * data[i], the bodies (BORROWED until ims__queue_settle or the next
  * fetch); both arrays need room for `max`. *count_out 0: nothing came,
@@ -132,6 +134,13 @@ long ims__queue_pending(const ims__queue *q);
  * ("NATS: reconnecting to URL"). Any thread: libnats locks the status,
  * and q's connection and URL do not change while q lives. */
 bool ims__queue_connected(const ims__queue *q, char *why, size_t cap);
+
+/* For tests: the inbox the queue's messages come to ("<inbox>.<request
+ * id>" replies; a pull request of the test's own with reply "<inbox>.t"
+ * puts messages pending in the subscription), and that subscription.
+ * BORROWED from q. */
+const char *ims__queue_inbox(const ims__queue *q);
+natsSubscription *ims__queue_subscription(ims__queue *q);
 
 /* ---- 4. samples.c: a stream read in order ---- */
 
