@@ -11,6 +11,8 @@
 #                  mid-run and restarted
 #   nats_errors    no server behind the URL; an image over max_payload;
 #                  publishing refused; usage
+#   nats_queue     the consumer (src/nats/queue.c) directly: messages
+#                  pending before a fetch, each once, all acked
 #   nats_learn     3 workers with --learn, one SIGKILLed: one head, the
 #                  same as one worker's
 # The long cases run as CTest tests of their own (ctest -j runs them
@@ -28,6 +30,9 @@ endforeach()
 ims_split_test(nats_workers CASES "_sigkill$")
 ims_split_test(nats_failover CASES "_restart$")
 ims_split_test(nats_errors AS nats_errors_corrupt CASES "_corrupt_")
+# The work-queue consumer itself, messages pending in its subscription
+# before a fetch (libnats 3.4.1's Fetch overflow; docs/SECURITY.md).
+ims_add_test(NAME nats_queue SOURCES nats_queue.c PROPERTIES TIMEOUT 300)
 # The key an image message gets when its headers are missing or lie
 # (no server needed).
 ims_add_test(NAME nats_keys SOURCES nats_keys.c)
