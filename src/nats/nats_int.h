@@ -93,12 +93,12 @@ ims_status ims__queue_create(ims_nats *n, const ims_nats_consumer_options *o,
 void ims__queue_destroy(ims__queue *q);
 
 /* Fetch up to `max` (at most max_batch) images, waiting at most wait_ms
- * for the first one (none if some were read ahead already: those
- * ims__queue_keepalive also keeps leased and ims__queue_destroy gives
- * back, -NAK). Fills objects[0..*count_out) - key (malloc'd,
- * TRANSFERRED), event time (when JetStream stored it), size - and
- * data[i], the bodies (BORROWED until ims__queue_settle or the next
- * fetch); both arrays need room for `max`. *count_out 0: nothing came,
+ * for the first one (none if prefetched ones are there). Then the next
+ * pull request goes out at once (prefetch), for what ims__queue_keepalive
+ * also keeps leased and ims__queue_destroy gives back (-NAK). Fills
+ * objects[0..*count_out) - key (malloc'd, TRANSFERRED), event time (when
+ * JetStream stored it), size - and data[i], the bodies (BORROWED until
+ * ims__queue_settle or the next fetch); both arrays need room for `max`. *count_out 0: nothing came,
  * or the connection is away (the next fetch retries). Only a closed
  * connection or memory is an error (then no key is left to free). */
 ims_status ims__queue_fetch(ims__queue *q, size_t max, int wait_ms,

@@ -38,17 +38,21 @@
  *     what it brings fits; one that saw no end by expires + 250 ms (lost
  *     to a reconnect) is forgotten, and its late messages are still read
  *     as any others (bounded);
+ *   - prefetch: as soon as a batch is taken (before it is classified) the
+ *     next request goes out, so its images arrive while the engine works;
  *   - acks are ours too: "+ACK", "+TERM", "+WPI", "-NAK" published to the
  *     message's $JS.ACK reply subject (JetStream's ack protocol; 3.4.1's
  *     natsMsg_Ack & co. dereference the subscription's JetStream state,
  *     which a plain subscription has not). A message whose reply is not a
  *     $JS.ACK subject is not a delivery and is dropped, never answered.
- * Leases: a message read ahead of its batch (one that did not fit)
+ * Leases: a prefetched message (or one read ahead, as it did not fit)
  * has its ack wait running from its delivery, so keepalive restarts it
  * together with the batch's, timed from the oldest lease (a message read
  * from the subscription was delivered after the last time the
  * subscription was seen empty). One never taken (the worker stops) is
- * NAKed at destroy: redelivered at once, to another worker.
+ * NAKed at destroy: redelivered at once, to another worker. Left: a
+ * message the server delivers to a stopped worker's still-open prefetch
+ * (up to PREFETCH_MS after its last batch) waits out the ack wait.
  *
  * Threading: the engine's thread.
  */
@@ -62,6 +66,7 @@
 
 #define KEY_MAX 1024          /* longest header accepted as a key */
 #define FILL_WAIT_MS 5        /* wait for each image after a batch's first */
+#define PREFETCH_MS 1000      /* how long a prefetch request stays open */
 #define LOST_SLACK_NS (250u * 1000000u) /* a request with no end by its
                                            expiry + this is forgotten */
 #define ACK_PREFIX "$JS.ACK."
@@ -444,6 +449,7 @@ ims_status ims__queue_fetch(ims__queue *q, size_t max, int wait_ms,
     return IMS_OK;
   }
   ims_status st = take_all(q, max, objects, data, count_out, err);
+  ask(q, PREFETCH_MS); /* prefetch: arrives while this batch is worked */
   q->touched_ns = oldest_lease(q);
   return st;
 }

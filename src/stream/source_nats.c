@@ -8,9 +8,11 @@
  * Its part of the protocol (fetch -> keepalive -> sinks -> ack/term):
  *   take       waits out the trigger interval (in 50 ms slices, so a
  *              stop request is seen), then fetches up to `max` images,
- *              waiting at most 200 ms for the first
- *   keepalive  after classifying: restarts the images' ack wait when a
- *              third of it has passed (queue.c)
+ *              waiting at most 200 ms for the first; the next batch's
+ *              pull request goes out at once (queue.c: prefetch)
+ *   keepalive  after classifying: restarts the ack wait of the batch's
+ *              images and of those prefetched when a third of it has
+ *              passed (queue.c)
  *   settle     after every sink has the rows: ack each image, terminate
  *              the ones that gave an error row (never redelivered)
  * There is no replay and no begin step: JetStream's acks are the
