@@ -308,13 +308,17 @@ static natsStatus read_one(ims__queue *q, int wait_ms) {
   if (s != NATS_OK) return s;
   const char *status = NULL;
   const char *reply = natsMsg_GetReply(m);
-  if (natsMsg_GetDataLength(m) == 0 &&
+  bool js = reply != NULL && strncmp(reply, ACK_PREFIX,
+                                     strlen(ACK_PREFIX)) == 0;
+  /* a status has no reply (an empty image with a Status header is an
+   * image: it gets its error row and is terminated) */
+  if (!js && natsMsg_GetDataLength(m) == 0 &&
       natsMsgHeader_Get(m, "Status", &status) == NATS_OK) {
     if (strncmp(status, "100", 3) != 0 && for_request(q, m)) q->req_id = 0;
     natsMsg_Destroy(m);
     return NATS_OK;
   }
-  if (reply == NULL || strncmp(reply, ACK_PREFIX, strlen(ACK_PREFIX)) != 0) {
+  if (!js) {
     natsMsg_Destroy(m); /* not a JetStream delivery */
     return NATS_OK;
   }
