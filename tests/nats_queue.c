@@ -135,27 +135,46 @@ static void seen_free(seen *s) {
   s->count = 0;
 }
 
+/* One case's world: a server with `total` images in QS, a connection
+ * of the tool's kind, a queue with `pending` of them pending in its
+ * subscription before any fetch. */
+typedef struct world {
+  nsrv srv;
+  nconn c;
+  ims_nats *n;
+  ims__queue *q;
+} world;
+
+static void world_start(world *w, const char *name, int total, int pending) {
+  nchild_kill_all();
+  nsrv_start(&w->srv, name, 1, 0);
+  w->c = nconn_open(&w->srv);
+  publish(&w->c, total);
+  ims_error err = {0};
+  w->n = NULL;
+  ASSERT(ims_nats_connect(nsrv_url(&w->srv, "QS"), NULL, &w->n, &err) ==
+         IMS_OK);
+  w->q = open_queue(w->n);
+  make_pending(&w->c, w->q, pending);
+}
+
+static void world_stop(world *w) {
+  ims__queue_destroy(w->q);
+  ims_nats_close(w->n);
+  nconn_close(&w->c);
+  nsrv_stop(&w->srv);
+}
+
 /* `pending` of `total` messages pending first, then batches of BATCH. */
 static void pending_first(const char *name, int pending, int total) {
-  nchild_kill_all();
-  nsrv srv;
-  nsrv_start(&srv, name, 1, 0);
-  nconn c = nconn_open(&srv);
-  publish(&c, total);
-  ims_nats *n = NULL;
-  ims_error err = {0};
-  ASSERT(ims_nats_connect(nsrv_url(&srv, "QS"), NULL, &n, &err) == IMS_OK);
-  ims__queue *q = open_queue(n);
-  make_pending(&c, q, pending);
+  world w;
+  world_start(&w, name, total, pending);
   seen s = {0};
-  ASSERT_EQ(fetch_ack(q, &s), BATCH); /* from what was pending */
-  fetch_all(q, &s, total);
-  expect_all_acked(&c);
+  ASSERT_EQ(fetch_ack(w.q, &s), BATCH); /* from what was pending */
+  fetch_all(w.q, &s, total);
+  expect_all_acked(&w.c);
   seen_free(&s);
-  ims__queue_destroy(q);
-  ims_nats_close(n);
-  nconn_close(&c);
-  nsrv_stop(&srv);
+  world_stop(&w);
 }
 
 TEST(nats_queue_pending_first) { pending_first("nats_q_first", 6, 10); }
@@ -163,31 +182,20 @@ TEST(nats_queue_pending_first) { pending_first("nats_q_first", 6, 10); }
 TEST(nats_queue_pending_most) { pending_first("nats_q_most", 9, 12); }
 
 TEST(nats_queue_prefetch_back) {
-  nchild_kill_all();
-  nsrv srv;
-  nsrv_start(&srv, "nats_q_back", 1, 0);
-  nconn c = nconn_open(&srv);
-  publish(&c, 10);
-  ims_nats *n = NULL;
-  ims_error err = {0};
-  ASSERT(ims_nats_connect(nsrv_url(&srv, "QS"), NULL, &n, &err) == IMS_OK);
-  ims__queue *q = open_queue(n);
-  make_pending(&c, q, 6);
+  world w;
+  world_start(&w, "nats_q_back", 10, 6);
   seen s = {0};
-  ASSERT_EQ(fetch_ack(q, &s), BATCH);
+  ASSERT_EQ(fetch_ack(w.q, &s), BATCH);
   /* the 2 left pending and the prefetch's: delivered, never taken */
   test_sleep_ms(200);
-  ims__queue_destroy(q);
+  ims__queue_destroy(w.q);
   double t0 = test_now();
-  q = open_queue(n);
-  fetch_all(q, &s, 10);
+  w.q = open_queue(w.n);
+  fetch_all(w.q, &s, 10);
   ASSERT(test_now() - t0 < 10); /* not after the 30 s ack wait */
-  expect_all_acked(&c);
+  expect_all_acked(&w.c);
   seen_free(&s);
-  ims__queue_destroy(q);
-  ims_nats_close(n);
-  nconn_close(&c);
-  nsrv_stop(&srv);
+  world_stop(&w);
 }
 
 TEST_MAIN(nats_queue_pending_first, nats_queue_pending_most,
