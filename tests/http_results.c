@@ -67,16 +67,23 @@ static void watch_backlog(pid_t worker, int port) {
   ASSERT_EQ(last, 0);
 }
 
-TEST(http_results_follow) {
+/* A nats-server `name`_srv whose IMAGES holds `limit` shared flowers
+ * (produced by the tool as `name`_produce). */
+static void start_with_images(nsrv *s, const char *name, const char *limit) {
   nscen_need();
-  nsrv s;
-  nsrv_start(&s, "http_r_srv", 1, 0);
+  nsrv_start(s, test_strf("%s_srv", name), 1, 0);
   char from[4400];
   snprintf(from, sizeof from, "%s", shared_path("data/flowers"));
   nargs p = {{0}, 0};
-  nargs_add(&p, "produce", "--from", from, "--to", nsrv_url(&s, "IMAGES"),
-            "--rate", "1000", "--limit", "40", "--seed", "1", NULL);
-  nwait_ok("http_r_produce", ntool_start("http_r_produce", p.v), 120);
+  nargs_add(&p, "produce", "--from", from, "--to", nsrv_url(s, "IMAGES"),
+            "--rate", "1000", "--limit", limit, "--seed", "1", NULL);
+  const char *producer = test_strf("%s_produce", name);
+  nwait_ok(producer, ntool_start(producer, p.v), 120);
+}
+
+TEST(http_results_follow) {
+  nsrv s;
+  start_with_images(&s, "http_r", "40");
 
   const char *const extra[] = {"--http", "127.0.0.1:0",
                                "--max-files-per-trigger", "4",
@@ -148,15 +155,8 @@ static char *readyz_until(int port, long code) {
 }
 
 TEST(http_results_readyz_follows_nats) {
-  nscen_need();
   nsrv s;
-  nsrv_start(&s, "http_y_srv", 1, 0);
-  char from[4400];
-  snprintf(from, sizeof from, "%s", shared_path("data/flowers"));
-  nargs p = {{0}, 0};
-  nargs_add(&p, "produce", "--from", from, "--to", nsrv_url(&s, "IMAGES"),
-            "--rate", "1000", "--limit", "4", "--seed", "1", NULL);
-  nwait_ok("http_y_produce", ntool_start("http_y_produce", p.v), 120);
+  start_with_images(&s, "http_y", "4");
   const char *const extra[] = {"--http", "127.0.0.1:0", "--until-idle",
                                "600000", NULL};
   forget("http_y_w0");
