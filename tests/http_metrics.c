@@ -20,7 +20,8 @@
  *   bind_errors   a port already taken (exit 1, the address named) and a
  *                 malformed --http (exit 2)
  *   live_page_api 80 flowers, paced: /events gives every row once, in
- *                 order, with batch events; an event stream left open
+ *                 order, with batch events; a 33rd event stream is
+ *                 refused (503); an event stream left open
  *                 does not hold up the tool's exit; read_bytes_total is
  *                 the bucket's bytes; /api/info, /api/history (one
  *                 record per batch), rows marked right/wrong against
@@ -337,6 +338,19 @@ TEST(http_live_page_api) {
   ASSERT(fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
   const char ev[] = "GET /events HTTP/1.1\r\nHost: x\r\n\r\n";
   ASSERT_EQ(write(fd, ev, sizeof ev - 1), (ssize_t)(sizeof ev - 1));
+  /* at most 32 event streams: 31 more fill them, the next is 503 */
+  int more[31];
+  for (int k = 0; k < 31; k++) {
+    more[k] = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT(more[k] >= 0 &&
+           connect(more[k], (struct sockaddr *)&a, sizeof a) == 0);
+    ASSERT_EQ(write(more[k], ev, sizeof ev - 1), (ssize_t)(sizeof ev - 1));
+    char head[64];
+    ASSERT(read(more[k], head, sizeof head) > 0); /* its 200 came */
+  }
+  ASSERT_EQ(hget("GET", test_strf("http://127.0.0.1:%d/events", port), NULL),
+            503);
+  for (int k = 0; k < 31; k++) close(more[k]);
   char *text = metrics_once_done(port, 80);
   ASSERT_EQ(hget_sample(text, "imgstream_read_bytes_total"), bucket_bytes(&bi));
   free(text);
