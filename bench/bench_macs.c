@@ -28,6 +28,14 @@
  * alone and nothing else, so `perf record` of it profiles the kernels
  * only (bench/run does that for a row where imgstream is behind).
  *
+ * --layers S profiles instead (issue 17): a one-thread engine runs one
+ * mid-gray image for S seconds, each step timed on its own
+ * (ims__engine_time_steps, infer_int.h), and prints every node (op, the
+ * kind of step that ran it, output shape, MACs, microseconds per image,
+ * GMAC/s) and a summary by part: 1x1 convolutions, other convolutions,
+ * depthwise, adds, the rest. Step-by-step timing adds a clock read per
+ * step (~50 ns), nothing else.
+ *
  * Threading: the engine's worker threads with --time; else one thread.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -37,6 +45,7 @@
 #include <time.h>
 
 #include "imgstream/imgstream.h"
+#include "infer/infer_int.h"
 #include "model/graph_int.h"
 
 typedef struct mac_count {
@@ -129,6 +138,78 @@ static double time_engine(const ims_model *model, uint32_t threads,
   return rate;
 }
 
+/* --layers: which part of the summary node n belongs to. */
+enum { PART_1X1, PART_CONV, PART_DW, PART_ADD, PART_REST, PART_COUNT };
+static const char *const part_names[PART_COUNT] = {
+    "1x1 convolutions", "other convolutions", "depthwise", "adds", "rest"};
+
+static int part_of(const ims_model *m, const ims__node *n) {
+  if (n->op == IMS__OP_DEPTHWISE_CONV_2D) return PART_DW;
+  if (n->op == IMS__OP_ADD) return PART_ADD;
+  if (n->op != IMS__OP_CONV_2D) return PART_REST;
+  const ims__tensor *w = &m->tensors[n->inputs[1]];
+  return w->rank == 4 && w->shape[1] == 1 && w->shape[2] == 1 ? PART_1X1
+                                                              : PART_CONV;
+}
+
+/* --layers: per-step profile of one image on one thread for `secs`. */
+static int profile_layers(const ims_model *m, double secs) {
+  ims_error err = {0};
+  ims_model_info info;
+  ims_model_get_info(m, &info);
+  ims_engine_options opt = {.threads = 1, .max_batch = 1};
+  ims_engine *e = NULL;
+  if (ims_engine_create(m, &opt, &e, &err) != IMS_OK) {
+    fprintf(stderr, "bench_macs: engine: %s\n", err.message);
+    return 1;
+  }
+  size_t px = (size_t)info.input_height * info.input_width *
+              info.input_channels;
+  uint8_t *image = malloc(px);
+  double *ns = calloc(m->node_count, sizeof *ns);
+  int rc = image == NULL || ns == NULL;
+  if (!rc) memset(image, 128, px);
+  size_t runs = 0;
+  double t0 = now_s();
+  for (int warm = 1; !rc && (warm || now_s() - t0 < secs); warm = 0) {
+    if (warm) memset(ns, 0, m->node_count * sizeof *ns);
+    rc = ims__engine_time_steps(e, image, ns, &err) != IMS_OK;
+    if (warm) memset(ns, 0, m->node_count * sizeof *ns), t0 = now_s();
+    else runs++;
+  }
+  if (rc) fprintf(stderr, "bench_macs: run: %s\n", err.message);
+  double part_us[PART_COUNT] = {0}, part_macs[PART_COUNT] = {0}, all = 0;
+  if (!rc) {
+    printf("| # | op | kind | output | MACs | us | GMAC/s |\n"
+           "| ---: | --- | --- | --- | ---: | ---: | ---: |\n");
+    for (uint32_t i = 0; i < m->node_count; i++) {
+      const ims__node *n = &m->nodes[i];
+      const ims__tensor *o = &m->tensors[n->output];
+      mac_count c = {0};
+      count_node(m, n, &c);
+      double macs = c.conv + c.depthwise + c.fc, us = ns[i] / runs / 1e3;
+      int p = part_of(m, n);
+      part_us[p] += us, part_macs[p] += macs, all += us;
+      printf("| %u | %s | %s | %ux%ux%u | %.0f | %.1f | %.1f |\n", i,
+             ims__op_name(n->op), ims__engine_step_kind(e, i),
+             o->rank == 4 ? o->shape[1] : 1, o->rank == 4 ? o->shape[2] : 1,
+             o->shape[o->rank - 1], macs, us,
+             us > 0 ? macs / us / 1e3 : 0);
+    }
+    printf("\n| part | us per image | share | GMAC/s |\n"
+           "| --- | ---: | ---: | ---: |\n");
+    for (int p = 0; p < PART_COUNT; p++)
+      printf("| %s | %.0f | %.1f%% | %.1f |\n", part_names[p], part_us[p],
+             100 * part_us[p] / all,
+             part_us[p] > 0 ? part_macs[p] / part_us[p] / 1e3 : 0);
+    printf("| all (%zu runs) | %.0f | 100%% | |\n", runs, all);
+  }
+  free(image);
+  free(ns);
+  ims_engine_destroy(e);
+  return rc;
+}
+
 static const char *type_name(ims_tensor_type t) {
   switch (t) {
     case IMS_TENSOR_F32: return "f32";
@@ -143,12 +224,14 @@ int main(int argc, char **argv) {
   int json = 0;
   const char *path = NULL;
   int bad = 0;
-  double secs = 0;
+  double secs = 0, layers = 0;
   uint32_t threads = 1, batch = 1;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--json") == 0) json = 1;
     else if (strcmp(argv[i], "--time") == 0 && i + 1 < argc)
       secs = atof(argv[++i]);
+    else if (strcmp(argv[i], "--layers") == 0 && i + 1 < argc)
+      layers = atof(argv[++i]);
     else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
       threads = (uint32_t)atoi(argv[++i]);
     else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc)
@@ -158,7 +241,7 @@ int main(int argc, char **argv) {
   }
   if (path == NULL || bad || secs < 0 || threads < 1 || batch < 1) {
     fprintf(stderr, "usage: bench_macs [--json] [--time S [--threads N] "
-                    "[--batch B]] MODEL\n");
+                    "[--batch B]] [--layers S] MODEL\n");
     return 2;
   }
   ims_error err = {0};
@@ -166,6 +249,11 @@ int main(int argc, char **argv) {
   if (ims_model_load_file(path, &model, &err) != IMS_OK) {
     fprintf(stderr, "bench_macs: %s: %s\n", path, err.message);
     return 1;
+  }
+  if (layers > 0) {
+    int rc = profile_layers(model, layers);
+    ims_model_destroy(model);
+    return rc;
   }
   mac_count c = {0};
   for (uint32_t i = 0; i < model->node_count; i++)

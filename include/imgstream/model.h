@@ -206,6 +206,12 @@ IMS_API ims_status ims_model_feature_layer(const ims_model *model,
 /// ims_engine_run_features(). Costs one copy of them per image, right
 /// after the layer that writes them; engines without it run as before.
 #define IMS_ENGINE_FLAG_FEATURES 0x10u
+/// Run 8-bit 1x1 convolutions on the backend they used before imgstream's
+/// own kernel (XNNPACK). Without this flag and without either FORCE flag,
+/// on a CPU with AVX2 where oneDNN has no VNNI kernel for them, uint8 and
+/// int8 1x1 convolutions run on imgstream's AVX2 kernel, which is
+/// bit-identical to XNNPACK's. For comparisons and tests.
+#define IMS_ENGINE_FLAG_NO_PW_KERNEL 0x20u
 
 /* Options of ims_engine_create. Zero fields take the defaults. */
 typedef struct ims_engine_options {

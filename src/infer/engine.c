@@ -443,6 +443,25 @@ static ims_status run_images(ims_engine *e, const uint8_t *images,
   return IMS_OK;
 }
 
+/* Profiling (infer_int.h): one image through every step on this thread,
+ * each step's wall time added to ns[i]. Not the run path: the engine's
+ * own runs are never timed per step. */
+ims_status ims__engine_time_steps(ims_engine *e, const uint8_t *image,
+                                  double *ns, ims_error *err) {
+  convert_input(e, image, 1);
+  for (uint32_t i = 0; i < e->model->node_count; i++) {
+    uint64_t t0 = ims__now_mono_ns();
+    ims_status st = ims__step_run(&e->steps[i], 1, NULL, e->scratch, err);
+    if (st != IMS_OK) return st;
+    ns[i] += (double)(ims__now_mono_ns() - t0);
+  }
+  return IMS_OK;
+}
+
+const char *ims__engine_step_kind(const ims_engine *e, uint32_t i) {
+  return e->steps[i].ops->name;
+}
+
 typedef struct batch_run {
   ims_engine *e;           /* the engine; share i > 0 on helper i - 1 */
   const uint8_t *images;   /* the whole batch */

@@ -12,6 +12,8 @@
  *               connected layers on oneDNN;
  *   dw_ops.c    kind "dw": our 3x3 depthwise kernel (its x86 kernels in
  *               dw_x86.c, its insides in dw_int.h);
+ *   pw_ops.c    kind "pw": our 8-bit 1x1 convolution for CPUs without
+ *               VNNI (its AVX2 kernel in pw_x86.c, insides in pw_int.h);
  *   kernels.c   the small portable kinds: views, 8-bit tables, 8-bit
  *               softmax, float hard sigmoid and concatenation.
  *
@@ -50,6 +52,7 @@ typedef struct ims__step_ops ims__step_ops;   /* a kind of step */
 typedef struct ims__dnnl_ctx ims__dnnl_ctx;   /* engine-wide oneDNN state */
 typedef struct ims__dnnl_step ims__dnnl_step; /* one oneDNN layer */
 typedef struct ims__dw_layer ims__dw_layer;   /* one dw_ops.c layer */
+typedef struct ims__pw_layer ims__pw_layer;   /* one pw_ops.c layer */
 
 typedef struct ims__step {
   const ims__step_ops *ops; /* its kind; NULL until created */
@@ -58,6 +61,7 @@ typedef struct ims__step {
     xnn_operator_t op;    /* ims__step_xnn */
     ims__dnnl_step *dnnl; /* ims__step_dnnl */
     ims__dw_layer *dw;    /* ims__step_dw */
+    ims__pw_layer *pw;    /* ims__step_pw */
   };
   unsigned variant;       /* ims__step_xnn: which xnn_setup_* */
   void *in;               /* first input activation (arena or weights) */
@@ -110,6 +114,7 @@ struct ims__step_ops {
 extern const ims__step_ops ims__step_xnn;          /* xnn_ops.c */
 extern const ims__step_ops ims__step_dnnl;         /* dnnl_ops.c */
 extern const ims__step_ops ims__step_dw;           /* dw_ops.c */
+extern const ims__step_ops ims__step_pw;           /* pw_ops.c */
 extern const ims__step_ops ims__step_view;         /* kernels.c ... */
 extern const ims__step_ops ims__step_lut8;
 extern const ims__step_ops ims__step_dequant8;
@@ -160,6 +165,16 @@ void ims__q8_range(const ims__tensor *t, ims__activation act, int32_t *lo,
 static inline bool ims__is_q8(ims_tensor_type t) {
   return t == IMS_TENSOR_U8 || t == IMS_TENSOR_I8;
 }
+
+/* ---- profiling (engine.c) ---------------------------------------------
+ * For bench/bench_macs.c --layers: where an image's time goes, step by
+ * step. Run one image (the model's input layout, as ims_engine_run takes
+ * it) through every step on the calling thread, adding each step's
+ * nanoseconds to ns[i] (node_count entries). */
+ims_status ims__engine_time_steps(ims_engine *e, const uint8_t *image,
+                                  double *ns, ims_error *err);
+/* The kind name ("xnnpack", "dw", ...) of step i. */
+const char *ims__engine_step_kind(const ims_engine *e, uint32_t i);
 
 /* ---- activation memory (plan.c) -------------------------------------- */
 
@@ -267,5 +282,55 @@ bool ims__dw_eligible(const ims_model *m, const ims__node *n);
  * running `path` (ims__step_dw's create: AUTO). */
 ims_status ims__dw_step_create(const ims_model *m, ims__step *s,
                                ims__dw_path path, ims_error *err);
+
+/* ---- 1x1 convolutions (pw_ops.c) ----------------------------------------
+ * Bit-identical to XNNPACK's qu8/qc8 1x1 convolutions. Steps of kind
+ * ims__step_pw wrap one layer each; tests and benchmarks also use layers
+ * alone. Lifecycle as depthwise layers: create (packs) -> run -> destroy;
+ * immutable after creation. */
+
+typedef enum ims__pw_path {
+  IMS__PW_PATH_AUTO,
+  IMS__PW_PATH_C,       /* portable C, the reference */
+  IMS__PW_PATH_AVX2     /* AVX2 vpmaddubsw + exact 16-bit rest */
+} ims__pw_path;
+
+/* One 1x1 stride-1 layer, NHWC, 8-bit: out[p][n] from in[p][0..k). */
+typedef struct ims__pw_params {
+  size_t k, n;              /* input / output channels; k % 4 == 0 */
+  bool s8;                  /* int8 activations and weights, else uint8 */
+  int32_t in_zero_point;    /* zx */
+  float in_scale;           /* sx */
+  int32_t w_zero_point;     /* zw (0 for int8) */
+  float w_scale;            /* per-tensor weight scale, if no w_scales */
+  const float *w_scales;    /* per-channel [n], or NULL; BORROWED for the
+                               create call only */
+  int32_t out_zero_point;   /* zy */
+  float out_scale;          /* sy */
+  int32_t out_min, out_max; /* quantized clamp (fused activation) */
+  const void *weights;      /* {n, k} bytes; BORROWED for create only */
+  const int32_t *bias;      /* [n] or NULL; BORROWED for create only */
+} ims__pw_params;
+
+/* Can this build and CPU run `path`? AUTO and C: always. */
+bool ims__pw_path_supported(ims__pw_path path);
+/* Whether the engine should take eligible layers by default: the AVX2
+ * kernel runs here (the C path is slower than XNNPACK). */
+bool ims__pw_preferred(void);
+/* IMS_ERR_INVALID_ARG (bad shape), IMS_ERR_UNSUPPORTED (path not here),
+ * IMS_ERR_NO_MEMORY. */
+ims_status ims__pw_layer_create(const ims__pw_params *p, ims__pw_path path,
+                                ims__pw_layer **layer_out, ims_error *err);
+/* `pixels` rows (of all images) from `in` to `out`, split into chunks of
+ * pixels over `pool` (NULL: this thread). Never fails, never allocates. */
+void ims__pw_layer_run(const ims__pw_layer *l, const void *in, void *out,
+                       size_t pixels, pthreadpool_t pool);
+void ims__pw_layer_destroy(ims__pw_layer *l); /* NULL: no-op */
+ims__pw_path ims__pw_layer_path(const ims__pw_layer *l);
+/* Fraction of the layer's multiply-adds on the exact 16-bit path (the
+ * rest take vpmaddubsw), for tests and benchmarks; 0 for the C path. */
+double ims__pw_layer_rest_share(const ims__pw_layer *l);
+/* Whether pw_ops.c can run node n. Pure. */
+bool ims__pw_eligible(const ims_model *m, const ims__node *n);
 
 #endif /* IMS_INFER_INFER_INT_H */

@@ -15,10 +15,14 @@
  *      qc8 one (MobileNetV2, batch 1 and 16: ~1.3 ms per image both).
  *      oneDNN itself may still decline a node (no fast, exact kernel on
  *      this CPU: dnnl_ops.c's impl_wanted); forced, that is an error;
- *   3. a portable kernel (kernels.c) for what XNNPACK lacks or does no
+ *   3. our 8-bit 1x1 kernel (pw_ops.c) for the 1x1 convolutions oneDNN
+ *      declined (CPUs without VNNI), where the CPU has AVX2: 8-bit
+ *      multiplies on vpmaddubsw where that is exact, which neither
+ *      XNNPACK nor oneDNN does without VNNI;
+ *   4. a portable kernel (kernels.c) for what XNNPACK lacks or does no
  *      better: views, 8-bit requantization and softmax, dequantization,
  *      float hard sigmoid and concatenation;
- *   4. XNNPACK (xnn_ops.c) for everything else, or an error naming the
+ *   5. XNNPACK (xnn_ops.c) for everything else, or an error naming the
  *      operator.
  * The kinds never call each other; what they share (quantized ranges,
  * the unsupported-node message) is here.
@@ -67,6 +71,14 @@ static bool dw_takes(const ims__step_env *env, const ims__node *n) {
          ims__dw_eligible(env->model, n);
 }
 
+/* Whether our 1x1 kernel takes node n (see the file header). */
+static bool pw_takes(const ims__step_env *env, const ims__node *n) {
+  uint32_t off = IMS_ENGINE_FLAG_FORCE_XNNPACK |
+                 IMS_ENGINE_FLAG_FORCE_ONEDNN | IMS_ENGINE_FLAG_NO_PW_KERNEL;
+  return !(env->flags & off) && ims__pw_preferred() &&
+         ims__pw_eligible(env->model, n);
+}
+
 /* Whether to offer node n to oneDNN (see the file header). */
 static bool dnnl_offered(const ims__step_env *env, const ims__node *n) {
   if (env->dnnl == NULL || !ims__dnnl_eligible(env->model, n)) return false;
@@ -110,6 +122,7 @@ ims_status ims__step_choose(const ims__step_env *env, ims__step *s,
                        "or AMX)",
                        n->source_name, n->source_index);
   }
+  if (pw_takes(env, n)) return ims__step_pw.create(env, s, err);
   return baseline_kind(env->model, n)->create(env, s, err);
 }
 

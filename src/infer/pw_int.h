@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * pw_int.h - the inside of a 1x1 ("pointwise") 8-bit convolution layer,
+ * shared by pw_ops.c (packing, the portable C kernel, dispatch, the
+ * engine's step kind) and its AVX2 kernel (pw_x86.c): the packed layer
+ * and the kernel type. The math and the packed layouts are described in
+ * pw_ops.c's header; infer_int.h has the interface the engine, tests and
+ * benchmarks use.
+ *
+ * Threading: a layer is immutable after ims__pw_layer_create; kernels
+ * only read it.
+ */
+#ifndef IMS_INFER_PW_INT_H
+#define IMS_INFER_PW_INT_H
+
+#include <math.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/cpu_int.h"
+#include "infer/infer_int.h"
+
+#define IMS__PW_NR 16 /* output channels per block */
+
+/* `pixels` rows of l->p.k input bytes at `in` into rows of l->p.n output
+ * bytes at `out`, every block of output channels. */
+typedef void (*ims__pw_kernel_fn)(const ims__pw_layer *l, const uint8_t *in,
+                                  uint8_t *out, size_t pixels);
+
+struct ims__pw_layer {
+  ims__pw_params p;         /* copied; weights/bias/scales not kept */
+  ims__pw_path path;        /* the kernel `run` is, never AUTO */
+  ims__pw_kernel_fn run;    /* that kernel */
+  size_t blocks;            /* ceil(n / 16) */
+  size_t np;                /* n rounded up to 16 */
+  int16_t *w16;             /* owned, [np][k]: w - zw (C kernel) */
+  int32_t *bias;            /* owned, [np]: bias - zx * sum(w - zw) */
+  float *scale;             /* owned, [np]: sx * sw[c] / sy */
+  /* SIMD (pw_ops.c's header has the layouts): */
+  int8_t *apack;            /* owned, per block [k/4][2][8][4]: the part
+                               of w - zw that vpmaddubsw takes exactly */
+  bool *a_off;              /* owned, per block: no apack part at all */
+  int16_t *rpack;           /* owned, per listed pair [2][8][2]: the rest */
+  uint32_t *rk;             /* owned, per listed pair: its first k */
+  uint32_t *rstart;         /* owned, [blocks + 1]: block b's pairs are
+                               rstart[b] .. rstart[b + 1] - 1 */
+  int32_t *bpack;           /* owned, [np], accumulator order: bias -
+                               (zx + flip) * sum(w - zw) */
+  float *spack;             /* owned, [np], accumulator order */
+  uint8_t flip;             /* 0x80 for int8 inputs (x + 128 is
+                               unsigned), else 0 */
+  float fmax;               /* hi - zy, as XNNPACK clamps before rounding */
+  float fmin;               /* lo - zy */
+};
+
+/* Requantize one exact accumulator of channel c (see pw_ops.c). */
+static inline int32_t ims__pw_requant(const ims__pw_layer *l, int32_t acc,
+                                      size_t c) {
+  float f = (float)acc * l->scale[c];
+  f = f < l->fmax ? f : l->fmax;
+  f = f > l->fmin ? f : l->fmin;
+  int32_t y = (int32_t)lrintf(f) + l->p.out_zero_point;
+  y = y < l->p.out_min ? l->p.out_min : y;
+  return y > l->p.out_max ? l->p.out_max : y;
+}
+
+#ifdef IMS_HAVE_X86_SIMD
+/* pw_x86.c */
+IMS__TARGET_AVX2 void ims__pw_kernel_avx2(const ims__pw_layer *l,
+                                          const uint8_t *in, uint8_t *out,
+                                          size_t pixels);
+#endif
+
+#endif /* IMS_INFER_PW_INT_H */

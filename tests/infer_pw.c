@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * infer_pw.c - the 8-bit 1x1 convolution kernel of src/infer/pw_ops.c
+ * gives exactly XNNPACK's bytes.
+ *
+ *  1. Random layers (both types, zero points, scales, clamps, channel
+ *     counts with and without a tail of the 16-channel blocks, pixel
+ *     counts with every tail of the 4-pixel tiles), with three kinds of
+ *     weights: full-range random ones (most pairs outside what vpmaddubsw
+ *     takes: the 16-bit rest), narrow ones around the zero point (the
+ *     vpmaddubsw part with a few rests) and pairs on both sides of the
+ *     limit (|w1| + |w2| = 128 and 129, -128): XNNPACK's operator and
+ *     every kernel path this CPU has (C, AVX2), on a random input and on
+ *     the extreme inputs (every byte 0, every byte 255, where a
+ *     saturating pair sum would show), on one thread and on a pool of 3:
+ *     output bytes must be identical.
+ *  2. Every 1x1 convolution of both shared models with its real weights,
+ *     the same way.
+ *  3. Both models end to end on the 24 reference inputs: the default
+ *     engine (our kernel where the CPU has AVX2 and no VNNI) against one
+ *     forced onto XNNPACK and one with IMS_ENGINE_FLAG_NO_PW_KERNEL, on 1
+ *     and 2 threads: scores bit-identical.
+ *
+ * Sections (keep this order): 1. fixtures 2. layer cases 3. model cases.
+ *
+ * Threading: single-threaded test; engines and layers use pools.
+ */
+
+#include "imgstream/imgstream.h"
+#include "infer/infer_int.h"
+#include "test.h"
+#include "support/reference.h"
+
+#define IMG_BYTES (224 * 224 * 3)
+#define OUTS 1001
+
+/* ---- 1. fixtures ------------------------------------------------------ */
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+
+static uint32_t rng(void) {
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return (uint32_t)(rng_state >> 11);
+}
+
+/* Uniform in [lo, hi). */
+static float frange(float lo, float hi) {
+  return lo + (hi - lo) * (float)(rng() % 100000u) / 100000.0f;
+}
+
+static const ims__pw_path paths[] = {IMS__PW_PATH_C, IMS__PW_PATH_AVX2};
+static const char *const path_names[] = {"auto", "C", "AVX2"};
+
+/* Run layer p over `pixels` rows of `in` on every available path, 1 and
+ * 3 threads; each output must equal `want`. Returns the paths run. */
+static int check_paths(const ims__pw_params *p, const uint8_t *in,
+                       size_t pixels, const uint8_t *want,
+                       pthreadpool_t pool, const char *what) {
+  size_t out_bytes = pixels * p->n;
+  uint8_t *got = malloc(out_bytes);
+  int ran = 0;
+  ASSERT(got != NULL);
+  for (size_t k = 0; k < sizeof paths / sizeof paths[0]; k++) {
+    if (!ims__pw_path_supported(paths[k])) continue;
+    ims_error err = {0};
+    ims__pw_layer *l = NULL;
+    ASSERT_OK(ims__pw_layer_create(p, paths[k], &l, &err), &err);
+    for (int threads = 0; threads < 2; threads++) {
+      memset(got, 0xA5, out_bytes);
+      ims__pw_layer_run(l, in, got, pixels, threads ? pool : NULL);
+      for (size_t i = 0; i < out_bytes; i++)
+        if (got[i] != want[i])
+          TEST__FAIL("%s, %s path, %s: byte %zu (pixel %zu, channel %zu) "
+                     "is %d, XNNPACK %d", what, path_names[paths[k]],
+                     threads ? "3 threads" : "1 thread", i, i / p->n,
+                     i % p->n, p->s8 ? (int8_t)got[i] : got[i],
+                     p->s8 ? (int8_t)want[i] : want[i]);
+    }
+    ims__pw_layer_destroy(l);
+    ran++;
+  }
+  free(got);
+  return ran;
+}
+
+/* XNNPACK's output for layer p on `pixels` rows of `in`. */
+static void xnn_reference(const ims__pw_params *p, const uint8_t *in,
+                          size_t pixels, uint8_t *out) {
+  xnn_operator_t op = NULL;
+  enum xnn_status xs;
+  if (p->s8) {
+    float *scales = malloc(p->n * sizeof *scales);
+    ASSERT(scales != NULL);
+    for (size_t c = 0; c < p->n; c++)
+      scales[c] = p->w_scales ? p->w_scales[c] : p->w_scale;
+    xs = xnn_create_convolution2d_nhwc_qc8(
+        0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, p->k, p->n, p->k, p->n,
+        (int8_t)p->in_zero_point, p->in_scale, scales, p->weights, p->bias,
+        (int8_t)p->out_zero_point, p->out_scale, (int8_t)p->out_min,
+        (int8_t)p->out_max, 0, &op);
+    free(scales);
+    ASSERT_EQ(xs, xnn_status_success);
+    xs = xnn_setup_convolution2d_nhwc_qc8(op, pixels, 1, 1,
+                                          (const int8_t *)in, (int8_t *)out,
+                                          NULL);
+  } else {
+    xs = xnn_create_convolution2d_nhwc_qu8(
+        0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, p->k, p->n, p->k, p->n,
+        (uint8_t)p->in_zero_point, p->in_scale, (uint8_t)p->w_zero_point,
+        p->w_scale, p->weights, p->bias, (uint8_t)p->out_zero_point,
+        p->out_scale, (uint8_t)p->out_min, (uint8_t)p->out_max, 0, &op);
+    ASSERT_EQ(xs, xnn_status_success);
+    xs = xnn_setup_convolution2d_nhwc_qu8(op, pixels, 1, 1, in, out, NULL);
+  }
+  ASSERT_EQ(xs, xnn_status_success);
+  ASSERT_EQ(xnn_run_operator(op, NULL), xnn_status_success);
+  xnn_delete_operator(op);
+}
+
+/* Compare XNNPACK and every path on layer p: a random input, then every
+ * byte 0 and every byte 255. */
+static void layer_case(const ims__pw_params *p, size_t pixels,
+                       pthreadpool_t pool, const char *what) {
+  size_t in_bytes = pixels * p->k;
+  uint8_t *in = malloc(in_bytes + XNN_EXTRA_BYTES);
+  uint8_t *want = malloc(pixels * p->n);
+  ASSERT(in != NULL && want != NULL);
+  for (int fill = 0; fill < 3; fill++) {
+    for (size_t i = 0; i < in_bytes + XNN_EXTRA_BYTES; i++)
+      in[i] = fill == 0 ? (uint8_t)rng() : fill == 1 ? 0 : 255;
+    xnn_reference(p, in, pixels, want);
+    char full[200];
+    snprintf(full, sizeof full, "%s, %s input", what,
+             fill == 0 ? "random" : fill == 1 ? "all-0" : "all-255");
+    ASSERT(check_paths(p, in, pixels, want, pool, full) >= 1);
+  }
+  free(want);
+  free(in);
+}
+
+/* ---- 2. layer cases --------------------------------------------------- */
+
+typedef struct shape { size_t pixels, k, n; } shape;
+
+/* MobileNetV2's shapes (one image), then tails: 16-channel blocks with
+ * 1..15 channels left, 4-pixel tiles with 1..3 pixels left, 1 pixel. */
+static const shape shapes[] = {
+    {12544, 32, 16}, {3136, 96, 24}, {784, 144, 32},  {196, 384, 64},
+    {49, 960, 320},  {1, 1280, 1001}, {37, 4, 1},     {6, 8, 17},
+    {5, 12, 31},     {3, 20, 24},     {2, 64, 40},    {1, 16, 16},
+    {7, 100, 9},     {9, 36, 47}};
+
+enum weights { W_FULL, W_NARROW, W_EDGE, W_KINDS };
+
+/* Weight bytes of kind `kind` for a layer of type s8 with zero point zw. */
+static uint8_t weight(enum weights kind, bool s8, int32_t zw, size_t i) {
+  int32_t d;
+  switch (kind) {
+    case W_FULL: d = (int32_t)(rng() % 255u) - 127; break;
+    case W_NARROW: d = (int32_t)(rng() % 61u) - 30; break;
+    default: { /* pairs at the limit: 64/64, 64/65, -128/0, 127/-1 */
+      static const int32_t edge[][2] = {{64, 64}, {64, 65},  {-128, 0},
+                                        {127, -1}, {-64, -64}, {-65, 64}};
+      d = edge[(i / 2 + rng() % 2) % 6][i % 2];
+    }
+  }
+  if (s8) return (uint8_t)(int8_t)(d < -127 ? -127 : d); /* symmetric */
+  int32_t q = zw + d;
+  return (uint8_t)(q < 0 ? 0 : q > 255 ? 255 : q);
+}
+
+/* Random quantization for shape s, weights of kind `kind`, into the
+ * caller's buffers. */
+static void random_params(const shape *s, bool s8, enum weights kind,
+                          ims__pw_params *p, uint8_t *w, int32_t *bias,
+                          float *scales) {
+  memset(p, 0, sizeof *p);
+  p->k = s->k, p->n = s->n, p->s8 = s8;
+  p->in_zero_point = s8 ? (int32_t)(rng() % 256) - 128 : (int32_t)(rng() % 256);
+  p->w_zero_point = s8 ? 0 : 64 + (int32_t)(rng() % 128);
+  p->out_zero_point = s8 ? (int32_t)(rng() % 256) - 128
+                         : (int32_t)(rng() % 256);
+  p->in_scale = frange(0.005f, 0.05f);
+  p->w_scale = frange(0.001f, 0.05f);
+  for (size_t c = 0; c < s->n; c++) scales[c] = frange(0.001f, 0.05f);
+  p->w_scales = s8 && rng() % 4 != 0 ? scales : NULL;
+  /* acc * scale lands mostly within +-200 (clamping some) */
+  float spread = kind == W_NARROW ? 0.02f : 0.002f;
+  p->out_scale = p->in_scale * p->w_scale /
+                 frange(spread / 10, spread) / (float)(s->k < 64 ? 1 : 4);
+  for (size_t i = 0; i < s->k * s->n; i++)
+    w[i] = weight(kind, s8, p->w_zero_point, i);
+  for (size_t c = 0; c < s->n; c++)
+    bias[c] = (int32_t)(rng() % 60001u) - 30000;
+  p->weights = w;
+  p->bias = rng() % 5 != 0 ? bias : NULL;
+  int32_t qmin = s8 ? -128 : 0, qmax = s8 ? 127 : 255;
+  unsigned act = rng() % 3; /* none, relu, relu6-like */
+  p->out_min = act ? p->out_zero_point : qmin;
+  p->out_max = act == 2 ? p->out_zero_point + 1 + (int32_t)(rng() % 100)
+                        : qmax;
+  if (p->out_max > qmax) p->out_max = qmax;
+}
+
+TEST(infer_pw_random_layers) {
+  ASSERT_EQ(xnn_initialize(NULL), xnn_status_success);
+  pthreadpool_t pool = pthreadpool_create(3);
+  ASSERT(pool != NULL);
+  uint8_t *w = malloc(1280 * 1001);
+  int32_t *bias = malloc(1001 * sizeof *bias);
+  float *scales = malloc(1001 * sizeof *scales);
+  ASSERT(w && bias && scales);
+  for (size_t k = 0; k < sizeof paths / sizeof paths[0]; k++)
+    fprintf(stderr, "%s path: %s\n", path_names[paths[k]],
+            ims__pw_path_supported(paths[k]) ? "tested" : "not on this CPU");
+  static const char *const kinds[] = {"full-range", "narrow", "edge"};
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+    for (int round = 0; round < 2 * W_KINDS; round++) {
+      ims__pw_params p;
+      bool s8 = round % 2 != 0;
+      enum weights kind = (enum weights)(round / 2);
+      random_params(&shapes[i], s8, kind, &p, w, bias, scales);
+      ims__pw_layer *l = NULL;
+      ims_error err = {0};
+      ASSERT_OK(ims__pw_layer_create(&p, IMS__PW_PATH_AUTO, &l, &err), &err);
+      char what[160];
+      snprintf(what, sizeof what, "%zu px, %zu -> %zu %s, %s weights "
+               "(%.0f%% 16-bit)", shapes[i].pixels, p.k, p.n,
+               s8 ? "int8" : "uint8", kinds[kind],
+               100 * ims__pw_layer_rest_share(l));
+      ims__pw_layer_destroy(l);
+      layer_case(&p, shapes[i].pixels, pool, what);
+    }
+  free(w);
+  free(bias);
+  free(scales);
+  pthreadpool_destroy(pool);
+  xnn_deinitialize();
+}
+
+/* Bad shapes are refused with a message, not run. */
+TEST(infer_pw_bad_shapes) {
+  ims__pw_params p = {.k = 6, .n = 8, .in_scale = 1, .w_scale = 1,
+                      .out_scale = 1, .out_max = 255};
+  uint8_t w[48] = {0};
+  p.weights = w;
+  ims__pw_layer *l = NULL;
+  ims_error err = {0};
+  ASSERT_EQ(ims__pw_layer_create(&p, IMS__PW_PATH_C, &l, &err),
+            IMS_ERR_INVALID_ARG);
+  ASSERT(strstr(err.message, "bad shape") != NULL);
+  p.k = 8, p.n = 0;
+  ASSERT_EQ(ims__pw_layer_create(&p, IMS__PW_PATH_C, &l, &err),
+            IMS_ERR_INVALID_ARG);
+  ASSERT(l == NULL);
+}
+
+/* Every 1x1 convolution of a shared model, with its real weights, on one
+ * image's pixels. */
+static void model_layers(const char *file, int want_layers) {
+  ims_error err = {0};
+  ims_model *m = NULL;
+  ASSERT_OK(ims_model_load_file(shared_path(file), &m, &err), &err);
+  ASSERT_EQ(xnn_initialize(NULL), xnn_status_success);
+  pthreadpool_t pool = pthreadpool_create(3);
+  ASSERT(pool != NULL);
+  int layers = 0;
+  for (uint32_t i = 0; i < m->node_count; i++) {
+    const ims__node *n = &m->nodes[i];
+    if (!ims__pw_eligible(m, n)) continue;
+    const ims__tensor *in = &m->tensors[n->inputs[0]];
+    const ims__tensor *wt = &m->tensors[n->inputs[1]];
+    const ims__tensor *o = &m->tensors[n->output];
+    ims__pw_params p = {
+        .k = in->shape[3], .n = o->shape[3], .s8 = in->type == IMS_TENSOR_I8,
+        .in_zero_point = in->zero_point, .in_scale = in->scale,
+        .w_zero_point = wt->zero_point, .w_scale = wt->scale,
+        .w_scales = wt->channel_scales, .out_zero_point = o->zero_point,
+        .out_scale = o->scale, .weights = wt->data,
+        .bias = n->input_count > 2 ? m->tensors[n->inputs[2]].data : NULL};
+    ims__q8_range(o, n->activation, &p.out_min, &p.out_max);
+    char what[160];
+    snprintf(what, sizeof what, "%s operator %u", file, n->source_index);
+    layer_case(&p, (size_t)in->shape[1] * in->shape[2], pool, what);
+    layers++;
+  }
+  ASSERT_EQ(layers, want_layers);
+  pthreadpool_destroy(pool);
+  xnn_deinitialize();
+  ims_model_destroy(m);
+}
+
+TEST(infer_pw_model_layers_quant) {
+  model_layers("models/mobilenet_v2_1.0_224_quant.tflite", 35);
+}
+
+TEST(infer_pw_model_layers_tf2_ptq) {
+  model_layers("models/tf2_mobilenet_v2_1.0_224_ptq.tflite", 35);
+}
+
+/* ---- 3. model cases --------------------------------------------------- */
+
+static void model_identical(const char *file) {
+  ims_error err = {0};
+  ims_model *model = NULL;
+  ASSERT_OK(ims_model_load_file(shared_path(file), &model, &err), &err);
+  unsigned char *rgb = malloc(REF_MAX_INPUTS * IMG_BYTES);
+  ASSERT(rgb != NULL);
+  size_t n = ref_load_inputs(rgb);
+  ASSERT(n >= 24);
+  float *xnn = ref_run_all(model, IMS_ENGINE_FLAG_FORCE_XNNPACK, 1, rgb, n, 1);
+  float *ours = ref_run_all(model, 0, 2, rgb, n, n);
+  float *nopw = ref_run_all(model, IMS_ENGINE_FLAG_NO_PW_KERNEL, 2, rgb, n, 5);
+  float *ours1 = ref_run_all(model, 0, 1, rgb, n, 1);
+  ASSERT(memcmp(ours, xnn, n * OUTS * sizeof *ours) == 0);
+  ASSERT(memcmp(nopw, xnn, n * OUTS * sizeof *ours) == 0);
+  ASSERT(memcmp(ours1, xnn, n * OUTS * sizeof *ours) == 0);
+  free(xnn);
+  free(ours);
+  free(nopw);
+  free(ours1);
+  free(rgb);
+  ims_model_destroy(model);
+}
+
+TEST(infer_pw_model_identical_quant) {
+  model_identical("models/mobilenet_v2_1.0_224_quant.tflite");
+}
+
+TEST(infer_pw_model_identical_tf2_ptq) {
+  model_identical("models/tf2_mobilenet_v2_1.0_224_ptq.tflite");
+}
+
+TEST_MAIN(infer_pw_random_layers, infer_pw_bad_shapes,
+          infer_pw_model_layers_quant, infer_pw_model_layers_tf2_ptq,
+          infer_pw_model_identical_quant, infer_pw_model_identical_tf2_ptq)
