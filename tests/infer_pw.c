@@ -50,6 +50,20 @@ static float frange(float lo, float hi) {
   return lo + (hi - lo) * (float)(rng() % 100000u) / 100000.0f;
 }
 
+/* Output rows / columns of one image of a kh > 0 layer. */
+static size_t out_rows(const ims__pw_params *p) {
+  return (p->h + p->pad_top + p->pad_bottom - p->kh) / p->stride + 1;
+}
+static size_t out_cols(const ims__pw_params *p) {
+  return (p->w + p->pad_left + p->pad_right - p->kw) / p->stride + 1;
+}
+
+/* Input bytes of `pixels` output rows of layer p. */
+static size_t in_bytes_of(const ims__pw_params *p, size_t pixels) {
+  if (p->kh == 0) return pixels * p->k;
+  return pixels / (out_rows(p) * out_cols(p)) * p->h * p->w * p->c;
+}
+
 static const ims__pw_path paths[] = {IMS__PW_PATH_C, IMS__PW_PATH_AVX2};
 static const char *const path_names[] = {"auto", "C", "AVX2"};
 
@@ -85,34 +99,42 @@ static int check_paths(const ims__pw_params *p, const uint8_t *in,
   return ran;
 }
 
-/* XNNPACK's output for layer p on `pixels` rows of `in`. */
+/* XNNPACK's output for layer p on `pixels` output rows of `in` (for
+ * kh > 0: pixels / (oh * ow) images). */
 static void xnn_reference(const ims__pw_params *p, const uint8_t *in,
                           size_t pixels, uint8_t *out) {
   xnn_operator_t op = NULL;
   enum xnn_status xs;
+  bool one = p->kh == 0;
+  size_t c = one ? p->k : p->c, kh = one ? 1 : p->kh, kw = one ? 1 : p->kw;
+  size_t s = one ? 1 : p->stride, h = one ? pixels : p->h, w = one ? 1 : p->w;
+  size_t images = one ? 1 : pixels / (out_rows(p) * out_cols(p));
+  uint32_t pt = (uint32_t)p->pad_top, pr = (uint32_t)p->pad_right;
+  uint32_t pb = (uint32_t)p->pad_bottom, pl = (uint32_t)p->pad_left;
   if (p->s8) {
     float *scales = malloc(p->n * sizeof *scales);
     ASSERT(scales != NULL);
-    for (size_t c = 0; c < p->n; c++)
-      scales[c] = p->w_scales ? p->w_scales[c] : p->w_scale;
+    for (size_t i = 0; i < p->n; i++)
+      scales[i] = p->w_scales ? p->w_scales[i] : p->w_scale;
     xs = xnn_create_convolution2d_nhwc_qc8(
-        0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, p->k, p->n, p->k, p->n,
-        (int8_t)p->in_zero_point, p->in_scale, scales, p->weights, p->bias,
-        (int8_t)p->out_zero_point, p->out_scale, (int8_t)p->out_min,
-        (int8_t)p->out_max, 0, &op);
+        pt, pr, pb, pl, (uint32_t)kh, (uint32_t)kw, (uint32_t)s, (uint32_t)s,
+        1, 1, 1, c, p->n, c, p->n, (int8_t)p->in_zero_point, p->in_scale,
+        scales, p->weights, p->bias, (int8_t)p->out_zero_point,
+        p->out_scale, (int8_t)p->out_min, (int8_t)p->out_max, 0, &op);
     free(scales);
     ASSERT_EQ(xs, xnn_status_success);
-    xs = xnn_setup_convolution2d_nhwc_qc8(op, pixels, 1, 1,
+    xs = xnn_setup_convolution2d_nhwc_qc8(op, images, h, w,
                                           (const int8_t *)in, (int8_t *)out,
                                           NULL);
   } else {
     xs = xnn_create_convolution2d_nhwc_qu8(
-        0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, p->k, p->n, p->k, p->n,
-        (uint8_t)p->in_zero_point, p->in_scale, (uint8_t)p->w_zero_point,
-        p->w_scale, p->weights, p->bias, (uint8_t)p->out_zero_point,
-        p->out_scale, (uint8_t)p->out_min, (uint8_t)p->out_max, 0, &op);
+        pt, pr, pb, pl, (uint32_t)kh, (uint32_t)kw, (uint32_t)s, (uint32_t)s,
+        1, 1, 1, c, p->n, c, p->n, (uint8_t)p->in_zero_point, p->in_scale,
+        (uint8_t)p->w_zero_point, p->w_scale, p->weights, p->bias,
+        (uint8_t)p->out_zero_point, p->out_scale, (uint8_t)p->out_min,
+        (uint8_t)p->out_max, 0, &op);
     ASSERT_EQ(xs, xnn_status_success);
-    xs = xnn_setup_convolution2d_nhwc_qu8(op, pixels, 1, 1, in, out, NULL);
+    xs = xnn_setup_convolution2d_nhwc_qu8(op, images, h, w, in, out, NULL);
   }
   ASSERT_EQ(xs, xnn_status_success);
   ASSERT_EQ(xnn_run_operator(op, NULL), xnn_status_success);
@@ -123,7 +145,7 @@ static void xnn_reference(const ims__pw_params *p, const uint8_t *in,
  * byte 0 and every byte 255. */
 static void layer_case(const ims__pw_params *p, size_t pixels,
                        pthreadpool_t pool, const char *what) {
-  size_t in_bytes = pixels * p->k;
+  size_t in_bytes = in_bytes_of(p, pixels);
   uint8_t *in = malloc(in_bytes + XNN_EXTRA_BYTES);
   uint8_t *want = malloc(pixels * p->n);
   ASSERT(in != NULL && want != NULL);
@@ -240,6 +262,53 @@ TEST(infer_pw_random_layers) {
   xnn_deinitialize();
 }
 
+/* Kernels other than 1x1: each output pixel's taps gathered into a row. */
+typedef struct gshape { size_t h, w, c, kh, kw, stride; } gshape;
+
+static const gshape gshapes[] = {
+    {224, 224, 3, 3, 3, 2}, {17, 13, 3, 3, 3, 1}, {9, 8, 1, 5, 5, 2},
+    {6, 7, 4, 1, 1, 2},     {5, 5, 7, 2, 3, 1},   {3, 4, 2, 3, 3, 2},
+    {1, 1, 16, 3, 3, 1},    {12, 10, 6, 3, 3, 2}};
+
+TEST(infer_pw_random_gathered) {
+  ASSERT_EQ(xnn_initialize(NULL), xnn_status_success);
+  pthreadpool_t pool = pthreadpool_create(3);
+  ASSERT(pool != NULL);
+  static uint8_t w[160 * 64];
+  int32_t bias[64];
+  float scales[64];
+  for (size_t i = 0; i < sizeof gshapes / sizeof gshapes[0]; i++)
+    for (int round = 0; round < 4; round++) {
+      const gshape *g = &gshapes[i];
+      size_t k = g->kh * g->kw * g->c, n = 8 + rng() % 40;
+      shape s = {0, k, n};
+      ims__pw_params p;
+      random_params(&s, round % 2 != 0, round < 2 ? W_FULL : W_NARROW, &p, w,
+                    bias, scales);
+      p.kh = g->kh, p.kw = g->kw, p.h = g->h, p.w = g->w, p.c = g->c;
+      p.stride = g->stride;
+      if (round % 3 != 2) { /* SAME, else VALID */
+        size_t oh = (g->h + g->stride - 1) / g->stride;
+        size_t ow = (g->w + g->stride - 1) / g->stride;
+        size_t th = (oh - 1) * g->stride + g->kh, tw = (ow - 1) * g->stride + g->kw;
+        th = th > g->h ? th - g->h : 0, tw = tw > g->w ? tw - g->w : 0;
+        p.pad_top = th / 2, p.pad_bottom = th - th / 2;
+        p.pad_left = tw / 2, p.pad_right = tw - tw / 2;
+      }
+      if (g->h + p.pad_top + p.pad_bottom < g->kh ||
+          g->w + p.pad_left + p.pad_right < g->kw)
+        continue; /* VALID with a kernel larger than the image */
+      char what[160];
+      snprintf(what, sizeof what, "%zux%zux%zu, %zux%zu kernel stride %zu "
+               "%s, -> %zu %s", g->h, g->w, g->c, g->kh, g->kw, g->stride,
+               round % 3 != 2 ? "SAME" : "VALID", n,
+               p.s8 ? "int8" : "uint8");
+      layer_case(&p, 2 * out_rows(&p) * out_cols(&p), pool, what);
+    }
+  pthreadpool_destroy(pool);
+  xnn_deinitialize();
+}
+
 /* Bad shapes are refused with a message, not run. */
 TEST(infer_pw_bad_shapes) {
   ims__pw_params p = {.k = 6, .n = 8, .in_scale = 1, .w_scale = 1,
@@ -252,6 +321,15 @@ TEST(infer_pw_bad_shapes) {
             IMS_ERR_INVALID_ARG);
   ASSERT(strstr(err.message, "bad shape") != NULL);
   p.k = 8, p.n = 0;
+  ASSERT_EQ(ims__pw_layer_create(&p, IMS__PW_PATH_C, &l, &err),
+            IMS_ERR_INVALID_ARG);
+  /* Gathered: taps that do not multiply out, a kernel past the image. */
+  p.n = 8, p.k = 27, p.kh = 3, p.kw = 3, p.c = 2, p.h = p.w = 5;
+  p.stride = 1;
+  ASSERT_EQ(ims__pw_layer_create(&p, IMS__PW_PATH_C, &l, &err),
+            IMS_ERR_INVALID_ARG);
+  ASSERT(strstr(err.message, "bad shape") != NULL);
+  p.c = 3, p.h = 2;
   ASSERT_EQ(ims__pw_layer_create(&p, IMS__PW_PATH_C, &l, &err),
             IMS_ERR_INVALID_ARG);
   ASSERT(l == NULL);
@@ -270,20 +348,12 @@ static void model_layers(const char *file, int want_layers) {
   for (uint32_t i = 0; i < m->node_count; i++) {
     const ims__node *n = &m->nodes[i];
     if (!ims__pw_eligible(m, n)) continue;
-    const ims__tensor *in = &m->tensors[n->inputs[0]];
-    const ims__tensor *wt = &m->tensors[n->inputs[1]];
     const ims__tensor *o = &m->tensors[n->output];
-    ims__pw_params p = {
-        .k = in->shape[3], .n = o->shape[3], .s8 = in->type == IMS_TENSOR_I8,
-        .in_zero_point = in->zero_point, .in_scale = in->scale,
-        .w_zero_point = wt->zero_point, .w_scale = wt->scale,
-        .w_scales = wt->channel_scales, .out_zero_point = o->zero_point,
-        .out_scale = o->scale, .weights = wt->data,
-        .bias = n->input_count > 2 ? m->tensors[n->inputs[2]].data : NULL};
-    ims__q8_range(o, n->activation, &p.out_min, &p.out_max);
+    ims__pw_params p;
+    ims__pw_node_params(m, n, &p);
     char what[160];
     snprintf(what, sizeof what, "%s operator %u", file, n->source_index);
-    layer_case(&p, (size_t)in->shape[1] * in->shape[2], pool, what);
+    layer_case(&p, 2 * (size_t)o->shape[1] * o->shape[2], pool, what);
     layers++;
   }
   ASSERT_EQ(layers, want_layers);
@@ -293,11 +363,11 @@ static void model_layers(const char *file, int want_layers) {
 }
 
 TEST(infer_pw_model_layers_quant) {
-  model_layers("models/mobilenet_v2_1.0_224_quant.tflite", 35);
+  model_layers("models/mobilenet_v2_1.0_224_quant.tflite", 36);
 }
 
 TEST(infer_pw_model_layers_tf2_ptq) {
-  model_layers("models/tf2_mobilenet_v2_1.0_224_ptq.tflite", 35);
+  model_layers("models/tf2_mobilenet_v2_1.0_224_ptq.tflite", 36);
 }
 
 /* ---- 3. model cases --------------------------------------------------- */
@@ -333,6 +403,7 @@ TEST(infer_pw_model_identical_tf2_ptq) {
   model_identical("models/tf2_mobilenet_v2_1.0_224_ptq.tflite");
 }
 
-TEST_MAIN(infer_pw_random_layers, infer_pw_bad_shapes,
+TEST_MAIN(infer_pw_random_layers, infer_pw_random_gathered,
+          infer_pw_bad_shapes,
           infer_pw_model_layers_quant, infer_pw_model_layers_tf2_ptq,
           infer_pw_model_identical_quant, infer_pw_model_identical_tf2_ptq)

@@ -295,9 +295,17 @@ typedef enum ims__pw_path {
   IMS__PW_PATH_AVX2     /* AVX2 vpmaddubsw + exact 16-bit rest */
 } ims__pw_path;
 
-/* One 1x1 stride-1 layer, NHWC, 8-bit: out[p][n] from in[p][0..k). */
+/* One layer, NHWC, 8-bit. 1x1 (kh = kw = 0): out[p][n] from in[p][0..k),
+ * k % 4 == 0. Other kernels (kh, kw >= 1, small k): each output pixel's
+ * taps are gathered into a row of k = kh * kw * c bytes first (padding:
+ * the input zero point), then run as a 1x1 layer (the first layer of
+ * MobileNetV2: 3x3, 3 channels, stride 2). */
 typedef struct ims__pw_params {
-  size_t k, n;              /* input / output channels; k % 4 == 0 */
+  size_t k, n;              /* bytes per input row / output channels */
+  size_t kh, kw;            /* kernel rows / columns; 0: 1x1 */
+  size_t h, w, c;           /* kh > 0: input of one image */
+  size_t stride;            /* kh > 0: both dimensions */
+  size_t pad_top, pad_left, pad_bottom, pad_right; /* kh > 0 */
   bool s8;                  /* int8 activations and weights, else uint8 */
   int32_t in_zero_point;    /* zx */
   float in_scale;           /* sx */
@@ -332,5 +340,9 @@ ims__pw_path ims__pw_layer_path(const ims__pw_layer *l);
 double ims__pw_layer_rest_share(const ims__pw_layer *l);
 /* Whether pw_ops.c can run node n. Pure. */
 bool ims__pw_eligible(const ims_model *m, const ims__node *n);
+/* The layer parameters of eligible node n (weights, bias and scales
+ * BORROWED from the model), as the engine's steps take them. */
+void ims__pw_node_params(const ims_model *m, const ims__node *n,
+                         ims__pw_params *p);
 
 #endif /* IMS_INFER_INFER_INT_H */

@@ -7,8 +7,9 @@
  * pw_ops.c's header; infer_int.h has the interface the engine, tests and
  * benchmarks use.
  *
- * Threading: a layer is immutable after ims__pw_layer_create; kernels
- * only read it.
+ * Threading: a layer is immutable after ims__pw_layer_create, but for
+ * the rows of `cols`, which a run rebuilds: one run at a time per layer
+ * (the engine's rule for its steps); kernels only read it.
  */
 #ifndef IMS_INFER_PW_INT_H
 #define IMS_INFER_PW_INT_H
@@ -23,7 +24,7 @@
 
 #define IMS__PW_NR 16 /* output channels per block */
 
-/* `pixels` rows of l->p.k input bytes at `in` into rows of l->p.n output
+/* `pixels` rows of l->kp input bytes at `in` into rows of l->p.n output
  * bytes at `out`, every block of output channels. */
 typedef void (*ims__pw_kernel_fn)(const ims__pw_layer *l, const uint8_t *in,
                                   uint8_t *out, size_t pixels);
@@ -32,9 +33,15 @@ struct ims__pw_layer {
   ims__pw_params p;         /* copied; weights/bias/scales not kept */
   ims__pw_path path;        /* the kernel `run` is, never AUTO */
   ims__pw_kernel_fn run;    /* that kernel */
+  size_t kp;                /* k rounded up to 4: bytes per input row
+                               the kernels read (1x1: k itself) */
+  size_t oh, ow;            /* output rows / columns of one image */
+  uint8_t *cols;            /* owned, kernels other than 1x1: one image's
+                               input rows (oh * ow rows of kp bytes) as a
+                               1x1 kernel reads them; else NULL */
   size_t blocks;            /* ceil(n / 16) */
   size_t np;                /* n rounded up to 16 */
-  int16_t *w16;             /* owned, [np][k]: w - zw (C kernel) */
+  int16_t *w16;             /* owned, [np][kp]: w - zw (C kernel) */
   int32_t *bias;            /* owned, [np]: bias - zx * sum(w - zw) */
   float *scale;             /* owned, [np]: sx * sw[c] / sy */
   /* SIMD (pw_ops.c's header has the layouts): */

@@ -6,7 +6,11 @@
  * multiply-adds.
  *
  * What it takes: CONV_2D with 1x1 weights, stride 1, input channels a
- * multiple of 4; uint8 activations with per-tensor uint8 weights and a
+ * multiple of 4; or any other undilated kernel whose taps per output
+ * pixel (kh * kw * c) are few, as in first layers (MobileNetV2's: 3x3x3,
+ * where XNNPACK ran at ~7 GMAC/s): each output pixel's taps are
+ * gathered into a row (padding: the input zero point), a chunk of rows
+ * at a time, and run as a 1x1 layer. uint8 activations with per-tensor uint8 weights and a
  * weight zero point, or int8 activations with int8 symmetric weights, per
  * channel or per tensor. Fused ReLU / ReLU6 are the output clamp.
  *
@@ -85,15 +89,15 @@ static int32_t clamp64(int32_t w) { return w < -64 ? -64 : w > 64 ? 64 : w; }
  * whether that pair has a rest, with every pair in the rest if `off`. */
 static int32_t a_part(const ims__pw_layer *l, size_t c, size_t k, bool off) {
   if (off || c >= l->p.n) return 0;
-  const int16_t *w = l->w16 + c * l->p.k + (k & ~(size_t)1);
-  return pair_exact(w[0], w[1]) ? l->w16[c * l->p.k + k]
-                                : clamp64(l->w16[c * l->p.k + k]);
+  const int16_t *w = l->w16 + c * l->kp + (k & ~(size_t)1);
+  return pair_exact(w[0], w[1]) ? l->w16[c * l->kp + k]
+                                : clamp64(l->w16[c * l->kp + k]);
 }
 
 /* Whether pair k (even) of block b has a rest in any channel. */
 static bool pair_has_rest(const ims__pw_layer *l, size_t b, size_t k) {
   for (size_t c = b * NR; c < (b + 1) * NR && c < l->p.n; c++) {
-    const int16_t *w = l->w16 + c * l->p.k + k;
+    const int16_t *w = l->w16 + c * l->kp + k;
     if (!pair_exact(w[0], w[1])) return true;
   }
   return false;
@@ -101,13 +105,13 @@ static bool pair_has_rest(const ims__pw_layer *l, size_t b, size_t k) {
 
 /* Count the rest's pairs of every block, choose a_off, size rk/rpack. */
 static ims_status plan_rest(ims__pw_layer *l) {
-  size_t pairs = l->p.k / 2, total = 0;
+  size_t pairs = l->kp / 2, total = 0;
   l->rstart = calloc(l->blocks + 1, sizeof *l->rstart);
   l->a_off = calloc(l->blocks, sizeof *l->a_off);
   if (!l->rstart || !l->a_off) return IMS_ERR_NO_MEMORY;
   for (size_t b = 0; b < l->blocks; b++) {
     size_t rest = 0;
-    for (size_t k = 0; k < l->p.k; k += 2) rest += pair_has_rest(l, b, k);
+    for (size_t k = 0; k < l->kp; k += 2) rest += pair_has_rest(l, b, k);
     l->a_off[b] = rest * 8 > pairs * 3;
     l->rstart[b] = (uint32_t)total;
     total += l->a_off[b] ? pairs : rest;
@@ -121,14 +125,14 @@ static ims_status plan_rest(ims__pw_layer *l) {
 /* apack, rk and rpack of block b. */
 static void pack_block(ims__pw_layer *l, size_t b) {
   bool off = l->a_off[b];
-  int8_t *a = l->apack + b * l->p.k * NR;
-  for (size_t k = 0; k < l->p.k; k += 4)
+  int8_t *a = l->apack + b * l->kp * NR;
+  for (size_t k = 0; k < l->kp; k += 4)
     for (size_t q = 0; q < 2; q++)
       for (size_t i = 0; i < 8; i++)
         for (size_t j = 0; j < 4; j++)
           *a++ = (int8_t)a_part(l, b * NR + acc_channel(q, i), k + j, off);
   size_t r = l->rstart[b];
-  for (size_t k = 0; k < l->p.k; k += 2) {
+  for (size_t k = 0; k < l->kp; k += 2) {
     if (!off && !pair_has_rest(l, b, k)) continue;
     l->rk[r] = (uint32_t)k;
     int16_t *v = l->rpack + r * 2 * NR;
@@ -136,7 +140,7 @@ static void pack_block(ims__pw_layer *l, size_t b) {
       for (size_t i = 0; i < 8; i++)
         for (size_t j = 0; j < 2; j++) {
           size_t c = b * NR + acc_channel(q, i);
-          int32_t w = c < l->p.n ? l->w16[c * l->p.k + k + j] : 0;
+          int32_t w = c < l->p.n ? l->w16[c * l->kp + k + j] : 0;
           *v++ = (int16_t)(w - a_part(l, c, k + j, off));
         }
     r++;
@@ -146,7 +150,7 @@ static void pack_block(ims__pw_layer *l, size_t b) {
 /* SIMD forms: apack, the rest, bias and scales in accumulator order. */
 static ims_status pack_blocks(ims__pw_layer *l) {
   l->flip = l->p.s8 ? 0x80 : 0;
-  l->apack = aligned_alloc(64, l->blocks * l->p.k * NR);
+  l->apack = aligned_alloc(64, l->blocks * l->kp * NR);
   l->bpack = aligned_alloc(64, l->np * sizeof *l->bpack);
   l->spack = aligned_alloc(64, l->np * sizeof *l->spack);
   if (!l->apack || !l->bpack || !l->spack) return IMS_ERR_NO_MEMORY;
@@ -158,8 +162,8 @@ static ims_status pack_blocks(ims__pw_layer *l) {
       for (size_t i = 0; i < 8; i++) {
         size_t c = b * NR + acc_channel(q, i), at = b * NR + q * 8 + i;
         int32_t sum = 0;
-        for (size_t k = 0; c < l->p.n && k < l->p.k; k++)
-          sum += l->w16[c * l->p.k + k];
+        for (size_t k = 0; c < l->p.n && k < l->kp; k++)
+          sum += l->w16[c * l->kp + k];
         l->bpack[at] = l->bias[c] - (int32_t)l->flip * sum;
         l->spack[at] = l->scale[c];
       }
@@ -169,7 +173,7 @@ static ims_status pack_blocks(ims__pw_layer *l) {
 
 /* Plain per-channel arrays: w - zw, folded bias, scales. */
 static ims_status pack_plain(ims__pw_layer *l, const ims__pw_params *p) {
-  l->w16 = calloc(l->np * p->k, sizeof *l->w16);
+  l->w16 = calloc(l->np * l->kp, sizeof *l->w16);
   l->bias = calloc(l->np, sizeof *l->bias);
   l->scale = calloc(l->np, sizeof *l->scale);
   if (!l->w16 || !l->bias || !l->scale) return IMS_ERR_NO_MEMORY;
@@ -180,7 +184,7 @@ static ims_status pack_plain(ims__pw_layer *l, const ims__pw_params *p) {
       uint8_t byte = w[c * p->k + k];
       int32_t q = p->s8 ? (int8_t)byte : byte;
       int16_t d = (int16_t)(q - p->w_zero_point);
-      l->w16[c * p->k + k] = d;
+      l->w16[c * l->kp + k] = d;
       sum += d;
     }
     l->bias[c] = (p->bias ? p->bias[c] : 0) - p->in_zero_point * sum;
@@ -195,11 +199,11 @@ static ims_status pack_plain(ims__pw_layer *l, const ims__pw_params *p) {
 /* Every pixel and channel in C: the reference. */
 static void kernel_c(const ims__pw_layer *l, const uint8_t *in, uint8_t *out,
                      size_t pixels) {
-  for (size_t px = 0; px < pixels; px++, in += l->p.k, out += l->p.n)
+  for (size_t px = 0; px < pixels; px++, in += l->kp, out += l->p.n)
     for (size_t c = 0; c < l->p.n; c++) {
-      const int16_t *w = l->w16 + c * l->p.k;
+      const int16_t *w = l->w16 + c * l->kp;
       int32_t acc = l->bias[c];
-      for (size_t k = 0; k < l->p.k; k++)
+      for (size_t k = 0; k < l->kp; k++)
         acc += (l->p.s8 ? (int8_t)in[k] : in[k]) * w[k];
       out[c] = (uint8_t)ims__pw_requant(l, acc, c);
     }
@@ -230,23 +234,81 @@ static ims__pw_kernel_fn kernel_of(ims__pw_path path) {
 
 typedef struct run_ctx {
   const ims__pw_layer *l;   /* the layer */
-  const uint8_t *in;        /* rows of k bytes */
+  const uint8_t *in;        /* 1x1: rows of k bytes; else one image */
   uint8_t *out;             /* rows of n bytes */
-  size_t pixels, chunk;     /* rows; rows per task */
+  size_t pixels, chunk;     /* output rows; rows per task */
 } run_ctx;
+
+/* `span` bytes from src to dst; the first layers' spans (kw * c: 9 for
+ * 3x3x3) as fixed-size copies the compiler inlines, the call to memcpy
+ * costing as much as the copy. */
+static inline void copy_span(uint8_t *dst, const uint8_t *src, size_t span) {
+  switch (span) {
+    case 3: memcpy(dst, src, 3); break;
+    case 9: memcpy(dst, src, 9); break;
+    case 12: memcpy(dst, src, 12); break;
+    default: memcpy(dst, src, span);
+  }
+}
+
+/* The taps of output pixel (oy, ox) into `row`: weight order (ky, kx,
+ * channel), the input zero point off the edges and past k. */
+static void fill_row(const ims__pw_layer *l, const uint8_t *img, size_t oy,
+                     size_t ox, uint8_t *row) {
+  const ims__pw_params *p = &l->p;
+  const uint8_t zx = (uint8_t)p->in_zero_point;
+  const size_t span = p->kw * p->c;
+  long ix0 = (long)(ox * p->stride) - (long)p->pad_left;
+  bool inside = ix0 >= 0 && ix0 + (long)p->kw <= (long)p->w;
+  for (size_t ky = 0; ky < p->kh; ky++, row += span) {
+    long iy = (long)(oy * p->stride + ky) - (long)p->pad_top;
+    if (iy < 0 || iy >= (long)p->h) {
+      memset(row, zx, span);
+      continue;
+    }
+    const uint8_t *src = img + (size_t)iy * p->w * p->c;
+    if (inside) { /* the kx taps lie side by side */
+      copy_span(row, src + (size_t)ix0 * p->c, span);
+      continue;
+    }
+    for (size_t kx = 0; kx < p->kw; kx++) {
+      long ix = ix0 + (long)kx;
+      if (ix < 0 || ix >= (long)p->w) memset(row + kx * p->c, zx, p->c);
+      else memcpy(row + kx * p->c, src + (size_t)ix * p->c, p->c);
+    }
+  }
+  for (size_t k = p->k; k < l->kp; k++) *row++ = zx;
+}
+
+/* Output rows [first, first + count) of one image into l->cols. */
+static void fill_cols(const ims__pw_layer *l, const uint8_t *img,
+                      size_t first, size_t count) {
+  size_t oy = first / l->ow, ox = first % l->ow;
+  uint8_t *row = l->cols + first * l->kp;
+  for (size_t i = 0; i < count; i++, row += l->kp) {
+    fill_row(l, img, oy, ox, row);
+    if (++ox == l->ow) ox = 0, oy++;
+  }
+}
 
 /* pthreadpool task: chunk i of the rows. */
 static void run_chunk(void *arg, size_t i) {
   const run_ctx *x = arg;
+  const ims__pw_layer *l = x->l;
   size_t first = i * x->chunk;
   size_t count = x->pixels - first < x->chunk ? x->pixels - first : x->chunk;
-  x->l->run(x->l, x->in + first * x->l->p.k, x->out + first * x->l->p.n,
-            count);
+  const uint8_t *rows = x->in + first * l->kp;
+  if (l->cols != NULL) {
+    fill_cols(l, x->in, first, count);
+    rows = l->cols + first * l->kp;
+  }
+  l->run(l, rows, x->out + first * l->p.n, count);
 }
 
-void ims__pw_layer_run(const ims__pw_layer *l, const void *in, void *out,
-                       size_t pixels, pthreadpool_t pool) {
-  size_t chunk = CHUNK_BYTES / l->p.k;
+/* `pixels` output rows of `in` (1x1) or of one image (cols) into out. */
+static void run_rows(const ims__pw_layer *l, const uint8_t *in,
+                     uint8_t *out, size_t pixels, pthreadpool_t pool) {
+  size_t chunk = CHUNK_BYTES / l->kp;
   chunk = chunk < 4 ? 4 : chunk & ~(size_t)3;
   size_t threads = pool != NULL ? pthreadpool_get_threads_count(pool) : 1;
   if (threads > 1 && pixels < chunk * 2 * threads) /* room to balance */
@@ -260,9 +322,36 @@ void ims__pw_layer_run(const ims__pw_layer *l, const void *in, void *out,
   pthreadpool_parallelize_1d(pool, run_chunk, &x, tasks, 0);
 }
 
+void ims__pw_layer_run(const ims__pw_layer *l, const void *in, void *out,
+                       size_t pixels, pthreadpool_t pool) {
+  if (l->cols == NULL) {
+    run_rows(l, in, out, pixels, pool);
+    return;
+  }
+  size_t per_image = l->oh * l->ow;
+  size_t in_bytes = l->p.h * l->p.w * l->p.c, out_bytes = per_image * l->p.n;
+  for (size_t i = 0; i < pixels / per_image; i++)
+    run_rows(l, (const uint8_t *)in + i * in_bytes,
+             (uint8_t *)out + i * out_bytes, per_image, pool);
+}
+
+/* kh > 0: the output size and the rows buffer. */
+static ims_status plan_cols(ims__pw_layer *l) {
+  const ims__pw_params *p = &l->p;
+  if (p->stride == 0 || p->c == 0 || p->kh * p->kw * p->c != p->k ||
+      p->h + p->pad_top + p->pad_bottom < p->kh ||
+      p->w + p->pad_left + p->pad_right < p->kw)
+    return IMS_ERR_INVALID_ARG;
+  l->oh = (p->h + p->pad_top + p->pad_bottom - p->kh) / p->stride + 1;
+  l->ow = (p->w + p->pad_left + p->pad_right - p->kw) / p->stride + 1;
+  l->cols = aligned_alloc(64, (l->oh * l->ow * l->kp + 63) / 64 * 64);
+  return l->cols != NULL ? IMS_OK : IMS_ERR_NO_MEMORY;
+}
+
 ims_status ims__pw_layer_create(const ims__pw_params *p, ims__pw_path path,
                                 ims__pw_layer **layer_out, ims_error *err) {
-  if (p->k == 0 || p->k % 4 != 0 || p->n == 0 || p->k > 65536)
+  if (p->k == 0 || (p->kh == 0 && p->k % 4 != 0) || p->n == 0 ||
+      p->k > 65536)
     return ims__fail(err, IMS_ERR_INVALID_ARG, "1x1 convolution: bad shape");
   if (!ims__pw_path_supported(path))
     return ims__fail(err, IMS_ERR_UNSUPPORTED,
@@ -278,15 +367,19 @@ ims_status ims__pw_layer_create(const ims__pw_params *p, ims__pw_path path,
             : ims__pw_preferred()     ? IMS__PW_PATH_AVX2
                                       : IMS__PW_PATH_C;
   l->run = kernel_of(l->path);
+  l->kp = (p->k + 3) & ~(size_t)3;
   l->blocks = (p->n + NR - 1) / NR;
   l->np = l->blocks * NR;
   l->fmax = (float)(p->out_max - p->out_zero_point);
   l->fmin = (float)(p->out_min - p->out_zero_point);
-  ims_status st = pack_plain(l, p);
+  ims_status st = p->kh > 0 ? plan_cols(l) : IMS_OK;
+  if (st == IMS_OK) st = pack_plain(l, p);
   if (st == IMS_OK && l->path != IMS__PW_PATH_C) st = pack_blocks(l);
   if (st != IMS_OK) {
     ims__pw_layer_destroy(l);
-    return ims__fail(err, st, "out of memory");
+    return ims__fail(err, st, st == IMS_ERR_INVALID_ARG
+                                  ? "convolution: bad shape"
+                                  : "out of memory");
   }
   *layer_out = l;
   return IMS_OK;
@@ -304,6 +397,7 @@ void ims__pw_layer_destroy(ims__pw_layer *l) {
   free(l->rstart);
   free(l->bpack);
   free(l->spack);
+  free(l->cols);
   free(l);
 }
 
@@ -311,13 +405,27 @@ ims__pw_path ims__pw_layer_path(const ims__pw_layer *l) { return l->path; }
 
 double ims__pw_layer_rest_share(const ims__pw_layer *l) {
   if (l->rstart == NULL) return 0;
-  return (double)l->rstart[l->blocks] / ((double)l->blocks * l->p.k / 2);
+  return (double)l->rstart[l->blocks] / ((double)l->blocks * l->kp / 2);
 }
 
 /* ---- 4. engine steps, the ops table ---------------------------------- */
 
 static const ims__tensor *tin(const ims_model *m, const ims__node *n, int k) {
   return &m->tensors[n->inputs[k]];
+}
+
+/* Largest row of taps (kh * kw * c) taken for kernels other than 1x1:
+ * small-channel first layers, where XNNPACK's kernel runs at a fraction
+ * of its 1x1 speed (MobileNetV2's: 3x3x3 = 27). */
+#define MAX_TAPS 64
+
+/* Whether node n is a 1x1 stride-1 convolution over whole channels. */
+static bool is_pointwise(const ims__tensor *in, const ims__tensor *w,
+                         const ims__node *n) {
+  return w->shape[1] == 1 && w->shape[2] == 1 && in->shape[3] % 4 == 0 &&
+         n->stride_h <= 1 && n->stride_w <= 1 &&
+         (n->padding != IMS__PAD_EXPLICIT ||
+          !(n->pad_top || n->pad_bottom || n->pad_left || n->pad_right));
 }
 
 bool ims__pw_eligible(const ims_model *m, const ims__node *n) {
@@ -327,14 +435,12 @@ bool ims__pw_eligible(const ims_model *m, const ims__node *n) {
   if (in->type != w->type || in->type != o->type || w->data == NULL)
     return false;
   if (in->rank != 4 || w->rank != 4 || o->rank != 4) return false;
-  if (w->shape[1] != 1 || w->shape[2] != 1 || w->shape[3] != in->shape[3] ||
-      o->shape[3] != w->shape[0] || in->shape[3] % 4 != 0)
+  if (w->shape[3] != in->shape[3] || o->shape[3] != w->shape[0])
     return false;
-  if ((n->stride_h > 1 || n->stride_w > 1) ||
-      o->shape[1] != in->shape[1] || o->shape[2] != in->shape[2])
-    return false;
-  if (n->padding == IMS__PAD_EXPLICIT &&
-      (n->pad_top || n->pad_bottom || n->pad_left || n->pad_right))
+  if (n->dilation_h > 1 || n->dilation_w > 1) return false;
+  if (!is_pointwise(in, w, n) &&
+      ((size_t)w->shape[1] * w->shape[2] * w->shape[3] > MAX_TAPS ||
+       n->stride_h != n->stride_w))
     return false;
   if (n->input_count > 2 && tin(m, n, 2)->type != IMS_TENSOR_I32)
     return false;
@@ -343,23 +449,65 @@ bool ims__pw_eligible(const ims_model *m, const ims__node *n) {
   return w->channel_scales == NULL || w->channel_count == w->shape[0];
 }
 
-static ims_status pw_create(const ims__step_env *env, ims__step *s,
-                            ims_error *err) {
-  const ims_model *m = env->model;
-  const ims__node *n = s->node;
+/* TensorFlow SAME padding of one dimension: before / after. */
+static void same_pad(size_t in, size_t kernel, size_t stride, size_t *before,
+                     size_t *after) {
+  size_t out = (in + stride - 1) / stride;
+  size_t need = (out - 1) * stride + kernel;
+  size_t total = need > in ? need - in : 0;
+  *before = total / 2;
+  *after = total - total / 2;
+}
+
+/* Kernels other than 1x1: the gathering geometry of node n into p. */
+static void cols_params(const ims__tensor *in, const ims__tensor *w,
+                        const ims__node *n, ims__pw_params *p) {
+  p->kh = w->shape[1], p->kw = w->shape[2];
+  p->h = in->shape[1], p->w = in->shape[2], p->c = in->shape[3];
+  p->stride = n->stride_h ? n->stride_h : 1;
+  if (n->padding == IMS__PAD_SAME) {
+    same_pad(p->h, p->kh, p->stride, &p->pad_top, &p->pad_bottom);
+    same_pad(p->w, p->kw, p->stride, &p->pad_left, &p->pad_right);
+  } else if (n->padding == IMS__PAD_EXPLICIT) {
+    p->pad_top = n->pad_top, p->pad_bottom = n->pad_bottom;
+    p->pad_left = n->pad_left, p->pad_right = n->pad_right;
+  }
+}
+
+void ims__pw_node_params(const ims_model *m, const ims__node *n,
+                         ims__pw_params *out) {
   const ims__tensor *in = tin(m, n, 0), *w = tin(m, n, 1);
   const ims__tensor *o = &m->tensors[n->output];
   ims__pw_params p = {
-      .k = in->shape[3], .n = o->shape[3], .s8 = in->type == IMS_TENSOR_I8,
+      .k = (size_t)w->shape[1] * w->shape[2] * w->shape[3],
+      .n = o->shape[3], .s8 = in->type == IMS_TENSOR_I8,
       .in_zero_point = in->zero_point, .in_scale = in->scale,
       .w_zero_point = w->zero_point, .w_scale = w->scale,
       .w_scales = w->channel_scales, .out_zero_point = o->zero_point,
       .out_scale = o->scale, .weights = w->data,
       .bias = n->input_count > 2 ? tin(m, n, 2)->data : NULL};
+  if (!is_pointwise(in, w, n)) cols_params(in, w, n, &p);
   ims__q8_range(o, n->activation, &p.out_min, &p.out_max);
+  *out = p;
+}
+
+static ims_status pw_create(const ims__step_env *env, ims__step *s,
+                            ims_error *err) {
+  const ims__node *n = s->node;
+  const ims__tensor *o = &env->model->tensors[n->output];
+  ims__pw_params p;
+  ims__pw_node_params(env->model, n, &p);
   ims_status st = ims__pw_layer_create(&p, IMS__PW_PATH_AUTO, &s->pw, err);
-  if (st == IMS_OK) s->ops = &ims__step_pw;
-  return st;
+  if (st != IMS_OK) return st;
+  if (p.kh > 0 && (s->pw->oh != o->shape[1] || s->pw->ow != o->shape[2])) {
+    ims__pw_layer_destroy(s->pw);
+    s->pw = NULL;
+    return ims__fail(err, IMS_ERR_UNSUPPORTED,
+                     "%s (operator %u): output shape does not match padding",
+                     n->source_name, n->source_index);
+  }
+  s->ops = &ims__step_pw;
+  return IMS_OK;
 }
 
 static ims_status pw_run(ims__step *s, size_t batch, pthreadpool_t pool,

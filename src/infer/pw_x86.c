@@ -80,7 +80,7 @@ IMS__TARGET_AVX2 static ALWAYS_INLINE void store_pixel(
 IMS__TARGET_AVX2 static ALWAYS_INLINE void tile(const ims__pw_layer *l,
                                                 size_t b, const uint8_t *x,
                                                 uint8_t *out, const int MR) {
-  const size_t k = l->p.k;
+  const size_t k = l->kp;
   const __m256i flip = _mm256_set1_epi8((char)l->flip);
   const __m256i ones = _mm256_set1_epi16(1);
   __m256i acc[4][2];
@@ -126,7 +126,7 @@ IMS__TARGET_AVX2 static ALWAYS_INLINE void tile(const ims__pw_layer *l,
 IMS__TARGET_AVX2 void ims__pw_kernel_avx2(const ims__pw_layer *l,
                                           const uint8_t *in, uint8_t *out,
                                           size_t pixels) {
-  const size_t k = l->p.k, n = l->p.n;
+  const size_t k = l->kp, n = l->p.n;
   for (size_t b = 0; b < l->blocks; b++) {
     size_t px = 0;
     for (; px + 4 <= pixels; px += 4)
