@@ -227,6 +227,8 @@ IMS__TARGET_AVX2 static ALWAYS_INLINE size_t pixel_avx2(
   for (; c + 16 <= l->p.c; c += 16, w += IMS__DW_PAIRS * 32) {
     __m256i acc0 = _mm256_load_si256((const __m256i *)(l->bpack + c));
     __m256i acc1 = _mm256_load_si256((const __m256i *)(l->bpack + c + 8));
+    /* unrolled: the tap pointers stay in registers and p < 4 folds */
+#pragma GCC unroll 5
     for (int p = 0; p < IMS__DW_PAIRS; p++) {
       __m128i ra = _mm_loadu_si128((const __m128i *)(t[2 * p] + c));
       __m128i rb =
