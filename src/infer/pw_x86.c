@@ -32,20 +32,24 @@
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 #define NR IMS__PW_NR
 
-/* x's 4 bytes at p broadcast to every 32-bit lane, top bits flipped. */
+/* x's 4 bytes at p broadcast to every 32-bit lane, top bits flipped
+ * for int8 (a constant where inlined: uint8 layers pay nothing). */
 IMS__TARGET_AVX2 static ALWAYS_INLINE __m256i bcast4(const uint8_t *p,
-                                                      __m256i flip) {
+                                                      bool s8) {
   int32_t v;
   memcpy(&v, p, 4);
-  return _mm256_xor_si256(_mm256_set1_epi32(v), flip);
+  __m256i b = _mm256_set1_epi32(v);
+  return s8 ? _mm256_xor_si256(b, _mm256_set1_epi8((char)0x80)) : b;
 }
 
-/* x's 2 bytes at p, flipped, as two int16 in every 32-bit lane. */
+/* x's 2 bytes at p, flipped for int8, as two int16 in every 32-bit
+ * lane. */
 IMS__TARGET_AVX2 static ALWAYS_INLINE __m256i bcast2(const uint8_t *p,
-                                                      __m256i flip) {
+                                                      bool s8) {
   int16_t v;
   memcpy(&v, p, 2);
-  __m256i b = _mm256_xor_si256(_mm256_set1_epi16(v), flip);
+  __m256i b = _mm256_set1_epi16(v);
+  if (s8) b = _mm256_xor_si256(b, _mm256_set1_epi8((char)0x80));
   return _mm256_unpacklo_epi8(b, _mm256_setzero_si256());
 }
 
@@ -75,13 +79,13 @@ IMS__TARGET_AVX2 static ALWAYS_INLINE void store_pixel(
 }
 
 /* MR pixels (rows of k bytes at x) through block b into out (rows of n
- * bytes, at the block's first channel). MR is a constant where it is
- * inlined, so the accumulators live in registers. */
+ * bytes, at the block's first channel). MR and S8 are constants where
+ * it is inlined, so the accumulators live in registers. */
 IMS__TARGET_AVX2 static ALWAYS_INLINE void tile(const ims__pw_layer *l,
                                                 size_t b, const uint8_t *x,
-                                                uint8_t *out, const int MR) {
+                                                uint8_t *out, const int MR,
+                                                const bool S8) {
   const size_t k = l->kp;
-  const __m256i flip = _mm256_set1_epi8((char)l->flip);
   const __m256i ones = _mm256_set1_epi16(1);
   __m256i acc[4][2];
   const __m256i b0 = _mm256_load_si256((const __m256i *)(l->bpack + b * NR));
@@ -96,7 +100,7 @@ IMS__TARGET_AVX2 static ALWAYS_INLINE void tile(const ims__pw_layer *l,
       const __m256i w1 = _mm256_load_si256(w + 1);
 #pragma GCC unroll 4
       for (int m = 0; m < MR; m++) {
-        __m256i v = bcast4(x + m * k + c, flip);
+        __m256i v = bcast4(x + m * k + c, S8);
         acc[m][0] = _mm256_add_epi32(
             acc[m][0], _mm256_madd_epi16(_mm256_maddubs_epi16(v, w0), ones));
         acc[m][1] = _mm256_add_epi32(
@@ -111,7 +115,7 @@ IMS__TARGET_AVX2 static ALWAYS_INLINE void tile(const ims__pw_layer *l,
     const size_t c = l->rk[r];
 #pragma GCC unroll 4
     for (int m = 0; m < MR; m++) {
-      __m256i v = bcast2(x + m * k + c, flip);
+      __m256i v = bcast2(x + m * k + c, S8);
       acc[m][0] = _mm256_add_epi32(acc[m][0], _mm256_madd_epi16(v, w0));
       acc[m][1] = _mm256_add_epi32(acc[m][1], _mm256_madd_epi16(v, w1));
     }
@@ -123,21 +127,30 @@ IMS__TARGET_AVX2 static ALWAYS_INLINE void tile(const ims__pw_layer *l,
     store_pixel(l, scale, acc[m][0], acc[m][1], out + m * l->p.n, valid);
 }
 
-IMS__TARGET_AVX2 void ims__pw_kernel_avx2(const ims__pw_layer *l,
-                                          const uint8_t *in, uint8_t *out,
-                                          size_t pixels) {
+/* Every block over `pixels` rows, 4 at a time, then the 1-3 left. */
+IMS__TARGET_AVX2 static ALWAYS_INLINE void blocks(const ims__pw_layer *l,
+                                                  const uint8_t *in,
+                                                  uint8_t *out, size_t pixels,
+                                                  const bool S8) {
   const size_t k = l->kp, n = l->p.n;
   for (size_t b = 0; b < l->blocks; b++) {
     size_t px = 0;
     for (; px + 4 <= pixels; px += 4)
-      tile(l, b, in + px * k, out + px * n + b * NR, 4);
+      tile(l, b, in + px * k, out + px * n + b * NR, 4, S8);
     switch (pixels - px) {
-      case 3: tile(l, b, in + px * k, out + px * n + b * NR, 3); break;
-      case 2: tile(l, b, in + px * k, out + px * n + b * NR, 2); break;
-      case 1: tile(l, b, in + px * k, out + px * n + b * NR, 1); break;
+      case 3: tile(l, b, in + px * k, out + px * n + b * NR, 3, S8); break;
+      case 2: tile(l, b, in + px * k, out + px * n + b * NR, 2, S8); break;
+      case 1: tile(l, b, in + px * k, out + px * n + b * NR, 1, S8); break;
       default: break;
     }
   }
+}
+
+IMS__TARGET_AVX2 void ims__pw_kernel_avx2(const ims__pw_layer *l,
+                                          const uint8_t *in, uint8_t *out,
+                                          size_t pixels) {
+  if (l->p.s8) blocks(l, in, out, pixels, true);
+  else blocks(l, in, out, pixels, false);
 }
 
 #endif /* IMS_HAVE_X86_SIMD */
