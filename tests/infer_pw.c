@@ -14,8 +14,11 @@
  *     the extreme inputs (every byte 0, every byte 255, where a
  *     saturating pair sum would show), on one thread and on a pool of 3:
  *     output bytes must be identical.
- *  2. Every 1x1 convolution of both shared models with its real weights,
- *     the same way.
+ *     Layers with other kernels (3x3 and odd ones, strides 1 and 2, SAME
+ *     and VALID), their taps gathered into rows, the same way.
+ *  2. Every layer pw_ops.c takes in both shared models (35 1x1
+ *     convolutions and the first 3x3 one) with its real weights, on one
+ *     image, the same way.
  *  3. Both models end to end on the 24 reference inputs: the default
  *     engine (our kernel where the CPU has AVX2 and no VNNI) against one
  *     forced onto XNNPACK and one with IMS_ENGINE_FLAG_NO_PW_KERNEL, on 1
@@ -353,7 +356,7 @@ static void model_layers(const char *file, int want_layers) {
     ims__pw_node_params(m, n, &p);
     char what[160];
     snprintf(what, sizeof what, "%s operator %u", file, n->source_index);
-    layer_case(&p, 2 * (size_t)o->shape[1] * o->shape[2], pool, what);
+    layer_case(&p, (size_t)o->shape[1] * o->shape[2], pool, what);
     layers++;
   }
   ASSERT_EQ(layers, want_layers);
