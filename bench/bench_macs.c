@@ -36,6 +36,10 @@
  * depthwise, adds, the rest. Step-by-step timing adds a clock read per
  * step (~50 ns), nothing else.
  *
+ * --flags F passes IMS_ENGINE_FLAG_* bits (include/imgstream/model.h) to
+ * the engine, e.g. 0x40 (NO_FUSION) or 0x24 (no own 1x1 or depthwise
+ * kernel), to measure what each part brings.
+ *
  * Threading: the engine's worker threads with --time; else one thread.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -92,6 +96,14 @@ static void count_node(const ims_model *m, const ims__node *n,
   }
 }
 
+/* CPU seconds of this process (all its threads): unlike wall time, not
+ * inflated while other processes hold the cores. */
+static double cpu_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -101,11 +113,13 @@ static double now_s(void) {
 /* Images/s of ims_engine_run on `batch` gray images for `secs` seconds;
  * -1 on an error (printed). */
 static double time_engine(const ims_model *model, uint32_t threads,
-                          uint32_t batch, double secs) {
+                          uint32_t batch, double secs, uint32_t flags,
+                          double *per_cpu_s) {
   ims_error err = {0};
   ims_model_info info;
   ims_model_get_info(model, &info);
-  ims_engine_options opt = {.threads = threads, .max_batch = batch};
+  ims_engine_options opt = {.threads = threads, .max_batch = batch,
+                            .flags = flags};
   ims_engine *engine = NULL;
   if (ims_engine_create(model, &opt, &engine, &err) != IMS_OK) {
     fprintf(stderr, "bench_macs: engine: %s\n", err.message);
@@ -119,9 +133,10 @@ static double time_engine(const ims_model *model, uint32_t threads,
   if (images != NULL && scores != NULL) {
     memset(images, 128, in_bytes);
     size_t done = 0;
-    double t0, t = 0;
+    double t0, t = 0, c0;
     int ok = ims_engine_run(engine, images, batch, scores, &err) == IMS_OK;
     t0 = now_s();
+    c0 = cpu_s();
     while (ok && t < secs) {
       ok = ims_engine_run(engine, images, batch, scores, &err) == IMS_OK;
       done += batch;
@@ -131,6 +146,7 @@ static double time_engine(const ims_model *model, uint32_t threads,
       fprintf(stderr, "bench_macs: run: %s\n", err.message);
     else
       rate = (double)done / t;
+    if (ok) *per_cpu_s = (double)done / (cpu_s() - c0);
   }
   free(images);
   free(scores);
@@ -153,11 +169,11 @@ static int part_of(const ims_model *m, const ims__node *n) {
 }
 
 /* --layers: per-step profile of one image on one thread for `secs`. */
-static int profile_layers(const ims_model *m, double secs) {
+static int profile_layers(const ims_model *m, double secs, uint32_t flags) {
   ims_error err = {0};
   ims_model_info info;
   ims_model_get_info(m, &info);
-  ims_engine_options opt = {.threads = 1, .max_batch = 1};
+  ims_engine_options opt = {.threads = 1, .max_batch = 1, .flags = flags};
   ims_engine *e = NULL;
   if (ims_engine_create(m, &opt, &e, &err) != IMS_OK) {
     fprintf(stderr, "bench_macs: engine: %s\n", err.message);
@@ -231,11 +247,14 @@ int main(int argc, char **argv) {
   const char *path = NULL;
   int bad = 0;
   double secs = 0, layers = 0;
+  uint32_t flags = 0;
   uint32_t threads = 1, batch = 1;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--json") == 0) json = 1;
     else if (strcmp(argv[i], "--time") == 0 && i + 1 < argc)
       secs = atof(argv[++i]);
+    else if (strcmp(argv[i], "--flags") == 0 && i + 1 < argc)
+      flags = (uint32_t)strtoul(argv[++i], NULL, 0);
     else if (strcmp(argv[i], "--layers") == 0 && i + 1 < argc)
       layers = atof(argv[++i]);
     else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
@@ -247,7 +266,7 @@ int main(int argc, char **argv) {
   }
   if (path == NULL || bad || secs < 0 || threads < 1 || batch < 1) {
     fprintf(stderr, "usage: bench_macs [--json] [--time S [--threads N] "
-                    "[--batch B]] [--layers S] MODEL\n");
+                    "[--batch B]] [--layers S] [--flags F] MODEL\n");
     return 2;
   }
   ims_error err = {0};
@@ -257,7 +276,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (layers > 0) {
-    int rc = profile_layers(model, layers);
+    int rc = profile_layers(model, layers, flags);
     ims_model_destroy(model);
     return rc;
   }
@@ -271,7 +290,8 @@ int main(int argc, char **argv) {
   c.depthwise /= graph_n;
   c.fc /= graph_n;
   double total = c.conv + c.depthwise + c.fc;
-  double rate = secs > 0 ? time_engine(model, threads, batch, secs) : 0;
+  double per_cpu = 0;
+  double rate = secs > 0 ? time_engine(model, threads, batch, secs, flags, &per_cpu) : 0;
   if (rate < 0) {
     ims_model_destroy(model);
     return 1;
@@ -284,7 +304,8 @@ int main(int argc, char **argv) {
            total, c.conv, c.conv_1x1, c.depthwise, c.fc);
     if (secs > 0)
       printf(",\"threads\":%u,\"batch\":%u,\"images_per_s\":%.2f,"
-             "\"gmacs\":%.2f", threads, batch, rate, rate * total / 1e9);
+             "\"gmacs\":%.2f,\"images_per_cpu_s\":%.2f", threads, batch, rate,
+             rate * total / 1e9, per_cpu);
     printf("}\n");
   } else {
     printf("model: %s (%s, %u nodes, %s weights)\n", path, model->format,
@@ -296,7 +317,8 @@ int main(int argc, char **argv) {
     printf("total per image   %12.0f MACs (%.1f M)\n", total, total / 1e6);
     if (secs > 0)
       printf("inference         %u thread(s), batch %u: %.1f images/s, "
-             "%.1f GMAC/s\n", threads, batch, rate, rate * total / 1e9);
+             "%.1f GMAC/s (%.1f images per CPU-second)\n", threads, batch,
+             rate, rate * total / 1e9, per_cpu);
   }
   ims_model_destroy(model);
   return 0;

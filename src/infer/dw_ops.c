@@ -283,6 +283,19 @@ void ims__dw_layer_destroy(ims__dw_layer *l) {
 
 ims__dw_path ims__dw_layer_path(const ims__dw_layer *l) { return l->path; }
 
+void ims__dw_layer_run_row(const ims__dw_layer *l, const uint8_t *const *rows,
+                           void *out) {
+  const uint8_t *r[3];
+  for (int ky = 0; ky < 3; ky++) r[ky] = rows[ky] ? rows[ky] : l->padrow;
+  l->row(l, r, out);
+}
+
+void ims__dw_layer_geometry(const ims__dw_layer *l, ims__dw_params *p,
+                            size_t *oh, size_t *ow) {
+  *p = l->p;
+  *oh = l->oh, *ow = l->ow;
+}
+
 /* ---- 4. engine steps, the ops table ---------------------------------- */
 
 static const ims__tensor *tin(const ims_model *m, const ims__node *n, int k) {

@@ -200,7 +200,8 @@ static bool is_binary(ims__op op) {
 /* Resolve each node's buffers and build its step. */
 static ims_status build_steps(ims_engine *e, ims_error *err) {
   const ims_model *m = e->model;
-  ims__step_env env = {m, e->dnnl, e->flags};
+  ims__step_env env = {m, e->dnnl, e->flags,
+                       e->features ? e->feat.tensor : UINT32_MAX};
   size_t longest_row = 1;
   e->steps = calloc(m->node_count ? m->node_count : 1, sizeof *e->steps);
   if (e->steps == NULL)
@@ -218,8 +219,15 @@ static ims_status build_steps(ims_engine *e, ims_error *err) {
                       m->tensors[s->node->inputs[0]].shape[0];
     s->out_per_image = ims__tensor_elements(&m->tensors[s->node->output]) /
                        m->tensors[s->node->output].shape[0];
-    ims_status st = ims__step_choose(&env, s, err);
+  }
+  /* Kinds, once every step's buffers are known: a fused step takes the
+   * next node too (step.c). */
+  for (uint32_t i = 0; i < m->node_count; i++) {
+    ims__step *s = &e->steps[i];
+    ims__step *next = i + 1 < m->node_count ? s + 1 : NULL;
+    ims_status st = ims__step_choose(&env, s, next, err);
     if (st != IMS_OK) return st;
+    if (s->ops == &ims__step_fused) next->ops = &ims__step_fused_away, i++;
     if (s->channels > longest_row) longest_row = s->channels;
   }
   e->scratch = malloc(longest_row * sizeof *e->scratch);

@@ -14,6 +14,9 @@
  *               dw_x86.c, its insides in dw_int.h);
  *   pw_ops.c    kind "pw": our 8-bit 1x1 convolution for CPUs without
  *               VNNI (its AVX2 kernel in pw_x86.c, insides in pw_int.h);
+ *   fuse_ops.c  kinds "fused" and "fused-away": a pw layer and the 3x3
+ *               depthwise layer reading it, run together a few rows at a
+ *               time (the expanded tensor never leaves the caches);
  *   kernels.c   the small portable kinds: views, 8-bit tables, 8-bit
  *               softmax, float hard sigmoid and concatenation.
  *
@@ -53,6 +56,7 @@ typedef struct ims__dnnl_ctx ims__dnnl_ctx;   /* engine-wide oneDNN state */
 typedef struct ims__dnnl_step ims__dnnl_step; /* one oneDNN layer */
 typedef struct ims__dw_layer ims__dw_layer;   /* one dw_ops.c layer */
 typedef struct ims__pw_layer ims__pw_layer;   /* one pw_ops.c layer */
+typedef struct ims__fused ims__fused;         /* one fuse_ops.c pair */
 
 typedef struct ims__step {
   const ims__step_ops *ops; /* its kind; NULL until created */
@@ -62,6 +66,7 @@ typedef struct ims__step {
     ims__dnnl_step *dnnl; /* ims__step_dnnl */
     ims__dw_layer *dw;    /* ims__step_dw */
     ims__pw_layer *pw;    /* ims__step_pw */
+    ims__fused *fused;    /* ims__step_fused */
   };
   unsigned variant;       /* ims__step_xnn: which xnn_setup_* */
   void *in;               /* first input activation (arena or weights) */
@@ -87,6 +92,9 @@ typedef struct ims__step_env {
   ims__dnnl_ctx *dnnl;    /* BORROWED: the engine's oneDNN state; NULL
                              when oneDNN is not used */
   uint32_t flags;         /* IMS_ENGINE_FLAG_* (include/imgstream/model.h) */
+  uint32_t keep_tensor;   /* an activation the engine reads between steps
+                             (features), never fused away; UINT32_MAX:
+                             none */
 } ims__step_env;
 
 /* One kind of step. Lifecycle: create (weights packed, tables filled) ->
@@ -115,6 +123,8 @@ extern const ims__step_ops ims__step_xnn;          /* xnn_ops.c */
 extern const ims__step_ops ims__step_dnnl;         /* dnnl_ops.c */
 extern const ims__step_ops ims__step_dw;           /* dw_ops.c */
 extern const ims__step_ops ims__step_pw;           /* pw_ops.c */
+extern const ims__step_ops ims__step_fused;        /* fuse_ops.c ... */
+extern const ims__step_ops ims__step_fused_away;
 extern const ims__step_ops ims__step_view;         /* kernels.c ... */
 extern const ims__step_ops ims__step_lut8;
 extern const ims__step_ops ims__step_dequant8;
@@ -125,7 +135,9 @@ extern const ims__step_ops ims__step_concat;
 /* ---- steps (step.c) -------------------------------------------------- */
 
 /* Choose the kind for s's node (in/out resolved) and create s through its
- * table: our depthwise kernel, unless a flag in env says otherwise, where
+ * table. `next`: the step after it (in/out resolved, not created), or
+ * NULL; when s's kind is ims__step_fused, s has taken next's node too and
+ * the caller makes next an ims__step_fused_away step. The kinds: our depthwise kernel, unless a flag in env says otherwise, where
  * it takes the node and the CPU has a SIMD path for it (its C path is
  * slower than XNNPACK); else oneDNN, with env->dnnl, where it takes the
  * node (depthwise only when forced) and has a fast, exact kernel; else a
@@ -133,7 +145,7 @@ extern const ims__step_ops ims__step_concat;
  * With IMS_ENGINE_FLAG_FORCE_ONEDNN, a node oneDNN takes but has no
  * kernel for fails (IMS_ERR_UNSUPPORTED). */
 ims_status ims__step_choose(const ims__step_env *env, ims__step *s,
-                            ims_error *err);
+                            ims__step *next, ims_error *err);
 
 /* The baseline: as ims__step_choose with XNNPACK and the portable kernels
  * only (no oneDNN, no depthwise kernel), what the other kinds are checked
@@ -276,6 +288,15 @@ void ims__dw_layer_destroy(ims__dw_layer *l); /* NULL: no-op */
 /* The path a layer runs (never AUTO). */
 ims__dw_path ims__dw_layer_path(const ims__dw_layer *l);
 
+/* Output row from input rows rows[0..2] of one image (NULL: above or
+ * below the image, the padding), for a kind that makes the input a row
+ * at a time (fuse_ops.c). One thread; never allocates. */
+void ims__dw_layer_run_row(const ims__dw_layer *l, const uint8_t *const *rows,
+                           void *out);
+/* The layer's parameters (weights/bias/scales NULL) and output size. */
+void ims__dw_layer_geometry(const ims__dw_layer *l, ims__dw_params *p,
+                            size_t *oh, size_t *ow);
+
 /* Whether dw_ops.c can run node n. Pure. */
 bool ims__dw_eligible(const ims_model *m, const ims__node *n);
 /* Make `step` (in/out resolved, node eligible) an ims__step_dw step
@@ -334,6 +355,11 @@ ims_status ims__pw_layer_create(const ims__pw_params *p, ims__pw_path path,
 void ims__pw_layer_run(const ims__pw_layer *l, const void *in, void *out,
                        size_t pixels, pthreadpool_t pool);
 void ims__pw_layer_destroy(ims__pw_layer *l); /* NULL: no-op */
+/* Output rows [first, first + count) of one image (1x1: rows of k bytes
+ * from `image`) into `out`, on this thread: for a kind that needs the
+ * output a few rows at a time (fuse_ops.c). Never allocates. */
+void ims__pw_layer_run_range(const ims__pw_layer *l, const void *image,
+                             void *out, size_t first, size_t count);
 ims__pw_path ims__pw_layer_path(const ims__pw_layer *l);
 /* Fraction of the layer's multiply-adds on the exact 16-bit path (the
  * rest take vpmaddubsw), for tests and benchmarks; 0 for the C path. */
@@ -344,5 +370,16 @@ bool ims__pw_eligible(const ims_model *m, const ims__node *n);
  * BORROWED from the model), as the engine's steps take them. */
 void ims__pw_node_params(const ims_model *m, const ims__node *n,
                          ims__pw_params *p);
+
+/* ---- fused layers (fuse_ops.c) -------------------------------------- */
+
+/* Whether s's node (a pw_ops.c layer) and next's (a 3x3 depthwise layer
+ * reading only its output) can run as one ims__step_fused step. Pure. */
+bool ims__fuse_eligible(const ims__step_env *env, const ims__step *s,
+                        const ims__step *next);
+/* Make s an ims__step_fused step over s's and next's nodes (writing
+ * next->out). */
+ims_status ims__fused_create(const ims__step_env *env, ims__step *s,
+                             const ims__step *next, ims_error *err);
 
 #endif /* IMS_INFER_INFER_INT_H */

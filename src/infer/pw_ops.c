@@ -305,6 +305,16 @@ static void run_chunk(void *arg, size_t i) {
   l->run(l, rows, x->out + first * l->p.n, count);
 }
 
+void ims__pw_layer_run_range(const ims__pw_layer *l, const void *image,
+                             void *out, size_t first, size_t count) {
+  const uint8_t *rows = (const uint8_t *)image + first * l->kp;
+  if (l->cols != NULL) {
+    fill_cols(l, image, first, count);
+    rows = l->cols + first * l->kp;
+  }
+  l->run(l, rows, out, count);
+}
+
 /* `pixels` output rows of `in` (1x1) or of one image (cols) into out. */
 static void run_rows(const ims__pw_layer *l, const uint8_t *in,
                      uint8_t *out, size_t pixels, pthreadpool_t pool) {

@@ -18,7 +18,9 @@
  *   3. our 8-bit 1x1 kernel (pw_ops.c) for the 1x1 convolutions oneDNN
  *      declined (CPUs without VNNI), where the CPU has AVX2: 8-bit
  *      multiplies on vpmaddubsw where that is exact, which neither
- *      XNNPACK nor oneDNN does without VNNI;
+ *      XNNPACK nor oneDNN does without VNNI; and where such a layer feeds
+ *      only a depthwise layer that our kernel takes, both as one fused
+ *      step (fuse_ops.c) unless IMS_ENGINE_FLAG_NO_FUSION;
  *   4. a portable kernel (kernels.c) for what XNNPACK lacks or does no
  *      better: views, 8-bit requantization and softmax, dequantization,
  *      float hard sigmoid and concatenation;
@@ -79,6 +81,13 @@ static bool pw_takes(const ims__step_env *env, const ims__node *n) {
          ims__pw_eligible(env->model, n);
 }
 
+/* Whether s's node and next's run as one fused step (see the header). */
+static bool fuse_takes(const ims__step_env *env, const ims__step *s,
+                       const ims__step *next) {
+  return next != NULL && !(env->flags & IMS_ENGINE_FLAG_NO_FUSION) &&
+         dw_takes(env, next->node) && ims__fuse_eligible(env, s, next);
+}
+
 /* Whether to offer node n to oneDNN (see the file header). */
 static bool dnnl_offered(const ims__step_env *env, const ims__node *n) {
   if (env->dnnl == NULL || !ims__dnnl_eligible(env->model, n)) return false;
@@ -109,7 +118,7 @@ static const ims__step_ops *baseline_kind(const ims_model *m,
 }
 
 ims_status ims__step_choose(const ims__step_env *env, ims__step *s,
-                            ims_error *err) {
+                            ims__step *next, ims_error *err) {
   const ims__node *n = s->node;
   if (dw_takes(env, n)) return ims__step_dw.create(env, s, err);
   if (dnnl_offered(env, n)) {
@@ -122,14 +131,18 @@ ims_status ims__step_choose(const ims__step_env *env, ims__step *s,
                        "or AMX)",
                        n->source_name, n->source_index);
   }
-  if (pw_takes(env, n)) return ims__step_pw.create(env, s, err);
+  if (pw_takes(env, n)) {
+    if (fuse_takes(env, s, next)) return ims__fused_create(env, s, next, err);
+    return ims__step_pw.create(env, s, err);
+  }
   return baseline_kind(env->model, n)->create(env, s, err);
 }
 
 ims_status ims__step_create(const ims_model *model, ims__step *step,
                             ims_error *err) {
-  ims__step_env env = {model, NULL, IMS_ENGINE_FLAG_FORCE_XNNPACK};
-  return ims__step_choose(&env, step, err);
+  ims__step_env env = {model, NULL, IMS_ENGINE_FLAG_FORCE_XNNPACK,
+                       UINT32_MAX};
+  return ims__step_choose(&env, step, NULL, err);
 }
 
 /* ---- 3. calls through the ops table ---------------------------------- */
