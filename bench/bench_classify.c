@@ -7,7 +7,7 @@
  *
  *   bench_classify [--model FILE] [--labels FILE] [--data DIR]
  *                  [--seconds S] [--batch N]
- *                  [--backend auto|xnnpack|onednn|nodw] [--threads 1|2]
+ *       [--backend auto|xnnpack|onednn|nodw|nopw|nofuse] [--threads 1|2]
  *                  [--features]
  *
  * Images are read into memory first, so the figures measure the CPU work,
@@ -20,7 +20,9 @@
  *
  * --backend picks the engine's IMS_ENGINE_FLAG_FORCE_* flag (auto: none,
  * oneDNN per layer where it has VNNI kernels; nodw: auto but depthwise
- * layers on XNNPACK instead of src/infer/dw_ops.c), for before/after
+ * layers on XNNPACK instead of src/infer/dw_ops.c; nopw: 8-bit 1x1
+ * layers on XNNPACK instead of src/infer/pw_ops.c; nofuse: auto but
+ * every layer on its own, src/infer/fuse_ops.c off), for before/after
  * figures. --features makes the inference rows ask for the penultimate
  * features too (IMS_ENGINE_FLAG_FEATURES, ims_engine_run_features), to
  * measure what they cost; the other rows do not use them.
@@ -231,7 +233,8 @@ static void usage(FILE *out) {
           "../shared/data/flowers)\n"
           "  --seconds S    minimum seconds per measurement (default 3)\n"
           "  --batch N      large batch size (default 16, max 256)\n"
-          "  --backend B    auto (default), xnnpack, onednn or nodw\n"
+          "  --backend B    auto (default), xnnpack, onednn, nodw, nopw or\n"
+          "                 nofuse\n"
           "  --threads T    measure only the T-thread column (1 or 2)\n"
           "  --features     inference rows also give the features\n");
 }
@@ -259,6 +262,10 @@ static int parse_args(int argc, char **argv, bench_config *cfg) {
           cfg->flags = IMS_ENGINE_FLAG_FORCE_ONEDNN;
         else if (strcmp(optarg, "nodw") == 0)
           cfg->flags = IMS_ENGINE_FLAG_NO_DW_KERNEL;
+        else if (strcmp(optarg, "nopw") == 0)
+          cfg->flags = IMS_ENGINE_FLAG_NO_PW_KERNEL;
+        else if (strcmp(optarg, "nofuse") == 0)
+          cfg->flags = IMS_ENGINE_FLAG_NO_FUSION;
         else cfg->flags = UINT32_MAX;
         break;
       case 'b': cfg->batch = (uint32_t)atoi(optarg); break;
@@ -320,6 +327,8 @@ int main(int argc, char **argv) {
          cfg.flags == IMS_ENGINE_FLAG_FORCE_XNNPACK  ? "xnnpack"
          : cfg.flags == IMS_ENGINE_FLAG_FORCE_ONEDNN ? "onednn"
          : cfg.flags == IMS_ENGINE_FLAG_NO_DW_KERNEL ? "nodw"
+         : cfg.flags == IMS_ENGINE_FLAG_NO_PW_KERNEL ? "nopw"
+         : cfg.flags == IMS_ENGINE_FLAG_NO_FUSION    ? "nofuse"
                                                      : "auto",
          cfg.features ? ", inference with features" : "");
   printf("| stage | 1 thread (images/s) | 2 threads (images/s) |\n");

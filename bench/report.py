@@ -636,7 +636,9 @@ top-1 class; "inference alone" starts from preprocessed tensors. Peak RSS
 is the process's maximum resident set (imgstream's in-memory rows hold the
 430 encoded images, ~20 MiB). "% of peak" is images/s x multiply-
 accumulates per image / the machine's peak MAC rate measured in this run
-(float FMA for float rows, int8 VNNI for the uint8 model; see
+(float FMA for float rows; for the uint8 model the CPU's 8-bit peak:
+VNNI where it has it, else AVX2 vpmaddubsw, what imgstream's 1x1 kernel
+runs; see
 [The limit](#the-limit-multiply-accumulates-against-the-machines-peak)).
 
 """)
