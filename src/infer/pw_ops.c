@@ -71,6 +71,7 @@
 
 #define NR IMS__PW_NR
 #define CHUNK_BYTES 16384 /* input bytes per chunk of pixels */
+#define MAX_K 65536       /* longest input row a layer takes */
 
 /* Channel (within its block) of element i of accumulator q (0 or 1). */
 static size_t acc_channel(size_t q, size_t i) {
@@ -361,7 +362,7 @@ static ims_status plan_cols(ims__pw_layer *l) {
 ims_status ims__pw_layer_create(const ims__pw_params *p, ims__pw_path path,
                                 ims__pw_layer **layer_out, ims_error *err) {
   if (p->k == 0 || (p->kh == 0 && p->k % 4 != 0) || p->n == 0 ||
-      p->k > 65536)
+      p->k > MAX_K)
     return ims__fail(err, IMS_ERR_INVALID_ARG, "1x1 convolution: bad shape");
   if (!ims__pw_path_supported(path))
     return ims__fail(err, IMS_ERR_UNSUPPORTED,
@@ -433,6 +434,7 @@ static const ims__tensor *tin(const ims_model *m, const ims__node *n, int k) {
 static bool is_pointwise(const ims__tensor *in, const ims__tensor *w,
                          const ims__node *n) {
   return w->shape[1] == 1 && w->shape[2] == 1 && in->shape[3] % 4 == 0 &&
+         in->shape[3] <= MAX_K &&
          n->stride_h <= 1 && n->stride_w <= 1 &&
          (n->padding != IMS__PAD_EXPLICIT ||
           !(n->pad_top || n->pad_bottom || n->pad_left || n->pad_right));
