@@ -16,9 +16,11 @@
  *
  * Exactly-once protocol (checkpoint DIR, like Spark's checkpointLocation):
  *   1. offsets/<id>: the batch's keys, written durably (tmp, fsync, rename,
- *      fsync dir) BEFORE the batch is processed
+ *      fsync dir) BEFORE any sink gets a row of the batch (the write runs
+ *      on a helper thread while the batch is classified)
  *   2. every sink writes the batch's rows and fsyncs them
- *   3. commits/<id> written durably
+ *   3. commits/<id> written durably (on the helper thread, while the next
+ *      batch is taken and classified; offsets/<id+1> is written after it)
  * On start, keys of committed batches are never taken again; a batch with
  * offsets but no commit is replayed with the same id and keys, and each
  * file sink first drops the rows of batches >= id it already holds.
@@ -50,6 +52,9 @@ extern "C" {
 
 /* Each hook behaves like the POSIX call of the same name: -1 (or a short
  * count for write) with errno set on failure. `ctx` is the table's ctx.
+ * The checkpoint calls the hooks from two helper threads of its own
+ * (its writes and its compactions), at the same time as the engine's
+ * thread calls them for the sinks: a table must be thread-safe.
  * `unlink` was added last (checkpoint compaction): NULL there means the
  * POSIX unlink(), so tables written before it keep working. */
 typedef struct ims_stream_io {

@@ -15,6 +15,37 @@
  * folder) through the engine's ims_stream_io hooks. Names starting with
  * '.' are temporary files of an interrupted write and are ignored.
  *
+ * Off the row's path: the offsets and commit files are not written by
+ * the engine's thread but queued to a helper thread (core/io_queue.c),
+ * which makes them durable one at a time in the order they were queued;
+ * compactions run on a second one (the compactor). The engine queues
+ * offsets/<id>, classifies the batch meanwhile, and waits
+ * (ims__checkpoint_wait) only before its sinks get the rows; it queues
+ * commits/<id> and goes on to the next batch, whose offsets queue behind
+ * it. The invariant, which recovery below relies on:
+ *   I1  offsets/<id> is durable before any sink gets a row of batch id
+ *       (the engine waits for it);
+ *   I2  commits/<id> is queued only after every sink has batch id
+ *       durably (the engine's order);
+ *   I3  the files become durable in queue order, each one completely
+ *       (rename and folder fsync) before the next is created: so
+ *       commits/<id> is durable before offsets/<id+1> exists, and at any
+ *       crash at most one offsets file lacks its commit, the newest;
+ *   I4  after a failed write nothing queued later is written, and the
+ *       failure is returned by the next wait (or queue) call: the batch
+ *       in flight then writes no rows, and the run stops; a failed
+ *       compaction likewise stops the run at the next wait or flush
+ *       (its batches are committed: nothing to replay);
+ *   I5  compaction C (below) starts once commits/<C> is durable, and
+ *       reads and deletes only files of batches <= C, which no queued
+ *       write touches any more; offsets/commits of later batches are
+ *       written meanwhile. Recovery takes either state: without the
+ *       snapshot the files of 0..C are all there; with it, leftovers
+ *       <= C are ignored (the table in docs/STREAM.md).
+ * So the files on disk are always those of the synchronous protocol at
+ * some moment of its run; only the engine's thread gets ahead of them,
+ * never a sink.
+ *
  * Compaction (after the commit of batch C, when due): write
  * offsets/compact-C = the previous snapshot's keys + the keys of
  * offsets/<prev+1..C>, durably; only then delete offsets/<id> and
@@ -40,7 +71,8 @@
  * Sections: 1. JSON encode/decode  2. listing ids  3. recovery
  *           4. compaction  5. public calls
  *
- * Threading: one thread (the engine's).
+ * Threading: one thread (the engine's) calls in; the queued writes run on
+ * the checkpoint's helper thread, through the same hooks.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -66,11 +98,17 @@ struct ims__checkpoint {
   char commits[4096];      /* DIR/commits */
   uint32_t interval;       /* batches between snapshots, at least;
                               UINT32_MAX = never */
-  int64_t snap_id;         /* snapshot in use (compact-<id>), -1 none */
-  size_t snap_keys;        /* keys it holds */
+  int64_t snap_id;         /* snapshot in use (compact-<id>), -1 none;
+                              written by compaction (the compactor's
+                              thread): read elsewhere only when the
+                              compactor is idle */
+  size_t snap_keys;        /* keys it holds (as snap_id) */
   int64_t committed_end;   /* 1 + the last committed batch (recover) */
   ims__compact_hook hook;  /* before each compaction, or NULL */
   void *hook_ctx;          /* its context */
+  ims__ioq *queue;         /* owned: the offsets and commit writes */
+  ims__ioq *compactor;     /* owned: the compactions */
+  int64_t compact_sent;    /* last compaction queued (or snap_id) */
 };
 
 /* ---- 1. JSON encode/decode ---- */
@@ -360,7 +398,7 @@ ims_status ims__checkpoint_recover(ims__checkpoint *cp,
     snprintf(path, sizeof path, "%s/%lld", cp->offsets, (long long)id);
     st = decode_offsets(path, id, &pending, err);
   }
-  cp->snap_id = r.base_id;
+  cp->snap_id = cp->compact_sent = r.base_id;
   cp->snap_keys = r.base.count;
   if (st == IMS_OK && r.stale) st = cleanup(cp, r.base_id, err);
   if (st != IMS_OK) goto fail;
@@ -490,15 +528,6 @@ ims_status ims__checkpoint_compact(ims__checkpoint *cp, int64_t upto,
   return IMS_OK;
 }
 
-/* After the commit of `id`: is a snapshot due (header)? */
-static bool compaction_due(const ims__checkpoint *cp, int64_t id) {
-  if (cp->interval == UINT32_MAX) return false;
-  uint64_t due = cp->interval;
-  uint64_t by_keys = cp->snap_keys / IMS__COMPACT_KEYS_PER_BATCH;
-  if (by_keys > due) due = by_keys;
-  return id - cp->snap_id >= (int64_t)due;
-}
-
 /* ---- 5. public calls ---- */
 
 static ims_status make_dir(const char *path, ims_error *err) {
@@ -515,28 +544,37 @@ ims_status ims__checkpoint_open(const char *dir, const ims_stream_io *io,
   if (cp == NULL) return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
   cp->io = io != NULL ? io : ims_stream_io_posix();
   cp->interval = compact_interval ? compact_interval : IMS__COMPACT_DEFAULT;
-  cp->snap_id = -1;
+  cp->snap_id = cp->compact_sent = -1;
   snprintf(cp->dir, sizeof cp->dir, "%s", dir);
   snprintf(cp->offsets, sizeof cp->offsets, "%s/offsets", dir);
   snprintf(cp->commits, sizeof cp->commits, "%s/commits", dir);
   ims_status st = make_dir(dir, err);
   if (st == IMS_OK) st = make_dir(cp->offsets, err);
   if (st == IMS_OK) st = make_dir(cp->commits, err);
+  if (st == IMS_OK) st = ims__ioq_create(cp->io, &cp->queue, err);
+  if (st == IMS_OK) st = ims__ioq_create(cp->io, &cp->compactor, err);
   if (st != IMS_OK) {
-    free(cp);
+    ims__checkpoint_close(cp);
     return st;
   }
   *out = cp;
   return IMS_OK;
 }
 
-void ims__checkpoint_close(ims__checkpoint *cp) { free(cp); }
+void ims__checkpoint_close(ims__checkpoint *cp) {
+  if (cp == NULL) return;
+  /* What is queued is done first. The compactor first: its job may be
+   * waiting for a commit of the other queue. */
+  ims__ioq_destroy(cp->compactor);
+  ims__ioq_destroy(cp->queue);
+  free(cp);
+}
 
 int64_t ims__checkpoint_snapshot_id(const ims__checkpoint *cp) {
   return cp->snap_id;
 }
 
-ims_status ims__checkpoint_write_offsets(ims__checkpoint *cp,
+ims_status ims__checkpoint_queue_offsets(ims__checkpoint *cp,
                                          const ims__batch_input *b,
                                          ims_error *err) {
   json_t *j = encode_offsets(b);
@@ -544,10 +582,29 @@ ims_status ims__checkpoint_write_offsets(ims__checkpoint *cp,
   json_decref(j);
   if (text == NULL) return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
   char name[32];
+  uint64_t ticket;
   snprintf(name, sizeof name, "%lld", (long long)b->id);
-  ims_status st = ims__io_write_durable(cp->io, cp->offsets, name, text,
-                                        strlen(text), err);
-  free(text);
+  return ims__ioq_submit(cp->queue, cp->offsets, name, text, strlen(text),
+                         &ticket, err);
+}
+
+ims_status ims__checkpoint_wait(ims__checkpoint *cp, ims_error *err) {
+  ims_status st = ims__ioq_wait_all(cp->queue, err);
+  if (st == IMS_OK) st = ims__ioq_check(cp->compactor, err);
+  return st;
+}
+
+ims_status ims__checkpoint_flush(ims__checkpoint *cp, ims_error *err) {
+  ims_status st = ims__ioq_wait_all(cp->queue, err);
+  if (st == IMS_OK) st = ims__ioq_wait_all(cp->compactor, err);
+  return st;
+}
+
+ims_status ims__checkpoint_write_offsets(ims__checkpoint *cp,
+                                         const ims__batch_input *b,
+                                         ims_error *err) {
+  ims_status st = ims__checkpoint_queue_offsets(cp, b, err);
+  if (st == IMS_OK) st = ims__checkpoint_wait(cp, err);
   return st;
 }
 
@@ -582,21 +639,74 @@ static char *commit_text(int64_t id, const char *extra, size_t *len) {
   return text;
 }
 
-ims_status ims__checkpoint_commit(ims__checkpoint *cp, int64_t id,
-                                  const char *extra, ims_error *err) {
+/* A compaction queued to the compactor's thread. */
+typedef struct compact_job {
+  ims__checkpoint *cp; /* BORROWED */
+  int64_t upto;        /* the batch it covers up to */
+  uint64_t commit;     /* ticket of commits/<upto> in cp->queue */
+} compact_job;
+
+/* On the compactor's thread: once commits/<upto> is durable (I5). */
+static ims_status run_compact_job(void *ctx, ims_error *err) {
+  compact_job *j = ctx;
+  ims_error e = {0};
+  ims_status st = ims__ioq_wait(j->cp->queue, j->commit, &e);
+  if (st != IMS_OK)
+    return ims__fail(err, st, "checkpoint compaction: %s", e.message);
+  return ims__checkpoint_compact(j->cp, j->upto, err);
+}
+
+/* After commits/<id> is queued (ticket `commit`): is a snapshot due
+ * (header)? Then the hook (on this thread, once the commit is durable:
+ * what it saves must not be newer than the commits), and the compaction
+ * queued to the compactor. One in flight at a time: the next cannot be
+ * due sooner than `interval` batches after it, and before deciding that
+ * it is, the previous one is waited for (snap_id and snap_keys are then
+ * its). */
+static ims_status maybe_compact(ims__checkpoint *cp, int64_t id,
+                                uint64_t commit, ims_error *err) {
+  if (cp->interval == UINT32_MAX ||
+      id - cp->compact_sent < (int64_t)cp->interval)
+    return IMS_OK;
+  ims_status st = ims__ioq_wait_all(cp->compactor, err);
+  if (st != IMS_OK) return st;
+  uint64_t due = cp->interval;
+  uint64_t by_keys = cp->snap_keys / IMS__COMPACT_KEYS_PER_BATCH;
+  if (by_keys > due) due = by_keys;
+  if (id - cp->snap_id < (int64_t)due) return IMS_OK;
+  if (cp->hook != NULL) {
+    st = ims__ioq_wait(cp->queue, commit, err);
+    if (st == IMS_OK) st = run_hook(cp, id, err);
+    if (st != IMS_OK) return st;
+  }
+  compact_job *j = malloc(sizeof *j);
+  if (j == NULL) return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
+  *j = (compact_job){cp, id, commit};
+  st = ims__ioq_submit_fn(cp->compactor, run_compact_job, j, free, NULL,
+                          err);
+  if (st == IMS_OK) cp->compact_sent = id;
+  return st;
+}
+
+ims_status ims__checkpoint_queue_commit(ims__checkpoint *cp, int64_t id,
+                                        const char *extra, ims_error *err) {
   char name[32];
   size_t len;
+  uint64_t ticket;
   snprintf(name, sizeof name, "%lld", (long long)id);
   char *text = commit_text(id, extra, &len);
   if (text == NULL) return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
   ims_status st =
-      ims__io_write_durable(cp->io, cp->commits, name, text, len, err);
-  free(text);
+      ims__ioq_submit(cp->queue, cp->commits, name, text, len, &ticket, err);
   if (st != IMS_OK) return st;
   cp->committed_end = id + 1;
-  if (!compaction_due(cp, id)) return IMS_OK;
-  st = run_hook(cp, id, err);
-  if (st == IMS_OK) st = ims__checkpoint_compact(cp, id, err);
+  return maybe_compact(cp, id, ticket, err);
+}
+
+ims_status ims__checkpoint_commit(ims__checkpoint *cp, int64_t id,
+                                  const char *extra, ims_error *err) {
+  ims_status st = ims__checkpoint_queue_commit(cp, id, extra, err);
+  if (st == IMS_OK) st = ims__checkpoint_flush(cp, err);
   return st;
 }
 

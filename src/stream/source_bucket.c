@@ -11,10 +11,15 @@
  *   take    discovery (discovery.c) lists or waits on the bucket; up to
  *           `max` queued objects become the next batch, numbered after
  *           the checkpoint's last
- *   begin   offsets/<id>, durably (not for a replay: it has them)
- *   settle  commits/<id>, durably (and compaction when due)
- * Without a checkpoint begin and settle do nothing: no replay, no
- * exactly-once.
+ *   begin   queue offsets/<id> (not for a replay: it has them) to the
+ *           checkpoint's writer thread, which makes it durable while the
+ *           batch is read and classified
+ *   ready   wait until it is durable (before any sink gets a row)
+ *   settle  queue commits/<id> (compaction, when due, waits and runs
+ *           here); the next batch's offsets queue behind it
+ *   flush   wait until the last commit is durable (end of a run)
+ * Without a checkpoint these do nothing: no replay, no exactly-once.
+ * checkpoint.c's header states the invariant (I1-I5) this keeps.
  *
  * Bodies: a bucket whose objects are files (dir://) gives the classifier
  * their paths; any other (s3://) is read into per-slot buffers reused
@@ -33,7 +38,8 @@
  * Sections: 1. state  2. take and replay  3. bodies  4. begin and settle
  *           5. create/destroy
  *
- * Threading: the engine's thread.
+ * Threading: the engine's thread (the checkpoint's writes run on its
+ * own helper thread).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -163,11 +169,41 @@ static ims_status bucket_bodies(void *state, const ims__source_batch *sb,
 
 /* ---- 4. begin and settle ---- */
 
+/* A queued checkpoint write failed (the checkpoint's message names the
+ * step and the file): say where the batch was left. */
+static ims_status write_failed(ims_status st, const ims_error *why,
+                               const char *what, int64_t id,
+                               ims_error *err) {
+  bool named = strncmp(why->message, "checkpoint", 10) == 0;
+  return ims__fail(err, st,
+                   "%s%.300s (%s batch %lld; what is not committed is "
+                   "replayed by the next run)",
+                   named ? "" : "checkpoint: ", why->message, what,
+                   (long long)id);
+}
+
 static ims_status bucket_begin(void *state, const ims__source_batch *b,
                                ims_error *err) {
   bucket_source *bs = state;
   if (bs->cp == NULL || b->replay) return IMS_OK;
-  return ims__checkpoint_write_offsets(bs->cp, &b->in, err);
+  ims_error e = {0};
+  ims_status st = ims__checkpoint_queue_offsets(bs->cp, &b->in, &e);
+  if (st != IMS_OK)
+    return write_failed(st, &e, "stopped before", b->in.id, err);
+  return IMS_OK;
+}
+
+/* I1 of checkpoint.c: no row of batch id before offsets/<id> is durable
+ * (and, queued before it, the previous batch's commit). */
+static ims_status bucket_ready(void *state, const ims__source_batch *b,
+                               ims_error *err) {
+  bucket_source *bs = state;
+  if (bs->cp == NULL) return IMS_OK;
+  ims_error e = {0};
+  ims_status st = ims__checkpoint_wait(bs->cp, &e);
+  if (st != IMS_OK)
+    return write_failed(st, &e, "no row written of", b->in.id, err);
+  return IMS_OK;
 }
 
 /* A listed object holds no lease: nothing to keep alive. */
@@ -179,10 +215,21 @@ static ims_status bucket_settle(void *state, const ims__source_batch *b,
   bucket_source *bs = state;
   ims_status st = IMS_OK;
   if (bs->cp != NULL)
-    st = ims__checkpoint_commit(bs->cp, b->in.id, extra, err);
+    st = ims__checkpoint_queue_commit(bs->cp, b->in.id, extra, err);
   if (st == IMS_OK && b == &bs->replay)
     ims__batch_input_clear(&bs->replay.in); /* redone: not again */
   return st;
+}
+
+static ims_status bucket_flush(void *state, ims_error *err) {
+  bucket_source *bs = state;
+  if (bs->cp == NULL) return IMS_OK;
+  ims_error e = {0};
+  ims_status st = ims__checkpoint_flush(bs->cp, &e);
+  if (st != IMS_OK)
+    return write_failed(st, &e, "at the end of the run, after",
+                        ims__checkpoint_committed_end(bs->cp) - 1, err);
+  return IMS_OK;
 }
 
 static ims__checkpoint *bucket_checkpoint(void *state) {
@@ -232,9 +279,11 @@ static const ims__source_ops bucket_ops = {
     .replay = bucket_replay,
     .take = bucket_take,
     .begin = bucket_begin,
+    .ready = bucket_ready,
     .bodies = bucket_bodies,
     .keepalive = bucket_keepalive,
     .settle = bucket_settle,
+    .flush = bucket_flush,
     .checkpoint = bucket_checkpoint,
     .backlog = bucket_backlog,
     .can_deliver = bucket_can_deliver,

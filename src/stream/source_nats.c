@@ -105,6 +105,15 @@ static ims_status nats_begin(void *state, const ims__source_batch *b,
   return IMS_OK;
 }
 
+/* Nothing begun to wait for, nothing settled to flush: acks are sent at
+ * settle. */
+static ims_status nats_ready(void *state, const ims__source_batch *b,
+                             ims_error *err) {
+  return IMS_OK;
+}
+
+static ims_status nats_flush(void *state, ims_error *err) { return IMS_OK; }
+
 static ims_status nats_bodies(void *state, const ims__source_batch *b,
                               ims__bodies *out, ims_error *err) {
   nats_source *ns = state;
@@ -169,9 +178,11 @@ static const ims__source_ops nats_ops = {
     .replay = nats_replay,
     .take = nats_take,
     .begin = nats_begin,
+    .ready = nats_ready,
     .bodies = nats_bodies,
     .keepalive = nats_keepalive,
     .settle = nats_settle,
+    .flush = nats_flush,
     .checkpoint = nats_checkpoint,
     .backlog = nats_backlog,
     .can_deliver = nats_can_deliver,

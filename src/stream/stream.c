@@ -9,8 +9,10 @@
  *   1. take up to max_files_per_trigger new objects from the source
  *      (bucket: from discovery's queue; NATS: one fetch from the shared
  *      pull consumer)
- *   2. begin: bucket + checkpoint: offsets/<id> (durable); not for a
- *      replay; NATS: nothing (the fetch leased the images)
+ *   2. begin: bucket + checkpoint: queue offsets/<id> to the
+ *      checkpoint's writer thread, which makes it durable while step 3
+ *      runs; not for a replay; NATS: nothing (the fetch leased the
+ *      images)
  *   3. classify them (one classifier run: decode on all cores, one engine
  *      run), from the files or the bodies in memory the source gives
  *      (s3: read into per-slot buffers reused from batch to batch; a read
@@ -21,15 +23,27 @@
  *      (NATS: restart the ack wait of a slow batch). With a learned head
  *      (learning.c), each row is predicted by it, then its label learned;
  *      the samples learned go into the batch's commit
- *   4. every sink writes and syncs the rows
- *   5. settle: bucket + checkpoint: commits/<id> (durable) - and, every
- *      compact_interval batches, the checkpoint's compaction (its time
+ *   4. ready: wait until what begin queued is durable (timed as
+ *      "offsets": only what step 3 did not hide); then every sink
+ *      writes and syncs the rows
+ *   5. settle: bucket + checkpoint: queue commits/<id>, made durable
+ *      while the next batch is taken and classified (its offsets queue
+ *      behind it, so its step 4 waits for both) - and, every
+ *      compact_interval batches, wait for it and compact (that time
  *      counts as "commit"); NATS: ack each image, terminate the failed
  *      ones - then the progress record
+ * When the run ends (stop, idle, max_batches, or an error), the source
+ * flushes: the last commit is durable before ims_stream_run returns.
+ * So no fsync of the checkpoint sits between an image's landing and its
+ * row, yet no sink ever holds a row of a batch whose offsets are not
+ * durable, nor of a batch after one whose commit is not (checkpoint.c:
+ * I1-I5).
  * A failure in 2-5 stops the run with an error naming what failed; the
  * batch is not settled: the bucket's stays uncommitted and the next
  * engine on the checkpoint replays it (before anything new: the source's
  * replay step), NATS's is redelivered by JetStream after its ack wait.
+ * A queued checkpoint write that fails is reported by the next step 4
+ * (or the flush): that batch writes no row.
  *
  * Scheduling: with trigger_interval_ms 0 a batch starts as soon as objects
  * are there; else at most one per interval, counted from when the
@@ -294,6 +308,10 @@ static ims_status run_batch(ims_stream *s, const ims__source_batch *b,
     t->learn = ims__now_mono_ns() - t0;
   }
   uint64_t t0 = ims__now_mono_ns();
+  st = ops->ready(s->src.state, b, err);
+  if (st != IMS_OK) return st;
+  t->offsets += ims__now_mono_ns() - t0;
+  t0 = ims__now_mono_ns();
   st = write_sinks(s, &b->in, err);
   if (st != IMS_OK) return st;
   uint64_t t1 = ims__now_mono_ns();
@@ -408,6 +426,12 @@ ims_status ims_stream_run(ims_stream *s, ims_error *err) {
     idle_since = ims__now_mono_ns();
     done++;
   }
+  /* The last commits are durable when run returns; after a failure the
+   * first error is the one reported. */
+  ims_error flushed = {0};
+  ims_status fst = s->src.ops->flush(s->src.state, &flushed);
+  if (st == IMS_OK && fst != IMS_OK)
+    st = ims__fail(err, fst, "%s", flushed.message);
   /* Only a clean end saves HEAD: after a failure the head holds the
    * failed batch, which is not committed. */
   if (st == IMS_OK && s->learner != NULL)

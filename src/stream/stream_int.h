@@ -21,7 +21,9 @@
  *
  * Clocks and timestamps: core/clock_int.h.
  *
- * Threading: everything here belongs to the engine's thread.
+ * Threading: everything here belongs to the engine's thread; the
+ * checkpoint runs its queued writes and compactions on two helper
+ * threads of its own (checkpoint.c).
  */
 #ifndef IMS_STREAM_STREAM_INT_H
 #define IMS_STREAM_STREAM_INT_H
@@ -67,12 +69,16 @@ typedef struct ims__checkpoint ims__checkpoint;
  * amortized, however long the stream runs (see checkpoint.c). */
 #define IMS__COMPACT_KEYS_PER_BATCH 1000
 
-/* Open (creating offsets/ and commits/ if needed) the checkpoint in dir.
- * io: BORROWED, must outlive it; NULL = POSIX. compact_interval: as
- * ims_stream_options (0 = IMS__COMPACT_DEFAULT, UINT32_MAX = never). */
+/* Open (creating offsets/ and commits/ if needed) the checkpoint in dir,
+ * and start its writer thread. io: BORROWED, must outlive it; NULL =
+ * POSIX; its hooks are also called from the writer thread.
+ * compact_interval: as ims_stream_options (0 = IMS__COMPACT_DEFAULT,
+ * UINT32_MAX = never). */
 ims_status ims__checkpoint_open(const char *dir, const ims_stream_io *io,
                                 uint32_t compact_interval,
                                 ims__checkpoint **out, ims_error *err);
+/* Write what is still queued (unless a write failed), stop the writer
+ * thread, free. NULL does nothing. */
 void ims__checkpoint_close(ims__checkpoint *cp);
 
 /* Read the checkpoint: the newest valid snapshot, then the per-batch files
@@ -88,17 +94,40 @@ ims_status ims__checkpoint_recover(ims__checkpoint *cp,
                                    ims__batch_input *pending_out,
                                    int64_t *next_id_out, ims_error *err);
 
-/* Durably write offsets/<id> (before the batch is processed). */
+/* Queue offsets/<id> to the checkpoint's writer thread (checkpoint.c's
+ * header: I1-I5): it becomes durable after everything queued before it.
+ * Fails at once with an earlier queued write's failure. */
+ims_status ims__checkpoint_queue_offsets(ims__checkpoint *cp,
+                                         const ims__batch_input *b,
+                                         ims_error *err);
+
+/* Queue commits/<id> (after every sink has the batch durably):
+ * {"batchId":N} or, with `extra` (JSON members, e.g. "learned":[...]),
+ * {"batchId":N,EXTRA} - one file, so what extra records commits with the
+ * batch, atomically. Then, if a compaction is due: the compaction hook
+ * (here, once the commit is durable), then ims__checkpoint_compact,
+ * queued to the compactor's thread (it starts once the commit is
+ * durable). A compaction failure is IMS_ERR_IO "checkpoint compaction:
+ * ...", reported by a later wait or flush; the commit itself stands. */
+ims_status ims__checkpoint_queue_commit(ims__checkpoint *cp, int64_t id,
+                                        const char *extra, ims_error *err);
+
+/* Block until every queued offsets and commit write is durable; a
+ * compaction still running is not waited for, but one that failed is
+ * reported. IMS_ERR_IO (or the status of the first that failed), with
+ * its message: the step and the file ("fsync DIR/commits/7: Input/output
+ * error", "checkpoint compaction: ..."). */
+ims_status ims__checkpoint_wait(ims__checkpoint *cp, ims_error *err);
+
+/* ims__checkpoint_wait, and wait for the compaction in flight too. */
+ims_status ims__checkpoint_flush(ims__checkpoint *cp, ims_error *err);
+
+/* Queue, then wait: offsets/<id> durable when this returns IMS_OK. */
 ims_status ims__checkpoint_write_offsets(ims__checkpoint *cp,
                                          const ims__batch_input *b,
                                          ims_error *err);
 
-/* Durably write commits/<id> (after every sink has the batch):
- * {"batchId":N} or, with `extra` (JSON members, e.g. "learned":[...]),
- * {"batchId":N,EXTRA} - one file, so what extra records commits with the
- * batch, atomically. Then compact if due: first the compaction hook,
- * then ims__checkpoint_compact. A compaction failure is IMS_ERR_IO
- * "checkpoint compaction: ..."; the commit itself stands. */
+/* Queue, then flush: commits/<id> durable (and compaction done if due). */
 ims_status ims__checkpoint_commit(ims__checkpoint *cp, int64_t id,
                                   const char *extra, ims_error *err);
 
@@ -118,7 +147,8 @@ void ims__checkpoint_set_compact_hook(ims__checkpoint *cp,
 /* DIR as given to ims__checkpoint_open. */
 const char *ims__checkpoint_dir(const ims__checkpoint *cp);
 
-/* 1 + the id of the last committed batch (after recover; 0 if none). */
+/* 1 + the id of the last committed batch (after recover; 0 if none);
+ * counts a queued commit. */
 int64_t ims__checkpoint_committed_end(const ims__checkpoint *cp);
 
 /* Compact now: write offsets/compact-<upto> (the previous snapshot's keys
@@ -129,7 +159,8 @@ int64_t ims__checkpoint_committed_end(const ims__checkpoint *cp);
 ims_status ims__checkpoint_compact(ims__checkpoint *cp, int64_t upto,
                                    ims_error *err);
 
-/* Id of the snapshot in use, -1 none. */
+/* Id of the snapshot in use, -1 none. Call when no compaction is in
+ * flight (after ims__checkpoint_flush). */
 int64_t ims__checkpoint_snapshot_id(const ims__checkpoint *cp);
 
 /* -- snapshot.c: format of offsets/compact-<id> (header of snapshot.c) -- */
@@ -216,11 +247,15 @@ long ims__discovery_take(ims__discovery *d, size_t max,
  *
  *   replay  once per run, before anything new: the batch to redo
  *   take    wait for the next batch
- *   begin   before processing it (bucket: durable offsets/<id>)
+ *   begin   before processing it (bucket: queue offsets/<id>)
  *   bodies  where the classifier finds its images
  *   keepalive  after classifying (NATS: restart the ack wait)
- *   settle  after every sink has its rows (bucket: commits/<id>;
+ *   ready   before any sink gets a row of it (bucket: wait until
+ *           offsets/<id> is durable)
+ *   settle  after every sink has its rows (bucket: queue commits/<id>;
  *           NATS: ack, or term the failed images)
+ *   flush   when the run ends (bucket: wait until the last commit is
+ *           durable)
  *
  * A batch is BORROWED from its source until the source's next replay or
  * take call (or its destroy); its arrays have room for `cap` images, the
@@ -268,8 +303,14 @@ typedef struct ims__source_ops {
    * slice (so the engine sees a stop request); *out NULL: none yet. */
   ims_status (*take)(void *state, const ims__take_plan *plan,
                      const ims__source_batch **out, ims_error *err);
-  /* Before the batch is processed (timed as "offsets"). */
+  /* Before the batch is processed. May return before what it records is
+   * durable (bucket: the offsets file is queued): `ready` waits. */
   ims_status (*begin)(void *state, const ims__source_batch *b,
+                      ims_error *err);
+  /* Before the first sink gets a row of the batch: what begin (and the
+   * settles before it) recorded is durable. A failure fails the batch
+   * with no row written (timed as "offsets"). */
+  ims_status (*ready)(void *state, const ims__source_batch *b,
                       ims_error *err);
   /* The batch's images for the classifier, into *out. A failure fails
    * the batch (it is not settled). */
@@ -279,10 +320,14 @@ typedef struct ims__source_ops {
   void (*keepalive)(void *state);
   /* After every sink has the batch's rows; failed[i]: image i gave an
    * error row; extra: JSON members the commit records with the batch
-   * (the learned samples), or NULL (timed as "commit"). */
+   * (the learned samples), or NULL (timed as "commit"). May return
+   * before the settlement is durable (bucket: the commit file is
+   * queued); the next batch's `ready`, or `flush`, waits for it. */
   ims_status (*settle)(void *state, const ims__source_batch *b,
                        const bool *failed, const char *extra,
                        ims_error *err);
+  /* The run ends: every settlement so far is durable. */
+  ims_status (*flush)(void *state, ims_error *err);
   /* The checkpoint the source commits to, or NULL (none, or NATS). */
   ims__checkpoint *(*checkpoint)(void *state);
   /* Images seen and not yet taken (the metrics' backlog), -1 unknown. */
