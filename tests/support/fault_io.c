@@ -4,23 +4,38 @@
  * fault_io()'s table, each a plain system call unless fault_hit() says
  * this is the call to fail.
  *
- * Threading: one fault at a time (fault_new's single instance).
+ * Threading: one fault at a time (fault_new's single instance), its
+ * hooks callable from several threads (a mutex around the counters).
  */
 #define _GNU_SOURCE
 #include "support/fault_io.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+static pthread_mutex_t fault_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static bool fault_hit(fault *f, char op, const char *path) {
   if (op != f->op || path == NULL || strstr(path, f->match) == NULL)
     return false;
-  if (f->seen++ < f->after) return false;
-  f->fired++;
+  pthread_mutex_lock(&fault_lock);
+  bool hit = f->seen++ >= f->after;
+  if (hit) f->fired++;
+  pthread_mutex_unlock(&fault_lock);
+  if (!hit) return false;
+  if (f->crash) {
+    struct timespec ts = {f->crash_delay_ms / 1000,
+                          (long)(f->crash_delay_ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    raise(SIGKILL);
+  }
   errno = f->error != 0 ? f->error : EIO;
   return true;
 }
@@ -75,6 +90,13 @@ fault *fault_new(const char *match, char op, int after, int error) {
   f.after = after;
   f.error = error;
   return &f;
+}
+
+fault *fault_crash(const char *match, char op, int after, int delay_ms) {
+  fault *f = fault_new(match, op, after, 0);
+  f->crash = true;
+  f->crash_delay_ms = delay_ms;
+  return f;
 }
 
 ims_stream_io fault_io(fault *f) {

@@ -11,9 +11,18 @@
  *
  * ops: 'w' write, 's' fsync (both matched on the path the fd was opened
  * with), 'r' rename (matched on the target), 'u' unlink.
+ *
+ * fault_crash() makes the chosen call kill the process instead (SIGKILL,
+ * after `delay_ms`, so that other threads can get ahead meanwhile): a
+ * crash at an exact point, for a test that runs the stream in a child.
+ *
+ * Threading: the hooks may be called from several threads at once (the
+ * checkpoint writes on helper threads); a mutex guards the counters.
  */
 #ifndef IMS_TEST_FAULT_IO_H
 #define IMS_TEST_FAULT_IO_H
+
+#include <stdbool.h>
 
 #include "imgstream/stream.h"
 
@@ -24,11 +33,17 @@ typedef struct fault {
   int error;            /* errno to fail with; 0 = EIO */
   int seen;             /* matching calls so far */
   int fired;            /* failures injected */
+  bool crash;           /* fault_crash: kill instead of failing */
+  int crash_delay_ms;   /* ... after sleeping this long */
   char names[256][256]; /* path of each open fd (fd < 256) */
 } fault;
 
 /* A fresh fault (one static instance: tests run one at a time). */
 fault *fault_new(const char *match, char op, int after, int error);
+
+/* A fault whose call sleeps `delay_ms`, then kills the process with
+ * SIGKILL (the same single instance as fault_new's). */
+fault *fault_crash(const char *match, char op, int after, int delay_ms);
 
 /* The hook table over `f` (BORROWED: must outlive the table's users). */
 ims_stream_io fault_io(fault *f);
