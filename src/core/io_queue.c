@@ -204,13 +204,16 @@ ims_status ims__ioq_submit_fn(ims__ioq *q, ims__ioq_fn fn, void *ctx,
     free_jobs(j);
     return st;
   }
-  j->ticket = ++q->submitted;
+  uint64_t ticket = j->ticket = ++q->submitted;
   if (q->tail != NULL) q->tail->next = j;
   else q->head = j;
   q->tail = j;
   pthread_cond_broadcast(&q->changed);
   pthread_mutex_unlock(&q->lock);
-  if (ticket_out != NULL) *ticket_out = j->ticket;
+  /* Not j->ticket: once unlocked, the helper may have run and freed j
+   * (a compaction then waited forever on a ticket read from freed
+   * memory, in faults_stream_* under load). */
+  if (ticket_out != NULL) *ticket_out = ticket;
   return IMS_OK;
 }
 
