@@ -5,7 +5,13 @@
  *
  * Search order (first directory holding the file wins):
  *   1. $IMGSTREAM_MODELS
- *   2. <source tree>/../shared/models (IMS_SOURCE_DIR, set by CMake)
+ *   2. run from the build tree (the binary is in IMS_BUILD_TOOL_DIR):
+ *      <source tree>/../shared/models (IMS_SOURCE_DIR, set by CMake);
+ *      installed anywhere else: <bin>/../share/imgstream/models, the
+ *      folder `cmake --install` fills (IMS_BIN_TO_DATA is the relative
+ *      path from the bin to the data folder), found from the binary's own
+ *      location (/proc/self/exe), so a moved tree still finds it and an
+ *      installed binary never reads the source tree it was built from
  *   3. ../shared/models relative to the current directory
  *   4. ${XDG_CACHE_HOME:-$HOME/.cache}/imgstream/models, where
  *      scripts/fetch-model puts what it downloads
@@ -25,6 +31,18 @@
 
 #include "cli/cli_int.h"
 
+/* Set by CMake for the tool; these defaults keep the file compilable
+ * alone (a binary outside any build tree, installed the usual way). */
+#ifndef IMS_SOURCE_DIR
+#define IMS_SOURCE_DIR "."
+#endif
+#ifndef IMS_BUILD_TOOL_DIR
+#define IMS_BUILD_TOOL_DIR "/nonexistent"
+#endif
+#ifndef IMS_BIN_TO_DATA
+#define IMS_BIN_TO_DATA "../share/imgstream"
+#endif
+
 /* Append "<base><suffix>" to dirs unless base is NULL or empty. */
 static void add_dir(cli_dirs *dirs, const char *base, const char *suffix) {
   if (base == NULL || base[0] == '\0' || dirs->count >= CLI_MAX_DIRS) return;
@@ -33,12 +51,29 @@ static void add_dir(cli_dirs *dirs, const char *base, const char *suffix) {
   if (n > 0 && n < CLI_PATH_MAX) dirs->count++;
 }
 
+/* The folder of the running binary into out (CLI_PATH_MAX); -1 if
+ * /proc/self/exe cannot be read. */
+static int exe_dir(char *out) {
+  ssize_t n = readlink("/proc/self/exe", out, CLI_PATH_MAX - 1);
+  if (n <= 0) return -1;
+  out[n] = '\0';
+  char *slash = strrchr(out, '/');
+  if (slash == NULL) return -1;
+  *slash = '\0';
+  return 0;
+}
+
 void cli_models_dirs(cli_dirs *dirs) {
   dirs->count = 0;
   add_dir(dirs, getenv("IMGSTREAM_MODELS"), "");
-#ifdef IMS_SOURCE_DIR
-  add_dir(dirs, IMS_SOURCE_DIR, "/../shared/models");
-#endif
+  char bin[CLI_PATH_MAX], build[PATH_MAX];
+  if (exe_dir(bin) == 0) {
+    if (realpath(IMS_BUILD_TOOL_DIR, build) != NULL &&
+        strcmp(bin, build) == 0)
+      add_dir(dirs, IMS_SOURCE_DIR, "/../shared/models");
+    else
+      add_dir(dirs, bin, "/" IMS_BIN_TO_DATA "/models");
+  }
   char cwd[CLI_PATH_MAX];
   if (getcwd(cwd, sizeof cwd) != NULL) add_dir(dirs, cwd, "/../shared/models");
   const char *cache = getenv("XDG_CACHE_HOME");
