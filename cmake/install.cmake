@@ -16,13 +16,14 @@
 # finds the models from its own location (src/cli/locate.c), the .pc
 # and CMake files find the prefix from their own.
 #
-# Components: Runtime (the tool, the shared library, the models) and
-# Development (headers, the static library, the .so link, .pc, CMake).
+# Components (one Debian package each, cmake/package.cmake): Runtime (the
+# tool, the models), Library (the shared library) and Development
+# (headers, the static library, the .so link, .pc, CMake).
 
 install(TARGETS imgstream_tool
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT Runtime)
 install(TARGETS imgstream_shared
-        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT Runtime
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT Library
                 NAMELINK_COMPONENT Development)
 install(TARGETS imgstream
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT Development)

@@ -68,10 +68,12 @@ static int sh(const char *fmt, ...) {
   return code;
 }
 
-/* ---- 2. the installed tree ---- */
+/* ---- 2. the installed trees ---- */
 
-static char dir[2048];   /* this test's folder: stage/, tree/, work/ */
-static char tree[4096];  /* the installed tree, moved from the stage */
+static char dir[2048];   /* this test's folder: stage/, tree/, deb/ ... */
+static char tree[4096];  /* the cmake-installed tree, moved from stage/ */
+static char deb_tree[4096]; /* usr/ of the packages extracted by dpkg -x */
+static const char *libdir;  /* lib/<multiarch> (IMS_LIBDIR) */
 static char clean_env[8192]; /* `env` arguments: no IMGSTREAM_*, an
                                 empty HOME, a cwd with no ../shared */
 
@@ -81,48 +83,81 @@ static const char *need_env(const char *name) {
   return v;
 }
 
+/* This test's folder, emptied once per process, with work/ (the cwd of
+ * every run: no ../shared next to it) and home/ (an empty HOME). */
+static void need_dir(void) {
+  static bool done;
+  if (done) return;
+  libdir = need_env("IMS_LIBDIR");
+  snprintf(dir, sizeof dir, "%s", tmp_path("install"));
+  tool_rm_rf(dir);
+  ASSERT_EQ(mkdir(dir, 0755), 0);
+  ASSERT_EQ(sh("mkdir '%s/work' '%s/home'", dir, dir), 0);
+  snprintf(clean_env, sizeof clean_env,
+           "cd '%s/work' && env -u IMGSTREAM_MODELS -u IMGSTREAM_SHARED "
+           "-u XDG_CACHE_HOME -u LD_LIBRARY_PATH -u PKG_CONFIG_PATH "
+           "HOME='%s/home'", dir, dir);
+  done = true;
+}
+
 /* Install once per process: DESTDIR=<dir>/stage, prefix /opt/imgstream,
  * then move <dir>/stage/opt/imgstream to <dir>/tree. */
 static void need_install(void) {
   static bool done;
   if (done) return;
+  need_dir();
   const char *build = need_env("IMS_BUILD_DIR");
   const char *cmake = need_env("IMS_CMAKE");
-  snprintf(dir, sizeof dir, "%s", tmp_path("install"));
   snprintf(tree, sizeof tree, "%s/tree", dir);
-  tool_rm_rf(dir);
-  ASSERT_EQ(mkdir(dir, 0755), 0);
   ASSERT_EQ(sh("DESTDIR='%s/stage' '%s' --install '%s' --prefix "
                "/opt/imgstream", dir, cmake, build), 0);
-  ASSERT_EQ(sh("mv '%s/stage/opt/imgstream' '%s' && mkdir '%s/work' "
-               "'%s/home'", dir, tree, dir, dir), 0);
-  snprintf(clean_env, sizeof clean_env,
-           "cd '%s/work' && env -u IMGSTREAM_MODELS -u IMGSTREAM_SHARED "
-           "-u XDG_CACHE_HOME -u LD_LIBRARY_PATH HOME='%s/home'",
-           dir, dir);
+  ASSERT_EQ(sh("mv '%s/stage/opt/imgstream' '%s'", dir, tree), 0);
   done = true;
 }
 
-static bool exists(const char *rel) {
+/* The three packages, built once per process by CPack from this build
+ * into <dir>/deb/packages, then extracted with dpkg -x into
+ * <dir>/deb/root (deb_tree is its usr/). */
+static void need_debs(void) {
+  static bool done;
+  if (done) return;
+  need_dir();
+  const char *build = need_env("IMS_BUILD_DIR");
+  const char *cpack = need_env("IMS_CPACK");
+  if (access("/usr/bin/dpkg-shlibdeps", X_OK) != 0)
+    RETURN_SKIP("no dpkg-shlibdeps (dpkg-dev; scripts/install-deps)");
+  ASSERT_EQ(sh("cd '%s' && '%s' -G DEB -B '%s/deb/packages'", build, cpack,
+               dir), 0);
+  ASSERT_EQ(sh("cd '%s/deb/packages' && for d in *.deb; do "
+               "dpkg -x \"$d\" ../root || exit 1; done", dir), 0);
+  snprintf(deb_tree, sizeof deb_tree, "%s/deb/root/usr", dir);
+  done = true;
+}
+
+static bool exists(const char *root, const char *rel) {
   struct stat st;
-  return lstat(test_strf("%s/%s", tree, rel), &st) == 0;
+  return lstat(test_strf("%s/%s", root, rel), &st) == 0;
 }
 
 TEST(install_layout) {
   need_install();
   static const char *const files[] = {
-      "bin/imgstream", "lib/libimgstream.so", "lib/libimgstream.so.0",
-      "lib/libimgstream.so.0.1.0", "lib/libimgstream.a",
+      "bin/imgstream", "L/libimgstream.so", "L/libimgstream.so.0",
+      "L/libimgstream.so.0.1.0", "L/libimgstream.a",
       "include/imgstream/imgstream.h", "include/imgstream/stream.h",
-      "lib/pkgconfig/imgstream.pc",
-      "lib/cmake/imgstream/imgstreamConfig.cmake",
-      "lib/cmake/imgstream/imgstreamConfigVersion.cmake",
+      "L/pkgconfig/imgstream.pc",
+      "L/cmake/imgstream/imgstreamConfig.cmake",
+      "L/cmake/imgstream/imgstreamConfigVersion.cmake",
       "share/imgstream/models/mobilenet_v2_1.0_224_quant.tflite",
       "share/imgstream/models/imagenet_class_index.json",
       "share/imgstream/models/LICENSE-coral-test-data"};
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-    if (!exists(files[i])) TEST__FAIL("not installed: %s", files[i]);
+    const char *f = files[i];
+    if (f[0] == 'L') f = test_strf("%s%s", libdir, f + 1);
+    if (!exists(tree, f)) TEST__FAIL("not installed: %s", f);
   }
+  /* Only the packages get the Debian docs. */
+  ASSERT(!exists(tree, "share/doc"));
   ASSERT(test_same_file(
       test_strf("%s/share/imgstream/models/"
                 "mobilenet_v2_1.0_224_quant.tflite", tree),
@@ -130,47 +165,51 @@ TEST(install_layout) {
   /* The tool finds the library relative to itself; the library has its
    * SONAME. */
   ASSERT_EQ(sh("readelf -d '%s/bin/imgstream'", tree), 0);
-  ASSERT_CONTAINS(sh_out, "[$ORIGIN/../lib]");
+  ASSERT_CONTAINS(sh_out, test_strf("[$ORIGIN/../%s]", libdir));
   ASSERT(strstr(sh_out, getenv("IMS_BUILD_DIR")) == NULL);
-  ASSERT_EQ(sh("readelf -d '%s/lib/libimgstream.so.0.1.0'", tree), 0);
+  ASSERT_EQ(sh("readelf -d '%s/%s/libimgstream.so.0.1.0'", tree, libdir),
+            0);
   ASSERT_CONTAINS(sh_out, "Library soname: [libimgstream.so.0]");
   /* Nothing but the public API is exported. */
-  ASSERT_EQ(sh("nm -D --defined-only '%s/lib/libimgstream.so.0' | "
-               "grep -v ' ims_' | grep -v ' [wW] ' || true", tree), 0);
+  ASSERT_EQ(sh("nm -D --defined-only '%s/%s/libimgstream.so.0' | "
+               "grep -v ' ims_' | grep -v ' [wW] ' || true", tree, libdir),
+            0);
   ASSERT_STR_EQ(sh_out, "");
 }
 
 /* ---- 3. the tool installed ---- */
 
-TEST(install_classify) {
-  need_install();
+/* The installed tool at `root` classifies a shared image with its own
+ * model, from a folder with no ../shared and no IMGSTREAM_* set; with
+ * that model gone, it says it looked in its own share/ and nowhere in
+ * the source tree or ../shared. */
+static void check_classify(const char *root) {
   const char *parrot = shared_path("data/images/parrot.jpg");
-  ASSERT_EQ(sh("%s '%s/bin/imgstream' classify --json '%s'", clean_env, tree,
+  ASSERT_EQ(sh("%s '%s/bin/imgstream' classify --json '%s'", clean_env, root,
                parrot), 0);
   ASSERT_CONTAINS(sh_out, "\"class\":\"n01818515\",\"desc\":\"macaw\"");
-  ASSERT_EQ(sh("%s '%s/bin/imgstream' --version", clean_env, tree), 0);
+  ASSERT_EQ(sh("%s '%s/bin/imgstream' --version", clean_env, root), 0);
   ASSERT_STR_EQ(sh_out, test_strf("imgstream %s\n", ims_version()));
-  /* Where it looked: its own share/ only (no source tree, no
-   * ../shared of anything), which the model's absence shows. */
-  const char *models = test_strf("%s/share/imgstream/models", tree);
+  const char *models = test_strf("%s/share/imgstream/models", root);
   const char *model = test_strf("%s/mobilenet_v2_1.0_224_quant.tflite",
                                 models);
   ASSERT_EQ(rename(model, test_strf("%s.away", model)), 0);
-  int code = sh("%s '%s/bin/imgstream' classify '%s'", clean_env, tree,
+  int code = sh("%s '%s/bin/imgstream' classify '%s'", clean_env, root,
                 parrot);
   ASSERT_EQ(rename(test_strf("%s.away", model), model), 0);
   ASSERT_EQ(code, 3);
   ASSERT_CONTAINS(sh_err, test_strf("\n  %s\n", models));
-  char real[4096];
+  char real[PATH_MAX];
   ASSERT(realpath(shared_path("models"), real) != NULL);
   ASSERT(strstr(sh_err, real) == NULL);
 }
 
-TEST(install_stream) {
-  need_install();
-  /* A bucket of two categories, two images each; the stream classifies
-   * each once and stops when idle. */
-  const char *b = test_strf("%s/bucket", dir);
+/* The installed tool at `root` streams a bucket of two categories, two
+ * images each (folder <dir>/<name>): each classified once, then it stops
+ * when idle. */
+static void check_stream(const char *root, const char *name) {
+  const char *b = test_strf("%s/%s/bucket", dir, name);
+  const char *rows = test_strf("%s/%s/rows.jsonl", dir, name);
   ASSERT_EQ(sh("mkdir -p '%s/daisy' '%s/rose' && cd '%s' && "
                "for f in $(ls | head -2); do cp \"$f\" '%s/daisy/'; done",
                b, b, shared_path("data/flowers/daisy"), b), 0);
@@ -178,13 +217,127 @@ TEST(install_stream) {
                "cp \"$f\" '%s/rose/'; done",
                shared_path("data/flowers/rose"), b), 0);
   ASSERT_EQ(sh("%s '%s/bin/imgstream' stream --source 'dir://%s' "
-               "--checkpoint '%s/ckpt' --sink 'jsonl:%s/rows.jsonl' "
-               "--threads 2 --until-idle 500", clean_env, tree, b, dir,
-               dir), 0);
-  ASSERT_EQ(sh("wc -l < '%s/rows.jsonl'", dir), 0);
+               "--checkpoint '%s/%s/ckpt' --sink 'jsonl:%s' "
+               "--threads 2 --until-idle 500", clean_env, root, b, dir, name,
+               rows), 0);
+  ASSERT_EQ(sh("wc -l < '%s'", rows), 0);
   ASSERT_EQ(atoi(sh_out), 4);
-  ASSERT_EQ(sh("grep -c '\"label\":\"daisy\"' '%s/rows.jsonl'", dir), 0);
+  ASSERT_EQ(sh("grep -c '\"label\":\"daisy\"' '%s'", rows), 0);
   ASSERT_EQ(atoi(sh_out), 2);
 }
 
-TEST_MAIN(install_layout, install_classify, install_stream)
+TEST(install_classify) {
+  need_install();
+  check_classify(tree);
+}
+
+TEST(install_stream) {
+  need_install();
+  check_stream(tree, "install_stream");
+}
+
+/* ---- 4. the Debian packages ---- */
+
+/* `dpkg-deb -f DEB FIELD`'s answer for package `pkg`. */
+static const char *deb_field(const char *pkg, const char *field) {
+  ASSERT_EQ(sh("dpkg-deb -f '%s/deb/packages/%s_%s-1_amd64.deb' %s", dir,
+               pkg, ims_version(), field), 0);
+  return sh_out;
+}
+
+TEST(deb_contents) {
+  need_debs();
+  /* What each package holds. */
+  static const struct {
+    const char *pkg, *path;
+  } files[] = {
+      {"imgstream", "./usr/bin/imgstream"},
+      {"imgstream", "./usr/share/imgstream/models/"
+                    "mobilenet_v2_1.0_224_quant.tflite"},
+      {"imgstream", "./usr/share/imgstream/models/imagenet_class_index.json"},
+      {"imgstream", "./usr/share/imgstream/models/LICENSE-coral-test-data"},
+      {"imgstream", "./usr/share/doc/imgstream/copyright"},
+      {"imgstream", "./usr/share/doc/imgstream/changelog.Debian.gz"},
+      {"libimgstream0", "./usr/L/libimgstream.so.0.1.0"},
+      {"libimgstream0", "./usr/L/libimgstream.so.0 -> libimgstream.so.0.1.0"},
+      {"libimgstream0", "./usr/share/doc/libimgstream0/copyright"},
+      {"libimgstream-dev", "./usr/include/imgstream/imgstream.h"},
+      {"libimgstream-dev", "./usr/L/libimgstream.a"},
+      {"libimgstream-dev", "./usr/L/libimgstream.so -> libimgstream.so.0"},
+      {"libimgstream-dev", "./usr/L/pkgconfig/imgstream.pc"},
+      {"libimgstream-dev", "./usr/L/cmake/imgstream/imgstreamConfig.cmake"},
+      {"libimgstream-dev", "./usr/share/doc/libimgstream-dev/copyright"},
+  };
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    ASSERT_EQ(sh("dpkg-deb --contents '%s/deb/packages/%s_%s-1_amd64.deb'",
+                 dir, files[i].pkg, ims_version()), 0);
+    const char *p = files[i].path;
+    const char *l = strstr(p, "/L/");
+    if (l != NULL)
+      p = test_strf("%.*s/%s/%s", (int)(l - p), p, libdir, l + 3);
+    if (strstr(sh_out, test_strf(" %s\n", p)) == NULL)
+      TEST__FAIL("%s does not hold %s", files[i].pkg, p);
+    ASSERT(strstr(sh_out, " root/root ") != NULL);
+  }
+  /* Depends from dpkg-shlibdeps (and the library's own package); the
+   * NATS server only suggested: a worker may read a folder or S3. */
+  const char *dep = deb_field("imgstream", "Depends");
+  ASSERT_CONTAINS(dep, test_strf("libimgstream0 (= %s-1)", ims_version()));
+  ASSERT_CONTAINS(dep, "libc6 (>=");
+  ASSERT(strstr(dep, "nats") == NULL);
+  ASSERT_CONTAINS(deb_field("imgstream", "Suggests"), "nats-server");
+  dep = deb_field("libimgstream0", "Depends");
+  ASSERT_CONTAINS(dep, "libxnnpack0");
+  ASSERT_CONTAINS(dep, "libnats3.4");
+  ASSERT_CONTAINS(deb_field("libimgstream-dev", "Depends"),
+                  test_strf("libimgstream0 (= %s-1)", ims_version()));
+  ASSERT_EQ(sh("dpkg-deb --ctrl-tarfile '%s/deb/packages/"
+               "libimgstream0_%s-1_amd64.deb' | tar -xO ./shlibs ./triggers",
+               dir, ims_version()), 0);
+  ASSERT_CONTAINS(sh_out, "libimgstream 0 libimgstream0 (>= ");
+  ASSERT_CONTAINS(sh_out, "activate-noawait ldconfig");
+}
+
+TEST(deb_classify) {
+  need_debs();
+  check_classify(deb_tree);
+}
+
+TEST(deb_stream) {
+  need_debs();
+  check_stream(deb_tree, "deb_stream");
+}
+
+/* lintian: no error. Its warnings are the ones docs/INSTALL.md lists
+ * and explains; a new one fails here until it is explained there. */
+TEST(deb_lintian) {
+  if (strcmp(test__env_or("IMS_ONCE_TESTS", "ON"), "ON") != 0)
+    RETURN_SKIP("lintian runs in one build of CI's three (IMS_ONCE_TESTS)");
+  if (access("/usr/bin/lintian", X_OK) != 0)
+    RETURN_SKIP("no lintian (scripts/install-deps)");
+  need_debs();
+  int code = sh("lintian --no-cfg --tag-display-limit 0 "
+                "'%s'/deb/packages/*.deb 2>&1 | "
+                "grep -v 'running with root privileges'", dir);
+  ASSERT(code == 0 || code == 1);
+  char *tags = strdup(sh_out);
+  const char *doc = test_strf("%s/docs/INSTALL.md",
+                              need_env("IMS_SOURCE_DIR"));
+  char *explained = test_read_text(doc);
+  for (char *line = strtok(tags, "\n"); line != NULL;
+       line = strtok(NULL, "\n")) {
+    if (line[0] == 'E' && line[1] == ':') TEST__FAIL("lintian: %s", line);
+    if (line[0] != 'W' || line[1] != ':') continue;
+    /* "W: pkg: tag [...]": the tag must be named in docs/INSTALL.md */
+    char tag[128] = "";
+    if (sscanf(line, "W: %*s %127s", tag) != 1) continue;
+    if (strstr(explained, test_strf("`%s`", tag)) == NULL)
+      TEST__FAIL("lintian warning not explained in docs/INSTALL.md: %s",
+                 line);
+  }
+  free(explained);
+  free(tags);
+}
+
+TEST_MAIN(install_layout, install_classify, install_stream, deb_contents,
+          deb_classify, deb_stream, deb_lintian)
