@@ -4,3 +4,12 @@
 # sanitizers: give it time.
 ims_add_test(NAME cli_classify SOURCES cli_classify.c PROPERTIES TIMEOUT 900)
 add_dependencies(cli_classify imgstream_tool)
+# --config FILE (src/cli/config.c): linked with the tool's own objects
+# (ims_cli) for the commands' option tables, and with --wrap for the
+# allocation functions to fail each of a load's allocations in turn; runs
+# the tool too (tests/cli_config.c).
+ims_add_test(NAME cli_config SOURCES cli_config.c LIBS ims_cli imgstream
+             PROPERTIES TIMEOUT 300)
+target_link_options(cli_config PRIVATE
+  "LINKER:--wrap=malloc,--wrap=calloc,--wrap=realloc")
+add_dependencies(cli_config imgstream_tool)

@@ -29,10 +29,61 @@ enum {
   "exit codes: 0 ok, 1 some inputs failed, 2 usage error,\n"         \
   "            3 model, labels or head unusable, 4 output not written\n"
 
-int cmd_classify(int argc, char **argv);
-int cmd_produce(int argc, char **argv);
-int cmd_stream(int argc, char **argv);
-int cmd_results(int argc, char **argv);
+/* ---- config files (config.c) ---- */
+
+struct option;
+
+/* --config FILE, in every command's long-option table. */
+enum { CLI_OPT_CONFIG = 700 };
+#define CLI_CONFIG_LONG_OPTION \
+  {"config", required_argument, NULL, CLI_OPT_CONFIG}
+/* A command line with a config file's options put before it. */
+typedef struct cli_config {
+  int argc;         /* the arguments to parse */
+  char **argv;      /* argv[0] is the command; owned if argv_owned */
+  bool argv_owned;  /* private: argv was allocated here */
+  const char *cmd;  /* BORROWED: the command's name, for messages */
+  const char *file; /* BORROWED (from argv): --config's FILE, or NULL */
+  char **owned;     /* owned: nowned arguments made from the file */
+  unsigned *lines;  /* owned: the file line of each of owned[] */
+  size_t nowned;    /* entries of owned[] and lines[] */
+} cli_config;
+
+/* What main.c needs of a command to read its config file: its long
+ * options (alphasorted, with CLI_CONFIG_LONG_OPTION) and getopt's short
+ * option string. */
+typedef struct cli_options {
+  const struct option *long_options; /* terminated by a NULL name */
+  const char *short_options;         /* as passed to getopt_long */
+} cli_options;
+
+/* The command line argv[0..argc) of command `cmd` (argv[0] its name),
+ * with --config FILE's options in front of it (config.c's comment has
+ * the format) into *out; without --config, *out is argc and argv as
+ * they are. Returns 0, or IMS_EXIT_USAGE after printing what is wrong
+ * with the file (naming it and the line), IMS_EXIT_FAILED out of memory.
+ * Free *out with cli_config_free either way. */
+int cli_config_load(const char *cmd, const struct option *opts,
+                    const char *shortopts, int argc, char **argv,
+                    cli_config *out);
+
+/* A command refused the value `arg` (argv[optind - 1]): if it came from
+ * the file, say which line ("imgstream CMD: FILE:N: ARG was set here"). */
+void cli_config_blame(const cli_config *c, const char *arg);
+
+void cli_config_free(cli_config *c);
+
+/* ---- the commands ---- */
+
+/* Each parses cfg->argc, cfg->argv (what cli_config_load made). */
+int cmd_classify(const cli_config *cfg);
+int cmd_produce(const cli_config *cfg);
+int cmd_stream(const cli_config *cfg);
+int cmd_results(const cli_config *cfg);
+extern const cli_options cli_classify_options;
+extern const cli_options cli_produce_options;
+extern const cli_options cli_stream_options;
+extern const cli_options cli_results_options;
 
 /* --help prints usage(stdout), --version "imgstream VERSION"; either
  * returns 1 (the command then exits 0 without doing anything else), else

@@ -51,6 +51,7 @@ enum {
 static const struct option long_options[] = {
     {"accuracy", no_argument, NULL, OPT_ACCURACY},
     {"batch", required_argument, NULL, 'b'},
+    CLI_CONFIG_LONG_OPTION,
     {"crop", required_argument, NULL, CLI_OPT_CROP},
     {"feature-layer", required_argument, NULL, OPT_FEATURE_LAYER},
     {"features", no_argument, NULL, OPT_FEATURES},
@@ -73,6 +74,9 @@ static const struct option long_options[] = {
     {"top", required_argument, NULL, 'k'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0}};
+
+#define SHORT_OPTIONS ":b:hjk:l:m:t:"
+const cli_options cli_classify_options = {long_options, SHORT_OPTIONS};
 
 #define DEFAULT_BATCH 16
 
@@ -139,6 +143,9 @@ static void usage(FILE *out) {
       "                       been learned on the same one\n"
       "      --max-classes N  with --head: refuse a head of more classes\n"
       "                       (default %u)\n"
+      "      --config FILE    read options from FILE, 'key = value' lines\n"
+      "                       (a long option without --); the command\n"
+      "                       line wins\n"
       "  -h, --help           show this help\n"
       "      --version        show the version\n"
       "fitting images to the model (TFLite and ONNX alike):\n"
@@ -164,6 +171,7 @@ static int apply_option(classify_opts *o, int c, char **argv) {
   switch (c) {
     case OPT_ACCURACY: o->accuracy = true; return 0;
     case 'b': return parse_ulong("batch", optarg, 1, 1024, &o->batch);
+    case CLI_OPT_CONFIG: return 0; /* read by main.c (config.c) */
     case 'h': o->help = true; return 0;
     case 'j': o->json = true; return 0;
     case OPT_FEATURES: o->features = true; return 0;
@@ -201,7 +209,9 @@ static int apply_option(classify_opts *o, int c, char **argv) {
 
 /* Parse argv into *o; on return argv[optind..argc) are the images.
  * Returns 0 or -1 (usage error already printed). */
-static int parse_options(int argc, char **argv, classify_opts *o) {
+static int parse_options(const cli_config *cfg, classify_opts *o) {
+  int argc = cfg->argc;
+  char **argv = cfg->argv;
   memset(o, 0, sizeof *o);
   o->top = 1;
   o->batch = DEFAULT_BATCH;
@@ -210,9 +220,12 @@ static int parse_options(int argc, char **argv, classify_opts *o) {
   optind = 1;
   opterr = 0;
   for (;;) {
-    int c = getopt_long(argc, argv, ":b:hjk:l:m:t:", long_options, NULL);
+    int c = getopt_long(argc, argv, SHORT_OPTIONS, long_options, NULL);
     if (c == -1) break;
-    if (apply_option(o, c, argv) != 0) return -1;
+    if (apply_option(o, c, argv) != 0) {
+      cli_config_blame(cfg, argv[optind - 1]);
+      return -1;
+    }
   }
   if (o->features && !o->json) {
     fprintf(stderr, "imgstream classify: --features needs --json\n");
@@ -436,9 +449,11 @@ fail:
   return rc;
 }
 
-int cmd_classify(int argc, char **argv) {
+int cmd_classify(const cli_config *cfg) {
+  int argc = cfg->argc;
+  char **argv = cfg->argv;
   classify_opts o;
-  if (parse_options(argc, argv, &o) != 0) return IMS_EXIT_USAGE;
+  if (parse_options(cfg, &o) != 0) return IMS_EXIT_USAGE;
   if (cli_help_or_version(o.help, o.version, usage)) return IMS_EXIT_OK;
   if (optind >= argc) {
     fprintf(stderr, "imgstream classify: no images given; see "

@@ -58,6 +58,7 @@ enum {
 /* Long options. MUST stay alphasorted by name. */
 static const struct option long_options[] = {
     {"cache", required_argument, NULL, OPT_CACHE},
+    CLI_CONFIG_LONG_OPTION,
     {"download", required_argument, NULL, 'd'},
     {"from", required_argument, NULL, 'f'},
     {"help", no_argument, NULL, 'h'},
@@ -77,6 +78,9 @@ static const struct option long_options[] = {
     {"to", required_argument, NULL, 't'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0}};
+
+#define SHORT_OPTIONS ":d:f:hi:jn:qr:s:t:"
+const cli_options cli_produce_options = {long_options, SHORT_OPTIONS};
 
 #define DEFAULT_INTERVAL 5.0
 #define STALE_TEMP_MS 60000 /* temporary files older than this are stale */
@@ -136,6 +140,9 @@ static void usage(FILE *out) {
       "                       SEC (default: keeps them)\n"
       "      --max-bytes B    nats: a new stream deletes its oldest images\n"
       "                       beyond B bytes (default: no limit)\n"
+      "      --config FILE    read options from FILE, 'key = value' lines\n"
+      "                       (a long option without --); the command\n"
+      "                       line wins\n"
       "  -h, --help           show this help\n"
       "      --version        show the version\n"
       CLI_NATS_HELP CLI_S3_HELP "\n"
@@ -153,6 +160,7 @@ static int apply_option(produce_opts *o, int c, char **argv) {
   switch (c) {
     case OPT_CACHE: o->cache = optarg; return 0;
     case 'd': o->download = optarg; return 0;
+    case CLI_OPT_CONFIG: return 0; /* read by main.c (config.c) */
     case 'f': o->from = optarg; return 0;
     case 'h': o->help = true; return 0;
     case 'i':
@@ -232,15 +240,20 @@ static int check_options(const produce_opts *o, int argc) {
   return -1;
 }
 
-static int parse_options(int argc, char **argv, produce_opts *o) {
+static int parse_options(const cli_config *cfg, produce_opts *o) {
+  int argc = cfg->argc;
+  char **argv = cfg->argv;
   memset(o, 0, sizeof *o);
   o->interval = DEFAULT_INTERVAL;
   optind = 1;
   opterr = 0;
   for (;;) {
-    int c = getopt_long(argc, argv, ":d:f:hi:jn:qr:s:t:", long_options, NULL);
+    int c = getopt_long(argc, argv, SHORT_OPTIONS, long_options, NULL);
     if (c == -1) break;
-    if (apply_option(o, c, argv) != 0) return -1;
+    if (apply_option(o, c, argv) != 0) {
+      cli_config_blame(cfg, argv[optind - 1]);
+      return -1;
+    }
   }
   if (o->help || o->version) return 0;
   return check_options(o, argc);
@@ -602,9 +615,9 @@ fail:
   return rc;
 }
 
-int cmd_produce(int argc, char **argv) {
+int cmd_produce(const cli_config *cfg) {
   produce_opts o;
-  if (parse_options(argc, argv, &o) != 0) return IMS_EXIT_USAGE;
+  if (parse_options(cfg, &o) != 0) return IMS_EXIT_USAGE;
   if (cli_help_or_version(o.help, o.version, usage)) return IMS_EXIT_OK;
   return produce(&o);
 }

@@ -28,6 +28,7 @@ enum { OPT_SOURCE = 256, OPT_HTTP };
 
 /* Long options. MUST stay alphasorted by name. */
 static const struct option long_options[] = {
+    CLI_CONFIG_LONG_OPTION,
     {"follow", no_argument, NULL, 'f'},
     {"help", no_argument, NULL, 'h'},
     {"http", required_argument, NULL, OPT_HTTP},
@@ -36,6 +37,9 @@ static const struct option long_options[] = {
     {"source", required_argument, NULL, OPT_SOURCE},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0}};
+
+#define SHORT_OPTIONS ":fhj"
+const cli_options cli_results_options = {long_options, SHORT_OPTIONS};
 
 typedef struct results_opts {
   const char *source;    /* --source URL */
@@ -59,6 +63,9 @@ static void usage(FILE *out) {
       "      --http [HOST:]PORT  with --follow: serve the results on a\n"
       "                      live page (/), /metrics, /events and /api/*\n"
       "                      as 'imgstream stream --http' does\n"
+      "      --config FILE   read options from FILE, 'key = value' lines\n"
+      "                      (a long option without --); the command\n"
+      "                      line wins\n"
       "  -h, --help          show this help\n"
       "      --version       show the version\n"
       CLI_NATS_HELP "\n"
@@ -67,12 +74,14 @@ static void usage(FILE *out) {
       "            4 output not written\n");
 }
 
-static int parse_options(int argc, char **argv, results_opts *o) {
+static int parse_options(const cli_config *cfg, results_opts *o) {
+  int argc = cfg->argc;
+  char **argv = cfg->argv;
   memset(o, 0, sizeof *o);
   optind = 1;
   opterr = 0;
   for (;;) {
-    int c = getopt_long(argc, argv, ":fhj", long_options, NULL);
+    int c = getopt_long(argc, argv, SHORT_OPTIONS, long_options, NULL);
     if (c == -1) break;
     if (c == 'f') o->follow = true;
     else if (c == 'h') o->help = true;
@@ -80,6 +89,7 @@ static int parse_options(int argc, char **argv, results_opts *o) {
     else if (c == 'V') o->version = true;
     else if (c == OPT_SOURCE) o->source = optarg;
     else if (c == OPT_HTTP) o->http = optarg;
+    else if (c == CLI_OPT_CONFIG) continue; /* main.c read it */
     else if (!cli_nats_option(&o->nats, c)) {
       fprintf(stderr, "imgstream results: %s '%s'; see 'imgstream results "
               "--help'\n", c == ':' ? "missing value for" : "unknown option",
@@ -194,9 +204,9 @@ static int read_results(const results_opts *o) {
   return rc;
 }
 
-int cmd_results(int argc, char **argv) {
+int cmd_results(const cli_config *cfg) {
   results_opts o;
-  if (parse_options(argc, argv, &o) != 0) return IMS_EXIT_USAGE;
+  if (parse_options(cfg, &o) != 0) return IMS_EXIT_USAGE;
   if (cli_help_or_version(o.help, o.version, usage)) return IMS_EXIT_OK;
   if (o.source == NULL || !cli_is_nats_url(o.source)) {
     fprintf(stderr, "imgstream results: --source nats://HOST:PORT/STREAM is "

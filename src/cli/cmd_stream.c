@@ -45,6 +45,7 @@ static const struct option long_options[] = {
     {"ack-wait", required_argument, NULL, OPT_ACK_WAIT},
     {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
     {"compact-interval", required_argument, NULL, OPT_COMPACT},
+    CLI_CONFIG_LONG_OPTION,
     {"consumer", required_argument, NULL, OPT_CONSUMER},
     {"crop", required_argument, NULL, CLI_OPT_CROP},
     {"dead-letter", required_argument, NULL, OPT_DEAD_LETTER},
@@ -82,6 +83,9 @@ static const struct option long_options[] = {
     {"verbose", no_argument, NULL, 'v'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0}};
+
+#define SHORT_OPTIONS ":hl:m:t:v"
+const cli_options cli_stream_options = {long_options, SHORT_OPTIONS};
 
 #define MAX_SINKS 8
 
@@ -181,6 +185,9 @@ static void usage(FILE *out) {
       "all)\n"
       "      --max-batches N          stop after N batches\n"
       "      --until-idle MS          stop when nothing new came for MS\n"
+      "      --config FILE            read options from FILE, 'key = value'\n"
+      "                               lines (a long option without --);\n"
+      "                               the command line wins\n"
       "  -h, --help                   show this help\n"
       "      --version                show the version\n"
       "fitting images to the model (TFLite and ONNX alike):\n"
@@ -263,6 +270,7 @@ static int apply_option(stream_opts *o, int c, char **argv) {
       return cli_parse_u64("stream", "max-files-per-trigger", optarg, 1, 4096,
                            &o->max_files);
     case 'm': o->model = optarg; return 0;
+    case CLI_OPT_CONFIG: return 0; /* read by main.c (config.c) */
     case OPT_POLL:
       return cli_parse_u64("stream", "poll-interval", optarg, 1, 3600000,
                            &o->poll_ms);
@@ -299,15 +307,20 @@ static int apply_option(stream_opts *o, int c, char **argv) {
   }
 }
 
-static int parse_options(int argc, char **argv, stream_opts *o) {
+static int parse_options(const cli_config *cfg, stream_opts *o) {
+  int argc = cfg->argc;
+  char **argv = cfg->argv;
   memset(o, 0, sizeof *o);
   o->max_files = 1;
   optind = 1;
   opterr = 0;
   for (;;) {
-    int c = getopt_long(argc, argv, ":hl:m:t:v", long_options, NULL);
+    int c = getopt_long(argc, argv, SHORT_OPTIONS, long_options, NULL);
     if (c == -1) break;
-    if (apply_option(o, c, argv) != 0) return -1;
+    if (apply_option(o, c, argv) != 0) {
+      cli_config_blame(cfg, argv[optind - 1]);
+      return -1;
+    }
   }
   if (optind < argc) {
     fprintf(stderr, "imgstream stream: unexpected argument '%s'\n",
@@ -601,9 +614,9 @@ fail:
   return rc;
 }
 
-int cmd_stream(int argc, char **argv) {
+int cmd_stream(const cli_config *cfg) {
   stream_opts o;
-  if (parse_options(argc, argv, &o) != 0) return IMS_EXIT_USAGE;
+  if (parse_options(cfg, &o) != 0) return IMS_EXIT_USAGE;
   if (cli_help_or_version(o.help, o.version, usage)) return IMS_EXIT_OK;
   if (o.source == NULL) {
     fprintf(stderr, "imgstream stream: --source dir://BUCKET, "
