@@ -11,6 +11,9 @@
 #   share/imgstream/models/                the default model, its labels
 #                                          and their licence, copied from
 #                                          IMS_SHARED_DIR (../shared)
+#   share/imgstream/examples/              config files for the units
+#   lib/systemd/system/imgstream-*@.service  the units (ExecStart: this
+#                                          prefix's bin/imgstream)
 #
 # Nothing here is relative to the source tree at run time: the tool
 # finds the models from its own location (src/cli/locate.c), the .pc
@@ -92,3 +95,16 @@ write_basic_package_version_file(
 install(FILES ${CMAKE_BINARY_DIR}/generated/imgstreamConfig.cmake
               ${CMAKE_BINARY_DIR}/generated/imgstreamConfigVersion.cmake
         DESTINATION ${ims_cmake_dir} COMPONENT Development)
+
+# systemd units (packaging/systemd/), ExecStart pointing at the install
+# prefix's binary (cmake/install_units.cmake), and example config files.
+install(CODE "
+  set(IMS_UNITS_SRC \"${CMAKE_SOURCE_DIR}/packaging/systemd\")
+  set(IMS_UNITS_TMP \"${CMAKE_BINARY_DIR}/generated/units\")
+  set(CMAKE_INSTALL_BINDIR \"${CMAKE_INSTALL_BINDIR}\")
+  include(\"${CMAKE_SOURCE_DIR}/cmake/install_units.cmake\")"
+  COMPONENT Runtime)
+install(FILES ${CMAKE_SOURCE_DIR}/packaging/systemd/stream.conf.example
+              ${CMAKE_SOURCE_DIR}/packaging/systemd/produce.conf.example
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/imgstream/examples
+        COMPONENT Runtime)

@@ -69,6 +69,13 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${CMAKE_BINARY_DIR})
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME imgstream)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION science)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SUGGESTS nats-server)
+# systemd reads the units (postinst), workers stop on removal (prerm) and
+# restart on an upgrade (postinst); purge deletes their state (postrm).
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_CONTROL_EXTRA
+    ${CMAKE_SOURCE_DIR}/packaging/debian/imgstream/postinst
+    ${CMAKE_SOURCE_DIR}/packaging/debian/imgstream/prerm
+    ${CMAKE_SOURCE_DIR}/packaging/debian/imgstream/postrm)
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(CPACK_COMPONENT_RUNTIME_DEPENDS Library)
 set(CPACK_COMPONENT_RUNTIME_DESCRIPTION
 "real-time image classification of streams of photos

@@ -12,8 +12,8 @@
  * ASan library links into an ASan program) come from tests/install.cmake.
  * Images and the expected answers are the shared ones, read by the test.
  *
- * Sections: 1. running commands  2. the installed tree  3. the tool
- * installed
+ * Sections: 1. running commands  2. the installed trees  3. the tool
+ * installed  4. the Debian packages  5. the systemd units
  *
  * Threading: single-threaded; commands run through /bin/sh.
  */
@@ -339,5 +339,35 @@ TEST(deb_lintian) {
   free(tags);
 }
 
+/* ---- 5. the systemd units ---- */
+
+/* systemd-analyze verify on both units, installed (Runtime component,
+ * no DESTDIR) into <dir>/units so that their ExecStart exists; and the
+ * package's units are those of an install into /usr. */
+TEST(units_verify) {
+  if (access("/usr/bin/systemd-analyze", X_OK) != 0)
+    RETURN_SKIP("no systemd-analyze (systemd; scripts/install-deps)");
+  need_dir();
+  const char *build = need_env("IMS_BUILD_DIR");
+  const char *cmake = need_env("IMS_CMAKE");
+  const char *units = test_strf("%s/units", dir);
+  ASSERT_EQ(sh("'%s' --install '%s' --prefix '%s' --component Runtime",
+               cmake, build, units), 0);
+  static const char *const names[] = {"imgstream-stream@.service",
+                                      "imgstream-produce@.service"};
+  for (size_t i = 0; i < 2; i++) {
+    const char *unit = test_strf("%s/lib/systemd/system/%s", units,
+                                 names[i]);
+    ASSERT_EQ(sh("systemd-analyze verify --man=no '%s'", unit), 0);
+    ASSERT_STR_EQ(sh_err, "");
+    ASSERT_EQ(sh("grep '^ExecStart=' '%s'", unit), 0);
+    ASSERT_CONTAINS(sh_out, test_strf("ExecStart=%s/bin/imgstream ", units));
+    need_debs();
+    ASSERT_EQ(sh("sed 's|%s/bin/|/usr/bin/|' '%s' | cmp - "
+                 "'%s/deb/root/usr/lib/systemd/system/%s'", units, unit, dir,
+                 names[i]), 0);
+  }
+}
+
 TEST_MAIN(install_layout, install_classify, install_stream, deb_contents,
-          deb_classify, deb_stream, deb_lintian)
+          deb_classify, deb_stream, deb_lintian, units_verify)
