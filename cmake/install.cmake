@@ -14,6 +14,8 @@
 #   share/imgstream/examples/              config files for the units
 #   lib/systemd/system/imgstream-*@.service  the units (ExecStart: this
 #                                          prefix's bin/imgstream)
+#   share/man/man1/imgstream*.1.gz         manual pages (cmake/man.cmake)
+#   share/bash-completion/completions/imgstream
 #
 # Nothing here is relative to the source tree at run time: the tool
 # finds the models from its own location (src/cli/locate.c), the .pc
@@ -107,4 +109,10 @@ install(CODE "
 install(FILES ${CMAKE_SOURCE_DIR}/packaging/systemd/stream.conf.example
               ${CMAKE_SOURCE_DIR}/packaging/systemd/produce.conf.example
         DESTINATION ${CMAKE_INSTALL_DATADIR}/imgstream/examples
+        COMPONENT Runtime)
+
+# bash completion of the commands and options (from each command's
+# --help, at completion time).
+install(FILES ${CMAKE_SOURCE_DIR}/packaging/bash-completion/imgstream
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
         COMPONENT Runtime)

@@ -13,3 +13,12 @@ ims_add_test(NAME cli_config SOURCES cli_config.c LIBS ims_cli imgstream
 target_link_options(cli_config PRIVATE
   "LINKER:--wrap=malloc,--wrap=calloc,--wrap=realloc")
 add_dependencies(cli_config imgstream_tool)
+# The manual pages against each command's option table (ims_cli) and
+# --help, and man -l on the built pages (tests/cli_man.c).
+ims_add_test(NAME cli_man SOURCES cli_man.c LIBS ims_cli imgstream
+             ENV "IMS_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
+                 "IMS_BUILD_DIR=${CMAKE_BINARY_DIR}")
+add_dependencies(cli_man imgstream_tool)
+if(TARGET man_pages)
+  add_dependencies(cli_man man_pages)
+endif()

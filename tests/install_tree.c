@@ -226,9 +226,64 @@ static void check_stream(const char *root, const char *name) {
   ASSERT_EQ(atoi(sh_out), 2);
 }
 
+/* man -l renders every page installed at `root`, with no warning. */
+static void check_man(const char *root) {
+  if (access("/usr/bin/man", X_OK) != 0) RETURN_SKIP("no man (man-db)");
+  static const char *const pages[] = {"imgstream", "imgstream-classify",
+                                      "imgstream-produce", "imgstream-results",
+                                      "imgstream-stream"};
+  for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++) {
+    ASSERT_EQ(sh("MANWIDTH=80 man --warnings -l "
+                 "'%s/share/man/man1/%s.1.gz'", root, pages[i]), 0);
+    ASSERT_STR_EQ(sh_err, "");
+    ASSERT_CONTAINS(sh_out, test_strf("%s - ", pages[i]));
+  }
+  /* and man finds them by name under the tree */
+  ASSERT_EQ(sh("MANPATH='%s/share/man' MANWIDTH=80 man imgstream-stream "
+               "| grep -c 'CONFIG FILES'", root), 0);
+}
+
+/* The installed bash completion, run as bash runs it, against the
+ * installed tool at `root`. */
+static void check_completion(const char *root) {
+  if (access("/usr/share/bash-completion/bash_completion", R_OK) != 0)
+    RETURN_SKIP("no bash-completion (scripts/install-deps)");
+  static const struct {
+    const char *line, *want;
+  } cases[] = {
+      {"imgstream str", "stream"},
+      {"imgstream stream --mod", "--model"},
+      {"imgstream classify --t", "--threads --top"},
+      {"imgstream classify --con", "--config"},
+      {"imgstream results --nats-pa", "--nats-password"},
+      {"imgstream classify --lea", ""},
+      {"imgstream stream --sink c", "console csv:"},
+      {"imgstream produce --to n", "nats://"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    ASSERT_EQ(sh("PATH='%s/bin':$PATH bash -c '"
+                 ". /usr/share/bash-completion/bash_completion; "
+                 ". \"%s/share/bash-completion/completions/imgstream\"; "
+                 "COMP_LINE=\"%s\"; COMP_WORDS=(%s); "
+                 "COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); "
+                 "COMP_POINT=${#COMP_LINE}; _imgstream; "
+                 "echo \"${COMPREPLY[*]}\"'",
+                 root, root, cases[i].line, cases[i].line), 0);
+    if (strcmp(sh_out, test_strf("%s\n", cases[i].want)) != 0)
+      TEST__FAIL("completing '%s': '%s', not '%s'", cases[i].line, sh_out,
+                 cases[i].want);
+  }
+}
+
 TEST(install_classify) {
   need_install();
   check_classify(tree);
+}
+
+TEST(install_man) {
+  need_install();
+  check_man(tree);
+  check_completion(tree);
 }
 
 TEST(install_stream) {
@@ -258,6 +313,15 @@ TEST(deb_contents) {
       {"imgstream", "./usr/share/imgstream/models/LICENSE-coral-test-data"},
       {"imgstream", "./usr/share/doc/imgstream/copyright"},
       {"imgstream", "./usr/share/doc/imgstream/changelog.Debian.gz"},
+      {"imgstream", "./usr/lib/systemd/system/imgstream-stream@.service"},
+      {"imgstream", "./usr/lib/systemd/system/imgstream-produce@.service"},
+      {"imgstream", "./usr/share/imgstream/examples/stream.conf.example"},
+      {"imgstream", "./usr/share/man/man1/imgstream.1.gz"},
+      {"imgstream", "./usr/share/man/man1/imgstream-stream.1.gz"},
+      {"imgstream", "./usr/share/man/man1/imgstream-produce.1.gz"},
+      {"imgstream", "./usr/share/man/man1/imgstream-classify.1.gz"},
+      {"imgstream", "./usr/share/man/man1/imgstream-results.1.gz"},
+      {"imgstream", "./usr/share/bash-completion/completions/imgstream"},
       {"libimgstream0", "./usr/L/libimgstream.so.0.1.0"},
       {"libimgstream0", "./usr/L/libimgstream.so.0 -> libimgstream.so.0.1.0"},
       {"libimgstream0", "./usr/share/doc/libimgstream0/copyright"},
@@ -306,6 +370,12 @@ TEST(deb_classify) {
 TEST(deb_stream) {
   need_debs();
   check_stream(deb_tree, "deb_stream");
+}
+
+TEST(deb_man) {
+  need_debs();
+  check_man(deb_tree);
+  check_completion(deb_tree);
 }
 
 /* lintian: no error. Its warnings are the ones docs/INSTALL.md lists
@@ -358,7 +428,8 @@ TEST(units_verify) {
   for (size_t i = 0; i < 2; i++) {
     const char *unit = test_strf("%s/lib/systemd/system/%s", units,
                                  names[i]);
-    ASSERT_EQ(sh("systemd-analyze verify --man=no '%s'", unit), 0);
+    ASSERT_EQ(sh("MANPATH='%s/share/man' systemd-analyze verify '%s'", units,
+                 unit), 0);
     ASSERT_STR_EQ(sh_err, "");
     ASSERT_EQ(sh("grep '^ExecStart=' '%s'", unit), 0);
     ASSERT_CONTAINS(sh_out, test_strf("ExecStart=%s/bin/imgstream ", units));
@@ -369,5 +440,6 @@ TEST(units_verify) {
   }
 }
 
-TEST_MAIN(install_layout, install_classify, install_stream, deb_contents,
-          deb_classify, deb_stream, deb_lintian, units_verify)
+TEST_MAIN(install_layout, install_classify, install_stream, install_man,
+          deb_contents, deb_classify, deb_stream, deb_man, deb_lintian,
+          units_verify)
