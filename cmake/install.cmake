@@ -12,6 +12,8 @@
 #                                          and their licence, copied from
 #                                          IMS_SHARED_DIR (../shared)
 #   share/imgstream/examples/              config files for the units
+#                                          (Runtime), the example programs
+#                                          (examples/; Development)
 #   lib/systemd/system/imgstream-*@.service  the units (ExecStart: this
 #                                          prefix's bin/imgstream)
 #   share/man/man1/imgstream*.1.gz         manual pages (cmake/man.cmake)
@@ -116,3 +118,12 @@ install(FILES ${CMAKE_SOURCE_DIR}/packaging/systemd/stream.conf.example
 install(FILES ${CMAKE_SOURCE_DIR}/packaging/bash-completion/imgstream
         DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
         COMPONENT Runtime)
+
+# The example programs (examples/), to build against this install with
+# pkg-config or find_package.
+install(FILES ${CMAKE_SOURCE_DIR}/examples/classify_one.c
+              ${CMAKE_SOURCE_DIR}/examples/stream_sink.c
+              ${CMAKE_SOURCE_DIR}/examples/CMakeLists.txt
+              ${CMAKE_SOURCE_DIR}/examples/README.md
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/imgstream/examples
+        COMPONENT Development)

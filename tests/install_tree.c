@@ -63,7 +63,7 @@ static int sh(const char *fmt, ...) {
   if (st == -1) return 127;
   int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   if (code != 0)
-    fprintf(stderr, "command failed (%d): %s\nstdout:\n%s\nstderr:\n%s\n",
+    fprintf(stderr, "command exited %d: %s\nstdout:\n%s\nstderr:\n%s\n",
             code, cmd, sh_out, sh_err);
   return code;
 }
@@ -275,9 +275,83 @@ static void check_completion(const char *root) {
   }
 }
 
+/* The example programs installed at `root` (share/imgstream/examples),
+ * built with pkg-config and with find_package in <dir>/<name>/, and run
+ * on a shared image and a folder bucket. */
+static void check_examples(const char *root, const char *name) {
+  const char *cc = need_env("IMS_CC");
+  const char *cflags = test__env_or("IMS_EXAMPLE_CFLAGS", "");
+  const char *cmake = need_env("IMS_CMAKE");
+  const char *ex = test_strf("%s/%s/examples", dir, name);
+  const char *models = test_strf("%s/share/imgstream/models", root);
+  const char *model = test_strf("%s/mobilenet_v2_1.0_224_quant.tflite",
+                                models);
+  const char *labels = test_strf("%s/imagenet_class_index.json", models);
+  const char *parrot = test_strf("%s", shared_path("data/images/parrot.jpg"));
+  ASSERT_EQ(sh("mkdir -p '%s/%s' && cp -r '%s/share/imgstream/examples' "
+               "'%s'", dir, name, root, ex), 0);
+  /* pkg-config, the .pc found through PKG_CONFIG_PATH (the system's
+   * own .pc files give the libraries' cflags); none installed there */
+  if (sh("pkg-config --exists imgstream") == 0)
+    RETURN_SKIP("an imgstream.pc is installed on this system");
+  const char *pc = test_strf("PKG_CONFIG_PATH='%s/%s/pkgconfig'", root,
+                             libdir);
+  ASSERT_EQ(sh("%s pkg-config --modversion imgstream", pc), 0);
+  ASSERT_STR_EQ(sh_out, test_strf("%s\n", ims_version()));
+  ASSERT_EQ(sh("%s pkg-config --variable=datadir imgstream", pc), 0);
+  ASSERT_EQ(sh("test \"$(realpath '%.*s')\" = \"$(realpath '%s/share/"
+               "imgstream')\"", (int)strcspn(sh_out, "\n"), sh_out, root),
+            0);
+  for (int i = 0; i < 2; i++) {
+    const char *prog = i == 0 ? "classify_one" : "stream_sink";
+    ASSERT_EQ(sh("cd '%s' && %s '%s' %s -o %s %s.c "
+                 "$(%s pkg-config --cflags --libs imgstream) "
+                 "-Wl,-rpath,'%s/%s'", ex, pc, cc, cflags, prog, prog, pc,
+                 root, libdir), 0);
+  }
+  ASSERT_EQ(sh("%s '%s/classify_one' '%s' '%s' '%s'", clean_env, ex, model,
+               labels, parrot), 0);
+  ASSERT(strncmp(sh_out, "n01818515 macaw 0.99", 20) == 0);
+  ASSERT_EQ(sh("%s '%s/classify_one' '%s' '%s' /nonexistent.jpg", clean_env,
+               ex, model, labels), 1);
+  /* the custom sink: each image once, then nothing new */
+  const char *b = test_strf("%s/%s/bucket", dir, name);
+  ASSERT_EQ(sh("mkdir -p '%s/daisy' '%s/rose' && cd '%s' && "
+               "for f in $(ls | head -3); do cp \"$f\" '%s/daisy/'; done",
+               b, b, shared_path("data/flowers/daisy"), b), 0);
+  ASSERT_EQ(sh("cd '%s' && for f in $(ls | head -2); do "
+               "cp \"$f\" '%s/rose/'; done",
+               shared_path("data/flowers/rose"), b), 0);
+  const char *ckpt = test_strf("%s/%s/ckpt", dir, name);
+  ASSERT_EQ(sh("%s '%s/stream_sink' '%s' '%s' '%s' '%s'", clean_env, ex,
+               model, labels, b, ckpt), 0);
+  ASSERT_CONTAINS(sh_out, "daisy: 3 rows\n");
+  ASSERT_CONTAINS(sh_out, "rose: 2 rows\n");
+  ASSERT_CONTAINS(sh_out, " daisy daisy 0.");
+  ASSERT_EQ(sh("%s '%s/stream_sink' '%s' '%s' '%s' '%s'", clean_env, ex,
+               model, labels, b, ckpt), 0);
+  ASSERT_STR_EQ(sh_out, "");
+  /* find_package, the package found through CMAKE_PREFIX_PATH only */
+  ASSERT_EQ(sh("'%s' -S '%s' -B '%s/build' -DCMAKE_PREFIX_PATH='%s' "
+               "-DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF "
+               "-DCMAKE_C_COMPILER='%s' -DCMAKE_C_FLAGS='%s' && "
+               "'%s' --build '%s/build'", cmake, ex, ex, root, cc, cflags,
+               cmake, ex), 0);
+  ASSERT_EQ(sh("%s '%s/build/classify_one' '%s' '%s' '%s'", clean_env, ex,
+               model, labels, parrot), 0);
+  ASSERT(strncmp(sh_out, "n01818515 macaw 0.99", 20) == 0);
+  ASSERT_EQ(sh("readelf -d '%s/build/classify_one' | grep NEEDED", ex), 0);
+  ASSERT_CONTAINS(sh_out, "[libimgstream.so.0]");
+}
+
 TEST(install_classify) {
   need_install();
   check_classify(tree);
+}
+
+TEST(install_examples) {
+  need_install();
+  check_examples(tree, "install_examples");
 }
 
 TEST(install_man) {
@@ -331,6 +405,8 @@ TEST(deb_contents) {
       {"libimgstream-dev", "./usr/L/pkgconfig/imgstream.pc"},
       {"libimgstream-dev", "./usr/L/cmake/imgstream/imgstreamConfig.cmake"},
       {"libimgstream-dev", "./usr/share/doc/libimgstream-dev/copyright"},
+      {"libimgstream-dev", "./usr/share/imgstream/examples/classify_one.c"},
+      {"libimgstream-dev", "./usr/share/imgstream/examples/stream_sink.c"},
   };
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
     ASSERT_EQ(sh("dpkg-deb --contents '%s/deb/packages/%s_%s-1_amd64.deb'",
@@ -370,6 +446,11 @@ TEST(deb_classify) {
 TEST(deb_stream) {
   need_debs();
   check_stream(deb_tree, "deb_stream");
+}
+
+TEST(deb_examples) {
+  need_debs();
+  check_examples(deb_tree, "deb_examples");
 }
 
 TEST(deb_man) {
@@ -441,5 +522,5 @@ TEST(units_verify) {
 }
 
 TEST_MAIN(install_layout, install_classify, install_stream, install_man,
-          deb_contents, deb_classify, deb_stream, deb_man, deb_lintian,
-          units_verify)
+          install_examples, deb_contents, deb_classify, deb_stream,
+          deb_examples, deb_man, deb_lintian, units_verify)

@@ -20,3 +20,7 @@ ims_add_test(NAME stream_classifier SOURCES stream_classifier.c)
 # Checkpoint compaction through the internal API: snapshot format, bounded
 # file count, a failure at each step of compaction, damaged snapshots.
 ims_add_test(NAME stream_checkpoint SOURCES stream_checkpoint.c)
+# A sink of the caller's own (ims_sink_custom): rows, a refused batch
+# replayed by the next engine, bad arguments.
+ims_add_test(NAME stream_custom_sink SOURCES stream_custom_sink.c
+             PROPERTIES TIMEOUT 300)

@@ -10,8 +10,9 @@
  *                  close/unlink) used for the checkpoint and the file
  *                  sinks, so tests inject ENOSPC/EIO where SQLite uses
  *                  aSyscall[]
- *   ims_sink       where rows go: console table, JSON lines, CSV, or a
- *                  dead-letter file of the images that failed
+ *   ims_sink       where rows go: console table, JSON lines, CSV, a
+ *                  dead-letter file of the images that failed, or the
+ *                  caller's own callback (ims_sink_custom)
  *   ims_stream     the engine: bucket + classifier + sinks + checkpoint
  *
  * Exactly-once protocol (checkpoint DIR, like Spark's checkpointLocation):
@@ -129,6 +130,32 @@ IMS_API const char *ims_sink_name(const ims_sink *sink);
 IMS_API ims_status ims_sink_write(ims_sink *sink, int64_t batch,
                                   const ims_stream_row *rows, size_t n,
                                   ims_error *err);
+
+/// A sink of the caller's own (ims_sink_custom): write one batch's rows.
+/// Called on the thread running ims_stream_run (through ims_sink_write),
+/// never inside ims_sink_custom. `rows` and their strings are BORROWED
+/// for the call. Return 0 once the rows are durable (or delivered): the
+/// engine commits the batch only after every sink returned 0. Return
+/// non-zero to fail the batch: ims_stream_run stops with IMS_ERR_IO, the
+/// batch is not committed and is replayed, with the same id and rows, by
+/// the next engine on the same checkpoint. A sink that must hold each row
+/// once therefore ignores (or replaces) a batch id it already holds.
+typedef int (*ims_sink_write_fn)(void *ctx, int64_t batch,
+                                 const ims_stream_row *rows, size_t n);
+/// Called once by ims_sink_close (or by ims_sink_custom when it fails),
+/// to free ctx. May be NULL.
+typedef void (*ims_sink_close_fn)(void *ctx);
+
+/// A sink that hands each batch's rows to `write` (see ims_sink_write_fn).
+/// @param name   for messages and ims_sink_name ("my-db"). COPIED.
+/// @param ctx    passed to both callbacks; TRANSFERRED to the sink if
+///               close_fn is given (freed by it, also on failure here).
+/// @retval IMS_ERR_INVALID_ARG  name or write_fn NULL
+/// @retval IMS_ERR_NO_MEMORY
+IMS_API ims_status ims_sink_custom(const char *name,
+                                   ims_sink_write_fn write_fn,
+                                   ims_sink_close_fn close_fn, void *ctx,
+                                   ims_sink **out, ims_error *err);
 
 /* ---- the engine ---- */
 

@@ -18,6 +18,8 @@
  *                        (formats: sink_jsonl.c, sink_csv.c;
  *                        the console table: sink_console.c)
  *      sink_nats.c       results to a JetStream stream
+ *      sink_custom.c     the caller's own write callback (public
+ *                        ims_sink_custom)
  *
  * Clocks and timestamps: core/clock_int.h.
  *
@@ -375,7 +377,7 @@ ims_status ims__source_nats_create(ims_nats *n,
 
 /* One kind of sink. `state` is the implementation's. */
 typedef struct ims__sink_ops {
-  const char *kind; /* "console", "file", "nats" */
+  const char *kind; /* "console", "file", "nats", "custom" */
   /* ims_sink_write: the batch's rows, durable when this returns IMS_OK.
    * `name`: the sink's name for messages (BORROWED). */
   ims_status (*write)(void *state, const char *name, int64_t batch,
