@@ -61,7 +61,8 @@ typedef struct cli_options {
  * with --config FILE's options in front of it (config.c's comment has
  * the format) into *out; without --config, *out is argc and argv as
  * they are. Returns 0, or IMS_EXIT_USAGE after printing what is wrong
- * with the file (naming it and the line), IMS_EXIT_FAILED out of memory.
+ * with the file (naming it and the line), IMS_EXIT_FAILED out of memory
+ * (IMS_EXIT_USAGE, "FILE:LINE: out of memory", while reading a line).
  * Free *out with cli_config_free either way. */
 int cli_config_load(const char *cmd, const struct option *opts,
                     const char *shortopts, int argc, char **argv,

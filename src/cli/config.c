@@ -65,15 +65,16 @@ static size_t count_options(const struct option *opts) {
 }
 
 /* Scan argv for --config (its value into *path, NULL if absent) and mark
- * given[i] for every option i the command line gives. Returns 0, or -1
- * after a message (--config twice, or out of memory). */
+ * given[i] for every option i the command line gives. Returns 0, or an
+ * exit code after a message: IMS_EXIT_USAGE (--config twice),
+ * IMS_EXIT_FAILED (out of memory). */
 static int scan_command_line(const char *cmd, const struct option *opts,
                              const char *shortopts, int argc, char **argv,
                              bool *given, const char **path) {
   char **copy = malloc(((size_t)argc + 1) * sizeof *copy);
   if (copy == NULL) {
     fprintf(stderr, "imgstream %s: out of memory\n", cmd);
-    return -1;
+    return IMS_EXIT_FAILED;
   }
   memcpy(copy, argv, (size_t)argc * sizeof *copy);
   copy[argc] = NULL;
@@ -91,7 +92,7 @@ static int scan_command_line(const char *cmd, const struct option *opts,
     if (opts[i].val != CLI_OPT_CONFIG) continue;
     if (*path != NULL) {
       fprintf(stderr, "imgstream %s: --config given twice\n", cmd);
-      rc = -1;
+      rc = IMS_EXIT_USAGE;
       break;
     }
     *path = optarg;
@@ -308,9 +309,7 @@ int cli_config_load(const char *cmd, const struct option *opts,
     return IMS_EXIT_FAILED;
   }
   const char *path = NULL;
-  int rc = 0;
-  if (scan_command_line(cmd, opts, shortopts, argc, argv, given, &path) != 0)
-    rc = IMS_EXIT_USAGE;
+  int rc = scan_command_line(cmd, opts, shortopts, argc, argv, given, &path);
   if (rc == 0 && path != NULL) {
     out->file = path;
     if (read_file(out, opts, given) != 0) rc = IMS_EXIT_USAGE;
