@@ -17,3 +17,6 @@ ims_add_test(NAME install_tree SOURCES install_tree.c
       "IMS_ONCE_TESTS=$<IF:$<BOOL:${IMS_ONCE_TESTS}>,ON,OFF>"
   PROPERTIES TIMEOUT 300)
 add_dependencies(install_tree imgstream_tool imgstream_shared imgstream)
+if(TARGET man_pages)
+  add_dependencies(install_tree man_pages)
+endif()
