@@ -64,10 +64,17 @@ foreach(lib ${XNNPACK_LIBRARY} ${PTHREADPOOL_LIBRARY} ${DNNL_LIBRARY}
   list(APPEND ims_static_libs ${name})
 endforeach()
 list(APPEND ims_static_libs pthread m)
-set(ims_pc_requires_private
-    "libjpeg spng jansson libcurl libarchive libnats libxml-2.0 libcrypto \
-openblas lapacke zlib libmicrohttpd")
-list(TRANSFORM ims_static_libs PREPEND "-l" OUTPUT_VARIABLE ims_pc_libs)
+# Libs.private names the libraries libimgstream.a calls itself, not a
+# Requires.private: pkg-config --static would then add those libraries'
+# own private ones (libcurl's), whose -dev packages are not installed.
+set(ims_pc_libs)
+foreach(v JPEG SPNG JANSSON CURL LIBARCHIVE NATS LIBXML2 LIBCRYPTO OPENBLAS
+          LAPACKE ZLIB MHD)
+  list(APPEND ims_pc_libs ${${v}_LDFLAGS})
+endforeach()
+list(TRANSFORM ims_static_libs PREPEND "-l" OUTPUT_VARIABLE ims_pc_extra)
+list(APPEND ims_pc_libs ${ims_pc_extra})
+list(REMOVE_DUPLICATES ims_pc_libs)
 string(REPLACE ";" " " ims_pc_libs_private "${ims_pc_libs}")
 set(ims_cmake_static_libs)
 foreach(v JPEG SPNG JANSSON CURL LIBARCHIVE NATS LIBXML2 LIBCRYPTO OPENBLAS

@@ -309,9 +309,19 @@ static void check_examples(const char *root, const char *name) {
                  "-Wl,-rpath,'%s/%s'", ex, pc, cc, cflags, prog, prog, pc,
                  root, libdir), 0);
   }
-  ASSERT_EQ(sh("%s '%s/classify_one' '%s' '%s' '%s'", clean_env, ex, model,
-               labels, parrot), 0);
-  ASSERT(strncmp(sh_out, "n01818515 macaw 0.99", 20) == 0);
+  /* the static library, its dependencies from --static */
+  ASSERT_EQ(sh("cd '%s' && '%s' %s -o classify_one_static classify_one.c "
+               "$(%s pkg-config --cflags imgstream) $(%s pkg-config --static "
+               "--libs imgstream | sed 's/-limgstream/-l:libimgstream.a/')",
+               ex, cc, cflags, pc, pc), 0);
+  ASSERT_EQ(sh("readelf -d '%s/classify_one_static' | grep NEEDED", ex), 0);
+  ASSERT(strstr(sh_out, "libimgstream") == NULL);
+  for (int i = 0; i < 2; i++) {
+    ASSERT_EQ(sh("%s '%s/%s' '%s' '%s' '%s'", clean_env, ex,
+                 i == 0 ? "classify_one" : "classify_one_static", model,
+                 labels, parrot), 0);
+    ASSERT(strncmp(sh_out, "n01818515 macaw 0.99", 20) == 0);
+  }
   ASSERT_EQ(sh("%s '%s/classify_one' '%s' '%s' /nonexistent.jpg", clean_env,
                ex, model, labels), 1);
   /* the custom sink: each image once, then nothing new */
@@ -337,11 +347,17 @@ static void check_examples(const char *root, const char *name) {
                "-DCMAKE_C_COMPILER='%s' -DCMAKE_C_FLAGS='%s' && "
                "'%s' --build '%s/build'", cmake, ex, ex, root, cc, cflags,
                cmake, ex), 0);
-  ASSERT_EQ(sh("%s '%s/build/classify_one' '%s' '%s' '%s'", clean_env, ex,
-               model, labels, parrot), 0);
-  ASSERT(strncmp(sh_out, "n01818515 macaw 0.99", 20) == 0);
+  for (int i = 0; i < 2; i++) {
+    ASSERT_EQ(sh("%s '%s/build/%s' '%s' '%s' '%s'", clean_env, ex,
+                 i == 0 ? "classify_one" : "classify_one_static", model,
+                 labels, parrot), 0);
+    ASSERT(strncmp(sh_out, "n01818515 macaw 0.99", 20) == 0);
+  }
   ASSERT_EQ(sh("readelf -d '%s/build/classify_one' | grep NEEDED", ex), 0);
   ASSERT_CONTAINS(sh_out, "[libimgstream.so.0]");
+  ASSERT_EQ(sh("readelf -d '%s/build/classify_one_static' | grep NEEDED",
+               ex), 0);
+  ASSERT(strstr(sh_out, "libimgstream") == NULL);
 }
 
 TEST(install_classify) {
