@@ -10,7 +10,7 @@
 #     this way, with IMS_SANITIZE=ON, and runs them.
 option(IMS_FUZZ "Build the libFuzzer harnesses (needs clang)" OFF)
 set(ims_fuzz_harnesses tflite image checkpoint snapshot labels nats archive
-                       head)
+                       head config)
 if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_onnx.c)
   list(APPEND ims_fuzz_harnesses onnx)
 endif()
@@ -19,7 +19,7 @@ if(IMS_FUZZ)
   if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
     message(FATAL_ERROR "IMS_FUZZ=ON needs clang (CC=clang)")
   endif()
-  foreach(area ${ims_areas})
+  foreach(area ${ims_areas} cli)
     if(TARGET ims_${area})
       target_compile_options(ims_${area} PRIVATE -fsanitize=fuzzer-no-link)
     endif()
@@ -31,7 +31,12 @@ foreach(h ${ims_fuzz_harnesses})
           ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_util.c)
   add_executable(fuzz_replay_${h} ${src}
                  ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/driver.c)
-  target_link_libraries(fuzz_replay_${h} PRIVATE imgstream ims_deps)
+  # the config harness is the tool's (src/cli/config.c): ims_cli first
+  set(libs imgstream ims_deps)
+  if(h STREQUAL "config")
+    set(libs ims_cli imgstream ims_deps)
+  endif()
+  target_link_libraries(fuzz_replay_${h} PRIVATE ${libs})
   add_test(NAME fuzz_regress_${h} COMMAND fuzz_replay_${h}
            ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/regressions/${h})
   set_tests_properties(fuzz_regress_${h} PROPERTIES TIMEOUT 120
@@ -40,7 +45,7 @@ foreach(h ${ims_fuzz_harnesses})
     add_executable(fuzz_${h} ${src})
     target_compile_options(fuzz_${h} PRIVATE -fsanitize=fuzzer)
     target_link_options(fuzz_${h} PRIVATE -fsanitize=fuzzer)
-    target_link_libraries(fuzz_${h} PRIVATE imgstream ims_deps)
+    target_link_libraries(fuzz_${h} PRIVATE ${libs})
   endif()
 endforeach()
 

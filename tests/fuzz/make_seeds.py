@@ -128,7 +128,7 @@ def main():
     out, shared = sys.argv[1], sys.argv[2]
     tool = sys.argv[3] if len(sys.argv) > 3 else None
     for h in ("tflite", "image", "checkpoint", "snapshot", "labels", "nats",
-              "archive", "onnx", "head"):
+              "archive", "onnx", "head", "config"):
         os.makedirs(os.path.join(out, h), exist_ok=True)
     if tool:
         subprocess.run([tool, out], check=True)
@@ -224,6 +224,19 @@ def main():
     with zipfile.ZipFile(zbuf, "w") as z:
         z.writestr("flowers/tulip/c.bmp", photo)
     write(os.path.join(arc, "dataset.zip"), zbuf.getvalue())
+
+    # config files (--config): the units' examples and each value form
+    cfg = os.path.join(out, "config")
+    here = os.path.dirname(os.path.abspath(__file__))
+    units = os.path.join(here, "..", "..", "packaging", "systemd")
+    for name in ("stream.conf.example", "produce.conf.example"):
+        src = os.path.join(units, name)
+        if os.path.exists(src):
+            shutil.copy(src, os.path.join(cfg, name))
+    write(os.path.join(cfg, "forms.conf"),
+          b"# forms\nmodel = a b # c\nlabels = \"q \\\" \\\\ #\"\n"
+          b"feature-layer = 'x \\ y'\njson = yes\naccuracy = off\n"
+          b"top = 3\r\nsink = console\nsink = \"\"\n")
 
 
 if __name__ == "__main__":
