@@ -30,6 +30,7 @@
  */
 #include "imgstream/imgstream.h"
 #include "test.h"
+#include "support/rng.h"
 #include "support/tflite_writer.h"
 
 #define BATCH 2
@@ -37,14 +38,9 @@
 
 /* ---- 1. fixtures ------------------------------------------------------ */
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static test_rng seq = {0x9E3779B97F4A7C15ull};
 
-static uint32_t rng(void) {
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return (uint32_t)(rng_state >> 11);
-}
+static uint32_t rng(void) { return test_rng_next(&seq); }
 
 /* Uniform in [-amp, amp]. */
 static float frand(float amp) {

@@ -34,6 +34,7 @@
 #include "imgstream/imgstream.h"
 #include "infer/infer_int.h"
 #include "test.h"
+#include "support/rng.h"
 #include "support/reference.h"
 
 #define IMG_BYTES (224 * 224 * 3)
@@ -41,18 +42,13 @@
 
 /* ---- 1. fixtures ------------------------------------------------------ */
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static test_rng seq = {0x9E3779B97F4A7C15ull};
 
-static uint32_t rng(void) {
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return (uint32_t)(rng_state >> 11);
-}
+static uint32_t rng(void) { return test_rng_next(&seq); }
 
 /* Uniform in [lo, hi). */
 static float frange(float lo, float hi) {
-  return lo + (hi - lo) * (float)(rng() % 100000u) / 100000.0f;
+  return test_rng_range(&seq, lo, hi);
 }
 
 /* Output rows / columns of one image of a kh > 0 layer. */
@@ -205,10 +201,9 @@ static void random_params(const shape *s, bool s8, enum weights kind,
                           float *scales) {
   memset(p, 0, sizeof *p);
   p->k = s->k, p->n = s->n, p->s8 = s8;
-  p->in_zero_point = s8 ? (int32_t)(rng() % 256) - 128 : (int32_t)(rng() % 256);
+  p->in_zero_point = test_rng_zero_point(&seq, s8);
   p->w_zero_point = s8 ? 0 : 64 + (int32_t)(rng() % 128);
-  p->out_zero_point = s8 ? (int32_t)(rng() % 256) - 128
-                         : (int32_t)(rng() % 256);
+  p->out_zero_point = test_rng_zero_point(&seq, s8);
   p->in_scale = frange(0.005f, 0.05f);
   p->w_scale = frange(0.001f, 0.05f);
   for (size_t c = 0; c < s->n; c++) scales[c] = frange(0.001f, 0.05f);
@@ -223,12 +218,7 @@ static void random_params(const shape *s, bool s8, enum weights kind,
     bias[c] = (int32_t)(rng() % 60001u) - 30000;
   p->weights = w;
   p->bias = rng() % 5 != 0 ? bias : NULL;
-  int32_t qmin = s8 ? -128 : 0, qmax = s8 ? 127 : 255;
-  unsigned act = rng() % 3; /* none, relu, relu6-like */
-  p->out_min = act ? p->out_zero_point : qmin;
-  p->out_max = act == 2 ? p->out_zero_point + 1 + (int32_t)(rng() % 100)
-                        : qmax;
-  if (p->out_max > qmax) p->out_max = qmax;
+  test_rng_clamp(&seq, s8, p->out_zero_point, &p->out_min, &p->out_max);
 }
 
 TEST(infer_pw_random_layers) {

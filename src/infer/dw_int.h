@@ -50,12 +50,8 @@ struct ims__dw_layer {
 /* Requantize one exact accumulator of channel c (see dw_ops.c). */
 static inline int32_t ims__dw_requant(const ims__dw_layer *l, int32_t acc,
                                       size_t c) {
-  float f = (float)acc * l->scale[c];
-  f = f < l->fmax ? f : l->fmax;
-  f = f > l->fmin ? f : l->fmin;
-  int32_t y = (int32_t)lrintf(f) + l->p.out_zero_point;
-  y = y < l->p.out_min ? l->p.out_min : y;
-  return y > l->p.out_max ? l->p.out_max : y;
+  return ims__requant_fp32(acc, l->scale[c], l->fmin, l->fmax,
+                           l->p.out_zero_point, l->p.out_min, l->p.out_max);
 }
 
 /* Channels [c0, c) of one output pixel whose taps are t[0..8], in C: the

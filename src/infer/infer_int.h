@@ -43,6 +43,7 @@
 #ifndef IMS_INFER_INFER_INT_H
 #define IMS_INFER_INFER_INT_H
 
+#include <math.h>
 #include <pthreadpool.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -169,6 +170,21 @@ void ims__step_destroy(ims__step *step);
  * supported: <why>". */
 ims_status ims__step_unsupported(const ims__step *s, const char *why,
                                  ims_error *err);
+
+/* XNNPACK's fp32 requantization of one exact int32 accumulator, which our
+ * kernels' C paths and tails reproduce: (float)acc * scale clamped to
+ * [fmin, fmax] (the output range less zy), rounded half to even, plus
+ * zy, clamped to [lo, hi]. */
+static inline int32_t ims__requant_fp32(int32_t acc, float scale, float fmin,
+                                        float fmax, int32_t zy, int32_t lo,
+                                        int32_t hi) {
+  float f = (float)acc * scale;
+  f = f < fmax ? f : fmax;
+  f = f > fmin ? f : fmin;
+  int32_t y = (int32_t)lrintf(f) + zy;
+  y = y < lo ? lo : y;
+  return y > hi ? hi : y;
+}
 
 /* Quantized clamp bounds [*lo, *hi] of 8-bit output t with fused `act`. */
 void ims__q8_range(const ims__tensor *t, ims__activation act, int32_t *lo,
