@@ -235,7 +235,15 @@ ims_status ims_nats_connect(const char *url, const ims_nats_options *options,
 
 void ims_nats_close(ims_nats *n) {
   if (n == NULL) return;
-  if (n->nc != NULL) natsConnection_FlushTimeout(n->nc, n->timeout_ms);
+  if (n->nc != NULL) {
+    natsConnection_FlushTimeout(n->nc, n->timeout_ms);
+    /* Closed first: closing joins the connection's reader thread, so no
+     * late message (the PubAck of an async publish whose batch was
+     * published again) is dispatched into the JetStream context while it
+     * is destroyed - a worker's exit crashed in libnats' reader
+     * (natsConn_processMsg, a mutex at 0x3a3) once under ASan. */
+    natsConnection_Close(n->nc);
+  }
   jsCtx_Destroy(n->js);
   natsConnection_Destroy(n->nc);
   free(n);
