@@ -7,7 +7,7 @@
  *
  *   bench_classify [--model FILE] [--labels FILE] [--data DIR]
  *                  [--seconds S] [--batch N]
- *       [--backend auto|xnnpack|onednn|nodw|nopw|nofuse] [--threads 1|2]
+ *       [--backend auto|xnnpack|onednn|nodw|nopw|fuse] [--threads 1|2]
  *                  [--features]
  *
  * Images are read into memory first, so the figures measure the CPU work,
@@ -21,8 +21,8 @@
  * --backend picks the engine's IMS_ENGINE_FLAG_FORCE_* flag (auto: none,
  * oneDNN per layer where it has VNNI kernels; nodw: auto but depthwise
  * layers on XNNPACK instead of src/infer/dw_ops.c; nopw: 8-bit 1x1
- * layers on XNNPACK instead of src/infer/pw_ops.c; nofuse: auto but
- * every layer on its own, src/infer/fuse_ops.c off), for before/after
+ * layers on XNNPACK instead of src/infer/pw_ops.c; fuse: auto plus
+ * expansions fused with their depthwise layers, src/infer/fuse_ops.c), for before/after
  * figures. --features makes the inference rows ask for the penultimate
  * features too (IMS_ENGINE_FLAG_FEATURES, ims_engine_run_features), to
  * measure what they cost; the other rows do not use them.
@@ -234,7 +234,7 @@ static void usage(FILE *out) {
           "  --seconds S    minimum seconds per measurement (default 3)\n"
           "  --batch N      large batch size (default 16, max 256)\n"
           "  --backend B    auto (default), xnnpack, onednn, nodw, nopw or\n"
-          "                 nofuse\n"
+          "                 fuse\n"
           "  --threads T    measure only the T-thread column (1 or 2)\n"
           "  --features     inference rows also give the features\n");
 }
@@ -264,8 +264,8 @@ static int parse_args(int argc, char **argv, bench_config *cfg) {
           cfg->flags = IMS_ENGINE_FLAG_NO_DW_KERNEL;
         else if (strcmp(optarg, "nopw") == 0)
           cfg->flags = IMS_ENGINE_FLAG_NO_PW_KERNEL;
-        else if (strcmp(optarg, "nofuse") == 0)
-          cfg->flags = IMS_ENGINE_FLAG_NO_FUSION;
+        else if (strcmp(optarg, "fuse") == 0)
+          cfg->flags = IMS_ENGINE_FLAG_FUSE;
         else cfg->flags = UINT32_MAX;
         break;
       case 'b': cfg->batch = (uint32_t)atoi(optarg); break;
@@ -328,7 +328,7 @@ int main(int argc, char **argv) {
          : cfg.flags == IMS_ENGINE_FLAG_FORCE_ONEDNN ? "onednn"
          : cfg.flags == IMS_ENGINE_FLAG_NO_DW_KERNEL ? "nodw"
          : cfg.flags == IMS_ENGINE_FLAG_NO_PW_KERNEL ? "nopw"
-         : cfg.flags == IMS_ENGINE_FLAG_NO_FUSION    ? "nofuse"
+         : cfg.flags == IMS_ENGINE_FLAG_FUSE         ? "fuse"
                                                      : "auto",
          cfg.features ? ", inference with features" : "");
   printf("| stage | 1 thread (images/s) | 2 threads (images/s) |\n");

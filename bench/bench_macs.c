@@ -37,7 +37,7 @@
  * step (~50 ns), nothing else.
  *
  * --flags F passes IMS_ENGINE_FLAG_* bits (include/imgstream/model.h) to
- * the engine, e.g. 0x40 (NO_FUSION) or 0x24 (no own 1x1 or depthwise
+ * the engine, e.g. 0x40 (FUSE) or 0x24 (no own 1x1 or depthwise
  * kernel), to measure what each part brings.
  *
  * Threading: the engine's worker threads with --time; else one thread.

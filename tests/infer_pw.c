@@ -20,11 +20,12 @@
  *     convolutions and the first 3x3 one) with its real weights, on one
  *     image, the same way.
  *  3. Both models end to end on the 24 reference inputs: the default
- *     engine (our kernel where the CPU has AVX2 and no VNNI, expansions
- *     fused with their depthwise layers) against one forced onto XNNPACK,
- *     one with IMS_ENGINE_FLAG_NO_PW_KERNEL and one with
- *     IMS_ENGINE_FLAG_NO_FUSION, on 1 and 2 threads, batches and single
- *     images (each layer split over the threads): scores bit-identical.
+ *     engine (our kernel where the CPU has AVX2 and no VNNI) against one
+ *     forced onto XNNPACK, one with IMS_ENGINE_FLAG_NO_PW_KERNEL and one
+ *     with IMS_ENGINE_FLAG_FUSE (expansions fused with their depthwise
+ *     layers), on 1 and 2 threads, batches and single images (each layer,
+ *     and each fused step's bands, split over the threads): scores
+ *     bit-identical.
  *
  * Sections (keep this order): 1. fixtures 2. layer cases 3. model cases.
  *
@@ -379,16 +380,19 @@ static void model_identical(const char *file) {
   float *ours = ref_run_all(model, 0, 2, rgb, n, n);
   float *nopw = ref_run_all(model, IMS_ENGINE_FLAG_NO_PW_KERNEL, 2, rgb, n, 5);
   float *ours1 = ref_run_all(model, 0, 1, rgb, n, 1);
-  /* one image at a time on 2 threads: layers (and fused bands) split */
+  /* one image at a time on 2 threads: each layer (or fused band) split */
   float *split = ref_run_all(model, 0, 2, rgb, n, 1);
-  float *nofuse = ref_run_all(model, IMS_ENGINE_FLAG_NO_FUSION, 2, rgb, n, 1);
+  float *fused = ref_run_all(model, IMS_ENGINE_FLAG_FUSE, 2, rgb, n, 1);
+  float *fused_batch = ref_run_all(model, IMS_ENGINE_FLAG_FUSE, 1, rgb, n, n);
   ASSERT(memcmp(ours, xnn, n * OUTS * sizeof *ours) == 0);
   ASSERT(memcmp(nopw, xnn, n * OUTS * sizeof *ours) == 0);
   ASSERT(memcmp(ours1, xnn, n * OUTS * sizeof *ours) == 0);
   ASSERT(memcmp(split, xnn, n * OUTS * sizeof *ours) == 0);
-  ASSERT(memcmp(nofuse, xnn, n * OUTS * sizeof *ours) == 0);
+  ASSERT(memcmp(fused, xnn, n * OUTS * sizeof *ours) == 0);
+  ASSERT(memcmp(fused_batch, xnn, n * OUTS * sizeof *ours) == 0);
   free(split);
-  free(nofuse);
+  free(fused);
+  free(fused_batch);
   free(xnn);
   free(ours);
   free(nopw);

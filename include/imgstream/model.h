@@ -212,12 +212,14 @@ IMS_API ims_status ims_model_feature_layer(const ims_model *model,
 /// int8 1x1 convolutions run on imgstream's AVX2 kernel, which is
 /// bit-identical to XNNPACK's. For comparisons and tests.
 #define IMS_ENGINE_FLAG_NO_PW_KERNEL 0x20u
-/// Run every layer on its own. Without this flag, where imgstream's own
-/// 1x1 kernel runs a layer whose output only a 3x3 depthwise layer reads
-/// (MobileNetV2's expansions), both run as one step a few rows at a time,
-/// so the expanded tensor stays in the CPU's caches. Same results either
-/// way. For comparisons and tests.
-#define IMS_ENGINE_FLAG_NO_FUSION 0x40u
+/// Where imgstream's own 1x1 kernel runs a layer whose output only a 3x3
+/// depthwise layer reads (MobileNetV2's expansions), run both as one step
+/// a few rows at a time, so the expanded tensor stays in the CPU's
+/// caches. Same results either way. Off by default: on the AVX2 CPUs
+/// measured (docs/BENCHMARKS-notes.md) it gained nothing over layer by
+/// layer, at 1 and 2 threads, batch 1 and 16; for CPUs whose caches are
+/// smaller or memory slower, and for comparisons.
+#define IMS_ENGINE_FLAG_FUSE 0x40u
 
 /* Options of ims_engine_create. Zero fields take the defaults. */
 typedef struct ims_engine_options {

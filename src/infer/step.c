@@ -20,7 +20,7 @@
  *      multiplies on vpmaddubsw where that is exact, which neither
  *      XNNPACK nor oneDNN does without VNNI; and where such a layer feeds
  *      only a depthwise layer that our kernel takes, both as one fused
- *      step (fuse_ops.c) unless IMS_ENGINE_FLAG_NO_FUSION;
+ *      step (fuse_ops.c) if IMS_ENGINE_FLAG_FUSE;
  *   4. a portable kernel (kernels.c) for what XNNPACK lacks or does no
  *      better: views, 8-bit requantization and softmax, dequantization,
  *      float hard sigmoid and concatenation;
@@ -84,7 +84,7 @@ static bool pw_takes(const ims__step_env *env, const ims__node *n) {
 /* Whether s's node and next's run as one fused step (see the header). */
 static bool fuse_takes(const ims__step_env *env, const ims__step *s,
                        const ims__step *next) {
-  return next != NULL && !(env->flags & IMS_ENGINE_FLAG_NO_FUSION) &&
+  return next != NULL && (env->flags & IMS_ENGINE_FLAG_FUSE) &&
          dw_takes(env, next->node) && ims__fuse_eligible(env, s, next);
 }
 
