@@ -275,6 +275,30 @@ TEST(infer_dw_model_layers_tf2_ptq) {
   model_layers("models/tf2_mobilenet_v2_1.0_224_ptq.tflite");
 }
 
+/* A layer whose output tensor disagrees with the size its padding gives
+ * is refused with the operator named, and the step owns nothing: the
+ * quant model's first depthwise layer with one output column too many. */
+TEST(infer_dw_output_shape_mismatch) {
+  ims_error err = {0};
+  ims_model *m = NULL;
+  ASSERT_OK(ims_model_load_file(
+                shared_path("models/mobilenet_v2_1.0_224_quant.tflite"), &m,
+                &err),
+            &err);
+  const ims__node *n = NULL;
+  for (uint32_t i = 0; i < m->node_count && n == NULL; i++)
+    if (ims__dw_eligible(m, &m->nodes[i])) n = &m->nodes[i];
+  ASSERT(n != NULL);
+  m->tensors[n->output].shape[2]++;
+  ims__step s = {.node = n};
+  ASSERT_EQ(ims__dw_step_create(m, &s, IMS__DW_PATH_AUTO, &err),
+            IMS_ERR_UNSUPPORTED);
+  ASSERT(strstr(err.message, "output shape does not match padding"));
+  ASSERT(strstr(err.message, "DEPTHWISE_CONV_2D (operator"));
+  ASSERT(s.dw == NULL && s.ops == NULL);
+  ims_model_destroy(m);
+}
+
 /* ---- 3. model cases --------------------------------------------------- */
 
 static void model_identical(const char *file) {
@@ -308,6 +332,7 @@ TEST(infer_dw_model_identical_tf2_ptq) {
   model_identical("models/tf2_mobilenet_v2_1.0_224_ptq.tflite");
 }
 
-TEST_MAIN(infer_dw_random_layers, infer_dw_model_layers_quant,
+TEST_MAIN(infer_dw_random_layers, infer_dw_output_shape_mismatch,
+          infer_dw_model_layers_quant,
           infer_dw_model_layers_tf2_ptq, infer_dw_model_identical_quant,
           infer_dw_model_identical_tf2_ptq)

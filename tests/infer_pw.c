@@ -331,6 +331,29 @@ TEST(infer_pw_bad_shapes) {
   ASSERT(l == NULL);
 }
 
+/* A gathered layer whose output tensor disagrees with the size its
+ * padding gives (a model the loader passed but pw_ops.c cannot run as
+ * given) is refused with the operator named, and the step owns nothing:
+ * the quant model's first convolution with one output row too few. */
+TEST(infer_pw_output_shape_mismatch) {
+  ims_error err = {0};
+  ims_model *m = NULL;
+  ASSERT_OK(ims_model_load_file(
+                shared_path("models/mobilenet_v2_1.0_224_quant.tflite"), &m,
+                &err),
+            &err);
+  const ims__node *n = &m->nodes[0];
+  ASSERT(n->op == IMS__OP_CONV_2D && ims__pw_eligible(m, n));
+  m->tensors[n->output].shape[1]--;
+  ims__step s = {.node = n};
+  ims__step_env env = {.model = m, .keep_tensor = UINT32_MAX};
+  ASSERT_EQ(ims__step_pw.create(&env, &s, &err), IMS_ERR_UNSUPPORTED);
+  ASSERT(strstr(err.message, "output shape does not match padding"));
+  ASSERT(strstr(err.message, "(operator 0)"));
+  ASSERT(s.pw == NULL && s.ops == NULL);
+  ims_model_destroy(m);
+}
+
 /* Every 1x1 convolution of a shared model, with its real weights, on one
  * image's pixels. */
 static void model_layers(const char *file, int want_layers) {
@@ -410,6 +433,6 @@ TEST(infer_pw_model_identical_tf2_ptq) {
 }
 
 TEST_MAIN(infer_pw_random_layers, infer_pw_random_gathered,
-          infer_pw_bad_shapes,
+          infer_pw_bad_shapes, infer_pw_output_shape_mismatch,
           infer_pw_model_layers_quant, infer_pw_model_layers_tf2_ptq,
           infer_pw_model_identical_quant, infer_pw_model_identical_tf2_ptq)

@@ -35,13 +35,14 @@ struct ims__dw_layer {
   ims__dw_row_fn row;       /* that kernel */
   size_t oh, ow;            /* output rows / columns of one image */
   size_t cp;                /* channels rounded up to CALIGN (32) */
-  int16_t *w16;             /* owned, [9][cp]: w - zw (C kernel, tails) */
-  int32_t *bias;            /* owned, [cp]: bias - zx * sum (w - zw) */
-  float *scale;             /* owned, [cp]: sx * sw[c] / sy */
-  int16_t *wpack;           /* owned, SIMD: per block [PAIRS][lo,hi][V] */
-  int32_t *bpack;           /* owned, SIMD: per block [V], acc order */
-  float *spack;             /* owned, SIMD: per block [V], acc order */
-  uint8_t *padrow;          /* owned: one input row (w * c bytes) of the
+  void *mem;                /* owned: the block of the arrays below */
+  int16_t *w16;             /* [9][cp]: w - zw (C kernel, tails) */
+  int32_t *bias;            /* [cp]: bias - zx * sum (w - zw) */
+  float *scale;             /* [cp]: sx * sw[c] / sy */
+  int16_t *wpack;           /* SIMD: per block [PAIRS][lo,hi][V] */
+  int32_t *bpack;           /* SIMD: per block [V], acc order */
+  float *spack;             /* SIMD: per block [V], acc order */
+  uint8_t *padrow;          /* one input row (w * c bytes) of the
                                input zero point */
   float fmax;               /* hi - zy, as XNNPACK clamps before rounding */
   float fmin;               /* lo - zy */

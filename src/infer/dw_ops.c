@@ -122,30 +122,33 @@ static void pack_range(ims__dw_layer *l, size_t c0, size_t blocks,
 
 /* SIMD forms: AVX2 blocks of 16; AVX-512 blocks of 64 for as many whole
  * 64s as the layer has, then blocks of 32 (the last one masked). */
-static ims_status pack_blocks(ims__dw_layer *l) {
-  l->wpack = aligned_alloc(64, l->cp * PAIRS * 2 * sizeof(int16_t));
-  l->bpack = aligned_alloc(64, l->cp * sizeof(int32_t));
-  l->spack = aligned_alloc(64, l->cp * sizeof(float));
-  if (!l->wpack || !l->bpack || !l->spack) return IMS_ERR_NO_MEMORY;
+static void pack_blocks(ims__dw_layer *l) {
   if (l->path != IMS__DW_PATH_AVX512) {
     pack_range(l, 0, l->cp / 16, 16, 8, 0);
-    return IMS_OK;
+    return;
   }
   size_t n64 = l->p.c / 64;
   pack_range(l, 0, n64, 64, 16, l->p.s8 ? 128 : 0);
   pack_range(l, n64 * 64, (l->cp - n64 * 64) / 32, 32, 8, 0);
-  return IMS_OK;
+}
+
+/* Every array of the layer, the SIMD ones but for the C kernel (see
+ * ims__carve_take). */
+static void lay_out(ims__dw_layer *l, ims__carve *c) {
+  l->w16 = ims__carve_take(c, 9 * l->cp * sizeof *l->w16);
+  l->bias = ims__carve_take(c, l->cp * sizeof *l->bias);
+  l->scale = ims__carve_take(c, l->cp * sizeof *l->scale);
+  l->padrow = ims__carve_take(c, l->p.w * l->p.c);
+  if (l->path == IMS__DW_PATH_C) return;
+  l->wpack = ims__carve_take(c, l->cp * PAIRS * 2 * sizeof *l->wpack);
+  l->bpack = ims__carve_take(c, l->cp * sizeof *l->bpack);
+  l->spack = ims__carve_take(c, l->cp * sizeof *l->spack);
 }
 
 /* Plain per-channel arrays: w - zw, folded bias, scales. */
-static ims_status pack_plain(ims__dw_layer *l, const ims__dw_params *p) {
-  l->w16 = calloc(9 * l->cp, sizeof *l->w16);
-  l->bias = calloc(l->cp, sizeof *l->bias);
-  l->scale = calloc(l->cp, sizeof *l->scale);
-  size_t row = (p->w * p->c + 63) / 64 * 64;
-  l->padrow = aligned_alloc(64, row);
-  if (!l->w16 || !l->bias || !l->scale || !l->padrow)
-    return IMS_ERR_NO_MEMORY;
+static void pack_plain(ims__dw_layer *l, const ims__dw_params *p) {
+  /* all of its 64-byte rounded size: vector loads may run past w * c */
+  size_t row = (p->w * p->c + 63) & ~(size_t)63;
   memset(l->padrow, (uint8_t)p->in_zero_point, row);
   for (size_t c = 0; c < p->c; c++) {
     int32_t sum = 0;
@@ -160,7 +163,6 @@ static ims_status pack_plain(ims__dw_layer *l, const ims__dw_params *p) {
     float ws = p->w_scales ? p->w_scales[c] : p->w_scale;
     l->scale[c] = p->in_scale * ws / p->out_scale; /* XNNPACK's order */
   }
-  return IMS_OK;
 }
 
 /* ---- 2. portable C kernel -------------------------------------------- */
@@ -258,26 +260,22 @@ ims_status ims__dw_layer_create(const ims__dw_params *p, ims__dw_path path,
   l->cp = (p->c + CALIGN - 1) / CALIGN * CALIGN;
   l->fmax = (float)(p->out_max - p->out_zero_point);
   l->fmin = (float)(p->out_min - p->out_zero_point);
-  ims_status st = pack_plain(l, p);
-  if (st == IMS_OK && l->path != IMS__DW_PATH_C)
-    st = pack_blocks(l);
-  if (st != IMS_OK) {
+  ims__carve c = {0};
+  lay_out(l, &c);
+  if ((l->mem = ims__carve_alloc(&c)) == NULL) {
     ims__dw_layer_destroy(l);
-    return ims__fail(err, st, "out of memory");
+    return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory");
   }
+  lay_out(l, &c);
+  pack_plain(l, p);
+  if (l->path != IMS__DW_PATH_C) pack_blocks(l);
   *layer_out = l;
   return IMS_OK;
 }
 
 void ims__dw_layer_destroy(ims__dw_layer *l) {
   if (l == NULL) return;
-  free(l->w16);
-  free(l->bias);
-  free(l->scale);
-  free(l->wpack);
-  free(l->bpack);
-  free(l->spack);
-  free(l->padrow);
+  free(l->mem);
   free(l);
 }
 

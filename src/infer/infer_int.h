@@ -48,6 +48,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <xnnpack.h>
 
 #include "model/graph_int.h"
@@ -170,6 +172,32 @@ void ims__step_destroy(ims__step *step);
  * supported: <why>". */
 ims_status ims__step_unsupported(const ims__step *s, const char *why,
                                  ims_error *err);
+
+/* A layer's packed arrays carved out of one zeroed, 64-byte aligned
+ * block: one allocation to fail and free instead of ten (an engine packs
+ * ~50 layers). A layout function takes each array in turn with
+ * ims__carve_take; run once on a carve with no base it only sizes the
+ * block, run again after ims__carve_alloc it hands out the pointers. */
+typedef struct ims__carve {
+  uint8_t *base; /* the block; NULL while sizing */
+  size_t used;   /* bytes taken so far, each array rounded up to 64 */
+} ims__carve;
+
+static inline void *ims__carve_take(ims__carve *c, size_t bytes) {
+  size_t at = c->used;
+  c->used += (bytes + 63) & ~(size_t)63;
+  return c->base != NULL ? c->base + at : NULL;
+}
+
+/* The block for the sizes taken so far, zeroed, and the carve rewound to
+ * hand it out; NULL (out of memory) or the block, which the caller owns. */
+static inline void *ims__carve_alloc(ims__carve *c) {
+  size_t bytes = c->used > 0 ? c->used : 64;
+  c->base = aligned_alloc(64, bytes);
+  if (c->base != NULL) memset(c->base, 0, bytes);
+  c->used = 0;
+  return c->base;
+}
 
 /* XNNPACK's fp32 requantization of one exact int32 accumulator, which our
  * kernels' C paths and tails reproduce: (float)acc * scale clamped to

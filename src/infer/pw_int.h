@@ -36,27 +36,31 @@ struct ims__pw_layer {
   size_t kp;                /* k rounded up to 4: bytes per input row
                                the kernels read (1x1: k itself) */
   size_t oh, ow;            /* output rows / columns of one image */
-  uint8_t *cols;            /* owned, kernels other than 1x1: one image's
+  void *plain;              /* owned: the block of w16, bias, scale,
+                               cols, a_off, rstart, pair_rest */
+  void *simd;               /* owned, SIMD paths: the block of apack, rk,
+                               rpack, bpack, spack; NULL for the C kernel */
+  uint8_t *cols;            /* kernels other than 1x1: one image's
                                input rows (oh * ow rows of kp bytes) as a
                                1x1 kernel reads them; else NULL */
   size_t blocks;            /* ceil(n / 16) */
   size_t np;                /* n rounded up to 16 */
-  int16_t *w16;             /* owned, [np][kp]: w - zw (C kernel) */
-  int32_t *bias;            /* owned, [np]: bias - zx * sum(w - zw) */
-  float *scale;             /* owned, [np]: sx * sw[c] / sy */
+  int16_t *w16;             /* [np][kp]: w - zw (C kernel) */
+  int32_t *bias;            /* [np]: bias - zx * sum(w - zw) */
+  float *scale;             /* [np]: sx * sw[c] / sy */
   /* SIMD (pw_ops.c's header has the layouts): */
-  int8_t *apack;            /* owned, per block [k/4][2][8][4]: the part
+  int8_t *apack;            /* per block [k/4][2][8][4]: the part
                                of w - zw that vpmaddubsw takes exactly */
-  bool *a_off;              /* owned, per block: no apack part at all */
-  int16_t *rpack;           /* owned, per listed pair [2][8][2]: the rest */
-  uint32_t *rk;             /* owned, per listed pair: its first k */
-  uint32_t *rstart;         /* owned, [blocks + 1]: block b's pairs are
+  bool *a_off;              /* per block: no apack part at all */
+  int16_t *rpack;           /* per listed pair [2][8][2]: the rest */
+  uint32_t *rk;             /* per listed pair: its first k */
+  uint8_t *pair_rest;       /* [blocks][kp / 2], packing only: 1 where
+                               pair k / 2 of a block has a rest */
+  uint32_t *rstart;         /* [blocks + 1]: block b's pairs are
                                rstart[b] .. rstart[b + 1] - 1 */
-  int32_t *bpack;           /* owned, [np], accumulator order: bias -
-                               (zx + flip) * sum(w - zw) */
-  float *spack;             /* owned, [np], accumulator order */
-  uint8_t flip;             /* 0x80 for int8 inputs (x + 128 is
-                               unsigned), else 0 */
+  int32_t *bpack;           /* [np], accumulator order: bias - (zx +
+                               128 for int8) * sum(w - zw) */
+  float *spack;             /* [np], accumulator order */
   float fmax;               /* hi - zy, as XNNPACK clamps before rounding */
   float fmin;               /* lo - zy */
 };

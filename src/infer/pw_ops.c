@@ -86,8 +86,8 @@ static bool pair_exact(int32_t w1, int32_t w2) {
 
 static int32_t clamp64(int32_t w) { return w < -64 ? -64 : w > 64 ? 64 : w; }
 
-/* The vpmaddubsw part of weight k of channel c (0 past the channels), and
- * whether that pair has a rest, with every pair in the rest if `off`. */
+/* The vpmaddubsw part of weight k of channel c (0 past the channels),
+ * with every pair in the rest if `off`. */
 static int32_t a_part(const ims__pw_layer *l, size_t c, size_t k, bool off) {
   if (off || c >= l->p.n) return 0;
   const int16_t *w = l->w16 + c * l->kp + (k & ~(size_t)1);
@@ -95,46 +95,73 @@ static int32_t a_part(const ims__pw_layer *l, size_t c, size_t k, bool off) {
                                 : clamp64(l->w16[c * l->kp + k]);
 }
 
-/* Whether pair k (even) of block b has a rest in any channel. */
-static bool pair_has_rest(const ims__pw_layer *l, size_t b, size_t k) {
-  for (size_t c = b * NR; c < (b + 1) * NR && c < l->p.n; c++) {
-    const int16_t *w = l->w16 + c * l->kp + k;
-    if (!pair_exact(w[0], w[1])) return true;
+/* Mark each pair (k, k + 1) of each block that has a rest in any of its
+ * channels: pair_rest[b * kp / 2 + k / 2]. Row by row, as w16 lies. */
+static void mark_rest(ims__pw_layer *l) {
+  size_t pairs = l->kp / 2;
+  for (size_t c = 0; c < l->p.n; c++) {
+    const int16_t *w = l->w16 + c * l->kp;
+    uint8_t *mark = l->pair_rest + c / NR * pairs;
+    for (size_t k = 0; k < l->kp; k += 2)
+      mark[k / 2] |= !pair_exact(w[k], w[k + 1]);
   }
-  return false;
 }
 
-/* Count the rest's pairs of every block, choose a_off, size rk/rpack. */
-static ims_status plan_rest(ims__pw_layer *l) {
-  size_t pairs = l->kp / 2, total = 0;
-  l->rstart = calloc(l->blocks + 1, sizeof *l->rstart);
-  l->a_off = calloc(l->blocks, sizeof *l->a_off);
-  if (!l->rstart || !l->a_off) return IMS_ERR_NO_MEMORY;
+/* Whether block b runs every pair on the 16-bit path (a_off), and the
+ * number of pairs it lists in the rest. */
+static size_t block_rest(const ims__pw_layer *l, size_t b, bool *off) {
+  size_t pairs = l->kp / 2, rest = 0;
+  for (size_t k = 0; k < pairs; k++) rest += l->pair_rest[b * pairs + k];
+  *off = rest * 8 > pairs * 3;
+  return *off ? pairs : rest;
+}
+
+/* The SIMD arrays, for `rest` listed pairs in all (see carve_take). */
+static void lay_out_blocks(ims__pw_layer *l, size_t rest, ims__carve *c) {
+  l->apack = ims__carve_take(c, l->blocks * l->kp * NR);
+  l->rk = ims__carve_take(c, rest * sizeof *l->rk);
+  l->rpack = ims__carve_take(c, rest * 2 * NR * sizeof *l->rpack);
+  l->bpack = ims__carve_take(c, l->np * sizeof *l->bpack);
+  l->spack = ims__carve_take(c, l->np * sizeof *l->spack);
+}
+
+/* a_off and rstart of every block (the rest's pairs listed by block). */
+static void plan_rest(ims__pw_layer *l) {
+  mark_rest(l);
+  size_t total = 0;
   for (size_t b = 0; b < l->blocks; b++) {
-    size_t rest = 0;
-    for (size_t k = 0; k < l->kp; k += 2) rest += pair_has_rest(l, b, k);
-    l->a_off[b] = rest * 8 > pairs * 3;
     l->rstart[b] = (uint32_t)total;
-    total += l->a_off[b] ? pairs : rest;
+    total += block_rest(l, b, &l->a_off[b]);
   }
   l->rstart[l->blocks] = (uint32_t)total;
-  l->rk = malloc((total ? total : 1) * sizeof *l->rk);
-  l->rpack = aligned_alloc(64, (total ? total : 1) * 2 * NR * sizeof(int16_t));
-  return l->rk && l->rpack ? IMS_OK : IMS_ERR_NO_MEMORY;
+}
+
+/* apack of block b: channel by channel, each weight to its place in the
+ * [k / 4][q][i][k % 4] layout (acc_channel's inverse); 0 past the
+ * channels and in a_off blocks, as the block came zeroed. */
+static void pack_a(ims__pw_layer *l, size_t b) {
+  if (l->a_off[b]) return;
+  int8_t *a = l->apack + b * l->kp * NR;
+  for (size_t ch = 0; ch < NR && b * NR + ch < l->p.n; ch++) {
+    size_t q = ch % 8 / 4, i = ch / 8 * 4 + ch % 4;
+    const int16_t *w = l->w16 + (b * NR + ch) * l->kp;
+    for (size_t k = 0; k < l->kp; k += 2) {
+      bool exact = pair_exact(w[k], w[k + 1]);
+      int8_t *to = a + (k / 4 * 2 + q) * 32 + i * 4 + k % 4;
+      to[0] = (int8_t)(exact ? w[k] : clamp64(w[k]));
+      to[1] = (int8_t)(exact ? w[k + 1] : clamp64(w[k + 1]));
+    }
+  }
 }
 
 /* apack, rk and rpack of block b. */
 static void pack_block(ims__pw_layer *l, size_t b) {
   bool off = l->a_off[b];
-  int8_t *a = l->apack + b * l->kp * NR;
-  for (size_t k = 0; k < l->kp; k += 4)
-    for (size_t q = 0; q < 2; q++)
-      for (size_t i = 0; i < 8; i++)
-        for (size_t j = 0; j < 4; j++)
-          *a++ = (int8_t)a_part(l, b * NR + acc_channel(q, i), k + j, off);
-  size_t r = l->rstart[b];
-  for (size_t k = 0; k < l->kp; k += 2) {
-    if (!off && !pair_has_rest(l, b, k)) continue;
+  const uint8_t *mark = l->pair_rest + b * (l->kp / 2);
+  pack_a(l, b);
+  size_t r = l->rstart[b], end = l->rstart[b + 1];
+  for (size_t k = 0; k < l->kp && r < end; k += 2) {
+    if (!off && !mark[k / 2]) continue;
     l->rk[r] = (uint32_t)k;
     int16_t *v = l->rpack + r * 2 * NR;
     for (size_t q = 0; q < 2; q++)
@@ -148,15 +175,17 @@ static void pack_block(ims__pw_layer *l, size_t b) {
   }
 }
 
-/* SIMD forms: apack, the rest, bias and scales in accumulator order. */
+/* SIMD forms: apack, the rest, bias and scales in accumulator order, in
+ * one block (l->simd). The kernels flip int8 inputs' top bit (x + 128 is
+ * unsigned); the bias takes back the 128 * sum(w - zw) that adds. */
 static ims_status pack_blocks(ims__pw_layer *l) {
-  l->flip = l->p.s8 ? 0x80 : 0;
-  l->apack = aligned_alloc(64, l->blocks * l->kp * NR);
-  l->bpack = aligned_alloc(64, l->np * sizeof *l->bpack);
-  l->spack = aligned_alloc(64, l->np * sizeof *l->spack);
-  if (!l->apack || !l->bpack || !l->spack) return IMS_ERR_NO_MEMORY;
-  ims_status st = plan_rest(l);
-  if (st != IMS_OK) return st;
+  int32_t flip = l->p.s8 ? 0x80 : 0;
+  plan_rest(l);
+  size_t rest = l->rstart[l->blocks];
+  ims__carve carve = {0};
+  lay_out_blocks(l, rest, &carve);
+  if ((l->simd = ims__carve_alloc(&carve)) == NULL) return IMS_ERR_NO_MEMORY;
+  lay_out_blocks(l, rest, &carve);
   for (size_t b = 0; b < l->blocks; b++) {
     pack_block(l, b);
     for (size_t q = 0; q < 2; q++)
@@ -165,19 +194,32 @@ static ims_status pack_blocks(ims__pw_layer *l) {
         int32_t sum = 0;
         for (size_t k = 0; c < l->p.n && k < l->kp; k++)
           sum += l->w16[c * l->kp + k];
-        l->bpack[at] = l->bias[c] - (int32_t)l->flip * sum;
+        l->bpack[at] = l->bias[c] - flip * sum;
         l->spack[at] = l->scale[c];
       }
   }
   return IMS_OK;
 }
 
-/* Plain per-channel arrays: w - zw, folded bias, scales. */
+/* The arrays every path uses, the gathered rows and the plan of the
+ * rest, whose size sizes the SIMD block (see carve_take). */
+static void lay_out_plain(ims__pw_layer *l, ims__carve *c) {
+  l->w16 = ims__carve_take(c, l->np * l->kp * sizeof *l->w16);
+  l->bias = ims__carve_take(c, l->np * sizeof *l->bias);
+  l->scale = ims__carve_take(c, l->np * sizeof *l->scale);
+  if (l->p.kh > 0) l->cols = ims__carve_take(c, l->oh * l->ow * l->kp);
+  l->a_off = ims__carve_take(c, l->blocks * sizeof *l->a_off);
+  l->rstart = ims__carve_take(c, (l->blocks + 1) * sizeof *l->rstart);
+  l->pair_rest = ims__carve_take(c, l->blocks * (l->kp / 2));
+}
+
+/* Plain per-channel arrays: w - zw, folded bias, scales, in one block
+ * (l->plain) with the gathered rows. */
 static ims_status pack_plain(ims__pw_layer *l, const ims__pw_params *p) {
-  l->w16 = calloc(l->np * l->kp, sizeof *l->w16);
-  l->bias = calloc(l->np, sizeof *l->bias);
-  l->scale = calloc(l->np, sizeof *l->scale);
-  if (!l->w16 || !l->bias || !l->scale) return IMS_ERR_NO_MEMORY;
+  ims__carve carve = {0};
+  lay_out_plain(l, &carve);
+  if ((l->plain = ims__carve_alloc(&carve)) == NULL) return IMS_ERR_NO_MEMORY;
+  lay_out_plain(l, &carve);
   const uint8_t *w = p->weights;
   for (size_t c = 0; c < p->n; c++) {
     int32_t sum = 0;
@@ -346,7 +388,7 @@ void ims__pw_layer_run(const ims__pw_layer *l, const void *in, void *out,
              (uint8_t *)out + i * out_bytes, per_image, pool);
 }
 
-/* kh > 0: the output size and the rows buffer. */
+/* kh > 0: the output size (pack_plain makes the rows buffer). */
 static ims_status plan_cols(ims__pw_layer *l) {
   const ims__pw_params *p = &l->p;
   if (p->stride == 0 || p->c == 0 || p->kh * p->kw * p->c != p->k ||
@@ -355,8 +397,7 @@ static ims_status plan_cols(ims__pw_layer *l) {
     return IMS_ERR_INVALID_ARG;
   l->oh = (p->h + p->pad_top + p->pad_bottom - p->kh) / p->stride + 1;
   l->ow = (p->w + p->pad_left + p->pad_right - p->kw) / p->stride + 1;
-  l->cols = aligned_alloc(64, (l->oh * l->ow * l->kp + 63) / 64 * 64);
-  return l->cols != NULL ? IMS_OK : IMS_ERR_NO_MEMORY;
+  return IMS_OK;
 }
 
 ims_status ims__pw_layer_create(const ims__pw_params *p, ims__pw_path path,
@@ -398,17 +439,8 @@ ims_status ims__pw_layer_create(const ims__pw_params *p, ims__pw_path path,
 
 void ims__pw_layer_destroy(ims__pw_layer *l) {
   if (l == NULL) return;
-  free(l->w16);
-  free(l->bias);
-  free(l->scale);
-  free(l->apack);
-  free(l->a_off);
-  free(l->rpack);
-  free(l->rk);
-  free(l->rstart);
-  free(l->bpack);
-  free(l->spack);
-  free(l->cols);
+  free(l->plain);
+  free(l->simd);
   free(l);
 }
 
