@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "imgstream/bucket.h"
+#include "bucket/bucket_int.h"
 #include "test.h"
 
 static const char *fresh_bucket(const char *name) {
@@ -51,6 +52,43 @@ TEST(stream_bucket_put_list_read) {
   ASSERT_EQ(ims_bucket_read(b, "rose/none.jpg", &data, &size, &err),
             IMS_ERR_NOT_FOUND);
   ASSERT_CONTAINS(err.message, "rose/none.jpg");
+  ims_bucket_close(b);
+}
+
+/* Skips the key it is asked about when it ends in "a.jpg"; counts calls. */
+static bool skip_a(void *calls, const char *key) {
+  (*(int *)calls)++;
+  size_t n = strlen(key);
+  return n >= 5 && strcmp(key + n - 5, "a.jpg") == 0;
+}
+
+/* A listing of new objects leaves out the files the caller knows (asked
+ * once per file, never about folders) and lists the rest as a full
+ * listing does; with nothing to skip it is the full listing. */
+TEST(stream_bucket_list_new_skips_known) {
+  ims_error err = {0};
+  ims_bucket *b = NULL;
+  ASSERT_OK(ims_bucket_open(fresh_bucket("bucket_list_new"),
+                            IMS_BUCKET_CREATE, &b, &err),
+            &err);
+  ASSERT_OK(ims_bucket_put(b, "daisy/a.jpg", "AAAA", 4, &err), &err);
+  ASSERT_OK(ims_bucket_put(b, "rose/a.jpg", "A", 1, &err), &err);
+  usleep(20000);
+  ASSERT_OK(ims_bucket_put(b, "rose/b.jpg", "BB", 2, &err), &err);
+  ims_object *objs = NULL;
+  size_t n = 0;
+  int calls = 0;
+  ASSERT_OK(ims__bucket_list_new(b, skip_a, &calls, &objs, &n, &err), &err);
+  ASSERT_EQ(n, 1);
+  ASSERT_STR_EQ(objs[0].key, "rose/b.jpg");
+  ASSERT_EQ(objs[0].size, 2);
+  ASSERT(objs[0].event_time_ms > 0);
+  ASSERT_EQ(calls, 3);
+  ims_bucket_list_free(objs, n);
+  ASSERT_OK(ims__bucket_list_new(b, NULL, NULL, &objs, &n, &err), &err);
+  ASSERT_EQ(n, 3);
+  ASSERT_STR_EQ(objs[2].key, "rose/b.jpg");
+  ims_bucket_list_free(objs, n);
   ims_bucket_close(b);
 }
 
@@ -157,7 +195,8 @@ TEST(stream_bucket_wait_wakes_on_new_object) {
   ims_bucket_close(writer);
 }
 
-TEST_MAIN(stream_bucket_put_list_read, stream_bucket_rejects_bad_keys_and_urls,
+TEST_MAIN(stream_bucket_put_list_read, stream_bucket_list_new_skips_known,
+          stream_bucket_rejects_bad_keys_and_urls,
           stream_bucket_hides_temporary_files,
           stream_bucket_failed_put_leaves_nothing,
           stream_bucket_wait_wakes_on_new_object)

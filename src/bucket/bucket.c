@@ -113,6 +113,14 @@ ims_status ims_bucket_list(ims_bucket *b, ims_object **objects_out,
   return b->ops->list(b->state, objects_out, count_out, err);
 }
 
+ims_status ims__bucket_list_new(ims_bucket *b, ims__bucket_skip_fn skip,
+                                void *ctx, ims_object **objects_out,
+                                size_t *count_out, ims_error *err) {
+  if (b->ops->list_new == NULL)
+    return b->ops->list(b->state, objects_out, count_out, err);
+  return b->ops->list_new(b->state, skip, ctx, objects_out, count_out, err);
+}
+
 void ims_bucket_list_free(ims_object *objects, size_t count) {
   for (size_t i = 0; objects != NULL && i < count; i++) free(objects[i].key);
   free(objects);

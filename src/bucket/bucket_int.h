@@ -22,6 +22,9 @@ typedef struct ims__bucket_buf {
                   (out of memory) or EFBIG (over the size limit) */
 } ims__bucket_buf;
 
+/* Whether a listing may leave `key` out (the caller knows it already). */
+typedef bool (*ims__bucket_skip_fn)(void *ctx, const char *key);
+
 typedef struct ims__bucket_ops {
   const char *scheme; /* "dir", "s3" */
   ims_status (*open)(const char *location, uint32_t flags, void **state,
@@ -45,6 +48,11 @@ typedef struct ims__bucket_ops {
                           ims_error *err);
   /* Give up retrying when *flag becomes nonzero. NULL = no retries. */
   void (*set_cancel)(void *state, const volatile sig_atomic_t *flag);
+  /* As list, leaving out files skip() names before looking at them. NULL
+   * = list (the caller filters). */
+  ims_status (*list_new)(void *state, ims__bucket_skip_fn skip, void *ctx,
+                         ims_object **objects, size_t *count,
+                         ims_error *err);
 } ims__bucket_ops;
 
 extern const ims__bucket_ops ims__bucket_dir_ops;
@@ -69,6 +77,15 @@ ims_status ims__bucket_read_many(ims_bucket *b, size_t n,
                                  const char *const *keys,
                                  ims__bucket_buf *bufs, bool *missing,
                                  ims_error *err);
+
+/* As ims_bucket_list, but the backend may leave out the objects whose
+ * keys skip(ctx, key) is true for, without the work of describing them
+ * (dir://: no stat() per file the stream has already seen, which was
+ * most of a listing's time at a steady rate). It may also return them:
+ * the caller still drops what it knows. */
+ims_status ims__bucket_list_new(ims_bucket *b, ims__bucket_skip_fn skip,
+                                void *ctx, ims_object **objects_out,
+                                size_t *count_out, ims_error *err);
 
 /* Free buf's memory; it is then empty. */
 void ims__bucket_buf_clear(ims__bucket_buf *buf);

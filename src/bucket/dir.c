@@ -130,8 +130,10 @@ static ims_status dir_put(void *state, const char *key, const void *data,
 /* ---- 3. list/read ---------------------------------------------------- */
 
 typedef struct listing {
-  ims_object *items; /* growing array */
-  size_t count, cap; /* used / allocated */
+  ims_object *items;        /* growing array */
+  size_t count, cap;        /* used / allocated */
+  ims__bucket_skip_fn skip; /* files to leave out unseen; NULL = none */
+  void *skip_ctx;
 } listing;
 
 static int add_object(listing *l, const char *key, const struct stat *st) {
@@ -173,6 +175,8 @@ static ims_status walk(const char *root, const char *prefix, listing *l,
     char key[PATH_MAX], full[PATH_MAX * 2];
     snprintf(key, sizeof key, "%s%s%s", prefix, prefix[0] ? "/" : "",
              ent->d_name);
+    if (ent->d_type == DT_REG && l->skip != NULL && l->skip(l->skip_ctx, key))
+      continue; /* known: not worth a stat() */
     snprintf(full, sizeof full, "%s/%s", root, key);
     struct stat st;
     if (stat(full, &st) != 0) continue; /* vanished meanwhile */
@@ -185,10 +189,11 @@ static ims_status walk(const char *root, const char *prefix, listing *l,
   return status;
 }
 
-static ims_status dir_list(void *state, ims_object **objects,
-                           size_t *count, ims_error *err) {
+static ims_status dir_list_new(void *state, ims__bucket_skip_fn skip,
+                               void *ctx, ims_object **objects,
+                               size_t *count, ims_error *err) {
   dir_bucket *d = state;
-  listing l = {NULL, 0, 0};
+  listing l = {NULL, 0, 0, skip, ctx};
   ims_status st = walk(d->root, "", &l, 0, err);
   if (st != IMS_OK) {
     ims_bucket_list_free(l.items, l.count);
@@ -199,6 +204,11 @@ static ims_status dir_list(void *state, ims_object **objects,
   *objects = l.items;
   *count = l.count;
   return IMS_OK;
+}
+
+static ims_status dir_list(void *state, ims_object **objects,
+                           size_t *count, ims_error *err) {
+  return dir_list_new(state, NULL, NULL, objects, count, err);
 }
 
 static ims_status dir_read(void *state, const char *key, void **data,
@@ -308,4 +318,5 @@ static void dir_close(void *state) {
 
 const ims__bucket_ops ims__bucket_dir_ops = {
     "dir",    dir_open,       dir_close, dir_put, dir_list,
-    dir_read, dir_local_path, dir_wait,  NULL,    NULL, NULL};
+    dir_read, dir_local_path, dir_wait,  NULL,    NULL, NULL,
+    dir_list_new};

@@ -693,4 +693,5 @@ static ims_status s3_open(const char *location, uint32_t flags, void **state,
 const ims__bucket_ops ims__bucket_s3_ops = {"s3",   s3_open, s3_close,
                                             s3_put, s3_list, s3_read,
                                             NULL,   s3_wait, s3_read_into,
-                                            s3_read_many, s3_set_cancel};
+                                            s3_read_many, s3_set_cancel,
+                                            NULL};

@@ -8,7 +8,8 @@
  * temporary names) and queues each object not seen yet; the queue is kept
  * sorted by (event time, key), which is arrival order.
  *
- * Cost: a listing is O(objects in the bucket), so it is never done per
+ * Cost: a listing is O(objects in the bucket) (dir:// stat()s only the
+ * files not seen yet: ims__bucket_list_new), so it is never done per
  * batch: the bucket source refreshes only when the queue runs dry, or
  * when a bucket wait was woken by a change (inotify), or when the last
  * listing is older than the relist interval (files missed by inotify:
@@ -81,6 +82,11 @@ static ims_status enqueue(ims__discovery *d, ims_object *objs, size_t n,
   return IMS_OK;
 }
 
+/* ims__bucket_skip_fn over `seen`. */
+static bool seen_key(void *seen, const char *key) {
+  return ims__keyset_has(seen, key);
+}
+
 ims_status ims__discovery_refresh(ims__discovery *d, int wait_ms,
                                   int relist_ms, ims_error *err) {
   if (wait_ms > 0 && d->listed_ns != 0) {
@@ -95,7 +101,8 @@ ims_status ims__discovery_refresh(ims__discovery *d, int wait_ms,
   ims_object *objs = NULL;
   size_t n = 0;
   uint64_t t0 = ims__now_mono_ns();
-  ims_status st = ims_bucket_list(d->bucket, &objs, &n, err);
+  ims_status st = ims__bucket_list_new(d->bucket, seen_key, d->seen, &objs,
+                                       &n, err);
   if (st != IMS_OK) return st;
   d->listed_ns = ims__now_mono_ns();
   st = enqueue(d, objs, n, err);
