@@ -36,7 +36,7 @@ on all of them alike. Once per invocation: bench_peak (FMA / VNNI peak),
 bench_macs (MACs per image from the loaded graphs; torch_stack.py --macs
 for PyTorch's), bench_preprocess (resize + crop alone), model load to first
 result (classify on one image, 3 times), a diagnosis (bench_classify
---backend auto/xnnpack/onednn at 2 threads with and without a busy core;
+--backend auto/nopw/xnnpack/onednn at 2 threads with and without a busy core;
 the float model's images/s at batch 1, 2, 4, 16 on one thread), and with
 perf available a `perf record` of imgstream's and ONNX Runtime's float
 inference, imgstream's uint8 inference, and the latter on 2 threads with
@@ -135,6 +135,7 @@ def machine():
         "date": datetime.datetime.now(datetime.timezone.utc)
                 .strftime("%Y-%m-%d %H:%M UTC"),
         "loadavg_start": loadavg(),
+        "busy_start": busy_share(),
     }
 
 
@@ -152,6 +153,24 @@ def distro():
 def loadavg():
     with open("/proc/loadavg") as f:
         return [float(x) for x in f.read().split()[:3]]
+
+
+def cpu_times():
+    """(busy, total) jiffies of all CPUs from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + (v[4] if len(v) > 4 else 0)  # idle + iowait
+    return sum(v) - idle, sum(v)
+
+
+def busy_share(seconds=5.0):
+    """Share of the CPUs other processes keep busy over `seconds`, before
+    anything is measured. Unlike the load average, it does not remember
+    the build bench/run has just finished."""
+    b0, t0 = cpu_times()
+    time.sleep(seconds)
+    b1, t1 = cpu_times()
+    return round((b1 - b0) / max(t1 - t0, 1), 3)
 
 
 class Bench:
@@ -450,7 +469,7 @@ class Bench:
                                      "while :; do :; done"]) \
                 if busy_on else None
             try:
-                for be in ("auto", "xnnpack", "onednn"):
+                for be in ("auto", "nopw", "xnnpack", "onednn"):
                     rc, o, e, _, _ = run(
                         [os.path.join(self.bench, "bench_classify"),
                          "--model", QUANT, "--labels", LABELS, "--data",

@@ -432,7 +432,22 @@ def busy_section(res):
                     "images/s at batch 1 / 16):\n")
         text.append("| backend | machine as is | one core busy |")
         text.append("| --- | ---: | ---: |")
-        for be in ("auto", "xnnpack", "onednn"):
+        vnni = res.r["machine"].get("avx512_vnni")
+        what = {
+            "auto": " (default: %s, imgstream's depthwise kernel, XNNPACK "
+                    "for the rest)" % ("oneDNN's VNNI kernels for 1x1 "
+                                       "convolutions" if vnni else
+                                       "imgstream's AVX2 8-bit 1x1 kernel"),
+            "nopw": " (auto, but the 1x1 convolutions %s)" % (
+                "as auto: oneDNN's" if vnni else "on XNNPACK"),
+            "xnnpack": " (every layer)",
+            "onednn": " (every layer%s)" % (
+                "" if vnni else "; no exact int8 kernel without VNNI, so "
+                "no figure"),
+        }
+        for be in ("auto", "nopw", "xnnpack", "onednn"):
+            if not any(x["backend"] == be for x in diag):
+                continue
             cells = []
             for busy in (False, True):
                 d = next((x for x in diag if x["backend"] == be and
@@ -440,10 +455,8 @@ def busy_section(res):
                 cells.append("%s / %s" % (fmt(d.get("batch 1")),
                                           fmt(d.get("batch 16")))
                              if d else "-")
-            text.append("| %s%s | %s | %s |" % (
-                be, " (default: oneDNN for 1x1 convolutions, imgstream's "
-                "depthwise kernel, XNNPACK for the rest)" if be == "auto"
-                else " (every layer)", cells[0], cells[1]))
+            text.append("| %s%s | %s | %s |" % (be, what[be], cells[0],
+                                                cells[1]))
         text.append("")
     ik = kept.get(("imgstream", "infer", 1))
     ok = kept.get(("ort", "infer", 1))
@@ -514,9 +527,14 @@ def dso_share(res, name, dso):
 
 
 def load_note(m):
-    """What the load averages say about the run's figures."""
-    # the start: at the end the load average is the run's own work
-    if m["loadavg_start"][0] < 0.5 * m["cpus"]:
+    """What the CPUs' use before the run (or, from runs that did not
+    record it, the load average at the start) says about the figures."""
+    busy = m.get("busy_start")
+    if busy is not None:
+        quiet = busy < 0.1
+    else:  # at the end the load average is the run's own work
+        quiet = m["loadavg_start"][0] < 0.5 * m["cpus"]
+    if quiet:
         return ("The machine was quiet (no other work to speak of), so "
                 "the absolute figures hold too; ratios still compare "
                 "figures of the same run.")
@@ -573,7 +591,7 @@ paths, stream triggers) and their analysis:
   AVX-512: %s, AVX-512 VNNI: %s.
 - Date: %s. Runs: %d per figure (systems interleaved within each run),
   duration scale %.2g, build `%s`.
-- Load average at the start %s, at the end %s. %s
+- Load average at the start %s, at the end %s%s. %s
 - ONNX file: `%s` (%s).
 """ % (m["model"], m["vendor"], m["family"], m["cpus"], m["mem_gib"],
        m["os"], m["kernel"], "yes" if m["avx512"] else "no",
@@ -581,6 +599,9 @@ paths, stream triggers) and their analysis:
        c["scale"], c["build"], " ".join("%.2f" % x for x in
                                         m["loadavg_start"]),
        " ".join("%.2f" % x for x in m["loadavg_end"]),
+       "" if m.get("busy_start") is None else
+       "; CPUs busy before the first measurement (5 s of /proc/stat): "
+       "%.0f%%" % (100 * m["busy_start"]),
        load_note(m), c["onnx"], c["onnx_source"]))
     for n in r.get("notes", []):
         w.append("- **Note:** %s.\n" % n)
