@@ -280,11 +280,7 @@ TEST(infer_dw_model_layers_tf2_ptq) {
  * quant model's first depthwise layer with one output column too many. */
 TEST(infer_dw_output_shape_mismatch) {
   ims_error err = {0};
-  ims_model *m = NULL;
-  ASSERT_OK(ims_model_load_file(
-                shared_path("models/mobilenet_v2_1.0_224_quant.tflite"), &m,
-                &err),
-            &err);
+  ims_model *m = ref_load_model("models/mobilenet_v2_1.0_224_quant.tflite");
   const ims__node *n = NULL;
   for (uint32_t i = 0; i < m->node_count && n == NULL; i++)
     if (ims__dw_eligible(m, &m->nodes[i])) n = &m->nodes[i];

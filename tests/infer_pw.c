@@ -337,11 +337,7 @@ TEST(infer_pw_bad_shapes) {
  * the quant model's first convolution with one output row too few. */
 TEST(infer_pw_output_shape_mismatch) {
   ims_error err = {0};
-  ims_model *m = NULL;
-  ASSERT_OK(ims_model_load_file(
-                shared_path("models/mobilenet_v2_1.0_224_quant.tflite"), &m,
-                &err),
-            &err);
+  ims_model *m = ref_load_model("models/mobilenet_v2_1.0_224_quant.tflite");
   const ims__node *n = &m->nodes[0];
   ASSERT(n->op == IMS__OP_CONV_2D && ims__pw_eligible(m, n));
   m->tensors[n->output].shape[1]--;

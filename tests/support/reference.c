@@ -52,6 +52,13 @@ size_t ref_load_inputs(unsigned char *rgb) {
   return n;
 }
 
+ims_model *ref_load_model(const char *file) {
+  ims_error err = {0};
+  ims_model *m = NULL;
+  ASSERT_OK(ims_model_load_file(shared_path(file), &m, &err), &err);
+  return m;
+}
+
 float *ref_run_all(const ims_model *model, uint32_t flags, uint32_t threads,
                    const unsigned char *rgb, size_t n, size_t step) {
   ims_error err = {0};

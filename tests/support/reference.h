@@ -32,6 +32,10 @@ unsigned char *ref_read(const char *name, const char *ext, size_t want);
  * REF_MAX_INPUTS); returns the count. */
 size_t ref_load_inputs(unsigned char *rgb);
 
+/* The shared model `file` (a path under ../shared), loaded; the caller
+ * destroys it. */
+ims_model *ref_load_model(const char *file);
+
 /* Scores of all n images in batches of `step` on `threads` threads with
  * engine `flags`; the caller frees. NULL if FORCE_ONEDNN is asked for and
  * refused with IMS_ERR_UNSUPPORTED (a machine without oneDNN's kernels). */
