@@ -86,13 +86,16 @@ static bool pair_exact(int32_t w1, int32_t w2) {
 
 static int32_t clamp64(int32_t w) { return w < -64 ? -64 : w > 64 ? 64 : w; }
 
+/* The vpmaddubsw part of weight j (0 or 1) of the pair at w. */
+static int32_t pair_a(const int16_t *w, size_t j) {
+  return pair_exact(w[0], w[1]) ? w[j] : clamp64(w[j]);
+}
+
 /* The vpmaddubsw part of weight k of channel c (0 past the channels),
  * with every pair in the rest if `off`. */
 static int32_t a_part(const ims__pw_layer *l, size_t c, size_t k, bool off) {
   if (off || c >= l->p.n) return 0;
-  const int16_t *w = l->w16 + c * l->kp + (k & ~(size_t)1);
-  return pair_exact(w[0], w[1]) ? l->w16[c * l->kp + k]
-                                : clamp64(l->w16[c * l->kp + k]);
+  return pair_a(l->w16 + c * l->kp + (k & ~(size_t)1), k & 1);
 }
 
 /* Mark each pair (k, k + 1) of each block that has a rest in any of its
@@ -146,10 +149,9 @@ static void pack_a(ims__pw_layer *l, size_t b) {
     size_t q = ch % 8 / 4, i = ch / 8 * 4 + ch % 4;
     const int16_t *w = l->w16 + (b * NR + ch) * l->kp;
     for (size_t k = 0; k < l->kp; k += 2) {
-      bool exact = pair_exact(w[k], w[k + 1]);
       int8_t *to = a + (k / 4 * 2 + q) * 32 + i * 4 + k % 4;
-      to[0] = (int8_t)(exact ? w[k] : clamp64(w[k]));
-      to[1] = (int8_t)(exact ? w[k + 1] : clamp64(w[k + 1]));
+      to[0] = (int8_t)pair_a(w + k, 0);
+      to[1] = (int8_t)pair_a(w + k, 1);
     }
   }
 }
@@ -447,7 +449,6 @@ void ims__pw_layer_destroy(ims__pw_layer *l) {
 ims__pw_path ims__pw_layer_path(const ims__pw_layer *l) { return l->path; }
 
 double ims__pw_layer_rest_share(const ims__pw_layer *l) {
-  if (l->rstart == NULL) return 0;
   return (double)l->rstart[l->blocks] / ((double)l->blocks * l->kp / 2);
 }
 
