@@ -19,6 +19,7 @@
 # side by side), named after the case:
 #   nats_workers_sigkill   a worker SIGKILLed mid-run
 #   nats_failover_restart  the single server SIGKILLed and restarted
+#   nats_failover_no_quorum  a worker started without quorum waits
 # and nats_errors_corrupt runs the undecodable-image cases (one error
 # result, terminated). Any other new case joins its binary's test.
 ims_add_test(NAME nats_harness SOURCES nats_harness.c
@@ -28,7 +29,7 @@ foreach(t nats_workers nats_failover nats_errors nats_learn)
   add_dependencies(${t} imgstream_tool)
 endforeach()
 ims_split_test(nats_workers CASES "_sigkill$")
-ims_split_test(nats_failover CASES "_restart$")
+ims_split_test(nats_failover CASES "_(restart|no_quorum)$")
 ims_split_test(nats_errors AS nats_errors_corrupt CASES "_corrupt_")
 # The work-queue consumer itself, messages pending in its subscription
 # before a fetch (libnats 3.4.1's Fetch overflow; docs/SECURITY.md).

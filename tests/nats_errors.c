@@ -30,6 +30,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "support/nats_server.h"
 
@@ -203,8 +204,9 @@ TEST(nats_errors_unreachable) {
   snprintf(root, sizeof root, "%s", tmp_path("nats_f_data"));
   ndataset(root, keys);
   json_decref(keys);
-  /* Nothing listens on `port`. */
-  int port = nsrv_free_port();
+  /* Nothing listens on `port`, held for the whole case. */
+  int holder;
+  int port = nsrv_refusing_port(&holder);
   char hostport[64], url[128], results[128], jsonl[4400];
   snprintf(hostport, sizeof hostport, "127.0.0.1:%d", port);
   snprintf(url, sizeof url, "nats://%s/IMAGES", hostport);
@@ -234,6 +236,7 @@ TEST(nats_errors_unreachable) {
   nargs_add(&w, "stream", "--source", nsrv_url(&s, "IMAGES"), "--sink",
             results, "--model", nmodel, "--until-idle", "1000", NULL);
   expect_refused("nats_f_sink", hostport, w.v);
+  close(holder);
   nsrv_stop(&s);
   tool_rm_rf(root);
 }

@@ -11,6 +11,8 @@
  *   restart  the single server SIGKILLed mid-run, restarted on the same
  *            store and port: producer and workers reconnect and finish;
  *            nothing lost, nothing twice
+ *   no_quorum  a worker started while 2 of 3 servers are down waits
+ *            for its consumer (retried) and classifies once one is back
  *
  * Both: 100 images at 10/s, the server killed after the first 5 results
  * (so normally with the producer mid-run too), --ack-wait 2000 (acks lost with
@@ -20,7 +22,10 @@
  * Threading: single-threaded; the tool and the servers are children.
  */
 #define _GNU_SOURCE
+#include <unistd.h>
+
 #include "support/nats_server.h"
+#include "support/stream_run.h"
 
 enum { N = 100, W = 3 };
 
@@ -160,4 +165,54 @@ TEST(nats_failover_restart) {
   nsrv_stop(&s);
 }
 
-TEST_MAIN(nats_failover_cluster, nats_failover_restart)
+/* A worker started while the cluster has no quorum: its consumer cannot
+ * be created (JetStream answers a timeout or "temporarily unavailable"),
+ * which it retries until a server is back, then finishes the stream. Its
+ * only sink is a file, so nothing else it does first waits for quorum. */
+TEST(nats_failover_no_quorum) {
+  nscen_need();
+  nsrv s;
+  nsrv_start(&s, "nats_q_srv", 3, 0);
+  double t0 = test_now();
+  nargs p = {{0}, 0};
+  nargs_add(&p, "produce", "--from", shared_path("data/flowers"), "--to",
+            nsrv_url(&s, "IMAGES"), "--limit", "5", "--interval", "0",
+            "--replicas", "3", NULL);
+  ASSERT_EQ(ntool_run("nats_q_produce", p.v, 120), 0);
+  nsrv_kill(&s, 1);
+  nsrv_kill(&s, 2);
+  fprintf(stderr, "5 images stored, 2 of 3 servers killed at %.1f s\n",
+          test_now() - t0);
+  char jsonl[4400];
+  snprintf(jsonl, sizeof jsonl, "jsonl:%s", tmp_path("nats_q_w.jsonl"));
+  unlink(jsonl + 6);
+  nargs a = {{0}, 0};
+  nargs_add(&a, "stream", "--source", nsrv_url(&s, "IMAGES"), "--sink", jsonl,
+            "--consumer", "workers", "--model", nmodel, "-t", "1",
+            "--until-idle", "3000", NULL);
+  pid_t w = ntool_start("nats_q_w", a.v);
+  test_sleep_ms(3000);
+  if (nchild_gone(w)) {
+    char *err = ntool_text("nats_q_w", "err");
+    TEST__FAIL("the worker gave up without quorum:\n%s", err);
+  }
+  nsrv_restart(&s, 1);
+  fprintf(stderr, "one restarted at %.1f s\n", test_now() - t0);
+  nwait_ok("nats_q_w", w, 300);
+  fprintf(stderr, "the worker done at %.1f s\n", test_now() - t0);
+  nconn c = nconn_open(&s);
+  json_t *images = nimages(&c, "IMAGES", shared_path("data/flowers"));
+  ASSERT_EQ(json_object_size(images), 5);
+  json_t *rows = srun_sink_rows(jsonl + 6);
+  json_t *want = nclassify("nats_q_classify", shared_path("data/flowers"),
+                           images);
+  ncheck_rows("the worker's rows", rows, images, want);
+  json_decref(want);
+  json_decref(rows);
+  json_decref(images);
+  nconn_close(&c);
+  nsrv_stop(&s);
+}
+
+TEST_MAIN(nats_failover_cluster, nats_failover_restart,
+          nats_failover_no_quorum)

@@ -128,6 +128,26 @@ static ims_status open_inbox(ims__queue *q, const char *name,
   return IMS_OK;
 }
 
+/* Create or bind the durable consumer, retrying what a cluster's leader
+ * election or a reconnect answers (a timeout, "JetStream not available")
+ * until the connection's retry time: a worker started while a server
+ * dies waits for the new leader instead of exiting. */
+static natsStatus bind_consumer(ims__queue *q, const char *subject,
+                                const char *name, jsSubOptions *so,
+                                jsErrCode *code) {
+  uint64_t deadline =
+      ims__now_mono_ns() + (uint64_t)ims__nats_retry_ms(q->n) * 1000000u;
+  for (unsigned attempt = 0;; attempt++) {
+    *code = 0;
+    natsStatus s = js_PullSubscribe(&q->js, ims__nats_js(q->n), subject,
+                                    name, NULL, so, code);
+    if (s == NATS_OK || s == NATS_NOT_FOUND ||
+        *code == JSStreamNotFoundErr || !ims__nats_transient(s, *code) ||
+        !ims__nats_backoff(q->n, attempt, deadline))
+      return s;
+  }
+}
+
 ims_status ims__queue_create(ims_nats *n, const ims_nats_consumer_options *o,
                              size_t max_batch, ims__queue **out,
                              ims_error *err) {
@@ -163,8 +183,7 @@ ims_status ims__queue_create(ims_nats *n, const ims_nats_consumer_options *o,
   so.Config.AckWait = (int64_t)q->ack_wait_ns;
   so.Config.MaxDeliver = o != NULL && o->max_deliver ? o->max_deliver : 5;
   jsErrCode code = 0;
-  natsStatus s = js_PullSubscribe(&q->js, ims__nats_js(n), subject, name,
-                                  NULL, &so, &code);
+  natsStatus s = bind_consumer(q, subject, name, &so, &code);
   if (s != NATS_OK) {
     ims__queue_destroy(q);
     if (s == NATS_NOT_FOUND || code == JSStreamNotFoundErr)

@@ -148,6 +148,20 @@ int nsrv_free_port(void) {
   return ntohs(a.sin_port);
 }
 
+int nsrv_refusing_port(int *holder) {
+  *holder = socket(AF_INET, SOCK_STREAM, 0);
+  if (*holder < 0) TEST__FAIL("socket: %s", strerror(errno));
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (bind(*holder, (struct sockaddr *)&a, sizeof a) != 0 ||
+      getsockname(*holder, (struct sockaddr *)&a, &len) != 0)
+    TEST__FAIL("bind 127.0.0.1:0: %s", strerror(errno));
+  return ntohs(a.sin_port);
+}
+
 static void nsrv__write_conf(const nsrv *s, int i) {
   const nsrv_node *nd = &s->node[i];
   FILE *f = fopen(nd->conf, "w");

@@ -100,6 +100,11 @@ const char *nsrv_binary(void);
 /* A port nothing listens on right now (the kernel's choice). */
 int nsrv_free_port(void);
 
+/* A port that refuses connections for as long as *holder stays open:
+ * bound, never listening, so no server started meanwhile (by this test
+ * or one beside it) can take it, as a port merely free could be. */
+int nsrv_refusing_port(int *holder);
+
 /* A client URL list for libnats: "nats://127.0.0.1:P1,nats://...". */
 const char *nsrv_servers(const nsrv *s);
 
