@@ -168,7 +168,9 @@ TEST(nats_failover_restart) {
 /* A worker started while the cluster has no quorum: its consumer cannot
  * be created (JetStream answers a timeout or "temporarily unavailable"),
  * which it retries until a server is back, then finishes the stream. Its
- * only sink is a file, so nothing else it does first waits for quorum. */
+ * only sink is a file, so nothing else it does first waits for quorum.
+ * --until-idle 15000 as above: the re-formed cluster may take seconds to
+ * elect the stream's and the consumer's leaders and deliver. */
 TEST(nats_failover_no_quorum) {
   nscen_need();
   nsrv s;
@@ -189,7 +191,7 @@ TEST(nats_failover_no_quorum) {
   nargs a = {{0}, 0};
   nargs_add(&a, "stream", "--source", nsrv_url(&s, "IMAGES"), "--sink", jsonl,
             "--consumer", "workers", "--model", nmodel, "-t", "1",
-            "--until-idle", "3000", NULL);
+            "--until-idle", "15000", NULL);
   pid_t w = ntool_start("nats_q_w", a.v);
   test_sleep_ms(3000);
   if (nchild_gone(w)) {
