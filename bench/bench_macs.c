@@ -3,7 +3,7 @@
  * bench_macs.c - multiply-accumulates per image of a model, counted from
  * the graph the library loads (TFLite, or ONNX once its loader is in).
  *
- *   bench_macs [--json] [--time S [--threads N] [--batch B]] MODEL
+ *   bench_macs [--json] [--time S [--threads N] [--batch B | --team]] MODEL
  *
  * Loads MODEL through ims_model_load_file and walks the internal graph
  * (src/model/graph_int.h): each CONV_2D adds output elements (N*H*W*O) times
@@ -36,6 +36,10 @@
  * depthwise, adds, the rest. Step-by-step timing adds a clock read per
  * step (~50 ns), nothing else.
  *
+ * --team (with --time, batch 1): a one-thread engine lent a team of N
+ * threads (core/team_int.h), as the classifier runs one image, instead
+ * of an engine with a pool of N.
+ *
  * --flags F passes IMS_ENGINE_FLAG_* bits (include/imgstream/model.h) to
  * the engine, e.g. 0x40 (FUSE) or 0x24 (no own 1x1 or depthwise
  * kernel), to measure what each part brings.
@@ -43,6 +47,7 @@
  * Threading: the engine's worker threads with --time; else one thread.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,17 +119,21 @@ static double now_s(void) {
  * -1 on an error (printed). */
 static double time_engine(const ims_model *model, uint32_t threads,
                           uint32_t batch, double secs, uint32_t flags,
-                          double *per_cpu_s) {
+                          bool team, double *per_cpu_s) {
   ims_error err = {0};
   ims_model_info info;
   ims_model_get_info(model, &info);
-  ims_engine_options opt = {.threads = threads, .max_batch = batch,
-                            .flags = flags};
+  ims_engine_options opt = {.threads = team ? 1 : threads,
+                            .max_batch = batch, .flags = flags};
   ims_engine *engine = NULL;
-  if (ims_engine_create(model, &opt, &engine, &err) != IMS_OK) {
+  ims__team *helpers = NULL;
+  if (ims_engine_create(model, &opt, &engine, &err) != IMS_OK ||
+      (team && ims__team_create(threads - 1, &helpers, &err) != IMS_OK)) {
     fprintf(stderr, "bench_macs: engine: %s\n", err.message);
+    ims_engine_destroy(engine);
     return -1;
   }
+  if (team) ims__engine_lend_team(engine, helpers);
   size_t in_bytes = (size_t)batch * info.input_height * info.input_width *
                     info.input_channels;
   uint8_t *images = malloc(in_bytes);
@@ -151,6 +160,7 @@ static double time_engine(const ims_model *model, uint32_t threads,
   free(images);
   free(scores);
   ims_engine_destroy(engine);
+  ims__team_destroy(helpers);
   return rate;
 }
 
@@ -249,8 +259,10 @@ int main(int argc, char **argv) {
   double secs = 0, layers = 0;
   uint32_t flags = 0;
   uint32_t threads = 1, batch = 1;
+  bool team = false;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--json") == 0) json = 1;
+    else if (strcmp(argv[i], "--team") == 0) team = true;
     else if (strcmp(argv[i], "--time") == 0 && i + 1 < argc)
       secs = atof(argv[++i]);
     else if (strcmp(argv[i], "--flags") == 0 && i + 1 < argc)
@@ -264,9 +276,11 @@ int main(int argc, char **argv) {
     else if (argv[i][0] == '-' || path != NULL) bad = 1;
     else path = argv[i];
   }
-  if (path == NULL || bad || secs < 0 || threads < 1 || batch < 1) {
+  if (path == NULL || bad || secs < 0 || threads < 1 || batch < 1 ||
+      (team && (threads < 2 || batch != 1))) {
     fprintf(stderr, "usage: bench_macs [--json] [--time S [--threads N] "
-                    "[--batch B]] [--layers S] [--flags F] MODEL\n");
+                    "[--batch B | --team]] [--layers S] [--flags F] "
+                    "MODEL\n");
     return 2;
   }
   ims_error err = {0};
@@ -291,7 +305,8 @@ int main(int argc, char **argv) {
   c.fc /= graph_n;
   double total = c.conv + c.depthwise + c.fc;
   double per_cpu = 0;
-  double rate = secs > 0 ? time_engine(model, threads, batch, secs, flags, &per_cpu) : 0;
+  double rate = secs > 0 ? time_engine(model, threads, batch, secs, flags, team,
+                                        &per_cpu) : 0;
   if (rate < 0) {
     ims_model_destroy(model);
     return 1;
@@ -316,9 +331,10 @@ int main(int argc, char **argv) {
     printf("fully connected   %12.0f MACs\n", c.fc);
     printf("total per image   %12.0f MACs (%.1f M)\n", total, total / 1e6);
     if (secs > 0)
-      printf("inference         %u thread(s), batch %u: %.1f images/s, "
-             "%.1f GMAC/s (%.1f images per CPU-second)\n", threads, batch,
-             rate, rate * total / 1e9, per_cpu);
+      printf("inference         %u thread(s)%s, batch %u: %.1f images/s, "
+             "%.1f GMAC/s (%.1f images per CPU-second)\n", threads,
+             team ? " (team)" : "", batch, rate, rate * total / 1e9,
+             per_cpu);
   }
   ims_model_destroy(model);
   return 0;

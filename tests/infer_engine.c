@@ -6,8 +6,11 @@
  * switches between batch sizes freely, a one-thread engine (which runs a
  * batch image by image) gives each image the bits a single run gives, for
  * quantized and float models, and adaptive threading (running on the
- * calling thread alone when that is faster) changes no result.
+ * calling thread alone when that is faster) changes no result, nor
+ * does splitting one image's layers over a team.
  */
+#include "core/team_int.h"
+#include "infer/infer_int.h"
 #include "support/float_model.h"
 #include "imgstream/imgstream.h"
 #include "test.h"
@@ -200,6 +203,50 @@ TEST(infer_adaptive_threads_tf2_ptq) {
   adaptive_threads_same_results("models/tf2_mobilenet_v2_1.0_224_ptq.tflite");
 }
 
+/* One-image runs of a one-thread engine lent a team (the classifier's
+ * runs of one image) give the bytes of the same engine alone; while lent
+ * (IMS_ENGINE_FLAG_FIXED_THREADS: every run on it) the engine reports
+ * the team's threads, and 1 again once it is taken back. */
+static void team_same_results(const char *model_file) {
+  ims_error err = {0};
+  ims_model *model = NULL;
+  ASSERT_OK(ims_model_load_file(shared_path(model_file), &model, &err), &err);
+  unsigned char *rgb = load_batch();
+  ims_engine *alone = make_engine(model, 1, 1), *lent = NULL;
+  ims_engine_options opt = {.threads = 1, .max_batch = 1,
+                            .flags = IMS_ENGINE_FLAG_FIXED_THREADS};
+  ASSERT_OK(ims_engine_create(model, &opt, &lent, &err), &err);
+  ims__team *team = NULL;
+  ASSERT_OK(ims__team_create(1, &team, &err), &err);
+  static float want[1001], got[1001];
+  for (int run = 0; run < 3 * BATCH; run++) {
+    const unsigned char *img = rgb + (size_t)(run % BATCH) * IMG_BYTES;
+    ASSERT_OK(ims_engine_run(alone, img, 1, want, &err), &err);
+    ims__engine_lend_team(lent, team);
+    ASSERT_OK(ims_engine_run(lent, img, 1, got, &err), &err);
+    ASSERT_EQ(ims_engine_threads_in_use(lent), 2u);
+    ASSERT(memcmp(got, want, sizeof want) == 0);
+    ims__engine_lend_team(lent, NULL);
+    ASSERT_OK(ims_engine_run(lent, img, 1, got, &err), &err);
+    ASSERT_EQ(ims_engine_threads_in_use(lent), 1u);
+    ASSERT(memcmp(got, want, sizeof want) == 0);
+  }
+  ims__team_destroy(team);
+  ims_engine_destroy(lent);
+  ims_engine_destroy(alone);
+  ims_model_destroy(model);
+  free(rgb);
+}
+
+TEST(infer_team_quant) {
+  team_same_results("models/mobilenet_v2_1.0_224_quant.tflite");
+}
+
+TEST(infer_team_tf2_ptq) {
+  team_same_results("models/tf2_mobilenet_v2_1.0_224_ptq.tflite");
+}
+
 TEST_MAIN(infer_batch_matches_single_quant, infer_batch_matches_single_tf2_ptq,
           infer_batch_matches_single_float, infer_batch_out_of_range_refused,
-          infer_adaptive_threads_quant, infer_adaptive_threads_tf2_ptq)
+          infer_adaptive_threads_quant, infer_adaptive_threads_tf2_ptq,
+          infer_team_quant, infer_team_tf2_ptq)

@@ -19,6 +19,13 @@
  * when something else wants a core (stream at 50 images/s with the
  * producer on the same machine: p99 28 -> 12 ms).
  *
+ * A run of one image (a stream at one file per trigger) has one lane's
+ * work only: it runs on the caller's thread, and its engine is lent the
+ * classifier's team (core/team_int.h), which splits each layer over the
+ * threads with no per-layer barrier on a helper that is not running:
+ * where pthreadpool's barrier stalled every layer behind the producer,
+ * the caller here just takes the helper's share of the tasks.
+ *
  * Not here: where images come from (files, buckets) or how results are
  * printed.
  *
@@ -40,6 +47,8 @@
 #include "imgstream/batch.h"
 #include "core/clock_int.h"
 #include "core/cpu_int.h"
+#include "core/team_int.h"
+#include "infer/infer_int.h"
 
 /* One image-parallel worker: its own decoder pool of one and engine. */
 typedef struct lane {
@@ -75,6 +84,8 @@ struct ims_classifier {
   size_t lane_count;          /* lanes: one per thread */
   lane *lanes;                /* owned array of lane_count */
   pthreadpool_t pool;         /* owned: runs the lanes; NULL for one */
+  ims__team *team;            /* owned: splits a one-image run's layers
+                                 over the threads; NULL for one lane */
   size_t share;               /* images per lane in the current run */
   size_t run_count;           /* images in the current run */
   const char *const *paths;   /* inputs of the current run (files) */
@@ -188,6 +199,10 @@ static ims_status create_lanes(ims_classifier *c, size_t threads,
   if (threads > 1) c->pool = pthreadpool_create(threads);
   if (c->lanes == NULL || (threads > 1 && c->pool == NULL))
     return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory for lanes");
+  if (threads > 1) {
+    ims_status st = ims__team_create(threads - 1, &c->team, err);
+    if (st != IMS_OK) return st;
+  }
   c->lane_count = threads;
   ims_engine_options eo = {0};
   eo.threads = 1;
@@ -264,6 +279,7 @@ void ims_classifier_destroy(ims_classifier *c) {
   }
   free(c->lanes);
   if (c->pool != NULL) pthreadpool_destroy(c->pool);
+  ims__team_destroy(c->team);
   ims_labels_destroy(c->labels);
   ims_model_destroy(c->model);
   free(c->pixels);
@@ -377,8 +393,15 @@ static ims_status run_lanes(ims_classifier *c, size_t n,
                             ims_error *err) {
   c->run_count = n;
   c->share = (n + c->lane_count - 1) / c->lane_count;
-  pthreadpool_parallelize_1d(c->pool, run_lane, c, c->lane_count,
-                             PTHREADPOOL_FLAG_YIELD_WORKERS);
+  if (n == 1 && c->team != NULL) {
+    /* the other lanes have nothing: no pool, the team on lane 0 */
+    ims__engine_lend_team(c->lanes[0].engine, c->team);
+    for (size_t l = 0; l < c->lane_count; l++) run_lane(c, l);
+    ims__engine_lend_team(c->lanes[0].engine, NULL);
+  } else {
+    pthreadpool_parallelize_1d(c->pool, run_lane, c, c->lane_count,
+                               PTHREADPOOL_FLAG_YIELD_WORKERS);
+  }
   for (size_t l = 0; l < c->lane_count; l++) {
     if (c->lanes[l].status != IMS_OK) {
       if (err != NULL) *err = c->lanes[l].error;

@@ -742,9 +742,10 @@ static void run_chunk(void *arg, size_t i) {
   omp_single_end(omp);
 }
 
-static ims_status dnnl_run(ims__step *s, size_t batch, pthreadpool_t pool,
+static ims_status dnnl_run(ims__step *s, size_t batch, const ims__par *par,
                            float *scratch, ims_error *err) {
   ims__dnnl_step *d = s->dnnl;
+  pthreadpool_t pool = ims__par_pool(par); /* chunks are per pool thread */
   d->failed = 0;
   if (pool == NULL || d->chunks == 1) {
     for (size_t i = 0; i < d->chunks; i++) run_chunk(d, i);

@@ -229,14 +229,9 @@ static void run_row(void *arg, size_t i) {
 }
 
 void ims__dw_layer_run(const ims__dw_layer *l, const void *in, void *out,
-                       size_t batch, pthreadpool_t pool) {
+                       size_t batch, const ims__par *par) {
   run_ctx x = {l, in, out};
-  size_t rows = batch * l->oh;
-  if (pool == NULL) {
-    for (size_t i = 0; i < rows; i++) run_row(&x, i);
-    return;
-  }
-  pthreadpool_parallelize_1d(pool, run_row, &x, rows, 0);
+  ims__par_for(par, run_row, &x, batch * l->oh);
 }
 
 ims_status ims__dw_layer_create(const ims__dw_params *p, ims__dw_path path,
@@ -379,9 +374,9 @@ static ims_status dw_create(const ims__step_env *env, ims__step *s,
   return ims__dw_step_create(env->model, s, IMS__DW_PATH_AUTO, err);
 }
 
-static ims_status dw_run(ims__step *s, size_t batch, pthreadpool_t pool,
+static ims_status dw_run(ims__step *s, size_t batch, const ims__par *par,
                          float *scratch, ims_error *err) {
-  ims__dw_layer_run(s->dw, s->in, s->out, batch, pool);
+  ims__dw_layer_run(s->dw, s->in, s->out, batch, par);
   return IMS_OK;
 }
 

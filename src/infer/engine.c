@@ -14,7 +14,9 @@
  * through their ops tables (ims__step_setup / run / destroy).
  * Run: image by image, convert the RGB bytes into the model's input, run
  * the steps in order, dequantize the output into floats. One image on
- * threads: each step split over the pool. A batch on threads: one share
+ * threads: each step split over the pool, or, on a one-thread engine lent
+ * a team (ims__engine_lend_team: the classifier's runs of one image),
+ * our own kernels' steps split over the team (core/team_int.h). A batch on threads: one share
  * of the images per thread, each on its own engine (the helpers), so no
  * thread waits for another between layers: float MobileNetV2, batch 16, 2
  * threads went from 175 to 214 images/s (1 thread: 111).
@@ -54,6 +56,9 @@ struct ims_engine {
   const ims_model *model;   /* BORROWED: outlives the engine */
   size_t max_batch;         /* largest batch ims_engine_run takes */
   pthreadpool_t pool;       /* owned; NULL when running on one thread */
+  ims__team *team;          /* BORROWED: splits one-image runs of a
+                               one-thread engine (ims__engine_lend_team);
+                               NULL: none */
   ims_engine **helpers;     /* owned: threads - 1 one-thread engines that
                                take a share of each batch; NULL when the
                                engine has one thread or max_batch is 1 */
@@ -395,7 +400,7 @@ static void park_workers(pthreadpool_t pool) {
 /* Whether this run skips the pool: the faster way so far, except one run
  * in PROBE_EVERY, which tries the other way to keep its figure fresh. */
 static bool run_solo(ims_engine *e) {
-  if (e->pool == NULL) return true;
+  if (e->pool == NULL && e->team == NULL) return true;
   if (e->flags & IMS_ENGINE_FLAG_FIXED_THREADS) return false;
   if (e->until_probe == 0) {
     e->until_probe = PROBE_EVERY;
@@ -406,9 +411,14 @@ static bool run_solo(ims_engine *e) {
 }
 
 /* Fold one run's ns per image into its way's average; go solo when that
- * is 10% faster than the pool, back when the pool is faster at all. */
+ * is 10% faster than the pool, back when the pool is faster at all. A
+ * run counts at most twice the average: single runs stalled by another
+ * process (a stream's image every 20 ms: team runs of 5 ms, one of 20)
+ * sent a faster team to solo for 100 of 430 runs; a lasting slowdown
+ * still doubles the average in three runs. */
 static void record_run(ims_engine *e, bool solo, double ns_per_image) {
   double *avg = solo ? &e->ns_solo : &e->ns_pool;
+  if (*avg != 0 && ns_per_image > 2 * *avg) ns_per_image = 2 * *avg;
   *avg = *avg == 0 ? ns_per_image : 0.75 * *avg + 0.25 * ns_per_image;
   if (e->ns_solo == 0 || e->ns_pool == 0) return;
   e->solo = e->solo ? e->ns_solo <= e->ns_pool
@@ -416,15 +426,21 @@ static void record_run(ims_engine *e, bool solo, double ns_per_image) {
 }
 
 uint32_t ims_engine_threads_in_use(const ims_engine *e) {
-  if (e == NULL || e->pool == NULL || e->last_solo) return 1;
+  if (e == NULL || e->last_solo) return 1;
+  if (e->pool == NULL)
+    return e->team != NULL ? (uint32_t)ims__team_threads(e->team) : 1;
   return (uint32_t)pthreadpool_get_threads_count(e->pool);
+}
+
+void ims__engine_lend_team(ims_engine *e, ims__team *team) {
+  if (e->pool == NULL) e->team = team;
 }
 
 /* Steps [from, to) over the image in the arena. */
 static ims_status run_steps(ims_engine *e, uint32_t from, uint32_t to,
-                            pthreadpool_t pool, ims_error *err) {
+                            const ims__par *par, ims_error *err) {
   for (uint32_t i = from; i < to; i++) {
-    ims_status st = ims__step_run(&e->steps[i], 1, pool, e->scratch, err);
+    ims_status st = ims__step_run(&e->steps[i], 1, par, e->scratch, err);
     if (st != IMS_OK) return st;
   }
   return IMS_OK;
@@ -437,14 +453,14 @@ static ims_status run_steps(ims_engine *e, uint32_t from, uint32_t to,
  * soon as their layer has run. */
 static ims_status run_images(ims_engine *e, const uint8_t *images,
                              size_t batch, float *scores_out, float *feats,
-                             pthreadpool_t pool, ims_error *err) {
+                             const ims__par *par, ims_error *err) {
   uint32_t split = feats != NULL ? e->feat.producer + 1 : 0;
   for (size_t k = 0; k < batch; k++) {
     convert_input(e, images + k * e->in_pixels * 3, 1);
-    ims_status st = run_steps(e, 0, split, pool, err);
+    ims_status st = run_steps(e, 0, split, par, err);
     if (st != IMS_OK) return st;
     if (feats != NULL) copy_features(e, feats + k * e->feat.count);
-    st = run_steps(e, split, e->model->node_count, pool, err);
+    st = run_steps(e, split, e->model->node_count, par, err);
     if (st != IMS_OK) return st;
     convert_output(e, 1, scores_out + k * e->out_count);
   }
@@ -517,17 +533,19 @@ static ims_status run(ims_engine *e, const uint8_t *images, size_t batch,
                      batch, e->max_batch);
   bool solo = run_solo(e);
   double start = (double)ims__now_mono_ns();
+  ims__par par = {e->pool, e->pool == NULL ? e->team : NULL};
   ims_status st;
   if (!solo && batch > 1 && e->helper_count > 0)
     st = run_shares(e, images, batch, scores_out, feats, err);
   else
-    st = run_images(e, images, batch, scores_out, feats,
-                    solo ? NULL : e->pool, err);
+    st = run_images(e, images, batch, scores_out, feats, solo ? NULL : &par,
+                    err);
   if (!solo) park_workers(e->pool);
+  if (!solo && par.team != NULL) ims__team_rest(par.team);
   if (st != IMS_OK) return st;
   /* The first run pays for first touches (arena pages, JIT code) and
    * would count against the pool for many probes: not recorded. */
-  if (e->pool != NULL && e->warm)
+  if ((par.pool != NULL || par.team != NULL) && e->warm)
     record_run(e, solo, ((double)ims__now_mono_ns() - start) / batch);
   e->warm = true;
   e->last_solo = solo;

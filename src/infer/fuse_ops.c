@@ -169,10 +169,11 @@ static ims_status fused_setup(const ims_model *m, ims__step *s, size_t batch,
   return IMS_OK;
 }
 
-static ims_status fused_run(ims__step *s, size_t batch, pthreadpool_t pool,
+static ims_status fused_run(ims__step *s, size_t batch, const ims__par *par,
                             float *scratch, ims_error *err) {
   (void)scratch, (void)err;
   const ims__fused *f = s->fused;
+  pthreadpool_t pool = ims__par_pool(par); /* rings are per pool thread */
   size_t out_bytes = f->oh * f->ow * f->g.c;
   size_t bands = pool != NULL ? f->bands : 1;
   for (size_t k = 0; k < batch; k++) {
@@ -199,9 +200,9 @@ static ims_status fused_refuse(const ims__step_env *env, ims__step *s,
 }
 
 /* The depthwise node of a fused pair: its output was written already. */
-static ims_status away_run(ims__step *s, size_t batch, pthreadpool_t pool,
+static ims_status away_run(ims__step *s, size_t batch, const ims__par *par,
                            float *scratch, ims_error *err) {
-  (void)s, (void)batch, (void)pool, (void)scratch, (void)err;
+  (void)s, (void)batch, (void)par, (void)scratch, (void)err;
   return IMS_OK;
 }
 

@@ -39,6 +39,8 @@
  * Threading: an engine and its steps belong to one thread at a time;
  * XNNPACK fans each operator out over the engine's pthreadpool, and
  * dnnl_ops.c and dw_ops.c split each of their layers over the same pool.
+ * One image on an engine lent a team (ims__engine_lend_team) has the
+ * layers of our own kernels split over the team instead (ims__par).
  */
 #ifndef IMS_INFER_INFER_INT_H
 #define IMS_INFER_INFER_INT_H
@@ -52,7 +54,27 @@
 #include <string.h>
 #include <xnnpack.h>
 
+#include "core/team_int.h"
 #include "model/graph_int.h"
+
+/* Where a layer's work runs: over `pool` (a threaded engine), else over
+ * `team` (one image on an engine lent a team: our own kernels only;
+ * XNNPACK and oneDNN steps run on the calling thread), else on the
+ * calling thread. A NULL ims__par: the calling thread. */
+typedef struct ims__par {
+  pthreadpool_t pool;
+  ims__team *team;
+} ims__par;
+
+/* Threads a layer may be split over. */
+size_t ims__par_threads(const ims__par *par);
+
+/* task(ctx, i) for every i in [0, n), over par. */
+void ims__par_for(const ims__par *par, void (*task)(void *, size_t),
+                  void *ctx, size_t n);
+
+/* The pthreadpool of par, or NULL (XNNPACK and oneDNN take only that). */
+pthreadpool_t ims__par_pool(const ims__par *par);
 
 typedef struct ims__step_ops ims__step_ops;   /* a kind of step */
 typedef struct ims__dnnl_ctx ims__dnnl_ctx;   /* engine-wide oneDNN state */
@@ -114,9 +136,9 @@ struct ims__step_ops {
   /* Bind to `batch` images. NULL: nothing to bind. */
   ims_status (*setup)(const ims_model *m, ims__step *s, size_t batch,
                       pthreadpool_t pool, ims_error *err);
-  /* Run over `batch` images, on `pool` (NULL: this thread). `scratch`
+  /* Run over `batch` images, on `par` (NULL: this thread). `scratch`
    * holds s->channels floats (the engine's; steps do not allocate). */
-  ims_status (*run)(ims__step *s, size_t batch, pthreadpool_t pool,
+  ims_status (*run)(ims__step *s, size_t batch, const ims__par *par,
                     float *scratch, ims_error *err);
   /* Free what create made. NULL: it made nothing. */
   void (*destroy)(ims__step *s);
@@ -162,7 +184,7 @@ ims_status ims__step_setup(const ims_model *model, ims__step *step,
 
 /* Run one step over `batch` images. `scratch` holds at least the longest
  * softmax row in floats (the engine's; steps do not allocate). */
-ims_status ims__step_run(ims__step *step, size_t batch, pthreadpool_t pool,
+ims_status ims__step_run(ims__step *step, size_t batch, const ims__par *par,
                          float *scratch, ims_error *err);
 
 /* Free what the step owns; a step never created (ops NULL): no-op. */
@@ -221,6 +243,14 @@ void ims__q8_range(const ims__tensor *t, ims__activation act, int32_t *lo,
 static inline bool ims__is_q8(ims_tensor_type t) {
   return t == IMS_TENSOR_U8 || t == IMS_TENSOR_I8;
 }
+
+/* ---- teams (engine.c) -------------------------------------------------
+ * A one-thread engine lent a team (core/team_int.h) splits the layers of
+ * its one-image runs over it (our own kernels: pw_ops.c, dw_ops.c); the
+ * classifier lends its team to its first lane's engine for runs of one
+ * image, when the other lanes are idle. NULL takes it back. An engine
+ * with a pool of its own ignores this. */
+void ims__engine_lend_team(ims_engine *e, ims__team *team);
 
 /* ---- profiling (engine.c) ---------------------------------------------
  * For bench/bench_macs.c --layers: where an image's time goes, step by
@@ -325,9 +355,9 @@ bool ims__dw_preferred(void);
 ims_status ims__dw_layer_create(const ims__dw_params *p, ims__dw_path path,
                                 ims__dw_layer **layer_out, ims_error *err);
 /* `batch` images from `in` to `out` (NHWC), split by output rows over
- * `pool` (NULL: this thread). Never fails, never allocates. */
+ * `par` (NULL: this thread). Never fails, never allocates. */
 void ims__dw_layer_run(const ims__dw_layer *l, const void *in, void *out,
-                       size_t batch, pthreadpool_t pool);
+                       size_t batch, const ims__par *par);
 void ims__dw_layer_destroy(ims__dw_layer *l); /* NULL: no-op */
 /* The path a layer runs (never AUTO). */
 ims__dw_path ims__dw_layer_path(const ims__dw_layer *l);
@@ -395,9 +425,9 @@ bool ims__pw_preferred(void);
 ims_status ims__pw_layer_create(const ims__pw_params *p, ims__pw_path path,
                                 ims__pw_layer **layer_out, ims_error *err);
 /* `pixels` rows (of all images) from `in` to `out`, split into chunks of
- * pixels over `pool` (NULL: this thread). Never fails, never allocates. */
+ * pixels over `par` (NULL: this thread). Never fails, never allocates. */
 void ims__pw_layer_run(const ims__pw_layer *l, const void *in, void *out,
-                       size_t pixels, pthreadpool_t pool);
+                       size_t pixels, const ims__par *par);
 void ims__pw_layer_destroy(ims__pw_layer *l); /* NULL: no-op */
 /* Output rows [first, first + count) of one image (1x1: rows of k bytes
  * from `image`) into `out`, on this thread: for a kind that needs the

@@ -128,12 +128,12 @@ static ims_status concat_create(const ims__step_env *env, ims__step *s,
 
 /* ---- 2. kernels (run) ------------------------------------------------ */
 
-static ims_status view_run(ims__step *s, size_t batch, pthreadpool_t pool,
+static ims_status view_run(ims__step *s, size_t batch, const ims__par *par,
                            float *scratch, ims_error *err) {
   return IMS_OK; /* the output is the input */
 }
 
-static ims_status lut8_run(ims__step *s, size_t batch, pthreadpool_t pool,
+static ims_status lut8_run(ims__step *s, size_t batch, const ims__par *par,
                            float *scratch, ims_error *err) {
   const uint8_t *in = s->in;
   uint8_t *out = s->out;
@@ -143,7 +143,7 @@ static ims_status lut8_run(ims__step *s, size_t batch, pthreadpool_t pool,
 }
 
 static ims_status dequant8_run(ims__step *s, size_t batch,
-                               pthreadpool_t pool, float *scratch,
+                               const ims__par *par, float *scratch,
                                ims_error *err) {
   const uint8_t *in = s->in;
   float *out = s->out;
@@ -175,7 +175,7 @@ static void softmax_row(const ims__step *s, const uint8_t *in, uint8_t *out,
 /* `scratch` holds one row of floats; the output buffer of this step has
  * room only for bytes, so the engine lends its float scratch. */
 static ims_status softmax_q8_run(ims__step *s, size_t batch,
-                                 pthreadpool_t pool, float *scratch,
+                                 const ims__par *par, float *scratch,
                                  ims_error *err) {
   const uint8_t *in = s->in;
   uint8_t *out = s->out;
@@ -185,7 +185,7 @@ static ims_status softmax_q8_run(ims__step *s, size_t batch,
 }
 
 static ims_status hard_sigmoid_run(ims__step *s, size_t batch,
-                                   pthreadpool_t pool, float *scratch,
+                                   const ims__par *par, float *scratch,
                                    ims_error *err) {
   const float *in = s->in;
   float *out = s->out;
@@ -199,7 +199,7 @@ static ims_status hard_sigmoid_run(ims__step *s, size_t batch,
 }
 
 /* Rows of the output are the inputs' rows side by side. */
-static ims_status concat_run(ims__step *s, size_t batch, pthreadpool_t pool,
+static ims_status concat_run(ims__step *s, size_t batch, const ims__par *par,
                              float *scratch, ims_error *err) {
   float *out = s->out;
   size_t rows = batch * s->rows;

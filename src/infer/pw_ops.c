@@ -362,10 +362,10 @@ void ims__pw_layer_run_range(const ims__pw_layer *l, const void *image,
 
 /* `pixels` output rows of `in` (1x1) or of one image (cols) into out. */
 static void run_rows(const ims__pw_layer *l, const uint8_t *in,
-                     uint8_t *out, size_t pixels, pthreadpool_t pool) {
+                     uint8_t *out, size_t pixels, const ims__par *par) {
   size_t chunk = CHUNK_BYTES / l->kp;
   chunk = chunk < 4 ? 4 : chunk & ~(size_t)3;
-  size_t threads = pool != NULL ? pthreadpool_get_threads_count(pool) : 1;
+  size_t threads = ims__par_threads(par);
   if (threads > 1 && pixels < chunk * 2 * threads) /* room to balance */
     chunk = ((pixels + 2 * threads - 1) / (2 * threads) + 3) & ~(size_t)3;
   run_ctx x = {l, in, out, pixels, chunk};
@@ -374,20 +374,20 @@ static void run_rows(const ims__pw_layer *l, const uint8_t *in,
     for (size_t i = 0; i < tasks; i++) run_chunk(&x, i);
     return;
   }
-  pthreadpool_parallelize_1d(pool, run_chunk, &x, tasks, 0);
+  ims__par_for(par, run_chunk, &x, tasks);
 }
 
 void ims__pw_layer_run(const ims__pw_layer *l, const void *in, void *out,
-                       size_t pixels, pthreadpool_t pool) {
+                       size_t pixels, const ims__par *par) {
   if (l->cols == NULL) {
-    run_rows(l, in, out, pixels, pool);
+    run_rows(l, in, out, pixels, par);
     return;
   }
   size_t per_image = l->oh * l->ow;
   size_t in_bytes = l->p.h * l->p.w * l->p.c, out_bytes = per_image * l->p.n;
   for (size_t i = 0; i < pixels / per_image; i++)
     run_rows(l, (const uint8_t *)in + i * in_bytes,
-             (uint8_t *)out + i * out_bytes, per_image, pool);
+             (uint8_t *)out + i * out_bytes, per_image, par);
 }
 
 /* kh > 0: the output size (pack_plain makes the rows buffer). */
@@ -555,11 +555,11 @@ static ims_status pw_create(const ims__step_env *env, ims__step *s,
   return IMS_OK;
 }
 
-static ims_status pw_run(ims__step *s, size_t batch, pthreadpool_t pool,
+static ims_status pw_run(ims__step *s, size_t batch, const ims__par *par,
                          float *scratch, ims_error *err) {
   (void)scratch, (void)err;
   size_t pixels = s->out_per_image / s->pw->p.n * batch;
-  ims__pw_layer_run(s->pw, s->in, s->out, pixels, pool);
+  ims__pw_layer_run(s->pw, s->in, s->out, pixels, par);
   return IMS_OK;
 }
 

@@ -153,9 +153,29 @@ ims_status ims__step_setup(const ims_model *model, ims__step *step,
   return step->ops->setup(model, step, batch, pool, err);
 }
 
-ims_status ims__step_run(ims__step *step, size_t batch, pthreadpool_t pool,
+ims_status ims__step_run(ims__step *step, size_t batch, const ims__par *par,
                          float *scratch, ims_error *err) {
-  return step->ops->run(step, batch, pool, scratch, err);
+  return step->ops->run(step, batch, par, scratch, err);
+}
+
+size_t ims__par_threads(const ims__par *par) {
+  if (par == NULL) return 1;
+  if (par->pool != NULL) return pthreadpool_get_threads_count(par->pool);
+  return par->team != NULL ? ims__team_threads(par->team) : 1;
+}
+
+void ims__par_for(const ims__par *par, void (*task)(void *, size_t),
+                  void *ctx, size_t n) {
+  if (par != NULL && par->pool != NULL)
+    pthreadpool_parallelize_1d(par->pool, task, ctx, n, 0);
+  else if (par != NULL && par->team != NULL)
+    ims__team_run(par->team, task, ctx, n);
+  else
+    for (size_t i = 0; i < n; i++) task(ctx, i);
+}
+
+pthreadpool_t ims__par_pool(const ims__par *par) {
+  return par != NULL ? par->pool : NULL;
 }
 
 void ims__step_destroy(ims__step *step) {

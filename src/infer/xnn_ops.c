@@ -692,9 +692,10 @@ static ims_status xnn_create(const ims__step_env *env, ims__step *s,
   return st;
 }
 
-static ims_status xnn_run(ims__step *s, size_t batch, pthreadpool_t pool,
+static ims_status xnn_run(ims__step *s, size_t batch, const ims__par *par,
                           float *scratch, ims_error *err) {
-  return xnn_result(xnn_run_operator(s->op, pool), s, "run", err);
+  return xnn_result(xnn_run_operator(s->op, ims__par_pool(par)), s, "run",
+                    err);
 }
 
 static void xnn_destroy(ims__step *s) {
