@@ -195,8 +195,111 @@ TEST(stream_bucket_wait_wakes_on_new_object) {
   ims_bucket_close(writer);
 }
 
+/* Write `key` in place (open, write, close: IN_CLOSE_WRITE), as a tool
+ * that does not rename would. */
+static void write_in_place(const char *bucket, const char *key,
+                           const char *text) {
+  char path[4400];
+  snprintf(path, sizeof path, "%s/%s", tmp_path(bucket), key);
+  ASSERT_EQ(test_write_file(path, text, strlen(text)), 0);
+}
+
+/* What the watch saw land, through ims__bucket_list_changes. */
+static ims_object *changes(ims_bucket *b, size_t *n, bool *known) {
+  ims_error err = {0};
+  ims_object *objs = NULL;
+  ASSERT_OK(ims__bucket_list_changes(b, skip_a, &(int){0}, &objs, n, known,
+                                     &err), &err);
+  return objs;
+}
+
+/* The files the events named since the last listing, each once, without
+ * the known ones (skip), temporary names or files deleted since; unknown
+ * before the first listing, after a new folder, and without a watch. */
+TEST(stream_bucket_list_changes) {
+  ims_error err = {0};
+  ims_bucket *b = NULL, *unwatched = NULL;
+  const char *url = fresh_bucket("bucket_changes");
+  ASSERT_OK(ims_bucket_open(url, IMS_BUCKET_CREATE, &unwatched, &err), &err);
+  ASSERT_OK(ims_bucket_put(unwatched, "daisy/old.jpg", "O", 1, &err), &err);
+  ASSERT_OK(ims_bucket_open(url, IMS_BUCKET_WATCH, &b, &err), &err);
+  size_t n = 0;
+  bool known = true;
+  ims_object *objs = changes(b, &n, &known);
+  ASSERT(!known && n == 0 && objs == NULL); /* no listing yet */
+  ASSERT_OK(ims__bucket_list_new(b, NULL, NULL, &objs, &n, &err), &err);
+  ims_bucket_list_free(objs, n);
+  ASSERT_OK(ims_bucket_put(unwatched, "daisy/p.jpg", "PP", 2, &err), &err);
+  ASSERT_OK(ims_bucket_put(unwatched, "daisy/p.jpg", "PPP", 3, &err), &err);
+  ASSERT_OK(ims_bucket_put(unwatched, "daisy/a.jpg", "A", 1, &err), &err);
+  write_in_place("bucket_changes", "daisy/w.jpg", "WWWW");
+  write_in_place("bucket_changes", "daisy/.hidden.tmp", "T");
+  write_in_place("bucket_changes", "daisy/gone.jpg", "G");
+  char gone[4400];
+  snprintf(gone, sizeof gone, "%s/daisy/gone.jpg", tmp_path("bucket_changes"));
+  ASSERT_EQ(unlink(gone), 0);
+  ASSERT_OK(ims_bucket_wait(b, 1000, &err), &err);
+  objs = changes(b, &n, &known);
+  ASSERT(known);
+  ASSERT_EQ(n, 2); /* p.jpg once (put twice), w.jpg; a.jpg skipped */
+  ASSERT_STR_EQ(objs[0].key, "daisy/p.jpg");
+  ASSERT_EQ(objs[0].size, 3);
+  ASSERT_STR_EQ(objs[1].key, "daisy/w.jpg");
+  ASSERT_EQ(objs[1].size, 4);
+  ims_bucket_list_free(objs, n);
+  objs = changes(b, &n, &known); /* taken: nothing new */
+  ASSERT(known && n == 0);
+  /* A new folder: its files may predate its watch, so a listing. */
+  ASSERT_OK(ims_bucket_put(unwatched, "tulip/t.jpg", "T", 1, &err), &err);
+  ASSERT_OK(ims_bucket_wait(b, 1000, &err), &err);
+  objs = changes(b, &n, &known);
+  ASSERT(!known && n == 0);
+  ASSERT_OK(ims__bucket_list_new(b, NULL, NULL, &objs, &n, &err), &err);
+  ASSERT_EQ(n, 5);
+  ims_bucket_list_free(objs, n);
+  ASSERT_OK(ims_bucket_put(unwatched, "tulip/u.jpg", "U", 1, &err), &err);
+  ASSERT_OK(ims_bucket_wait(b, 1000, &err), &err);
+  objs = changes(b, &n, &known); /* the new folder is watched now */
+  ASSERT(known && n == 1);
+  ASSERT_STR_EQ(objs[0].key, "tulip/u.jpg");
+  ims_bucket_list_free(objs, n);
+  objs = changes(unwatched, &n, &known);
+  ASSERT(!known && n == 0);
+  ims_bucket_close(b);
+  ims_bucket_close(unwatched);
+}
+
+/* More files between two looks than the record keeps: unknown, so the
+ * caller lists, and the listing has them all. */
+TEST(stream_bucket_list_changes_overflow) {
+  ims_error err = {0};
+  ims_bucket *b = NULL;
+  const char *url = fresh_bucket("bucket_changes_many");
+  ASSERT_OK(ims_bucket_open(url, IMS_BUCKET_CREATE | IMS_BUCKET_WATCH, &b,
+                            &err), &err);
+  ASSERT_OK(ims_bucket_put(b, "rose/first.jpg", "F", 1, &err), &err);
+  ims_object *objs = NULL;
+  size_t n = 0;
+  ASSERT_OK(ims__bucket_list_new(b, NULL, NULL, &objs, &n, &err), &err);
+  ims_bucket_list_free(objs, n);
+  enum { MANY = 4200 }; /* dir_watch.c keeps 4096 */
+  for (int i = 0; i < MANY; i++) {
+    char key[64];
+    snprintf(key, sizeof key, "rose/%05d.jpg", i);
+    write_in_place("bucket_changes_many", key, "x");
+  }
+  bool known = true;
+  objs = changes(b, &n, &known);
+  ASSERT(!known && n == 0);
+  ASSERT_OK(ims__bucket_list_new(b, NULL, NULL, &objs, &n, &err), &err);
+  ASSERT_EQ(n, MANY + 1);
+  ims_bucket_list_free(objs, n);
+  ims_bucket_close(b);
+}
+
 TEST_MAIN(stream_bucket_put_list_read, stream_bucket_list_new_skips_known,
           stream_bucket_rejects_bad_keys_and_urls,
           stream_bucket_hides_temporary_files,
           stream_bucket_failed_put_leaves_nothing,
-          stream_bucket_wait_wakes_on_new_object)
+          stream_bucket_wait_wakes_on_new_object, stream_bucket_list_changes,
+          stream_bucket_list_changes_overflow)

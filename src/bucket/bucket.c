@@ -121,6 +121,18 @@ ims_status ims__bucket_list_new(ims_bucket *b, ims__bucket_skip_fn skip,
   return b->ops->list_new(b->state, skip, ctx, objects_out, count_out, err);
 }
 
+ims_status ims__bucket_list_changes(ims_bucket *b, ims__bucket_skip_fn skip,
+                                    void *ctx, ims_object **objects_out,
+                                    size_t *count_out, bool *known,
+                                    ims_error *err) {
+  *objects_out = NULL;
+  *count_out = 0;
+  *known = false;
+  if (b->ops->list_changes == NULL) return IMS_OK;
+  return b->ops->list_changes(b->state, skip, ctx, objects_out, count_out,
+                              known, err);
+}
+
 void ims_bucket_list_free(ims_object *objects, size_t count) {
   for (size_t i = 0; objects != NULL && i < count; i++) free(objects[i].key);
   free(objects);

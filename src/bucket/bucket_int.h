@@ -8,6 +8,7 @@
 #define IMS_BUCKET_BUCKET_INT_H
 
 #include <signal.h>
+#include <stdbool.h>
 
 #include "imgstream/bucket.h"
 
@@ -53,6 +54,12 @@ typedef struct ims__bucket_ops {
   ims_status (*list_new)(void *state, ims__bucket_skip_fn skip, void *ctx,
                          ims_object **objects, size_t *count,
                          ims_error *err);
+  /* The objects landed since the last listing, as change notification
+   * named them; *known false (nothing returned) when it cannot say. NULL
+   * = never known. */
+  ims_status (*list_changes)(void *state, ims__bucket_skip_fn skip,
+                             void *ctx, ims_object **objects, size_t *count,
+                             bool *known, ims_error *err);
 } ims__bucket_ops;
 
 extern const ims__bucket_ops ims__bucket_dir_ops;
@@ -86,6 +93,18 @@ ims_status ims__bucket_read_many(ims_bucket *b, size_t n,
 ims_status ims__bucket_list_new(ims_bucket *b, ims__bucket_skip_fn skip,
                                 void *ctx, ims_object **objects_out,
                                 size_t *count_out, ims_error *err);
+
+/* The objects that landed since the last listing (list or list_new), as
+ * the bucket's change notification named them (dir:// with
+ * IMS_BUCKET_WATCH: its inotify events; O(objects landed), where a
+ * listing is O(objects in the bucket)), leaving out those skip() names.
+ * When the backend cannot say (no notification, or events lost: a queue
+ * overflow, a new folder), *known is false and nothing is returned: list
+ * instead. Objects that landed before the first listing are not named. */
+ims_status ims__bucket_list_changes(ims_bucket *b, ims__bucket_skip_fn skip,
+                                    void *ctx, ims_object **objects_out,
+                                    size_t *count_out, bool *known,
+                                    ims_error *err);
 
 /* Free buf's memory; it is then empty. */
 void ims__bucket_buf_clear(ims__bucket_buf *buf);

@@ -9,8 +9,9 @@
  * never returns. list: a recursive walk skipping names that start with
  * '.'; event time = the later of mtime and ctime (rename sets ctime, so
  * this is when the object became visible). wait: with IMS_BUCKET_WATCH,
- * an inotify watch on every folder (new category folders are added as
- * they appear), polled with the timeout; otherwise a plain sleep.
+ * an inotify watch on every folder (dir_watch.c), polled with the
+ * timeout; otherwise a plain sleep. list_changes: the files the watch's
+ * events named since the last listing, stat()ed - not the whole bucket.
  *
  * Sections: 1. paths and helpers 2. put 3. list/read 4. watch/wait
  * 5. open/close and the vtable.
@@ -34,6 +35,7 @@
 #include "core/error_int.h"
 #include "core/file_int.h"
 #include "bucket/bucket_int.h"
+#include "bucket/dir_watch_int.h"
 #include "core/clock_int.h"
 #include "core/fs_int.h"
 
@@ -41,7 +43,7 @@
 
 typedef struct dir_bucket {
   char *root;          /* owned: folder path, no trailing '/' */
-  int inotify_fd;      /* -1 unless watching */
+  ims__dir_watch *watch; /* owned; NULL unless watching */
   unsigned long seq;   /* temporary-name counter */
 } dir_bucket;
 
@@ -194,6 +196,7 @@ static ims_status dir_list_new(void *state, ims__bucket_skip_fn skip,
                                size_t *count, ims_error *err) {
   dir_bucket *d = state;
   listing l = {NULL, 0, 0, skip, ctx};
+  if (d->watch != NULL) ims__dir_watch_reset(d->watch);
   ims_status st = walk(d->root, "", &l, 0, err);
   if (st != IMS_OK) {
     ims_bucket_list_free(l.items, l.count);
@@ -201,6 +204,54 @@ static ims_status dir_list_new(void *state, ims__bucket_skip_fn skip,
   }
   if (l.count > 1)
     qsort(l.items, l.count, sizeof *l.items, ims__object_by_time_key);
+  *objects = l.items;
+  *count = l.count;
+  return IMS_OK;
+}
+
+/* Equal keys next to each other after the sort by (time, key): the same
+ * file named by two events. */
+static void drop_repeats(listing *l) {
+  size_t kept = 0;
+  for (size_t i = 0; i < l->count; i++) {
+    if (kept > 0 && strcmp(l->items[kept - 1].key, l->items[i].key) == 0) {
+      free(l->items[i].key);
+      continue;
+    }
+    l->items[kept++] = l->items[i];
+  }
+  l->count = kept;
+}
+
+static ims_status dir_list_changes(void *state, ims__bucket_skip_fn skip,
+                                   void *ctx, ims_object **objects,
+                                   size_t *count, bool *known,
+                                   ims_error *err) {
+  dir_bucket *d = state;
+  const char *const *keys = NULL;
+  size_t n = 0;
+  *known = d->watch != NULL && ims__dir_watch_changes(d->watch, &keys, &n);
+  if (!*known) return IMS_OK;
+  listing l = {NULL, 0, 0, skip, ctx};
+  ims_status status = IMS_OK;
+  for (size_t i = 0; status == IMS_OK && i < n; i++) {
+    char full[PATH_MAX * 2];
+    struct stat st;
+    if (skip != NULL && skip(ctx, keys[i])) continue;
+    snprintf(full, sizeof full, "%s/%s", d->root, keys[i]);
+    if (stat(full, &st) != 0 || !S_ISREG(st.st_mode)) continue; /* gone */
+    if (add_object(&l, keys[i], &st) != 0)
+      status = ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory listing");
+  }
+  ims__dir_watch_taken(d->watch);
+  if (status != IMS_OK) {
+    ims_bucket_list_free(l.items, l.count);
+    return status;
+  }
+  if (l.count > 1) {
+    qsort(l.items, l.count, sizeof *l.items, ims__object_by_time_key);
+    drop_repeats(&l);
+  }
   *objects = l.items;
   *count = l.count;
   return IMS_OK;
@@ -226,52 +277,14 @@ static ims_status dir_local_path(void *state, const char *key, char *buf,
 
 /* ---- 4. watch/wait --------------------------------------------------- */
 
-/* Watch `path` and every folder below it. Failures only cost latency (the
- * periodic listing still finds everything), so they are not errors. */
-static void watch_tree(int fd, const char *path, int depth) {
-  if (inotify_add_watch(fd, path, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE)
-      < 0 || depth >= 8)
-    return;
-  DIR *dir = opendir(path);
-  struct dirent *ent;
-  while (dir != NULL && (ent = readdir(dir)) != NULL) {
-    if (ent->d_name[0] == '.') continue;
-    char sub[PATH_MAX];
-    struct stat st;
-    snprintf(sub, sizeof sub, "%s/%s", path, ent->d_name);
-    if (stat(sub, &st) == 0 && S_ISDIR(st.st_mode))
-      watch_tree(fd, sub, depth + 1);
-  }
-  if (dir != NULL) closedir(dir);
-}
-
-/* Read pending events; returns 1 if a new folder appeared (which must be
- * watched too: re-watching the whole tree is cheap and idempotent). */
-static int drain_events(int fd) {
-  char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
-  int new_dir = 0;
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n <= 0) return new_dir;
-    for (char *p = buf; p < buf + n;) {
-      const struct inotify_event *ev = (const struct inotify_event *)p;
-      if ((ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO)))
-        new_dir = 1;
-      p += sizeof *ev + ev->len;
-    }
-  }
-}
-
 static ims_status dir_wait(void *state, int timeout_ms, ims_error *err) {
   dir_bucket *d = state;
-  if (d->inotify_fd < 0) {
+  if (d->watch == NULL) {
     ims__sleep_until_ns(ims__now_mono_ns() +
                         (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000u);
     return IMS_OK;
   }
-  struct pollfd p = {d->inotify_fd, POLLIN, 0};
-  if (poll(&p, 1, timeout_ms) > 0 && drain_events(d->inotify_fd))
-    watch_tree(d->inotify_fd, d->root, 0);
+  ims__dir_watch_wait(d->watch, timeout_ms);
   return IMS_OK;
 }
 
@@ -300,18 +313,14 @@ static ims_status dir_open(const char *location, uint32_t flags,
   d->root = root;
   size_t len = strlen(d->root);
   while (len > 1 && d->root[len - 1] == '/') d->root[--len] = '\0';
-  d->inotify_fd = -1;
-  if (flags & IMS_BUCKET_WATCH) {
-    d->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (d->inotify_fd >= 0) watch_tree(d->inotify_fd, d->root, 0);
-  }
+  if (flags & IMS_BUCKET_WATCH) d->watch = ims__dir_watch_open(d->root);
   *state = d;
   return IMS_OK;
 }
 
 static void dir_close(void *state) {
   dir_bucket *d = state;
-  if (d->inotify_fd >= 0) close(d->inotify_fd);
+  ims__dir_watch_close(d->watch);
   free(d->root);
   free(d);
 }
@@ -319,4 +328,4 @@ static void dir_close(void *state) {
 const ims__bucket_ops ims__bucket_dir_ops = {
     "dir",    dir_open,       dir_close, dir_put, dir_list,
     dir_read, dir_local_path, dir_wait,  NULL,    NULL, NULL,
-    dir_list_new};
+    dir_list_new, dir_list_changes};

@@ -694,4 +694,4 @@ const ims__bucket_ops ims__bucket_s3_ops = {"s3",   s3_open, s3_close,
                                             s3_put, s3_list, s3_read,
                                             NULL,   s3_wait, s3_read_into,
                                             s3_read_many, s3_set_cancel,
-                                            NULL};
+                                            NULL,   NULL};

@@ -14,6 +14,9 @@
  * when a bucket wait was woken by a change (inotify), or when the last
  * listing is older than the relist interval (files missed by inotify:
  * network file systems, arrivals while the watch was being set up).
+ * Woken by a change, it takes the objects the change named instead
+ * (ims__bucket_list_changes: O(new objects)), and lists only when the
+ * bucket cannot say or the last listing is older than the interval.
  *
  * Not here: what a batch is, the checkpoint, reading objects
  * (source_bucket.c).
@@ -87,6 +90,21 @@ static bool seen_key(void *seen, const char *key) {
   return ims__keyset_has(seen, key);
 }
 
+/* Woken by a change: queue what the bucket's notification named, when it
+ * can say (*known); a listing otherwise. */
+static ims_status take_changes(ims__discovery *d, bool *known,
+                               ims_error *err) {
+  ims_object *objs = NULL;
+  size_t n = 0;
+  uint64_t t0 = ims__now_mono_ns();
+  ims_status st = ims__bucket_list_changes(d->bucket, seen_key, d->seen,
+                                           &objs, &n, known, err);
+  if (st == IMS_OK && *known) st = enqueue(d, objs, n, err);
+  ims_bucket_list_free(objs, n);
+  d->list_ns += ims__now_mono_ns() - t0;
+  return st;
+}
+
 ims_status ims__discovery_refresh(ims__discovery *d, int wait_ms,
                                   int relist_ms, ims_error *err) {
   if (wait_ms > 0 && d->listed_ns != 0) {
@@ -95,8 +113,12 @@ ims_status ims__discovery_refresh(ims__discovery *d, int wait_ms,
     if (st != IMS_OK) return st;
     bool woken = ims__now_mono_ns() - t0 + 1000000u <
                  (uint64_t)wait_ms * 1000000u;
-    if (!woken && ims__discovery_listing_age_ms(d) < relist_ms)
-      return IMS_OK;
+    /* Taken even when the wait timed out: its last poll may have read
+     * events, which the next wait will not see again. */
+    bool fresh = ims__discovery_listing_age_ms(d) < relist_ms;
+    bool known = false;
+    if (fresh) st = take_changes(d, &known, err);
+    if (st != IMS_OK || known || (!woken && fresh)) return st;
   }
   ims_object *objs = NULL;
   size_t n = 0;
