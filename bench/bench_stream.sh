@@ -18,12 +18,16 @@
 #    while the stream (one file per trigger) runs; p50/p99/max of the
 #    sink's latency_ms (landing to classification).
 # Needs only the build and ../shared; writes under a temporary folder.
+# IMGSTREAM_PRODUCER=PATH runs part 2's producer from another imgstream
+# (streams of two builds measured with the same producer).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}
 only=${2:-}
 runs=${3:-1}
 bin=$build/imgstream
+# the steady part's producer; another build's to compare streams alone
+producer=${IMGSTREAM_PRODUCER:-$bin}
 shared=${IMGSTREAM_SHARED:-$root/../shared}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
@@ -55,7 +59,7 @@ steady() {
     --sink "jsonl:$tmp/out.jsonl" --threads 2 --until-idle 3000 >/dev/null &
   stream=$!
   sleep 1
-  "$bin" produce --from "$shared/data/flowers" --to "dir://$tmp/live" \
+  "$producer" produce --from "$shared/data/flowers" --to "dir://$tmp/live" \
     --rate 50 --seed 2 -q
   wait "$stream"
 }

@@ -195,6 +195,40 @@ TEST(stream_bucket_wait_wakes_on_new_object) {
   ims_bucket_close(writer);
 }
 
+static int64_t now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_REALTIME, &t);
+  return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* A put's landing time lies within the put, to the millisecond: the
+ * kernel's own stamps come from its tick, up to several ms early. */
+TEST(stream_bucket_put_stamps_landing_time) {
+  ims_error err = {0};
+  ims_bucket *b = NULL;
+  ASSERT_OK(ims_bucket_open(fresh_bucket("bucket_stamp"), IMS_BUCKET_CREATE,
+                            &b, &err), &err);
+  for (int i = 0; i < 20; i++) {
+    char key[32];
+    snprintf(key, sizeof key, "rose/%02d.jpg", i);
+    int64_t before = now_ms();
+    ASSERT_OK(ims_bucket_put(b, key, "x", 1, &err), &err);
+    int64_t after = now_ms();
+    ims_object *objs = NULL;
+    size_t n = 0;
+    ASSERT_OK(ims__bucket_list_new(b, NULL, NULL, &objs, &n, &err), &err);
+    ASSERT_EQ(n, (size_t)i + 1);
+    ASSERT_STR_EQ(objs[n - 1].key, key);
+    if (objs[n - 1].event_time_ms < before || objs[n - 1].event_time_ms > after)
+      TEST__FAIL("%s landed at %lld, put from %lld to %lld", key,
+                 (long long)objs[n - 1].event_time_ms, (long long)before,
+                 (long long)after);
+    ims_bucket_list_free(objs, n);
+    usleep(3000);
+  }
+  ims_bucket_close(b);
+}
+
 /* Write `key` in place (open, write, close: IN_CLOSE_WRITE), as a tool
  * that does not rename would. */
 static void write_in_place(const char *bucket, const char *key,
@@ -302,4 +336,5 @@ TEST_MAIN(stream_bucket_put_list_read, stream_bucket_list_new_skips_known,
           stream_bucket_hides_temporary_files,
           stream_bucket_failed_put_leaves_nothing,
           stream_bucket_wait_wakes_on_new_object, stream_bucket_list_changes,
-          stream_bucket_list_changes_overflow)
+          stream_bucket_list_changes_overflow,
+          stream_bucket_put_stamps_landing_time)

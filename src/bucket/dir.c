@@ -120,6 +120,16 @@ static ims_status dir_put(void *state, const char *key, const void *data,
     unlink(tmp);
     return io_fail(err, "write", tmp, e);
   }
+  /* Stamp the landing time now, to the nanosecond: the kernel's own
+   * stamps are coarse (its tick: up to 4-6 ms early on the project's
+   * machine), and rename()'s ctime is as coarse, so a stream measured
+   * landing-to-row latency from a time up to the tick plus this file's
+   * fsync before the object was there. Best effort: a stamp that fails
+   * leaves the kernel's. */
+  struct timespec now[2];
+  clock_gettime(CLOCK_REALTIME, &now[0]);
+  now[1] = now[0];
+  futimens(fd, now);
   if (close(fd) != 0 || rename(tmp, final) != 0) {
     int e = errno;
     unlink(tmp);
@@ -151,7 +161,8 @@ static int add_object(listing *l, const char *key, const struct stat *st) {
   /* Landing time: the later of mtime and ctime. rename() sets ctime, so
    * an object put atomically counts from when it became visible, not
    * from when its temporary file was written (which would charge the
-   * writer's fsync to the reader's latency). */
+   * writer's fsync to the reader's latency) - to the kernel's tick,
+   * which dir_put's own exact stamp of mtime refines. */
   const struct timespec *t =
       (st->st_ctim.tv_sec > st->st_mtim.tv_sec ||
        (st->st_ctim.tv_sec == st->st_mtim.tv_sec &&
