@@ -21,6 +21,7 @@
 #include "imgstream/imgstream.h"
 #include "infer/infer_int.h"
 #include "test.h"
+#include "support/par_ways.h"
 #include "support/rng.h"
 #include "support/reference.h"
 
@@ -50,18 +51,6 @@ static const ims__dw_path paths[] = {IMS__DW_PATH_C, IMS__DW_PATH_AVX2,
                                      IMS__DW_PATH_AVX512};
 static const char *const path_names[] = {"auto", "C", "AVX2", "AVX-512"};
 
-/* The team the third way runs on: the caller and 2 helpers, made on
- * first use and kept for the process (its threads sleep between runs). */
-static ims__team *shared_team(void) {
-  static ims__team *team;
-  ims_error err = {0};
-  if (team == NULL) ASSERT_OK(ims__team_create(2, &team, &err), &err);
-  return team;
-}
-
-static const char *const way_names[] = {"1 thread", "3 threads (pool)",
-                                        "3 threads (team)"};
-
 /* Run layer p on every available path, batch BATCH, on 1 thread, on a
  * 3-thread pool and on a 3-thread team;
  * each output must equal `want` (out_bytes of them). Returns the paths
@@ -77,15 +66,15 @@ static int check_paths(const ims__dw_params *p, const uint8_t *in,
     ims_error err = {0};
     ims__dw_layer *l = NULL;
     ASSERT_OK(ims__dw_layer_create(p, paths[k], &l, &err), &err);
-    for (int way = 0; way < 3; way++) {
-      ims__par par = {way == 1 ? pool : NULL, way == 2 ? shared_team() : NULL};
+    for (int way = 0; way < PAR_WAYS; way++) {
+      ims__par par;
       memset(got, 0xA5, out_bytes);
-      ims__dw_layer_run(l, in, got, BATCH, way ? &par : NULL);
+      ims__dw_layer_run(l, in, got, BATCH, par_way(way, pool, &par));
       for (size_t i = 0; i < out_bytes; i++)
         if (got[i] != want[i])
           TEST__FAIL("%s, %s path, %s: byte %zu (channel %zu) is %d, "
                      "XNNPACK %d", what, path_names[paths[k]],
-                     way_names[way], i, i % p->c,
+                     par_way_names[way], i, i % p->c,
                      p->s8 ? (int8_t)got[i] : got[i],
                      p->s8 ? (int8_t)want[i] : want[i]);
     }

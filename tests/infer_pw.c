@@ -35,6 +35,7 @@
 #include "imgstream/imgstream.h"
 #include "infer/infer_int.h"
 #include "test.h"
+#include "support/par_ways.h"
 #include "support/rng.h"
 #include "support/reference.h"
 
@@ -69,18 +70,6 @@ static size_t in_bytes_of(const ims__pw_params *p, size_t pixels) {
 static const ims__pw_path paths[] = {IMS__PW_PATH_C, IMS__PW_PATH_AVX2};
 static const char *const path_names[] = {"auto", "C", "AVX2"};
 
-/* The team the third way runs on: the caller and 2 helpers, made on
- * first use and kept for the process (its threads sleep between runs). */
-static ims__team *shared_team(void) {
-  static ims__team *team;
-  ims_error err = {0};
-  if (team == NULL) ASSERT_OK(ims__team_create(2, &team, &err), &err);
-  return team;
-}
-
-static const char *const way_names[] = {"1 thread", "3 threads (pool)",
-                                        "3 threads (team)"};
-
 /* Run layer p over `pixels` rows of `in` on every available path, on 1
  * thread, on a 3-thread pool and on a 3-thread team; each output must
  * equal `want`. Returns the paths run. */
@@ -96,15 +85,15 @@ static int check_paths(const ims__pw_params *p, const uint8_t *in,
     ims_error err = {0};
     ims__pw_layer *l = NULL;
     ASSERT_OK(ims__pw_layer_create(p, paths[k], &l, &err), &err);
-    for (int way = 0; way < 3; way++) {
-      ims__par par = {way == 1 ? pool : NULL, way == 2 ? shared_team() : NULL};
+    for (int way = 0; way < PAR_WAYS; way++) {
+      ims__par par;
       memset(got, 0xA5, out_bytes);
-      ims__pw_layer_run(l, in, got, pixels, way ? &par : NULL);
+      ims__pw_layer_run(l, in, got, pixels, par_way(way, pool, &par));
       for (size_t i = 0; i < out_bytes; i++)
         if (got[i] != want[i])
           TEST__FAIL("%s, %s path, %s: byte %zu (pixel %zu, channel %zu) "
                      "is %d, XNNPACK %d", what, path_names[paths[k]],
-                     way_names[way], i, i / p->n,
+                     par_way_names[way], i, i / p->n,
                      i % p->n, p->s8 ? (int8_t)got[i] : got[i],
                      p->s8 ? (int8_t)want[i] : want[i]);
     }

@@ -324,7 +324,14 @@ static ims_status dir_open(const char *location, uint32_t flags,
   d->root = root;
   size_t len = strlen(d->root);
   while (len > 1 && d->root[len - 1] == '/') d->root[--len] = '\0';
-  if (flags & IMS_BUCKET_WATCH) d->watch = ims__dir_watch_open(d->root);
+  if (flags & IMS_BUCKET_WATCH) {
+    ims_status ws = ims__dir_watch_open(d->root, &d->watch, err);
+    if (ws != IMS_OK) {
+      free(d->root);
+      free(d);
+      return ws;
+    }
+  }
   *state = d;
   return IMS_OK;
 }

@@ -35,6 +35,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/error_int.h"
+
 #define MAX_DEPTH 8        /* folders below the root watched */
 #define MAX_CHANGES 4096   /* keys recorded before the record gives up */
 
@@ -51,6 +53,7 @@ struct ims__dir_watch {
   char **changes;      /* owned: keys of files landed, in event order */
   size_t change_count;
   bool complete;       /* see the file comment */
+  bool out_of_memory;  /* a folder could not be remembered */
 };
 
 /* ---- folders ---- */
@@ -86,7 +89,8 @@ static void watch_tree(ims__dir_watch *w, const char *prefix, int depth) {
   snprintf(path, sizeof path, "%s%s%s", w->root, *prefix ? "/" : "", prefix);
   int wd = inotify_add_watch(w->fd, path,
                              IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE);
-  if (wd < 0 || remember(w, wd, prefix) != 0) {
+  if (wd >= 0 && remember(w, wd, prefix) != 0) w->out_of_memory = true;
+  if (wd < 0 || w->out_of_memory) {
     w->complete = false;
     return;
   }
@@ -154,21 +158,27 @@ static void drain(ims__dir_watch *w) {
 
 /* ---- calls ---- */
 
-ims__dir_watch *ims__dir_watch_open(const char *root) {
+ims_status ims__dir_watch_open(const char *root, ims__dir_watch **out,
+                               ims_error *err) {
+  *out = NULL;
+  int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (fd < 0) return IMS_OK; /* no inotify here: waits sleep */
   ims__dir_watch *w = calloc(1, sizeof *w);
-  if (w == NULL) return NULL;
-  w->root = strdup(root);
-  w->changes = calloc(MAX_CHANGES, sizeof *w->changes);
-  w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (w->root == NULL || w->changes == NULL || w->fd < 0) {
-    if (w->fd >= 0) close(w->fd);
-    free(w->root);
-    free(w->changes);
-    free(w);
-    return NULL;
+  if (w != NULL) {
+    w->fd = fd;
+    w->root = strdup(root);
+    w->changes = calloc(MAX_CHANGES, sizeof *w->changes);
   }
-  watch_tree(w, "", 0);
-  return w;
+  if (w != NULL && w->root != NULL && w->changes != NULL) watch_tree(w, "", 0);
+  if (w == NULL || w->root == NULL || w->changes == NULL ||
+      w->out_of_memory) {
+    if (w == NULL) close(fd);
+    ims__dir_watch_close(w);
+    return ims__fail(err, IMS_ERR_NO_MEMORY, "out of memory watching %s",
+                     root);
+  }
+  *out = w;
+  return IMS_OK;
 }
 
 void ims__dir_watch_close(ims__dir_watch *w) {

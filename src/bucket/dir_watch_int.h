@@ -16,12 +16,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "imgstream/status.h"
+
 typedef struct ims__dir_watch ims__dir_watch;
 
-/* Watch `root` and every folder below it; NULL when inotify cannot be
- * set up (then the bucket's waits are plain sleeps). The record starts
- * incomplete: the first look lists. */
-ims__dir_watch *ims__dir_watch_open(const char *root);
+/* Watch `root` and every folder below it into *out; *out NULL (IMS_OK)
+ * when inotify cannot be set up here (then the bucket's waits are plain
+ * sleeps); IMS_ERR_NO_MEMORY. The record starts incomplete: the first
+ * look lists. */
+ims_status ims__dir_watch_open(const char *root, ims__dir_watch **out,
+                               ims_error *err);
 void ims__dir_watch_close(ims__dir_watch *w); /* NULL: no-op */
 
 /* Wait up to timeout_ms for an event; record what came. */
