@@ -47,6 +47,7 @@
 #include <dirent.h>
 #include <dnnl.h>
 #include <jansson.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
@@ -101,6 +102,20 @@ void *__wrap_aligned_alloc(size_t a, size_t n) {
 }
 char *__wrap_strdup(const char *s) {
   return alloc_fails() ? NULL : __real_strdup(s);
+}
+
+/* Threads: while refuse_threads is set, the library's pthread_create
+ * calls fail as at the system's thread limit. */
+static atomic_bool refuse_threads;
+
+int __real_pthread_create(pthread_t *t, const pthread_attr_t *a,
+                          void *(*fn)(void *), void *arg);
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a,
+                          void *(*fn)(void *), void *arg);
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a,
+                          void *(*fn)(void *), void *arg) {
+  if (atomic_load(&refuse_threads)) return EAGAIN;
+  return __real_pthread_create(t, a, fn, arg);
 }
 
 /* Backend runs: when armed, the first call on a thread of the chosen
@@ -335,6 +350,24 @@ TEST(faults_classifier_out_of_memory) {
   ims_classifier_options o = classifier_options();
   fail_each_allocation("classifier, 2 threads, batch 4", create_classifier,
                        &o);
+}
+
+/* A classifier on 2 threads whose team cannot start its helper: the
+ * creation fails, says so, and leaves nothing behind (ASan build). */
+TEST(faults_classifier_threads_refused) {
+  ims_classifier_options o = classifier_options();
+  ims_classifier *c = NULL;
+  ims_error err = {0};
+  atomic_store(&refuse_threads, true);
+  ims_status st = ims_classifier_create(&o, &c, &err);
+  atomic_store(&refuse_threads, false);
+  fprintf(stderr, "refused threads: %s: %s\n", ims_status_name(st),
+          err.message);
+  ASSERT(c == NULL);
+  ASSERT_EQ(st, IMS_ERR_NO_MEMORY);
+  ASSERT_CONTAINS(err.message, "cannot start");
+  ASSERT_OK(ims_classifier_create(&o, &c, &err), &err);
+  ims_classifier_destroy(c);
 }
 
 /* Samples of 8 features and 3 classes for the head case: 12 cross the
@@ -962,7 +995,8 @@ TEST(faults_s3_stream_out_of_memory) {
 
 TEST_MAIN(faults_model_load_out_of_memory,
           faults_engine_create_out_of_memory, faults_labels_out_of_memory,
-          faults_classifier_out_of_memory, faults_head_out_of_memory,
+          faults_classifier_out_of_memory,
+          faults_classifier_threads_refused, faults_head_out_of_memory,
           faults_decode_out_of_memory, faults_share_run_fails_xnnpack,
           faults_share_run_fails_onednn, faults_stream_out_of_memory,
           faults_stream_recovery_out_of_memory, faults_dataset_out_of_memory,

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -120,10 +121,13 @@ ims_status ims__team_create(size_t helpers, ims__team **out, ims_error *err) {
   pthread_mutex_init(&t->mu, NULL);
   pthread_cond_init(&t->wake, NULL);
   for (; t->helpers < helpers; t->helpers++) {
-    if (pthread_create(&t->threads[t->helpers], NULL, helper_main, t) != 0) {
+    int e = pthread_create(&t->threads[t->helpers], NULL, helper_main, t);
+    if (e != 0) {
+      size_t started = t->helpers;
       ims__team_destroy(t);
-      return ims__fail(err, IMS_ERR_NO_MEMORY, "cannot start %zu threads",
-                       helpers);
+      return ims__fail(err, IMS_ERR_NO_MEMORY,
+                       "cannot start thread %zu of %zu of a team: %s",
+                       started + 2, helpers + 1, strerror(e));
     }
   }
   *out = t;
