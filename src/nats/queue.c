@@ -141,8 +141,8 @@ static natsStatus bind_consumer(ims__queue *q, const char *subject,
     *code = 0;
     natsStatus s = js_PullSubscribe(&q->js, ims__nats_js(q->n), subject,
                                     name, NULL, so, code);
-    if (s == NATS_OK || s == NATS_NOT_FOUND ||
-        *code == JSStreamNotFoundErr || !ims__nats_transient(s, *code) ||
+    /* a missing stream is not transient: it ends the loop too */
+    if (s == NATS_OK || !ims__nats_transient(s, *code) ||
         !ims__nats_backoff(q->n, attempt, deadline))
       return s;
   }
