@@ -16,10 +16,11 @@
  * the steps in order, dequantize the output into floats. One image on
  * threads: each step split over the pool, or, on a one-thread engine lent
  * a team (ims__engine_lend_team: the classifier's runs of one image),
- * our own kernels' steps split over the team (core/team_int.h). A batch on threads: one share
- * of the images per thread, each on its own engine (the helpers), so no
- * thread waits for another between layers: float MobileNetV2, batch 16, 2
- * threads went from 175 to 214 images/s (1 thread: 111).
+ * our own kernels' steps split over the team (core/team_int.h). A batch
+ * on threads: one share of the images per thread, each on its own engine
+ * (the helpers), so no thread waits for another between layers: float
+ * MobileNetV2, batch 16, 2 threads went from 175 to 214 images/s (1
+ * thread: 111).
  * Nothing on the run path allocates.
  *
  * Features (IMS_ENGINE_FLAG_FEATURES): the layer is found at create
@@ -533,7 +534,7 @@ static ims_status run(ims_engine *e, const uint8_t *images, size_t batch,
                      batch, e->max_batch);
   bool solo = run_solo(e);
   double start = (double)ims__now_mono_ns();
-  ims__par par = {e->pool, e->pool == NULL ? e->team : NULL};
+  ims__par par = {e->pool, e->team}; /* a team only without a pool */
   ims_status st;
   if (!solo && batch > 1 && e->helper_count > 0)
     st = run_shares(e, images, batch, scores_out, feats, err);

@@ -90,8 +90,8 @@ static bool seen_key(void *seen, const char *key) {
   return ims__keyset_has(seen, key);
 }
 
-/* Woken by a change: queue what the bucket's notification named, when it
- * can say (*known); a listing otherwise. */
+/* Queue what the bucket's change notification named since the last
+ * listing, when it can say (*known); the caller lists otherwise. */
 static ims_status take_changes(ims__discovery *d, bool *known,
                                ims_error *err) {
   ims_object *objs = NULL;
